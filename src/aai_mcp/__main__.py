@@ -1,0 +1,3 @@
+from aai_mcp.cli import main
+
+raise SystemExit(main())

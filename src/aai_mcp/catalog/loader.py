@@ -1,0 +1,146 @@
+"""Load and validate every file in tool_schemas/ once, at start-up; fail fast and say where."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import ValidationError
+
+from aai_mcp.catalog.model import ToolSpec, Toolset
+from aai_mcp.catalog.yaml_loader import load_yaml
+
+TOOLSETS_FILE = "toolsets.yaml"
+OUTPUTS_FILE = "outputs.yaml"
+
+
+class CatalogError(ValueError):
+    """A tool_schemas file is wrong; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    tools: dict[str, ToolSpec]
+    toolsets: dict[str, Toolset]
+    outputs: dict[str, dict[str, Any]]
+    sources: dict[str, str] = field(default_factory=dict)
+    """Tool name -> the file it came from, for messages."""
+
+
+def default_schema_dir() -> Path:
+    """tool_schemas/ inside an installed wheel, else at the top of a source checkout."""
+    packaged = Path(__file__).resolve().parent.parent / "tool_schemas"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "tool_schemas"
+
+
+def load_catalog(
+    directory: Path, *, handlers: Collection[str], views: Collection[str]
+) -> Catalog:
+    toolsets = _load_toolsets(directory / TOOLSETS_FILE)
+    outputs = _load_outputs(directory / OUTPUTS_FILE)
+    tools: dict[str, ToolSpec] = {}
+    sources: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name in (TOOLSETS_FILE, OUTPUTS_FILE):
+            continue
+        for index, spec in enumerate(_load_tool_file(path)):
+            where = f"{path.name}: entry {index} ({spec.name})"
+            if spec.name in tools:
+                raise CatalogError(f"{where}: duplicate tool name, first defined in {sources[spec.name]}")
+            _check_references(spec, where, toolsets, outputs, handlers, views)
+            tools[spec.name] = spec
+            sources[spec.name] = path.name
+    if not tools:
+        raise CatalogError(f"{directory}: no tool definitions found")
+    return Catalog(tools=tools, toolsets=toolsets, outputs=outputs, sources=sources)
+
+
+def _read(path: Path) -> Any:
+    try:
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CatalogError(f"{path.name}: file is missing") from exc
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path.name}: not valid YAML: {exc}") from exc
+
+
+def _mapping_section(path: Path, key: str) -> dict[str, Any]:
+    data = _read(path)
+    if not isinstance(data, dict) or set(data) != {key} or not isinstance(data[key], dict):
+        raise CatalogError(f"{path.name}: expected exactly one top-level key {key!r} holding a mapping")
+    return data[key]
+
+
+def _load_toolsets(path: Path) -> dict[str, Toolset]:
+    toolsets: dict[str, Toolset] = {}
+    for name, entry in _mapping_section(path, "toolsets").items():
+        try:
+            toolsets[name] = Toolset.model_validate(entry)
+        except ValidationError as exc:
+            raise CatalogError(f"{path.name}: toolset {name!r}: {_brief(exc)}") from exc
+    return toolsets
+
+
+def _load_outputs(path: Path) -> dict[str, dict[str, Any]]:
+    outputs = _mapping_section(path, "outputs")
+    for name, schema in outputs.items():
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            raise CatalogError(f"{path.name}: output {name!r}: an output schema must be an object schema")
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise CatalogError(f"{path.name}: output {name!r}: invalid JSON Schema: {exc.message}") from exc
+    return outputs
+
+
+def _load_tool_file(path: Path) -> list[ToolSpec]:
+    data = _read(path)
+    if not isinstance(data, dict) or set(data) != {"tools"} or not isinstance(data["tools"], list):
+        raise CatalogError(f"{path.name}: expected exactly one top-level key 'tools' holding a list")
+    specs = []
+    for index, entry in enumerate(data["tools"]):
+        name = entry.get("name", "?") if isinstance(entry, dict) else "?"
+        try:
+            specs.append(ToolSpec.model_validate(entry))
+        except ValidationError as exc:
+            raise CatalogError(f"{path.name}: entry {index} ({name}): {_brief(exc)}") from exc
+    return specs
+
+
+def _check_references(
+    spec: ToolSpec,
+    where: str,
+    toolsets: dict[str, Toolset],
+    outputs: dict[str, dict[str, Any]],
+    handlers: Collection[str],
+    views: Collection[str],
+) -> None:
+    checks = [
+        (spec.toolset in toolsets, f"unknown toolset {spec.toolset!r} (known: {sorted(toolsets)})"),
+        (spec.output in outputs, f"unknown output schema {spec.output!r} (known: {sorted(outputs)})"),
+        (spec.view in views, f"unknown view {spec.view!r} (known: {sorted(views)})"),
+        (spec.handler is None or spec.handler in handlers, f"unknown handler {spec.handler!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise CatalogError(f"{where}: {message}")
+    for name, param in spec.all_params().items():
+        try:
+            Draft202012Validator.check_schema(param.json_schema())
+        except SchemaError as exc:
+            raise CatalogError(f"{where}: parameter {name!r}: invalid JSON Schema: {exc.message}") from exc
+
+
+def _brief(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(item) for item in error["loc"]) or "(entry)"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)

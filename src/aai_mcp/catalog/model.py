@@ -1,0 +1,145 @@
+"""Typed model of one tool entry in tool_schemas/*.yaml."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+HostName = Literal["api", "llm_gateway", "streaming", "agents"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+ParamLocation = Literal["path", "query", "body", "options"]
+JsonType = Literal["string", "integer", "number", "boolean", "array", "object", "null"]
+
+MAX_NAME_LENGTH = 64
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Param(Strict):
+    """One tool argument. Every key but `required`, `apply_default` and `serialize` is JSON Schema."""
+
+    type: JsonType | list[JsonType]
+    description: str = Field(min_length=1)
+    required: bool = False
+    default: Any = None
+    apply_default: bool = False
+    """Send `default` upstream when the caller omits the argument (upstream requires it)."""
+    serialize: Literal["json", "comma"] = "json"
+    """How an array goes into a query string: `comma` joins it (`?words=a,b`)."""
+    enum: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = Field(None, alias="minLength")
+    max_length: int | None = Field(None, alias="maxLength")
+    min_items: int | None = Field(None, alias="minItems")
+    max_items: int | None = Field(None, alias="maxItems")
+    pattern: str | None = None
+    format: str | None = None
+    items: dict[str, Any] | None = None
+    properties: dict[str, Any] | None = None
+    additional_properties: bool | dict[str, Any] | None = Field(None, alias="additionalProperties")
+    required_properties: list[str] | None = Field(None, alias="requiredProperties")
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = self.model_dump(
+            by_alias=True,
+            exclude_none=True,
+            exclude={"required", "apply_default", "serialize", "required_properties"},
+        )
+        if self.required_properties:
+            schema["required"] = list(self.required_properties)
+        return schema
+
+
+class Annotations(Strict):
+    """MCP tool annotations; every hint is stated, none is defaulted."""
+
+    read_only: bool = Field(alias="readOnlyHint")
+    destructive: bool = Field(alias="destructiveHint")
+    idempotent: bool = Field(alias="idempotentHint")
+    open_world: bool = Field(alias="openWorldHint")
+
+
+class Params(Strict):
+    path: dict[str, Param] = {}
+    query: dict[str, Param] = {}
+    body: dict[str, Param] = {}
+    options: dict[str, Param] = {}
+    """Arguments the gateway itself uses (paging, views); never sent upstream."""
+
+    def by_location(self) -> dict[ParamLocation, dict[str, Param]]:
+        return {"path": self.path, "query": self.query, "body": self.body, "options": self.options}
+
+
+class ToolSpec(Strict):
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
+    title: str
+    description: str = Field(min_length=40)
+    toolset: str
+    method: HttpMethod
+    host: HostName
+    path: str = Field(pattern=r"^/")
+    params: Params = Params()
+    response: Literal["json", "text"]
+    output: str
+    """Name of an output schema in outputs.yaml."""
+    view: str = "raw"
+    """How the upstream answer is shaped for the model (see aai_mcp.tools.views)."""
+    handler: str | None = None
+    """Name of a code handler, for the few tools a single forwarded request cannot serve."""
+    refuse: dict[str, str] = {}
+    """Arguments refused with a pointer to what replaces them (deprecated upstream fields)."""
+    annotations: Annotations
+    tags: list[str] = []
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_length(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > MAX_NAME_LENGTH:
+            raise ValueError(f"name {value!r} is {len(value)} characters; the limit is {MAX_NAME_LENGTH}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_params(self) -> ToolSpec:
+        seen: dict[str, str] = {}
+        for location, params in self.params.by_location().items():
+            for name in params:
+                if name in seen:
+                    raise ValueError(f"parameter {name!r} appears in both {seen[name]} and {location}")
+                seen[name] = location
+        placeholders = set(_placeholders(self.path))
+        if placeholders != set(self.params.path):
+            raise ValueError(
+                f"path {self.path!r} names {sorted(placeholders)} but path params are {sorted(self.params.path)}"
+            )
+        clash = set(self.refuse) & set(seen)
+        if clash:
+            raise ValueError(f"refused arguments {sorted(clash)} are also declared as parameters")
+        return self
+
+    def all_params(self) -> dict[str, Param]:
+        merged: dict[str, Param] = {}
+        for params in self.params.by_location().values():
+            merged.update(params)
+        return merged
+
+    def location_of(self, name: str) -> ParamLocation:
+        for location, params in self.params.by_location().items():
+            if name in params:
+                return location
+        raise KeyError(name)
+
+
+class Toolset(Strict):
+    description: str
+
+
+def _placeholders(template: str) -> list[str]:
+    names: list[str] = []
+    for part in template.split("{")[1:]:
+        names.append(part.split("}", 1)[0])
+    return names

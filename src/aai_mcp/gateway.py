@@ -1,0 +1,57 @@
+"""The composition root: settings -> catalog -> registry -> upstream -> runner."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
+from aai_mcp.registry import Registry
+from aai_mcp.settings import SIMULATOR_KEY, Settings
+from aai_mcp.tools.handlers import HANDLERS
+from aai_mcp.tools.runner import ToolRunner
+from aai_mcp.tools.views import VIEWS
+from aai_mcp.upstream import Upstream
+
+log = logging.getLogger("aai_mcp")
+
+SIMULATION_WARNING = (
+    "*** ASSEMBLYAI_API_KEY is not set: aai-mcp is serving its built-in AssemblyAI SIMULATOR. "
+    "Every result is fake and marked [SIMULATED]. Set ASSEMBLYAI_API_KEY to use the real API. ***"
+)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    catalog: Catalog
+    registry: Registry
+    upstream: Upstream
+    runner: ToolRunner
+
+    async def aclose(self) -> None:
+        await self.upstream.aclose()
+
+
+def load_default_catalog() -> Catalog:
+    return load_catalog(default_schema_dir(), handlers=HANDLERS.keys(), views=VIEWS.keys())
+
+
+def build_gateway(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Gateway:
+    """Everything a transport needs. `transport` replaces the network (tests, the simulator)."""
+    catalog = load_default_catalog()
+    registry = Registry(catalog)
+    if transport is None and settings.simulated:
+        transport = simulator_transport(settings)
+    upstream = Upstream(settings, transport=transport)
+    return Gateway(settings, catalog, registry, upstream, ToolRunner(registry, upstream, settings))
+
+
+def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    from aai_mcp.simulator import SimulatorConfig, build_simulator_app
+
+    log.warning(SIMULATION_WARNING)
+    config = SimulatorConfig(api_key=SIMULATOR_KEY, processing_delay_seconds=settings.simulator_delay_seconds)
+    return httpx.ASGITransport(app=build_simulator_app(config))

@@ -1,0 +1,93 @@
+"""One typed settings object, built at start-up from the environment and command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Region = Literal["us", "eu"]
+
+CommaList = Annotated[list[str], NoDecode]
+PathList = Annotated[list[Path] | None, NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every option; environment variables are AAI_MCP_<NAME> (the key is ASSEMBLYAI_API_KEY)."""
+
+    model_config = SettingsConfigDict(env_prefix="AAI_MCP_", extra="forbid", validate_default=True)
+
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias="ASSEMBLYAI_API_KEY",
+        description="AssemblyAI API key. Unset: serve the built-in simulator instead of the real API.",
+    )
+    region: Region = Field("us", description="AssemblyAI region: us or eu (moves every host at once).")
+    api_base_url: str | None = Field(None, description="Override the REST API base URL (/v2).")
+    llm_gateway_base_url: str | None = Field(None, description="Override the LLM Gateway base URL.")
+    streaming_base_url: str | None = Field(None, description="Override the streaming token base URL (/v3).")
+    agents_base_url: str | None = Field(None, description="Override the Voice Agent API base URL.")
+
+    timeout_seconds: float = Field(30.0, gt=0, description="Read timeout for ordinary upstream calls.")
+    connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout for upstream calls.")
+    upload_timeout_seconds: float = Field(900.0, gt=0, description="Read/write timeout for uploads.")
+    get_retries: int = Field(2, ge=0, le=5, description="Retries of idempotent GETs on 5xx/connection errors.")
+    retry_backoff_seconds: float = Field(0.5, ge=0, description="Base backoff between GET retries (jittered).")
+
+    max_result_chars: int = Field(
+        40_000, ge=1_000, description="Size cap for a tool result's text; longer results say how to page."
+    )
+    upload_roots: PathList = Field(
+        None,
+        description="Directories upload_file(path) may read (comma-separated). "
+        "Default: none over HTTP, the home directory over stdio.",
+    )
+    upload_allow_private_urls: bool = Field(
+        False, description="Let upload_file(url) fetch loopback/private/link-local addresses."
+    )
+    upload_max_base64_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Largest decoded size accepted by upload_file(data_base64)."
+    )
+
+    host: str = Field("127.0.0.1", description="Address `serve` binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `serve` binds.")
+    stateless: bool = Field(False, description="Streamable HTTP without sessions (for scale-out).")
+    json_response: bool = Field(False, description="Answer Streamable HTTP POSTs with JSON, not SSE.")
+    allowed_hosts: CommaList = Field(
+        [], description="Extra Host header values accepted (DNS-rebinding protection), e.g. mcp.example.com."
+    )
+    allowed_origins: CommaList = Field([], description="Extra Origin values accepted, e.g. https://chatgpt.com.")
+    max_request_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest MCP request body accepted over HTTP."
+    )
+
+    simulator_delay_seconds: float = Field(
+        3.0, ge=0, description="Simulator: seconds a transcript takes from queued to completed."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("upload_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [Path(item.strip()).expanduser() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def simulated(self) -> bool:
+        return self.api_key is None
+
+    def api_key_value(self) -> str:
+        return self.api_key.get_secret_value() if self.api_key else SIMULATOR_KEY
+
+
+SIMULATOR_KEY = "simulator-key"

@@ -1,0 +1,1 @@
+"""Running tools: handlers, upstream forwarding, views and results."""

@@ -1,0 +1,120 @@
+"""One httpx.AsyncClient per AssemblyAI host, with the right auth and timeouts for each."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+
+from aai_mcp import __version__
+from aai_mcp.catalog.model import HostName
+from aai_mcp.settings import Settings
+from aai_mcp.upstream.errors import (
+    RETRYABLE_STATUSES,
+    UpstreamError,
+    error_from_response,
+    error_from_transport,
+    malformed_body,
+)
+from aai_mcp.upstream.hosts import base_urls
+
+# The Voice Agent host documents `Authorization: Bearer <key>`; every other host takes the bare key.
+BEARER_HOSTS: frozenset[HostName] = frozenset({"agents"})
+
+
+class Upstream:
+    """The gateway's only way out to AssemblyAI. Create at start-up, `aclose()` at shutdown."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.base_urls = base_urls(settings)
+        timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
+        self._clients: dict[HostName, httpx.AsyncClient] = {
+            host: httpx.AsyncClient(
+                base_url=url,
+                headers=self._auth_headers(host, settings.api_key_value()),
+                timeout=timeout,
+                transport=transport,
+                follow_redirects=False,
+            )
+            for host, url in self.base_urls.items()
+        }
+
+    @staticmethod
+    def _auth_headers(host: HostName, key: str) -> dict[str, str]:
+        value = f"Bearer {key}" if host in BEARER_HOSTS else key
+        return {"Authorization": value, "User-Agent": f"aai-mcp/{__version__}"}
+
+    async def __aenter__(self) -> Upstream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+    async def request(
+        self,
+        host: HostName,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> httpx.Response:
+        """Send one call; GETs are retried on 5xx and connection errors, nothing else ever is."""
+        attempts = 1 + (self.settings.get_retries if method == "GET" else 0)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._clients[host].request(method, path, params=params, json=json_body)
+            except httpx.TransportError as exc:
+                # Only GETs get a second attempt: a POST may already have reached upstream.
+                if last:
+                    raise error_from_transport(exc, host) from None
+            else:
+                if response.is_success:
+                    return response
+                if last or response.status_code == 429 or response.status_code not in RETRYABLE_STATUSES:
+                    raise error_from_response(response)
+            await anyio.sleep(_backoff(self.settings.retry_backoff_seconds, attempt))
+        raise AssertionError("unreachable")
+
+    async def upload(self, chunks: AsyncIterable[bytes], size: int | None = None) -> dict[str, Any]:
+        """Stream raw bytes to POST /v2/upload (never multipart, never base64)."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        timeout = httpx.Timeout(self.settings.upload_timeout_seconds, connect=self.settings.connect_timeout_seconds)
+        try:
+            response = await self._clients["api"].post(
+                "/v2/upload", content=chunks, headers=headers, timeout=timeout
+            )
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, "api") from None
+        if not response.is_success:
+            raise error_from_response(response)
+        return decode_json(response)
+
+
+def decode_json(response: httpx.Response) -> Any:
+    content_type = response.headers.get("content-type", "")
+    if "json" not in content_type:
+        raise malformed_body(response.status_code, f"content type {content_type or 'none'!r} instead of JSON")
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise malformed_body(response.status_code, "a body that is not valid JSON") from None
+
+
+def _backoff(base: float, attempt: int) -> float:
+    return base * (2**attempt) * random.uniform(0.5, 1.0)

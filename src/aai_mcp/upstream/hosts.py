@@ -1,0 +1,48 @@
+"""Where each AssemblyAI host lives, per region."""
+
+from __future__ import annotations
+
+from aai_mcp.catalog.model import HostName
+from aai_mcp.settings import Settings
+
+REGION_HOSTS: dict[str, dict[HostName, str]] = {
+    "us": {
+        "api": "https://api.assemblyai.com",
+        "llm_gateway": "https://llm-gateway.assemblyai.com",
+        "streaming": "https://streaming.assemblyai.com",
+        "agents": "https://agents.assemblyai.com",
+    },
+    # The Voice Agent API documents no EU host, so agents stays in the US.
+    "eu": {
+        "api": "https://api.eu.assemblyai.com",
+        "llm_gateway": "https://llm-gateway.eu.assemblyai.com",
+        "streaming": "https://streaming.eu.assemblyai.com",
+        "agents": "https://agents.assemblyai.com",
+    },
+}
+
+WEBSOCKET_PATHS: dict[HostName, str] = {"streaming": "/v3/ws", "agents": "/v1/ws"}
+
+SIMULATOR_BASE_URL = "http://simulator.aai-mcp.invalid"
+
+
+def base_urls(settings: Settings) -> dict[HostName, str]:
+    if settings.simulated:
+        return dict.fromkeys(REGION_HOSTS["us"], SIMULATOR_BASE_URL)  # type: ignore[arg-type]
+    urls = dict(REGION_HOSTS[settings.region])
+    overrides: dict[HostName, str | None] = {
+        "api": settings.api_base_url,
+        "llm_gateway": settings.llm_gateway_base_url,
+        "streaming": settings.streaming_base_url,
+        "agents": settings.agents_base_url,
+    }
+    for host, url in overrides.items():
+        if url:
+            urls[host] = url.rstrip("/")
+    return urls
+
+
+def websocket_url(base_url: str, host: HostName) -> str:
+    scheme, _, rest = base_url.partition("://")
+    ws_scheme = "wss" if scheme == "https" else "ws"
+    return f"{ws_scheme}://{rest.rstrip('/')}{WEBSOCKET_PATHS.get(host, '/')}"
