@@ -17,7 +17,9 @@ PathList = Annotated[list[Path] | None, NoDecode]
 class Settings(BaseSettings):
     """Every option; environment variables are AAI_MCP_<NAME> (the key is ASSEMBLYAI_API_KEY)."""
 
-    model_config = SettingsConfigDict(env_prefix="AAI_MCP_", extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AAI_MCP_", extra="forbid", validate_default=True, populate_by_name=True
+    )
 
     api_key: SecretStr | None = Field(
         None,

@@ -59,6 +59,8 @@ def load_catalog(
             sources[spec.name] = path.name
     if not tools:
         raise CatalogError(f"{directory}: no tool definitions found")
+    order = {name: index for index, name in enumerate(toolsets)}
+    tools = dict(sorted(tools.items(), key=lambda item: order[item[1].toolset]))
     return Catalog(tools=tools, toolsets=toolsets, outputs=outputs, sources=sources)
 
 

@@ -1,0 +1,75 @@
+"""What each CLI command does once its settings are built."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import uvicorn
+
+from aai_mcp.gateway import build_gateway, load_default_catalog
+from aai_mcp.logs import configure_logging
+from aai_mcp.settings import Settings
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [settings.api_key.get_secret_value()] if settings.api_key else []
+
+
+def serve(settings: Settings) -> int:
+    from aai_mcp.transports.http import build_http_app
+
+    configure_logging(settings.log_level, _secrets(settings))
+    app = build_http_app(build_gateway(settings))
+    mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
+    print(
+        f"aai-mcp: serving {mode} at http://{settings.host}:{settings.port}/mcp (Streamable HTTP), "
+        f"/sse (legacy SSE), /healthz",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                access_log=False)
+    return 0
+
+
+def stdio(settings: Settings) -> int:
+    import anyio
+
+    from aai_mcp.transports.stdio import run_stdio
+
+    configure_logging(settings.log_level, _secrets(settings))
+    anyio.run(run_stdio, build_gateway(settings))
+    return 0
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from aai_mcp.simulator import SimulatorConfig, run_simulator
+
+    configure_logging(settings.log_level, [])
+    config = SimulatorConfig(
+        api_key=args.key,
+        processing_delay_seconds=settings.simulator_delay_seconds,
+        rate_429=args.rate_429,
+        rate_5xx=args.rate_5xx,
+        latency_ms=args.latency_ms,
+    )
+    run_simulator(config, host=settings.host, port=settings.port)
+    return 0
+
+
+def list_tools(as_json: bool) -> int:
+    catalog = load_default_catalog()
+    rows = [
+        {"name": spec.name, "toolset": spec.toolset, "read_only": spec.annotations.read_only, "title": spec.title}
+        for spec in catalog.tools.values()
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(row["name"]) for row in rows)
+    print(f"{'TOOL':<{width}}  {'TOOLSET':<11}  READ-ONLY  TITLE")
+    for row in rows:
+        flag = "yes" if row["read_only"] else "no"
+        print(f"{row['name']:<{width}}  {row['toolset']:<11}  {flag:<9}  {row['title']}")
+    return 0

@@ -1,0 +1,1 @@
+"""stdio, Streamable HTTP and SSE around the one server factory."""
