@@ -1,0 +1,92 @@
+"""Real servers on loopback for end-to-end tests: uvicorn in a thread, or the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+
+from aai_mcp.gateway import build_gateway
+from aai_mcp.settings import Settings
+from aai_mcp.transports.http import build_http_app
+
+STARTUP_TIMEOUT = 30.0
+
+
+def wait_until(condition: Any, timeout: float = STARTUP_TIMEOUT, what: str = "condition") -> None:
+    """Poll a readiness condition (a socket coming up) with a deadline; not a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@contextmanager
+def serve_in_thread(settings: Settings) -> Iterator[str]:
+    """The HTTP app on 127.0.0.1 with an ephemeral port; yields the base URL."""
+    app = build_http_app(build_gateway(settings))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive(), what="uvicorn start")
+        if not server.started:
+            raise RuntimeError("uvicorn did not start")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any AssemblyAI key, so the server runs its simulator."""
+    env = {k: v for k, v in os.environ.items() if k != "ASSEMBLYAI_API_KEY" and not k.startswith("AAI_MCP_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serve_in_process(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`python -m aai_mcp serve` on a free port; yields (base URL, process)."""
+    port = free_port()
+    command = [sys.executable, "-m", "aai_mcp", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(
+        command, env=env or clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(healthy, what="aai-mcp serve /healthz")
+        yield base, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
