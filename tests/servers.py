@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,31 +65,47 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class ServerProcess:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stderr(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
 @contextmanager
-def serve_in_process(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`python -m aai_mcp serve` on a free port; yields (base URL, process)."""
+def serve_in_process(*args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """`python -m aai_mcp serve` on a free port; stderr goes to a file so a full pipe never blocks it."""
     port = free_port()
     command = [sys.executable, "-m", "aai_mcp", "serve", "--port", str(port), *args]
-    process = subprocess.Popen(
-        command, env=env or clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "stderr.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, env=env or clean_env(), stdout=subprocess.DEVNULL, stderr=log)
+        running = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
 
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read() if process.stderr else ''}")
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {running.stderr()}")
+            try:
+                return httpx.get(f"{running.base_url}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
         try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
+            wait_until(healthy, what="aai-mcp serve /healthz")
+            yield running
+        finally:
+            stop(process)
 
-    try:
-        wait_until(healthy, what="aai-mcp serve /healthz")
-        yield base, process
-    finally:
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
         process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -12,7 +12,7 @@ from mcp.client import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
 
-from tests.servers import clean_env, serve_in_process, serve_in_thread
+from tests.servers import clean_env, serve_in_process, serve_in_thread, stop
 from tests.support import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -93,10 +93,10 @@ def test_healthz(base_url: str) -> None:
 
 
 async def test_cli_serve_announces_the_simulator() -> None:
-    with serve_in_process() as (url, process):
-        async with Client(f"{url}/mcp") as client:
+    with serve_in_process() as server:
+        async with Client(f"{server.base_url}/mcp") as client:
             tools = await client.list_tools()
         assert len(tools.tools) >= 14
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
+        stop(server.process)
+        stderr = server.stderr()
     assert "SIMULATOR" in stderr and "ASSEMBLYAI_API_KEY" in stderr

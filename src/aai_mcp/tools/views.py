@@ -66,7 +66,7 @@ def token_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         "expires_at": expires_at,
         "max_session_duration_seconds": session,
         "websocket_url": url,
-        "next_step": f"Open {url} before {expires_at}; the token works once.",
+        "next_step": f"Connect to websocket_url before {expires_at}; the token works once.",
     }
     text = (
         f"Temporary token (single use), valid until {expires_at} ({expires_in} s from now); "
