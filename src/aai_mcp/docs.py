@@ -1,0 +1,64 @@
+"""The README's generated tables (tools, configuration): `python -m aai_mcp.docs [--check]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aai_mcp.catalog import Catalog
+from aai_mcp.gateway import load_default_catalog
+from aai_mcp.settings import Settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def tool_table(catalog: Catalog) -> str:
+    rows = ["| Tool | Toolset | Upstream | Read-only | What it does |", "|---|---|---|---|---|"]
+    for spec in catalog.tools.values():
+        upstream = f"`{spec.method} {spec.host}:{spec.path}`"
+        read_only = "yes" if spec.annotations.read_only else "no"
+        rows.append(f"| `{spec.name}` | {spec.toolset} | {upstream} | {read_only} | {spec.title} |")
+    return "\n".join(rows)
+
+
+def config_table() -> str:
+    rows = ["| Flag | Environment | Default | Meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        env = "ASSEMBLYAI_API_KEY" if name == "api_key" else f"AAI_MCP_{name.upper()}"
+        flag = "(environment only)" if name == "api_key" else f"`--{name.replace('_', '-')}`"
+        default = "unset" if field.default is None else f"`{field.default}`"
+        rows.append(f"| {flag} | `{env}` | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+def render(text: str, block: str, content: str) -> str:
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
+    head, found, rest = text.partition(start)
+    if not found or end not in rest:
+        raise ValueError(f"README has no {start} ... {end} block")
+    return f"{head}{start}\n{content}\n{end}{rest.partition(end)[2]}"
+
+
+def rendered_readme(text: str) -> str:
+    text = render(text, "tools", tool_table(load_default_catalog()))
+    return render(text, "config", config_table())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Regenerate (or --check) the README's tables.")
+    parser.add_argument("--check", action="store_true", help="Fail if README.md is not current.")
+    args = parser.parse_args(argv)
+    current = README.read_text(encoding="utf-8")
+    wanted = rendered_readme(current)
+    if args.check:
+        if wanted != current:
+            print("README.md tables are stale: run `python -m aai_mcp.docs`", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(wanted, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
