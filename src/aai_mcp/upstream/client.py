@@ -16,7 +16,6 @@ from aai_mcp.catalog.model import HostName
 from aai_mcp.settings import Settings
 from aai_mcp.upstream.errors import (
     RETRYABLE_STATUSES,
-    UpstreamError,
     error_from_response,
     error_from_transport,
     malformed_body,
@@ -33,6 +32,7 @@ class Upstream:
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.base_urls = base_urls(settings)
+        self._key = settings.api_key_value()
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         self._clients: dict[HostName, httpx.AsyncClient] = {
             host: httpx.AsyncClient(
@@ -85,7 +85,7 @@ class Upstream:
                 if response.is_success:
                     return response
                 if last or response.status_code == 429 or response.status_code not in RETRYABLE_STATUSES:
-                    raise error_from_response(response)
+                    raise error_from_response(response).redacted(self._key)
             await anyio.sleep(_backoff(self.settings.retry_backoff_seconds, attempt))
         raise AssertionError("unreachable")
 
@@ -94,7 +94,9 @@ class Upstream:
         headers = {"Content-Type": "application/octet-stream"}
         if size is not None:
             headers["Content-Length"] = str(size)
-        timeout = httpx.Timeout(self.settings.upload_timeout_seconds, connect=self.settings.connect_timeout_seconds)
+        timeout = httpx.Timeout(
+            self.settings.upload_timeout_seconds, connect=self.settings.connect_timeout_seconds
+        )
         try:
             response = await self._clients["api"].post(
                 "/v2/upload", content=chunks, headers=headers, timeout=timeout
@@ -102,8 +104,11 @@ class Upstream:
         except httpx.TransportError as exc:
             raise error_from_transport(exc, "api") from None
         if not response.is_success:
-            raise error_from_response(response)
-        return decode_json(response)
+            raise error_from_response(response).redacted(self._key)
+        answer = decode_json(response)
+        if not isinstance(answer, dict) or "upload_url" not in answer:
+            raise malformed_body(response.status_code, "no upload_url in the answer")
+        return answer
 
 
 def decode_json(response: httpx.Response) -> Any:
@@ -117,4 +122,5 @@ def decode_json(response: httpx.Response) -> Any:
 
 
 def _backoff(base: float, attempt: int) -> float:
-    return base * (2**attempt) * random.uniform(0.5, 1.0)
+    jitter: float = random.uniform(0.5, 1.0)
+    return base * jitter * (1 << attempt)

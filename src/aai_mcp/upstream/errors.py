@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from aai_mcp.logs import REDACTED
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -25,6 +26,12 @@ class UpstreamError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def redacted(self, secret: str) -> UpstreamError:
+        """The same error with `secret` blanked out, should upstream echo a key back."""
+        if secret and secret in self.message:
+            self.message = self.message.replace(secret, REDACTED)
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

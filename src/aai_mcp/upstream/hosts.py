@@ -28,7 +28,7 @@ SIMULATOR_BASE_URL = "http://simulator.aai-mcp.invalid"
 
 def base_urls(settings: Settings) -> dict[HostName, str]:
     if settings.simulated:
-        return dict.fromkeys(REGION_HOSTS["us"], SIMULATOR_BASE_URL)  # type: ignore[arg-type]
+        return dict.fromkeys(REGION_HOSTS["us"], SIMULATOR_BASE_URL)
     urls = dict(REGION_HOSTS[settings.region])
     overrides: dict[HostName, str | None] = {
         "api": settings.api_base_url,
