@@ -16,7 +16,9 @@ def main() -> int:
     if marker.exists():
         return 0
     PREFIX.mkdir(parents=True, exist_ok=True)
-    return int(npm(["install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES]))
+    return int(
+        npm(["install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES])
+    )
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator

@@ -7,16 +7,18 @@ import logging
 import pytest
 import respx
 from mcp.client import Client
+from tests.support import CANARY_KEY, make_settings
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from tests.support import CANARY_KEY, make_settings
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = {"token": "tok-123", "expires_in_seconds": 60}
-CHAT = {"choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-        "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}}
+CHAT = {
+    "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+    "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+}
 
 
 async def run_calls(region: str, respx_mock: respx.MockRouter, **overrides: str) -> None:
@@ -34,9 +36,13 @@ async def run_calls(region: str, respx_mock: respx.MockRouter, **overrides: str)
     assert not any(result.is_error for result in results), [r.content for r in results]
 
 
-def mock_hosts(respx_mock: respx.MockRouter, api: str, llm: str, streaming: str, agents: str) -> dict[str, respx.Route]:
+def mock_hosts(
+    respx_mock: respx.MockRouter, api: str, llm: str, streaming: str, agents: str
+) -> dict[str, respx.Route]:
     return {
-        "api": respx_mock.get(f"{api}/v2/transcript").respond(200, json={"transcripts": [], "page_details": {}}),
+        "api": respx_mock.get(f"{api}/v2/transcript").respond(
+            200, json={"transcripts": [], "page_details": {}}
+        ),
         "llm": respx_mock.post(f"{llm}/v1/chat/completions").respond(200, json=CHAT),
         "streaming": respx_mock.get(f"{streaming}/v3/token").respond(200, json=TOKEN),
         "agents": respx_mock.get(f"{agents}/v1/token").respond(200, json=TOKEN),
@@ -46,9 +52,18 @@ def mock_hosts(respx_mock: respx.MockRouter, api: str, llm: str, streaming: str,
 @pytest.mark.parametrize(
     ("region", "api", "llm", "streaming"),
     [
-        ("us", "https://api.assemblyai.com", "https://llm-gateway.assemblyai.com", "https://streaming.assemblyai.com"),
-        ("eu", "https://api.eu.assemblyai.com", "https://llm-gateway.eu.assemblyai.com",
-         "https://streaming.eu.assemblyai.com"),
+        (
+            "us",
+            "https://api.assemblyai.com",
+            "https://llm-gateway.assemblyai.com",
+            "https://streaming.assemblyai.com",
+        ),
+        (
+            "eu",
+            "https://api.eu.assemblyai.com",
+            "https://llm-gateway.eu.assemblyai.com",
+            "https://streaming.eu.assemblyai.com",
+        ),
     ],
 )
 async def test_region_moves_every_host_and_auth_forms(
@@ -65,8 +80,12 @@ async def test_region_moves_every_host_and_auth_forms(
 async def test_each_base_url_can_be_overridden(respx_mock: respx.MockRouter) -> None:
     routes = mock_hosts(respx_mock, "http://a.test", "http://l.test", "http://s.test", "http://g.test")
     await run_calls(
-        "us", respx_mock, api_base_url="http://a.test/", llm_gateway_base_url="http://l.test",
-        streaming_base_url="http://s.test", agents_base_url="http://g.test",
+        "us",
+        respx_mock,
+        api_base_url="http://a.test/",
+        llm_gateway_base_url="http://l.test",
+        streaming_base_url="http://s.test",
+        agents_base_url="http://g.test",
     )
     assert all(route.call_count == 1 for route in routes.values())
 

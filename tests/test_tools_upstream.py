@@ -10,10 +10,10 @@ import httpx
 import pytest
 import respx
 from mcp.client import Client
+from tests.support import CANARY_KEY, make_settings
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from tests.support import CANARY_KEY, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -27,16 +27,31 @@ def queued(**extra: Any) -> dict[str, Any]:
 
 
 def completed(words: int = 3) -> dict[str, Any]:
-    word_list = [{"text": f"w{i}", "start": i * 100, "end": i * 100 + 90, "confidence": 0.9} for i in range(words)]
+    word_list = [
+        {"text": f"w{i}", "start": i * 100, "end": i * 100 + 90, "confidence": 0.9} for i in range(words)
+    ]
     return {
         "id": TID,
         "status": "completed",
         "text": "Hello there. I was charged twice.",
         "words": word_list,
         "utterances": [
-            {"speaker": "A", "text": "Hello there.", "start": 0, "end": 900, "confidence": 0.9, "words": word_list},
-            {"speaker": "B", "text": "I was charged twice.", "start": 1000, "end": 2500, "confidence": 0.9,
-             "words": word_list},
+            {
+                "speaker": "A",
+                "text": "Hello there.",
+                "start": 0,
+                "end": 900,
+                "confidence": 0.9,
+                "words": word_list,
+            },
+            {
+                "speaker": "B",
+                "text": "I was charged twice.",
+                "start": 1000,
+                "end": 2500,
+                "confidence": 0.9,
+                "words": word_list,
+            },
         ],
         "audio_duration": 3,
         "confidence": 0.93,
@@ -67,7 +82,9 @@ async def test_create_transcript_sends_raw_key_and_default_speech_models(
     assert CANARY_KEY not in dumped(result)
 
 
-async def test_caller_speech_models_and_features_are_forwarded(client: Client, respx_mock: respx.MockRouter) -> None:
+async def test_caller_speech_models_and_features_are_forwarded(
+    client: Client, respx_mock: respx.MockRouter
+) -> None:
     route = respx_mock.post(f"{API}/v2/transcript").respond(200, json=queued())
     args = {"audio_url": "https://e.com/a.wav", "speech_models": ["universal-2"], "speaker_labels": True}
     await client.call_tool("create_transcript", args)
@@ -97,8 +114,11 @@ async def test_deprecated_fields_are_refused_before_upstream(
         ("get_transcript", {"transcript_id": "a?b=1"}, "transcript_id"),
         ("list_transcripts", {"limit": 500}, "limit"),
         ("create_streaming_token", {"expires_in_seconds": 601}, "expires_in_seconds"),
-        ("create_voice_agent_token", {"expires_in_seconds": 60, "max_session_duration_seconds": 59},
-         "max_session_duration_seconds"),
+        (
+            "create_voice_agent_token",
+            {"expires_in_seconds": 60, "max_session_duration_seconds": 59},
+            "max_session_duration_seconds",
+        ),
         ("get_transcript", {"transcript_id": TID, "bogus": 1}, "bogus"),
     ],
 )
@@ -138,7 +158,10 @@ async def test_long_text_is_cut_with_a_notice_and_text_offset_reads_on(respx_moc
     async with Client(build_server(gateway)) as client:
         first = await client.call_tool("get_transcript", {"transcript_id": TID})
         assert first.structured_content["text_range"] == {
-            "offset": 0, "returned_chars": 1000, "total_chars": 2500, "next_offset": 1000,
+            "offset": 0,
+            "returned_chars": 1000,
+            "total_chars": 2500,
+            "next_offset": 1000,
         }
         assert "text_offset=1000" in first.content[0].text  # type: ignore[union-attr]
         last = await client.call_tool("get_transcript", {"transcript_id": TID, "text_offset": 2000})
@@ -159,7 +182,9 @@ async def test_unfinished_transcript_has_no_text_and_says_to_poll(
     assert "no text yet" in result.structured_content["next_step"]
 
 
-async def test_failed_transcript_is_an_error_with_its_reason(client: Client, respx_mock: respx.MockRouter) -> None:
+async def test_failed_transcript_is_an_error_with_its_reason(
+    client: Client, respx_mock: respx.MockRouter
+) -> None:
     reason = "Download error to https://foo.bar, 403 Client Error: Forbidden"
     respx_mock.get(f"{API}/v2/transcript/{TID}").respond(200, json=queued(status="error", error=reason))
     result = await client.call_tool("get_transcript", {"transcript_id": TID})
@@ -188,14 +213,17 @@ async def test_429_is_passed_through_once_with_normalized_rate_limit(
 async def test_429_with_http_date_retry_after(client: Client, respx_mock: respx.MockRouter) -> None:
     when = datetime.now(UTC) + timedelta(seconds=120)
     respx_mock.get(f"{API}/v2/transcript/{TID}").respond(
-        429, json={"error": "Too Many Requests"},
+        429,
+        json={"error": "Too Many Requests"},
         headers={"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")},
     )
     result = await client.call_tool("get_transcript", {"transcript_id": TID})
     assert 115 <= result.structured_content["error"]["retry_after_seconds"] <= 121
 
 
-async def test_gateway_429_normalizes_x_ratelimit_headers(client: Client, respx_mock: respx.MockRouter) -> None:
+async def test_gateway_429_normalizes_x_ratelimit_headers(
+    client: Client, respx_mock: respx.MockRouter
+) -> None:
     route = respx_mock.post(f"{GATEWAY}/v1/chat/completions").respond(
         429,
         json={"error": {"code": 429, "message": "Rate limit exceeded for model", "metadata": {}}},
@@ -232,8 +260,11 @@ async def test_retries_are_bounded(client: Client, respx_mock: respx.MockRouter)
 
 @pytest.mark.parametrize(
     ("exc", "kind"),
-    [(httpx.ReadTimeout("slow"), "timeout"), (httpx.ConnectError("refused"), "connection_error"),
-     (httpx.RemoteProtocolError("reset"), "connection_error")],
+    [
+        (httpx.ReadTimeout("slow"), "timeout"),
+        (httpx.ConnectError("refused"), "connection_error"),
+        (httpx.RemoteProtocolError("reset"), "connection_error"),
+    ],
 )
 async def test_transport_errors_are_clear_error_results(
     client: Client, respx_mock: respx.MockRouter, exc: Exception, kind: str
@@ -247,8 +278,10 @@ async def test_transport_errors_are_clear_error_results(
 
 @pytest.mark.parametrize(
     "response",
-    [httpx.Response(200, text="{not json", headers={"content-type": "application/json"}),
-     httpx.Response(200, text="<html>oops</html>", headers={"content-type": "text/html"})],
+    [
+        httpx.Response(200, text="{not json", headers={"content-type": "application/json"}),
+        httpx.Response(200, text="<html>oops</html>", headers={"content-type": "text/html"}),
+    ],
 )
 async def test_malformed_upstream_answers_are_errors(
     client: Client, respx_mock: respx.MockRouter, response: httpx.Response
@@ -279,8 +312,12 @@ async def test_subtitles_and_word_search_requests(client: Client, respx_mock: re
     assert srt_route.called
     assert result.structured_content == {"format": "vtt", "text": vtt}
     search = respx_mock.get(f"{API}/v2/transcript/{TID}/word-search").respond(
-        200, json={"id": TID, "total_count": 1, "matches": [
-            {"text": "refund", "count": 1, "timestamps": [[100, 400]], "indexes": [3]}]},
+        200,
+        json={
+            "id": TID,
+            "total_count": 1,
+            "matches": [{"text": "refund", "count": 1, "timestamps": [[100, 400]], "indexes": [3]}],
+        },
     )
     found = await client.call_tool("search_words", {"transcript_id": TID, "words": ["refund", "credit card"]})
     assert search.calls.last.request.url.params["words"] == "refund,credit card"
@@ -288,8 +325,17 @@ async def test_subtitles_and_word_search_requests(client: Client, respx_mock: re
 
 
 async def test_segments_are_paged_within_the_size_cap(respx_mock: respx.MockRouter) -> None:
-    sentences = [{"text": f"Sentence number {i}. " * 10, "start": i * 1000, "end": i * 1000 + 900,
-                  "confidence": 0.9, "speaker": "A", "words": [{"text": "x"}] * 5} for i in range(40)]
+    sentences = [
+        {
+            "text": f"Sentence number {i}. " * 10,
+            "start": i * 1000,
+            "end": i * 1000 + 900,
+            "confidence": 0.9,
+            "speaker": "A",
+            "words": [{"text": "x"}] * 5,
+        }
+        for i in range(40)
+    ]
     respx_mock.get(f"{API}/v2/transcript/{TID}/sentences").respond(
         200, json={"id": TID, "confidence": 0.9, "audio_duration": 40, "sentences": sentences}
     )
@@ -309,22 +355,38 @@ async def test_segments_are_paged_within_the_size_cap(respx_mock: respx.MockRout
 
 async def test_delete_reports_what_is_gone(client: Client, respx_mock: respx.MockRouter) -> None:
     route = respx_mock.delete(f"{API}/v2/transcript/{TID}").respond(
-        200, json={"id": TID, "status": "completed", "text": "Deleted by user.", "audio_url": "http://deleted_by_user"}
+        200,
+        json={
+            "id": TID,
+            "status": "completed",
+            "text": "Deleted by user.",
+            "audio_url": "http://deleted_by_user",
+        },
     )
     result = await client.call_tool("delete_transcript", {"transcript_id": TID})
     assert route.called and result.structured_content["deleted"] is True
 
 
 async def test_chat_completion_answer_and_usage(client: Client, respx_mock: respx.MockRouter) -> None:
-    route = respx_mock.post(f"{GATEWAY}/v1/chat/completions").respond(200, json={
-        "request_id": "r1",
-        "choices": [{"message": {"role": "assistant", "content": "The customer wants a refund."},
-                     "finish_reason": "stop"}],
-        "request": {"model": "claude-sonnet-4-6", "max_tokens": 1000},
-        "usage": {"input_tokens": 15, "output_tokens": 8, "total_tokens": 23},
-    })
-    args = {"model": "claude-sonnet-4-6", "transcript_id": TID,
-            "messages": [{"role": "user", "content": "What does the customer want? {{ transcript }}"}]}
+    route = respx_mock.post(f"{GATEWAY}/v1/chat/completions").respond(
+        200,
+        json={
+            "request_id": "r1",
+            "choices": [
+                {
+                    "message": {"role": "assistant", "content": "The customer wants a refund."},
+                    "finish_reason": "stop",
+                }
+            ],
+            "request": {"model": "claude-sonnet-4-6", "max_tokens": 1000},
+            "usage": {"input_tokens": 15, "output_tokens": 8, "total_tokens": 23},
+        },
+    )
+    args = {
+        "model": "claude-sonnet-4-6",
+        "transcript_id": TID,
+        "messages": [{"role": "user", "content": "What does the customer want? {{ transcript }}"}],
+    }
     result = await client.call_tool("llm_chat_completion", args)
     assert json.loads(route.calls.last.request.content) == args
     assert route.calls.last.request.headers["authorization"] == CANARY_KEY

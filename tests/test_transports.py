@@ -11,7 +11,6 @@ import pytest
 from mcp.client import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
-
 from tests.servers import clean_env, serve_in_process, serve_in_thread, stop
 from tests.support import make_settings
 
@@ -83,7 +82,9 @@ def test_dns_rebinding_protection(base_url: str) -> None:
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     evil_host = httpx.post(f"{base_url}/mcp", json=body, headers={**headers, "Host": "evil.example"})
     assert evil_host.status_code == 421
-    evil_origin = httpx.post(f"{base_url}/mcp", json=body, headers={**headers, "Origin": "https://evil.example"})
+    evil_origin = httpx.post(
+        f"{base_url}/mcp", json=body, headers={**headers, "Origin": "https://evil.example"}
+    )
     assert evil_origin.status_code == 403
 
 

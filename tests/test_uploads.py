@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 from mcp.client import Client
+from tests.support import make_settings
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from tests.support import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -55,8 +55,9 @@ async def test_base64_upload_and_its_cap(respx_mock: respx.MockRouter) -> None:
     clip = b"RIFF" + os.urandom(1000)
     ok = await call({"data_base64": base64.b64encode(clip).decode()})
     assert not ok.is_error and route.calls.last.request.content == clip
-    too_big = await call({"data_base64": base64.b64encode(os.urandom(3000)).decode()},
-                         upload_max_base64_bytes=2000)
+    too_big = await call(
+        {"data_base64": base64.b64encode(os.urandom(3000)).decode()}, upload_max_base64_bytes=2000
+    )
     assert too_big.is_error and "2000" in text_of(too_big)
     garbage = await call({"data_base64": "not base64!!"})
     assert garbage.is_error and "base64" in text_of(garbage)
@@ -91,9 +92,19 @@ async def test_no_roots_means_path_uploads_are_off(tmp_path: Path, respx_mock: r
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/a.mp3", "http://localhost:8080/a.mp3", "http://[::1]/a.mp3", "http://169.254.169.254/latest",
-     "http://10.0.0.8/a.mp3", "http://172.16.5.4/a.mp3", "http://192.168.1.1/a.mp3", "http://2130706433/a.mp3",
-     "http://0x7f000001/a.mp3", "http://[::ffff:127.0.0.1]/a.mp3", "http://0.0.0.0/a.mp3"],
+    [
+        "http://127.0.0.1/a.mp3",
+        "http://localhost:8080/a.mp3",
+        "http://[::1]/a.mp3",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.8/a.mp3",
+        "http://172.16.5.4/a.mp3",
+        "http://192.168.1.1/a.mp3",
+        "http://2130706433/a.mp3",
+        "http://0x7f000001/a.mp3",
+        "http://[::ffff:127.0.0.1]/a.mp3",
+        "http://0.0.0.0/a.mp3",
+    ],
 )
 async def test_private_urls_are_refused_before_any_request(url: str, respx_mock: respx.MockRouter) -> None:
     result = await call({"url": url})
@@ -102,7 +113,9 @@ async def test_private_urls_are_refused_before_any_request(url: str, respx_mock:
     assert not respx_mock.calls
 
 
-async def test_url_upload_streams_the_download_on(respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_url_upload_streams_the_download_on(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def public(hostname: str, port: int) -> list[Any]:
         import ipaddress
 
@@ -127,7 +140,9 @@ async def test_redirect_to_a_private_address_is_refused(
         return [ipaddress.ip_address("93.184.216.34" if hostname == "media.example.com" else "10.1.2.3")]
 
     monkeypatch.setattr("aai_mcp.tools.netguard.resolve", resolve)
-    respx_mock.get("https://media.example.com/ep1.mp3").respond(302, headers={"Location": "http://internal.corp/x"})
+    respx_mock.get("https://media.example.com/ep1.mp3").respond(
+        302, headers={"Location": "http://internal.corp/x"}
+    )
     internal = respx_mock.get("http://internal.corp/x").respond(200, content=b"secret")
     upload = respx_mock.post(UPLOAD).respond(200, json={"upload_url": CDN})
     result = await call({"url": "https://media.example.com/ep1.mp3"})
@@ -135,7 +150,9 @@ async def test_redirect_to_a_private_address_is_refused(
     assert not internal.called and not upload.called
 
 
-async def test_failed_download_is_reported(respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_download_is_reported(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import ipaddress
 
     async def public(hostname: str, port: int) -> list[Any]:

@@ -34,12 +34,18 @@ def add_settings_flags(parser: argparse.ArgumentParser, only: set[str] | None = 
         env = f"AAI_MCP_{name.upper()}"
         help_text = f"{field.description} [env {env}; default {field.default!r}]"
         if field.annotation is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
             continue
         literal = get_args(field.annotation) if "Literal" in str(field.annotation) else None
         parser.add_argument(
-            flag, type=_flag_type(field.annotation), choices=literal or None,
-            default=argparse.SUPPRESS, help=help_text, metavar=name.upper() if not literal else None,
+            flag,
+            type=_flag_type(field.annotation),
+            choices=literal or None,
+            default=argparse.SUPPRESS,
+            help=help_text,
+            metavar=name.upper() if not literal else None,
         )
 
 

@@ -28,8 +28,9 @@ def serve(settings: Settings) -> int:
         f"/sse (legacy SSE), /healthz",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                access_log=False)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False
+    )
     return 0
 
 
@@ -60,16 +61,17 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def list_tools(as_json: bool) -> int:
     catalog = load_default_catalog()
-    rows = [
-        {"name": spec.name, "toolset": spec.toolset, "read_only": spec.annotations.read_only, "title": spec.title}
-        for spec in catalog.tools.values()
-    ]
+    specs = list(catalog.tools.values())
     if as_json:
+        rows = [
+            {"name": s.name, "toolset": s.toolset, "read_only": s.annotations.read_only, "title": s.title}
+            for s in specs
+        ]
         print(json.dumps(rows, indent=2))
         return 0
-    width = max(len(row["name"]) for row in rows)
+    width = max(len(spec.name) for spec in specs)
     print(f"{'TOOL':<{width}}  {'TOOLSET':<11}  READ-ONLY  TITLE")
-    for row in rows:
-        flag = "yes" if row["read_only"] else "no"
-        print(f"{row['name']:<{width}}  {row['toolset']:<11}  {flag:<9}  {row['title']}")
+    for spec in specs:
+        flag = "yes" if spec.annotations.read_only else "no"
+        print(f"{spec.name:<{width}}  {spec.toolset:<11}  {flag:<9}  {spec.title}")
     return 0

@@ -26,7 +26,9 @@ def build_server(gateway: Gateway) -> Server[Any]:
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=gateway.registry.definitions)
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         return await gateway.runner.call(params.name, params.arguments)
 
     return Server(

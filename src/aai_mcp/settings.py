@@ -35,8 +35,12 @@ class Settings(BaseSettings):
     timeout_seconds: float = Field(30.0, gt=0, description="Read timeout for ordinary upstream calls.")
     connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout for upstream calls.")
     upload_timeout_seconds: float = Field(900.0, gt=0, description="Read/write timeout for uploads.")
-    get_retries: int = Field(2, ge=0, le=5, description="Retries of idempotent GETs on 5xx/connection errors.")
-    retry_backoff_seconds: float = Field(0.5, ge=0, description="Base backoff between GET retries (jittered).")
+    get_retries: int = Field(
+        2, ge=0, le=5, description="Retries of idempotent GETs on 5xx/connection errors."
+    )
+    retry_backoff_seconds: float = Field(
+        0.5, ge=0, description="Base backoff between GET retries (jittered)."
+    )
 
     max_result_chars: int = Field(
         40_000, ge=1_000, description="Size cap for a tool result's text; longer results say how to page."
@@ -60,7 +64,9 @@ class Settings(BaseSettings):
     allowed_hosts: CommaList = Field(
         [], description="Extra Host header values accepted (DNS-rebinding protection), e.g. mcp.example.com."
     )
-    allowed_origins: CommaList = Field([], description="Extra Origin values accepted, e.g. https://chatgpt.com.")
+    allowed_origins: CommaList = Field(
+        [], description="Extra Origin values accepted, e.g. https://chatgpt.com."
+    )
     max_request_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest MCP request body accepted over HTTP."
     )

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
-from aai_mcp.catalog.model import ToolSpec, Toolset
+from aai_mcp.catalog.model import Toolset, ToolSpec
 from aai_mcp.catalog.yaml_loader import load_yaml
 
 TOOLSETS_FILE = "toolsets.yaml"
@@ -40,9 +40,7 @@ def default_schema_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "tool_schemas"
 
 
-def load_catalog(
-    directory: Path, *, handlers: Collection[str], views: Collection[str]
-) -> Catalog:
+def load_catalog(directory: Path, *, handlers: Collection[str], views: Collection[str]) -> Catalog:
     toolsets = _load_toolsets(directory / TOOLSETS_FILE)
     outputs = _load_outputs(directory / OUTPUTS_FILE)
     tools: dict[str, ToolSpec] = {}
@@ -77,7 +75,8 @@ def _mapping_section(path: Path, key: str) -> dict[str, Any]:
     data = _read(path)
     if not isinstance(data, dict) or set(data) != {key} or not isinstance(data[key], dict):
         raise CatalogError(f"{path.name}: expected exactly one top-level key {key!r} holding a mapping")
-    return data[key]
+    section: dict[str, Any] = data[key]
+    return section
 
 
 def _load_toolsets(path: Path) -> dict[str, Toolset]:

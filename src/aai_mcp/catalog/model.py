@@ -31,8 +31,8 @@ class Param(Strict):
     serialize: Literal["json", "comma"] = "json"
     """How an array goes into a query string: `comma` joins it (`?words=a,b`)."""
     enum: list[Any] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
     min_length: int | None = Field(None, alias="minLength")
     max_length: int | None = Field(None, alias="maxLength")
     min_items: int | None = Field(None, alias="minItems")
@@ -114,8 +114,12 @@ class ToolSpec(Strict):
         placeholders = set(_placeholders(self.path))
         if placeholders != set(self.params.path):
             raise ValueError(
-                f"path {self.path!r} names {sorted(placeholders)} but path params are {sorted(self.params.path)}"
+                f"path {self.path!r} names {sorted(placeholders)} "
+                f"but path params are {sorted(self.params.path)}"
             )
+        optional = sorted(name for name, param in self.params.path.items() if not param.required)
+        if optional:
+            raise ValueError(f"path params {optional} must be required: true (the path needs them)")
         clash = set(self.refuse) & set(seen)
         if clash:
             raise ValueError(f"refused arguments {sorted(clash)} are also declared as parameters")

@@ -7,7 +7,6 @@ from typing import Any
 
 import yaml
 
-
 # libyaml's parser when present (several times faster); the constructors below stay Python.
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -20,16 +19,17 @@ class StrictYamlLoader(_Base):  # type: ignore[valid-type,misc]
     """
 
 
-def _construct_mapping(loader: StrictYamlLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+def _construct_mapping(
+    loader: StrictYamlLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+    return mapping
 
 
 def _without_yaml11_bools() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
@@ -46,7 +46,7 @@ def _without_yaml11_bools() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
 
 StrictYamlLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 StrictYamlLoader.yaml_implicit_resolvers = _without_yaml11_bools()
 

@@ -42,7 +42,10 @@ def success(shaped: Shaped, *, simulated: bool, is_error: bool = False) -> types
 def input_error(message: str, *, simulated: bool) -> types.CallToolResult:
     structured = {"error": {"message": message, "kind": "invalid_arguments", "retryable": False}}
     return types.CallToolResult(
-        content=_text(message, simulated), structured_content=structured, is_error=True, _meta=_meta(simulated)
+        content=_text(message, simulated),
+        structured_content=structured,
+        is_error=True,
+        _meta=_meta(simulated),
     )
 
 

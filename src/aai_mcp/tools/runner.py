@@ -36,7 +36,10 @@ class ToolRunner:
         outcome = "error" if result.is_error else "ok"
         log.info(
             "tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
-            name, outcome, status, (time.monotonic() - started) * 1000,
+            name,
+            outcome,
+            status,
+            (time.monotonic() - started) * 1000,
         )
         return result
 
@@ -66,7 +69,9 @@ class ToolRunner:
             now=datetime.now(UTC),
         )
         shaped = VIEWS[spec.view](payload, context)
-        failed_job = isinstance(payload, dict) and spec.view == "transcript" and payload.get("status") == "error"
+        failed_job = (
+            isinstance(payload, dict) and spec.view == "transcript" and payload.get("status") == "error"
+        )
         return results.success(shaped, simulated=simulated, is_error=failed_job), 200
 
     def _with_option_defaults(self, name: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,9 @@ def slice_text(text: str, offset: int, budget: int) -> tuple[str, dict[str, Any]
     }
 
 
-def take_within(items: list[dict[str, Any]], start: int, budget: int) -> tuple[list[dict[str, Any]], int | None]:
+def take_within(
+    items: list[dict[str, Any]], start: int, budget: int
+) -> tuple[list[dict[str, Any]], int | None]:
     """Items from `start` whose JSON fits `budget` (at least one), and the index to resume at."""
     taken: list[dict[str, Any]] = []
     used = 0

@@ -102,7 +102,9 @@ async def _upload_base64(call: ToolCall, data: str) -> dict[str, Any]:
 
 async def _upload_url(call: ToolCall, url: str) -> dict[str, Any]:
     allow_private = call.settings.upload_allow_private_urls
-    timeout = httpx.Timeout(call.settings.upload_timeout_seconds, connect=call.settings.connect_timeout_seconds)
+    timeout = httpx.Timeout(
+        call.settings.upload_timeout_seconds, connect=call.settings.connect_timeout_seconds
+    )
     # identity encoding: the bytes relayed are the file itself and Content-Length stays true.
     headers = {"Accept-Encoding": "identity"}
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, headers=headers) as fetcher:

@@ -42,7 +42,9 @@ def chat_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     if tool_calls:
         text += "\nTool calls: " + capped_json(tool_calls, ctx.max_chars // 4, "")
     usage = out["usage"]
-    text += f"\n(model {out['model']}; tokens in {usage.get('input_tokens')}, out {usage.get('output_tokens')})"
+    text += (
+        f"\n(model {out['model']}; tokens in {usage.get('input_tokens')}, out {usage.get('output_tokens')})"
+    )
     return Shaped(structured=out, text=text.strip())
 
 
@@ -56,7 +58,9 @@ def understanding_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
 
 def token_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     expires_in = int(payload.get("expires_in_seconds") or ctx.args["expires_in_seconds"])
-    expires_at = (ctx.now + timedelta(seconds=expires_in)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    expires_at = (
+        (ctx.now + timedelta(seconds=expires_in)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
     token = str(payload["token"])
     url = f"{websocket_url(ctx.base_url, ctx.spec.host)}?token={quote(token, safe='')}"
     session = int(ctx.args.get("max_session_duration_seconds", DEFAULT_MAX_SESSION_SECONDS))

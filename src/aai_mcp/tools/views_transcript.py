@@ -37,7 +37,11 @@ def next_step(transcript_id: str, status: str) -> str:
 def transcript_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     transcript_id = str(payload.get("id", ""))
     status = str(payload.get("status", "error"))
-    out: dict[str, Any] = {"id": transcript_id, "status": status, "next_step": next_step(transcript_id, status)}
+    out: dict[str, Any] = {
+        "id": transcript_id,
+        "status": status,
+        "next_step": next_step(transcript_id, status),
+    }
     if status == "error":
         out["error"] = payload.get("error") or "AssemblyAI reported an error without a reason."
     notes: list[str] = []
@@ -55,17 +59,25 @@ def _add_content(out: dict[str, Any], payload: dict[str, Any], ctx: ViewContext,
     if text_range:
         out["text_range"] = text_range
         if text_range["next_offset"] is not None:
-            notes.append(f"Text cut at the size cap: call again with text_offset={text_range['next_offset']}.")
+            notes.append(
+                f"Text cut at the size cap: call again with text_offset={text_range['next_offset']}."
+            )
     out.update(
-        compact({key: payload.get(key) for key in ("audio_duration", "confidence", "language_code",
-                                                  "speech_model_used")})
+        compact(
+            {
+                key: payload.get(key)
+                for key in ("audio_duration", "confidence", "language_code", "speech_model_used")
+            }
+        )
     )
     utterances = [without_words(item) for item in payload.get("utterances") or []]
     if utterances:
         kept, resume = take_within(utterances, 0, max(budget - len(text), 0))
         out["utterances"] = kept
         if resume is not None:
-            notes.append(f"Utterances from #{resume} on left out to stay small: use get_sentences or get_paragraphs.")
+            notes.append(
+                f"Utterances from #{resume} on left out to stay small: use get_sentences or get_paragraphs."
+            )
     if ctx.args.get("include_words"):
         out["words"] = payload.get("words") or []
     elif payload.get("words"):
@@ -85,7 +97,9 @@ def _render(out: dict[str, Any], payload: dict[str, Any]) -> str:
     if facts:
         lines.append("; ".join(facts))
     if out.get("utterances"):
-        lines.extend(f"[{clock(u.get('start'))}] {u.get('speaker')}: {u.get('text')}" for u in out["utterances"])
+        lines.extend(
+            f"[{clock(u.get('start'))}] {u.get('speaker')}: {u.get('text')}" for u in out["utterances"]
+        )
         if out.get("text_range"):
             lines.append(f"Text from offset {out['text_range']['offset']}: {out['text']}")
     elif "text" in out:

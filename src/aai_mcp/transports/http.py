@@ -27,7 +27,9 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
     if settings.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
         names.append(f"[{settings.host}]" if ":" in settings.host else settings.host)
     hosts = [pattern for name in names for pattern in (name, f"{name}:*")] + settings.allowed_hosts
-    origins = [f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in ("", ":*")]
+    origins = [
+        f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in ("", ":*")
+    ]
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=hosts,
@@ -46,7 +48,9 @@ def build_http_app(gateway: Gateway) -> Starlette:
         security_settings=security,
         max_request_body_size=settings.max_request_body_bytes,
     )
-    sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=settings.max_request_body_bytes)
+    sse = SseServerTransport(
+        "/messages/", security_settings=security, max_request_body_size=settings.max_request_body_bytes
+    )
 
     async def handle_sse(request: Request) -> Response:
         async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):
@@ -55,8 +59,12 @@ def build_http_app(gateway: Gateway) -> Starlette:
 
     async def healthz(request: Request) -> Response:
         return JSONResponse(
-            {"status": "ok", "version": __version__, "simulated": settings.simulated,
-             "tools": len(gateway.registry.definitions)}
+            {
+                "status": "ok",
+                "version": __version__,
+                "simulated": settings.simulated,
+                "tools": len(gateway.registry.definitions),
+            }
         )
 
     @asynccontextmanager

@@ -1,0 +1,21 @@
+"""An offline fake of the AssemblyAI API (pre-recorded STT, LLM Gateway, token hosts).
+
+Used in-process through `httpx.ASGITransport(app=build_simulator_app(config))` when no
+API key is configured, standalone via `run_simulator`, and by tests.
+"""
+
+from .app import build_simulator_app
+from .config import SimulatorConfig
+from .faults import FAULT_KINDS, SimulatedConnectionReset
+from .server import run_simulator
+from .state import RecordedRequest, Simulator
+
+__all__ = [
+    "FAULT_KINDS",
+    "RecordedRequest",
+    "SimulatedConnectionReset",
+    "Simulator",
+    "SimulatorConfig",
+    "build_simulator_app",
+    "run_simulator",
+]

@@ -1,0 +1,43 @@
+"""The Starlette app serving all four AssemblyAI hosts' paths on one base URL."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .config import SimulatorConfig
+from .hosts import UpstreamError, error_response, host_for_path
+from .middleware import SimulatorMiddleware
+from .routes_admin import ADMIN_ROUTES
+from .routes_api import API_ROUTES
+from .routes_gateway import GATEWAY_ROUTES
+from .state import Simulator
+
+NOT_FOUND = "Not found"
+
+
+async def upstream_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UpstreamError)
+    return error_response(host_for_path(request.url.path), exc.status, exc.message, exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = NOT_FOUND if exc.status_code == 404 else str(exc.detail)
+    return error_response(host_for_path(request.url.path), exc.status_code, message, exc.headers)
+
+
+def build_simulator_app(config: SimulatorConfig) -> Starlette:
+    """A fresh simulator; its state is `app.state.simulator` (a `Simulator`)."""
+    simulator = Simulator(config)
+    routes = [*API_ROUTES, *GATEWAY_ROUTES, *ADMIN_ROUTES]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SimulatorMiddleware, simulator=simulator, routes=routes)],
+        exception_handlers={UpstreamError: upstream_error, HTTPException: http_error},
+    )
+    app.state.simulator = simulator
+    return app

@@ -1,0 +1,44 @@
+"""Settings for the offline AssemblyAI simulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatorConfig:
+    """How the simulator behaves: accepted key, job timing, injected faults.
+
+    `clock` is read for every lifecycle decision (queued -> processing -> completed,
+    token expiry, rate-limit windows), so tests can pass a fake clock and advance it
+    instead of sleeping. `started_at` is the wall time the first clock reading maps to
+    (timestamps in transcript lists are derived from it); `None` means "now".
+    """
+
+    api_key: str = "sim-key"
+    processing_delay_seconds: float = 3.0
+    clock: Callable[[], float] = time.monotonic
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    retry_after_seconds: int = 2
+    latency_ms: int = 0
+    seed: int = 0
+    slow_body_seconds: float = 2.0
+    gateway_rate_limit: int = 30
+    started_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.api_key:
+            raise ValueError("api_key must not be empty")
+        if self.processing_delay_seconds < 0:
+            raise ValueError("processing_delay_seconds must be >= 0")
+        for name in ("rate_429", "rate_5xx"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.rate_429 + self.rate_5xx > 1.0:
+            raise ValueError("rate_429 + rate_5xx must not exceed 1")
+        if self.retry_after_seconds < 0 or self.latency_ms < 0 or self.slow_body_seconds < 0:
+            raise ValueError("retry_after_seconds, latency_ms and slow_body_seconds must be >= 0")

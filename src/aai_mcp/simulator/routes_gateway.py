@@ -1,0 +1,95 @@
+"""Handlers for llm-gateway (`/v1/chat/completions`, `/v1/understanding`) and the token hosts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .hosts import UpstreamError
+from .llm import chat_completion, chat_messages, check_model, check_options, substitute_transcript
+from .params import ParamError
+from .ratelimit import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
+from .routes_api import simulator_of
+from .state import Simulator
+from .tokens import TokenParamError, issue_token
+from .transcripts import TranscriptRecord
+from .understanding import run_understanding
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise UpstreamError(400, "Request body must be valid JSON") from None
+    if not isinstance(body, dict):
+        raise UpstreamError(400, "Request body must be a JSON object")
+    return body
+
+
+def completed_transcript(simulator: Simulator, transcript_id: Any) -> TranscriptRecord:
+    if not isinstance(transcript_id, str) or not transcript_id:
+        raise UpstreamError(400, "transcript_id must be a non-empty string")
+    record = simulator.transcripts.get(transcript_id)
+    if record is None:
+        raise UpstreamError(404, f"Transcript {transcript_id} not found")
+    if record.deleted:
+        raise UpstreamError(400, f"Transcript {transcript_id} has been deleted")
+    status = simulator.status_of(record)
+    if status != "completed":
+        raise UpstreamError(400, f"Transcript {transcript_id} is not completed (status: {status})")
+    return record
+
+
+async def chat_completions(request: Request) -> Response:
+    simulator = simulator_of(request)
+    body = await json_object(request)
+    model = check_model(body)
+    messages = chat_messages(body)
+    check_options(body)
+    transcript_words = None
+    if body.get("transcript_id") is not None:
+        record = completed_transcript(simulator, body["transcript_id"])
+        messages = substitute_transcript(messages, record.content.text)
+        transcript_words = len(record.content.words)
+    result = chat_completion(body, messages, transcript_words)
+    headers = simulator.rate_windows.hit(SERVICE_LLM, model, simulator.now())
+    return JSONResponse(result, headers=headers)
+
+
+async def understanding(request: Request) -> Response:
+    simulator = simulator_of(request)
+    body = await json_object(request)
+    if "transcript_id" not in body:
+        raise UpstreamError(400, "transcript_id is required")
+    record = completed_transcript(simulator, body["transcript_id"])
+    try:
+        result = run_understanding(body.get("speech_understanding"), record.content)
+    except ParamError as exc:
+        raise UpstreamError(400, str(exc)) from None
+    headers = simulator.rate_windows.hit(SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL, simulator.now())
+    return JSONResponse(result, headers=headers)
+
+
+def token_handler(audience: str) -> Any:
+    async def handler(request: Request) -> Response:
+        simulator = simulator_of(request)
+        try:
+            issued = issue_token(request.query_params, audience, simulator.now(), simulator.config.api_key)
+        except TokenParamError as exc:
+            raise UpstreamError(400, str(exc)) from None
+        simulator.tokens[issued.token] = issued
+        return JSONResponse({"token": issued.token, "expires_in_seconds": issued.expires_in_seconds})
+
+    return handler
+
+
+GATEWAY_ROUTES = [
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/v1/understanding", understanding, methods=["POST"]),
+    Route("/v3/token", token_handler("streaming"), methods=["GET"]),
+    Route("/v1/token", token_handler("agents"), methods=["GET"]),
+]

@@ -1,0 +1,36 @@
+"""Serving the simulator on a real port (`aai-mcp simulate`)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import uvicorn
+
+from .app import build_simulator_app
+from .config import SimulatorConfig
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def run_simulator(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve the simulator until interrupted. Port 0 picks a free port (printed on stderr)."""
+    sock = bind_socket(host, port)
+    bound_port = sock.getsockname()[1]
+    url_host = f"[{host}]" if ":" in host else host
+    print(
+        f"AssemblyAI simulator at http://{url_host}:{bound_port} (accepted API key: {config.api_key})",
+        file=sys.stderr,
+        flush=True,
+    )
+    server = uvicorn.Server(uvicorn.Config(build_simulator_app(config), log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

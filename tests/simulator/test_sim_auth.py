@@ -1,0 +1,78 @@
+"""Each host authenticates like upstream and answers 401 in its own error shape."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+API_KEY = "sim-key"
+
+pytestmark = pytest.mark.anyio
+
+CHAT = {"model": "claude-sonnet-4-6", "prompt": "hi"}
+
+
+async def test_api_takes_the_bare_key_only(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v2/transcript")).status_code == 200
+    bearer = await client.get("/v2/transcript", headers={"Authorization": f"Bearer {API_KEY}"})
+    assert bearer.status_code == 401
+    assert bearer.json() == {"error": "Authentication error, API token missing/invalid"}
+
+
+async def test_api_rejects_missing_and_wrong_keys(client: httpx.AsyncClient) -> None:
+    wrong = await client.get("/v2/transcript", headers={"Authorization": "nope"})
+    assert wrong.status_code == 401
+    client.headers.pop("Authorization")
+    missing = await client.get("/v2/transcript/abc")
+    assert missing.status_code == 401
+    assert missing.json()["error"] == "Authentication error, API token missing/invalid"
+
+
+@pytest.mark.parametrize("header", [API_KEY, f"Bearer {API_KEY}", f"bearer {API_KEY}"])
+async def test_gateway_accepts_raw_and_bearer(client: httpx.AsyncClient, header: str) -> None:
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": header})
+    assert response.status_code == 200, response.text
+
+
+async def test_gateway_401_is_nested(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer bad"})
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == 401 and error["metadata"] == {} and error["message"]
+
+
+async def test_streaming_token_takes_the_bare_key_only(client: httpx.AsyncClient) -> None:
+    params = {"expires_in_seconds": 60}
+    assert (await client.get("/v3/token", params=params)).status_code == 200
+    bearer = await client.get("/v3/token", params=params, headers={"Authorization": f"Bearer {API_KEY}"})
+    assert bearer.status_code == 401
+    assert isinstance(bearer.json()["error"], str)
+
+
+@pytest.mark.parametrize("header", [API_KEY, f"Bearer {API_KEY}"])
+async def test_agents_token_accepts_raw_and_bearer(client: httpx.AsyncClient, header: str) -> None:
+    response = await client.get(
+        "/v1/token", params={"expires_in_seconds": 60}, headers={"Authorization": header}
+    )
+    assert response.status_code == 200
+
+
+async def test_agents_token_rejects_wrong_key(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/v1/token", params={"expires_in_seconds": 60}, headers={"Authorization": "x"}
+    )
+    assert response.status_code == 401
+    assert isinstance(response.json()["error"], str)
+
+
+async def test_admin_and_health_need_no_key(client: httpx.AsyncClient) -> None:
+    client.headers.pop("Authorization")
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/_sim/stats")).status_code == 200
+
+
+async def test_unknown_paths_404_in_host_shape(client: httpx.AsyncClient) -> None:
+    api = await client.get("/v2/nothing-here")
+    assert api.status_code == 404 and api.json() == {"error": "Not found"}
+    gateway = await client.post("/v1/embeddings", json={})
+    assert gateway.status_code == 404 and gateway.json()["error"]["code"] == 404

@@ -1,0 +1,321 @@
+"""Catalog loading fails fast and says where; whole-catalog rules hold for the real tool_schemas/."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from aai_mcp.catalog import Catalog, CatalogError, ToolSpec, default_schema_dir, load_catalog
+from aai_mcp.catalog.loader import OUTPUTS_FILE, TOOLSETS_FILE
+from aai_mcp.gateway import load_default_catalog
+from aai_mcp.registry import input_schema
+from aai_mcp.tools.handlers import HANDLERS
+from aai_mcp.tools.views import VIEWS
+
+CATALOG = load_default_catalog()
+PROBE_FILE = "probe.yaml"
+PROBE: dict[str, Any] = {
+    "name": "probe_tool",
+    "title": "Probe tool",
+    "toolset": "transcripts",
+    "method": "GET",
+    "host": "api",
+    "path": "/v2/transcript/{transcript_id}",
+    "response": "json",
+    "output": "transcript",
+    "view": "raw",
+    "description": "A tool that only exists in these loader tests; call get_transcript next.",
+    "annotations": {
+        "readOnlyHint": True,
+        "destructiveHint": False,
+        "idempotentHint": True,
+        "openWorldHint": True,
+    },
+    "params": {"path": {"transcript_id": {"type": "string", "required": True, "description": "The id."}}},
+}
+# The same entry as YAML text, for what a dumped dict cannot show (duplicate keys, bare `no`).
+PROBE_TEXT = """\
+tools:
+  - name: probe_tool
+    title: Probe tool
+    toolset: transcripts
+    method: GET
+    host: api
+    path: /v2/transcript/{transcript_id}
+    response: json
+    output: transcript
+    view: raw
+    description: A tool that only exists in these loader tests; call get_transcript next.
+    annotations: {readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true}
+    params:
+      path:
+        transcript_id: {type: string, required: true, description: The id.}
+      query:
+        flavour: {type: string, enum: [yes, no, on, off, y, n], description: A YAML 1.1 trap.}
+"""
+
+
+def probe(**changes: Any) -> dict[str, Any]:
+    """PROBE with top-level keys replaced; a value of None removes the key."""
+    entry = copy.deepcopy(PROBE)
+    for key, value in changes.items():
+        if value is None:
+            entry.pop(key)
+        else:
+            entry[key] = value
+    return entry
+
+
+def tools_yaml(*entries: dict[str, Any]) -> str:
+    return yaml.safe_dump({"tools": list(entries)}, sort_keys=False)
+
+
+def load_dir(directory: Path) -> Catalog:
+    return load_catalog(directory, handlers=HANDLERS.keys(), views=VIEWS.keys())
+
+
+def catalog_dir(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name in (TOOLSETS_FILE, OUTPUTS_FILE):
+        shutil.copyfile(default_schema_dir() / name, tmp_path / name)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def load_error(tmp_path: Path, files: dict[str, str]) -> str:
+    with pytest.raises(CatalogError) as info:
+        load_dir(catalog_dir(tmp_path, files))
+    return str(info.value)
+
+
+def assert_names(message: str, *parts: str) -> None:
+    for part in parts:
+        assert part in message, f"{part!r} missing from: {message}"
+
+
+ENTRY = f"{PROBE_FILE}: entry 0 (probe_tool)"
+
+
+def test_probe_entry_loads(tmp_path: Path) -> None:
+    catalog = load_dir(catalog_dir(tmp_path, {PROBE_FILE: tools_yaml(probe())}))
+    assert list(catalog.tools) == ["probe_tool"]
+    assert catalog.sources == {"probe_tool": PROBE_FILE}
+
+
+def test_unknown_key_in_an_entry(tmp_path: Path) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(read_only=True))})
+    assert_names(message, ENTRY, "read_only", "Extra inputs are not permitted")
+
+
+def test_unknown_key_in_a_param(tmp_path: Path) -> None:
+    params = {
+        "path": {"transcript_id": {"type": "string", "required": True, "description": "x", "optional": 1}}
+    }
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(params=params))})
+    assert_names(message, ENTRY, "params.path.transcript_id.optional", "Extra inputs are not permitted")
+
+
+def test_duplicate_tool_name_in_one_file(tmp_path: Path) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(), probe())})
+    assert_names(
+        message,
+        f"{PROBE_FILE}: entry 1 (probe_tool)",
+        "duplicate tool name",
+        f"first defined in {PROBE_FILE}",
+    )
+
+
+def test_duplicate_tool_name_across_files(tmp_path: Path) -> None:
+    message = load_error(tmp_path, {"a.yaml": tools_yaml(probe()), "b.yaml": tools_yaml(probe())})
+    assert_names(message, "b.yaml: entry 0 (probe_tool)", "duplicate tool name", "first defined in a.yaml")
+
+
+def test_duplicate_of_a_real_tool(tmp_path: Path) -> None:
+    shutil.copytree(default_schema_dir(), tmp_path, dirs_exist_ok=True)
+    message = load_error(tmp_path, {"zz_extra.yaml": tools_yaml(probe(name="get_transcript"))})
+    assert_names(message, "zz_extra.yaml: entry 0 (get_transcript)", "first defined in transcripts.yaml")
+
+
+def test_duplicate_parameter_in_one_location(tmp_path: Path) -> None:
+    text = PROBE_TEXT.replace(
+        "        transcript_id: {type: string, required: true, description: The id.}\n",
+        "        transcript_id: {type: string, required: true, description: The id.}\n" * 2,
+    )
+    message = load_error(tmp_path, {PROBE_FILE: text})
+    assert_names(message, PROBE_FILE, "duplicate key 'transcript_id'", "line 16")
+
+
+def test_duplicate_parameter_across_locations(tmp_path: Path) -> None:
+    params = copy.deepcopy(PROBE["params"])
+    params["query"] = {"transcript_id": {"type": "string", "description": "Again."}}
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(params=params))})
+    assert_names(message, ENTRY, "'transcript_id' appears in both path and query")
+
+
+def test_name_over_64_characters(tmp_path: Path) -> None:
+    name = "a" * 65
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(name=name))})
+    assert_names(message, f"{PROBE_FILE}: entry 0 ({name})", "65 characters; the limit is 64")
+
+
+@pytest.mark.parametrize("name", ["ProbeTool", "probe-tool", "probe tool", "_probe", "9probe"])
+def test_name_not_snake_case(tmp_path: Path, name: str) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(name=name))})
+    assert_names(message, f"{PROBE_FILE}: entry 0 ({name})", "name: String should match pattern")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("toolset", "nope", "unknown toolset 'nope'"),
+        ("output", "nope", "unknown output schema 'nope'"),
+        ("view", "nope", "unknown view 'nope'"),
+        ("handler", "nope", "unknown handler 'nope'"),
+    ],
+)
+def test_unknown_reference(tmp_path: Path, key: str, value: str, expected: str) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(**{key: value}))})
+    assert_names(message, ENTRY, expected)
+
+
+def test_path_placeholder_without_a_path_param(tmp_path: Path) -> None:
+    message = load_error(
+        tmp_path, {PROBE_FILE: tools_yaml(probe(path="/v2/transcript/{transcript_id}/{fmt}"))}
+    )
+    assert_names(message, ENTRY, "names ['fmt', 'transcript_id'] but path params are ['transcript_id']")
+
+
+def test_optional_path_param(tmp_path: Path) -> None:
+    params = {"path": {"transcript_id": {"type": "string", "description": "The id."}}}
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(params=params))})
+    assert_names(message, ENTRY, "path params ['transcript_id'] must be required")
+
+
+@pytest.mark.parametrize("hint", ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"])
+def test_every_annotation_hint_is_required(tmp_path: Path, hint: str) -> None:
+    annotations = {key: value for key, value in PROBE["annotations"].items() if key != hint}
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(annotations=annotations))})
+    assert_names(message, ENTRY, f"annotations.{hint}: Field required")
+
+
+def test_missing_annotations(tmp_path: Path) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(annotations=None))})
+    assert_names(message, ENTRY, "annotations: Field required")
+
+
+@pytest.mark.parametrize(
+    "param",
+    [
+        {"type": "array", "items": {"type": "strng"}, "description": "Bad item type."},
+        {"type": "string", "minLength": -1, "description": "Negative length."},
+    ],
+)
+def test_invalid_json_schema_in_a_param(tmp_path: Path, param: dict[str, Any]) -> None:
+    params = {**PROBE["params"], "query": {"bad": param}}
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(params=params))})
+    assert_names(message, ENTRY, "parameter 'bad': invalid JSON Schema")
+
+
+def test_bare_no_in_an_enum_stays_a_string(tmp_path: Path) -> None:
+    catalog = load_dir(catalog_dir(tmp_path, {PROBE_FILE: PROBE_TEXT}))
+    spec = catalog.tools["probe_tool"]
+    assert spec.params.query["flavour"].enum == ["yes", "no", "on", "off", "y", "n"]
+    assert spec.params.path["transcript_id"].required is True
+
+
+def test_real_language_enum_keeps_norwegian() -> None:
+    language_codes = CATALOG.tools["create_transcript"].params.body["language_codes"]
+    assert language_codes.items is not None
+    assert "no" in language_codes.items["enum"]
+    assert all(isinstance(code, str) for code in language_codes.items["enum"])
+
+
+# --- whole-catalog rules on the real catalog ---
+
+EXPECTED_TOOLS = {
+    "transcripts": [
+        "create_transcript",
+        "get_transcript",
+        "list_transcripts",
+        "delete_transcript",
+        "get_sentences",
+        "get_paragraphs",
+        "get_subtitles",
+        "search_words",
+        "get_redacted_audio",
+    ],
+    "uploads": ["upload_file"],
+    "llm": ["llm_chat_completion", "understand_transcript"],
+    "realtime": ["create_streaming_token", "create_voice_agent_token"],
+}
+TOKEN_TOOLS = {"create_streaming_token", "create_voice_agent_token"}
+SPECS = sorted(CATALOG.tools.values(), key=lambda spec: spec.name)
+
+
+def test_product_tools_exist_in_their_toolsets() -> None:
+    for toolset, names in EXPECTED_TOOLS.items():
+        for name in names:
+            assert name in CATALOG.tools, f"{name} is missing"
+            assert CATALOG.tools[name].toolset == toolset, f"{name} belongs in {toolset}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_tool_has_a_known_toolset_and_every_hint(spec: ToolSpec) -> None:
+    assert spec.toolset in CATALOG.toolsets
+    hints = spec.annotations.model_dump(by_alias=True)
+    assert set(hints) == {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
+    assert all(isinstance(value, bool) for value in hints.values())
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_description_says_what_to_call_next(spec: ToolSpec) -> None:
+    others = [
+        name for name in CATALOG.tools if name != spec.name and re.search(rf"\b{name}\b", spec.description)
+    ]
+    assert others or re.search(r"\bnext\b", spec.description, re.IGNORECASE), spec.description
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_input_schema_is_a_closed_flat_object(spec: ToolSpec) -> None:
+    schema = input_schema(spec)
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert not {"anyOf", "oneOf", "allOf", "not", "if"} & set(schema)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG.outputs))
+def test_output_schema_is_an_object(name: str) -> None:
+    assert CATALOG.outputs[name]["type"] == "object"
+
+
+def test_read_only_tools_are_the_gets_except_token_minters() -> None:
+    read_only = {spec.name for spec in SPECS if spec.annotations.read_only}
+    gets = {spec.name for spec in SPECS if spec.method == "GET"}
+    assert read_only == gets - TOKEN_TOOLS
+    assert TOKEN_TOOLS <= gets
+
+
+def test_destructive_tools_are_the_deletes() -> None:
+    destructive = {spec.name for spec in SPECS if spec.annotations.destructive}
+    assert destructive == {spec.name for spec in SPECS if spec.method == "DELETE"}
+
+
+@pytest.mark.parametrize("name", sorted(TOKEN_TOOLS))
+def test_token_tools_bound_their_durations(name: str) -> None:
+    query = CATALOG.tools[name].params.query
+    expires, session = query["expires_in_seconds"], query["max_session_duration_seconds"]
+    assert (expires.minimum, expires.maximum, expires.required) == (1, 600, True)
+    assert (session.minimum, session.maximum) == (60, 10800)
+
+
+def test_create_transcript_defaults_speech_models() -> None:
+    speech_models = CATALOG.tools["create_transcript"].params.body["speech_models"]
+    assert speech_models.default == ["universal-3-pro", "universal-2"]
+    assert speech_models.apply_default is True
+    assert speech_models.enum is None, "speech_models is an open list (ENDPOINTS.md §12)"

@@ -1,0 +1,670 @@
+"""Every tool checked against AssemblyAI's official specs: route, parameters, types, request bodies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from tests.spec_reference import (
+    SPEC_DIR_ENV,
+    SPEC_FILES,
+    Operation,
+    SpecMissingError,
+    Specs,
+    deprecated_properties,
+    load_specs,
+    normalise_path,
+    placeholders,
+    schema_problems,
+    spec_dir,
+)
+
+from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
+from aai_mcp.catalog.yaml_loader import load_yaml
+from aai_mcp.gateway import load_default_catalog
+from aai_mcp.registry import input_schema
+from aai_mcp.tools.call import ToolCall
+from aai_mcp.tools.forward import request_body
+from aai_mcp.tools.handlers import HANDLERS
+from aai_mcp.tools.validation import ArgumentValidator
+from aai_mcp.tools.views import VIEWS
+from aai_mcp.upstream.hosts import REGION_HOSTS
+
+CATALOG = load_default_catalog()
+TOOL_NAMES = sorted(CATALOG.tools)
+
+# Tool parameters AssemblyAI documents but the spec snapshot (2026-03-23) does not have yet.
+DOCUMENTED_AFTER_SPEC: dict[tuple[str, str], str] = {
+    ("llm_chat_completion", "transcript_id"): (
+        'ENDPOINTS.md §8 "Documented later, not in [L]": chat completions take a top-level '
+        "transcript_id whose text replaces the first {{ transcript }} tag."
+    ),
+}
+# Spec parameters a tool deliberately does not offer.
+NOT_EXPOSED: dict[tuple[str, str], str] = {
+    ("llm_chat_completion", "stream"): "SSE streaming cannot be one tool result; the answer comes whole.",
+}
+# ENDPOINTS.md §6: the TranscriptParams fields the spec marks `deprecated: true`.
+DEPRECATED_TRANSCRIPT_PARAMS = {
+    "auto_chapters",
+    "summarization",
+    "summary_model",
+    "summary_type",
+    "custom_topics",
+    "topics",
+    "speech_model",
+}
+DEFAULT_SPEECH_MODELS = ["universal-3-pro", "universal-2"]
+
+
+def specs() -> Specs:
+    try:
+        return load_specs()
+    except SpecMissingError as exc:
+        message = str(exc)
+    pytest.fail(message, pytrace=False)
+
+
+def operation_for(spec: ToolSpec, reference: Specs) -> Operation:
+    operation = reference.find(spec.host, spec.method, spec.path)
+    if operation is None:
+        pytest.fail(f"{spec.name}: {spec.method} {spec.path} is not an operation in the {spec.host} spec")
+    return operation
+
+
+# --- the checks, as functions, so the tests below can also prove they catch breakage ---
+
+
+def route_problems(spec: ToolSpec, reference: Specs) -> list[str]:
+    operation = reference.find(spec.host, spec.method, spec.path)
+    if operation is None:
+        return [f"{spec.name}: {spec.method} {spec.path} is not an operation in the {spec.host} spec"]
+    problems = []
+    if urlsplit(operation.server).netloc != urlsplit(REGION_HOSTS["us"][spec.host]).netloc:
+        problems.append(f"{spec.name}: the spec serves it from {operation.server}, not the {spec.host} host")
+    spec_names = placeholders(operation.path)
+    if len(spec_names) != len(placeholders(spec.path)):
+        problems.append(f"{spec.name}: path {spec.path} does not match {operation.path}")
+    return problems
+
+
+def path_renames(spec: ToolSpec, operation: Operation) -> dict[str, str]:
+    """Tool placeholder name -> the spec's name at the same position (they may differ)."""
+    return dict(zip(placeholders(spec.path), placeholders(operation.path), strict=True))
+
+
+def tool_param(spec: ToolSpec, operation: Operation, location: str, spec_name: str) -> Param | None:
+    if location == "path":
+        ours = {theirs: ours for ours, theirs in path_renames(spec, operation).items()}
+        spec_name = ours.get(spec_name, spec_name)
+    locations: dict[str, dict[str, Param]] = dict(spec.params.by_location())
+    return locations.get(location, {}).get(spec_name)
+
+
+def parameter_problems(spec: ToolSpec, reference: Specs) -> list[str]:
+    operation = operation_for(spec, reference)
+    document = operation.document
+    renames = path_renames(spec, operation)
+    problems: list[str] = []
+    for location in ("path", "query"):
+        for name, param in getattr(spec.params, location).items():
+            where = f"{spec.name}: {location} parameter {name!r}"
+            spec_name = renames.get(name, name) if location == "path" else name
+            spec_param = operation.parameters.get((location, spec_name))
+            if spec_param is None:
+                problems.append(f"{where} is not in {operation.source} {operation.method} {operation.path}")
+                continue
+            problems += schema_problems(param.json_schema(), spec_param.get("schema", {}), document, where)
+            problems += _serialization_problems(param.serialize, param.type, spec_param, where)
+    return problems
+
+
+def _serialization_problems(
+    serialize: str, declared: Any, spec_param: dict[str, Any], where: str
+) -> list[str]:
+    if declared != "array" and "array" not in declared:
+        return []
+    # The gateway sends arrays in a query string comma-joined only; the spec must expect exactly that.
+    comma = spec_param.get("style", "form") == "form" and spec_param.get("explode") is False
+    return [] if comma and serialize == "comma" else [f"{where}: array serialization does not match the spec"]
+
+
+def body_problems(spec: ToolSpec, reference: Specs) -> list[str]:
+    operation = operation_for(spec, reference)
+    document = operation.document
+    if not spec.params.body:
+        return []
+    if operation.body_schema is None:
+        return [f"{spec.name}: has body parameters but {operation.path} takes no JSON body"]
+    problems: list[str] = []
+    spec_properties = operation.body_schema.get("properties", {})
+    for name, param in spec.params.body.items():
+        where = f"{spec.name}: body parameter {name!r}"
+        if name not in spec_properties:
+            if (spec.name, name) not in DOCUMENTED_AFTER_SPEC:
+                problems.append(f"{where} is not in {operation.source} {operation.method} {operation.path}")
+            continue
+        problems += schema_problems(param.json_schema(), spec_properties[name], document, where)
+    return problems
+
+
+def required_problems(spec: ToolSpec, reference: Specs) -> list[str]:
+    operation = operation_for(spec, reference)
+    required = [key for key, parameter in operation.parameters.items() if parameter.get("required")]
+    if operation.body_schema is not None:
+        required += [("body", name) for name in operation.body_schema.get("required", [])]
+    problems = []
+    for location, name in required:
+        param = tool_param(spec, operation, location, name)
+        if param is None or not (param.required or param.apply_default):
+            problems.append(
+                f"{spec.name}: the spec requires {location} parameter {name!r}; the tool does not"
+            )
+    return problems
+
+
+def exposure_problems(spec: ToolSpec, reference: Specs) -> list[str]:
+    operation = operation_for(spec, reference)
+    document = operation.document
+    offered = [(location, name) for location, name in operation.parameters if location in ("path", "query")]
+    deprecated: set[str] = set()
+    if operation.body_schema is not None:
+        deprecated = deprecated_properties(operation.body_schema, document)
+        offered += [("body", name) for name in operation.body_schema.get("properties", {})]
+    problems = []
+    for location, name in offered:
+        exposed = tool_param(spec, operation, location, name) is not None
+        if name in deprecated:
+            if exposed or name not in spec.refuse:
+                problems.append(f"{spec.name}: deprecated {name!r} must be refused (refuse map), not exposed")
+        elif not exposed and (spec.name, name) not in NOT_EXPOSED:
+            problems.append(f"{spec.name}: spec {location} parameter {name!r} is not exposed")
+    return problems
+
+
+def option_problems(spec: ToolSpec, reference: Specs) -> list[str]:
+    operation = operation_for(spec, reference)
+    spec_names = {name for _, name in operation.parameters}
+    if operation.body_schema is not None:
+        spec_names |= set(operation.body_schema.get("properties", {}))
+    shadowing = sorted(set(spec.params.options) & spec_names)
+    return [f"{spec.name}: gateway options {shadowing} shadow upstream parameters"] if shadowing else []
+
+
+def all_problems(spec: ToolSpec, reference: Specs) -> list[str]:
+    problems = route_problems(spec, reference)
+    if problems:
+        return problems
+    for check in (parameter_problems, body_problems, required_problems, exposure_problems, option_problems):
+        problems += check(spec, reference)
+    return problems
+
+
+# --- per tool ---
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_route_is_a_spec_operation(name: str) -> None:
+    assert route_problems(CATALOG.tools[name], specs()) == []
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_path_and_query_parameters_match_the_spec(name: str) -> None:
+    assert parameter_problems(CATALOG.tools[name], specs()) == []
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_body_parameters_match_the_spec(name: str) -> None:
+    assert body_problems(CATALOG.tools[name], specs()) == []
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_spec_required_parameters_are_required(name: str) -> None:
+    assert required_problems(CATALOG.tools[name], specs()) == []
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_spec_parameters_are_exposed_or_refused(name: str) -> None:
+    assert exposure_problems(CATALOG.tools[name], specs()) == []
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_gateway_options_do_not_shadow_spec_parameters(name: str) -> None:
+    assert option_problems(CATALOG.tools[name], specs()) == []
+
+
+def test_every_spec_operation_has_a_tool() -> None:
+    covered = {(spec.host, spec.method, normalise_path(spec.path)) for spec in CATALOG.tools.values()}
+    missing = [
+        f"{operation.source}: {method} {operation.path}"
+        for host, operations in specs().operations.items()
+        for (method, path), operation in operations.items()
+        if (host, method, path) not in covered
+    ]
+    assert missing == []
+
+
+def test_allow_lists_are_still_needed() -> None:
+    reference = specs()
+    for tool, name in DOCUMENTED_AFTER_SPEC:
+        spec = CATALOG.tools[tool]
+        assert name in spec.params.body, f"{tool}.{name}: allow-listed but no longer a body parameter"
+        body = operation_for(spec, reference).body_schema or {}
+        assert name not in body.get("properties", {}), (
+            f"{tool}.{name}: now in the spec; drop it from the list"
+        )
+    for tool, name in NOT_EXPOSED:
+        spec = CATALOG.tools[tool]
+        assert name not in spec.all_params(), f"{tool}.{name}: listed as not exposed, but it is"
+
+
+def test_deprecated_transcript_params_are_refused_not_exposed() -> None:
+    spec = CATALOG.tools["create_transcript"]
+    operation = operation_for(spec, specs())
+    deprecated = deprecated_properties(operation.body_schema or {}, operation.document)
+    assert deprecated == DEPRECATED_TRANSCRIPT_PARAMS
+    assert not deprecated & set(spec.all_params())
+    assert deprecated <= set(spec.refuse)
+
+
+def test_every_current_transcript_param_is_exposed() -> None:
+    spec = CATALOG.tools["create_transcript"]
+    operation = operation_for(spec, specs())
+    body = operation.body_schema or {}
+    current = set(body["properties"]) - deprecated_properties(body, operation.document)
+    assert len(current) > 35, "flattening lost TranscriptOptionalParams"
+    assert sorted(current - set(spec.params.body)) == []
+
+
+# --- request bodies built the way the server builds them ---
+
+
+def build_body(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    spec = CATALOG.tools[name]
+    assert ArgumentValidator(spec).problem(args) is None, "the server would refuse these arguments"
+    # request_body reads only spec and args; the upstream client and settings play no part.
+    return request_body(ToolCall(spec=spec, args=args, upstream=None, settings=None))  # type: ignore[arg-type]
+
+
+@cache
+def body_validator(name: str) -> Draft202012Validator:
+    """The spec's body schema, closed, plus the tool's allow-listed documented-later parameters."""
+    spec = CATALOG.tools[name]
+    reference = specs()
+    operation = operation_for(spec, reference)
+    schema = dict(operation.body_schema or {})
+    extra = {
+        param: spec.params.body[param].json_schema() for tool, param in DOCUMENTED_AFTER_SPEC if tool == name
+    }
+    schema["properties"] = {**schema.get("properties", {}), **extra}
+    schema["additionalProperties"] = False
+    return reference.validator(operation, schema)
+
+
+def assert_valid(validator: Draft202012Validator, body: dict[str, Any]) -> None:
+    error = best_match(validator.iter_errors(body))
+    assert error is None, f"{list(error.absolute_path)}: {error.message}"
+
+
+AUDIO = "https://assembly.ai/wildfires.mp3"
+RICH_TRANSCRIPT_ARGS: dict[str, Any] = {
+    "audio_url": AUDIO,
+    "speech_models": ["universal-3-pro", "universal-2"],
+    "language_detection": True,
+    "language_detection_options": {
+        "expected_languages": ["en", "es"],
+        "fallback_language": "en",
+        "code_switching": True,
+        "code_switching_confidence_threshold": 0.5,
+    },
+    "language_confidence_threshold": 0.4,
+    "speaker_labels": True,
+    "speaker_options": {"min_speakers_expected": 2, "max_speakers_expected": 4},
+    "prompt": "A support call about a refund.",
+    "keyterms_prompt": ["AssemblyAI", "Universal-3 Pro"],
+    "temperature": 0.2,
+    "remove_audio_tags": "all",
+    "punctuate": True,
+    "format_text": True,
+    "disfluencies": False,
+    "filter_profanity": True,
+    "custom_spelling": [{"from": ["assembly ai", "assembly a i"], "to": "AssemblyAI"}],
+    "audio_start_from": 1000,
+    "audio_end_at": 60000,
+    "speech_threshold": 0.2,
+    "redact_pii": True,
+    "redact_pii_policies": ["person_name", "phone_number", "us_social_security_number"],
+    "redact_pii_sub": "entity_name",
+    "redact_pii_audio": True,
+    "redact_pii_audio_quality": "wav",
+    "redact_pii_audio_options": {
+        "return_redacted_no_speech_audio": True,
+        "override_audio_redaction_method": "silence",
+    },
+    "auto_highlights": True,
+    "content_safety": True,
+    "content_safety_confidence": 60,
+    "iab_categories": True,
+    "sentiment_analysis": True,
+    "entity_detection": True,
+    "speech_understanding": {
+        "request": {
+            "translation": {
+                "target_languages": ["es", "de"],
+                "formal": True,
+                "match_original_utterance": True,
+            }
+        }
+    },
+    "webhook_url": "https://example.com/hooks/assemblyai",
+    "webhook_auth_header_name": "X-Webhook-Secret",
+    "webhook_auth_header_value": "s3cret",
+}
+MORE_TRANSCRIPT_ARGS: list[dict[str, Any]] = [
+    {"audio_url": AUDIO, "language_code": "no", "speakers_expected": 2, "multichannel": True},
+    {"audio_url": AUDIO, "language_code": None, "language_codes": ["en", "es"], "redact_pii_sub": None},
+    {"audio_url": AUDIO, "language_code": "some-future-code", "speech_threshold": None},
+    {
+        "audio_url": AUDIO,
+        "speech_understanding": {
+            "request": {
+                "speaker_identification": {"speaker_type": "role", "known_values": ["agent", "customer"]}
+            }
+        },
+    },
+    {
+        "audio_url": AUDIO,
+        "speech_understanding": {"request": {"custom_formatting": {"date": "mm/dd/yyyy", "email": "x@y.z"}}},
+    },
+]
+
+
+def test_minimal_transcript_body_gets_default_speech_models() -> None:
+    body = build_body("create_transcript", {"audio_url": AUDIO})
+    assert body == {"audio_url": AUDIO, "speech_models": DEFAULT_SPEECH_MODELS}
+    assert_valid(body_validator("create_transcript"), body)
+
+
+def test_rich_transcript_body_is_forwarded_whole_and_valid() -> None:
+    body = build_body("create_transcript", RICH_TRANSCRIPT_ARGS)
+    assert body == RICH_TRANSCRIPT_ARGS
+    assert_valid(body_validator("create_transcript"), body)
+
+
+@pytest.mark.parametrize("args", MORE_TRANSCRIPT_ARGS)
+def test_more_transcript_bodies_are_valid(args: dict[str, Any]) -> None:
+    body = build_body("create_transcript", args)
+    assert body["speech_models"] == DEFAULT_SPEECH_MODELS
+    assert_valid(body_validator("create_transcript"), body)
+
+
+def test_unflattened_transcript_params_reject_a_valid_body() -> None:
+    # ENDPOINTS.md §6 Gotcha 1: every allOf branch is closed, so the schema as written accepts
+    # nothing. This is why the checks above flatten it.
+    reference = specs()
+    operation = operation_for(CATALOG.tools["create_transcript"], reference)
+    raw = reference.validator(operation, {"$ref": "#/components/schemas/TranscriptParams"})
+    body = {"audio_url": AUDIO, "speech_models": DEFAULT_SPEECH_MODELS}
+    assert not raw.is_valid(body)
+    assert body_validator("create_transcript").is_valid(body)
+
+
+LLM_ARGS: list[dict[str, Any]] = [
+    {
+        "model": "claude-sonnet-4-6",
+        "messages": [{"role": "user", "content": "Summarise: {{ transcript }}"}],
+        "transcript_id": "5551722-f677-48a4-a4d7-a4b3f2b1bc1b",
+        "max_tokens": 500,
+        "temperature": 0.3,
+    },
+    {"model": "gemini-2.5-flash-lite", "prompt": "Write a haiku about coding"},
+    {
+        "model": "gpt-5-mini",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
+            {"role": "tool", "content": "18C, sunny", "tool_call_id": "call_1"},
+        ],
+        "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}],
+        "tool_choice": {"type": "function", "function": {"name": "weather"}},
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": {"type": "object"}},
+        },
+    },
+    {"model": "claude-haiku-4-5-20251001", "prompt": "Hi", "tool_choice": "auto"},
+]
+UNDERSTANDING_REQUESTS: list[dict[str, Any]] = [
+    {"translation": {"target_languages": ["es", "de"], "formal": True, "match_original_utterance": False}},
+    {"speaker_identification": {"speaker_type": "role", "known_values": ["interviewer", "candidate"]}},
+    {
+        "speaker_identification": {
+            "speaker_type": "name",
+            "speakers": [{"name": "Michel Martin", "description": "Hosts the program", "company": "NPR"}],
+        }
+    },
+    {
+        "custom_formatting": {
+            "date": "mm/dd/yyyy",
+            "phone_number": "(xxx)xxx-xxxx",
+            "email": "username@domain.com",
+        }
+    },
+]
+
+
+@pytest.mark.parametrize("args", LLM_ARGS)
+def test_chat_completion_bodies_are_valid(args: dict[str, Any]) -> None:
+    body = build_body("llm_chat_completion", args)
+    assert body == args
+    assert_valid(body_validator("llm_chat_completion"), body)
+
+
+def test_chat_completion_body_with_transcript_id_needs_the_allow_list() -> None:
+    reference = specs()
+    operation = operation_for(CATALOG.tools["llm_chat_completion"], reference)
+    closed = {**(operation.body_schema or {}), "additionalProperties": False}
+    assert not reference.validator(operation, closed).is_valid(build_body("llm_chat_completion", LLM_ARGS[0]))
+
+
+@pytest.mark.parametrize("request_", UNDERSTANDING_REQUESTS)
+def test_understanding_bodies_are_valid(request_: dict[str, Any]) -> None:
+    args = {"transcript_id": "abc123", "speech_understanding": {"request": request_}}
+    body = build_body("understand_transcript", args)
+    assert body == args
+    assert_valid(body_validator("understand_transcript"), body)
+
+
+# --- property-based: any arguments the tool's own schema accepts make a body the spec accepts ---
+
+URLS = [
+    "https://assembly.ai/wildfires.mp3",
+    "https://cdn.assemblyai.com/upload/abc",
+    "http://example.com/a.wav",
+]
+
+
+def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    declared = schema.get("type", ["null", "boolean", "integer", "string"])
+    if isinstance(declared, list):
+        return st.one_of(*[from_schema({**schema, "type": one}) for one in declared])
+    return _BUILDERS[declared](schema)
+
+
+def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
+    if "pattern" in schema:
+        return st.from_regex(schema["pattern"], fullmatch=True)
+    if schema.get("format") in ("uri", "url"):
+        return st.sampled_from(URLS)
+    return st.text(min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", 20))
+
+
+def _array(schema: dict[str, Any]) -> st.SearchStrategy[list[Any]]:
+    low = schema.get("minItems", 0)
+    return st.lists(
+        from_schema(schema.get("items", {})), min_size=low, max_size=schema.get("maxItems", low + 3)
+    )
+
+
+def _object(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    strategy = st.fixed_dictionaries(
+        {name: from_schema(sub) for name, sub in properties.items() if name in required},
+        optional={name: from_schema(sub) for name, sub in properties.items() if name not in required},
+    )
+    low, high = schema.get("minProperties", 0), schema.get("maxProperties", len(properties))
+    return strategy.filter(lambda value: low <= len(value) <= high)
+
+
+_BUILDERS: dict[str, Any] = {
+    "null": lambda schema: st.none(),
+    "boolean": lambda schema: st.booleans(),
+    "integer": lambda schema: st.integers(schema.get("minimum"), schema.get("maximum")),
+    "number": lambda schema: st.floats(
+        schema.get("minimum"), schema.get("maximum"), allow_nan=False, allow_infinity=False
+    ),
+    "string": _string,
+    "array": _array,
+    "object": _object,
+}
+PROPERTY_SETTINGS = settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@PROPERTY_SETTINGS
+@given(args=from_schema(input_schema(CATALOG.tools["create_transcript"])))
+def test_any_valid_transcript_args_make_a_spec_valid_body(args: dict[str, Any]) -> None:
+    body = build_body("create_transcript", args)
+    assert "speech_models" in body
+    assert_valid(body_validator("create_transcript"), body)
+
+
+@PROPERTY_SETTINGS
+@given(args=from_schema(input_schema(CATALOG.tools["understand_transcript"])))
+def test_any_valid_understanding_args_make_a_spec_valid_body(args: dict[str, Any]) -> None:
+    assert_valid(body_validator("understand_transcript"), build_body("understand_transcript", args))
+
+
+# --- the checks catch breakage, and a missing spec fails rather than skips ---
+
+
+@pytest.mark.parametrize("name", [name for name in SPEC_FILES.values() if name.endswith(".yml")])
+def test_yaml_specs_have_no_yaml11_traps(name: str) -> None:
+    # PyYAML's YAML 1.1 reading (`no` -> False) agrees with the strict loader: nothing was mangled.
+    text = (spec_dir() / name).read_text(encoding="utf-8")
+    assert yaml.safe_load(text) == load_yaml(text)
+
+
+def test_openapi_json_keeps_norwegian() -> None:
+    languages = specs().documents["api"]["components"]["schemas"]["TranscriptLanguageCode"]["enum"]
+    assert "no" in languages and False not in languages
+
+
+def test_missing_spec_dir_fails_with_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SPEC_DIR_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(SpecMissingError, match=SPEC_DIR_ENV):
+        spec_dir()
+
+
+def _spec_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "specs"
+    directory.mkdir()
+    for name in SPEC_FILES.values():
+        shutil.copyfile(spec_dir() / name, directory / name)
+    monkeypatch.setenv(SPEC_DIR_ENV, str(directory))
+    assert spec_dir() == directory
+    return directory
+
+
+def test_checks_catch_parameters_removed_from_the_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = _spec_copy(tmp_path, monkeypatch)
+    openapi = json.loads((directory / "openapi.json").read_text(encoding="utf-8"))
+    del openapi["components"]["schemas"]["TranscriptOptionalParams"]["properties"]["webhook_url"]
+    subtitles = openapi["paths"]["/v2/transcript/{transcript_id}/{subtitle_format}"]["get"]
+    subtitles["parameters"] = [p for p in subtitles["parameters"] if p["name"] != "chars_per_caption"]
+    (directory / "openapi.json").write_text(json.dumps(openapi), encoding="utf-8")
+    reference = load_specs(directory)
+    assert any(
+        "'webhook_url' is not in" in p for p in all_problems(CATALOG.tools["create_transcript"], reference)
+    )
+    assert any(
+        "'chars_per_caption' is not in" in p for p in all_problems(CATALOG.tools["get_subtitles"], reference)
+    )
+
+
+def test_path_placeholder_names_may_differ_from_the_spec() -> None:
+    data = CATALOG.tools["get_redacted_audio"].model_dump(by_alias=True, exclude_none=True)
+    data["path"] = "/v2/transcript/{id}/redacted-audio"
+    data["params"]["path"] = {"id": data["params"]["path"].pop("transcript_id")}
+    assert all_problems(ToolSpec.model_validate(data), specs()) == []
+
+
+MUTATIONS = [
+    # (file, text, replacement, tool, expected problem)
+    (
+        "transcripts.yaml",
+        "      body:\n        audio_url:",
+        "      body:\n        bogus_flag:\n"
+        "          type: boolean\n          description: Not an AssemblyAI parameter.\n        audio_url:",
+        "create_transcript",
+        "'bogus_flag' is not in",
+    ),
+    (
+        "transcripts.yaml",
+        "enum: [entity_name, hash, null]",
+        "enum: [entity_name, hash, mask, null]",
+        "create_transcript",
+        "['mask'] are not in",
+    ),
+    (
+        "transcripts.yaml",
+        "          maximum: 200\n",
+        "          maximum: 500\n",
+        "list_transcripts",
+        "above the spec",
+    ),
+    (
+        "transcripts.yaml",
+        "        throttled_only:\n          type: boolean",
+        "        throttled_only:\n          type: string",
+        "list_transcripts",
+        "type ['string'] not accepted",
+    ),
+    (
+        "llm.yaml",
+        "              tool_call_id: {type: string}",
+        "              tool_call: {type: string}",
+        "llm_chat_completion",
+        "[].tool_call: not a property",
+    ),
+    ("realtime.yaml", "path: /v3/token", "path: /v3/tokens", "create_streaming_token", "not an operation"),
+]
+
+
+@pytest.mark.parametrize(("file", "text", "replacement", "tool", "expected"), MUTATIONS)
+def test_checks_catch_a_tool_that_drifts_from_the_spec(
+    tmp_path: Path, file: str, text: str, replacement: str, tool: str, expected: str
+) -> None:
+    shutil.copytree(default_schema_dir(), tmp_path, dirs_exist_ok=True)
+    source = (tmp_path / file).read_text(encoding="utf-8")
+    assert text in source, f"mutation target {text!r} is gone from {file}; update this test"
+    (tmp_path / file).write_text(source.replace(text, replacement, 1), encoding="utf-8")
+    catalog = load_catalog(tmp_path, handlers=HANDLERS.keys(), views=VIEWS.keys())
+    problems = all_problems(catalog.tools[tool], specs())
+    assert any(expected in problem for problem in problems), problems
