@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from mcp.client import Client
-from tests.support import make_settings
 
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.server import build_server
 from aai_mcp.settings import Settings
+from tests.support import make_settings
 
 
 @pytest.fixture

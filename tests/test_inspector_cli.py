@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.servers import serve_in_process
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,6 +10,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
+from aai_mcp.catalog.yaml_loader import load_yaml
+from aai_mcp.tools.handlers import HANDLERS
+from aai_mcp.tools.views import VIEWS
+from aai_mcp.upstream.hosts import REGION_HOSTS
 from tests.spec_reference import (
     CATALOG,
     DOCUMENTED_AFTER_SPEC,
@@ -27,12 +33,6 @@ from tests.spec_reference import (
     spec_dir,
     specs,
 )
-
-from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
-from aai_mcp.catalog.yaml_loader import load_yaml
-from aai_mcp.tools.handlers import HANDLERS
-from aai_mcp.tools.views import VIEWS
-from aai_mcp.upstream.hosts import REGION_HOSTS
 
 TOOL_NAMES = sorted(CATALOG.tools)
 

@@ -11,6 +11,7 @@ import pytest
 from mcp.client import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
+
 from tests.servers import clean_env, serve_in_process, serve_in_thread, stop
 from tests.support import make_settings
 

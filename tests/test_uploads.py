@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 from mcp.client import Client
-from tests.support import make_settings
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
+from tests.support import make_settings
 
 pytestmark = pytest.mark.anyio
 
