@@ -135,6 +135,8 @@ def required_problems(spec: ToolSpec, reference: Specs) -> list[str]:
         required += [("body", name) for name in operation.body_schema.get("required", [])]
     problems = []
     for location, name in required:
+        if spec.handler and spec.inherit and name in spec.inherit.optional:
+            continue  # the handler supplies it (transcribe: audio_url comes from the upload)
         param = tool_param(spec, operation, location, name)
         if param is None or not (param.required or param.apply_default):
             problems.append(

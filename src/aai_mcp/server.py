@@ -29,7 +29,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        return await gateway.runner.call(params.name, params.arguments)
+        return await gateway.runner.call(params.name, params.arguments, progress=ctx.session.report_progress)
 
     return Server(
         "aai-mcp",

@@ -10,6 +10,32 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Region = Literal["us", "eu"]
 
+# LLM Gateway models per ENDPOINTS.md §8 (AssemblyAI docs at the spec commit). The EU gateway
+# serves only the Claude and Gemini families.
+DEFAULT_LLM_MODELS = (
+    "claude-opus-4-6",
+    "claude-sonnet-4-6",
+    "claude-opus-4-5-20251101",
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "claude-opus-4-20250514",
+    "claude-sonnet-4-20250514",
+    "gpt-5.2",
+    "gpt-5.1",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "gpt-4.1",
+    "gpt-oss-120b",
+    "gpt-oss-20b",
+    "gemini-3-pro-preview",
+    "gemini-3-flash-preview",
+    "gemini-2.5-pro",
+    "gemini-2.5-flash",
+    "gemini-2.5-flash-lite",
+)
+EU_MODEL_PREFIXES = ("claude-", "gemini-")
+
 CommaList = Annotated[list[str], NoDecode]
 PathList = Annotated[list[Path] | None, NoDecode]
 
@@ -57,6 +83,31 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=1, description="Largest decoded size accepted by upload_file(data_base64)."
     )
 
+    wait_default_seconds: float = Field(
+        45.0, gt=0, description="How long wait_for_transcript and transcribe wait when not told."
+    )
+    wait_max_seconds: float = Field(
+        300.0, gt=0, description="Longest wait a caller may ask for (longer requests are capped)."
+    )
+    wait_poll_initial_seconds: float = Field(1.0, gt=0, description="First interval between status polls.")
+    wait_poll_max_seconds: float = Field(5.0, gt=0, description="Longest interval between status polls.")
+    llm_models: CommaList = Field(
+        list(DEFAULT_LLM_MODELS),
+        description="LLM Gateway model ids ask_transcript accepts (comma-separated).",
+    )
+    llm_default_model: str = Field(
+        "claude-sonnet-4-6", description="Model ask_transcript uses when not told."
+    )
+    ask_max_transcripts: int = Field(
+        5, ge=1, le=50, description="Most transcripts one ask_transcript may use."
+    )
+    ask_max_context_chars: int = Field(
+        400_000, ge=1_000, description="Largest transcript context ask_transcript sends to the LLM."
+    )
+    search_max_transcripts: int = Field(
+        20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
+    )
+
     host: str = Field("127.0.0.1", description="Address `serve` binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` binds.")
     stateless: bool = Field(False, description="Streamable HTTP without sessions (for scale-out).")
@@ -82,7 +133,7 @@ class Settings(BaseSettings):
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         return None if isinstance(raw, str) and not raw.strip() else value
 
-    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("allowed_hosts", "allowed_origins", "llm_models", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

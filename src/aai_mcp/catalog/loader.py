@@ -17,6 +17,8 @@ from aai_mcp.catalog.yaml_loader import load_yaml
 
 TOOLSETS_FILE = "toolsets.yaml"
 OUTPUTS_FILE = "outputs.yaml"
+PROMPTS_FILE = "prompts.yaml"
+NOT_TOOL_FILES = (TOOLSETS_FILE, OUTPUTS_FILE, PROMPTS_FILE)
 
 
 class CatalogError(ValueError):
@@ -46,7 +48,7 @@ def load_catalog(directory: Path, *, handlers: Collection[str], views: Collectio
     tools: dict[str, ToolSpec] = {}
     sources: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):
-        if path.name in (TOOLSETS_FILE, OUTPUTS_FILE):
+        if path.name in NOT_TOOL_FILES:
             continue
         for index, spec in enumerate(_load_tool_file(path)):
             where = f"{path.name}: entry {index} ({spec.name})"
@@ -57,9 +59,31 @@ def load_catalog(directory: Path, *, handlers: Collection[str], views: Collectio
             sources[spec.name] = path.name
     if not tools:
         raise CatalogError(f"{directory}: no tool definitions found")
+    tools = _resolve_inheritance(tools, sources)
     order = {name: index for index, name in enumerate(toolsets)}
     tools = dict(sorted(tools.items(), key=lambda item: order[item[1].toolset]))
     return Catalog(tools=tools, toolsets=toolsets, outputs=outputs, sources=sources)
+
+
+def _resolve_inheritance(tools: dict[str, ToolSpec], sources: dict[str, str]) -> dict[str, ToolSpec]:
+    resolved = dict(tools)
+    for name, spec in tools.items():
+        if spec.inherit is None:
+            continue
+        where = f"{sources[name]}: tool {name}"
+        base = tools.get(spec.inherit.tool)
+        if base is None or base.inherit is not None:
+            raise CatalogError(
+                f"{where}: inherit names {spec.inherit.tool!r}, which is not a plain tool here"
+            )
+        unknown = set(spec.inherit.optional) - set(base.params.body)
+        if unknown:
+            raise CatalogError(f"{where}: inherit.optional names unknown parameters {sorted(unknown)}")
+        try:
+            resolved[name] = spec.inheriting(base)
+        except (ValueError, ValidationError) as exc:
+            raise CatalogError(f"{where}: {exc}") from exc
+    return resolved
 
 
 def _read(path: Path) -> Any:

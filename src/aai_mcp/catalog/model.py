@@ -75,6 +75,14 @@ class Params(Strict):
         return {"path": self.path, "query": self.query, "body": self.body, "options": self.options}
 
 
+class Inherit(Strict):
+    """Take another tool's body parameters and refusals (e.g. transcribe takes create_transcript's)."""
+
+    tool: str
+    optional: list[str] = []
+    """Inherited parameters that are not required here."""
+
+
 class ToolSpec(Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     title: str
@@ -95,6 +103,7 @@ class ToolSpec(Strict):
     """Arguments refused with a pointer to what replaces them (deprecated upstream fields)."""
     annotations: Annotations
     tags: list[str] = []
+    inherit: Inherit | None = None
 
     @field_validator("name", mode="before")
     @classmethod
@@ -124,6 +133,21 @@ class ToolSpec(Strict):
         if clash:
             raise ValueError(f"refused arguments {sorted(clash)} are also declared as parameters")
         return self
+
+    def inheriting(self, base: ToolSpec) -> ToolSpec:
+        """This spec with `base`'s body parameters and refusals added (its own win no clash: both fail)."""
+        assert self.inherit is not None
+        body = {
+            name: param.model_copy(update={"required": False}) if name in self.inherit.optional else param
+            for name, param in base.params.body.items()
+        }
+        clash = set(body) & set(self.all_params())
+        if clash:
+            raise ValueError(f"inherited parameters {sorted(clash)} are also declared here")
+        data = self.model_dump(by_alias=True, exclude_unset=True)
+        data["params"] = {**data.get("params", {}), "body": {**self.params.body, **body}}
+        data["refuse"] = {**base.refuse, **self.refuse}
+        return ToolSpec.model_validate(data)
 
     def all_params(self) -> dict[str, Param]:
         merged: dict[str, Param] = {}

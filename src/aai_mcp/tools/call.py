@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.settings import Settings
 from aai_mcp.upstream import Upstream
+
+if TYPE_CHECKING:
+    from aai_mcp.tools.polling import TranscriptPoller
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+async def no_progress(progress: float, total: float | None, message: str | None) -> None:
+    """Where progress goes when the client asked for none."""
 
 
 class ToolInputError(Exception):
@@ -21,6 +30,8 @@ class ToolCall:
     args: dict[str, Any]
     upstream: Upstream
     settings: Settings
+    poller: TranscriptPoller | None = None
+    progress: ProgressFn = field(default=no_progress)
 
 
 Handler = Callable[[ToolCall], Awaitable[Any]]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from aai_mcp.tools.call import Handler
 from aai_mcp.tools.uploads import upload
+from aai_mcp.tools.workflows import transcribe, wait_for_transcript
 
 HANDLERS: dict[str, Handler] = {
     "upload": upload,
+    "wait_for_transcript": wait_for_transcript,
+    "transcribe": transcribe,
 }

@@ -6,19 +6,21 @@ import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import mcp_types as types
 
 from aai_mcp.registry import Registry
 from aai_mcp.settings import Settings
 from aai_mcp.tools import results
-from aai_mcp.tools.call import Handler, ToolCall, ToolInputError
+from aai_mcp.tools.call import Handler, ProgressFn, ToolCall, ToolInputError, no_progress
 from aai_mcp.tools.forward import forward
 from aai_mcp.tools.handlers import HANDLERS
+from aai_mcp.tools.polling import TranscriptPoller
 from aai_mcp.tools.validation import ArgumentValidator
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views import VIEWS
-from aai_mcp.upstream import Upstream, UpstreamError
+from aai_mcp.upstream import Upstream, UpstreamError, decode_json
 
 log = logging.getLogger("aai_mcp.calls")
 
@@ -29,10 +31,24 @@ class ToolRunner:
         self.upstream = upstream
         self.settings = settings
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
+        self.poller = TranscriptPoller(
+            self._fetch_transcript, settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds
+        )
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+    async def _fetch_transcript(self, transcript_id: str) -> dict[str, Any]:
+        response = await self.upstream.request(
+            "api", "GET", f"/v2/transcript/{quote(transcript_id, safe='')}"
+        )
+        payload = decode_json(response)
+        if not isinstance(payload, dict):
+            raise UpstreamError("AssemblyAI sent a transcript that is not an object.", kind="bad_response")
+        return payload
+
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress
+    ) -> types.CallToolResult:
         started = time.monotonic()
-        result, status = await self._call(name, arguments or {})
+        result, status = await self._call(name, arguments or {}, progress)
         outcome = "error" if result.is_error else "ok"
         log.info(
             "tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
@@ -43,7 +59,9 @@ class ToolRunner:
         )
         return result
 
-    async def _call(self, name: str, args: dict[str, Any]) -> tuple[types.CallToolResult, int | None]:
+    async def _call(
+        self, name: str, args: dict[str, Any], progress: ProgressFn
+    ) -> tuple[types.CallToolResult, int | None]:
         simulated = self.settings.simulated
         spec = self.registry.get(name)
         if spec is None:
@@ -53,7 +71,14 @@ class ToolRunner:
         if problem:
             return results.input_error(problem, simulated=simulated), None
         args = self._with_option_defaults(spec.name, args)
-        call = ToolCall(spec=spec, args=args, upstream=self.upstream, settings=self.settings)
+        call = ToolCall(
+            spec=spec,
+            args=args,
+            upstream=self.upstream,
+            settings=self.settings,
+            poller=self.poller,
+            progress=progress,
+        )
         handler: Handler = HANDLERS[spec.handler] if spec.handler else forward
         try:
             payload = await handler(call)

@@ -23,19 +23,27 @@ SOURCES = ("path", "url", "data_base64")
 
 
 async def upload(call: ToolCall) -> dict[str, Any]:
-    given = [name for name in SOURCES if call.args.get(name) is not None]
+    source, value = one_source(call, SOURCES)
+    return await upload_from(call, source, value)
+
+
+def one_source(call: ToolCall, names: tuple[str, ...]) -> tuple[str, str]:
+    """The one audio source the caller gave, or an error that says what to give."""
+    given = [name for name in names if call.args.get(name) is not None]
     if len(given) != 1:
         raise ToolInputError(
-            f"Give exactly one of path, url or data_base64 (got {', '.join(given) or 'none'}). "
+            f"Give exactly one of {', '.join(names)} (got {', '.join(given) or 'none'}). "
             "Public URLs need no upload: pass them to create_transcript as audio_url."
         )
-    if given == ["path"]:
-        result = await _upload_path(call, str(call.args["path"]))
-    elif given == ["url"]:
-        result = await _upload_url(call, str(call.args["url"]))
-    else:
-        result = await _upload_base64(call, str(call.args["data_base64"]))
-    return result
+    return given[0], str(call.args[given[0]])
+
+
+async def upload_from(call: ToolCall, source: str, value: str) -> dict[str, Any]:
+    if source == "path":
+        return await _upload_path(call, value)
+    if source == "url":
+        return await _upload_url(call, value)
+    return await _upload_base64(call, value)
 
 
 def _result(answer: dict[str, Any], size: int) -> dict[str, Any]:

@@ -20,11 +20,16 @@ FEATURE_RESULTS = (
 )
 
 
+# Gateway facts a multi-step tool adds to the transcript it returns.
+WAIT_FIELDS = ("waited_seconds", "timed_out", "upload_url")
+
+
 def next_step(transcript_id: str, status: str) -> str:
     if status in ("queued", "processing"):
         return (
-            f"Not finished: there is no text yet. Call get_transcript with transcript_id={transcript_id} "
-            "again in a few seconds; do not describe the content until status is completed."
+            f"Not finished: there is no text yet. Call wait_for_transcript (or get_transcript) with "
+            f"transcript_id={transcript_id}; the job keeps running meanwhile. Do not describe the content "
+            "until status is completed."
         )
     if status == "error":
         return "The job failed (see error). Fix the audio or audio_url and call create_transcript again."
@@ -44,6 +49,7 @@ def transcript_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     }
     if status == "error":
         out["error"] = payload.get("error") or "AssemblyAI reported an error without a reason."
+    out.update({key: payload[key] for key in WAIT_FIELDS if key in payload})
     notes: list[str] = []
     if status == "completed":
         _add_content(out, payload, ctx, notes)
@@ -87,6 +93,8 @@ def _add_content(out: dict[str, Any], payload: dict[str, Any], ctx: ViewContext,
 
 def _render(out: dict[str, Any], payload: dict[str, Any]) -> str:
     lines = [f"Transcript {out['id']}: status {out['status']}."]
+    if out.get("timed_out"):
+        lines.append(f"Still running after waiting {out['waited_seconds']} s; nothing is lost.")
     if out["status"] == "error":
         lines.append(f"Error: {out['error']}")
     facts = [

@@ -23,6 +23,14 @@ class UpstreamError(Exception):
     retryable: bool = False
     kind: str = "http_error"
     rate_limit: dict[str, int] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    """What had already happened when a multi-step tool failed (e.g. the transcript_id it created)."""
+
+    def during(self, stage: str, **context: Any) -> UpstreamError:
+        """Say which step of a multi-step tool failed and what exists already."""
+        self.message = f"{stage}: {self.message}"
+        self.context.update(context)
+        return self
 
     def __str__(self) -> str:
         return self.message
@@ -41,6 +49,7 @@ class UpstreamError(Exception):
             "retryable": self.retryable,
         }
         data.update(self.rate_limit)
+        data.update(self.context)
         return data
 
 
