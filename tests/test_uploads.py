@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -113,15 +114,20 @@ async def test_private_urls_are_refused_before_any_request(url: str, respx_mock:
     assert not respx_mock.calls
 
 
-async def test_url_upload_streams_the_download_on(
-    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def public(hostname: str, port: int) -> list[Any]:
-        import ipaddress
+# Fake DNS: media.example.com is public, every other name is inside the network.
+FAKE_DNS = {"media.example.com": "93.184.216.34"}
 
-        return [ipaddress.ip_address("93.184.216.34")]
 
-    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", public)
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def resolve(hostname: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address(FAKE_DNS.get(hostname, "10.1.2.3"))]
+
+    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", resolve)
+
+
+@pytest.mark.usefixtures("fake_dns")
+async def test_url_upload_streams_the_download_on(respx_mock: respx.MockRouter) -> None:
     audio = os.urandom(200_000)
     respx_mock.get("https://media.example.com/ep1.mp3").respond(200, content=audio)
     route = respx_mock.post(UPLOAD).respond(200, json={"upload_url": CDN})
@@ -131,15 +137,16 @@ async def test_url_upload_streams_the_download_on(
     assert result.structured_content["size_bytes"] == len(audio)
 
 
-async def test_redirect_to_a_private_address_is_refused(
-    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import ipaddress
+@pytest.mark.usefixtures("fake_dns")
+async def test_host_names_resolving_to_private_addresses_are_refused(respx_mock: respx.MockRouter) -> None:
+    internal = respx_mock.get("http://internal.corp/x").respond(200, content=b"secret")
+    result = await call({"url": "http://internal.corp/x"})
+    assert result.is_error and "10.1.2.3" in text_of(result)
+    assert not internal.called
 
-    async def resolve(hostname: str, port: int) -> list[Any]:
-        return [ipaddress.ip_address("93.184.216.34" if hostname == "media.example.com" else "10.1.2.3")]
 
-    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", resolve)
+@pytest.mark.usefixtures("fake_dns")
+async def test_redirect_to_a_private_address_is_refused(respx_mock: respx.MockRouter) -> None:
     respx_mock.get("https://media.example.com/ep1.mp3").respond(
         302, headers={"Location": "http://internal.corp/x"}
     )
@@ -150,15 +157,8 @@ async def test_redirect_to_a_private_address_is_refused(
     assert not internal.called and not upload.called
 
 
-async def test_failed_download_is_reported(
-    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import ipaddress
-
-    async def public(hostname: str, port: int) -> list[Any]:
-        return [ipaddress.ip_address("93.184.216.34")]
-
-    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", public)
+@pytest.mark.usefixtures("fake_dns")
+async def test_failed_download_is_reported(respx_mock: respx.MockRouter) -> None:
     respx_mock.get("https://media.example.com/gone.mp3").respond(404)
     upload = respx_mock.post(UPLOAD).respond(200, json={"upload_url": CDN})
     result = await call({"url": "https://media.example.com/gone.mp3"})
