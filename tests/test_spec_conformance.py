@@ -39,6 +39,20 @@ TOOL_NAMES = sorted(CATALOG.tools)
 # Spec parameters a tool deliberately does not offer.
 NOT_EXPOSED: dict[tuple[str, str], str] = {
     ("llm_chat_completion", "stream"): "SSE streaming cannot be one tool result; the answer comes whole.",
+    **{
+        ("ask_transcript", name): "ask_transcript builds the conversation itself from the transcripts; "
+        "llm_chat_completion offers the full request."
+        for name in ("messages", "temperature", "stream", "tools", "tool_choice", "response_format")
+    },
+    **{
+        ("search", name): "search(query) follows OpenAI's connector convention; the handler lists "
+        "completed transcripts and pages with before_id itself."
+        for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
+    },
+}
+# Spec-required parameters a handler fills from settings when the caller leaves them out.
+HANDLER_FILLS: dict[tuple[str, str], str] = {
+    ("ask_transcript", "model"): "settings.llm_default_model, which no static default can state.",
 }
 # ENDPOINTS.md §6: the TranscriptParams fields the spec marks `deprecated: true`.
 DEPRECATED_TRANSCRIPT_PARAMS = {
@@ -137,6 +151,8 @@ def required_problems(spec: ToolSpec, reference: Specs) -> list[str]:
     for location, name in required:
         if spec.handler and spec.inherit and name in spec.inherit.optional:
             continue  # the handler supplies it (transcribe: audio_url comes from the upload)
+        if spec.handler and (spec.name, name) in HANDLER_FILLS:
+            continue
         param = tool_param(spec, operation, location, name)
         if param is None or not (param.required or param.apply_default):
             problems.append(
@@ -238,6 +254,10 @@ def test_allow_lists_are_still_needed() -> None:
     for tool, name in NOT_EXPOSED:
         spec = CATALOG.tools[tool]
         assert name not in spec.all_params(), f"{tool}.{name}: listed as not exposed, but it is"
+    for tool, name in HANDLER_FILLS:
+        spec = CATALOG.tools[tool]
+        assert spec.handler, f"{tool}.{name}: only a handler can fill a parameter"
+        assert not spec.all_params()[name].required, f"{tool}.{name}: required now; drop it from the list"
 
 
 def test_deprecated_transcript_params_are_refused_not_exposed() -> None:

@@ -9,7 +9,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
 from aai_mcp import __version__
+from aai_mcp.catalog.prompts import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
+from aai_mcp.prompts import Prompts
+from aai_mcp.resources import TranscriptResources, templates
 
 INSTRUCTIONS = (
     "AssemblyAI speech-to-text as tools. Transcription is asynchronous: create_transcript (or "
@@ -21,6 +24,9 @@ INSTRUCTIONS = (
 
 
 def build_server(gateway: Gateway) -> Server[Any]:
+    resources = TranscriptResources(gateway)
+    prompts = Prompts(load_prompts(default_prompts_path()))
+
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -31,6 +37,32 @@ def build_server(gateway: Gateway) -> Server[Any]:
     ) -> types.CallToolResult:
         return await gateway.runner.call(params.name, params.arguments, progress=ctx.session.report_progress)
 
+    async def list_resources(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return await resources.page(params.cursor if params else None)
+
+    async def list_resource_templates(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(resource_templates=templates())
+
+    async def read_resource(
+        ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        return await resources.read(params.uri)
+
+    async def list_prompts(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=prompts.definitions)
+
+    async def get_prompt(
+        ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        return prompts.get(params.name, params.arguments)
+
+    # Capabilities (tools, resources, prompts) follow from the handlers given here.
     return Server(
         "aai-mcp",
         version=__version__,
@@ -38,4 +70,9 @@ def build_server(gateway: Gateway) -> Server[Any]:
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_resource_templates,
+        on_read_resource=read_resource,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
     )

@@ -62,6 +62,8 @@ class PromptSpec(Strict):
     arguments: list[PromptArgument] = []
     context: AskContext
     """The `context` ask_transcript gets: what part of the transcript the LLM sees."""
+    max_tokens: int | None = Field(None, ge=1)
+    """ask_transcript's max_tokens when its default (1000) is too short for the answer."""
     goal: str = Field(min_length=1)
     """Opens the message: what the user wants."""
     ask: str = Field(min_length=1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from aai_mcp.tools.ask import ask
 from aai_mcp.tools.call import Handler
+from aai_mcp.tools.connector import fetch, search
 from aai_mcp.tools.uploads import upload
 from aai_mcp.tools.workflows import transcribe, wait_for_transcript
 
@@ -10,4 +12,7 @@ HANDLERS: dict[str, Handler] = {
     "upload": upload,
     "wait_for_transcript": wait_for_transcript,
     "transcribe": transcribe,
+    "ask": ask,
+    "search": search,
+    "fetch": fetch,
 }

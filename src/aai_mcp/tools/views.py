@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from aai_mcp.tools.shaping import capped_json, without_words
 from aai_mcp.tools.view_types import Shaped, View, ViewContext
+from aai_mcp.tools.views_llm import answer_view, document_view, search_results_view
 from aai_mcp.tools.views_transcript import (
     deleted_view,
     segments_view,
@@ -90,4 +91,7 @@ VIEWS: dict[str, View] = {
     "chat": chat_view,
     "understanding": understanding_view,
     "token": token_view,
+    "answer": answer_view,
+    "search_results": search_results_view,
+    "document": document_view,
 }

@@ -1,0 +1,233 @@
+"""Transcripts as MCP resources: recent ones listed, each readable as JSON, text, segments or subtitles."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+
+from aai_mcp.gateway import Gateway
+from aai_mcp.tools.view_types import ViewContext
+from aai_mcp.tools.views_transcript import segments_view, transcript_view
+from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.errors import malformed_body
+
+PREFIX = "assemblyai://transcripts/"
+TRANSCRIPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+LIST_PAGE_SIZE = 20
+# A resource cannot be paged like a tool result, so its views get the whole transcript.
+NO_CAP = sys.maxsize
+
+
+@dataclass(frozen=True)
+class Part:
+    suffix: str
+    """What follows the id in the URI ("" for the transcript itself)."""
+    name: str
+    title: str
+    mime_type: str
+    description: str
+
+
+PARTS = {
+    part.suffix: part
+    for part in (
+        Part(
+            "",
+            "transcript",
+            "Transcript",
+            "application/json",
+            "A completed transcript as compact JSON: text, speaker utterances and metadata, "
+            "no per-word arrays.",
+        ),
+        Part("/text", "transcript_text", "Transcript text", "text/plain", "The transcript's plain text."),
+        Part(
+            "/sentences",
+            "transcript_sentences",
+            "Transcript sentences",
+            "application/json",
+            "Sentences with start/end milliseconds and speaker, no per-word arrays.",
+        ),
+        Part(
+            "/paragraphs",
+            "transcript_paragraphs",
+            "Transcript paragraphs",
+            "application/json",
+            "Paragraphs with start/end milliseconds, no per-word arrays.",
+        ),
+        Part("/subtitles.vtt", "transcript_vtt", "WebVTT subtitles", "text/vtt", "Subtitles as WebVTT."),
+        Part(
+            "/subtitles.srt", "transcript_srt", "SRT subtitles", "application/x-subrip", "Subtitles as SRT."
+        ),
+    )
+}
+# Parts read from their own upstream endpoint, which answers 400 until the job is completed.
+SUB_PATHS = {
+    "/sentences": "sentences",
+    "/paragraphs": "paragraphs",
+    "/subtitles.vtt": "vtt",
+    "/subtitles.srt": "srt",
+}
+URI_RE = re.compile(r"^assemblyai://transcripts/(?P<id>[^/]*)(?P<suffix>/.*)?$")
+
+
+def templates() -> list[types.ResourceTemplate]:
+    return [
+        types.ResourceTemplate(
+            name=part.name,
+            title=part.title,
+            uri_template=f"{PREFIX}{{id}}{part.suffix}",
+            description=f"{part.description} Only completed transcripts can be read.",
+            mime_type=part.mime_type,
+        )
+        for part in PARTS.values()
+    ]
+
+
+def parse_uri(uri: str) -> tuple[str, Part]:
+    """The transcript id and part a URI names; anything else is a clear invalid-params error."""
+    match = URI_RE.match(uri)
+    part = PARTS.get(match["suffix"] or "") if match else None
+    if match is None or part is None:
+        known = ", ".join(f"{PREFIX}{{id}}{suffix}" for suffix in PARTS)
+        raise MCPError(INVALID_PARAMS, f"Unknown resource URI {uri!r}. Readable URIs: {known}.")
+    transcript_id = match["id"]
+    if not TRANSCRIPT_ID.match(transcript_id):
+        raise MCPError(
+            INVALID_PARAMS,
+            f"Bad transcript id {transcript_id!r} in {uri!r}: ids are 1-128 of A-Z a-z 0-9 _ -.",
+        )
+    return transcript_id, part
+
+
+def not_completed(transcript_id: str, status: str, reason: str | None) -> MCPError:
+    data = {"transcript_id": transcript_id, "status": status}
+    if status == "error":
+        message = (
+            f"Transcript {transcript_id} failed (status error): {reason or 'no reason given'}. "
+            "It will never have text: fix the audio and call transcribe again."
+        )
+        return MCPError(INVALID_PARAMS, message, data)
+    message = (
+        f"Transcript {transcript_id} is {status}: it has no text yet. Call the tool wait_for_transcript "
+        f"with transcript_id={transcript_id}, then read this resource again."
+    )
+    return MCPError(INVALID_PARAMS, message, data)
+
+
+def upstream_failure(exc: UpstreamError, what: str) -> MCPError:
+    if exc.status == 404:
+        return MCPError(
+            INVALID_PARAMS, f"{what}: no such transcript (AssemblyAI answered HTTP 404).", exc.as_dict()
+        )
+    return MCPError(INTERNAL_ERROR, f"{what}: {exc.message}", exc.as_dict())
+
+
+def listed(item: dict[str, Any]) -> types.Resource:
+    created = str(item.get("created") or "?")[:19].replace("T", " ")
+    name = f"Transcript {item.get('id')} ({item.get('status')}, {created})"
+    details = [str(item["audio_url"])] if item.get("audio_url") else []
+    if item.get("error"):
+        details.append(f"error: {item['error']}")
+    return types.Resource(
+        name=name,
+        title=name,
+        uri=f"{PREFIX}{item.get('id')}",
+        description="; ".join(details) or None,
+        mime_type=PARTS[""].mime_type,
+    )
+
+
+class TranscriptResources:
+    """resources/list, resources/templates/list and resources/read over the gateway's Upstream."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def page(self, cursor: str | None) -> types.ListResourcesResult:
+        """One page of recent transcripts, newest first; the cursor is the last id of the page before."""
+        params = {"limit": str(LIST_PAGE_SIZE)}
+        if cursor is not None:
+            if not TRANSCRIPT_ID.match(cursor):
+                raise MCPError(INVALID_PARAMS, f"Bad cursor {cursor!r}: pass back a next_cursor unchanged.")
+            params["before_id"] = cursor
+        try:
+            response = await self.gateway.upstream.request("api", "GET", "/v2/transcript", params=params)
+            payload = decode_json(response)
+            if not isinstance(payload, dict):
+                raise malformed_body(response.status_code, "a transcript list that is not an object")
+        except UpstreamError as exc:
+            raise upstream_failure(exc, "Listing transcripts failed") from None
+        items = [
+            item for item in payload.get("transcripts") or [] if TRANSCRIPT_ID.match(str(item.get("id")))
+        ]
+        more = bool((payload.get("page_details") or {}).get("prev_url"))
+        return types.ListResourcesResult(
+            resources=[listed(item) for item in items],
+            next_cursor=str(items[-1]["id"]) if more and items else None,
+        )
+
+    async def read(self, uri: str) -> types.ReadResourceResult:
+        transcript_id, part = parse_uri(uri)
+        try:
+            text = await self._read(transcript_id, part)
+        except UpstreamError as exc:
+            raise upstream_failure(exc, f"Reading {uri} failed") from None
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=part.mime_type, text=text)]
+        )
+
+    async def _read(self, transcript_id: str, part: Part) -> str:
+        if part.suffix not in SUB_PATHS:
+            payload = await self._completed(transcript_id)
+            if part.suffix == "/text":
+                return str(payload.get("text") or "")
+            shaped = transcript_view(payload, self._context("get_transcript")).structured
+            return _dumps({key: value for key, value in shaped.items() if key != "notes"})
+        response = await self._sub_resource(transcript_id, SUB_PATHS[part.suffix])
+        if part.suffix.startswith("/subtitles"):
+            return response.text
+        kind = SUB_PATHS[part.suffix]
+        shaped = segments_view(kind)(decode_json(response), self._context(f"get_{kind}")).structured
+        return _dumps({key: shaped[key] for key in ("id", "kind", "total", "items")})
+
+    async def _completed(self, transcript_id: str) -> dict[str, Any]:
+        response = await self.gateway.upstream.request("api", "GET", f"/v2/transcript/{transcript_id}")
+        payload = decode_json(response)
+        if not isinstance(payload, dict):
+            raise malformed_body(response.status_code, "a transcript that is not an object")
+        if payload.get("status") != "completed":
+            raise not_completed(transcript_id, str(payload.get("status")), payload.get("error"))
+        return payload
+
+    async def _sub_resource(self, transcript_id: str, sub_path: str) -> httpx.Response:
+        try:
+            return await self.gateway.upstream.request(
+                "api", "GET", f"/v2/transcript/{transcript_id}/{sub_path}"
+            )
+        except UpstreamError as exc:
+            if exc.status == 400:
+                # Usually "not completed": say which status it is, and what to do about it.
+                await self._completed(transcript_id)
+            raise
+
+    def _context(self, tool: str) -> ViewContext:
+        return ViewContext(
+            spec=self.gateway.catalog.tools[tool],
+            args={},
+            max_chars=NO_CAP,
+            base_url=self.gateway.upstream.base_urls["api"],
+            now=datetime.now(UTC),
+        )
+
+
+def _dumps(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False)
