@@ -19,6 +19,7 @@ from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views_transcript import segments_view, transcript_view
 from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import malformed_body
+from aai_mcp.upstream.transcripts import read_transcript, transcript_path
 
 PREFIX = "assemblyai://transcripts/"
 TRANSCRIPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -200,19 +201,14 @@ class TranscriptResources:
         return _dumps({key: shaped[key] for key in ("id", "kind", "total", "items")})
 
     async def _completed(self, transcript_id: str) -> dict[str, Any]:
-        response = await self.gateway.upstream.request("api", "GET", f"/v2/transcript/{transcript_id}")
-        payload = decode_json(response)
-        if not isinstance(payload, dict):
-            raise malformed_body(response.status_code, "a transcript that is not an object")
+        payload = await read_transcript(self.gateway.upstream, transcript_id)
         if payload.get("status") != "completed":
             raise not_completed(transcript_id, str(payload.get("status")), payload.get("error"))
         return payload
 
     async def _sub_resource(self, transcript_id: str, sub_path: str) -> httpx.Response:
         try:
-            return await self.gateway.upstream.request(
-                "api", "GET", f"/v2/transcript/{transcript_id}/{sub_path}"
-            )
+            return await self.gateway.upstream.request("api", "GET", transcript_path(transcript_id, sub_path))
         except UpstreamError as exc:
             if exc.status == 400:
                 # Usually "not completed": say which status it is, and what to do about it.

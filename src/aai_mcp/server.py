@@ -17,9 +17,12 @@ from aai_mcp.resources import TranscriptResources, templates
 INSTRUCTIONS = (
     "AssemblyAI speech-to-text as tools. Transcription is asynchronous: create_transcript (or "
     "upload_file first, for local audio) returns an id with status 'queued'; the text exists only once "
-    "get_transcript reports status 'completed', and 'error' carries the reason. Never describe a "
-    "transcript's content before it is completed. Then read it with get_paragraphs, get_sentences, "
-    "get_subtitles or search_words, and ask questions with llm_chat_completion."
+    "the status is 'completed', and 'error' carries the reason. Never describe a transcript's content "
+    "before it is completed. Easiest: transcribe (uploads if needed, creates the job and waits) or "
+    "wait_for_transcript (waits for an id). Then ask_transcript answers questions server-side, without "
+    "copying transcript text into the conversation; get_paragraphs, get_sentences, get_subtitles and "
+    "search_words read it in pages. The prompts call_phases, podcast_show_notes and "
+    "support_escalation_audit run whole workflows."
 )
 
 

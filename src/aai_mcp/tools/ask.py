@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import anyio
 
@@ -13,6 +12,7 @@ from aai_mcp.tools.call import ToolCall, ToolInputError
 from aai_mcp.tools.forward import request_body
 from aai_mcp.tools.views_llm import segment_lines
 from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.transcripts import read_transcript, transcript_path
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -84,17 +84,11 @@ def transcript_ids(call: ToolCall) -> list[str]:
     return ids
 
 
-async def read_transcript(call: ToolCall, transcript_id: str) -> dict[str, Any]:
+async def read_one(call: ToolCall, transcript_id: str) -> dict[str, Any]:
     try:
-        response = await call.upstream.request(
-            "api", "GET", f"/v2/transcript/{quote(transcript_id, safe='')}"
-        )
-        payload = decode_json(response)
+        return await read_transcript(call.upstream, transcript_id)
     except UpstreamError as exc:
         raise exc.during(f"Reading transcript {transcript_id} failed") from None
-    if not isinstance(payload, dict):
-        raise UpstreamError("AssemblyAI sent a transcript that is not an object.", kind="bad_response")
-    return payload
 
 
 def unusable(transcript_id: str, transcript: dict[str, Any]) -> str | None:
@@ -127,7 +121,7 @@ async def context_body(call: ToolCall, transcript: dict[str, Any], kind: str) ->
         return str(transcript.get("text") or ""), note
     if kind not in EXTRA_READS:
         return str(transcript.get("text") or ""), None
-    path = f"/v2/transcript/{quote(transcript_id, safe='')}/{kind}"
+    path = transcript_path(transcript_id, kind)
     try:
         response = await call.upstream.request("api", "GET", path)
         if kind == "vtt":
@@ -162,7 +156,7 @@ async def ask(call: ToolCall) -> dict[str, Any]:
     model = choose_model(call)
     ids = transcript_ids(call)
     kind = str(call.args.get("context") or "utterances")
-    transcripts = await gather_bounded(ids, lambda transcript_id: read_transcript(call, transcript_id))
+    transcripts = await gather_bounded(ids, lambda transcript_id: read_one(call, transcript_id))
     problems = [problem for tid, t in zip(ids, transcripts, strict=True) if (problem := unusable(tid, t))]
     if problems:
         raise ToolInputError(" ".join(problems))

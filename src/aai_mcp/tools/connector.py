@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-from aai_mcp.tools.ask import DELETED_URL, gather_bounded, read_transcript, unusable
+from aai_mcp.tools.ask import DELETED_URL, gather_bounded, read_one, unusable
 from aai_mcp.tools.call import ToolCall, ToolInputError
 from aai_mcp.tools.views_llm import resource_url
 from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.transcripts import transcript_path
 
 LIST_PAGE_LIMIT = 200  # the spec's maximum `limit` for GET /v2/transcript
 MAX_LIST_PAGES = 3  # settings cap search_max_transcripts at 200: one page, unless upstream pages short
@@ -86,7 +86,7 @@ async def recent_completed(call: ToolCall) -> list[dict[str, Any]]:
 
 async def count_matches(call: ToolCall, item: dict[str, Any], terms: Terms) -> Hit | None:
     transcript_id = str(item["id"])
-    path = f"/v2/transcript/{quote(transcript_id, safe='')}/word-search"
+    path = transcript_path(transcript_id, "word-search")
     try:
         response = await call.upstream.request("api", "GET", path, params={"words": terms.upstream()})
         payload = decode_json(response)
@@ -132,7 +132,7 @@ async def search(call: ToolCall) -> dict[str, Any]:
 async def fetch(call: ToolCall) -> dict[str, Any]:
     """One completed transcript; the document view renders it."""
     transcript_id = str(call.args["id"])
-    transcript = await read_transcript(call, transcript_id)
+    transcript = await read_one(call, transcript_id)
     problem = unusable(transcript_id, transcript)
     if problem:
         raise ToolInputError(problem)

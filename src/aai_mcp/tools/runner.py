@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 import mcp_types as types
 
@@ -20,7 +20,8 @@ from aai_mcp.tools.polling import TranscriptPoller
 from aai_mcp.tools.validation import ArgumentValidator
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views import VIEWS
-from aai_mcp.upstream import Upstream, UpstreamError, decode_json
+from aai_mcp.upstream import Upstream, UpstreamError
+from aai_mcp.upstream.transcripts import read_transcript
 
 log = logging.getLogger("aai_mcp.calls")
 
@@ -32,17 +33,10 @@ class ToolRunner:
         self.settings = settings
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
         self.poller = TranscriptPoller(
-            self._fetch_transcript, settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds
+            partial(read_transcript, upstream),
+            settings.wait_poll_initial_seconds,
+            settings.wait_poll_max_seconds,
         )
-
-    async def _fetch_transcript(self, transcript_id: str) -> dict[str, Any]:
-        response = await self.upstream.request(
-            "api", "GET", f"/v2/transcript/{quote(transcript_id, safe='')}"
-        )
-        payload = decode_json(response)
-        if not isinstance(payload, dict):
-            raise UpstreamError("AssemblyAI sent a transcript that is not an object.", kind="bad_response")
-        return payload
 
     async def call(
         self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress

@@ -1,0 +1,92 @@
+"""What a token may call: method classes, toolsets, tools, read-only and tags, checked per tool."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+from aai_mcp.catalog.model import ToolSpec
+
+MethodClass = Literal["read", "write", "delete", "custom"]
+METHOD_CLASSES: tuple[MethodClass, ...] = get_args(MethodClass)
+T = TypeVar("T")
+
+# These tools hand out credentials of their own (streaming / voice-agent tokens), so they are
+# more than a read even though the upstream call is a GET.
+CREDENTIAL_TOOLSETS = frozenset({"realtime"})
+
+
+def method_class(spec: ToolSpec) -> MethodClass:
+    """custom for multi-step tools (a code handler) and credential minters; else from the HTTP method."""
+    if spec.handler is not None or spec.toolset in CREDENTIAL_TOOLSETS:
+        return "custom"
+    if spec.method == "GET":
+        return "read"
+    if spec.method == "DELETE":
+        return "delete"
+    return "write"
+
+
+class Scopes(BaseModel):
+    """What a token allows. None on an axis means no restriction there; an empty set allows nothing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    methods: frozenset[MethodClass] | None = None
+    toolsets: frozenset[str] | None = None
+    tools: frozenset[str] | None = None
+    read_only: bool = False
+    tags: frozenset[str] | None = None
+    """A tool is allowed when it carries at least one of these tags."""
+
+    @field_serializer("methods", "toolsets", "tools", "tags")
+    def _sorted(self, value: frozenset[str] | None) -> list[str] | None:
+        # Sorted so the same scopes always encode to the same token payload.
+        return None if value is None else sorted(value)
+
+    def allows(self, spec: ToolSpec) -> str | None:
+        """None when `spec` may be called, else a short reason naming the scope it lacks."""
+        if self.tools is not None and spec.name not in self.tools:
+            return _missing("tool", spec.name)
+        if self.toolsets is not None and spec.toolset not in self.toolsets:
+            return _missing("toolset", spec.toolset)
+        kind = method_class(spec)
+        if self.methods is not None and kind not in self.methods:
+            return _missing("method", kind)
+        if self.read_only and not spec.annotations.read_only:
+            return "this token is read-only"
+        if self.tags is not None and not self.tags.intersection(spec.tags):
+            return _missing_tag(spec.tags, self.tags)
+        return None
+
+    def intersect(self, other: Scopes) -> Scopes:
+        """What both allow: a token applied to the server's own filters can only narrow them."""
+        return Scopes(
+            methods=_both(self.methods, other.methods),
+            toolsets=_both(self.toolsets, other.toolsets),
+            tools=_both(self.tools, other.tools),
+            read_only=self.read_only or other.read_only,
+            tags=_both(self.tags, other.tags),
+        )
+
+
+def _both(mine: frozenset[T] | None, theirs: frozenset[T] | None) -> frozenset[T] | None:
+    if mine is None:
+        return theirs
+    if theirs is None:
+        return mine
+    return mine & theirs
+
+
+def _missing(axis: str, value: str) -> str:
+    return f"this token's scopes do not include {axis} {value!r}"
+
+
+def _missing_tag(tool_tags: list[str], allowed: frozenset[str]) -> str:
+    if not tool_tags:
+        listed = ", ".join(repr(tag) for tag in sorted(allowed))
+        return f"this token's scopes include only tools tagged {listed}; this tool has no tags"
+    if len(tool_tags) == 1:
+        return _missing("tag", tool_tags[0])
+    return "this token's scopes do not include any of the tags " + ", ".join(repr(t) for t in tool_tags)

@@ -1,0 +1,375 @@
+"""`aai-mcp token mint | inspect | revoke`: create, read and revoke scoped access tokens.
+
+Exit codes: 0 done, 1 the token or a file was bad, 2 a flag or the configuration was wrong.
+Signing secrets come only from the environment or a file, never a flag (shell history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aai_mcp.access.revocation import RevocationList, RevocationUnavailable, append_revocation
+from aai_mcp.access.scopes import METHOD_CLASSES, Scopes
+from aai_mcp.access.secrets import ENV_SECRETS, GENERATE_HINT, SecretsError, load_signing_secrets
+from aai_mcp.access.tokens import (
+    ACCOUNT_PATTERN,
+    HEADER_NAME,
+    JTI_PATTERN,
+    NAME_PATTERN,
+    PREFIX,
+    Claims,
+    Minted,
+    TokenError,
+    check_signature,
+    format_time,
+    inspect,
+    mint,
+)
+from aai_mcp.catalog import Catalog
+
+ENV_SECRET_FILE = "AAI_MCP_TOKEN_SECRET_FILE"
+ENV_REVOCATION_FILE = "AAI_MCP_TOKEN_REVOCATION_FILE"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_EXPIRES = "24h"
+MAX_LIFETIME_SECONDS = 10 * 365 * 86400
+UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"([1-9][0-9]{0,8})([mhdw])")
+_BASE_URL = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
+
+# argparse has no public name for the object add_subparsers returns.
+SubParsers = argparse._SubParsersAction
+
+
+class UsageError(ValueError):
+    """A flag or the configuration is wrong (exit code 2)."""
+
+
+@dataclass
+class Context:
+    env: Mapping[str, str]
+    now: float
+    loaded: Catalog | None = None
+
+    def catalog(self) -> Catalog:
+        if self.loaded is None:
+            # Imported here: the composition root loads every tool module, which only mint and
+            # inspect need, and gateway may itself import this package once tokens are wired in.
+            from aai_mcp.gateway import load_default_catalog
+
+            self.loaded = load_default_catalog()
+        return self.loaded
+
+
+def add_token_commands(subparsers: SubParsers[argparse.ArgumentParser]) -> None:
+    """Add `token mint | inspect | revoke` to the top-level subcommands."""
+    token = subparsers.add_parser("token", help="Mint, inspect and revoke scoped access tokens.")
+    actions = token.add_subparsers(dest="token_command", required=True)
+    _add_mint(actions)
+    _add_inspect(actions)
+    _add_revoke(actions)
+
+
+def run_token_command(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    *,
+    now: float | None = None,
+    catalog: Catalog | None = None,
+) -> int:
+    """Run the parsed `token` subcommand: results to stdout, problems to stderr; the exit code."""
+    context = Context(env=env, now=time.time() if now is None else now, loaded=catalog)
+    command = {"mint": _mint, "inspect": _inspect, "revoke": _revoke}[args.token_command]
+    try:
+        return command(args, context)
+    except (UsageError, SecretsError) as exc:
+        _error(str(exc))
+        return 2
+
+
+def _add_mint(actions: SubParsers[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("mint", help="Create a signed, expiring token with the given scopes.")
+    parser.add_argument("--name", required=True, help="Who or what the token is for (shown by inspect).")
+    parser.add_argument(
+        "--methods",
+        help=f"Comma-separated method classes allowed ({', '.join(METHOD_CLASSES)}). Default: all.",
+    )
+    parser.add_argument("--toolsets", help="Comma-separated toolsets allowed. Default: all.")
+    parser.add_argument("--tools", help="Comma-separated tool names allowed. Default: all.")
+    parser.add_argument("--read-only", action="store_true", help="Allow only tools annotated read-only.")
+    parser.add_argument("--tags", help="Allow only tools carrying at least one of these tags.")
+    parser.add_argument(
+        "--expires",
+        default=DEFAULT_EXPIRES,
+        help="A lifetime (90m, 24h, 7d, 2w), an ISO-8601 time (UTC unless it has an offset) "
+        f"or 'never'. Default: {DEFAULT_EXPIRES}.",
+    )
+    parser.add_argument("--account", default="default", help="The account the token acts for.")
+    parser.add_argument(
+        "--require-header",
+        action="store_true",
+        help=f"Also require a second secret in the {HEADER_NAME} header (printed once, now).",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        help=f"The server's address for the printed URL. Default: {DEFAULT_BASE_URL}.",
+    )
+    _add_secret_file(parser)
+
+
+def _add_inspect(actions: SubParsers[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("inspect", help="Show what a token allows and whether it is still valid.")
+    parser.add_argument("token")
+    parser.add_argument(
+        "--unverified", action="store_true", help="Show the claims without checking the signature."
+    )
+    _add_secret_file(parser)
+    _add_revocation_file(parser)
+
+
+def _add_revoke(actions: SubParsers[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("revoke", help="Add a token id to the revocation file the server reads.")
+    parser.add_argument("jti", metavar="JTI", help="The token id (tok_...) or the whole token.")
+    _add_revocation_file(parser)
+
+
+def _add_secret_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token-secret-file",
+        type=Path,
+        help=f"File of signing secrets, one a line [env {ENV_SECRET_FILE}]; or set {ENV_SECRETS}.",
+    )
+
+
+def _add_revocation_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--revocation-file", type=Path, help=f"File of revoked token ids [env {ENV_REVOCATION_FILE}]."
+    )
+
+
+def _mint(args: argparse.Namespace, context: Context) -> int:
+    _check_pattern(args.name, NAME_PATTERN, "--name", "1-64 printable characters")
+    _check_pattern(args.account, ACCOUNT_PATTERN, "--account", "letters, digits, '_', '.', '-'; up to 64")
+    scopes = scopes_from_args(args, context.catalog())
+    allowed = _allowed_tools(scopes, context.catalog())
+    if not allowed:
+        raise UsageError("these scopes allow none of the tools in the catalog; widen them")
+    expires_at = parse_expires(args.expires, context.now)
+    base_url = _base_url(args.base_url)
+    secrets = _signing_secrets(args, context.env)
+    if not secrets:
+        raise UsageError(
+            f"no signing secret configured: set {ENV_SECRETS} (32+ characters; generate one with "
+            f"{GENERATE_HINT}) or {ENV_SECRET_FILE}, the same ones the server uses"
+        )
+    minted = mint(
+        secrets[0],
+        name=args.name,
+        scopes=scopes,
+        expires_at=expires_at,
+        account=args.account,
+        require_header=args.require_header,
+        issued_at=context.now,
+    )
+    _print_minted(minted, base_url, context)
+    return 0
+
+
+def _inspect(args: argparse.Namespace, context: Context) -> int:
+    secrets = [] if args.unverified else _signing_secrets(args, context.env)
+    try:
+        claims = check_signature(args.token, secrets) if secrets else inspect(args.token)
+    except TokenError as exc:
+        hint = " (add --unverified to read its claims anyway)" if exc.code == "bad_signature" else ""
+        _error(f"invalid token: {exc.reason}{hint}")
+        return 1
+    if secrets:
+        print("signature: verified (signed with a configured secret)")
+    else:
+        why = "--unverified" if args.unverified else "no signing secret configured"
+        print(f"signature: UNVERIFIED ({why}): anyone could have written these claims")
+    _print_claims(claims, context.now)
+    print(f"revoked:   {_revoked_status(claims.jti, _revocation_path(args, context.env))}")
+    _print_scopes(claims.scopes, context.catalog())
+    return 0
+
+
+def _revoke(args: argparse.Namespace, context: Context) -> int:
+    path = _revocation_path(args, context.env)
+    if path is None:
+        raise UsageError(
+            f"give --revocation-file PATH (or set {ENV_REVOCATION_FILE}): the file the server reads"
+        )
+    jti = _jti_of(args.jti)
+    try:
+        added = append_revocation(path, jti, note=f"revoked {format_time(context.now)}")
+    except (OSError, UnicodeDecodeError) as exc:
+        _error(f"cannot update {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
+        return 1
+    state = "revoked" if added else "was already revoked"
+    print(f"{jti} {state} in {path}; a server reading that file refuses it from its next request.")
+    return 0
+
+
+def scopes_from_args(args: argparse.Namespace, catalog: Catalog) -> Scopes:
+    """Scopes from the mint flags, refusing names the catalog does not have (typos deny silently)."""
+    tags = sorted({tag for spec in catalog.tools.values() for tag in spec.tags})
+    return Scopes.model_validate(
+        {
+            "methods": _names(args.methods, "--methods", "method", METHOD_CLASSES),
+            "toolsets": _names(args.toolsets, "--toolsets", "toolset", list(catalog.toolsets)),
+            "tools": _names(args.tools, "--tools", "tool", list(catalog.tools)),
+            "read_only": args.read_only,
+            "tags": _names(args.tags, "--tags", "tag", tags),
+        }
+    )
+
+
+def parse_expires(text: str, now: float) -> float | None:
+    """`never`, a lifetime (90m, 24h, 7d, 2w) or an ISO-8601 time (UTC unless it has an offset)."""
+    value = text.strip()
+    if value.lower() == "never":
+        return None
+    match = _DURATION.fullmatch(value.lower())
+    if match:
+        expires_at = now + int(match[1]) * UNIT_SECONDS[match[2]]
+    else:
+        expires_at = _parse_time(value, text)
+    if expires_at <= now:
+        raise UsageError(f"--expires {text!r} is not in the future")
+    if expires_at - now > MAX_LIFETIME_SECONDS:
+        raise UsageError(f"--expires {text!r} is more than 10 years away; use --expires never if you mean it")
+    return expires_at
+
+
+def _parse_time(value: str, text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--expires {text!r}: expected a lifetime (90m, 24h, 7d, 2w), an ISO-8601 time "
+            "such as 2030-01-31T12:00:00Z, or never"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _names(raw: str | None, flag: str, noun: str, known: Collection[str]) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    names = frozenset(name.strip() for name in raw.split(",") if name.strip())
+    if not names:
+        raise UsageError(f"{flag} is empty; leave it out to allow every {noun}")
+    unknown = sorted(names - set(known))
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        raise UsageError(f"{flag}: unknown {noun} {listed}; choose from {', '.join(known) or '(none)'}")
+    return names
+
+
+def _check_pattern(value: str, pattern: str, flag: str, expected: str) -> None:
+    if not re.fullmatch(pattern, value):
+        raise UsageError(f"{flag} {value!r} is not valid: expected {expected}")
+
+
+def _base_url(raw: str) -> str:
+    if not _BASE_URL.fullmatch(raw):
+        raise UsageError(f"--base-url {raw!r}: expected http://HOST:PORT or https://HOST")
+    return raw.rstrip("/")
+
+
+def _signing_secrets(args: argparse.Namespace, env: Mapping[str, str]) -> list[bytes]:
+    file = args.token_secret_file or env.get(ENV_SECRET_FILE) or None
+    return load_signing_secrets(env.get(ENV_SECRETS) or None, Path(file) if file else None)
+
+
+def _revocation_path(args: argparse.Namespace, env: Mapping[str, str]) -> Path | None:
+    path = args.revocation_file or env.get(ENV_REVOCATION_FILE) or None
+    return Path(path) if path else None
+
+
+def _jti_of(value: str) -> str:
+    if value.startswith(PREFIX + "."):
+        try:
+            # Unverified is enough: revoking can only take access away.
+            return inspect(value).jti
+        except TokenError as exc:
+            raise UsageError(exc.reason) from None
+    if not re.fullmatch(JTI_PATTERN, value):
+        raise UsageError(f"{value!r} is not a token id (they look like tok_abcdefgh2345) or a token")
+    return value
+
+
+def _revoked_status(jti: str, path: Path | None) -> str:
+    if path is None:
+        return f"unknown (no --revocation-file or {ENV_REVOCATION_FILE})"
+    try:
+        return f"YES (listed in {path})" if jti in RevocationList(path) else f"no (not in {path})"
+    except RevocationUnavailable as exc:
+        return f"unknown (cannot read {path}: {exc.detail})"
+
+
+def _allowed_tools(scopes: Scopes, catalog: Catalog) -> list[str]:
+    return [name for name, spec in catalog.tools.items() if scopes.allows(spec) is None]
+
+
+def _print_minted(minted: Minted, base_url: str, context: Context) -> None:
+    print(f"token:     {minted.token}")
+    _print_claims(minted.claims, context.now)
+    _print_scopes(minted.claims.scopes, context.catalog())
+    print()
+    print("Give it to the client in either form:")
+    print(f"  URL:          {base_url}/mcp/t/{minted.token}")
+    print(f"  HTTP header:  Authorization: Bearer {minted.token}")
+    if minted.header_secret:
+        print()
+        print("Every request must ALSO send this header. It is shown only once and stored nowhere:")
+        print(f"  {HEADER_NAME}: {minted.header_secret}")
+    print()
+    print(f"Revoke it with: aai-mcp token revoke {minted.jti} --revocation-file PATH")
+
+
+def _print_claims(claims: Claims, now: float) -> None:
+    print(f"id:        {claims.jti}")
+    print(f"name:      {claims.name}")
+    print(f"account:   {claims.account}")
+    print(f"issued:    {format_time(claims.iat)}")
+    print(f"expires:   {_expiry(claims, now)}")
+    print(f"header:    {f'{HEADER_NAME} required' if claims.hdr else 'none required'}")
+
+
+def _print_scopes(scopes: Scopes, catalog: Catalog) -> None:
+    def listed(values: frozenset[str] | None) -> str:
+        return "any" if values is None else ", ".join(sorted(values)) or "(none)"
+
+    print(f"methods:   {listed(scopes.methods)}")
+    print(f"toolsets:  {listed(scopes.toolsets)}")
+    print(f"tools:     {listed(scopes.tools)}")
+    print(f"read-only: {'yes' if scopes.read_only else 'no'}")
+    print(f"tags:      {listed(scopes.tags)}")
+    allowed = _allowed_tools(scopes, catalog)
+    print(f"allows:    {len(allowed)} of {len(catalog.tools)} tools: {', '.join(allowed) or '(none)'}")
+
+
+def _expiry(claims: Claims, now: float) -> str:
+    if claims.exp is None:
+        return "never"
+    if claims.expired(now):
+        return f"{format_time(claims.exp)} (EXPIRED)"
+    return f"{format_time(claims.exp)} (in {_duration(claims.exp - now)})"
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds) // 60
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    return " ".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n) or "under 1m"
+
+
+def _error(message: str) -> None:
+    print(f"aai-mcp token: {message}", file=sys.stderr)

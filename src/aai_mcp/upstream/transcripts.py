@@ -1,0 +1,22 @@
+"""The transcript reads several tools share (one place builds the path and checks the answer)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aai_mcp.upstream.client import Upstream, decode_json
+from aai_mcp.upstream.errors import malformed_body
+
+
+def transcript_path(transcript_id: str, *rest: str) -> str:
+    # The id is percent-encoded whole, so "../x" or "a?b" can never change the route.
+    return "/".join([f"/v2/transcript/{quote(transcript_id, safe='')}", *rest])
+
+
+async def read_transcript(upstream: Upstream, transcript_id: str) -> dict[str, Any]:
+    response = await upstream.request("api", "GET", transcript_path(transcript_id))
+    payload = decode_json(response)
+    if not isinstance(payload, dict):
+        raise malformed_body(response.status_code, "a transcript that is not an object")
+    return payload
