@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from aai_mcp.gateway import build_gateway
+from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.settings import Settings
 from aai_mcp.transports.http import build_http_app
 
@@ -34,10 +34,15 @@ def wait_until(condition: Any, timeout: float = STARTUP_TIMEOUT, what: str = "co
         time.sleep(0.02)
 
 
-@contextmanager
-def serve_in_thread(settings: Settings) -> Iterator[str]:
+def serve_in_thread(settings: Settings) -> AbstractContextManager[str]:
     """The HTTP app on 127.0.0.1 with an ephemeral port; yields the base URL."""
-    app = build_http_app(build_gateway(settings))
+    return serve_gateway_in_thread(build_gateway(settings))
+
+
+@contextmanager
+def serve_gateway_in_thread(gateway: Gateway) -> Iterator[str]:
+    """Serve an already built gateway (so a test keeps a handle on it); yields the base URL."""
+    app = build_http_app(gateway)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

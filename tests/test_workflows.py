@@ -1,0 +1,240 @@
+"""The three agent workflows over real HTTP with a real client: at most 3 tool calls, small outputs.
+
+Run with `-s` to see the figures (calls and bytes of tool output per workflow, and the raw-tool
+path for comparison).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp.client import Client
+
+from aai_mcp.gateway import Gateway, build_gateway
+from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
+from tests.servers import serve_gateway_in_thread
+from tests.support import CANARY_KEY, make_settings
+
+pytestmark = pytest.mark.anyio
+
+AUDIO = "https://example.com/calls/escalation-0142.mp3"
+ID_PLACEHOLDER = "<the id from step 1>"
+MAX_CALLS = 3
+MAX_OUTPUT_BYTES = 16_000
+WORKFLOWS = {
+    "call_phases": {"phases": "greeting, problem, resolution, closing"},
+    "podcast_show_notes": {},
+    "support_escalation_audit": {},
+}
+
+
+@dataclass
+class Live:
+    url: str
+    gateway: Gateway
+    sim: Simulator
+
+    def gets(self, transcript_id: str) -> int:
+        return sum(
+            1 for r in self.sim.requests if r.method == "GET" and r.path == f"/v2/transcript/{transcript_id}"
+        )
+
+
+def live_server(delay: float) -> Iterator[Live]:
+    app = build_simulator_app(SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=delay))
+    settings = make_settings(wait_poll_initial_seconds=0.05, wait_poll_max_seconds=0.2)
+    gateway = build_gateway(settings, transport=httpx.ASGITransport(app=app))
+    with serve_gateway_in_thread(gateway) as url:
+        yield Live(f"{url}/mcp", gateway, app.state.simulator)
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Live]:
+    """Jobs finish 0.6 s after they are created."""
+    yield from live_server(0.6)
+
+
+@pytest.fixture(scope="module")
+def slow_live() -> Iterator[Live]:
+    """Jobs take a minute: for timeouts, cancellation and failures part-way."""
+    yield from live_server(60.0)
+
+
+@dataclass
+class Agent:
+    """A scripted agent: makes the calls a prompt names and keeps count of what came back."""
+
+    client: Client
+    calls: list[str] = field(default_factory=list)
+    output_bytes: int = 0
+
+    async def call(self, tool: str, args: dict[str, Any]) -> Any:
+        result = await self.client.call_tool(tool, args)
+        self.calls.append(tool)
+        self.output_bytes += len(result.model_dump_json(by_alias=True, exclude_none=True))
+        assert not result.is_error, result.content
+        return result
+
+
+def planned_calls(prompt_text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every "`tool` with {json}" in the prompt, in order, with the JSON arguments parsed."""
+    decoder = json.JSONDecoder()
+    found = []
+    for match in re.finditer(r"`(\w+)` with (?=\{)", prompt_text):
+        args, _ = decoder.raw_decode(prompt_text, match.end())
+        found.append((match.group(1), args))
+    return found
+
+
+def with_id(args: dict[str, Any], transcript_id: str) -> dict[str, Any]:
+    return json.loads(json.dumps(args).replace(ID_PLACEHOLDER, transcript_id))
+
+
+async def run_workflow(client: Client, name: str, arguments: dict[str, str]) -> Agent:
+    prompt = await client.get_prompt(name, {"audio_url": AUDIO, **arguments})
+    text = "\n".join(m.content.text for m in prompt.messages)  # type: ignore[union-attr]
+    plan = dict(planned_calls(text))
+    assert {"transcribe", "wait_for_transcript", "ask_transcript"} <= set(plan), text
+    agent = Agent(client)
+    transcribed = await agent.call("transcribe", plan["transcribe"])
+    transcript_id = transcribed.structured_content["id"]
+    if transcribed.structured_content.get("timed_out"):
+        await agent.call("wait_for_transcript", with_id(plan["wait_for_transcript"], transcript_id))
+    answer = await agent.call("ask_transcript", with_id(plan["ask_transcript"], transcript_id))
+    assert answer.structured_content["answer"]
+    assert answer.structured_content["transcript_ids"] == [transcript_id]
+    return agent
+
+
+@pytest.mark.parametrize("name", list(WORKFLOWS))
+async def test_each_workflow_takes_at_most_three_small_calls(live: Live, name: str) -> None:
+    async with Client(live.url) as client:
+        agent = await run_workflow(client, name, WORKFLOWS[name])
+    print(f"\n{name}: {len(agent.calls)} calls {agent.calls}, {agent.output_bytes} bytes of tool output")
+    assert len(agent.calls) <= MAX_CALLS
+    assert agent.output_bytes <= MAX_OUTPUT_BYTES
+
+
+async def test_the_raw_tools_need_more_calls_and_bytes(live: Live) -> None:
+    """The same audit with the plain API tools, for comparison (what the workflow tools save)."""
+    async with Client(live.url) as client:
+        agent = Agent(client)
+        created = await agent.call("create_transcript", {"audio_url": AUDIO, "speaker_labels": True})
+        transcript_id = created.structured_content["id"]
+        status = "queued"
+        while status != "completed":
+            await anyio.sleep(0.3)  # an agent's pace between status checks, not a wait for an event
+            got = await agent.call("get_transcript", {"transcript_id": transcript_id})
+            status = got.structured_content["status"]
+        await agent.call("get_sentences", {"transcript_id": transcript_id})
+        await agent.call(
+            "llm_chat_completion",
+            {
+                "model": "claude-sonnet-4-6",
+                "transcript_id": transcript_id,
+                "messages": [{"role": "user", "content": "Audit this support call: {{ transcript }}"}],
+            },
+        )
+    print(f"\nraw tools: {len(agent.calls)} calls, {agent.output_bytes} bytes of tool output")
+    assert len(agent.calls) > MAX_CALLS
+
+
+async def test_progress_notifications_reach_the_client_over_http(live: Live) -> None:
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with Client(live.url, mode="legacy") as client:
+        created = await client.call_tool("create_transcript", {"audio_url": AUDIO})
+        transcript_id = created.structured_content["id"]
+        done = await client.call_tool(
+            "wait_for_transcript", {"transcript_id": transcript_id}, progress_callback=on_progress
+        )
+    assert done.structured_content["status"] == "completed"
+    assert len(messages) == live.gets(transcript_id) >= 2
+    assert all(message.startswith("status ") for message in messages)
+
+
+async def test_concurrent_waiters_over_http_share_one_poll_loop(live: Live) -> None:
+    async with Client(live.url) as client:
+        alone = (await client.call_tool("create_transcript", {"audio_url": AUDIO})).structured_content["id"]
+        await client.call_tool("wait_for_transcript", {"transcript_id": alone})
+        shared = (await client.call_tool("create_transcript", {"audio_url": AUDIO})).structured_content["id"]
+
+        async def wait_one() -> None:
+            async with Client(live.url) as own:
+                result = await own.call_tool("wait_for_transcript", {"transcript_id": shared})
+                assert result.structured_content["status"] == "completed"
+
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(wait_one)
+    print(f"\ncoalescing: 1 waiter {live.gets(alone)} polls; 8 waiters {live.gets(shared)} polls")
+    assert live.gets(shared) <= live.gets(alone) + 2
+
+
+async def test_cancelling_a_wait_over_http_stops_polling(slow_live: Live) -> None:
+    async with Client(slow_live.url) as client:
+        created = await client.call_tool("transcribe", {"audio_url": AUDIO, "wait": False})
+        transcript_id = created.structured_content["id"]
+        polled = anyio.Event()
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            polled.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                lambda: client.call_tool(
+                    "wait_for_transcript",
+                    {"transcript_id": transcript_id, "timeout_seconds": 30},
+                    progress_callback=on_progress,
+                )
+            )
+            await polled.wait()
+            assert transcript_id in slow_live.gateway.runner.poller.polling()
+            group.cancel_scope.cancel()
+        # The server learns of the cancellation over the wire; give it a bounded moment.
+        with anyio.fail_after(10):
+            while transcript_id in slow_live.gateway.runner.poller.polling():
+                await anyio.sleep(0.01)
+        polls = slow_live.gets(transcript_id)
+        # The same client keeps working, and nothing polls the cancelled transcript meanwhile.
+        other = (
+            await client.call_tool("transcribe", {"audio_url": AUDIO, "timeout_seconds": 1})
+        ).structured_content
+        assert other["timed_out"] is True
+    assert slow_live.gets(transcript_id) == polls
+
+
+async def test_transcribe_timeout_over_http_returns_the_id(slow_live: Live) -> None:
+    async with Client(slow_live.url) as client:
+        result = await client.call_tool("transcribe", {"audio_url": AUDIO, "timeout_seconds": 1})
+    assert not result.is_error
+    data = result.structured_content
+    assert data["id"] and data["timed_out"] is True and slow_live.gets(data["id"]) >= 1
+    assert "wait_for_transcript" in data["next_step"]
+
+
+async def test_transcribe_failures_over_http_say_exactly_what_happened(slow_live: Live) -> None:
+    clip = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA="  # an empty WAV
+    before = dict(slow_live.sim.stats()["requests"])
+    async with Client(slow_live.url) as client:
+        slow_live.sim.queue_fault("500", path_prefix="/v2/upload")
+        upload_failed = await client.call_tool("transcribe", {"data_base64": clip})
+        slow_live.sim.queue_fault("503", path_prefix="/v2/transcript", method="POST")
+        create_failed = await client.call_tool("transcribe", {"data_base64": clip})
+    after = slow_live.sim.stats()["requests"]
+    assert upload_failed.is_error and create_failed.is_error
+    assert upload_failed.structured_content["error"]["message"].startswith("Upload failed, so no transcript")
+    create_error = create_failed.structured_content["error"]
+    assert create_error["message"].startswith("Creating the transcript failed") and create_error["upload_url"]
+    assert after.get("POST /v2/upload", 0) - before.get("POST /v2/upload", 0) == 2
+    assert after.get("POST /v2/transcript", 0) - before.get("POST /v2/transcript", 0) == 1
