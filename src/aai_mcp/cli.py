@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,10 +12,11 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from aai_mcp import __version__
+from aai_mcp.access.token_cli import add_token_commands, run_token_command
 from aai_mcp.settings import Settings
 
 # Secrets never come from the command line (shell history, process lists): environment only.
-NOT_FLAGS = {"api_key"}
+NOT_FLAGS = {"api_key", "token_secrets"}
 SIMULATE_FLAGS = {"host", "port", "simulator_delay_seconds", "log_level"}
 
 
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--key", default="sim-key", help="The API key the simulator accepts.")
     tools = commands.add_parser("tools", help="List the tool catalog (name, toolset, read-only).")
     tools.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    add_token_commands(commands)
     return parser
 
 
@@ -82,6 +85,8 @@ def settings_from(args: argparse.Namespace, default_roots: list[Path]) -> Settin
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "token":
+        return run_token_command(args, os.environ)
     from aai_mcp import commands
 
     try:

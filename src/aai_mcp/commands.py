@@ -14,14 +14,22 @@ from aai_mcp.settings import Settings
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [settings.api_key.get_secret_value()] if settings.api_key else []
+    secrets = [settings.api_key] if settings.api_key else []
+    if settings.token_secrets:
+        secrets.append(settings.token_secrets)
+    return [secret.get_secret_value() for secret in secrets]
 
 
 def serve(settings: Settings) -> int:
-    from aai_mcp.transports.http import build_http_app
+    from aai_mcp.transports.http import build_http_app, checked_authenticator
 
     configure_logging(settings.log_level, _secrets(settings))
-    app = build_http_app(build_gateway(settings))
+    try:
+        authenticator = checked_authenticator(settings)
+    except ValueError as exc:
+        print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    app = build_http_app(build_gateway(settings), authenticator)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
     print(
         f"aai-mcp: serving {mode} at http://{settings.host}:{settings.port}/mcp (Streamable HTTP), "

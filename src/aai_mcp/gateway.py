@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from aai_mcp.access.principal import Principal
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.registry import Registry
+from aai_mcp.registry.filters import server_scopes
 from aai_mcp.settings import SIMULATOR_KEY, Settings
 from aai_mcp.tools.handlers import HANDLERS
 from aai_mcp.tools.runner import ToolRunner
@@ -31,6 +33,9 @@ class Gateway:
     upstream: Upstream
     runner: ToolRunner
 
+    def upstream_for(self, principal: Principal) -> Upstream:
+        return self.runner.upstream_for(principal)
+
     async def aclose(self) -> None:
         await self.upstream.aclose()
 
@@ -42,7 +47,7 @@ def load_default_catalog() -> Catalog:
 def build_gateway(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Gateway:
     """Everything a transport needs. `transport` replaces the network (tests, the simulator)."""
     catalog = load_default_catalog()
-    registry = Registry(catalog)
+    registry = Registry(catalog, server_scopes(settings, catalog))
     if transport is None and settings.simulated:
         transport = simulator_transport(settings)
     upstream = Upstream(settings, transport=transport)

@@ -17,7 +17,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from aai_mcp.gateway import Gateway
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views_transcript import segments_view, transcript_view
-from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream import Upstream, UpstreamError, decode_json
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path
 
@@ -150,8 +150,9 @@ def listed(item: dict[str, Any]) -> types.Resource:
 class TranscriptResources:
     """resources/list, resources/templates/list and resources/read over the gateway's Upstream."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, upstream: Upstream | None = None) -> None:
         self.gateway = gateway
+        self.upstream = upstream or gateway.upstream
 
     async def page(self, cursor: str | None) -> types.ListResourcesResult:
         """One page of recent transcripts, newest first; the cursor is the last id of the page before."""
@@ -161,7 +162,7 @@ class TranscriptResources:
                 raise MCPError(INVALID_PARAMS, f"Bad cursor {cursor!r}: pass back a next_cursor unchanged.")
             params["before_id"] = cursor
         try:
-            response = await self.gateway.upstream.request("api", "GET", "/v2/transcript", params=params)
+            response = await self.upstream.request("api", "GET", "/v2/transcript", params=params)
             payload = decode_json(response)
             if not isinstance(payload, dict):
                 raise malformed_body(response.status_code, "a transcript list that is not an object")
@@ -201,14 +202,14 @@ class TranscriptResources:
         return _dumps({key: shaped[key] for key in ("id", "kind", "total", "items")})
 
     async def _completed(self, transcript_id: str) -> dict[str, Any]:
-        payload = await read_transcript(self.gateway.upstream, transcript_id)
+        payload = await read_transcript(self.upstream, transcript_id)
         if payload.get("status") != "completed":
             raise not_completed(transcript_id, str(payload.get("status")), payload.get("error"))
         return payload
 
     async def _sub_resource(self, transcript_id: str, sub_path: str) -> httpx.Response:
         try:
-            return await self.gateway.upstream.request("api", "GET", transcript_path(transcript_id, sub_path))
+            return await self.upstream.request("api", "GET", transcript_path(transcript_id, sub_path))
         except UpstreamError as exc:
             if exc.status == 400:
                 # Usually "not completed": say which status it is, and what to do about it.
@@ -220,7 +221,7 @@ class TranscriptResources:
             spec=self.gateway.catalog.tools[tool],
             args={},
             max_chars=NO_CAP,
-            base_url=self.gateway.upstream.base_urls["api"],
+            base_url=self.upstream.base_urls["api"],
             now=datetime.now(UTC),
         )
 

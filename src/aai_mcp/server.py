@@ -7,13 +7,18 @@ from typing import Any
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_REQUEST
 
 from aai_mcp import __version__
+from aai_mcp.access.principal import LOCAL, Principal
+from aai_mcp.access.principal import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
 from aai_mcp.catalog.prompts import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
 from aai_mcp.prompts import Prompts
 from aai_mcp.resources import TranscriptResources, templates
 
+RESOURCE_TOOL = "get_transcript"
 INSTRUCTIONS = (
     "AssemblyAI speech-to-text as tools. Transcription is asynchronous: create_transcript (or "
     "upload_file first, for local audio) returns an id with status 'queued'; the text exists only once "
@@ -26,24 +31,47 @@ INSTRUCTIONS = (
 )
 
 
+def principal_of(ctx: ServerRequestContext[Any]) -> Principal:
+    """Who sent this request: set by the HTTP auth middleware; stdio and in-process callers are local."""
+    request = ctx.request
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):
+        principal = scope.get(PRINCIPAL_SCOPE_KEY)
+        if isinstance(principal, Principal):
+            return principal
+    return LOCAL
+
+
 def build_server(gateway: Gateway) -> Server[Any]:
-    resources = TranscriptResources(gateway)
     prompts = Prompts(load_prompts(default_prompts_path()))
+
+    def resources_for(ctx: ServerRequestContext[Any]) -> TranscriptResources:
+        # Resources show the same data as get_transcript, so they need the same permission.
+        principal = principal_of(ctx)
+        spec = gateway.registry.get(RESOURCE_TOOL)
+        denied = "the server does not offer it" if spec is None else None
+        if spec is not None and principal.scopes is not None:
+            denied = principal.scopes.allows(spec)
+        if denied:
+            raise MCPError(INVALID_REQUEST, f"Reading transcripts needs {RESOURCE_TOOL}, and {denied}.")
+        return TranscriptResources(gateway, gateway.upstream_for(principal))
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=gateway.registry.definitions)
+        return types.ListToolsResult(tools=gateway.registry.listed(principal_of(ctx).scopes))
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        return await gateway.runner.call(params.name, params.arguments, progress=ctx.session.report_progress)
+        return await gateway.runner.call(
+            params.name, params.arguments, progress=ctx.session.report_progress, principal=principal_of(ctx)
+        )
 
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return await resources.page(params.cursor if params else None)
+        return await resources_for(ctx).page(params.cursor if params else None)
 
     async def list_resource_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -53,7 +81,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return await resources.read(params.uri)
+        return await resources_for(ctx).read(params.uri)
 
     async def list_prompts(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None

@@ -108,6 +108,39 @@ class Settings(BaseSettings):
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
     )
 
+    toolsets: CommaList | None = Field(
+        None, description="Offer only tools of these toolsets (comma-separated)."
+    )
+    tools: CommaList | None = Field(None, description="Offer only these tools (comma-separated allowlist).")
+    methods: CommaList | None = Field(
+        None, description="Offer only these method classes: read, write, delete, custom (comma-separated)."
+    )
+    tags: CommaList | None = Field(None, description="Offer only tools carrying one of these tags.")
+    read_only: bool = Field(False, description="Offer only tools whose readOnlyHint is true.")
+
+    auth: CommaList = Field(
+        ["none"], description="HTTP auth modes: none, or tokens and/or passthrough-key (comma-separated)."
+    )
+    insecure_no_auth: bool = Field(
+        False,
+        description="Allow auth=none on a non-loopback address (anyone who reaches it can spend the key).",
+    )
+    token_secrets: SecretStr | None = Field(
+        None, description="HMAC secrets that sign access tokens, comma-separated, first signs (env only)."
+    )
+    token_secret_file: Path | None = Field(None, description="File of token signing secrets, one per line.")
+    token_revocation_file: Path | None = Field(
+        None, description="File of revoked token ids, one per line; re-read when it changes."
+    )
+    accounts: CommaList = Field(
+        [],
+        description="Extra AssemblyAI accounts as name=env:VAR or name=file:/path (the key is read from "
+        "there; 'default' is ASSEMBLYAI_API_KEY).",
+    )
+    max_concurrent_calls_per_token: int = Field(
+        8, ge=1, description="Tool calls one token (or passthrough key) may have running at once."
+    )
+
     host: str = Field("127.0.0.1", description="Address `serve` binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` binds.")
     stateless: bool = Field(False, description="Streamable HTTP without sessions (for scale-out).")
@@ -133,7 +166,18 @@ class Settings(BaseSettings):
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         return None if isinstance(raw, str) and not raw.strip() else value
 
-    @field_validator("allowed_hosts", "allowed_origins", "llm_models", mode="before")
+    @field_validator(
+        "allowed_hosts",
+        "allowed_origins",
+        "llm_models",
+        "toolsets",
+        "tools",
+        "methods",
+        "tags",
+        "auth",
+        "accounts",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -32,6 +32,8 @@ class ToolCall:
     settings: Settings
     poller: TranscriptPoller | None = None
     progress: ProgressFn = field(default=no_progress)
+    partition: str = ""
+    """Whose AssemblyAI key this call uses, so shared poll loops never mix callers."""
 
 
 Handler = Callable[[ToolCall], Awaitable[Any]]

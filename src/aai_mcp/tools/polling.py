@@ -29,6 +29,7 @@ class _Watch:
     """The shared state of one transcript's poll loop."""
 
     interval: float
+    fetch: Fetch
     latest: dict[str, Any] | None = None
     error: UpstreamError | None = None
     version: int = 0
@@ -57,28 +58,31 @@ class TranscriptPoller:
     when the last waiter leaves, polling stops. A poll that fails (a 429, say) ends every wait.
     """
 
-    def __init__(self, fetch: Fetch, first_interval: float, max_interval: float) -> None:
-        self._fetch = fetch
+    def __init__(self, first_interval: float, max_interval: float) -> None:
         self._first_interval = first_interval
         self._max_interval = max_interval
-        self._watches: dict[str, _Watch] = {}
+        self._watches: dict[tuple[str, str], _Watch] = {}
 
     def polling(self) -> list[str]:
         """Transcripts that have a poll loop right now (for health checks and tests)."""
-        return list(self._watches)
+        return [transcript_id for _, transcript_id in self._watches]
 
-    async def wait(self, transcript_id: str, timeout: float, progress: ProgressFn) -> WaitOutcome:
-        watch = self._watches.setdefault(transcript_id, _Watch(interval=self._first_interval))
+    async def wait(
+        self, transcript_id: str, timeout: float, progress: ProgressFn, fetch: Fetch, partition: str = ""
+    ) -> WaitOutcome:
+        """Wait for one transcript; waiters share a loop only within one `partition` (one API key)."""
+        key = (partition, transcript_id)
+        watch = self._watches.setdefault(key, _Watch(interval=self._first_interval, fetch=fetch))
         watch.waiters += 1
         started = time.monotonic()
         try:
             await self._follow_or_lead(transcript_id, watch, started, started + timeout, progress)
             if watch.latest is None:
-                watch.latest = await self._fetch(transcript_id)
+                watch.latest = await watch.fetch(transcript_id)
         finally:
             watch.waiters -= 1
-            if watch.waiters == 0 and self._watches.get(transcript_id) is watch:
-                del self._watches[transcript_id]
+            if watch.waiters == 0 and self._watches.get(key) is watch:
+                del self._watches[key]
         waited = round(time.monotonic() - started, 1)
         return WaitOutcome(dict(watch.latest), waited, timed_out=not watch.finished)
 
@@ -106,7 +110,7 @@ class TranscriptPoller:
         try:
             while True:
                 try:
-                    latest = await self._fetch(transcript_id)
+                    latest = await watch.fetch(transcript_id)
                 except UpstreamError as exc:
                     watch.publish(watch.latest, exc)
                     raise

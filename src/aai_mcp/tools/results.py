@@ -40,7 +40,12 @@ def success(shaped: Shaped, *, simulated: bool, is_error: bool = False) -> types
 
 
 def input_error(message: str, *, simulated: bool) -> types.CallToolResult:
-    structured = {"error": {"message": message, "kind": "invalid_arguments", "retryable": False}}
+    return refused(message, "invalid_arguments", simulated=simulated)
+
+
+def refused(message: str, kind: str, *, simulated: bool) -> types.CallToolResult:
+    """A call the gateway itself declines (bad arguments, missing scope, too many at once)."""
+    structured = {"error": {"message": message, "kind": kind, "retryable": kind == "too_many_calls"}}
     return types.CallToolResult(
         content=_text(message, simulated),
         structured_content=structured,

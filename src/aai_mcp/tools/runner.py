@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import mcp_types as types
 
+from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.registry import Registry
 from aai_mcp.settings import Settings
 from aai_mcp.tools import results
@@ -21,9 +22,8 @@ from aai_mcp.tools.validation import ArgumentValidator
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views import VIEWS
 from aai_mcp.upstream import Upstream, UpstreamError
-from aai_mcp.upstream.transcripts import read_transcript
 
-log = logging.getLogger("aai_mcp.calls")
+audit = logging.getLogger("aai_mcp.audit")
 
 
 class ToolRunner:
@@ -32,46 +32,69 @@ class ToolRunner:
         self.upstream = upstream
         self.settings = settings
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
-        self.poller = TranscriptPoller(
-            partial(read_transcript, upstream),
-            settings.wait_poll_initial_seconds,
-            settings.wait_poll_max_seconds,
-        )
+        self.poller = TranscriptPoller(settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds)
+        self._running: Counter[str] = Counter()
 
     async def call(
-        self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: ProgressFn = no_progress,
+        principal: Principal = LOCAL,
     ) -> types.CallToolResult:
         started = time.monotonic()
-        result, status = await self._call(name, arguments or {}, progress)
-        outcome = "error" if result.is_error else "ok"
-        log.info(
-            "tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
+        result, status = await self._admitted(name, arguments or {}, progress, principal)
+        # The audit line: who called what and how it went; never argument values (they may hold secrets).
+        audit.info(
+            "token=%s tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
+            principal.id,
             name,
-            outcome,
+            "error" if result.is_error else "ok",
             status,
             (time.monotonic() - started) * 1000,
         )
         return result
 
+    async def _admitted(
+        self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
+    ) -> tuple[types.CallToolResult, int | None]:
+        limit = self.settings.max_concurrent_calls_per_token
+        if principal is not LOCAL and self._running[principal.id] >= limit:
+            message = f"Too many calls at once for this token ({limit} allowed); wait for one to finish."
+            return results.refused(message, "too_many_calls", simulated=self.settings.simulated), None
+        self._running[principal.id] += 1
+        try:
+            return await self._call(name, args, progress, principal)
+        finally:
+            self._running[principal.id] -= 1
+            if not self._running[principal.id]:
+                del self._running[principal.id]
+
     async def _call(
-        self, name: str, args: dict[str, Any], progress: ProgressFn
+        self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
     ) -> tuple[types.CallToolResult, int | None]:
         simulated = self.settings.simulated
         spec = self.registry.get(name)
         if spec is None:
             known = ", ".join(sorted(self.registry.specs))
             return results.input_error(f"Unknown tool '{name}'. Tools: {known}.", simulated=simulated), None
+        denied = principal.scopes.allows(spec) if principal.scopes is not None else None
+        if denied:
+            message = f"Not allowed: {denied}, so {name} cannot be called with it."
+            return results.refused(message, "forbidden", simulated=simulated), None
         problem = self._validators[name].problem(args)
         if problem:
             return results.input_error(problem, simulated=simulated), None
         args = self._with_option_defaults(spec.name, args)
+        upstream = self.upstream_for(principal)
         call = ToolCall(
             spec=spec,
             args=args,
-            upstream=self.upstream,
+            upstream=upstream,
             settings=self.settings,
             poller=self.poller,
             progress=progress,
+            partition=principal.partition(),
         )
         handler: Handler = HANDLERS[spec.handler] if spec.handler else forward
         try:
@@ -92,6 +115,12 @@ class ToolRunner:
             isinstance(payload, dict) and spec.view == "transcript" and payload.get("status") == "error"
         )
         return results.success(shaped, simulated=simulated, is_error=failed_job), 200
+
+    def upstream_for(self, principal: Principal) -> Upstream:
+        """The upstream a caller's calls go through: its own or its account's key, else the server's."""
+        if principal.api_key is None:
+            return self.upstream
+        return self.upstream.with_key(principal.api_key.get_secret_value())
 
     def _with_option_defaults(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         spec = self.registry.specs[name]

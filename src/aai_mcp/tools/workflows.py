@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aai_mcp.tools.call import ToolCall, ToolInputError
@@ -9,6 +10,7 @@ from aai_mcp.tools.forward import request_body
 from aai_mcp.tools.polling import WaitOutcome
 from aai_mcp.tools.uploads import one_source, upload_from
 from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.transcripts import read_transcript
 
 TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64")
 
@@ -20,7 +22,8 @@ def _timeout(call: ToolCall) -> float:
 
 async def _wait(call: ToolCall, transcript_id: str) -> WaitOutcome:
     assert call.poller is not None
-    return await call.poller.wait(transcript_id, _timeout(call), call.progress)
+    fetch = partial(read_transcript, call.upstream)
+    return await call.poller.wait(transcript_id, _timeout(call), call.progress, fetch, call.partition)
 
 
 def _with_wait(outcome: WaitOutcome) -> dict[str, Any]:

@@ -9,14 +9,17 @@ from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from aai_mcp import __version__
+from aai_mcp.access.principal import Authenticator
 from aai_mcp.gateway import Gateway
 from aai_mcp.server import build_server
 from aai_mcp.settings import Settings
+from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -37,8 +40,25 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def build_http_app(gateway: Gateway) -> Starlette:
+class UnsafeConfiguration(ValueError):
+    """The server would accept unauthenticated calls from other machines."""
+
+
+def checked_authenticator(settings: Settings) -> Authenticator:
+    """The authenticator for these settings; ValueError (or UnsafeConfiguration) when they are wrong."""
+    authenticator = Authenticator(settings)
+    if authenticator.open and not is_loopback(settings.host) and not settings.insecure_no_auth:
+        raise UnsafeConfiguration(
+            f"refusing to serve {settings.host} without authentication: anyone who reaches it could spend "
+            "the AssemblyAI key. Use --auth tokens (see `aai-mcp token mint`) or --auth passthrough-key, "
+            "bind 127.0.0.1, or pass --insecure-no-auth if something in front already authenticates."
+        )
+    return authenticator
+
+
+def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None) -> Starlette:
     settings = gateway.settings
+    authenticator = authenticator or checked_authenticator(settings)
     server = build_server(gateway)
     security = security_settings(settings)
     manager = StreamableHTTPSessionManager(
@@ -75,12 +95,16 @@ def build_http_app(gateway: Gateway) -> Starlette:
         finally:
             await gateway.aclose()
 
+    mcp_endpoint = StreamableHTTPASGIApp(manager)
     return Starlette(
         routes=[
-            Route("/mcp", endpoint=StreamableHTTPASGIApp(manager)),
+            Route("/mcp", endpoint=mcp_endpoint),
+            # The credential in the path: for clients that cannot send headers (ChatGPT connectors).
+            Route("/mcp/t/{token}", endpoint=mcp_endpoint),
             Route("/sse", endpoint=handle_sse, methods=["GET"]),
             Mount("/messages/", app=sse.handle_post_message),
             Route("/healthz", endpoint=healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(AuthMiddleware, authenticator=authenticator)],
     )

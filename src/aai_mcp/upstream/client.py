@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from collections.abc import AsyncIterable, Mapping
@@ -33,6 +34,7 @@ class Upstream:
         self.settings = settings
         self.base_urls = base_urls(settings)
         self._key = settings.api_key_value()
+        self._own_key = False
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         self._clients: dict[HostName, httpx.AsyncClient] = {
             host: httpx.AsyncClient(
@@ -58,7 +60,20 @@ class Upstream:
     ) -> None:
         await self.aclose()
 
+    def with_key(self, key: str) -> Upstream:
+        """The same connections, authenticating every call with `key` (a caller's or an account's)."""
+        view = copy.copy(self)
+        view._key, view._own_key = key, True
+        return view
+
+    def _per_call_headers(self, host: HostName) -> dict[str, str] | None:
+        return (
+            {"Authorization": self._auth_headers(host, self._key)["Authorization"]} if self._own_key else None
+        )
+
     async def aclose(self) -> None:
+        if self._own_key:
+            return  # a keyed view shares the connections of the Upstream it came from
         for client in self._clients.values():
             await client.aclose()
 
@@ -76,7 +91,9 @@ class Upstream:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = await self._clients[host].request(method, path, params=params, json=json_body)
+                response = await self._clients[host].request(
+                    method, path, params=params, json=json_body, headers=self._per_call_headers(host)
+                )
             except httpx.TransportError as exc:
                 # Only GETs get a second attempt: a POST may already have reached upstream.
                 if last:
@@ -91,7 +108,7 @@ class Upstream:
 
     async def upload(self, chunks: AsyncIterable[bytes], size: int | None = None) -> dict[str, Any]:
         """Stream raw bytes to POST /v2/upload (never multipart, never base64)."""
-        headers = {"Content-Type": "application/octet-stream"}
+        headers = {"Content-Type": "application/octet-stream", **(self._per_call_headers("api") or {})}
         if size is not None:
             headers["Content-Length"] = str(size)
         timeout = httpx.Timeout(

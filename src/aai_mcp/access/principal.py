@@ -1,0 +1,121 @@
+"""Who is calling, and what they may do: resolved once per HTTP request from its credentials."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from aai_mcp.access.accounts import DEFAULT_ACCOUNT, load_accounts
+from aai_mcp.access.revocation import RevocationList, RevocationUnavailable
+from aai_mcp.access.scopes import Scopes
+from aai_mcp.access.secrets import load_signing_secrets
+from aai_mcp.access.tokens import HEADER_NAME, TokenError, verify
+from aai_mcp.settings import Settings
+
+TOKEN_PREFIX = "aai1."
+PASSTHROUGH_HEADER = "x-assemblyai-key"
+AUTH_MODES = frozenset({"none", "tokens", "passthrough-key"})
+SCOPE_KEY = "aai_mcp.principal"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A caller: its id for logs and limits, its scopes, and the AssemblyAI key its calls use."""
+
+    id: str
+    scopes: Scopes | None = None
+    account: str = DEFAULT_ACCOUNT
+    api_key: SecretStr | None = field(default=None, repr=False)
+    """None: the server's own key for `account`."""
+
+    def partition(self) -> str:
+        """Separates shared state (poll loops) between callers with different AssemblyAI keys."""
+        if self.api_key is None:
+            return f"account:{self.account}"
+        return "key:" + hashlib.sha256(self.api_key.get_secret_value().encode()).hexdigest()[:16]
+
+
+LOCAL = Principal(id="local")
+
+
+class AuthFailure(Exception):
+    """The request is refused before it reaches MCP; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class Authenticator:
+    """Checks a request's credentials against the configured auth modes."""
+
+    def __init__(self, settings: Settings) -> None:
+        unknown = set(settings.auth) - AUTH_MODES
+        if unknown or not settings.auth:
+            raise ValueError(f"auth modes must be among {sorted(AUTH_MODES)}, not {sorted(unknown)}")
+        if "none" in settings.auth and len(settings.auth) > 1:
+            raise ValueError("auth mode 'none' cannot be combined with other modes")
+        self.modes = frozenset(settings.auth)
+        self.secrets = load_signing_secrets(settings.token_secrets, settings.token_secret_file)
+        if "tokens" in self.modes and not self.secrets:
+            raise ValueError("auth mode 'tokens' needs AAI_MCP_TOKEN_SECRETS or --token-secret-file")
+        self.revoked = (
+            RevocationList(settings.token_revocation_file) if settings.token_revocation_file else None
+        )
+        self.accounts = load_accounts(settings.accounts, settings.api_key)
+
+    @property
+    def open(self) -> bool:
+        return "none" in self.modes
+
+    def authenticate(self, headers: Mapping[str, str], path_token: str | None) -> Principal:
+        if self.open:
+            return LOCAL
+        bearer = _bearer(headers.get("authorization", ""))
+        token = path_token or (bearer if bearer.startswith(TOKEN_PREFIX) else None)
+        if token is not None:
+            if "tokens" not in self.modes:
+                raise AuthFailure(401, "tokens_disabled", "This server does not accept access tokens.")
+            return self._token_principal(token, headers.get(HEADER_NAME.lower()))
+        if "passthrough-key" in self.modes:
+            key = headers.get(PASSTHROUGH_HEADER) or bearer
+            if key:
+                return Principal(id="passthrough", api_key=SecretStr(key.strip()))
+        raise AuthFailure(401, "missing_credentials", self._how_to_authenticate())
+
+    def _token_principal(self, token: str, header_secret: str | None) -> Principal:
+        try:
+            claims = verify(token, self.secrets, time.time(), self.revoked or frozenset(), header_secret)
+        except RevocationUnavailable as exc:
+            raise AuthFailure(503, exc.code, exc.reason) from None
+        except TokenError as exc:
+            raise AuthFailure(401, exc.code, exc.reason) from None
+        if claims.account not in self.accounts and not (
+            claims.account == DEFAULT_ACCOUNT and not self.accounts
+        ):
+            raise AuthFailure(
+                403, "unknown_account", f"token {claims.jti} is for an account this server lacks"
+            )
+        return Principal(
+            id=claims.jti,
+            scopes=claims.scopes,
+            account=claims.account,
+            api_key=self.accounts.get(claims.account),
+        )
+
+    def _how_to_authenticate(self) -> str:
+        ways = []
+        if "tokens" in self.modes:
+            ways.append("an access token in the URL (/mcp/t/<token>) or as 'Authorization: Bearer <token>'")
+        if "passthrough-key" in self.modes:
+            ways.append("your AssemblyAI key in 'X-AssemblyAI-Key' or as 'Authorization: Bearer <key>'")
+        return "Authentication required: send " + " or ".join(ways) + "."
+
+
+def _bearer(value: str) -> str:
+    scheme, _, credential = value.partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
