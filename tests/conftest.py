@@ -12,6 +12,9 @@ from aai_mcp.server import build_server
 from aai_mcp.settings import Settings
 from tests.support import make_settings
 
+# The canary key must never leak: every test is checked (tests/canary.py says how).
+pytest_plugins = ("tests.canary",)
+
 
 @pytest.fixture
 def anyio_backend() -> str:

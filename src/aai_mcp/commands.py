@@ -21,7 +21,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def serve(settings: Settings) -> int:
-    from aai_mcp.transports.http import build_http_app, checked_authenticator
+    from aai_mcp.transports.http import DrainingServer, build_http_app, checked_authenticator
 
     configure_logging(settings.log_level, _secrets(settings))
     try:
@@ -29,17 +29,25 @@ def serve(settings: Settings) -> int:
     except ValueError as exc:
         print(f"aai-mcp: {exc}", file=sys.stderr)
         return 2
-    app = build_http_app(build_gateway(settings), authenticator)
+    gateway = build_gateway(settings)
+    app = build_http_app(gateway, authenticator)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
     print(
         f"aai-mcp: serving {mode} at http://{settings.host}:{settings.port}/mcp (Streamable HTTP), "
         f"/sse (legacy SSE), /healthz",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return 0
+    server = DrainingServer(config, on_shutdown=lambda: gateway.runner.drain(settings.shutdown_grace_seconds))
+    server.run()
+    return 0 if server.started else 1
 
 
 def stdio(settings: Settings) -> int:

@@ -17,7 +17,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from aai_mcp.gateway import Gateway
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views_transcript import segments_view, transcript_view
-from aai_mcp.upstream import Upstream, UpstreamError, decode_json
+from aai_mcp.upstream import Upstream, UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path
 
@@ -101,7 +101,7 @@ def parse_uri(uri: str) -> tuple[str, Part]:
         known = ", ".join(f"{PREFIX}{{id}}{suffix}" for suffix in PARTS)
         raise MCPError(INVALID_PARAMS, f"Unknown resource URI {uri!r}. Readable URIs: {known}.")
     transcript_id = match["id"]
-    if not TRANSCRIPT_ID.match(transcript_id):
+    if not TRANSCRIPT_ID.fullmatch(transcript_id):
         raise MCPError(
             INVALID_PARAMS,
             f"Bad transcript id {transcript_id!r} in {uri!r}: ids are 1-128 of A-Z a-z 0-9 _ -.",
@@ -158,7 +158,7 @@ class TranscriptResources:
         """One page of recent transcripts, newest first; the cursor is the last id of the page before."""
         params = {"limit": str(LIST_PAGE_SIZE)}
         if cursor is not None:
-            if not TRANSCRIPT_ID.match(cursor):
+            if not TRANSCRIPT_ID.fullmatch(cursor):
                 raise MCPError(INVALID_PARAMS, f"Bad cursor {cursor!r}: pass back a next_cursor unchanged.")
             params["before_id"] = cursor
         try:
@@ -169,7 +169,7 @@ class TranscriptResources:
         except UpstreamError as exc:
             raise upstream_failure(exc, "Listing transcripts failed") from None
         items = [
-            item for item in payload.get("transcripts") or [] if TRANSCRIPT_ID.match(str(item.get("id")))
+            item for item in payload.get("transcripts") or [] if TRANSCRIPT_ID.fullmatch(str(item.get("id")))
         ]
         more = bool((payload.get("page_details") or {}).get("prev_url"))
         return types.ListResourcesResult(
@@ -196,7 +196,7 @@ class TranscriptResources:
             return _dumps({key: value for key, value in shaped.items() if key != "notes"})
         response = await self._sub_resource(transcript_id, SUB_PATHS[part.suffix])
         if part.suffix.startswith("/subtitles"):
-            return response.text
+            return decode_text(response)
         kind = SUB_PATHS[part.suffix]
         shaped = segments_view(kind)(decode_json(response), self._context(f"get_{kind}")).structured
         return _dumps({key: shaped[key] for key in ("id", "kind", "total", "items")})

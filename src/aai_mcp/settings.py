@@ -154,6 +154,19 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest MCP request body accepted over HTTP."
     )
+    instance_id: str | None = Field(
+        None,
+        max_length=200,
+        pattern=r"^[!-~]+$",
+        description="Name sent in the X-AAI-MCP-Instance header of every HTTP response "
+        "(default HOSTNAME:PID).",
+    )
+    shutdown_grace_seconds: int = Field(
+        10,
+        ge=1,
+        description="On SIGTERM, how long in-flight calls may finish (waits return at once; "
+        "calls still running near the end get a retryable error).",
+    )
 
     simulator_delay_seconds: float = Field(
         3.0, ge=0, description="Simulator: seconds a transcript takes from queued to completed."

@@ -23,11 +23,12 @@ def load_accounts(
     accounts: dict[str, SecretStr] = {}
     if default_key is not None:
         accounts[DEFAULT_ACCOUNT] = default_key
-    for entry in entries:
+    for number, entry in enumerate(entries, 1):
         name, _, source = entry.partition("=")
         name = name.strip()
         if not name or not source:
-            raise AccountsError(f"account entry {entry!r} is not name=env:VAR or name=file:/path")
+            # Not echoed: a malformed entry may be a key pasted in by mistake.
+            raise AccountsError(f"account entry {number} is not name=env:VAR or name=file:/path")
         if name in accounts:
             raise AccountsError(f"account {name!r} is defined twice")
         accounts[name] = SecretStr(_read_key(name, source.strip(), environment))
@@ -49,4 +50,4 @@ def _read_key(name: str, source: str, env: Mapping[str, str]) -> str:
         if not value:
             raise AccountsError(f"account {name!r}: {where} is empty")
         return value
-    raise AccountsError(f"account {name!r}: source must be env:VAR or file:/path, not {kind!r}")
+    raise AccountsError(f"account {name!r}: the source must be env:VAR or file:/path")

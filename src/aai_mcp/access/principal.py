@@ -82,9 +82,10 @@ class Authenticator:
                 raise AuthFailure(401, "tokens_disabled", "This server does not accept access tokens.")
             return self._token_principal(token, headers.get(HEADER_NAME.lower()))
         if "passthrough-key" in self.modes:
-            key = headers.get(PASSTHROUGH_HEADER) or bearer
+            key = (headers.get(PASSTHROUGH_HEADER) or bearer).strip()
             if key:
-                return Principal(id="passthrough", api_key=SecretStr(key.strip()))
+                # Its own id per key: limits and audit lines must tell callers apart.
+                return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
         raise AuthFailure(401, "missing_credentials", self._how_to_authenticate())
 
     def _token_principal(self, token: str, header_secret: str | None) -> Principal:
@@ -114,6 +115,10 @@ class Authenticator:
         if "passthrough-key" in self.modes:
             ways.append("your AssemblyAI key in 'X-AssemblyAI-Key' or as 'Authorization: Bearer <key>'")
         return "Authentication required: send " + " or ".join(ways) + "."
+
+
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def _bearer(value: str) -> str:

@@ -147,13 +147,20 @@ def tool_calls_for(body: dict[str, Any]) -> list[dict[str, Any]] | None:
     choice = body.get("tool_choice")
     if not isinstance(choice, dict):
         return None
-    name = (choice.get("function") or {}).get("name")
-    tools = {t["function"]["name"]: t["function"] for t in body.get("tools") or [] if isinstance(t, dict)}
-    if name not in tools:
+    chosen = choice.get("function")
+    name = chosen.get("name") if isinstance(chosen, dict) else None
+    tools = {f["name"]: f for f in map(declared_function, body.get("tools") or []) if f is not None}
+    if not isinstance(name, str) or name not in tools:
         raise bad_request(f"tool_choice names a function that is not in tools: {name!r}")
     arguments = json.dumps(minimal_instance(tools[name].get("parameters")))
     call_id = "call_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{arguments}").hex[:24]
     return [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]
+
+
+def declared_function(tool: Any) -> dict[str, Any] | None:
+    """A tools entry's {"name": ..., ...} function, or None when the entry has none (no crash on junk)."""
+    function = tool.get("function") if isinstance(tool, dict) else None
+    return function if isinstance(function, dict) and isinstance(function.get("name"), str) else None
 
 
 def count_tokens(text: str) -> int:

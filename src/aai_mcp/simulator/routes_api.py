@@ -26,6 +26,7 @@ from .params import ParamError, validate_transcript_params
 from .render import list_item, transcript_json
 from .state import Simulator
 from .transcripts import TranscriptRecord, download_failure, upload_failure, upload_id_of
+from .understanding import check_understanding
 from .uploads import consume_upload, rejected_content_type
 
 TERMINAL = ("completed", "error")
@@ -80,6 +81,8 @@ async def create_transcript(request: Request) -> Response:
     simulator = simulator_of(request)
     try:
         params = validate_transcript_params(await read_json(request))
+        if "speech_understanding" in params:
+            check_understanding(params["speech_understanding"])
     except ParamError as exc:
         raise UpstreamError(400, str(exc)) from None
     failure, upload_id = failure_for(simulator, params["audio_url"])

@@ -21,10 +21,15 @@ def translate(text: str, language: str) -> str:
     return f"[{language}] {text}"
 
 
-def translation_result(options: dict[str, Any], content: CallContent) -> dict[str, Any]:
+def target_languages(options: dict[str, Any]) -> list[str]:
     languages = options.get("target_languages")
     if not is_string_list(languages) or not languages:
         raise ParamError("translation.target_languages must be a non-empty Array of Strings")
+    return list(languages)
+
+
+def translation_result(options: dict[str, Any], content: CallContent) -> dict[str, Any]:
+    languages = target_languages(options)
     utterances = content_utterances(content)
     if options.get("match_original_utterance"):
         for utterance in utterances:
@@ -135,6 +140,18 @@ HANDLERS = {
     "speaker_identification": speaker_identification_result,
     "custom_formatting": custom_formatting_result,
 }
+
+
+OPTION_CHECKS = {"translation": target_languages, "speaker_identification": speaker_values}
+
+
+def check_understanding(speech_understanding: dict[str, Any]) -> None:
+    """Raise now what running the request would raise later, so a transcript create answers 400
+    instead of every later read of the finished transcript failing."""
+    feature = understanding_feature(speech_understanding, "speech_understanding")
+    check = OPTION_CHECKS.get(feature)
+    if check is not None:
+        check(speech_understanding["request"][feature])
 
 
 def run_understanding(speech_understanding: Any, content: CallContent) -> dict[str, Any]:

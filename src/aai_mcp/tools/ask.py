@@ -11,7 +11,7 @@ from aai_mcp.settings import EU_MODEL_PREFIXES, Settings
 from aai_mcp.tools.call import ToolCall, ToolInputError
 from aai_mcp.tools.forward import request_body
 from aai_mcp.tools.views_llm import segment_lines
-from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream import UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path
 
 T = TypeVar("T")
@@ -125,7 +125,7 @@ async def context_body(call: ToolCall, transcript: dict[str, Any], kind: str) ->
     try:
         response = await call.upstream.request("api", "GET", path)
         if kind == "vtt":
-            return response.text, None
+            return decode_text(response), None
         payload = decode_json(response)
     except UpstreamError as exc:
         raise exc.during(f"Reading the {kind} of transcript {transcript_id} failed") from None

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 from aai_mcp.catalog import Param
 from aai_mcp.tools.call import ToolCall
-from aai_mcp.upstream import decode_json
+from aai_mcp.upstream import decode_json, decode_text
+from aai_mcp.upstream.transcripts import path_segment
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def upstream_path(call: ToolCall) -> str:
-    # Every path value is percent-encoded whole, so "../x" or "a?b" can never change the route.
-    values = {name: quote(str(call.args[name]), safe="") for name in call.spec.params.path}
+    values = {name: path_segment(str(call.args[name])) for name in call.spec.params.path}
     return call.spec.path.format(**values)
 
 
@@ -44,7 +43,7 @@ async def forward(call: ToolCall) -> Any:
         spec.host, spec.method, upstream_path(call), params=query_string_params(call) or None, json_body=body
     )
     if spec.response == "text":
-        return response.text
+        return decode_text(response)
     return decode_json(response)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,25 @@ class TranscriptPoller:
         self._first_interval = first_interval
         self._max_interval = max_interval
         self._watches: dict[tuple[str, str], _Watch] = {}
+        self._waits: set[anyio.CancelScope] = set()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """The server is shutting down: every wait returns what it has now, as if it timed out."""
+        self._stopped = True
+        for scope in self._waits:
+            scope.cancel()
+
+    @contextmanager
+    def _stoppable(self) -> Iterator[None]:
+        with anyio.CancelScope() as scope:
+            if self._stopped:
+                scope.cancel()
+            self._waits.add(scope)
+            try:
+                yield
+            finally:
+                self._waits.discard(scope)
 
     def polling(self) -> list[str]:
         """Transcripts that have a poll loop right now (for health checks and tests)."""
@@ -76,7 +96,8 @@ class TranscriptPoller:
         watch.waiters += 1
         started = time.monotonic()
         try:
-            await self._follow_or_lead(transcript_id, watch, started, started + timeout, progress)
+            with self._stoppable():
+                await self._follow_or_lead(transcript_id, watch, started, started + timeout, progress)
             if watch.latest is None:
                 watch.latest = await watch.fetch(transcript_id)
         finally:

@@ -16,6 +16,7 @@ SIMULATED_BANNER = (
 )
 META_SIMULATED = "aai-mcp/simulated"
 META_RATE_LIMIT = "aai-mcp/rate_limit"
+RETRYABLE_REFUSALS = ("too_many_calls", "shutting_down")
 
 
 def _meta(simulated: bool, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -45,7 +46,7 @@ def input_error(message: str, *, simulated: bool) -> types.CallToolResult:
 
 def refused(message: str, kind: str, *, simulated: bool) -> types.CallToolResult:
     """A call the gateway itself declines (bad arguments, missing scope, too many at once)."""
-    structured = {"error": {"message": message, "kind": kind, "retryable": kind == "too_many_calls"}}
+    structured = {"error": {"message": message, "kind": kind, "retryable": kind in RETRYABLE_REFUSALS}}
     return types.CallToolResult(
         content=_text(message, simulated),
         structured_content=structured,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import mcp_types as types
 
 from aai_mcp.access.principal import LOCAL, Principal
@@ -25,6 +27,9 @@ from aai_mcp.upstream import Upstream, UpstreamError
 
 audit = logging.getLogger("aai_mcp.audit")
 
+# Seconds of the shutdown grace period kept back so a cut-short call's error still reaches its client.
+SHUTDOWN_HEADROOM_SECONDS = 2.0
+
 
 class ToolRunner:
     def __init__(self, registry: Registry, upstream: Upstream, settings: Settings) -> None:
@@ -34,6 +39,17 @@ class ToolRunner:
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
         self.poller = TranscriptPoller(settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds)
         self._running: Counter[str] = Counter()
+        self._calls: set[anyio.CancelScope] = set()
+        self._cut_off = math.inf
+
+    def drain(self, grace_seconds: float) -> None:
+        """Shutdown began: waits return what they have now; calls still running near the end of the
+        grace period get a retryable error instead of being dropped with their connection."""
+        self.poller.stop()
+        allowed = max(grace_seconds - SHUTDOWN_HEADROOM_SECONDS, grace_seconds / 2)
+        self._cut_off = anyio.current_time() + allowed
+        for scope in self._calls:
+            scope.deadline = min(scope.deadline, self._cut_off)
 
     async def call(
         self,
@@ -64,11 +80,26 @@ class ToolRunner:
             return results.refused(message, "too_many_calls", simulated=self.settings.simulated), None
         self._running[principal.id] += 1
         try:
-            return await self._call(name, args, progress, principal)
+            return await self._until_cut_off(name, args, progress, principal)
         finally:
             self._running[principal.id] -= 1
             if not self._running[principal.id]:
                 del self._running[principal.id]
+
+    async def _until_cut_off(
+        self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
+    ) -> tuple[types.CallToolResult, int | None]:
+        with anyio.CancelScope(deadline=self._cut_off) as scope:
+            self._calls.add(scope)
+            try:
+                return await self._call(name, args, progress, principal)
+            finally:
+                self._calls.discard(scope)
+        message = (
+            f"The server is shutting down (a restart or scale-in) and stopped {name} before it finished. "
+            "Call it again: the next call reaches a running server."
+        )
+        return results.refused(message, "shutting_down", simulated=self.settings.simulated), None
 
     async def _call(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.registry import input_schema
 
 
+@cache
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA-262, where a final `$` ends the input; Python's `$` also matches
+    # before a trailing newline, so "abc\n" passed ^[A-Za-z0-9_-]{1,128}$ and went into an upstream path.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+
+
 class ArgumentValidator:
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
-        self._validator = Draft202012Validator(input_schema(spec), format_checker=FormatChecker())
+        self._validator = _Validator(input_schema(spec), format_checker=FormatChecker())
 
     def problem(self, args: dict[str, Any]) -> str | None:
         """None when the arguments are valid, else one sentence naming the bad field."""

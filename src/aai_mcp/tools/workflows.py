@@ -49,6 +49,12 @@ async def transcribe(call: ToolCall) -> dict[str, Any]:
         response = await call.upstream.request("api", "POST", "/v2/transcript", json_body=body)
         created = decode_json(response)
     except UpstreamError as exc:
+        if exc.outcome_unknown:
+            stage = (
+                "Creating the transcript may have succeeded although no answer came back, so a job may be "
+                "running: look for it with list_transcripts before transcribing again"
+            )
+            raise exc.during(stage, **steps) from None
         raise exc.during("Creating the transcript failed, so nothing is being transcribed", **steps) from None
     if not isinstance(created, dict) or not created.get("id"):
         raise ToolInputError("AssemblyAI accepted the job but sent no transcript id back.")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+import uvicorn
+from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -13,6 +18,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp import __version__
 from aai_mcp.access.principal import Authenticator
@@ -22,6 +28,70 @@ from aai_mcp.settings import Settings
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+INSTANCE_HEADER = "X-AAI-MCP-Instance"
+
+
+def instance_name(settings: Settings) -> str:
+    """What this process calls itself in responses; the pod name under Kubernetes."""
+    return settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+
+
+class InstanceHeader:
+    """Names the process that answered each request, so calls can be traced through a load balancer."""
+
+    def __init__(self, app: ASGIApp, instance: str) -> None:
+        self.app = app
+        self.header = (INSTANCE_HEADER.lower().encode(), instance.encode("latin-1", "replace"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, send_named)
+
+
+class SseEndpoint:
+    """GET /sse: one legacy SSE session per connection, its stream ended cleanly even at shutdown
+    (the SSE response then returns without its closing chunk)."""
+
+    def __init__(self, server: Server[Any], transport: SseServerTransport) -> None:
+        self.server = server
+        self.transport = transport
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ended = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal ended
+            ended = ended or (message["type"] == "http.response.body" and not message.get("more_body"))
+            await send(message)
+
+        async with self.transport.connect_sse(scope, receive, tracked) as (read, write):
+            await self.server.run(read, write, self.server.create_initialization_options())
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn that tells the gateway when shutdown begins.
+
+    uvicorn runs the app's lifespan shutdown only after in-flight requests end (or the grace period
+    cancels them), too late to cut a long wait short, so the hook runs first.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
 
 
 def security_settings(settings: Settings) -> TransportSecuritySettings:
@@ -59,6 +129,7 @@ def checked_authenticator(settings: Settings) -> Authenticator:
 def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None) -> Starlette:
     settings = gateway.settings
     authenticator = authenticator or checked_authenticator(settings)
+    instance = instance_name(settings)
     server = build_server(gateway)
     security = security_settings(settings)
     manager = StreamableHTTPSessionManager(
@@ -72,15 +143,11 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
         "/messages/", security_settings=security, max_request_body_size=settings.max_request_body_bytes
     )
 
-    async def handle_sse(request: Request) -> Response:
-        async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):
-            await server.run(read, write, server.create_initialization_options())
-        return Response()
-
     async def healthz(request: Request) -> Response:
         return JSONResponse(
             {
                 "status": "ok",
+                "instance": instance,
                 "version": __version__,
                 "simulated": settings.simulated,
                 "tools": len(gateway.registry.definitions),
@@ -101,10 +168,13 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
             Route("/mcp", endpoint=mcp_endpoint),
             # The credential in the path: for clients that cannot send headers (ChatGPT connectors).
             Route("/mcp/t/{token}", endpoint=mcp_endpoint),
-            Route("/sse", endpoint=handle_sse, methods=["GET"]),
+            Route("/sse", endpoint=SseEndpoint(server, sse), methods=["GET"]),
             Mount("/messages/", app=sse.handle_post_message),
             Route("/healthz", endpoint=healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(AuthMiddleware, authenticator=authenticator)],
+        middleware=[
+            Middleware(InstanceHeader, instance=instance),
+            Middleware(AuthMiddleware, authenticator=authenticator),
+        ],
     )

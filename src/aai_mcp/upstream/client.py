@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import httpx
+import orjson
 
 from aai_mcp import __version__
 from aai_mcp.catalog.model import HostName
@@ -36,6 +37,8 @@ class Upstream:
         self._key = settings.api_key_value()
         self._own_key = False
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
+        # One TLS context for all four hosts: each context loads the CA bundle again (~0.7 MB of RSS).
+        tls = httpx.create_ssl_context()
         self._clients: dict[HostName, httpx.AsyncClient] = {
             host: httpx.AsyncClient(
                 base_url=url,
@@ -43,6 +46,7 @@ class Upstream:
                 timeout=timeout,
                 transport=transport,
                 follow_redirects=False,
+                verify=tls,
             )
             for host, url in self.base_urls.items()
         }
@@ -97,7 +101,7 @@ class Upstream:
             except httpx.TransportError as exc:
                 # Only GETs get a second attempt: a POST may already have reached upstream.
                 if last:
-                    raise error_from_transport(exc, host) from None
+                    raise error_from_transport(exc, host, method) from None
             else:
                 if response.is_success:
                     return response
@@ -119,7 +123,7 @@ class Upstream:
                 "/v2/upload", content=chunks, headers=headers, timeout=timeout
             )
         except httpx.TransportError as exc:
-            raise error_from_transport(exc, "api") from None
+            raise error_from_transport(exc, "api", "POST") from None
         if not response.is_success:
             raise error_from_response(response).redacted(self._key)
         answer = decode_json(response)
@@ -133,9 +137,24 @@ def decode_json(response: httpx.Response) -> Any:
     if "json" not in content_type:
         raise malformed_body(response.status_code, f"content type {content_type or 'none'!r} instead of JSON")
     try:
-        return response.json()
+        # orjson: a completed transcript is ~30 KB of JSON, and decoding it was the largest single cost
+        # of a get_transcript call (bench/PROFILE.md); the stdlib still gets the final say below.
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return response.json()  # also takes what orjson refuses: NaN, UTF-16/32 bodies
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise malformed_body(response.status_code, "a body that is not valid JSON") from None
+
+
+def decode_text(response: httpx.Response) -> str:
+    """A plain-text answer (subtitles). Upstream labels those text/html, so the content type cannot
+    tell an error page from captions: a body that opens like an HTML or JSON document is refused."""
+    text = response.text
+    if text.lstrip()[:1] in ("<", "{", "["):
+        raise malformed_body(response.status_code, "an HTML or JSON document instead of plain text")
+    return text
 
 
 def _backoff(base: float, attempt: int) -> float:

@@ -12,6 +12,8 @@ from aai_mcp.logs import REDACTED
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Failures after the whole request went out: upstream may have acted on it before the answer was lost.
+AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 
 
 @dataclass
@@ -25,6 +27,8 @@ class UpstreamError(Exception):
     rate_limit: dict[str, int] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     """What had already happened when a multi-step tool failed (e.g. the transcript_id it created)."""
+    outcome_unknown: bool = False
+    """A non-idempotent request was sent but its answer lost: upstream may have carried it out."""
 
     def during(self, stage: str, **context: Any) -> UpstreamError:
         """Say which step of a multi-step tool failed and what exists already."""
@@ -74,17 +78,25 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
     )
 
 
-def error_from_transport(exc: httpx.TransportError, host: str) -> UpstreamError:
+def error_from_transport(exc: httpx.TransportError, host: str, method: str = "GET") -> UpstreamError:
     if isinstance(exc, httpx.TimeoutException):
         what, kind = "timed out", "timeout"
     elif isinstance(exc, httpx.ConnectError):
         what, kind = "could not be reached", "connection_error"
     else:
         what, kind = f"failed mid-request ({type(exc).__name__})", "connection_error"
+    unknown = method != "GET" and isinstance(exc, AFTER_SENDING)
+    advice = (
+        "The request had been sent, so AssemblyAI may have carried it out although no answer arrived: "
+        "check before sending it again."
+        if unknown
+        else "A retry may help."
+    )
     return UpstreamError(
-        message=f"The AssemblyAI {host} host {what}. A retry may help.",
+        message=f"The AssemblyAI {host} host {what}. {advice}",
         retryable=True,
         kind=kind,
+        outcome_unknown=unknown,
     )
 
 

@@ -9,9 +9,16 @@ from aai_mcp.upstream.client import Upstream, decode_json
 from aai_mcp.upstream.errors import malformed_body
 
 
+def path_segment(value: str) -> str:
+    """`value` as exactly one path segment, so "../x", "a?b" or ".." can never change the route.
+
+    Dots are encoded too: quote() leaves them, and httpx resolves a bare "." or ".." segment.
+    """
+    return quote(value, safe="").replace(".", "%2E")
+
+
 def transcript_path(transcript_id: str, *rest: str) -> str:
-    # The id is percent-encoded whole, so "../x" or "a?b" can never change the route.
-    return "/".join([f"/v2/transcript/{quote(transcript_id, safe='')}", *rest])
+    return "/".join([f"/v2/transcript/{path_segment(transcript_id)}", *rest])
 
 
 async def read_transcript(upstream: Upstream, transcript_id: str) -> dict[str, Any]:

@@ -1,0 +1,94 @@
+"""Cold start: process start to /healthz ready and to the first tools/list answer, vs a bare SDK server.
+
+    python -m bench.cold_start [--runs 5]
+
+Each run starts `aai-mcp serve` (with an API key, so no in-process simulator) and the bare mcp SDK
+trivial server alternately, polls /healthz every 10 ms, then lists tools with the mcp SDK client
+(initialize handshake included). Median of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import anyio
+import httpx
+
+from bench import common
+
+# Nothing is called upstream while listing tools; the URL only has to be well-formed.
+UNUSED_UPSTREAM = "http://127.0.0.1:9"
+
+
+async def list_tools(url: str) -> int:
+    async with common.mcp_client(url) as client:
+        return len((await client.list_tools()).tools)
+
+
+def one_start(command: list[str], port: int, env: dict[str, str]) -> tuple[float, float, int]:
+    """Seconds from spawn to /healthz 200 and to the first tools/list answer, and the tool count."""
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, cwd=common.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with httpx.Client(timeout=1) as http:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{command[:4]} exited with {process.returncode}")
+                try:
+                    if http.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() - started > common.STARTUP_TIMEOUT:
+                    raise TimeoutError(f"{command[:4]} not ready")
+                time.sleep(0.01)
+        healthy = time.perf_counter() - started
+        tools = anyio.run(list_tools, f"{url}/mcp")
+        listed = time.perf_counter() - started
+    finally:
+        common.stop(process)
+    return healthy, listed, tools
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    common.header("Cold start")
+    results: dict[str, list[tuple[float, float, int]]] = {
+        "aai-mcp serve": [],
+        "bare SDK server (reference)": [],
+    }
+    for _ in range(args.runs):
+        port = common.free_port()
+        aai = common.gateway_command(port, UNUSED_UPSTREAM)
+        results["aai-mcp serve"].append(one_start(aai, port, common.gateway_env()))
+        port = common.free_port()
+        bare = [common.PYTHON, "-m", "bench.trivial_server", "--port", str(port)]
+        results["bare SDK server (reference)"].append(one_start(bare, port, common.clean_env()))
+    rows = []
+    reference = results["bare SDK server (reference)"]
+    ref_health = common.median([r[0] for r in reference])
+    ref_list = common.median([r[1] for r in reference])
+    for name, runs in results.items():
+        health, listed = common.median([r[0] for r in runs]), common.median([r[1] for r in runs])
+        rows.append([name, runs[0][2], health * 1000, listed * 1000, f"{health / ref_health:.2f}x",
+                     f"{listed / ref_list:.2f}x", f"{min(r[1] for r in runs) * 1000:.0f}-"
+                     f"{max(r[1] for r in runs) * 1000:.0f}"])  # fmt: skip
+    headers = ["server", "tools", "to /healthz ms", "to first tools/list ms", "healthz vs bare",
+               "tools/list vs bare", "tools/list range ms"]  # fmt: skip
+    print(common.table(headers, rows))
+    print(
+        f"\nMedian of {args.runs} runs, alternating; tools/list by the mcp SDK client, initialize included."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

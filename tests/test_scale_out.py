@@ -1,0 +1,311 @@
+"""Scale-out: two stateless instances behind nginx (round robin) serve one client session.
+
+Both instances talk to one standalone simulator, so state is shared like the real API: a transcript
+created through one instance is read through the other. Every response names the instance that
+answered (X-AAI-MCP-Instance). Run with `-s` to see the calls per instance.
+Also: deploy/kubernetes.yaml parses, and its command line is one `aai-mcp` accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+import yaml
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from aai_mcp.cli import build_parser
+from aai_mcp.settings import Settings
+from tests.servers import ServerProcess, clean_env, free_port, serve_in_process, stop, wait_until
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_KEY = "scale-out-sim-key"
+AUDIO_URL = "https://example.com/calls/scale-out.mp3"
+INSTALL_NGINX = (
+    "nginx is not installed, and tests/test_scale_out.py needs it as the load balancer. "
+    "Install it (Debian/Ubuntu: `apt-get install -y nginx`); `bash scripts/test` does this itself "
+    "when it runs as root."
+)
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream aai_mcp {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://aai_mcp;
+            # HTTP/1.1 and no buffering: MCP answers a POST with an SSE stream (progress, then result).
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 300s;
+        }}
+    }}
+}}
+"""
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+@contextmanager
+def standalone_simulator(*args: str) -> Iterator[str]:
+    """`aai-mcp simulate` on a free port (accepting SIM_KEY); yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "aai_mcp", "simulate", "--port", str(port), "--key", SIM_KEY, *args]
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "simulator.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.DEVNULL, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"simulator exited: {log_path.read_text(errors='replace')}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        try:
+            wait_until(healthy, what="aai-mcp simulate /healthz")
+            yield url
+        finally:
+            stop(process)
+
+
+def upstream_args(simulator_url: str) -> list[str]:
+    """Point every AssemblyAI host of an instance at the standalone simulator."""
+    hosts = ("api", "llm-gateway", "streaming", "agents")
+    return [arg for host in hosts for arg in (f"--{host}-base-url", simulator_url)]
+
+
+def simulator_env() -> dict[str, str]:
+    return clean_env(ASSEMBLYAI_API_KEY=SIM_KEY)
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)), None
+    )
+    if found is None:
+        pytest.fail(INSTALL_NGINX, pytrace=False)
+    return found
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def nginx_round_robin(backends: list[str]) -> Iterator[str]:
+    """nginx in the foreground, config and files in a temporary directory; yields its base URL."""
+    binary = nginx_binary()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # nginx workers drop to an unprivileged user when started as root
+        servers = "\n".join(f"        server {url.removeprefix('http://')};" for url in backends)
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, servers=servers, port=port))
+        command = [binary, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log", "-g", "daemon off;"]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+
+            def listening() -> bool:
+                if process.poll() is not None:
+                    errors = (process.stderr.read() if process.stderr else b"").decode(errors="replace")
+                    raise RuntimeError(f"nginx exited ({process.returncode}): {errors}")
+                return port_open(port)
+
+            wait_until(listening, what="nginx listening")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(process)
+            if process.stderr:
+                process.stderr.close()
+
+
+@contextmanager
+def two_instances_behind_nginx(simulator_url: str) -> Iterator[tuple[str, list[ServerProcess]]]:
+    with ExitStack() as stack:
+        instances = [
+            stack.enter_context(
+                serve_in_process("--stateless", *upstream_args(simulator_url), env=simulator_env())
+            )
+            for _ in range(2)
+        ]
+        proxy = stack.enter_context(nginx_round_robin([instance.base_url for instance in instances]))
+        yield proxy, instances
+
+
+# --- the session ------------------------------------------------------------------------------
+
+
+def instance_of(process: ServerProcess) -> str:
+    """The default instance id: <hostname>:<pid>."""
+    return f"{socket.gethostname()}:{process.process.pid}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    method: str
+    tool: str | None
+    instance: str | None
+
+
+class Recorder:
+    """An httpx2 response hook: which instance answered each request."""
+
+    def __init__(self) -> None:
+        self.answers: list[Answer] = []
+
+    async def __call__(self, response: httpx2.Response) -> None:
+        try:
+            message = json.loads(response.request.content or b"{}")
+        except ValueError:
+            message = {}
+        method = str(message.get("method") or response.request.method)
+        tool = message["params"]["name"] if method == "tools/call" else None
+        self.answers.append(Answer(method, tool, response.headers.get("x-aai-mcp-instance")))
+
+    @property
+    def calls(self) -> list[tuple[str, str | None]]:
+        return [(answer.tool, answer.instance) for answer in self.answers if answer.tool]
+
+
+async def session(client: Client) -> None:
+    """One agent's session: create, wait, read, ask, list, mint a token; every call must succeed."""
+    transcript_id = (await call(client, "create_transcript", audio_url=AUDIO_URL, speaker_labels=True))["id"]
+    waited = await call(client, "wait_for_transcript", transcript_id=transcript_id, timeout_seconds=30)
+    assert waited["status"] == "completed", waited
+    assert (await call(client, "get_paragraphs", transcript_id=transcript_id))["items"]
+    await call(client, "search_words", transcript_id=transcript_id, words=["refund"])
+    await call(client, "ask_transcript", transcript_ids=[transcript_id], prompt="Why did they call?")
+    assert transcript_id in json.dumps(await call(client, "list_transcripts", limit=5))
+    await call(client, "create_streaming_token", expires_in_seconds=60)
+
+
+async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, f"{name}: {result.content}"
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_one_session_across_two_stateless_instances(mode: str) -> None:
+    with (
+        standalone_simulator("--simulator-delay-seconds", "1") as simulator_url,
+        two_instances_behind_nginx(simulator_url) as (proxy, instances),
+    ):
+        recorder = Recorder()
+        names = {instance_of(instance) for instance in instances}
+        async with httpx2.AsyncClient(
+            timeout=httpx2.Timeout(30, read=120), event_hooks={"response": [recorder]}
+        ) as http:
+            async with Client(streamable_http_client(f"{proxy}/mcp", http_client=http), mode=mode) as client:
+                assert client.protocol_version == ("2026-07-28" if mode == "auto" else "2025-11-25")
+                await session(client)
+
+        served = Counter(instance for _, instance in recorder.calls)
+        print(f"\n[{mode}] tool calls per instance: {sorted(served.values())}; in order: {recorder.calls}")
+        answered_by = [answer.instance for answer in recorder.answers]
+        assert set(answered_by) == names, "every response names its instance, and both instances answered"
+        assert all(a != b for a, b in pairwise(answered_by)), "round robin: consecutive requests"
+        assert set(served) == names, "both instances served tool calls"
+        creator = dict(recorder.calls)["create_transcript"]
+        readers = {
+            i for tool, i in recorder.calls if tool not in ("create_transcript", "create_streaming_token")
+        }
+        assert readers - {creator}, "the transcript made through one instance is read through the other"
+        for instance in instances:
+            audited = instance.stderr().count("aai_mcp.audit: ")
+            assert audited == served[instance_of(instance)], instance.stderr()
+            assert "outcome=error" not in instance.stderr()
+            assert "Traceback" not in instance.stderr()
+
+
+@pytest.mark.slow
+def test_instance_header_and_health_through_the_proxy() -> None:
+    """Plain requests alternate too, and an explicit --instance-id is what the header carries."""
+    with (
+        serve_in_process("--stateless", "--instance-id", "pod-a") as first,
+        serve_in_process("--stateless", "--instance-id", "pod-b") as second,
+        nginx_round_robin([first.base_url, second.base_url]) as proxy,
+    ):
+        answers = [httpx.get(f"{proxy}/healthz", timeout=5) for _ in range(4)]
+        # Refusals carry it too: a foreign Host header gets 421 (DNS-rebinding protection).
+        refused = httpx.post(f"{proxy}/mcp", headers={"Host": "evil.example"}, json={}, timeout=5)
+    names = [answer.json()["instance"] for answer in answers]
+    assert names in (["pod-a", "pod-b"] * 2, ["pod-b", "pod-a"] * 2)
+    assert [answer.headers["x-aai-mcp-instance"] for answer in answers] == names
+    assert refused.status_code == 421
+    assert refused.headers["x-aai-mcp-instance"] in ("pod-a", "pod-b")
+
+
+# --- deploy/kubernetes.yaml -------------------------------------------------------------------
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    documents = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text()))
+    return {document["kind"]: document for document in documents if document}
+
+
+def test_kubernetes_manifest_parses_and_runs_stateless_with_tokens() -> None:
+    kinds = manifests()
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler"} <= set(kinds)
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz"
+
+    args = build_parser().parse_args([*container["command"][1:], *container["args"]])
+    assert (args.command, args.stateless, args.host, args.auth) == ("serve", True, "0.0.0.0", "tokens")
+    grace = pod["terminationGracePeriodSeconds"]
+    assert args.shutdown_grace_seconds < grace, "Kubernetes must not SIGKILL before the server's grace ends"
+
+    env = {item["name"]: item for item in container["env"]}
+    for secret in ("ASSEMBLYAI_API_KEY", "AAI_MCP_TOKEN_SECRETS"):
+        assert "secretKeyRef" in env[secret]["valueFrom"], f"{secret} must come from a Secret"
+    known = {f"AAI_MCP_{name.upper()}" for name in Settings.model_fields} | {"ASSEMBLYAI_API_KEY"}
+    assert set(env) <= known, f"unknown settings: {set(env) - known}"
+
+    hpa = kinds["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
+    assert kinds["Service"]["spec"].get("sessionAffinity", "None") == "None", "stateless needs no stickiness"
