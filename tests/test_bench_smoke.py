@@ -7,13 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from bench.catalog_size import FASTMCP_VENV
 from bench.profile_calls import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 240
-HAVE_FASTMCP = (FASTMCP_VENV / "bin" / "python").exists()
+TIMEOUT = 600
 HAVE_PY_SPY = shutil.which("py-spy") is not None or Path(sys.executable).with_name("py-spy").exists()
 
 
@@ -50,10 +47,8 @@ def test_catalog_size_of_ours() -> None:
     assert "**all tools**" in out and "create_transcript" in out
 
 
-@pytest.mark.skipif(
-    not HAVE_FASTMCP, reason="no .cache/fastmcp-venv: `python -m bench.catalog_size` creates it"
-)
 def test_catalog_size_against_fastmcp() -> None:
+    # The first run makes .cache/fastmcp-venv (pip install fastmcp==4.1.0), so it can take a minute.
     assert "all 13 paired operations" in run_bench("catalog_size")
 
 
@@ -67,8 +62,8 @@ def test_cold_start() -> None:
     assert "aai-mcp serve" in out and "bare SDK server" in out
 
 
-@pytest.mark.skipif(not HAVE_PY_SPY, reason="py-spy is not installed (pip install py-spy)")
 def test_profile_calls() -> None:
+    assert HAVE_PY_SPY, "py-spy is missing: pip install -e '.[test]' installs it"
     out = run_bench("profile_calls", "--seconds", "2", "--rate", "100")
     assert "samples (GIL held)" in out or "no samples" in out
 
