@@ -58,5 +58,10 @@ def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 
     log.warning(SIMULATION_WARNING)
-    config = SimulatorConfig(api_key=SIMULATOR_KEY, processing_delay_seconds=settings.simulator_delay_seconds)
+    # Nothing reads this simulator's request log, which would grow by ~300 bytes per upstream call forever.
+    config = SimulatorConfig(
+        api_key=SIMULATOR_KEY,
+        processing_delay_seconds=settings.simulator_delay_seconds,
+        record_requests=False,
+    )
     return httpx.ASGITransport(app=build_simulator_app(config))

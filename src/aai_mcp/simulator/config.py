@@ -29,6 +29,7 @@ class SimulatorConfig:
     slow_body_seconds: float = 2.0
     gateway_rate_limit: int = 30
     started_at: datetime | None = None
+    record_requests: bool = True  # the request log is for tests; off, a long-running simulator stays flat
 
     def __post_init__(self) -> None:
         if not self.api_key:

@@ -96,7 +96,8 @@ class Simulator:
         return (kind, None) if kind else None
 
     def record(self, method: str, path: str, query: str, template: str) -> None:
-        self.requests.append(RecordedRequest(method, path, query, template))
+        if self.config.record_requests:
+            self.requests.append(RecordedRequest(method, path, query, template))
 
     def count(self, method: str, template: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.template == template)
