@@ -30,7 +30,7 @@ from aai_mcp.gateway import load_default_catalog
 from aai_mcp.registry import input_schema
 from aai_mcp.upstream import Upstream
 from tests.servers import wait_until
-from tests.test_simulated_flow import wav_bytes
+from tests.support import wav_bytes
 
 AUDIO_URL = "https://example.com/support-call.mp3"
 MODEL = "claude-sonnet-4-6"

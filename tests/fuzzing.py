@@ -9,10 +9,8 @@ in-memory MCP client against a gateway whose upstream is the simulator, and judg
 from __future__ import annotations
 
 import base64
-import io
 import math
 import re
-import wave
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from aai_mcp.registry import input_schema
 from aai_mcp.server import build_server
 from aai_mcp.settings import DEFAULT_LLM_MODELS
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, make_settings, wav_bytes
 
 Strategy = st.SearchStrategy[Any]
 Hints = Mapping[str, Strategy]
@@ -442,16 +440,6 @@ def judge(tool: str, case: Case, result: Any, sent: int) -> Outcome:
     return Outcome(tool, case, "refused" if kind == "invalid_arguments" else "upstream_error")
 
 
-def wav_bytes(seconds: float = 0.1) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"\x00\x00" * int(16000 * seconds))
-    return buffer.getvalue()
-
-
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -471,7 +459,7 @@ class FuzzRig:
     async def prepare(self) -> None:
         """Real ids, files and upload URLs, so valid cases reach past 404s into the tools' real paths."""
         wav, notes = self.workdir / "call.wav", self.workdir / "notes.txt"
-        wav.write_bytes(wav_bytes())
+        wav.write_bytes(wav_bytes(0.1))
         notes.write_text("plain text, not audio\n")
         self.files = [str(wav), str(notes)]
         uploaded = await self.client.call_tool("upload_file", {"path": str(wav)})

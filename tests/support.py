@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import wave
 from typing import Any
 
 from pydantic import SecretStr
@@ -16,3 +18,14 @@ def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {"api_key": SecretStr(CANARY_KEY), "retry_backoff_seconds": 0.0}
     values.update(overrides)
     return Settings(**values)
+
+
+def wav_bytes(seconds: float = 0.5) -> bytes:
+    """A silent 16 kHz mono WAV: audio the simulator accepts."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\x00\x00" * int(16000 * seconds))
+    return buffer.getvalue()

@@ -29,8 +29,7 @@ from aai_mcp.upstream.transcripts import transcript_path
 from tests import faults
 from tests.faults import CLIP, Outbound, Sent, known_values, minimal_args
 from tests.servers import serve_gateway_in_thread
-from tests.support import CANARY_KEY, make_settings
-from tests.test_simulated_flow import wav_bytes
+from tests.support import CANARY_KEY, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
-import wave
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,19 +10,9 @@ from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from tests.support import make_settings
+from tests.support import make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
-
-
-def wav_bytes(seconds: float = 0.5) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"\x00\x00" * int(16000 * seconds))
-    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from mcp.client import Client
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.server import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.support import CANARY_KEY, make_settings
-from tests.test_simulated_flow import wav_bytes
+from tests.support import CANARY_KEY, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
 
