@@ -80,11 +80,19 @@ class ServerProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
+def serve_in_process(*args: str, env: dict[str, str] | None = None) -> AbstractContextManager[ServerProcess]:
+    """`python -m aai_mcp serve` on a free port (no key in env: its in-process simulator)."""
+    return aai_mcp_process("serve", *args, env=env)
+
+
 @contextmanager
-def serve_in_process(*args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """`python -m aai_mcp serve` on a free port; stderr goes to a file so a full pipe never blocks it."""
+def aai_mcp_process(
+    subcommand: str, *args: str, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """`python -m aai_mcp <subcommand>` on a free port, ready once /healthz answers; stderr goes to a
+    file so a full pipe never blocks it."""
     port = free_port()
-    command = [sys.executable, "-m", "aai_mcp", "serve", "--port", str(port), *args]
+    command = [sys.executable, "-m", "aai_mcp", subcommand, "--port", str(port), *args]
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "stderr.log"
         with log_path.open("wb") as log:
@@ -100,7 +108,7 @@ def serve_in_process(*args: str, env: dict[str, str] | None = None) -> Iterator[
                 return False
 
         try:
-            wait_until(healthy, what="aai-mcp serve /healthz")
+            wait_until(healthy, what=f"aai-mcp {subcommand} /healthz")
             yield running
         finally:
             stop(process)

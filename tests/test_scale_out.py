@@ -13,7 +13,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -32,7 +31,15 @@ from mcp.client.streamable_http import streamable_http_client
 
 from aai_mcp.cli import build_parser
 from aai_mcp.settings import Settings
-from tests.servers import ServerProcess, clean_env, free_port, serve_in_process, stop, wait_until
+from tests.servers import (
+    ServerProcess,
+    aai_mcp_process,
+    clean_env,
+    free_port,
+    serve_in_process,
+    stop,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -82,27 +89,8 @@ http {{
 @contextmanager
 def standalone_simulator(*args: str) -> Iterator[str]:
     """`aai-mcp simulate` on a free port (accepting SIM_KEY); yields its base URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "aai_mcp", "simulate", "--port", str(port), "--key", SIM_KEY, *args]
-    with tempfile.TemporaryDirectory() as tmp:
-        log_path = Path(tmp) / "simulator.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.DEVNULL, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-
-        def healthy() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"simulator exited: {log_path.read_text(errors='replace')}")
-            try:
-                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        try:
-            wait_until(healthy, what="aai-mcp simulate /healthz")
-            yield url
-        finally:
-            stop(process)
+    with aai_mcp_process("simulate", "--key", SIM_KEY, *args, env=clean_env()) as simulator:
+        yield simulator.base_url
 
 
 def upstream_args(simulator_url: str) -> list[str]:
