@@ -17,6 +17,7 @@ import pytest
 from aai_mcp.gateway import load_default_catalog
 from aai_mcp.registry import tool_definition
 from aai_mcp.registry.definitions import portable
+from aai_mcp.tools.validation import ArgumentValidator
 from tests.servers import serve_in_process
 from tests.test_inspector_cli import INSPECTOR, node_path
 
@@ -126,6 +127,23 @@ def test_a_type_array_beside_an_existing_any_of_keeps_both() -> None:
         "anyOf": [{"minLength": 2}, {"minimum": 3}],
         "allOf": [{"anyOf": [{"type": "string"}, {"type": "integer"}]}],
     }
+
+
+def test_an_optional_value_is_omitted_not_null() -> None:
+    validator = ArgumentValidator(CATALOG.tools["create_transcript"])
+    audio = {"audio_url": "https://example.com/call.mp3"}
+    assert validator.problem(audio) is None
+    assert validator.problem({**audio, "language_code": None}) == (
+        "Invalid argument 'language_code': None is not of type 'string'"
+    )
+
+
+def test_a_union_argument_still_accepts_each_of_its_types_and_nothing_else() -> None:
+    validator = ArgumentValidator(CATALOG.tools["llm_chat_completion"])
+    base = {"prompt": "hi", "model": "claude-sonnet-4-6"}
+    for choice in ("auto", {"type": "function", "function": {"name": "f"}}):
+        assert validator.problem({**base, "tool_choice": choice}) is None
+    assert validator.problem({**base, "tool_choice": 3}) is not None
 
 
 def test_inspector_reports_no_portability_findings_over_http() -> None:
