@@ -10,14 +10,18 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from aai_mcp.gateway import load_default_catalog
 from aai_mcp.registry import tool_definition
 from aai_mcp.registry.definitions import portable
 from aai_mcp.tools.validation import ArgumentValidator
+from aai_mcp.tools.view_types import ViewContext
+from aai_mcp.tools.views import VIEWS
 from tests.servers import serve_in_process
 from tests.test_inspector_cli import INSPECTOR, node_path
 
@@ -127,6 +131,73 @@ def test_a_type_array_beside_an_existing_any_of_keeps_both() -> None:
         "anyOf": [{"minLength": 2}, {"minimum": 3}],
         "allOf": [{"anyOf": [{"type": "string"}, {"type": "integer"}]}],
     }
+
+
+def nulls(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [None for item in value.values() if item is None] + [
+            n for v in value.values() for n in nulls(v)
+        ]
+    if isinstance(value, list):
+        return [n for item in value for n in nulls(item)]
+    return []
+
+
+# Upstream answers full of nulls, as AssemblyAI and the LLM Gateway send them.
+NULL_HEAVY = [
+    (
+        "list_transcripts",
+        {
+            "transcripts": [
+                {
+                    "id": "t1",
+                    "status": "queued",
+                    "created": None,
+                    "completed": None,
+                    "audio_url": None,
+                    "error": None,
+                }
+            ],
+            "page_details": {"prev_url": None},
+        },
+    ),
+    (
+        "llm_chat_completion",
+        {
+            "choices": [{"message": {"content": None, "tool_calls": [{"id": "c"}]}, "finish_reason": None}],
+            "request_id": None,
+            "usage": None,
+        },
+    ),
+    ("get_sentences", {"id": "t1", "sentences": [{"text": "Hi.", "start": 0, "end": 5, "speaker": None}]}),
+    (
+        "get_transcript",
+        {
+            "id": "t1",
+            "status": "completed",
+            "text": "Hi.",
+            "audio_duration": None,
+            "confidence": None,
+            "language_code": None,
+            "speech_model_used": None,
+            "utterances": [{"speaker": None, "text": "Hi.", "start": 0, "end": 5}],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "payload"), NULL_HEAVY, ids=[name for name, _ in NULL_HEAVY])
+def test_views_leave_unknown_values_out_so_results_match_the_schema(
+    name: str, payload: dict[str, Any]
+) -> None:
+    spec = CATALOG.tools[name]
+    context = ViewContext(
+        spec=spec, args={}, max_chars=40_000, base_url="https://api.assemblyai.com", now=datetime.now(UTC)
+    )
+    structured = VIEWS[spec.view](payload, context).structured
+    assert nulls(structured) == []
+    schema = tool_definition(spec, CATALOG).output_schema
+    assert list(Draft202012Validator(schema).iter_errors(structured)) == []
 
 
 def test_an_optional_value_is_omitted_not_null() -> None:
