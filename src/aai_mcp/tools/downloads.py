@@ -26,8 +26,8 @@ MAX_REDIRECTS = 5
 # One message for every way a download can break: which one it was would tell a caller whether a
 # port is open, whether a host answers, or how far a server got.
 DOWNLOAD_FAILED = (
-    "Downloading the URL failed: its server could not be reached, did not answer in time or broke off. "
-    "Nothing was transcribed; a retry may help."
+    "Downloading the URL failed: its server could not be reached, did not answer in time or broke off, "
+    "so nothing was uploaded. A retry may help."
 )
 
 
@@ -43,7 +43,7 @@ async def relay_url(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
         return await _fetch(call, url)
     raise UpstreamError(
         message=f"Downloading the URL took longer than {deadline:g} s (the download deadline); "
-        "it was stopped and nothing was transcribed.",
+        "it was stopped and nothing was uploaded.",
         retryable=False,
         kind="download_failed",
     )
@@ -102,7 +102,7 @@ async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, An
                 if counted > cap:
                     raise ToolInputError(
                         f"The URL's file is larger than {cap} bytes (upload_max_download_bytes); "
-                        "the download was stopped and nothing was transcribed."
+                        "the download was stopped and nothing was uploaded."
                     )
                 yield chunk
 

@@ -3,6 +3,8 @@ only to the address that was checked."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -60,15 +62,15 @@ def parse_url(url: str) -> httpx.URL:
 
 
 class Pins:
-    """Each host a download may reach, bound to the one address that was checked for it.
+    """Each host a download may reach, bound to the addresses that were checked for it.
 
-    The connection goes to that address (see PinnedBackend), so a name that resolves to a public
+    Connections go only to those addresses (see PinnedBackend), so a name that resolves to a public
     address when checked and to an internal one a moment later (DNS rebinding) never reaches inside.
     """
 
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self.addresses: dict[str, IPAddress] = {}
+        self.addresses: dict[str, list[IPAddress]] = {}
 
     async def check(self, url: str) -> httpx.URL:
         """Parse `url`, resolve its host once and pin it, or refuse before anything is sent."""
@@ -80,14 +82,14 @@ class Pins:
             )
         return parsed
 
-    async def _vetted(self, host: str, port: int) -> IPAddress:
+    async def _vetted(self, host: str, port: int) -> list[IPAddress]:
         addresses = await resolve(host, port)
         if not addresses:
             raise ToolInputError("Could not resolve the URL's host name.")
         # Every address must pass: a name answering public and private at once is refused too.
         if not self.allow_private and not all(is_public(address) for address in addresses):
             raise ToolInputError(REFUSED)
-        return addresses[0]
+        return addresses
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -106,12 +108,20 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        address = self.pins.addresses.get(host)
-        if address is None:
+        addresses = self.pins.addresses.get(host)
+        if not addresses:
             raise httpcore.ConnectError("host was not checked")  # a bug: every URL is checked first
-        return await self.dialer.connect_tcp(
-            str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        dial = functools.partial(
+            self.dialer.connect_tcp,
+            port=port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
         )
+        for address in addresses[:-1]:  # an IPv6 answer may be unroutable here: try the next one
+            with contextlib.suppress(httpcore.ConnectError, httpcore.ConnectTimeout):
+                return await dial(str(address))
+        return await dial(str(addresses[-1]))
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[SOCKET_OPTION] | None = None
