@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import anyio
 import anyio.to_thread
@@ -144,6 +145,27 @@ async def test_transcribe_refuses_links_too(tree: Path) -> None:
     finally:
         await gateway.aclose()
     assert result.is_error and "outside the allowed upload roots" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_a_read_error_mid_file_is_a_tool_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class FailingDisk(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            raise OSError(5, "Input/output error", str(tmp_path / "a.wav"))
+
+    failing = safe_open.OpenedFile(handle=cast(BinaryIO, FailingDisk()), size=1000)
+    monkeypatch.setattr("aai_mcp.tools.uploads.open_beneath_roots", lambda raw, roots: failing)
+    gateway = build_gateway(make_settings(upload_roots=[tmp_path]), transport=FakeUpstream())
+    try:
+        async with Client(build_server(gateway)) as client:
+            result = await client.call_tool("upload_file", {"path": str(tmp_path / "a.wav")})
+    finally:
+        await gateway.aclose()
+    assert result.is_error and result.structured_content["error"]["kind"] == "invalid_arguments"
+    assert "failed mid-way" in result.content[0].text and str(tmp_path) not in result.content[0].text
+    assert failing.handle.closed
 
 
 # --- a real server: one path must not hold up anyone else ---------------------------------------

@@ -22,7 +22,6 @@ from starlette.types import Receive, Scope, Send
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from aai_mcp.tools.call import ToolInputError
 from aai_mcp.tools.downloads import DOWNLOAD_FAILED
 from aai_mcp.tools.netguard import REFUSED
 from tests.faults import refusing_port, serve_app_in_thread
@@ -119,7 +118,7 @@ class FakeDNS:
         except ValueError:
             pass
         if hostname not in self.names:
-            raise ToolInputError("Could not resolve the URL's host name.")
+            return []
         answers = self.names[hostname]
         return [ipaddress.ip_address(a) for a in (answers.pop(0) if len(answers) > 1 else answers[0])]
 
@@ -277,6 +276,7 @@ async def test_every_refused_target_gets_the_same_error(network: FakeNetwork, dn
             f"{closed}/x",  # a port that is closed
             "http://internal.corp/x",
             "http://mixed.example/x",  # one public and one private answer
+            "http://no-such-name.corp/x",  # does not resolve
             "http://media.example.com/hop",  # public, redirecting to the open loopback port
         ]
         errors = [error_of(await upload(url)) for url in urls]

@@ -85,7 +85,8 @@ async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, An
         raise ToolInputError(f"Downloading the URL failed with HTTP {response.status_code}.")
     cap = call.settings.upload_max_download_bytes
     length = response.headers.get("content-length")
-    size = int(length) if length and length.isdigit() else None
+    # isascii: "²".isdigit() is true; 18 digits: int() of a very long string raises (and is no size).
+    size = int(length) if length and length.isascii() and length.isdigit() and len(length) < 19 else None
     if size is not None and size > cap:
         raise ToolInputError(
             f"The URL's file is {size} bytes; the limit is {cap} (upload_max_download_bytes)."

@@ -40,9 +40,10 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+# One text for every refused host, resolvable or not: which one it was would map the inside network.
 REFUSED = (
-    "Refused: upload_file only fetches public http(s) URLs, and this one leads to a private, loopback, "
-    "link-local or otherwise internal address. Nothing was sent to it."
+    "Refused: upload_file only fetches public http(s) URLs, and this URL's host is unknown or leads to "
+    "a private, loopback, link-local or otherwise internal address. Nothing was sent to it."
 )
 
 
@@ -84,10 +85,8 @@ class Pins:
 
     async def _vetted(self, host: str, port: int) -> list[IPAddress]:
         addresses = await resolve(host, port)
-        if not addresses:
-            raise ToolInputError("Could not resolve the URL's host name.")
         # Every address must pass: a name answering public and private at once is refused too.
-        if not self.allow_private and not all(is_public(address) for address in addresses):
+        if not addresses or not (self.allow_private or all(is_public(address) for address in addresses)):
             raise ToolInputError(REFUSED)
         return addresses
 
@@ -143,8 +142,9 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
 
 async def resolve(hostname: str, port: int) -> list[IPAddress]:
+    """Every address `hostname` resolves to; none if it does not resolve."""
     try:
         infos = await anyio.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise ToolInputError("Could not resolve the URL's host name.") from None
+        return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

@@ -74,9 +74,13 @@ async def _upload_path(call: ToolCall, raw: str) -> dict[str, Any]:
 async def _file_chunks(handle: anyio.AsyncFile[bytes], size: int) -> AsyncIterator[bytes]:
     # Never more than fstat said: a file growing meanwhile would overrun the Content-Length sent.
     remaining = size
-    while remaining > 0 and (chunk := await handle.read(min(CHUNK_BYTES, remaining))):
-        remaining -= len(chunk)
-        yield chunk
+    try:
+        while remaining > 0 and (chunk := await handle.read(min(CHUNK_BYTES, remaining))):
+            remaining -= len(chunk)
+            yield chunk
+    except OSError:
+        # Converted here: upload() only knows transport errors, and the path stays out of the text.
+        raise ToolInputError("Reading the file failed mid-way; nothing was uploaded.") from None
 
 
 async def _upload_base64(call: ToolCall, data: str) -> dict[str, Any]:
