@@ -7,6 +7,7 @@ import contextlib
 import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 
 import anyio
@@ -134,8 +135,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with a connection pool that dials only through a PinnedBackend."""
 
-    def __init__(self, backend: PinnedBackend) -> None:
-        tls = httpx.create_ssl_context()
+    def __init__(self, backend: PinnedBackend, tls: ssl.SSLContext) -> None:
         super().__init__(verify=tls, trust_env=False)
         # httpx has no network-backend option, so its pool is replaced by an equivalent one that has.
         self._pool = httpcore.AsyncConnectionPool(ssl_context=tls, network_backend=backend)
