@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
 from aai_mcp.tools.downloads import DOWNLOAD_FAILED
-from aai_mcp.tools.netguard import REFUSED
+from aai_mcp.tools.netguard import REFUSED, PinnedBackend, Pins
 from tests.faults import refusing_port, serve_app_in_thread
 from tests.support import make_settings, wav_bytes
 
@@ -236,6 +236,13 @@ async def test_each_checked_address_is_tried_in_turn(network: FakeNetwork, dns: 
         result = await upload("http://dual.example/b.wav", upstream)
     assert not result.is_error, result.content
     assert network.dialled == [(ipv6, 80), (PUBLIC, 80)] and upstream.bodies == [audio]
+
+
+async def test_a_host_that_was_not_checked_is_never_dialled(network: FakeNetwork) -> None:
+    backend = PinnedBackend(Pins(allow_private=True), network)
+    with pytest.raises(httpcore.ConnectError):
+        await backend.connect_tcp("media.example.com", 80)
+    assert network.dialled == []
 
 
 async def test_dns_rebinding_never_reaches_an_internal_listener(network: FakeNetwork, dns: FakeDNS) -> None:
