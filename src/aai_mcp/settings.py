@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     upload_max_base64_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Largest decoded size accepted by upload_file(data_base64)."
     )
+    upload_max_download_bytes: int = Field(
+        2_200_000_000,
+        ge=1,
+        description="Most bytes upload_file(url) relays, counted as they arrive (AssemblyAI takes 2.2 GB).",
+    )
+    upload_download_deadline_seconds: float = Field(
+        1800.0, gt=0, description="Longest an upload_file(url) download may take in total."
+    )
 
     wait_default_seconds: float = Field(
         45.0, gt=0, description="How long wait_for_transcript and transcribe wait when not told."
