@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     ask_max_context_chars: int = Field(
         400_000, ge=1_000, description="Largest transcript context ask_transcript sends to the LLM."
     )
+    transcript_url_base: str | None = Field(
+        None,
+        pattern=r"^https://[^\s?#]+/$",
+        description="Link base of search/fetch results (the transcript id is appended; https, ending "
+        "in /). Default: the region's REST address, https://api.assemblyai.com/v2/transcript/.",
+    )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
     )
@@ -121,7 +127,9 @@ class Settings(BaseSettings):
     )
     tools: CommaList | None = Field(None, description="Offer only these tools (comma-separated allowlist).")
     methods: CommaList | None = Field(
-        None, description="Offer only these method classes: read, write, delete, custom (comma-separated)."
+        None,
+        description="Offer only tools whose every effect is listed: read, transcription, llm, upload, "
+        "delete, credentials (comma-separated).",
     )
     tags: CommaList | None = Field(None, description="Offer only tools carrying one of these tags.")
     read_only: bool = Field(False, description="Offer only tools whose readOnlyHint is true.")

@@ -17,6 +17,8 @@ class ViewContext:
     max_chars: int
     base_url: str
     now: datetime
+    transcript_url_base: str = "https://api.assemblyai.com/v2/transcript/"
+    """Where a person opens a transcript: search and fetch results link to base + id."""
 
 
 @dataclass(frozen=True)
