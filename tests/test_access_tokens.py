@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Container
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -143,14 +144,29 @@ def test_retired_method_classes_are_refused_with_the_new_names(retired: str) -> 
         Scopes.model_validate({"methods": [retired]})
 
 
-def test_a_token_minted_with_a_retired_class_is_refused() -> None:
+def with_methods(methods: Any) -> str:
+    """A token signed here whose scopes name `methods` as given (as an older version minted them)."""
     token = minted(scopes=Scopes(methods=frozenset({"read"})))
-    prefix, payload, signature = token.split(".")
+    prefix, payload, _ = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["scopes"]["methods"] = ["read", "custom"]
+    claims["scopes"]["methods"] = methods
     body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    signed = _sign(NEW, f"{prefix}.{body}")
-    assert refusal(f"{prefix}.{body}.{signed}").code == "malformed"
+    return f"{prefix}.{body}.{_sign(NEW, f'{prefix}.{body}')}"
+
+
+def test_a_token_minted_with_a_retired_class_is_refused_saying_why() -> None:
+    refused = refusal(with_methods(["read", "custom"]))
+    assert refused.code == "malformed"
+    assert "retired method class(es) custom; mint a new token" in str(refused)
+
+
+@pytest.mark.parametrize("methods", [[["custom"]], [{"a": 1}], ["nope"], 7])
+def test_odd_method_values_are_plainly_malformed(methods: Any) -> None:
+    refused = refusal(with_methods(methods))
+    assert (refused.code, str(refused)) == (
+        "malformed",
+        "the token is malformed: its payload is not valid claims",
+    )
 
 
 def test_empty_sets_allow_nothing() -> None:
