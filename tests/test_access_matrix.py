@@ -311,3 +311,41 @@ async def test_access(case: Case, tool: str, servers: Servers, http: httpx.Clien
         assert tool in listed
         assert error.get("kind") not in ("forbidden", "invalid_arguments", "too_many_calls"), result
         assert reached, f"{tool} never reached upstream: {result}"
+
+
+# --- composite: transcribe with local audio also needs upload_file ---------------------------------
+
+MCP_CASES = [case for case in CASES if case.token not in REFUSED_CODES]
+
+
+def may_call(case: Case, target: ToolSpec, tool: ToolSpec) -> bool:
+    return offered_by_server(case.server(target), tool) and token_allows(case, target, tool)
+
+
+@pytest.mark.parametrize("case", MCP_CASES, ids=[case.name for case in MCP_CASES])
+async def test_transcribe_uploads_only_with_upload_files_permission(case: Case, servers: Servers) -> None:
+    # Each case is aimed at upload_file (its filters and token exclude upload_file), then transcribe
+    # is called with audio to upload: it must be refused wherever upload_file is, and only there.
+    upload, transcribe = CATALOG.tools["upload_file"], CATALOG.tools["transcribe"]
+    server = servers.get(case.server(upload))
+    url = f"{server.url}/mcp/t/{servers.token(case, upload)}"
+    before = len(server.simulator.requests)
+    async with connect(url) as client:
+        listed = {definition.name for definition in (await client.list_tools()).tools}
+        try:
+            result = await client.call_tool("transcribe", {**SOURCES["upload_file"], "wait": False})
+        except MCPError as exc:
+            result = exc.error
+    uploaded = "POST /v2/upload" in [request.route for request in server.simulator.requests[before:]]
+
+    if not may_call(case, upload, transcribe):
+        assert "transcribe" not in listed
+        assert result == ErrorData(code=INVALID_PARAMS, message="Unknown tool: transcribe")
+    elif not may_call(case, upload, upload):
+        assert "transcribe" in listed and "upload_file" not in listed
+        error = error_of(result)
+        assert error.get("kind") == "forbidden", result
+        assert "transcribe with data_base64 needs" in error["message"], error
+    else:
+        assert not error_of(result), result
+    assert uploaded == (may_call(case, upload, transcribe) and may_call(case, upload, upload))
