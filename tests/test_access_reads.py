@@ -19,7 +19,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access import Scopes, mint
+from aai_mcp.catalog.prompts import STEP_FIELDS
 from aai_mcp.gateway import load_default_catalog
+from aai_mcp.prompts import STEP_TOOLS
 from aai_mcp.resources import PARTS, PREFIX
 from tests.servers import serve_gateway_in_thread
 from tests.test_access_composite import SECRET, in_memory, simulated_gateway
@@ -137,3 +139,8 @@ async def test_a_prompt_offers_the_audio_sources_the_caller_may_use(server: str)
 async def test_a_read_only_server_offers_no_prompts_in_memory() -> None:
     async with in_memory(read_only=True) as (client, _):
         assert (await client.list_prompts()).prompts == []
+
+
+def test_every_step_placeholder_names_a_catalog_tool() -> None:
+    assert set(STEP_TOOLS) == set().union(*STEP_FIELDS.values())
+    assert set(STEP_TOOLS.values()) <= set(CATALOG.tools)
