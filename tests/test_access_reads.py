@@ -144,3 +144,12 @@ async def test_a_read_only_server_offers_no_prompts_in_memory() -> None:
 def test_every_step_placeholder_names_a_catalog_tool() -> None:
     assert set(STEP_TOOLS) == set().union(*STEP_FIELDS.values())
     assert set(STEP_TOOLS.values()) <= set(CATALOG.tools)
+
+
+async def test_no_other_read_path_is_offered() -> None:
+    # Completions and resource subscriptions would be more ways to read; none is offered, and one
+    # added later must go through Registry.visible like the handlers above.
+    async with in_memory() as (client, _):
+        capabilities = client.server_capabilities
+    assert capabilities is not None and capabilities.completions is None
+    assert capabilities.resources is not None and not capabilities.resources.subscribe
