@@ -26,8 +26,8 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.server import build_server
 from aai_mcp.settings import Settings
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
+from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
 
 
@@ -95,19 +95,14 @@ class DrainingServer(uvicorn.Server):
 
 
 def security_settings(settings: Settings) -> TransportSecuritySettings:
-    """DNS-rebinding protection: loopback names always, plus the bind address and configured extras."""
-    names = list(LOOPBACK_NAMES)
-    if settings.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
-        names.append(f"[{settings.host}]" if ":" in settings.host else settings.host)
-    hosts = [pattern for name in names for pattern in (name, f"{name}:*")] + settings.allowed_hosts
-    origins = [
-        f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in ("", ":*")
-    ]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=hosts,
-        allowed_origins=origins + settings.allowed_origins,
-    )
+    """The SDK transports' own Host/Origin check, switched off: HostCheck (in front of every route,
+    with exact matching) does it for them. The SDK still checks POST content types."""
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+def checked_host_policy(settings: Settings) -> HostPolicy:
+    """Hosts and origins accepted; ValueError when a configured one is not a host or an origin."""
+    return host_policy(settings.host, settings.allowed_hosts, settings.allowed_origins)
 
 
 class UnsafeConfiguration(ValueError):
@@ -175,6 +170,7 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
         lifespan=lifespan,
         middleware=[
             Middleware(InstanceHeader, instance=instance),
+            Middleware(HostCheck, policy=checked_host_policy(settings)),
             Middleware(AuthMiddleware, authenticator=authenticator),
         ],
     )
