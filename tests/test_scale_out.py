@@ -282,6 +282,8 @@ def test_kubernetes_manifest_parses_and_runs_stateless_with_tokens() -> None:
     assert container["resources"]["requests"] and container["resources"]["limits"]
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == "/healthz"
+        # The pod IP the kubelet would send as Host is not an allowed host.
+        assert {"name": "Host", "value": "localhost"} in container[probe]["httpGet"]["httpHeaders"]
 
     args = build_parser().parse_args([*container["command"][1:], *container["args"]])
     assert (args.command, args.stateless, args.host, args.auth) == ("serve", True, "0.0.0.0", "tokens")

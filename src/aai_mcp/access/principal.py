@@ -69,10 +69,17 @@ class Authenticator:
             RevocationList(settings.token_revocation_file) if settings.token_revocation_file else None
         )
         self.accounts = load_accounts(settings.accounts, settings.api_key)
+        self.problem()  # logs a missing or unreadable revocation file at start, not at the first request
 
     @property
     def open(self) -> bool:
         return "none" in self.modes
+
+    def problem(self) -> str | None:
+        """Why every token is refused right now (the revocation file is missing or unreadable), or None."""
+        if self.revoked is None or "tokens" not in self.modes:
+            return None
+        return self.revoked.problem()
 
     def authenticate(self, headers: Mapping[str, str], path_token: str | None) -> Principal:
         if self.open:
