@@ -34,6 +34,15 @@ class Authority:
     name: str
     port: int | None = None
 
+    @property
+    def is_loopback(self) -> bool:
+        if self.name == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.name.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
 
 @dataclass(frozen=True)
 class Origin:
