@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from aai_mcp.access import HEADER_NAME
+from aai_mcp.cli import main
 from aai_mcp.transports.host_check import (
     Authority,
     allowed_host,
@@ -290,3 +291,10 @@ def test_one_of_each_credential_header_is_not_a_duplicate(token_server: str) -> 
     headers = [*mcp_headers(host), ("Authorization", "Bearer caller-key"), ("X-AssemblyAI-Key", "caller-key")]
     answer = raw_request(token_server, "POST", "/mcp", headers, INITIALIZE)
     assert answer.status == 200, answer.body
+
+
+def test_serve_refuses_a_malformed_allowed_host_or_origin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--allowed-hosts", "mcp.example.com/x"]) == 2
+    assert "allowed host 'mcp.example.com/x' is not a host name" in capsys.readouterr().err
+    assert main(["serve", "--allowed-origins", "chatgpt.com"]) == 2
+    assert "allowed origin 'chatgpt.com' is not of the form" in capsys.readouterr().err

@@ -163,8 +163,10 @@ def two_instances_behind_nginx(simulator_url: str) -> Iterator[tuple[str, list[S
 
 
 def instance_of(process: ServerProcess) -> str:
-    """The default instance id: <hostname>:<pid>."""
-    return f"{socket.gethostname()}:{process.process.pid}"
+    """The default instance name (random per process), asked of the instance itself: /healthz tells it
+    to callers on loopback when auth is none."""
+    name: str = httpx.get(f"{process.base_url}/healthz", timeout=5).json()["instance"]
+    return name
 
 
 @dataclass(frozen=True)

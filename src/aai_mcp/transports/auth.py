@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aai_mcp.access.principal import SCOPE_KEY, Authenticator, AuthFailure, Principal, request_headers
+from aai_mcp.transports.host_check import Authority
 
 TOKEN_PATH_PREFIX = "/mcp/t/"
 PROTECTED_PREFIXES = ("/mcp", "/sse", "/messages")
@@ -54,9 +53,5 @@ def _refuse(failure: AuthFailure) -> JSONResponse:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """Whether a bind address (`127.0.0.1`, `::1`, `localhost`) only listens on this machine."""
+    return Authority(host).is_loopback

@@ -110,6 +110,7 @@ class UnsafeConfiguration(ValueError):
 
 def checked_authenticator(settings: Settings) -> Authenticator:
     """The authenticator for these settings; ValueError (or UnsafeConfiguration) when they are wrong."""
+    checked_host_policy(settings)  # a malformed --allowed-hosts/--allowed-origins fails here, before start
     authenticator = Authenticator(settings)
     if authenticator.open and not is_loopback(settings.host) and not settings.insecure_no_auth:
         raise UnsafeConfiguration(
