@@ -298,3 +298,11 @@ def test_serve_refuses_a_malformed_allowed_host_or_origin(capsys: pytest.Capture
     assert "allowed host 'mcp.example.com/x' is not a host name" in capsys.readouterr().err
     assert main(["serve", "--allowed-origins", "chatgpt.com"]) == 2
     assert "allowed origin 'chatgpt.com' is not of the form" in capsys.readouterr().err
+
+
+def test_the_host_is_checked_before_credentials(token_server: str) -> None:
+    for path in ("/mcp", "/mcp/t/aai1.x", "/messages"):
+        answer = raw_request(token_server, "POST", path, mcp_headers("127.0.0.1:80@evil.com"), INITIALIZE)
+        assert answer.status == 421, (path, answer.body)
+        assert "www-authenticate" not in answer.headers and "location" not in answer.headers
+        assert answer.headers["x-aai-mcp-instance"].startswith("aai-mcp-")
