@@ -177,7 +177,9 @@ def create_transcripts(sim_url: str, count: int, audio_url: str = AUDIO_URL) -> 
 
 
 def sim_stats(sim_url: str) -> dict[str, Any]:
-    stats: dict[str, Any] = httpx.get(f"{sim_url}/_sim/stats", timeout=30).json()
+    # The admin routes need the simulator key (and a loopback Host, which sim_url has).
+    response = httpx.get(f"{sim_url}/_sim/stats", headers={"Authorization": SIM_KEY}, timeout=30)
+    stats: dict[str, Any] = response.raise_for_status().json()
     return stats
 
 

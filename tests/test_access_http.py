@@ -129,6 +129,7 @@ async def test_a_require_header_token_needs_its_header(cli_server: str) -> None:
 
 async def test_revocation_takes_effect_without_a_restart(tmp_path: Path) -> None:
     revocations = tmp_path / "revoked.txt"
+    revocations.write_text("")
     revoked, kept = new_token(), new_token()
     with serve_in_thread(token_settings(token_revocation_file=revocations)) as base:
         async with connect(f"{base}/mcp/t/{revoked.token}") as client:
@@ -143,9 +144,11 @@ async def test_revocation_takes_effect_without_a_restart(tmp_path: Path) -> None
 
 async def test_an_unreadable_revocation_file_refuses_every_token_with_503(tmp_path: Path) -> None:
     revocations = tmp_path / "revoked.txt"
+    revocations.write_text("")
     with serve_in_thread(token_settings(token_revocation_file=revocations)) as base:
         url = f"{base}/mcp/t/{new_token().token}"
         assert post_call(url).status_code not in (401, 403, 503)  # past auth (MCP wants a session)
+        revocations.unlink()
         revocations.mkdir()  # exists, cannot be read as a file: fail closed
         assert_refused(post_call(url), 503, "revocation_unavailable")
 

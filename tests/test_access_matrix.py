@@ -237,8 +237,10 @@ def widened(token: str) -> str:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    revocations = tmp_path_factory.mktemp("matrix") / "revoked.txt"
+    revocations.write_text("")  # a configured file that is missing refuses every token
     with ExitStack() as stack:
-        yield Servers(stack, tmp_path_factory.mktemp("matrix") / "revoked.txt")
+        yield Servers(stack, revocations)
 
 
 # Building an SSL context costs ~30 ms, more than a whole loopback MCP session: build it once.

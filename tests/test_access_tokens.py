@@ -382,8 +382,9 @@ JTI_A, JTI_B = "tok_aaaaaaaaaaaa", "tok_bbbbbbbbbbbb"
 
 def test_revocation_file_is_reread_when_it_changes(tmp_path: Path) -> None:
     path = tmp_path / "revoked"
+    path.write_text("")
     revocations = RevocationList(path)
-    assert JTI_A not in revocations, "a missing file revokes nothing"
+    assert JTI_A not in revocations, "an empty file revokes nothing"
     path.write_text(f"# revoked tokens\n{JTI_A}  # leaked in a log\n")
     assert revocations.contains(JTI_A) and not revocations.contains(JTI_B)
     with path.open("a") as file:
@@ -394,7 +395,7 @@ def test_revocation_file_is_reread_when_it_changes(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace(JTI_A, "tok_cccccccccccc"))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert not revocations.contains(JTI_A) and revocations.contains("tok_cccccccccccc")
-    path.unlink()
+    path.write_text("")
     assert not revocations.contains(JTI_B)
 
 

@@ -25,7 +25,7 @@ from mcp.client import Client
 from mcp.client.sse import sse_client
 
 from tests.servers import ServerProcess, clean_env, serve_in_process
-from tests.test_scale_out import simulator_env, standalone_simulator, upstream_args
+from tests.test_scale_out import SIM_KEY, simulator_env, standalone_simulator, upstream_args
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -137,7 +137,8 @@ async def test_sigterm_during_an_upload(case: str, tmp_path: Path) -> None:
         with serve_in_process(*args, env=simulator_env()) as server:
 
             async def upload_reached_upstream() -> None:
-                async with httpx.AsyncClient(base_url=simulator_url, timeout=5) as sim:
+                admin = {"Authorization": SIM_KEY}  # the simulator's /_sim/ routes need its key
+                async with httpx.AsyncClient(base_url=simulator_url, headers=admin, timeout=5) as sim:
                     while not (await sim.get("/_sim/stats")).json()["requests"].get("POST /v2/upload"):
                         await anyio.sleep(0.05)
 

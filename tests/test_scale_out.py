@@ -163,8 +163,10 @@ def two_instances_behind_nginx(simulator_url: str) -> Iterator[tuple[str, list[S
 
 
 def instance_of(process: ServerProcess) -> str:
-    """The default instance id: <hostname>:<pid>."""
-    return f"{socket.gethostname()}:{process.process.pid}"
+    """The default instance name (random per process), asked of the instance itself: /healthz tells it
+    to callers on loopback when auth is none."""
+    name: str = httpx.get(f"{process.base_url}/healthz", timeout=5).json()["instance"]
+    return name
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,8 @@ def test_kubernetes_manifest_parses_and_runs_stateless_with_tokens() -> None:
     assert container["resources"]["requests"] and container["resources"]["limits"]
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == "/healthz"
+        # The pod IP the kubelet would send as Host is not an allowed host.
+        assert {"name": "Host", "value": "localhost"} in container[probe]["httpGet"]["httpHeaders"]
 
     args = build_parser().parse_args([*container["command"][1:], *container["args"]])
     assert (args.command, args.stateless, args.host, args.auth) == ("serve", True, "0.0.0.0", "tokens")

@@ -209,6 +209,7 @@ def test_revoke_appends_once_and_the_server_list_sees_it(
     token = mint_token(capsys)
     jti = inspect(token).jti
     path = tmp_path / "revoked"
+    path.write_text("")
     revocations = RevocationList(path)
     assert verify(token, [SECRET.encode()], NOW, revocations, None)
     code, out, err = run(capsys, "revoke", jti, "--revocation-file", str(path))

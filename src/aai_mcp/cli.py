@@ -17,7 +17,10 @@ from aai_mcp.settings import Settings
 
 # Secrets never come from the command line (shell history, process lists): environment only.
 NOT_FLAGS = {"api_key", "token_secrets"}
-SIMULATE_FLAGS = {"host", "port", "simulator_delay_seconds", "log_level"}
+# `simulate` binds its own --host/--port (flags only): AAI_MCP_HOST/PORT are for `serve`, and a
+# simulator started next to it must neither clash with its port nor follow it onto 0.0.0.0.
+SIMULATE_FLAGS = {"simulator_delay_seconds", "log_level"}
+SIMULATOR_PORT = 8765
 
 
 def _flag_type(annotation: Any) -> Any:
@@ -51,6 +54,40 @@ def add_settings_flags(parser: argparse.ArgumentParser, only: set[str] | None = 
         )
 
 
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
+    return port
+
+
+def add_simulate_flags(simulate: argparse.ArgumentParser) -> None:
+    simulate.add_argument(
+        "--host",
+        dest="bind_host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="Address the simulator binds [default '127.0.0.1'; anything beyond loopback prints a warning].",
+    )
+    simulate.add_argument(
+        "--port",
+        dest="bind_port",
+        type=_port,
+        default=SIMULATOR_PORT,
+        metavar="PORT",
+        help=f"Port the simulator binds [default {SIMULATOR_PORT}; 0 picks a free port, printed on stderr].",
+    )
+    add_settings_flags(simulate, SIMULATE_FLAGS)
+    simulate.add_argument("--rate-429", type=float, default=0.0, help="Fraction of requests answered 429.")
+    simulate.add_argument("--rate-5xx", type=float, default=0.0, help="Fraction of requests answered 5xx.")
+    simulate.add_argument("--latency-ms", type=int, default=0, help="Latency added to every request.")
+    simulate.add_argument(
+        "--key",
+        default="sim-key",
+        help="The API key the simulator accepts, also needed by its /_sim/ admin routes [default 'sim-key'].",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aai-mcp",
@@ -64,11 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     stdio = commands.add_parser("stdio", help="Serve MCP over stdin/stdout (Claude Desktop).")
     add_settings_flags(stdio)
     simulate = commands.add_parser("simulate", help="Run the AssemblyAI simulator alone on a port.")
-    add_settings_flags(simulate, SIMULATE_FLAGS)
-    simulate.add_argument("--rate-429", type=float, default=0.0, help="Fraction of requests answered 429.")
-    simulate.add_argument("--rate-5xx", type=float, default=0.0, help="Fraction of requests answered 5xx.")
-    simulate.add_argument("--latency-ms", type=int, default=0, help="Latency added to every request.")
-    simulate.add_argument("--key", default="sim-key", help="The API key the simulator accepts.")
+    add_simulate_flags(simulate)
     tools = commands.add_parser("tools", help="List the tool catalog (name, toolset, read-only).")
     tools.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     add_token_commands(commands)

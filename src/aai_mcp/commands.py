@@ -71,7 +71,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         rate_5xx=args.rate_5xx,
         latency_ms=args.latency_ms,
     )
-    run_simulator(config, host=settings.host, port=settings.port)
+    run_simulator(config, host=args.bind_host, port=args.bind_port)
     return 0
 
 

@@ -146,7 +146,9 @@ class Settings(BaseSettings):
     )
     token_secret_file: Path | None = Field(None, description="File of token signing secrets, one per line.")
     token_revocation_file: Path | None = Field(
-        None, description="File of revoked token ids, one per line; re-read when it changes."
+        None,
+        description="File of revoked token ids, one per line; re-read when it changes. Missing or "
+        "unreadable: every token is refused (503).",
     )
     accounts: CommaList = Field(
         [],
@@ -162,10 +164,13 @@ class Settings(BaseSettings):
     stateless: bool = Field(False, description="Streamable HTTP without sessions (for scale-out).")
     json_response: bool = Field(False, description="Answer Streamable HTTP POSTs with JSON, not SSE.")
     allowed_hosts: CommaList = Field(
-        [], description="Extra Host header values accepted (DNS-rebinding protection), e.g. mcp.example.com."
+        [],
+        description="Extra Host header values accepted (DNS-rebinding protection): a name on any port, "
+        "or name:port, e.g. mcp.example.com.",
     )
     allowed_origins: CommaList = Field(
-        [], description="Extra Origin values accepted, e.g. https://chatgpt.com."
+        [],
+        description="Extra Origin values accepted, exactly scheme://host[:port], e.g. https://chatgpt.com.",
     )
     max_request_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest MCP request body accepted over HTTP."
@@ -175,7 +180,7 @@ class Settings(BaseSettings):
         max_length=200,
         pattern=r"^[!-~]+$",
         description="Name sent in the X-AAI-MCP-Instance header of every HTTP response "
-        "(default HOSTNAME:PID).",
+        "(default: a random name per process).",
     )
     shutdown_grace_seconds: int = Field(
         10,

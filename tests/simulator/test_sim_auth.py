@@ -65,10 +65,15 @@ async def test_agents_token_rejects_wrong_key(client: httpx.AsyncClient) -> None
     assert isinstance(response.json()["error"], str)
 
 
-async def test_admin_and_health_need_no_key(client: httpx.AsyncClient) -> None:
+async def test_health_needs_no_key_and_admin_routes_need_key_and_loopback_host(
+    client: httpx.AsyncClient,
+) -> None:
+    loopback = {"Host": "127.0.0.1:8765"}
+    assert (await client.get("/_sim/stats", headers=loopback)).status_code == 200
+    assert (await client.get("/_sim/stats")).status_code == 421, "api.assemblyai.com is not loopback"
     client.headers.pop("Authorization")
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/_sim/stats")).status_code == 200
+    assert (await client.get("/_sim/stats", headers=loopback)).status_code == 401
 
 
 async def test_unknown_paths_404_in_host_shape(client: httpx.AsyncClient) -> None:

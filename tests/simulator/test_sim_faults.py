@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 CHAT = {"model": "gemini-2.5-flash-lite", "prompt": "hi"}
+# The /_sim/ routes want the key (the client sends it) and a loopback Host (the client's is upstream's).
+ADMIN = {"Host": "127.0.0.1:8765"}
 
 
 async def queue(sim: Harness, **body: Any) -> None:
-    response = await sim.client.post("/_sim/faults", json=body)
+    response = await sim.client.post("/_sim/faults", json=body, headers=ADMIN)
     assert response.status_code == 200, response.text
 
 
@@ -160,7 +162,7 @@ async def test_faults_match_method_and_count(sim: Harness) -> None:
 
 async def test_bad_fault_requests_are_rejected(sim: Harness) -> None:
     for body in ({"fault": "teapot"}, {"fault": "429", "count": 0}, [1]):
-        assert (await sim.client.post("/_sim/faults", json=body)).status_code == 400
+        assert (await sim.client.post("/_sim/faults", json=body, headers=ADMIN)).status_code == 400
     with pytest.raises(ValueError):
         sim.simulator.queue_fault("teapot")
 
@@ -168,7 +170,7 @@ async def test_bad_fault_requests_are_rejected(sim: Harness) -> None:
 async def test_every_kind_can_be_queued(sim: Harness) -> None:
     for kind in FAULT_KINDS:
         await queue(sim, fault=kind, path_prefix="/nowhere")
-    pending = (await sim.client.get("/_sim/faults")).json()["pending"]
+    pending = (await sim.client.get("/_sim/faults", headers=ADMIN)).json()["pending"]
     assert [p["fault"] for p in pending] == list(FAULT_KINDS)
 
 
@@ -199,7 +201,7 @@ async def test_stats_count_upstream_requests_per_route(sim: Harness) -> None:
     done = await sim.completed()
     await sim.client.get(f"/v2/transcript/{done['id']}")
     await sim.client.get("/healthz")
-    stats = (await sim.client.get("/_sim/stats")).json()
+    stats = (await sim.client.get("/_sim/stats", headers=ADMIN)).json()
     assert stats["requests"]["POST /v2/upload"] == 1
     assert stats["requests"]["POST /v2/transcript"] == 1
     assert stats["requests"]["GET /v2/transcript/{transcript_id}"] == 2
@@ -212,8 +214,8 @@ async def test_stats_count_upstream_requests_per_route(sim: Harness) -> None:
 async def test_reset_clears_everything(sim: Harness) -> None:
     await sim.completed()
     sim.simulator.queue_fault("500", path_prefix="/nowhere")
-    assert (await sim.client.post("/_sim/reset")).json() == {"reset": True}
-    stats = (await sim.client.get("/_sim/stats")).json()
+    assert (await sim.client.post("/_sim/reset", headers=ADMIN)).json() == {"reset": True}
+    stats = (await sim.client.get("/_sim/stats", headers=ADMIN)).json()
     assert stats == {
         "total": 0,
         "requests": {},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -20,6 +20,8 @@ TOKEN_PREFIX = "aai1."
 PASSTHROUGH_HEADER = "x-assemblyai-key"
 AUTH_MODES = frozenset({"none", "tokens", "passthrough-key"})
 SCOPE_KEY = "aai_mcp.principal"
+# Sent twice, which copy counts differs between proxies and servers: refused instead of picking one.
+CREDENTIAL_HEADERS = frozenset({"authorization", PASSTHROUGH_HEADER, HEADER_NAME.lower()})
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,17 @@ class Authenticator:
             RevocationList(settings.token_revocation_file) if settings.token_revocation_file else None
         )
         self.accounts = load_accounts(settings.accounts, settings.api_key)
+        self.problem()  # logs a missing or unreadable revocation file at start, not at the first request
 
     @property
     def open(self) -> bool:
         return "none" in self.modes
+
+    def problem(self) -> str | None:
+        """Why every token is refused right now (the revocation file is missing or unreadable), or None."""
+        if self.revoked is None or "tokens" not in self.modes:
+            return None
+        return self.revoked.problem()
 
     def authenticate(self, headers: Mapping[str, str], path_token: str | None) -> Principal:
         if self.open:
@@ -115,6 +124,17 @@ class Authenticator:
         if "passthrough-key" in self.modes:
             ways.append("your AssemblyAI key in 'X-AssemblyAI-Key' or as 'Authorization: Bearer <key>'")
         return "Authentication required: send " + " or ".join(ways) + "."
+
+
+def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """An ASGI request's headers by lower-case name; AuthFailure (400) when a credential header repeats."""
+    headers: dict[str, str] = {}
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        if name in headers and name in CREDENTIAL_HEADERS:
+            raise AuthFailure(400, "duplicate_header", f"Send the {name} header once.")
+        headers[name] = value.decode("latin-1")
+    return headers
 
 
 def _fingerprint(key: str) -> str:

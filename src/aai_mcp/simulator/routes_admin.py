@@ -1,20 +1,55 @@
-"""The simulator's own endpoints: health and the `/_sim/` test controls (no auth)."""
+"""The simulator's own endpoints: health (open) and the `/_sim/` test controls, which need the
+simulator's key and a loopback Host: they reset state and inject faults, so a web page the browser
+was tricked into sending there (DNS rebinding) or another machine must not reach them."""
 
 from __future__ import annotations
 
+import functools
+import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aai_mcp.transports.host_check import parse_host
+
 from .faults import FAULT_KINDS, fault_summary
 from .routes_api import simulator_of
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+def admin_refusal(request: Request) -> Response | None:
+    """421 unless the one Host header names loopback; 401 unless the one Authorization is the key."""
+    hosts = request.headers.getlist("host")
+    authority = parse_host(hosts[0]) if len(hosts) == 1 else None
+    if authority is None or not authority.is_loopback:
+        return JSONResponse({"error": "the /_sim/ routes answer only on a loopback Host"}, status_code=421)
+    given = request.headers.getlist("authorization")
+    if len(given) != 1 or not _is_key(given[0], simulator_of(request).config.api_key):
+        message = "the /_sim/ routes need the simulator key in Authorization"
+        return JSONResponse({"error": message}, status_code=401)
+    return None
+
+
+def _is_key(header: str, key: str) -> bool:
+    given = header.encode("latin-1")  # as Starlette decoded it; bytes: compare_digest refuses non-ASCII str
+    return any(hmac.compare_digest(given, form.encode()) for form in (key, f"Bearer {key}"))
+
+
+def admin(endpoint: Endpoint) -> Endpoint:
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        return admin_refusal(request) or await endpoint(request)
+
+    return guarded
 
 
 def fault_args(body: Any) -> dict[str, Any]:
@@ -61,8 +96,8 @@ async def reset(request: Request) -> Response:
 
 ADMIN_ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
-    Route("/_sim/faults", queue_fault, methods=["POST"]),
-    Route("/_sim/faults", list_faults, methods=["GET"]),
-    Route("/_sim/stats", stats, methods=["GET"]),
-    Route("/_sim/reset", reset, methods=["POST"]),
+    Route("/_sim/faults", admin(queue_fault), methods=["POST"]),
+    Route("/_sim/faults", admin(list_faults), methods=["GET"]),
+    Route("/_sim/stats", admin(stats), methods=["GET"]),
+    Route("/_sim/reset", admin(reset), methods=["POST"]),
 ]

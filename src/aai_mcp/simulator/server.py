@@ -7,8 +7,17 @@ import sys
 
 import uvicorn
 
+from aai_mcp.transports.host_check import Authority
+
 from .app import build_simulator_app
 from .config import SimulatorConfig
+
+EXPOSED_WARNING = """
+*** WARNING: the AssemblyAI simulator is listening on {host}, beyond loopback. ***
+*** Anyone who can reach this port and knows the key can read its fake transcripts, and with  ***
+*** the key reset it and inject faults (/_sim/ answers only on a loopback Host). The key is    ***
+*** printed below. Bind 127.0.0.1 (the default) unless another machine must reach it.          ***
+"""
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -23,9 +32,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def run_simulator(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve the simulator until interrupted. Port 0 picks a free port (printed on stderr)."""
+    url_host = f"[{host}]" if ":" in host else host
+    if not Authority(url_host).is_loopback:
+        print(EXPOSED_WARNING.format(host=host), file=sys.stderr, flush=True)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
-    url_host = f"[{host}]" if ":" in host else host
     print(
         f"AssemblyAI simulator at http://{url_host}:{bound_port} (accepted API key: {config.api_key})",
         file=sys.stderr,

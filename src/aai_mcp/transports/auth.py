@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aai_mcp.access.principal import SCOPE_KEY, Authenticator, AuthFailure
+from aai_mcp.access.principal import SCOPE_KEY, Authenticator, AuthFailure, Principal, request_headers
+from aai_mcp.transports.host_check import Authority
 
 TOKEN_PATH_PREFIX = "/mcp/t/"
 PROTECTED_PREFIXES = ("/mcp", "/sse", "/messages")
 
 
 class AuthMiddleware:
-    """Resolves every MCP request to a Principal (in the ASGI scope) or answers 401/403/503 itself."""
+    """Resolves every MCP request to a Principal (in the ASGI scope) or answers 400/401/403/503 itself.
+
+    Every HTTP request, MCP or not, is refused when it repeats a credential header."""
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))
-        if scope["type"] != "http" or not path.startswith(PROTECTED_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path_token = _path_token(path)
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         try:
-            principal = self.authenticator.authenticate(headers, path_token)
+            principal = self._principal(str(scope.get("path", "")), scope["headers"])
         except AuthFailure as failure:
             await _refuse(failure)(scope, receive, send)
             return
-        await self.app({**scope, SCOPE_KEY: principal}, receive, send)
+        await self.app(scope if principal is None else {**scope, SCOPE_KEY: principal}, receive, send)
+
+    def _principal(self, path: str, raw_headers: list[tuple[bytes, bytes]]) -> Principal | None:
+        """The caller of an MCP path; None for other paths (health), which need no credentials."""
+        headers = request_headers(raw_headers)
+        if not path.startswith(PROTECTED_PREFIXES):
+            return None
+        return self.authenticator.authenticate(headers, _path_token(path))
 
 
 def _path_token(path: str) -> str | None:
@@ -48,9 +53,5 @@ def _refuse(failure: AuthFailure) -> JSONResponse:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """Whether a bind address (`127.0.0.1`, `::1`, `localhost`) only listens on this machine."""
+    return Authority(host).is_loopback

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,25 +15,24 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aai_mcp import __version__
 from aai_mcp.access.principal import Authenticator
 from aai_mcp.gateway import Gateway
 from aai_mcp.server import build_server
 from aai_mcp.settings import Settings
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
+from aai_mcp.transports.health import Health
+from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
 
 
 def instance_name(settings: Settings) -> str:
-    """What this process calls itself in responses; the pod name under Kubernetes."""
-    return settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+    """What this process calls itself in responses: `--instance-id`, else a random name that tells
+    processes apart behind a load balancer without showing anyone the host name and pid."""
+    return settings.instance_id or f"aai-mcp-{secrets.token_hex(4)}"
 
 
 class InstanceHeader:
@@ -95,19 +94,14 @@ class DrainingServer(uvicorn.Server):
 
 
 def security_settings(settings: Settings) -> TransportSecuritySettings:
-    """DNS-rebinding protection: loopback names always, plus the bind address and configured extras."""
-    names = list(LOOPBACK_NAMES)
-    if settings.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
-        names.append(f"[{settings.host}]" if ":" in settings.host else settings.host)
-    hosts = [pattern for name in names for pattern in (name, f"{name}:*")] + settings.allowed_hosts
-    origins = [
-        f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in ("", ":*")
-    ]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=hosts,
-        allowed_origins=origins + settings.allowed_origins,
-    )
+    """The SDK transports' own Host/Origin check, switched off: HostCheck (in front of every route,
+    with exact matching) does it for them. The SDK still checks POST content types."""
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+def checked_host_policy(settings: Settings) -> HostPolicy:
+    """Hosts and origins accepted; ValueError when a configured one is not a host or an origin."""
+    return host_policy(settings.host, settings.allowed_hosts, settings.allowed_origins)
 
 
 class UnsafeConfiguration(ValueError):
@@ -116,6 +110,7 @@ class UnsafeConfiguration(ValueError):
 
 def checked_authenticator(settings: Settings) -> Authenticator:
     """The authenticator for these settings; ValueError (or UnsafeConfiguration) when they are wrong."""
+    checked_host_policy(settings)  # a malformed --allowed-hosts/--allowed-origins fails here, before start
     authenticator = Authenticator(settings)
     if authenticator.open and not is_loopback(settings.host) and not settings.insecure_no_auth:
         raise UnsafeConfiguration(
@@ -143,17 +138,6 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
         "/messages/", security_settings=security, max_request_body_size=settings.max_request_body_bytes
     )
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "instance": instance,
-                "version": __version__,
-                "simulated": settings.simulated,
-                "tools": len(gateway.registry.definitions),
-            }
-        )
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -170,11 +154,12 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
             Route("/mcp/t/{token}", endpoint=mcp_endpoint),
             Route("/sse", endpoint=SseEndpoint(server, sse), methods=["GET"]),
             Mount("/messages/", app=sse.handle_post_message),
-            Route("/healthz", endpoint=healthz, methods=["GET"]),
+            Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
         ],
         lifespan=lifespan,
         middleware=[
             Middleware(InstanceHeader, instance=instance),
+            Middleware(HostCheck, policy=checked_host_policy(settings)),
             Middleware(AuthMiddleware, authenticator=authenticator),
         ],
     )
