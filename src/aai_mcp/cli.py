@@ -1,4 +1,5 @@
-"""`aai-mcp serve | stdio | simulate | tools`: flags map one-to-one onto Settings fields."""
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token`: flags map one-to-one onto
+Settings fields."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from pydantic import ValidationError
 
 from aai_mcp import __version__
 from aai_mcp.access.token_cli import add_token_commands, run_token_command
+from aai_mcp.options import ENV_ONLY, HTTP_ONLY, config_error_lines, env_var, limits
 from aai_mcp.settings import Settings
 
-# Secrets never come from the command line (shell history, process lists): environment only.
-NOT_FLAGS = {"api_key", "token_secrets"}
 SIMULATE_FLAGS = {"host", "port", "simulator_delay_seconds", "log_level"}
 
 
@@ -28,13 +28,21 @@ def _flag_type(annotation: Any) -> Any:
     return str
 
 
-def add_settings_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
+def _help(name: str) -> str:
+    field = Settings.model_fields[name]
+    bounds = limits(name)
+    allowed = f" Must be {bounds}." if bounds else ""
+    return f"{field.description}{allowed} [env {env_var(name)}; default {field.default!r}]"
+
+
+def add_settings_flags(
+    parser: argparse.ArgumentParser, only: set[str] | None = None, without: frozenset[str] = frozenset()
+) -> None:
     for name, field in Settings.model_fields.items():
-        if name in NOT_FLAGS or (only is not None and name not in only):
+        if name in ENV_ONLY | without or (only is not None and name not in only):
             continue
         flag = "--" + name.replace("_", "-")
-        env = f"AAI_MCP_{name.upper()}"
-        help_text = f"{field.description} [env {env}; default {field.default!r}]"
+        help_text = _help(name)
         if field.annotation is bool:
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
@@ -62,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.")
     add_settings_flags(serve)
     stdio = commands.add_parser("stdio", help="Serve MCP over stdin/stdout (Claude Desktop).")
-    add_settings_flags(stdio)
+    add_settings_flags(stdio, without=HTTP_ONLY)
     simulate = commands.add_parser("simulate", help="Run the AssemblyAI simulator alone on a port.")
     add_settings_flags(simulate, SIMULATE_FLAGS)
     simulate.add_argument("--rate-429", type=float, default=0.0, help="Fraction of requests answered 429.")
@@ -85,21 +93,38 @@ def settings_from(args: argparse.Namespace, default_roots: list[Path]) -> Settin
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    except ValidationError as exc:
+        for line in config_error_lines(exc):
+            print(f"aai-mcp: {line}", file=sys.stderr)
+        return 2
+    return code
+
+
+def _reader_gone() -> int:
+    """The reader of our output left (`aai-mcp tools --json | head`): no traceback, and stdout goes to
+    /dev/null so the interpreter's last flush stays quiet too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "token":
         return run_token_command(args, os.environ)
     from aai_mcp import commands
 
-    try:
-        if args.command == "tools":
-            return commands.list_tools(as_json=args.json)
-        if args.command == "simulate":
-            return commands.simulate(args, settings_from(args, []))
-        # Over HTTP nobody's files are readable by default; over stdio the user's own home is.
-        roots = [Path.home()] if args.command == "stdio" else []
-        settings = settings_from(args, roots)
-    except ValidationError as exc:
-        print(f"aai-mcp: invalid configuration:\n{exc}", file=sys.stderr)
-        return 2
+    if args.command == "tools":
+        return commands.list_tools(as_json=args.json)
+    if args.command == "simulate":
+        return commands.simulate(args, settings_from(args, []))
+    # Over HTTP nobody's files are readable by default; over stdio the user's own home is.
+    roots = [Path.home()] if args.command == "stdio" else []
+    settings = settings_from(args, roots)
     if args.command == "stdio":
         return commands.stdio(settings)
     return commands.serve(settings)
