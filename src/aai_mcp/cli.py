@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from aai_mcp import __version__
 from aai_mcp.access.token_cli import add_token_commands, run_token_command
+from aai_mcp.client_config import CLIENTS
 from aai_mcp.options import ENV_ONLY, HTTP_ONLY, config_error_lines, env_var, limits
 from aai_mcp.settings import Settings
 
@@ -77,16 +78,43 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--rate-5xx", type=float, default=0.0, help="Fraction of requests answered 5xx.")
     simulate.add_argument("--latency-ms", type=int, default=0, help="Latency added to every request.")
     simulate.add_argument("--key", default="sim-key", help="The API key the simulator accepts.")
+    add_config_command(commands)
+    doctor = commands.add_parser("doctor", help="Check the setup (key, hosts, auth, upload roots, port).")
+    add_settings_flags(doctor)
     tools = commands.add_parser("tools", help="List the tool catalog (name, toolset, read-only).")
     tools.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     add_token_commands(commands)
     return parser
 
 
-def settings_from(args: argparse.Namespace, default_roots: list[Path]) -> Settings:
+def add_config_command(commands: Any) -> None:
+    config = commands.add_parser(
+        "config",
+        help="Print a ready MCP client entry (Claude Desktop, Claude Code, VS Code, Cursor, ChatGPT).",
+        description="Print the entry for CLIENT on stdout (where it goes: stderr). The API key and tokens "
+        "are placeholders, never real values. Server options (--host, --port, --auth, filters) shape it.",
+    )
+    config.add_argument("client", choices=CLIENTS, help="The MCP client to configure.")
+    config.add_argument(
+        "--via",
+        choices=["stdio", "url"],
+        default=None,
+        help="stdio: the client starts `aai-mcp stdio` itself (default, except chatgpt); "
+        "url: it connects to a running `aai-mcp serve`.",
+    )
+    config.add_argument(
+        "--url",
+        default=None,
+        help="The server's public base URL, e.g. https://mcp.example.com (implies url).",
+    )
+    config.add_argument("--name", default="assemblyai", help="The server's name in the client.")
+    add_settings_flags(config)
+
+
+def settings_from(args: argparse.Namespace, default_roots: list[Path] | None) -> Settings:
     given = {name: value for name, value in vars(args).items() if name in Settings.model_fields}
     settings = Settings(**given)
-    if settings.upload_roots is None:
+    if settings.upload_roots is None and default_roots is not None:
         settings = settings.model_copy(update={"upload_roots": default_roots})
     return settings
 
@@ -120,6 +148,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "tools":
         return commands.list_tools(as_json=args.json)
+    if args.command == "config":
+        return commands.client_config(args, settings_from(args, None))
+    if args.command == "doctor":
+        from aai_mcp.doctor import run_doctor
+
+        return run_doctor(settings_from(args, []))
     if args.command == "simulate":
         return commands.simulate(args, settings_from(args, []))
     # Over HTTP nobody's files are readable by default; over stdio the user's own home is.

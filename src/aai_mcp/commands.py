@@ -118,6 +118,20 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def client_config(args: argparse.Namespace, settings: Settings) -> int:
+    from aai_mcp.client_config import client_entry
+
+    try:
+        entry = client_entry(args.client, settings, args.via, args.url, args.name)
+    except ValueError as exc:
+        print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    for note in entry.notes:
+        print(f"# {note}", file=sys.stderr)
+    print(entry.text)
+    return 0
+
+
 def list_tools(as_json: bool) -> int:
     catalog = load_default_catalog()
     specs = list(catalog.tools.values())
