@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,3 +178,13 @@ def test_chatgpt_over_stdio_is_refused_in_one_line(capsys: pytest.CaptureFixture
     assert capsys.readouterr().err.strip().splitlines() == [
         "aai-mcp: ChatGPT connects only through a URL: use --via url (the default for chatgpt)"
     ]
+
+
+def test_every_config_command_in_the_readme_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = [
+        line.split("#")[0].split(">")[0] for line in readme.splitlines() if line.startswith("aai-mcp config ")
+    ]
+    assert {shlex.split(command)[2] for command in commands} == set(CLIENTS)
+    for command in commands:
+        config(capsys, *shlex.split(command)[2:])
