@@ -120,17 +120,25 @@ def settings_from(args: argparse.Namespace, default_roots: list[Path] | None) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        code = _run(args)
-        sys.stdout.flush()
+        try:
+            return _parse_and_run(argv)
+        finally:
+            # Flushed here, not at exit, so a reader that left is handled below; this also covers
+            # what argparse prints before it exits (--help, --version).
+            sys.stdout.flush()
     except BrokenPipeError:
         return _reader_gone()
+
+
+def _parse_and_run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
     except ValidationError as exc:
         for line in config_error_lines(exc):
             print(f"aai-mcp: {line}", file=sys.stderr)
         return 2
-    return code
 
 
 def _reader_gone() -> int:
