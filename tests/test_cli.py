@@ -25,6 +25,12 @@ from tests.servers import clean_env, free_port, serve_in_process
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if name.startswith("AAI_MCP_") or name == "ASSEMBLYAI_API_KEY"]:
+        monkeypatch.delenv(name)
+
+
 def options_of(command: str) -> set[str]:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
@@ -165,6 +171,25 @@ def test_every_bounded_option_out_of_range_names_itself(
         line = one_error_line(capsys, ["serve"])
         assert line.startswith(f"aai-mcp: --{name.replace('_', '-')} / {env_var(name)} must be "), line
         monkeypatch.delenv(env_var(name))
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["--accounts", "bad"],
+            "aai-mcp: --accounts / AAI_MCP_ACCOUNTS: account entry 1 is not name=env:VAR",
+        ),
+        (
+            ["--auth", "tokens"],
+            "aai-mcp: auth mode 'tokens' needs AAI_MCP_TOKEN_SECRETS or --token-secret-file",
+        ),
+    ],
+)
+def test_start_up_checks_are_one_line_too(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    assert one_error_line(capsys, ["serve", "--port", "0", *argv]).startswith(expected)
 
 
 # --- serving: the port ------------------------------------------------------------------------------

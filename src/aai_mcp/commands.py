@@ -10,8 +10,10 @@ import sys
 
 import uvicorn
 
+from aai_mcp.access.accounts import AccountsError
 from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.logs import configure_logging
+from aai_mcp.options import option_names
 from aai_mcp.settings import Settings
 
 
@@ -28,6 +30,9 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, _secrets(settings))
     try:
         authenticator = checked_authenticator(settings)
+    except AccountsError as exc:
+        print(f"aai-mcp: {option_names('accounts')}: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"aai-mcp: {exc}", file=sys.stderr)
         return 2
