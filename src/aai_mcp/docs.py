@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.gateway import load_default_catalog
+from aai_mcp.options import HTTP_ONLY, env_var, flag, limits
 from aai_mcp.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -39,10 +40,14 @@ def effects(spec: ToolSpec) -> str:
 def config_table() -> str:
     rows = ["| Flag | Environment | Default | Meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        env = "ASSEMBLYAI_API_KEY" if name == "api_key" else f"AAI_MCP_{name.upper()}"
-        flag = "(environment only)" if name == "api_key" else f"`--{name.replace('_', '-')}`"
+        cli_flag = flag(name)
+        shown = f"`{cli_flag}`" if cli_flag else "(environment only)"
+        if name in HTTP_ONLY and cli_flag:
+            shown += " (serve)"
         default = "unset" if field.default is None else f"`{field.default}`"
-        rows.append(f"| {flag} | `{env}` | {default} | {field.description} |")
+        bounds = limits(name)
+        meaning = f"{field.description} Must be {bounds}." if bounds else field.description
+        rows.append(f"| {shown} | `{env_var(name)}` | {default} | {meaning} |")
     return "\n".join(rows)
 
 

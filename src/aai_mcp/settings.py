@@ -53,10 +53,18 @@ class Settings(BaseSettings):
         description="AssemblyAI API key. Unset: serve the built-in simulator instead of the real API.",
     )
     region: Region = Field("us", description="AssemblyAI region: us or eu (moves every host at once).")
-    api_base_url: str | None = Field(None, description="Override the REST API base URL (/v2).")
-    llm_gateway_base_url: str | None = Field(None, description="Override the LLM Gateway base URL.")
-    streaming_base_url: str | None = Field(None, description="Override the streaming token base URL (/v3).")
-    agents_base_url: str | None = Field(None, description="Override the Voice Agent API base URL.")
+    api_base_url: str | None = Field(
+        None, description="Override the REST API origin, e.g. https://api.assemblyai.com (no /v2 path)."
+    )
+    llm_gateway_base_url: str | None = Field(
+        None, description="Override the LLM Gateway origin, e.g. https://llm-gateway.assemblyai.com (no /v1)."
+    )
+    streaming_base_url: str | None = Field(
+        None, description="Override the streaming origin, e.g. https://streaming.assemblyai.com (no /v3)."
+    )
+    agents_base_url: str | None = Field(
+        None, description="Override the Voice Agent API origin, e.g. https://agents.assemblyai.com (no /v1)."
+    )
 
     timeout_seconds: float = Field(30.0, gt=0, description="Read timeout for ordinary upstream calls.")
     connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout for upstream calls.")
@@ -142,7 +150,7 @@ class Settings(BaseSettings):
         description="Allow auth=none on a non-loopback address (anyone who reaches it can spend the key).",
     )
     token_secrets: SecretStr | None = Field(
-        None, description="HMAC secrets that sign access tokens, comma-separated, first signs (env only)."
+        None, description="HMAC secrets that sign access tokens, comma-separated, first signs."
     )
     token_secret_file: Path | None = Field(None, description="File of token signing secrets, one per line.")
     token_revocation_file: Path | None = Field(

@@ -35,7 +35,7 @@ def next_step(transcript_id: str, status: str) -> str:
         return "The job failed (see error). Fix the audio or audio_url and call create_transcript again."
     return (
         f"Done. Read it with get_paragraphs, get_sentences or get_subtitles, search it with search_words, "
-        f"or ask questions with llm_chat_completion (transcript_id={transcript_id})."
+        f'or ask questions about it with ask_transcript (transcript_ids=["{transcript_id}"]).'
     )
 
 
