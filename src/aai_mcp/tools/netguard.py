@@ -21,12 +21,19 @@ from aai_mcp.tools.safe_open import shown
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-# IPv6 ranges that carry an IPv4 address in their last 32 bits: IPv4-compatible, NAT64 (RFC 6052, 8215).
-EMBEDDING_IPV4 = tuple(ipaddress.IPv6Network(net) for net in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48"))
+# IPv6 ranges that carry an IPv4 address in their last 32 bits: IPv4-compatible, IPv4-translated
+# (SIIT, RFC 2765) and NAT64's well-known prefix (RFC 6052). Local-use NAT64 (64:ff9b:1::/48, RFC 8215)
+# puts it where the local prefix length says, so it cannot be read back: it is refused as a whole.
+EMBEDDING_IPV4 = tuple(ipaddress.IPv6Network(net) for net in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96"))
+# Only IPv6's global unicast space is routed on the internet; an allow-list, so a range Python's
+# is_global does not know yet (SRv6 5f00::/16, local-use NAT64) is refused rather than trusted.
+GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+# Inside it and not global, though Python 3.11's is_global says so: documentation (RFC 9637).
+NOT_GLOBAL = (ipaddress.IPv6Network("3fff::/20"),)
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one stands for (mapped, compatible, NAT64, 6to4), if any."""
+    """The IPv4 address an IPv6 one stands for (mapped, compatible, translated, NAT64, 6to4), if any."""
     if address.ipv4_mapped is not None or address.sixtofour is not None:
         return address.ipv4_mapped or address.sixtofour
     if any(address in network for network in EMBEDDING_IPV4):
@@ -35,10 +42,15 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
 
 
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and (inner := embedded_ipv4(address)) is not None:
-        if not is_public(inner):
-            return False
-    return address.is_global and not address.is_multicast
+    if isinstance(address, ipaddress.IPv4Address):
+        return address.is_global and not address.is_multicast
+    if (inner := embedded_ipv4(address)) is not None:
+        return is_public(inner)  # the packet ends up at the IPv4 address, whatever the IPv6 one says
+    return (
+        address in GLOBAL_UNICAST
+        and address.is_global
+        and not any(address in network for network in NOT_GLOBAL)
+    )
 
 
 # One text for every refused host, resolvable or not: which one it was would map the inside network.

@@ -71,6 +71,10 @@ def path_components(raw: str) -> list[str]:
         )
     if "\x00" in raw:
         raise ToolInputError("Refused: the path contains a NUL character.")
+    try:
+        os.fsencode(raw)  # a lone surrogate from JSON has no bytes: every open would raise a bug
+    except UnicodeEncodeError:
+        raise ToolInputError("Refused: the path is not valid text for a file name.") from None
     if raw.count("/") > MAX_PATH_COMPONENTS:
         raise ToolInputError(f"Refused: the path has more than {MAX_PATH_COMPONENTS} components.")
     full = os.path.expanduser(raw)

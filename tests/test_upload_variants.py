@@ -1,0 +1,155 @@
+"""New variants of the upload probes (issue 9, second review): internal addresses spelled as IPv6,
+redirects the URL parser cannot join, paths that are not filesystem text, files that change size."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp.client import Client
+from starlette.types import Receive, Scope, Send
+
+from aai_mcp.gateway import build_gateway
+from aai_mcp.server import build_server
+from aai_mcp.tools import netguard
+from aai_mcp.tools.downloads import DOWNLOAD_FAILED
+from aai_mcp.tools.netguard import REFUSED, is_public
+from tests.faults import serve_app_in_thread
+from tests.support import make_settings
+from tests.test_upload_urls import PUBLIC, FakeDNS, FakeNetwork, FakeUpstream, error_of, upload
+
+pytestmark = pytest.mark.anyio
+
+# Each stands for an internal IPv4 address, or lies outside IPv6's global unicast space.
+INTERNAL_IPV6 = [
+    "::ffff:127.0.0.1",  # IPv4-mapped
+    "::ffff:7f00:1",  # the same, in hex
+    "::127.0.0.1",  # IPv4-compatible
+    "::ffff:0:7f00:1",  # IPv4-translated (SIIT, RFC 2765)
+    "::ffff:0:a00:1",  # the same, 10.0.0.1
+    "64:ff9b::7f00:1",  # NAT64 well-known prefix
+    "64:ff9b:1:7f00:0:100:808:808",  # local-use NAT64 (/48 embedding: 127.0.0.1; last 32 bits public)
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "5f00::1",  # SRv6 SIDs (RFC 9602), not global unicast
+    "3fff::1",  # documentation (RFC 9637)
+    "::",
+    "fe80::1",
+]
+PUBLIC_IPV6 = ["2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"]
+
+
+@pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch) -> FakeNetwork:
+    fake = FakeNetwork()
+    monkeypatch.setattr("aai_mcp.tools.downloads.dialer", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
+    fake = FakeDNS()
+    monkeypatch.setattr(netguard, "resolve", fake.resolve)
+    return fake
+
+
+@pytest.mark.parametrize("address", INTERNAL_IPV6)
+async def test_internal_addresses_in_ipv6_clothing_are_refused(
+    network: FakeNetwork, dns: FakeDNS, address: str
+) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+    dns.names["sneaky.example"] = [[address]]
+    for url in ("http://sneaky.example/a.wav", f"http://[{address}]/a.wav"):
+        assert error_of(await upload(url))["message"] == REFUSED, url
+    assert network.dialled == []
+
+
+@pytest.mark.parametrize("address", PUBLIC_IPV6)
+def test_public_addresses_stay_public(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+
+
+def redirecting(location: bytes) -> Any:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 302, "headers": [(b"location", location)]})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        (b"//[", REFUSED),  # urljoin raised ValueError on these; httpx percent-encodes the host
+        (b"http://x]/", REFUSED),
+        (b"//a[b/c", REFUSED),
+        (b"http://[::1", DOWNLOAD_FAILED),  # httpx refuses the answer itself
+    ],
+)
+async def test_a_redirect_to_an_unparsable_location_is_a_tool_error(
+    network: FakeNetwork, dns: FakeDNS, location: bytes, message: str
+) -> None:
+    upstream = FakeUpstream()
+    with serve_app_in_thread(redirecting(location)) as base:
+        network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
+        result = await upload("http://media.example.com/a.wav", upstream)
+    assert error_of(result)["message"] == message
+    assert network.dialled == [(PUBLIC, 80)] and upstream.received == 0
+
+
+class Upstream(httpx.AsyncBaseTransport):
+    """/v2/upload that runs `during` once the first chunk arrived, and counts what it got."""
+
+    def __init__(self, during: Any) -> None:
+        self.during = during
+        self.received = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async for chunk in request.stream:  # type: ignore[union-attr]
+            if not self.received:
+                self.during()
+            self.received += len(chunk)
+        return httpx.Response(200, json={"upload_url": "https://cdn.assemblyai.com/upload/abc"})
+
+
+async def upload_path(root: Path, raw: str, upstream: httpx.AsyncBaseTransport | None = None) -> Any:
+    gateway = build_gateway(make_settings(upload_roots=[root]), transport=upstream or FakeUpstream())
+    try:
+        async with Client(build_server(gateway)) as client:
+            return await client.call_tool("upload_file", {"path": raw})
+    finally:
+        await gateway.aclose()
+
+
+async def test_a_file_that_shrinks_while_it_is_uploaded_is_a_tool_error(tmp_path: Path) -> None:
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"R" * 3_000_000)  # several relay chunks
+    upstream = Upstream(lambda: os.truncate(audio, 10))
+    result = await upload_path(tmp_path, str(audio), upstream)
+    error = error_of(result)  # not a success claiming 3 000 000 bytes of which a fraction was sent
+    assert error["kind"] == "invalid_arguments" and "changed while" in error["message"]
+    assert 0 < upstream.received < 3_000_000
+
+
+async def test_a_file_that_grows_while_it_is_uploaded_sends_what_fstat_said(tmp_path: Path) -> None:
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"R" * 1_000_000)
+
+    def grow() -> None:
+        with audio.open("ab") as more:
+            more.write(b"G" * 1_000_000)
+
+    upstream = Upstream(grow)
+    result = await upload_path(tmp_path, str(audio), upstream)
+    assert not result.is_error and result.structured_content["size_bytes"] == 1_000_000
+    assert upstream.received == 1_000_000
+
+
+@pytest.mark.parametrize("name", ["\ud800.wav", "a\udfff"])
+async def test_a_path_that_is_not_filesystem_text_is_a_tool_error(tmp_path: Path, name: str) -> None:
+    result = await upload_path(tmp_path, f"{tmp_path}/{name}")
+    error = error_of(result)
+    assert error["kind"] == "invalid_arguments" and "not valid text" in error["message"]
