@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from aai_mcp.tools import netguard
+from aai_mcp.tools import netguard, safe_open
 from aai_mcp.tools.downloads import DOWNLOAD_FAILED
 from aai_mcp.tools.netguard import REFUSED, is_public
 from tests.faults import serve_app_in_thread
@@ -153,3 +154,33 @@ async def test_a_path_that_is_not_filesystem_text_is_a_tool_error(tmp_path: Path
     result = await upload_path(tmp_path, f"{tmp_path}/{name}")
     error = error_of(result)
     assert error["kind"] == "invalid_arguments" and "not valid text" in error["message"]
+
+
+@pytest.mark.parametrize("walk", [False, True])
+async def test_a_special_file_is_judged_without_being_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, walk: bool
+) -> None:
+    """Opening a device can act (a watchdog arms, a serial line raises DTR, a tape rewinds): the name is
+    looked up with O_PATH and only a regular file is opened for reading. A FIFO shows it: a writer
+    waiting for a reader would be let through by any read open."""
+    if walk:
+        monkeypatch.setattr(safe_open, "openat2_beneath", lambda *args: None)
+    fifo = tmp_path / "a.wav"
+    os.mkfifo(fifo)
+    writer_in = threading.Event()
+
+    def write() -> None:
+        os.close(os.open(fifo, os.O_WRONLY))  # blocks until some reader opens the FIFO
+        writer_in.set()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        error = error_of(await upload_path(tmp_path, str(fifo)))
+        # Let through by a reader, the writer finishes at once; otherwise this waits out the timeout.
+        writer.join(timeout=2)
+        assert not writer_in.is_set(), "the FIFO was opened for reading"
+        assert error["kind"] == "invalid_arguments" and "No readable file" in error["message"]
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets a still waiting writer finish
+        writer.join(timeout=10)
