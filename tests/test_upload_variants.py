@@ -3,12 +3,17 @@ redirects the URL parser cannot join, paths that are not filesystem text, files 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
+import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import httpx
 import pytest
 from mcp.client import Client
@@ -184,3 +189,45 @@ async def test_a_special_file_is_judged_without_being_opened(
     finally:
         os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets a still waiting writer finish
         writer.join(timeout=10)
+
+
+async def test_names_whose_dns_never_answers_stall_no_other_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lookups for downloads must not fill the event loop's shared executor: there, a few names whose
+    DNS servers never answer held every other lookup (new AssemblyAI connections included)."""
+    real, entered, release = socket.getaddrinfo, threading.Semaphore(0), threading.Event()
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.endswith(".hangs.example"):
+            entered.release()
+            release.wait(timeout=120)
+            raise socket.gaierror(socket.EAI_AGAIN, "timed out")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    shared = ThreadPoolExecutor(max_workers=3)
+    asyncio.get_running_loop().set_default_executor(shared)
+    gateway = build_gateway(make_settings(), transport=FakeUpstream())
+    errors: list[dict[str, Any]] = []
+    try:
+        async with Client(build_server(gateway)) as client, anyio.create_task_group() as tasks:
+
+            async def download(n: int) -> None:
+                errors.append(
+                    error_of(await client.call_tool("upload_file", {"url": f"http://m{n}.hangs.example/a"}))
+                )
+
+            for n in range(12):
+                tasks.start_soon(download, n)
+            for _ in range(3):  # as many stalled lookups as the shared executor has threads
+                assert await anyio.to_thread.run_sync(entered.acquire, True, 60)
+            try:
+                with anyio.fail_after(20):
+                    assert await anyio.getaddrinfo("127.0.0.1", 80)  # through the shared executor
+            finally:
+                release.set()
+    finally:
+        release.set()
+        await gateway.aclose()
+        shared.shutdown(wait=False)
+    assert len(errors) == 12 and all(error["message"] == REFUSED for error in errors)

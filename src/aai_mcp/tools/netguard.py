@@ -11,8 +11,10 @@ import ssl
 from collections.abc import Iterable
 
 import anyio
+import anyio.to_thread
 import httpcore
 import httpx
+from anyio.lowlevel import RunVar
 from httpcore._backends.base import SOCKET_OPTION
 
 from aai_mcp.tools.call import ToolInputError
@@ -153,10 +155,28 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         self._pool = httpcore.AsyncConnectionPool(ssl_context=tls, network_backend=backend)
 
 
+# Lookups for downloads run in threads of their own, at most this many at once: a name whose DNS servers
+# never answer holds its thread for the resolver's whole timeout, and in the event loop's shared
+# executor a few such names stalled every other lookup (new AssemblyAI connections' included).
+DNS_THREADS = 8
+_dns_threads: RunVar[anyio.CapacityLimiter] = RunVar("aai_mcp_download_dns_threads")
+
+
+def dns_limiter() -> anyio.CapacityLimiter:
+    """This event loop's limiter for download lookups (a limiter belongs to one loop)."""
+    try:
+        return _dns_threads.get()
+    except LookupError:
+        _dns_threads.set(anyio.CapacityLimiter(DNS_THREADS))
+        return _dns_threads.get()
+
+
 async def resolve(hostname: str, port: int) -> list[IPAddress]:
     """Every address `hostname` resolves to; none if it does not resolve."""
+    lookup = functools.partial(socket.getaddrinfo, hostname, port, type=socket.SOCK_STREAM)
     try:
-        infos = await anyio.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+        # abandon_on_cancel: the download's deadline ends the wait even while the lookup hangs on.
+        infos = await anyio.to_thread.run_sync(lookup, abandon_on_cancel=True, limiter=dns_limiter())
     except (OSError, UnicodeError):
         return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
