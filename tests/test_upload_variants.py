@@ -4,6 +4,7 @@ redirects the URL parser cannot join, paths that are not filesystem text, files 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import os
 import socket
@@ -26,7 +27,16 @@ from aai_mcp.tools.downloads import DOWNLOAD_FAILED
 from aai_mcp.tools.netguard import REFUSED, is_public
 from tests.faults import serve_app_in_thread
 from tests.support import make_settings
-from tests.test_upload_urls import PUBLIC, FakeDNS, FakeNetwork, FakeUpstream, error_of, upload
+from tests.test_upload_urls import (
+    PUBLIC,
+    FakeDNS,
+    FakeNetwork,
+    FakeUpstream,
+    connections_waiting,
+    error_of,
+    listener,
+    upload,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -231,3 +241,40 @@ async def test_names_whose_dns_never_answers_stall_no_other_lookup(monkeypatch: 
         await gateway.aclose()
         shared.shutdown(wait=False)
     assert len(errors) == 12 and all(error["message"] == REFUSED for error in errors)
+
+
+def serving(body: bytes, headers: list[tuple[bytes, bytes]], seen: list[dict[bytes, bytes]]) -> Any:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope["headers"]))
+        length = (b"content-length", str(len(body)).encode())
+        await send({"type": "http.response.start", "status": 200, "headers": [*headers, length]})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+async def test_proxy_variables_are_ignored(
+    network: FakeNetwork, dns: FakeDNS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy would dial its own address, unchecked and unpinned, and see every URL (httpx skips
+    environment proxies when given a transport, and trust_env=False says so twice)."""
+    seen: list[dict[bytes, bytes]] = []
+    with listener() as (port, proxy), serve_app_in_thread(serving(b"RIFF" * 10, [], seen)) as base:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+        network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
+        result = await upload("http://media.example.com/a.wav")
+        assert connections_waiting(proxy) == 0
+    assert not result.is_error and network.dialled == [(PUBLIC, 80)] and len(seen) == 1
+
+
+async def test_a_compressed_answer_is_relayed_as_received_and_counted_so(
+    network: FakeNetwork, dns: FakeDNS
+) -> None:
+    """No decompression: a gzip bomb is relayed (and capped) at its compressed size, memory stays flat."""
+    bomb, seen, upstream = gzip.compress(b"\0" * 20_000_000), [], FakeUpstream()
+    with serve_app_in_thread(serving(bomb, [(b"content-encoding", b"gzip")], seen)) as base:
+        network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
+        result = await upload("http://media.example.com/a.wav", upstream, upload_max_download_bytes=1_000_000)
+    assert not result.is_error and result.structured_content["size_bytes"] == len(bomb) < 1_000_000
+    assert upstream.bodies == [bomb] and seen[0][b"accept-encoding"] == b"identity"
