@@ -156,9 +156,10 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
 
 # Lookups for downloads run in threads of their own, at most this many at once: a name whose DNS servers
-# never answer holds its thread for the resolver's whole timeout, and in the event loop's shared
-# executor a few such names stalled every other lookup (new AssemblyAI connections' included).
-DNS_THREADS = 8
+# never answer holds its thread for the resolver's whole timeout (glibc: up to ~30 s), and in the event
+# loop's shared executor a few such names stalled every other lookup (new AssemblyAI connections'
+# included). Four times the default per-token call cap, so one token alone cannot hold them all.
+DNS_THREADS = 32
 _dns_threads: RunVar[anyio.CapacityLimiter] = RunVar("aai_mcp_download_dns_threads")
 
 
