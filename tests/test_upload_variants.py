@@ -1,5 +1,6 @@
 """New variants of the upload probes (issue 9, second review): internal addresses spelled as IPv6,
-redirects the URL parser cannot join, paths that are not filesystem text, files that change size."""
+redirects the URL parser cannot join, paths that are not filesystem text, special files, files that
+change size, DNS that never answers, proxy variables, compressed answers and huge header blocks."""
 
 from __future__ import annotations
 
@@ -278,3 +279,13 @@ async def test_a_compressed_answer_is_relayed_as_received_and_counted_so(
         result = await upload("http://media.example.com/a.wav", upstream, upload_max_download_bytes=1_000_000)
     assert not result.is_error and result.structured_content["size_bytes"] == len(bomb) < 1_000_000
     assert upstream.bodies == [bomb] and seen[0][b"accept-encoding"] == b"identity"
+
+
+async def test_a_huge_header_block_is_a_download_failure(network: FakeNetwork, dns: FakeDNS) -> None:
+    """2 MB of response headers: h11 stops reading at 100 KiB, so memory stays bounded."""
+    headers = [(f"x-filler-{n}".encode(), b"v" * 1000) for n in range(2000)]
+    upstream, seen = FakeUpstream(), []
+    with serve_app_in_thread(serving(b"RIFF", headers, seen)) as base:
+        network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
+        result = await upload("http://media.example.com/a.wav", upstream)
+    assert error_of(result)["message"] == DOWNLOAD_FAILED and upstream.received == 0 and len(seen) == 1
