@@ -41,11 +41,14 @@ class FakeUpstream(httpx.AsyncBaseTransport):
         return httpx.Response(200, json={"upload_url": CDN})
 
 
-@pytest.fixture(params=["openat2", "walk"])
+@pytest.fixture(params=["openat2", "walk", "walk-without-proc"])
 def opener(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each test runs with the kernel's openat2 and with the O_NOFOLLOW walk used where it is missing."""
-    if request.param == "walk":
+    """Each test runs with the kernel's openat2, with the O_NOFOLLOW walk used where it is missing, and
+    with the walk opening for reading at once where no O_PATH descriptor can be reopened (no /proc)."""
+    if request.param != "openat2":
         monkeypatch.setattr(safe_open, "openat2_beneath", lambda *args: None)
+    if request.param == "walk-without-proc":
+        monkeypatch.setattr(safe_open, "_reopens", lambda: False)
     return str(request.param)
 
 

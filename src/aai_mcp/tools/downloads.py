@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urljoin
 
 import anyio
 import anyio.to_thread
@@ -70,10 +69,17 @@ async def _fetch(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
             with download_errors():
                 async with fetcher.stream("GET", target) as response:
                     if response.is_redirect:
-                        url = urljoin(str(target), response.headers["location"])
+                        url = redirect_target(target, response.headers["location"])
                         continue
                     return await _relay(call, response)
     raise ToolInputError(f"More than {MAX_REDIRECTS} redirects; not followed further.")
+
+
+def redirect_target(current: httpx.URL, location: str) -> str:
+    """Where a redirect leads, joined by httpx's parser: it already refused an unparsable Location
+    (RemoteProtocolError), while urljoin raised ValueError on some it accepts (`//[`), escaping the
+    tool-error path."""
+    return str(current.join(location))
 
 
 @contextmanager

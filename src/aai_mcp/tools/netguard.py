@@ -11,8 +11,10 @@ import ssl
 from collections.abc import Iterable
 
 import anyio
+import anyio.to_thread
 import httpcore
 import httpx
+from anyio.lowlevel import RunVar
 from httpcore._backends.base import SOCKET_OPTION
 
 from aai_mcp.tools.call import ToolInputError
@@ -21,12 +23,19 @@ from aai_mcp.tools.safe_open import shown
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-# IPv6 ranges that carry an IPv4 address in their last 32 bits: IPv4-compatible, NAT64 (RFC 6052, 8215).
-EMBEDDING_IPV4 = tuple(ipaddress.IPv6Network(net) for net in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48"))
+# IPv6 ranges that carry an IPv4 address in their last 32 bits: IPv4-compatible, IPv4-translated
+# (SIIT, RFC 2765) and NAT64's well-known prefix (RFC 6052). Local-use NAT64 (64:ff9b:1::/48, RFC 8215)
+# puts it where the local prefix length says, so it cannot be read back: it is refused as a whole.
+EMBEDDING_IPV4 = tuple(ipaddress.IPv6Network(net) for net in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96"))
+# Only IPv6's global unicast space is routed on the internet; an allow-list, so a range Python's
+# is_global does not know yet (SRv6 5f00::/16, local-use NAT64) is refused rather than trusted.
+GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+# Inside it and not global, though Python 3.11's is_global says so: documentation (RFC 9637).
+NOT_GLOBAL = (ipaddress.IPv6Network("3fff::/20"),)
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one stands for (mapped, compatible, NAT64, 6to4), if any."""
+    """The IPv4 address an IPv6 one stands for (mapped, compatible, translated, NAT64, 6to4), if any."""
     if address.ipv4_mapped is not None or address.sixtofour is not None:
         return address.ipv4_mapped or address.sixtofour
     if any(address in network for network in EMBEDDING_IPV4):
@@ -35,10 +44,15 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
 
 
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and (inner := embedded_ipv4(address)) is not None:
-        if not is_public(inner):
-            return False
-    return address.is_global and not address.is_multicast
+    if isinstance(address, ipaddress.IPv4Address):
+        return address.is_global and not address.is_multicast
+    if (inner := embedded_ipv4(address)) is not None:
+        return is_public(inner)  # the packet ends up at the IPv4 address, whatever the IPv6 one says
+    return (
+        address in GLOBAL_UNICAST
+        and address.is_global
+        and not any(address in network for network in NOT_GLOBAL)
+    )
 
 
 # One text for every refused host, resolvable or not: which one it was would map the inside network.
@@ -141,10 +155,29 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         self._pool = httpcore.AsyncConnectionPool(ssl_context=tls, network_backend=backend)
 
 
+# Lookups for downloads run in threads of their own, at most this many at once: a name whose DNS servers
+# never answer holds its thread for the resolver's whole timeout (glibc: up to ~30 s), and in the event
+# loop's shared executor a few such names stalled every other lookup (new AssemblyAI connections'
+# included). Four times the default per-token call cap, so one token alone cannot hold them all.
+DNS_THREADS = 32
+_dns_threads: RunVar[anyio.CapacityLimiter] = RunVar("aai_mcp_download_dns_threads")
+
+
+def dns_limiter() -> anyio.CapacityLimiter:
+    """This event loop's limiter for download lookups (a limiter belongs to one loop)."""
+    try:
+        return _dns_threads.get()
+    except LookupError:
+        _dns_threads.set(anyio.CapacityLimiter(DNS_THREADS))
+        return _dns_threads.get()
+
+
 async def resolve(hostname: str, port: int) -> list[IPAddress]:
     """Every address `hostname` resolves to; none if it does not resolve."""
+    lookup = functools.partial(socket.getaddrinfo, hostname, port, type=socket.SOCK_STREAM)
     try:
-        infos = await anyio.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+        # abandon_on_cancel: the download's deadline ends the wait even while the lookup hangs on.
+        infos = await anyio.to_thread.run_sync(lookup, abandon_on_cancel=True, limiter=dns_limiter())
     except (OSError, UnicodeError):
         return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

@@ -37,7 +37,12 @@ ESCAPES = frozenset({errno.ELOOP, errno.EXDEV})
 
 O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 DIR_FLAGS = O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused after fstat anyway.
+# The name is looked up with O_PATH: nothing is opened, so a device's open never acts (a watchdog arms,
+# a serial line raises DTR, a tape rewinds) before fstat has refused it. Only a regular file is then
+# opened for reading, through the descriptor (/proc/self/fd), never by its name again.
+LOOKUP_FLAGS = O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+# Where that is impossible (no O_PATH, no /proc): open for reading at once; O_NONBLOCK so a FIFO does
+# not wait for a writer.
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 
@@ -71,6 +76,10 @@ def path_components(raw: str) -> list[str]:
         )
     if "\x00" in raw:
         raise ToolInputError("Refused: the path contains a NUL character.")
+    try:
+        os.fsencode(raw)  # a lone surrogate from JSON has no bytes: every open would raise a bug
+    except UnicodeEncodeError:
+        raise ToolInputError("Refused: the path is not valid text for a file name.") from None
     if raw.count("/") > MAX_PATH_COMPONENTS:
         raise ToolInputError(f"Refused: the path has more than {MAX_PATH_COMPONENTS} components.")
     full = os.path.expanduser(raw)
@@ -123,16 +132,40 @@ def _checked(fd: int, missing: str) -> OpenedFile:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise ToolInputError(missing)
-    os.set_blocking(fd, True)
     return OpenedFile(handle=os.fdopen(fd, "rb", buffering=0), size=info.st_size)
 
 
 def _open_beneath(root_fd: int, rest: list[str]) -> int:
-    fd = openat2_beneath(root_fd, "/".join(rest), FILE_FLAGS)
-    return fd if fd is not None else walk_beneath(root_fd, rest)
+    flags = LOOKUP_FLAGS if _reopens() else FILE_FLAGS
+    fd = openat2_beneath(root_fd, "/".join(rest), flags)
+    return _readable(fd if fd is not None else walk_beneath(root_fd, rest, flags))
 
 
-def walk_beneath(root_fd: int, rest: list[str]) -> int:
+def _readable(fd: int) -> int:
+    """A blocking read descriptor for the regular file `fd` holds; anything else is refused unopened."""
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISLNK(mode):  # O_PATH|O_NOFOLLOW hands back a final symlink itself
+            raise OSError(errno.ELOOP, "a symbolic link")
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.ENOENT, "not a regular file")
+        if _reopens():
+            return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        os.set_blocking(fd, True)
+        readable, fd = fd, -1  # already open for reading: handed over, not closed
+        return readable
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+@functools.cache
+def _reopens() -> bool:
+    """Whether an O_PATH descriptor can be opened for reading here (Linux with /proc mounted)."""
+    return O_PATH != os.O_RDONLY and os.path.isdir("/proc/self/fd")
+
+
+def walk_beneath(root_fd: int, rest: list[str], flags: int) -> int:
     """Open `rest` one component at a time from `root_fd`, refusing a symlink at every step."""
     current = root_fd
     try:
@@ -141,7 +174,7 @@ def walk_beneath(root_fd: int, rest: list[str]) -> int:
             if current != root_fd:
                 os.close(current)
             current = step
-        return os.open(rest[-1], FILE_FLAGS, dir_fd=current)
+        return os.open(rest[-1], flags, dir_fd=current)
     finally:
         if current != root_fd:
             os.close(current)

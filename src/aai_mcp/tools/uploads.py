@@ -81,6 +81,9 @@ async def _file_chunks(handle: anyio.AsyncFile[bytes], size: int) -> AsyncIterat
     except OSError:
         # Converted here: upload() only knows transport errors, and the path stays out of the text.
         raise ToolInputError("Reading the file failed mid-way; nothing was uploaded.") from None
+    if remaining > 0:
+        # Shorter than the Content-Length already sent: a success here would claim bytes never sent.
+        raise ToolInputError("The file changed while it was read (it got shorter); nothing was uploaded.")
 
 
 async def _upload_base64(call: ToolCall, data: str) -> dict[str, Any]:
