@@ -5,12 +5,18 @@ fails CLOSED: `contains` raises RevocationUnavailable, a TokenError, so a caller
 TokenError refuses every token until the file is back, rather than accepting tokens that may have
 been revoked. An empty file revokes nothing; `aai-mcp token revoke` creates the file.
 Each change between readable and not is logged once, not once per request.
+
+Only a regular file of at most MAX_REVOCATION_BYTES is read, opened without blocking: the check runs
+on the event loop, and a FIFO at that path (open() waits for a writer) froze every client, while a
+link to /dev/zero would have been read forever. Either is refused like an unreadable file.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from pathlib import Path
 
 from aai_mcp.access.tokens import JTI_PATTERN, TokenError
@@ -18,6 +24,8 @@ from aai_mcp.access.tokens import JTI_PATTERN, TokenError
 logger = logging.getLogger(__name__)
 
 _StatKey = tuple[int, int, int]
+# About 200 000 revoked ids with notes: bounds the memory and the time one re-read holds the event loop.
+MAX_REVOCATION_BYTES = 4 * 1024 * 1024
 
 
 class RevocationUnavailable(TokenError):
@@ -67,19 +75,31 @@ class RevocationList:
     def _current_ids(self) -> frozenset[str]:
         # One stat per call is cheap; the file is read again only when that stat changes.
         try:
-            stat = self.path.stat()
+            status = self.path.stat()
         except OSError as exc:
             raise RevocationUnavailable(self.path, _describe(exc)) from None
-        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self._read())
+        _check_readable(self.path, status)
+        if self._cache is None or self._cache[0] != _stat_key(status):
+            self._cache = self._read()
         return self._cache[1]
 
-    def _read(self) -> frozenset[str]:
+    def _read(self) -> tuple[_StatKey, frozenset[str]]:
+        """The ids and the stat of the file they were read from (it may have changed since the stat)."""
         try:
-            return parse_revocations(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
+            # O_NONBLOCK: a FIFO swapped in after the stat must not block the open; links are followed
+            # (Kubernetes mounts files as links), the opened file is what is checked.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
             raise RevocationUnavailable(self.path, _describe(exc)) from None
+        with os.fdopen(fd, "rb") as file:
+            try:
+                status = os.fstat(fd)
+                _check_readable(self.path, status)
+                data = file.read(MAX_REVOCATION_BYTES + 1)
+                _check_readable(self.path, status, len(data))
+                return _stat_key(status), parse_revocations(data.decode("utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RevocationUnavailable(self.path, _describe(exc)) from None
 
     def _note(self, problem: str | None) -> None:
         if problem == self._problem:
@@ -115,6 +135,19 @@ def append_revocation(path: Path, jti: str, note: str = "") -> bool:
     with path.open("a", encoding="utf-8") as file:
         file.write(f"{separator}{jti}{comment}\n")
     return True
+
+
+def _stat_key(status: os.stat_result) -> _StatKey:
+    return (status.st_mtime_ns, status.st_size, status.st_ino)
+
+
+def _check_readable(path: Path, status: os.stat_result, size: int | None = None) -> None:
+    """RevocationUnavailable unless a regular file of at most MAX_REVOCATION_BYTES (`size` read)."""
+    if not stat.S_ISREG(status.st_mode):
+        raise RevocationUnavailable(path, "revocation file unreadable (not a regular file)")
+    if max(status.st_size, size or 0) > MAX_REVOCATION_BYTES:
+        detail = f"revocation file unreadable (larger than {MAX_REVOCATION_BYTES} bytes)"
+        raise RevocationUnavailable(path, detail)
 
 
 def _describe(exc: Exception) -> str:
