@@ -21,7 +21,8 @@ PASSTHROUGH_HEADER = "x-assemblyai-key"
 AUTH_MODES = frozenset({"none", "tokens", "passthrough-key"})
 SCOPE_KEY = "aai_mcp.principal"
 # Sent twice, which copy counts differs between proxies and servers: refused instead of picking one.
-CREDENTIAL_HEADERS = frozenset({"authorization", PASSTHROUGH_HEADER, HEADER_NAME.lower()})
+# The session id too: it names whose session a request joins.
+CREDENTIAL_HEADERS = frozenset({"authorization", PASSTHROUGH_HEADER, HEADER_NAME.lower(), "mcp-session-id"})
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,15 @@ class Authenticator:
         if self.open:
             return LOCAL
         bearer = _bearer(headers.get("authorization", ""))
+        header_key = headers.get(PASSTHROUGH_HEADER, "").strip()
+        _one_credential(path_token, bearer, header_key)
         token = path_token or (bearer if bearer.startswith(TOKEN_PREFIX) else None)
         if token is not None:
             if "tokens" not in self.modes:
                 raise AuthFailure(401, "tokens_disabled", "This server does not accept access tokens.")
             return self._token_principal(token, headers.get(HEADER_NAME.lower()))
         if "passthrough-key" in self.modes:
-            key = (headers.get(PASSTHROUGH_HEADER) or bearer).strip()
+            key = header_key or bearer
             if key:
                 # Its own id per key: limits and audit lines must tell callers apart.
                 return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
@@ -135,6 +138,19 @@ def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
             raise AuthFailure(400, "duplicate_header", f"Send the {name} header once.")
         headers[name] = value.decode("latin-1")
     return headers
+
+
+def _one_credential(*presented: str | None) -> None:
+    """AuthFailure (400) when a request carries two different credentials (path token, bearer, key).
+
+    Whichever one won, a proxy in front that checked the other would be vouching for a different
+    caller; the same credential sent twice is one caller."""
+    if len({credential for credential in presented if credential}) > 1:
+        raise AuthFailure(
+            400,
+            "conflicting_credentials",
+            "Send one credential (a token in the URL, a bearer, or an AssemblyAI key), not two.",
+        )
 
 
 def _fingerprint(key: str) -> str:
