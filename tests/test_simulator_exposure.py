@@ -117,3 +117,53 @@ def test_simulate_help_describes_its_own_host_and_port() -> None:
     assert "`serve`" not in text and "AAI_MCP_PORT" not in text and "AAI_MCP_HOST" not in text
     args = build_parser().parse_args(["simulate"])
     assert (args.bind_host, args.bind_port) == ("127.0.0.1", 8765)
+
+
+# --- second review: the check runs before routing, and looks at who is connected -----------------
+
+
+@pytest.mark.parametrize("path", ["/_sim/stats/", "/_sim/reset/", "/_sim/faults/", "/_sim/", "/_sim"])
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS", "DELETE"])
+def test_a_foreign_host_is_refused_before_any_redirect_or_405(
+    simulator: ServerProcess, method: str, path: str
+) -> None:
+    headers = {
+        "Host": "evil.example",
+        "Origin": "http://evil.example",
+        "Access-Control-Request-Method": "POST",
+    }
+    answer = httpx.request(method, f"{simulator.base_url}{path}", headers=headers, timeout=30)
+    assert answer.status_code == 421, (method, path, answer.status_code, answer.headers)
+    assert "location" not in answer.headers and "access-control-allow-origin" not in answer.headers
+
+
+async def admin_from(peer: tuple[str, int] | None) -> int:
+    app = build_simulator_app(SimulatorConfig(api_key=KEY))
+    transport = httpx.ASGITransport(app=app, client=peer)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        return (await client.post("/_sim/reset", headers={"Authorization": KEY})).status_code
+
+
+@pytest.mark.parametrize("peer", [("192.0.2.7", 40000), ("10.0.0.2", 1), ("::ffff:192.0.2.7", 1), None])
+async def test_another_machine_cannot_reach_the_admin_routes_by_sending_a_loopback_host(
+    peer: tuple[str, int] | None,
+) -> None:
+    # A browser cannot forge Host, but any other client can: the connection's address decides.
+    assert await admin_from(peer) == 403
+
+
+@pytest.mark.parametrize("peer", [("127.0.0.1", 1), ("127.0.0.9", 1), ("::1", 1), ("::ffff:127.0.0.1", 1)])
+async def test_loopback_peers_reach_the_admin_routes(peer: tuple[str, int]) -> None:
+    assert await admin_from(peer) == 200
+
+
+def test_the_api_routes_stay_open_to_any_host(simulator: ServerProcess) -> None:
+    # It plays api.assemblyai.com and the other hosts: only /_sim/ is local-only.
+    reset = admin_call(simulator.base_url, "POST", "/_sim/reset", None, Authorization=KEY)
+    assert reset.status_code == 200  # drops the faults other tests queued
+    answer = httpx.get(
+        f"{simulator.base_url}/v2/transcript",
+        headers={"Host": "api.example", "Authorization": KEY},
+        timeout=30,
+    )
+    assert answer.status_code == 200

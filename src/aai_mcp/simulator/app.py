@@ -11,7 +11,7 @@ from starlette.responses import Response
 from .config import SimulatorConfig
 from .hosts import UpstreamError, error_response, host_for_path
 from .middleware import SimulatorMiddleware
-from .routes_admin import ADMIN_ROUTES
+from .routes_admin import ADMIN_ROUTES, AdminGuard
 from .routes_api import API_ROUTES
 from .routes_gateway import GATEWAY_ROUTES
 from .state import Simulator
@@ -36,7 +36,10 @@ def build_simulator_app(config: SimulatorConfig) -> Starlette:
     routes = [*API_ROUTES, *GATEWAY_ROUTES, *ADMIN_ROUTES]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SimulatorMiddleware, simulator=simulator, routes=routes)],
+        middleware=[
+            Middleware(AdminGuard, key=config.api_key),
+            Middleware(SimulatorMiddleware, simulator=simulator, routes=routes),
+        ],
         exception_handlers={UpstreamError: upstream_error, HTTPException: http_error},
     )
     app.state.simulator = simulator

@@ -1,55 +1,78 @@
 """The simulator's own endpoints: health (open) and the `/_sim/` test controls, which need the
-simulator's key and a loopback Host: they reset state and inject faults, so a web page the browser
-was tricked into sending there (DNS rebinding) or another machine must not reach them."""
+simulator's key, a loopback Host and a loopback peer: they reset state and inject faults, so a web
+page the browser was tricked into sending there (DNS rebinding: a foreign Host) or another machine
+(which can send any Host it likes, but not connect from loopback) must not reach them."""
 
 from __future__ import annotations
 
-import functools
 import hmac
+import ipaddress
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aai_mcp.transports.host_check import parse_host
 
 from .faults import FAULT_KINDS, fault_summary
 from .routes_api import simulator_of
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+ADMIN_PREFIX = "/_sim"
 
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def admin_refusal(request: Request) -> Response | None:
-    """421 unless the one Host header names loopback; 401 unless the one Authorization is the key."""
-    hosts = request.headers.getlist("host")
+class AdminGuard:
+    """`admin_refusal` for every path under /_sim, in front of routing: before the trailing-slash
+    redirect (which would echo the Host in a Location) and for methods no route takes."""
+
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        self.app = app
+        self.key = key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = None
+        if scope["type"] == "http" and str(scope["path"]).startswith(ADMIN_PREFIX):
+            refusal = admin_refusal(Headers(scope=scope), scope.get("client"), self.key)
+        await (refusal or self.app)(scope, receive, send)
+
+
+def admin_refusal(headers: Headers, peer: Any, key: str) -> Response | None:
+    """421 unless the one Host names loopback; 403 unless the peer is loopback; 401 unless the one
+    Authorization is the key."""
+    hosts = headers.getlist("host")
     authority = parse_host(hosts[0]) if len(hosts) == 1 else None
     if authority is None or not authority.is_loopback:
         return JSONResponse({"error": "the /_sim/ routes answer only on a loopback Host"}, status_code=421)
-    given = request.headers.getlist("authorization")
-    if len(given) != 1 or not _is_key(given[0], simulator_of(request).config.api_key):
+    if not _is_loopback_peer(peer):
+        return JSONResponse({"error": "the /_sim/ routes answer only to this machine"}, status_code=403)
+    given = headers.getlist("authorization")
+    if len(given) != 1 or not _is_key(given[0], key):
         message = "the /_sim/ routes need the simulator key in Authorization"
         return JSONResponse({"error": message}, status_code=401)
     return None
 
 
+def _is_loopback_peer(peer: Any) -> bool:
+    """Whether the connection comes from this machine; None (no address known) does not."""
+    try:
+        address = ipaddress.ip_address(peer[0])
+    except (TypeError, IndexError, ValueError):
+        return False
+    # A dual-stack (`--host ::`) socket sees 127.0.0.1 as ::ffff:127.0.0.1, not loopback to Python 3.11.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 def _is_key(header: str, key: str) -> bool:
     given = header.encode("latin-1")  # as Starlette decoded it; bytes: compare_digest refuses non-ASCII str
     return any(hmac.compare_digest(given, form.encode()) for form in (key, f"Bearer {key}"))
-
-
-def admin(endpoint: Endpoint) -> Endpoint:
-    @functools.wraps(endpoint)
-    async def guarded(request: Request) -> Response:
-        return admin_refusal(request) or await endpoint(request)
-
-    return guarded
 
 
 def fault_args(body: Any) -> dict[str, Any]:
@@ -94,10 +117,11 @@ async def reset(request: Request) -> Response:
     return JSONResponse({"reset": True})
 
 
+# Guarded by AdminGuard (in front of routing), not here: see build_simulator_app.
 ADMIN_ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
-    Route("/_sim/faults", admin(queue_fault), methods=["POST"]),
-    Route("/_sim/faults", admin(list_faults), methods=["GET"]),
-    Route("/_sim/stats", admin(stats), methods=["GET"]),
-    Route("/_sim/reset", admin(reset), methods=["POST"]),
+    Route(f"{ADMIN_PREFIX}/faults", queue_fault, methods=["POST"]),
+    Route(f"{ADMIN_PREFIX}/faults", list_faults, methods=["GET"]),
+    Route(f"{ADMIN_PREFIX}/stats", stats, methods=["GET"]),
+    Route(f"{ADMIN_PREFIX}/reset", reset, methods=["POST"]),
 ]

@@ -14,8 +14,8 @@ from .config import SimulatorConfig
 
 EXPOSED_WARNING = """
 *** WARNING: the AssemblyAI simulator is listening on {host}, beyond loopback. ***
-*** Anyone who can reach this port and knows the key can read its fake transcripts, and with  ***
-*** the key reset it and inject faults (/_sim/ answers only on a loopback Host). The key is    ***
+*** Anyone who can reach this port and knows the key can read and create its fake transcripts ***
+*** (/_sim/, which resets it and injects faults, answers only to this machine). The key is     ***
 *** printed below. Bind 127.0.0.1 (the default) unless another machine must reach it.          ***
 """
 
