@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -204,9 +205,15 @@ class Settings(BaseSettings):
 
     @field_validator("api_key", mode="before")
     @classmethod
-    def _empty_key_is_unset(cls, value: Any) -> Any:
+    def _checked_key(cls, value: Any) -> Any:
+        """Unset when empty; surrounding whitespace dropped; ValueError for what a header cannot carry."""
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        return None if isinstance(raw, str) and not raw.strip() else value
+        if not isinstance(raw, str):
+            return value
+        if not raw.strip():
+            return None
+        check_key_text(raw.strip())
+        return raw.strip()
 
     @field_validator(
         "allowed_hosts",
@@ -242,3 +249,11 @@ class Settings(BaseSettings):
 
 
 SIMULATOR_KEY = "simulator-key"
+_HEADER_TEXT = re.compile(r"[!-~]+")
+
+
+def check_key_text(key: str) -> None:
+    """ValueError unless `key` is visible ASCII, all an HTTP header can carry as it is: a pasted
+    non-breaking space or curly quote otherwise fails inside httpx with a traceback. Never quoted."""
+    if not _HEADER_TEXT.fullmatch(key):
+        raise ValueError("the key has a character other than visible ASCII (copy it again, without spaces)")

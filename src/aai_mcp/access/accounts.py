@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from aai_mcp.settings import check_key_text
+
 DEFAULT_ACCOUNT = "default"
 
 
@@ -31,7 +33,12 @@ def load_accounts(
             raise AccountsError(f"account entry {number} is not name=env:VAR or name=file:/path")
         if name in accounts:
             raise AccountsError(f"account {name!r} is defined twice")
-        accounts[name] = SecretStr(_read_key(name, source.strip(), environment))
+        key = _read_key(name, source.strip(), environment)
+        try:
+            check_key_text(key)
+        except ValueError as exc:
+            raise AccountsError(f"account {name!r}: {exc}") from None
+        accounts[name] = SecretStr(key)
     return accounts
 
 
