@@ -166,7 +166,8 @@ def _values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
 
 
 class HostCheck:
-    """Answers 421 to a Host, and 403 to an Origin, that is not allowed, before any route or redirect.
+    """Answers 421 to a Host, and 403 to an Origin, that is not allowed, before any route or redirect;
+    400 to a request with both Content-Length and Transfer-Encoding. Each refusal closes the connection.
 
     A request must carry exactly one Host; two of either header are refused rather than guessing
     which one the application behind a proxy would read."""
@@ -186,11 +187,17 @@ class HostCheck:
             await WebSocketClose(code=1008)(scope, receive, send)
         else:
             status, code, message = refusal
-            await JSONResponse({"error": {"code": code, "message": message}}, status_code=status)(
+            # Closed: after a request framed two ways, what follows on the connection is not trusted.
+            body = {"error": {"code": code, "message": message}}
+            await JSONResponse(body, status_code=status, headers={"Connection": "close"})(
                 scope, receive, send
             )
 
     def _refusal(self, headers: list[tuple[bytes, bytes]]) -> tuple[int, str, str] | None:
+        if _values(headers, b"content-length") and _values(headers, b"transfer-encoding"):
+            # h11 lets chunked win; a proxy in front that trusts Content-Length would see the rest
+            # of this body as a second request it never checked (request smuggling).
+            return 400, "ambiguous_length", "Send Content-Length or Transfer-Encoding, not both"
         hosts = _values(headers, b"host")
         if len(hosts) != 1 or not self.policy.host_allowed(hosts[0]):
             # The value is the caller's: not logged (it may be built to forge log lines).
