@@ -58,19 +58,3 @@ def test_surrounding_whitespace_is_not_part_of_the_key(monkeypatch: pytest.Monke
     monkeypatch.setenv("ASSEMBLYAI_API_KEY", f"  {CANARY}\u00a0\n")  # as pasted from a web page
     key = Settings().api_key
     assert key is not None and key.get_secret_value() == CANARY
-
-
-@pytest.mark.parametrize("header", ["X-AssemblyAI-Key", "Authorization"])
-def test_a_passthrough_key_that_is_not_header_text_is_refused_at_the_door(header: str) -> None:
-    from urllib.parse import urlsplit
-
-    from tests.servers import serve_in_thread
-    from tests.support import make_settings
-    from tests.test_host_check import INITIALIZE, mcp_headers, raw_request
-
-    value = ("Bearer " if header == "Authorization" else "") + f"{CANARY}\u00e9"
-    with serve_in_thread(make_settings(api_key=None, auth=["passthrough-key"])) as base:
-        headers = [*mcp_headers(urlsplit(base).netloc), (header, value)]
-        answer = raw_request(base, "POST", "/mcp", headers, INITIALIZE)
-    assert answer.status == 401 and answer.json()["error"]["code"] == "invalid_key", answer.body  # type: ignore[index]
-    assert CANARY.encode() not in answer.body

@@ -14,7 +14,7 @@ from aai_mcp.access.revocation import RevocationList, RevocationUnavailable
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.secrets import load_signing_secrets
 from aai_mcp.access.tokens import HEADER_NAME, TokenError, verify
-from aai_mcp.settings import Settings, check_key_text
+from aai_mcp.settings import Settings
 
 TOKEN_PREFIX = "aai1."
 PASSTHROUGH_HEADER = "x-assemblyai-key"
@@ -95,9 +95,6 @@ class Authenticator:
             return self._token_principal(token, headers.get(HEADER_NAME.lower()))
         if "passthrough-key" in self.modes:
             key = header_key or bearer
-            if key and not _is_header_text(key):
-                # It could never reach AssemblyAI (a pasted curly quote or non-breaking space); not echoed.
-                raise AuthFailure(401, "invalid_key", "The AssemblyAI key must be visible ASCII characters.")
             if key:
                 # Its own id per key: limits and audit lines must tell callers apart.
                 return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
@@ -154,14 +151,6 @@ def _one_credential(*presented: str | None) -> None:
             "conflicting_credentials",
             "Send one credential (a token in the URL, a bearer, or an AssemblyAI key), not two.",
         )
-
-
-def _is_header_text(key: str) -> bool:
-    try:
-        check_key_text(key)
-    except ValueError:
-        return False
-    return True
 
 
 def _fingerprint(key: str) -> str:
