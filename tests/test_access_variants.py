@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 from mcp.client import Client
-from mcp_types import TextContent
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, TextContent
 
 from aai_mcp.access import Scopes
 from aai_mcp.gateway import Gateway
+from aai_mcp.resources import PREFIX
 from aai_mcp.server import build_server
 from aai_mcp.simulator import Simulator
 from tests.servers import serve_gateway_in_thread
-from tests.test_access_composite import SECRET, routes, simulated_gateway, token
+from tests.test_access_composite import SECRET, in_memory, routes, simulated_gateway, token
 from tests.test_access_matrix import connect
 
 pytestmark = pytest.mark.anyio
@@ -93,3 +95,30 @@ async def test_a_token_that_may_not_read_cannot_read_through_the_llm(scopes: Sco
             )
     assert echoed.is_error and "get_transcript" in text_of(echoed)
     assert LLM not in routes(simulator)
+
+
+HUGE = "x" * 200_000 + "!"
+# Each request carries HUGE where the server quotes caller text in its error.
+OVERSIZED: dict[str, Any] = {
+    "unknown URI": lambda client: client.read_resource("zz://" + HUGE),
+    "bad id in a URI": lambda client: client.read_resource(f"{PREFIX}{HUGE}/text"),
+    "bad cursor": lambda client: client.list_resources(cursor=HUGE),
+    "unknown prompt": lambda client: client.get_prompt(HUGE),
+    "unknown prompt arguments": lambda client: client.get_prompt(
+        "call_phases", {**{f"{HUGE}{n}": "1" for n in range(9)}, "phases": "a", "transcript_id": "abc"}
+    ),
+    "bad prompt transcript_id": lambda client: client.get_prompt(
+        "call_phases", {"phases": "a", "transcript_id": HUGE}
+    ),
+    "unknown tool": lambda client: client.call_tool(HUGE, {}),
+}
+
+
+@pytest.mark.parametrize("request_of", OVERSIZED.values(), ids=OVERSIZED.keys())
+async def test_errors_quote_only_a_short_prefix_of_caller_text(request_of: Any) -> None:
+    async with in_memory() as (client, _):
+        with pytest.raises(MCPError) as caught:
+            await request_of(client)
+    assert caught.value.error.code == INVALID_PARAMS
+    assert len(caught.value.error.message) < 1000, caught.value.error.message[:200]
+    assert "xxxxx" in caught.value.error.message  # still says which value was wrong

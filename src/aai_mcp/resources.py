@@ -17,6 +17,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.gateway import Gateway
+from aai_mcp.quoting import quoted
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views_transcript import segments_view, transcript_view
 from aai_mcp.upstream import Upstream, UpstreamError, decode_json, decode_text
@@ -105,6 +106,8 @@ SUB_PATHS = {
 }
 LIST_TOOL = "list_transcripts"
 """resources/list mirrors list_transcripts: listing needs its permission."""
+# Long enough to quote any well-formed URI whole (prefix, a 128-character id, the longest suffix).
+URI_QUOTE_CHARS = 200
 URI_RE = re.compile(r"^assemblyai://transcripts/(?P<id>[^/]*)(?P<suffix>/.*)?$")
 
 
@@ -125,16 +128,18 @@ def parse_uri(uri: str, parts: Mapping[str, Part] = PARTS) -> tuple[str, Part]:
     """The transcript id and part a URI names; anything else is a clear invalid-params error.
 
     A part the caller may not read is unknown to it, like a URI that names no part at all."""
-    match = URI_RE.match(uri)
+    match = URI_RE.fullmatch(uri)
     part = parts.get(match["suffix"] or "") if match else None
     if match is None or part is None:
         known = ", ".join(f"{PREFIX}{{id}}{suffix}" for suffix in parts) or "none for this caller"
-        raise MCPError(INVALID_PARAMS, f"Unknown resource URI {uri!r}. Readable URIs: {known}.")
+        raise MCPError(
+            INVALID_PARAMS, f"Unknown resource URI {quoted(uri, URI_QUOTE_CHARS)}. Readable URIs: {known}."
+        )
     transcript_id = match["id"]
     if not TRANSCRIPT_ID.fullmatch(transcript_id):
         raise MCPError(
             INVALID_PARAMS,
-            f"Bad transcript id {transcript_id!r} in {uri!r}: ids are 1-128 of A-Z a-z 0-9 _ -.",
+            f"Bad transcript id {quoted(transcript_id)} in the URI: ids are 1-128 of A-Z a-z 0-9 _ -.",
         )
     return transcript_id, part
 
@@ -204,7 +209,8 @@ class TranscriptResources:
         params = {"limit": str(LIST_PAGE_SIZE)}
         if cursor is not None:
             if not TRANSCRIPT_ID.fullmatch(cursor):
-                raise MCPError(INVALID_PARAMS, f"Bad cursor {cursor!r}: pass back a next_cursor unchanged.")
+                message = f"Bad cursor {quoted(cursor)}: pass back a next_cursor unchanged."
+                raise MCPError(INVALID_PARAMS, message)
             params["before_id"] = cursor
         try:
             response = await self.upstream.request("api", "GET", "/v2/transcript", params=params)
