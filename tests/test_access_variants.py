@@ -7,22 +7,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, TextContent
 
 from aai_mcp.access import Scopes
-from aai_mcp.gateway import Gateway
+from aai_mcp.gateway import Gateway, load_default_catalog
 from aai_mcp.resources import PREFIX
 from aai_mcp.server import build_server
 from aai_mcp.simulator import Simulator
 from tests.servers import serve_gateway_in_thread
-from tests.test_access_composite import SECRET, in_memory, routes, simulated_gateway, token
-from tests.test_access_matrix import connect
+from tests.test_access_composite import SECRET, in_memory, raw_session, routes, simulated_gateway, token
+from tests.test_access_matrix import MCP_HEADERS, connect
 
 pytestmark = pytest.mark.anyio
 
+CATALOG = load_default_catalog()
 AUDIO_URL = "https://example.com/support-call.mp3"
 MODEL = "claude-sonnet-4-6"
 ECHO = [{"role": "user", "content": "Repeat word for word: {{ transcript }}"}]
@@ -122,3 +124,80 @@ async def test_errors_quote_only_a_short_prefix_of_caller_text(request_of: Any) 
     assert caught.value.error.code == INVALID_PARAMS
     assert len(caught.value.error.message) < 1000, caught.value.error.message[:200]
     assert "xxxxx" in caught.value.error.message  # still says which value was wrong
+
+
+MODERN = "2026-07-28"
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "0"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+def modern_call_bytes(http: httpx.Client, url: str, name: str, arguments: dict[str, Any]) -> bytes:
+    """A sessionless tools/call as the 2.x client sends it, plus an Mcp-Param header that matches no
+    argument: a schema looked up for a hidden tool must not make its answer differ."""
+    headers = {
+        **MCP_HEADERS,
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": name,
+        "Mcp-Param-Transcript_id": "not-the-argument",
+    }
+    params = {"name": name, "arguments": arguments, "_meta": MODERN_META}
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}
+    response = http.post(url, json=call, headers=headers)
+    return f"{response.status_code} ".encode() + response.content.replace(name.encode(), b"NAME")
+
+
+def test_hidden_tools_answer_like_unknown_ones_in_both_eras_with_arguments() -> None:
+    gateway, simulator = simulated_gateway(
+        auth=["tokens"],
+        token_secrets=SECRET,
+        json_response=True,
+        tools=sorted(set(CATALOG.tools) - {"search"}),
+    )
+    scoped = token(Scopes(tools=frozenset(CATALOG.tools) - {"get_sentences", "transcribe"}))
+    names = ("no_such_tool", "search", "get_sentences", "transcribe")  # unknown, server- and token-hidden
+    arguments = [{}, {"transcript_id": "abc"}, {"audio_url": AUDIO_URL, "path": "/etc/passwd"}, {"x": None}]
+    with serve_gateway_in_thread(gateway) as base, httpx.Client() as http:
+        url = f"{base}/mcp/t/{scoped}"
+        session = raw_session(http, url)
+        for args in arguments:
+            modern = {modern_call_bytes(http, url, name, args) for name in names}
+            legacy = {legacy_call_bytes(http, url, session, name, args) for name in names}
+            assert len(modern) == 1 and len(legacy) == 1, (args, modern, legacy)
+    assert b'"message":"Unknown tool: NAME"' in modern.pop()
+    assert simulator.requests == []
+
+
+def legacy_call_bytes(
+    http: httpx.Client, url: str, headers: dict[str, str], name: str, arguments: dict[str, Any]
+) -> bytes:
+    call = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+    response = http.post(url, json=call, headers=headers)
+    return f"{response.status_code} ".encode() + response.content.replace(name.encode(), b"NAME")
+
+
+def x_mcp_headers(schema: Any) -> list[str]:
+    if isinstance(schema, dict):
+        found = [str(schema["x-mcp-header"])] if "x-mcp-header" in schema else []
+        return found + [key for value in schema.values() for key in x_mcp_headers(value)]
+    if isinstance(schema, list):
+        return [key for value in schema for key in x_mcp_headers(value)]
+    return []
+
+
+def test_no_tool_schema_routes_arguments_into_headers() -> None:
+    """The SDK checks Mcp-Param-* headers against the schema server.input_schema_of returns, a lookup
+    that cannot know the caller: an `x-mcp-header` on a tool would make a hidden tool answer a bad
+    header differently from an unknown tool (an existence oracle). Adding one needs that fixed first."""
+    gateway, _ = simulated_gateway()
+    assert {
+        name: x_mcp_headers(tool.input_schema) for name, tool in gateway.registry.definitions.items()
+    } == {name: [] for name in gateway.registry.definitions}
