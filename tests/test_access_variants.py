@@ -201,3 +201,28 @@ def test_no_tool_schema_routes_arguments_into_headers() -> None:
     assert {
         name: x_mcp_headers(tool.input_schema) for name, tool in gateway.registry.definitions.items()
     } == {name: [] for name in gateway.registry.definitions}
+
+
+async def refusal_text(url: str, scopes: Scopes) -> str:
+    async with connect(f"{url}/mcp/t/{token(scopes)}") as client:
+        refused = await client.call_tool("transcribe", {"data_base64": "UklGRg==", "wait": False})
+    assert refused.is_error
+    return text_of(refused)
+
+
+async def test_a_composite_refusal_does_not_tell_a_token_whether_the_server_offers_the_used_tool() -> None:
+    """upload_file hidden by the server's filter or by the token's scopes: the same refusal, as
+    tools/call of upload_file itself answers the same Unknown tool either way."""
+    answers = []
+    for server_tools, token_tools in (
+        (set(CATALOG.tools) - {"upload_file"}, None),
+        (None, set(CATALOG.tools) - {"upload_file"}),
+    ):
+        filters = {"tools": sorted(server_tools)} if server_tools else {}
+        gateway, simulator = simulated_gateway(auth=["tokens"], token_secrets=SECRET, **filters)
+        scopes = Scopes(tools=frozenset(token_tools) if token_tools else None)
+        with serve_gateway_in_thread(gateway) as url:
+            answers.append(await refusal_text(url, scopes))
+        assert simulator.requests == []
+    assert answers[0] == answers[1], answers
+    assert "transcribe with data_base64 needs upload_file" in answers[0]
