@@ -3,6 +3,8 @@ refusals stay bounded and indistinguishable (issue 9 findings 3-4, issue 10 part
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -226,3 +228,38 @@ async def test_a_composite_refusal_does_not_tell_a_token_whether_the_server_offe
         assert simulator.requests == []
     assert answers[0] == answers[1], answers
     assert "transcribe with data_base64 needs upload_file" in answers[0]
+
+
+RESOURCE_AUDIT = re.compile(
+    r"token=(?P<token>\S+) resource=(?P<resource>\S+) outcome=(?P<outcome>ok|error|unknown_resource) "
+    r"upstream_status=(?P<status>\S+) duration_ms=\d+"
+)
+
+
+async def test_every_resource_read_writes_one_audit_line_without_the_uri(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Resources read the same data as the tools they mirror, so they are audited like them."""
+    caplog.set_level(logging.INFO, logger="aai_mcp.audit")
+    gateway, _ = simulated_gateway(auth=["tokens"], token_secrets=SECRET)
+    transcript_id = await transcript_in(gateway)
+    scopes = Scopes(tools=frozenset({"list_transcripts", "get_transcript"}))
+    with serve_gateway_in_thread(gateway) as url:
+        async with connect(f"{url}/mcp/t/{token(scopes)}") as client:
+            caplog.clear()
+            await client.list_resources()
+            await client.read_resource(f"{PREFIX}{transcript_id}/text")
+            for uri in (f"{PREFIX}{transcript_id}/sentences", f"{PREFIX}missing-id", "zz://elsewhere"):
+                with pytest.raises(MCPError):
+                    await client.read_resource(uri)
+    lines = [record.getMessage() for record in caplog.records if record.name == "aai_mcp.audit"]
+    parsed = [RESOURCE_AUDIT.fullmatch(line) for line in lines]
+    assert all(parsed), lines
+    assert [(m["resource"], m["outcome"], m["status"]) for m in parsed if m] == [
+        ("list", "ok", "200"),
+        ("transcript_text", "ok", "200"),
+        ("(not-a-resource)", "unknown_resource", "None"),  # a part this token may not read
+        ("transcript", "error", "404"),
+        ("(not-a-resource)", "unknown_resource", "None"),
+    ]
+    assert not any(transcript_id in line or "missing-id" in line or "elsewhere" in line for line in lines)

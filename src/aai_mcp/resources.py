@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,14 +18,16 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
-from aai_mcp.access.scopes import Scopes
+from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.gateway import Gateway
 from aai_mcp.quoting import quoted
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views_transcript import segments_view, transcript_view
-from aai_mcp.upstream import Upstream, UpstreamError, decode_json, decode_text
+from aai_mcp.upstream import UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path
+
+audit = logging.getLogger("aai_mcp.audit")
 
 PREFIX = "assemblyai://transcripts/"
 TRANSCRIPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -182,15 +187,45 @@ def listed(item: dict[str, Any]) -> types.Resource:
     )
 
 
+@contextmanager
+def audited(caller: str, resource: str, failure: str) -> Iterator[None]:
+    """One audit line per resources/list or resources/read, like a tool call's: who read which kind
+    of resource and how it went, never the URI (it holds the transcript id, an argument value).
+    An upstream failure becomes the protocol error `failure` describes."""
+    started = time.monotonic()
+    outcome, status = "error", None
+    try:
+        yield
+        outcome, status = "ok", 200
+    except UpstreamError as exc:
+        status = exc.status
+        raise upstream_failure(exc, failure) from None
+    finally:
+        audit.info(
+            "token=%s resource=%s outcome=%s upstream_status=%s duration_ms=%.0f",
+            caller,
+            resource,
+            outcome,
+            status,
+            (time.monotonic() - started) * 1000,
+        )
+
+
+def refused(caller: str, resource: str) -> None:
+    audit.info(
+        "token=%s resource=%s outcome=unknown_resource upstream_status=None duration_ms=0", caller, resource
+    )
+
+
 class TranscriptResources:
     """resources/list, resources/templates/list and resources/read over the gateway's Upstream, as far
     as the caller's scopes let it use the tools each one mirrors (the same check as tools/call)."""
 
-    def __init__(
-        self, gateway: Gateway, upstream: Upstream | None = None, scopes: Scopes | None = None
-    ) -> None:
+    def __init__(self, gateway: Gateway, principal: Principal = LOCAL) -> None:
         self.gateway = gateway
-        self.upstream = upstream or gateway.upstream
+        self.caller = principal.id
+        self.upstream = gateway.upstream_for(principal)
+        scopes = principal.scopes
         registry = gateway.registry
         self.parts = {
             suffix: part for suffix, part in PARTS.items() if registry.visible(part.tool, scopes) is not None
@@ -205,20 +240,10 @@ class TranscriptResources:
 
         Without list_transcripts' permission the list is empty: nothing to list, not an error."""
         if not self.can_list:
+            refused(self.caller, "list")
             return types.ListResourcesResult(resources=[])
-        params = {"limit": str(LIST_PAGE_SIZE)}
-        if cursor is not None:
-            if not TRANSCRIPT_ID.fullmatch(cursor):
-                message = f"Bad cursor {quoted(cursor)}: pass back a next_cursor unchanged."
-                raise MCPError(INVALID_PARAMS, message)
-            params["before_id"] = cursor
-        try:
-            response = await self.upstream.request("api", "GET", "/v2/transcript", params=params)
-            payload = decode_json(response)
-            if not isinstance(payload, dict):
-                raise malformed_body(response.status_code, "a transcript list that is not an object")
-        except UpstreamError as exc:
-            raise upstream_failure(exc, "Listing transcripts failed") from None
+        with audited(self.caller, "list", "Listing transcripts failed"):
+            payload = await self._list(cursor)
         items = [
             item for item in payload.get("transcripts") or [] if TRANSCRIPT_ID.fullmatch(str(item.get("id")))
         ]
@@ -228,12 +253,27 @@ class TranscriptResources:
             next_cursor=str(items[-1]["id"]) if more and items else None,
         )
 
+    async def _list(self, cursor: str | None) -> dict[str, Any]:
+        params = {"limit": str(LIST_PAGE_SIZE)}
+        if cursor is not None:
+            if not TRANSCRIPT_ID.fullmatch(cursor):
+                message = f"Bad cursor {quoted(cursor)}: pass back a next_cursor unchanged."
+                raise MCPError(INVALID_PARAMS, message)
+            params["before_id"] = cursor
+        response = await self.upstream.request("api", "GET", "/v2/transcript", params=params)
+        payload = decode_json(response)
+        if not isinstance(payload, dict):
+            raise malformed_body(response.status_code, "a transcript list that is not an object")
+        return payload
+
     async def read(self, uri: str) -> types.ReadResourceResult:
-        transcript_id, part = parse_uri(uri, self.parts)
         try:
+            transcript_id, part = parse_uri(uri, self.parts)
+        except MCPError:
+            refused(self.caller, "(not-a-resource)")
+            raise
+        with audited(self.caller, part.name, f"Reading {uri} failed"):
             text = await self._read(transcript_id, part)
-        except UpstreamError as exc:
-            raise upstream_failure(exc, f"Reading {uri} failed") from None
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type=part.mime_type, text=text)]
         )

@@ -43,8 +43,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
     prompts = Prompts(load_prompts(default_prompts_path()), gateway.registry)
 
     def resources_for(ctx: ServerRequestContext[Any]) -> TranscriptResources:
-        principal = principal_of(ctx)
-        return TranscriptResources(gateway, gateway.upstream_for(principal), principal.scopes)
+        return TranscriptResources(gateway, principal_of(ctx))
 
     def input_schema_of(name: str) -> dict[str, Any] | None:
         # 2026-07-28 clients: the SDK checks Mcp-Param-* headers against a tool's input schema before
