@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +16,8 @@ from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, TextContent
 
-from aai_mcp.access import Scopes
+from aai_mcp.access import Scopes, mint
+from aai_mcp.access.principal import Principal
 from aai_mcp.gateway import Gateway, load_default_catalog
 from aai_mcp.resources import PREFIX
 from aai_mcp.server import build_server
@@ -231,7 +233,8 @@ async def test_a_composite_refusal_does_not_tell_a_token_whether_the_server_offe
 
 
 RESOURCE_AUDIT = re.compile(
-    r"token=(?P<token>\S+) resource=(?P<resource>\S+) outcome=(?P<outcome>ok|error|unknown_resource) "
+    r"token=(?P<token>\S+) resource=(?P<resource>\S+) "
+    r"outcome=(?P<outcome>ok|error|unknown_resource|too_many_calls) "
     r"upstream_status=(?P<status>\S+) duration_ms=\d+"
 )
 
@@ -263,3 +266,28 @@ async def test_every_resource_read_writes_one_audit_line_without_the_uri(
         ("(not-a-resource)", "unknown_resource", "None"),
     ]
     assert not any(transcript_id in line or "missing-id" in line or "elsewhere" in line for line in lines)
+
+
+async def test_resource_reads_count_against_the_per_token_limit_of_concurrent_calls() -> None:
+    gateway, simulator = simulated_gateway(
+        auth=["tokens"], token_secrets=SECRET, max_concurrent_calls_per_token=1
+    )
+    transcript_id = await transcript_in(gateway)
+    minted = mint(SECRET.encode(), name="busy", scopes=Scopes(), expires_at=time.time() + 600)
+    busy = Principal(id=minted.jti)
+    uri = f"{PREFIX}{transcript_id}/text"
+    with serve_gateway_in_thread(gateway) as url:
+        async with (
+            connect(f"{url}/mcp/t/{minted.token}") as client,
+            connect(f"{url}/mcp/t/{token(Scopes())}") as other,
+        ):
+            assert gateway.runner.try_hold(busy)  # the token's one place, as a running call holds it
+            before = len(simulator.requests)
+            for request in (lambda: client.read_resource(uri), client.list_resources):
+                with pytest.raises(MCPError) as caught:
+                    await request()
+                assert "Too many calls at once for this token (1 allowed)" in caught.value.error.message
+            assert len(simulator.requests) == before  # refused before anything reached upstream
+            assert (await other.read_resource(uri)).contents  # another token is not held back
+            gateway.runner.release(busy)
+            assert (await client.read_resource(uri)).contents

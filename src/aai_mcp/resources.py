@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
 
 from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.gateway import Gateway
@@ -211,9 +211,9 @@ def audited(caller: str, resource: str, failure: str) -> Iterator[None]:
         )
 
 
-def refused(caller: str, resource: str) -> None:
+def refused(caller: str, resource: str, outcome: str = "unknown_resource") -> None:
     audit.info(
-        "token=%s resource=%s outcome=unknown_resource upstream_status=None duration_ms=0", caller, resource
+        "token=%s resource=%s outcome=%s upstream_status=None duration_ms=0", caller, resource, outcome
     )
 
 
@@ -223,6 +223,7 @@ class TranscriptResources:
 
     def __init__(self, gateway: Gateway, principal: Principal = LOCAL) -> None:
         self.gateway = gateway
+        self.principal = principal
         self.caller = principal.id
         self.upstream = gateway.upstream_for(principal)
         scopes = principal.scopes
@@ -242,7 +243,7 @@ class TranscriptResources:
         if not self.can_list:
             refused(self.caller, "list")
             return types.ListResourcesResult(resources=[])
-        with audited(self.caller, "list", "Listing transcripts failed"):
+        with self._guarded("list", "Listing transcripts failed"):
             payload = await self._list(cursor)
         items = [
             item for item in payload.get("transcripts") or [] if TRANSCRIPT_ID.fullmatch(str(item.get("id")))
@@ -252,6 +253,24 @@ class TranscriptResources:
             resources=[listed(item) for item in items],
             next_cursor=str(items[-1]["id"]) if more and items else None,
         )
+
+    @contextmanager
+    def _guarded(self, resource: str, failure: str) -> Iterator[None]:
+        """Audited, and within the caller's limit of concurrent calls: a resource read reaches upstream
+        like a tool call, so it takes one of the same places."""
+        runner = self.gateway.runner
+        if not runner.try_hold(self.principal):
+            refused(self.caller, resource, "too_many_calls")
+            limit = runner.settings.max_concurrent_calls_per_token
+            raise MCPError(
+                INVALID_REQUEST,
+                f"Too many calls at once for this token ({limit} allowed); wait for one to finish.",
+            )
+        try:
+            with audited(self.caller, resource, failure):
+                yield
+        finally:
+            runner.release(self.principal)
 
     async def _list(self, cursor: str | None) -> dict[str, Any]:
         params = {"limit": str(LIST_PAGE_SIZE)}
@@ -272,7 +291,7 @@ class TranscriptResources:
         except MCPError:
             refused(self.caller, "(not-a-resource)")
             raise
-        with audited(self.caller, part.name, f"Reading {uri} failed"):
+        with self._guarded(part.name, f"Reading {uri} failed"):
             text = await self._read(transcript_id, part)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type=part.mime_type, text=text)]

@@ -176,3 +176,18 @@ class ToolRunner:
             if option not in filled and param.default is not None:
                 filled[option] = param.default
         return filled
+
+    def try_hold(self, principal: Principal) -> bool:
+        """Take one of `principal`'s concurrent-call places for work outside a tool call (resource reads
+        reach upstream too, so they count against the same limit); False when all are taken."""
+        limit = self.settings.max_concurrent_calls_per_token
+        if principal is not LOCAL and self._running[principal.id] >= limit:
+            return False
+        self._running[principal.id] += 1
+        return True
+
+    def release(self, principal: Principal) -> None:
+        """Give back a place `try_hold` took."""
+        self._running[principal.id] -= 1
+        if not self._running[principal.id]:
+            del self._running[principal.id]
