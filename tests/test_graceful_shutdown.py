@@ -25,6 +25,7 @@ from mcp.client import Client
 from mcp.client.sse import sse_client
 
 from tests.servers import ServerProcess, clean_env, serve_in_process
+from tests.support import error_details
 from tests.test_scale_out import simulator_env, standalone_simulator, upstream_args
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -154,7 +155,7 @@ async def test_sigterm_during_an_upload(case: str, tmp_path: Path) -> None:
         assert result.structured_content["upload_url"].startswith("https://")
     else:
         assert result.is_error
-        error = result.structured_content["error"]
+        error = error_details(result)
         assert (error["kind"], error["retryable"]) == ("shutting_down", True)
         assert "shutting down" in error["message"] and "upload_file" in error["message"]
         assert stopped.answered_after < 4, "cut short before the grace period ends, so the answer gets out"

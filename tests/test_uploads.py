@@ -15,7 +15,7 @@ from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from tests.support import make_settings
+from tests.support import error_details, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -173,4 +173,4 @@ async def test_upload_429_is_not_retried(tmp_path: Path, respx_mock: respx.MockR
     )
     result = await call({"path": str(tmp_path / "a.wav")}, upload_roots=[tmp_path])
     assert result.is_error and route.call_count == 1
-    assert result.structured_content["error"]["retry_after_seconds"] == 3
+    assert error_details(result)["retry_after_seconds"] == 3

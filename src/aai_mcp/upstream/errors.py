@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from aai_mcp.logs import REDACTED
+from aai_mcp.redaction import Redactor
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -40,9 +40,8 @@ class UpstreamError(Exception):
         return self.message
 
     def redacted(self, secret: str) -> UpstreamError:
-        """The same error with `secret` blanked out, should upstream echo a key back."""
-        if secret and secret in self.message:
-            self.message = self.message.replace(secret, REDACTED)
+        """The same error with `secret` blanked out in any form, should upstream echo a key back."""
+        self.message = Redactor([secret]).text(self.message)
         return self
 
     def as_dict(self) -> dict[str, Any]:
