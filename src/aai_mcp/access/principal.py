@@ -83,6 +83,9 @@ class Authenticator:
             return self._token_principal(token, headers.get(HEADER_NAME.lower()))
         if "passthrough-key" in self.modes:
             key = (headers.get(PASSTHROUGH_HEADER) or bearer).strip()
+            if key and not _plausible_key(key):
+                # Refused here: httpx cannot put such a key in a header, and never echoed (it is a secret).
+                raise AuthFailure(401, "malformed_key", "An AssemblyAI key is printable ASCII, no spaces.")
             if key:
                 # Its own id per key: limits and audit lines must tell callers apart.
                 return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
@@ -115,6 +118,10 @@ class Authenticator:
         if "passthrough-key" in self.modes:
             ways.append("your AssemblyAI key in 'X-AssemblyAI-Key' or as 'Authorization: Bearer <key>'")
         return "Authentication required: send " + " or ".join(ways) + "."
+
+
+def _plausible_key(key: str) -> bool:
+    return key.isascii() and key.isprintable() and " " not in key
 
 
 def _fingerprint(key: str) -> str:

@@ -30,6 +30,8 @@ INTERNAL_MESSAGE = (
     "The gateway failed while running this tool (an internal error, logged on the server without "
     "your arguments). Nothing more is known about whether it reached AssemblyAI."
 )
+# Every error message is cut here, whatever produced it: an error must never grow with an argument.
+MESSAGE_CHARS = 2000
 # The work a multi-step tool had done when it failed: repeated in the text so no billed job is lost.
 STEP_KEYS = ("transcript_id", "upload_url")
 
@@ -79,6 +81,9 @@ def error(
     details: dict[str, Any], simulated: bool, extra: dict[str, Any] | None = None
 ) -> types.CallToolResult:
     """The one shape of every error result: readable text, details in `_meta`, no structuredContent."""
+    message = str(details["message"])
+    if len(message) > MESSAGE_CHARS:
+        details = {**details, "message": message[:MESSAGE_CHARS] + "…"}
     return types.CallToolResult(
         content=_text(error_text(details), simulated),
         is_error=True,

@@ -11,6 +11,7 @@ import httpx
 from aai_mcp.redaction import Redactor
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
+DETAIL_CHARS = 300
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Failures after the whole request went out: upstream may have acted on it before the answer was lost.
 AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
@@ -109,6 +110,12 @@ def malformed_body(status: int, problem: str) -> UpstreamError:
 
 
 def _error_text(response: httpx.Response) -> str:
+    """Upstream's error text, cut to DETAIL_CHARS (upstream may echo a whole request back)."""
+    text = _full_error_text(response)
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
+
+
+def _full_error_text(response: httpx.Response) -> str:
     """Upstream's `error` text, or the gateway's nested `error.message`, else a short body excerpt."""
     try:
         body = response.json()
