@@ -399,7 +399,7 @@ async def test_no_argument_reaches_a_header_or_moves_the_path(
         for name, is_list in faults.string_params(faults.catalog().tools[tool]).items():
             value = with_evil(tool, name, is_list, transcript_id, audio)
             result, sent = await call_with(rig, tool, {name: value}, audio)
-            assert result.structured_content is not None, (name, text_of(result))
+            assert result.is_error or result.structured_content is not None, (name, text_of(result))
             for request in sent:
                 assert request.raw_path.split(b"?")[0] in routes, (name, request.raw_path)
                 assert b"\r" not in request.raw_path and b"\n" not in request.raw_path
