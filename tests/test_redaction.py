@@ -14,12 +14,15 @@ from urllib.parse import quote
 
 import pytest
 import respx
+from mcp.client import Client
+from mcp.shared.exceptions import MCPError
 from pydantic import SecretStr
 
 from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.gateway import build_gateway
 from aai_mcp.logs import RedactingFilter, redacting
 from aai_mcp.redaction import REDACTED, Redactor
+from aai_mcp.server import build_server
 from tests.support import CANARY_KEY, make_settings
 
 API = "https://api.assemblyai.com"
@@ -153,3 +156,19 @@ def test_log_lines_are_redacted_with_the_servers_and_the_callers_keys(
         f"caller key as a prefix: {REDACTED}...",
         f"outside a call the caller's key is unknown: {CALLER_KEY[:4]}",
     ]
+
+
+@pytest.mark.anyio
+async def test_resources_are_redacted_like_tool_results(respx_mock: respx.MockRouter) -> None:
+    respx_mock.get(f"{API}/v2/transcript/{TID}").respond(200, json=transcript_echoing(CANARY_KEY))
+    respx_mock.get(f"{API}/v2/transcript/{TID}/sentences").respond(
+        404, json={"error": f"no sentences for key {CANARY_KEY.lower()}"}
+    )
+    gateway = build_gateway(make_settings())
+    async with Client(build_server(gateway)) as client:
+        read = await client.read_resource(f"assemblyai://transcripts/{TID}/text")
+        with pytest.raises(MCPError) as refused:
+            await client.read_resource(f"assemblyai://transcripts/{TID}/sentences")
+    await gateway.aclose()
+    assert REDACTED in read.contents[0].text and not leaked(read.model_dump_json(), CANARY_KEY)  # type: ignore[union-attr]
+    assert not leaked(str(refused.value) + repr(refused.value.data), CANARY_KEY)

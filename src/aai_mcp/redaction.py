@@ -14,13 +14,16 @@ import re
 import string
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
+
+from pydantic import BaseModel
 
 from aai_mcp.access.accounts import AccountsError, load_accounts
 from aai_mcp.settings import Settings
 
 REDACTED = "[REDACTED]"
+Model = TypeVar("Model", bound=BaseModel)
 # Shorter secrets would blank ordinary words; nothing the server holds is that short.
 MIN_SECRET = 4
 # From this length a key is also redacted in part: 8 characters of a 32-character key are 32 bits,
@@ -149,3 +152,12 @@ def held_keys(settings: Settings) -> Redactor:
     except AccountsError:
         pass  # a broken account list stops the HTTP server at start-up; stdio never reads it
     return Redactor(keys)
+
+
+def redacted_model(model: Model, redactor: Redactor) -> Model:
+    """Any protocol result (a resource read, a listing) with every string in it redacted."""
+    if not redactor:
+        return model
+    data = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+    clean = redactor.value(data)
+    return model if clean == data else type(model).model_validate(clean)
