@@ -78,7 +78,7 @@ class ToolRunner:
                 audit.info(
                     "token=%s tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
                     principal.id,
-                    name,
+                    loggable(name),
                     outcome,
                     status,
                     (time.monotonic() - started) * 1000,
@@ -193,4 +193,11 @@ def _log_internal(name: str, exc: Exception) -> None:
     # The exception's type and where it was raised, never its text: messages of OSError, ValueError
     # and friends quote the values (paths, URLs, keys) the call was given.
     where = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("tool=%s failed with an internal error %s\n%s", name, type(exc).__name__, where.rstrip())
+    log.error(
+        "tool=%s failed with an internal error %s\n%s", loggable(name), type(exc).__name__, where.rstrip()
+    )
+
+
+def loggable(name: str) -> str:
+    """A tool name as logs show it: the client chose it, so no line breaks and no megabytes."""
+    return name if len(name) <= 64 and name.isidentifier() else repr(name[:64])
