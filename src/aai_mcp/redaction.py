@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
@@ -33,6 +32,8 @@ FRAGMENT = 8
 # Position-preserving case folding (str.lower() may change a string's length outside ASCII).
 _FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _URLSAFE = str.maketrans("+/", "-_")
+_FOLD_BYTES = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
+MARK, SPACE = ord("x"), ord(" ")
 
 
 def _base64_cores(raw: bytes) -> set[str]:
@@ -71,11 +72,15 @@ class Redactor:
                 pieces.update(form[i : i + size] for i in range(len(form) - size + 1))
         alphabet = {char for pieces in self._pieces.values() for piece in pieces for char in piece}
         alphabet |= {char.upper() for char in alphabet}
-        shortest = min(self._pieces, default=1)
-        # Runs of characters that could belong to a key (hex digits, for AssemblyAI's): only those
-        # are looked at piece by piece, so prose costs one regex pass.
-        chars = "".join(re.escape(char) for char in sorted(alphabet))
-        self._runs = re.compile(f"[{chars}]{{{shortest},}}" if chars else "(?!)")
+        self._shortest = min(self._pieces, default=0)
+        # Scanning is done on bytes, one per character (`_bytes`), through a mask that marks the
+        # characters a key can contain: finding runs of marks long enough to hold a piece is then a
+        # C-speed `bytes.find`, and prose (and anything without such a run) costs no Python loop.
+        # A non-ASCII character becomes "?" there, so a key with one also marks "?".
+        marked = {ord(char) for char in alphabet if char.isascii()}
+        marked |= {ord("?")} if any(not char.isascii() for char in alphabet) else set()
+        self._mask = bytes(MARK if byte in marked else SPACE for byte in range(256))
+        self._encoded_bytes = [form.encode() for form in self._encoded]
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -88,23 +93,39 @@ class Redactor:
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where secrets are in `text`: merged [start, end) ranges."""
-        found: list[tuple[int, int]] = []
-        for run in self._runs.finditer(text):
-            folded, base = run.group().translate(_FOLD), run.start()
-            for size, pieces in self._pieces.items():
-                found += [
-                    (base + i, base + i + size)
-                    for i in range(len(folded) - size + 1)
-                    if folded[i : i + size] in pieces
-                ]
-        if self._encoded:
-            folded = text.translate(_FOLD)
-            for form in self._encoded:
+        if not self.secrets:
+            return []
+        data = _bytes(text)
+        found = [span for start, end in self._runs(data) for span in self._pieces_in(text, start, end)]
+        if self._encoded_bytes:
+            folded = data.translate(_FOLD_BYTES)
+            for form in self._encoded_bytes:
                 at = folded.find(form)
                 while at >= 0:
                     found.append((at, at + len(form)))
                     at = folded.find(form, at + 1)
         return _merged(found)
+
+    def _runs(self, data: bytes) -> Iterator[tuple[int, int]]:
+        """[start, end) of each run of key characters at least as long as the shortest piece."""
+        if not self._shortest:
+            return
+        mapped = data.translate(self._mask)
+        marker = bytes([MARK]) * self._shortest
+        at = mapped.find(marker)
+        while at >= 0:
+            end = at + self._shortest
+            while end < len(mapped) and mapped[end] == MARK:
+                end += 1
+            yield at, end
+            at = mapped.find(marker, end)
+
+    def _pieces_in(self, text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+        folded = text[start:end].translate(_FOLD)
+        for size, pieces in self._pieces.items():
+            for i in range(len(folded) - size + 1):
+                if folded[i : i + size] in pieces:
+                    yield start + i, start + i + size
 
     def text(self, text: str) -> str:
         spans = self.spans(text)
@@ -132,6 +153,11 @@ class Redactor:
 def _extended(base: Redactor, secret: str) -> Redactor:
     # Per caller key, not per call: building the pieces of a key costs more than a small result's scan.
     return Redactor([*base.secrets, secret])
+
+
+def _bytes(text: str) -> bytes:
+    # One byte per character, so byte offsets are character offsets.
+    return text.encode("ascii", "replace")
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
