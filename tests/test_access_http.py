@@ -18,7 +18,7 @@ import respx
 from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 
-from aai_mcp.access import HEADER_NAME, Scopes, append_revocation, method_class, mint
+from aai_mcp.access import HEADER_NAME, Scopes, append_revocation, mint
 from aai_mcp.access.principal import Authenticator
 from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.settings import Settings
@@ -35,12 +35,12 @@ CATALOG = load_default_catalog()
 AUDIO_URL = "https://example.com/support-call.mp3"
 API = "https://api.assemblyai.com"
 AGENTS = "https://agents.assemblyai.com"
-# Transcript tools that read or write (not delete, not the multi-step ones).
-SCOPES = Scopes(toolsets=frozenset({"transcripts"}), methods=frozenset({"read", "write"}))
+# Transcript tools that read or transcribe (not delete).
+SCOPES = Scopes(toolsets=frozenset({"transcripts"}), methods=frozenset({"read", "transcription"}))
 ALLOWED = {
     spec.name
     for spec in CATALOG.tools.values()
-    if spec.toolset == "transcripts" and method_class(spec) in ("read", "write")
+    if spec.toolset == "transcripts" and set(spec.effects) <= {"read", "transcription"}
 }
 
 
@@ -297,7 +297,7 @@ async def test_distinct_passthrough_keys_have_distinct_limits() -> None:
 # --- the audit log ---------------------------------------------------------------------------------------
 
 AUDIT = re.compile(
-    r"token=(?P<token>\S+) tool=(?P<tool>\S+) outcome=(?P<outcome>ok|error) "
+    r"token=(?P<token>\S+) tool=(?P<tool>\S+) outcome=(?P<outcome>ok|error|unknown_tool) "
     r"upstream_status=(?P<status>\S+) duration_ms=(?P<ms>\d+)"
 )
 
@@ -310,7 +310,8 @@ async def test_one_audit_line_per_call_without_argument_values(caplog: pytest.Lo
         async with connect(f"{base}/mcp/t/{minted.token}") as client:
             await client.call_tool("create_transcript", {"audio_url": f"https://example.com/{marker}.mp3"})
             await client.call_tool("get_transcript", {"transcript_id": f"{marker}-missing"})
-            await client.call_tool("delete_transcript", {"transcript_id": marker})
+            with pytest.raises(MCPError):
+                await client.call_tool("delete_transcript", {"transcript_id": marker})
             await client.call_tool("search_words", {"transcript_id": marker, "words": []})
     lines = [record.getMessage() for record in caplog.records if record.name == "aai_mcp.audit"]
     parsed = [AUDIT.fullmatch(line) for line in lines]
@@ -319,7 +320,7 @@ async def test_one_audit_line_per_call_without_argument_values(caplog: pytest.Lo
     assert fields == [
         (minted.jti, "create_transcript", "ok", "200"),
         (minted.jti, "get_transcript", "error", "404"),
-        (minted.jti, "delete_transcript", "error", "None"),  # forbidden: never sent upstream
+        (minted.jti, "delete_transcript", "unknown_tool", "None"),  # outside its scopes: never sent upstream
         (minted.jti, "search_words", "error", "None"),  # invalid arguments
     ]
     assert not any(marker in line for line in lines)

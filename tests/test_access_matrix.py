@@ -1,9 +1,10 @@
 """Every tool x every access case, over real HTTP, with the expected outcome derived from the case.
 
-A server-side filter hides a tool (absent from tools/list, and a direct call is refused as unknown);
-a token's scopes hide it for that token only (absent, and a call is refused as forbidden, naming the
-scope); a bad token never reaches MCP (HTTP 401 with the error code); otherwise the call reaches
-upstream. One server per distinct server filter, each with its own simulator to count upstream calls.
+A server-side filter hides a tool (absent from tools/list, and a direct call is the protocol's
+unknown-tool error, -32602); a token's scopes hide it for that token only, and answer exactly the
+same (no existence oracle); a bad token never reaches MCP (HTTP 401 with the error code); otherwise
+the call reaches upstream. One server per distinct server filter, each with its own simulator to
+count upstream calls.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, ErrorData
 
-from aai_mcp.access import METHOD_CLASSES, Scopes, append_revocation, method_class, mint
+from aai_mcp.access import METHOD_CLASSES, Scopes, append_revocation, mint
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.registry import input_schema
@@ -72,7 +75,7 @@ def other_toolsets(spec: ToolSpec) -> Filters:
 
 
 def other_methods(spec: ToolSpec) -> Filters:
-    return {"methods": everything_but(METHOD_CLASSES, method_class(spec))}
+    return {"methods": everything_but(METHOD_CLASSES, spec.effects[0])}
 
 
 def read_only(spec: ToolSpec) -> Filters:
@@ -109,7 +112,7 @@ REFUSED_CODES = {
 def offered_by_server(filters: Filters, spec: ToolSpec) -> bool:
     return (
         spec.toolset in filters.get("toolsets", [spec.toolset])
-        and method_class(spec) in filters.get("methods", [method_class(spec)])
+        and set(spec.effects) <= set(filters.get("methods", spec.effects))
         and spec.name in filters.get("tools", [spec.name])
         and (spec.annotations.read_only or not filters.get("read_only", False))
     )
@@ -125,7 +128,7 @@ def expected_outcome(case: Case, spec: ToolSpec) -> str:
         return "unauthorized"
     if not offered_by_server(case.server(spec), spec):
         return "unknown"
-    return "forbidden" if not token_allows(case, spec, spec) else "allowed"
+    return "unknown" if not token_allows(case, spec, spec) else "allowed"
 
 
 def expected_listing(case: Case, spec: ToolSpec) -> set[str]:
@@ -291,21 +294,57 @@ async def test_access(case: Case, tool: str, servers: Servers, http: httpx.Clien
 
     async with connect(url) as client:
         listed = {definition.name for definition in (await client.list_tools()).tools}
-        result = await client.call_tool(tool, arguments)
+        try:
+            result = await client.call_tool(tool, arguments)
+        except MCPError as exc:
+            result = exc.error
     reached = len(server.simulator.requests) > before
-    error = error_of(result)
     assert listed == expected_listing(case, spec)
 
     if expected == "unknown":
         assert tool not in listed
-        assert error.get("kind") == "invalid_arguments" and f"Unknown tool '{tool}'" in error["message"]
-        assert not reached
-    elif expected == "forbidden":
-        assert tool not in listed
-        assert error.get("kind") == "forbidden", result
-        assert f"tool {tool!r}" in error["message"]
+        assert result == ErrorData(code=INVALID_PARAMS, message=f"Unknown tool: {tool}")
         assert not reached
     else:
+        error = error_of(result)
         assert tool in listed
         assert error.get("kind") not in ("forbidden", "invalid_arguments", "too_many_calls"), result
         assert reached, f"{tool} never reached upstream: {result}"
+
+
+# --- composite: transcribe with local audio also needs upload_file ---------------------------------
+
+MCP_CASES = [case for case in CASES if case.token not in REFUSED_CODES]
+
+
+def may_call(case: Case, target: ToolSpec, tool: ToolSpec) -> bool:
+    return offered_by_server(case.server(target), tool) and token_allows(case, target, tool)
+
+
+@pytest.mark.parametrize("case", MCP_CASES, ids=[case.name for case in MCP_CASES])
+async def test_transcribe_uploads_only_with_upload_files_permission(case: Case, servers: Servers) -> None:
+    # Each case is aimed at upload_file (its filters and token exclude upload_file), then transcribe
+    # is called with audio to upload: it must be refused wherever upload_file is, and only there.
+    upload, transcribe = CATALOG.tools["upload_file"], CATALOG.tools["transcribe"]
+    server = servers.get(case.server(upload))
+    url = f"{server.url}/mcp/t/{servers.token(case, upload)}"
+    before = len(server.simulator.requests)
+    async with connect(url) as client:
+        listed = {definition.name for definition in (await client.list_tools()).tools}
+        try:
+            result = await client.call_tool("transcribe", {**SOURCES["upload_file"], "wait": False})
+        except MCPError as exc:
+            result = exc.error
+    uploaded = "POST /v2/upload" in [request.route for request in server.simulator.requests[before:]]
+
+    if not may_call(case, upload, transcribe):
+        assert "transcribe" not in listed
+        assert result == ErrorData(code=INVALID_PARAMS, message="Unknown tool: transcribe")
+    elif not may_call(case, upload, upload):
+        assert "transcribe" in listed and "upload_file" not in listed
+        error = error_of(result)
+        assert error.get("kind") == "forbidden", result
+        assert "transcribe with data_base64 needs" in error["message"], error
+    else:
+        assert not error_of(result), result
+    assert uploaded == (may_call(case, upload, transcribe) and may_call(case, upload, upload))

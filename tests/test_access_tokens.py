@@ -6,30 +6,34 @@ import base64
 import hashlib
 import hmac
 import itertools
+import json
 import os
 import re
 from collections.abc import Container
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from aai_mcp.access import (
+    METHOD_CLASSES,
     RevocationList,
     RevocationUnavailable,
     Scopes,
     SecretsError,
     TokenError,
+    UnknownMethodClass,
     append_revocation,
     check_signature,
     inspect,
     load_signing_secrets,
-    method_class,
+    method_classes,
     mint,
     verify,
 )
 from aai_mcp.access.revocation import parse_revocations
-from aai_mcp.access.tokens import format_time
+from aai_mcp.access.tokens import _sign, format_time
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.gateway import load_default_catalog
 
@@ -85,24 +89,29 @@ def flip(text: str, index: int) -> str:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("get_transcript", "read"),
-        ("create_transcript", "write"),
-        ("delete_transcript", "delete"),
-        ("transcribe", "custom"),
-        ("wait_for_transcript", "custom"),
-        ("create_streaming_token", "custom"),
+        ("get_transcript", ["read"]),
+        ("create_transcript", ["transcription"]),
+        ("delete_transcript", ["delete"]),
+        ("transcribe", ["transcription", "read"]),
+        ("upload_file", ["upload"]),
+        ("ask_transcript", ["llm", "read"]),
+        ("search", ["read"]),
+        ("wait_for_transcript", ["read"]),
+        ("create_streaming_token", ["credentials"]),
     ],
 )
-def test_method_class_of_known_tools(name: str, expected: str) -> None:
-    assert method_class(CATALOG.tools[name]) == expected
+def test_effects_of_known_tools(name: str, expected: list[str]) -> None:
+    assert CATALOG.tools[name].effects == expected
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
 def test_every_axis_allows_or_names_the_missing_scope(spec: ToolSpec) -> None:
     assert Scopes().allows(spec) is None
-    for kind in ("read", "write", "delete", "custom"):
-        expected = None if kind == method_class(spec) else f"method {method_class(spec)!r}"
+    for kind in METHOD_CLASSES:
+        lacking = [effect for effect in spec.effects if effect != kind]
+        expected = f"method {lacking[0]!r}" if lacking else None
         _assert_reason(Scopes(methods=frozenset({kind})).allows(spec), expected)
+    assert Scopes(methods=frozenset(spec.effects)).allows(spec) is None
     for toolset in CATALOG.toolsets:
         expected = None if toolset == spec.toolset else f"toolset {spec.toolset!r}"
         _assert_reason(Scopes(toolsets=frozenset({toolset})).allows(spec), expected)
@@ -125,6 +134,41 @@ def _assert_reason(reason: str | None, names: str | None) -> None:
         assert reason == f"this token's scopes do not include {names}"
 
 
+@pytest.mark.parametrize("retired", ["write", "custom"])
+def test_retired_method_classes_are_refused_with_the_new_names(retired: str) -> None:
+    with pytest.raises(UnknownMethodClass) as caught:
+        method_classes(["read", retired], "--methods")
+    assert f"--methods: method class {retired!r} was retired" in str(caught.value)
+    assert "llm" in str(caught.value) and "transcription" in str(caught.value)
+    with pytest.raises(ValidationError):
+        Scopes.model_validate({"methods": [retired]})
+
+
+def with_methods(methods: Any) -> str:
+    """A token signed here whose scopes name `methods` as given (as an older version minted them)."""
+    token = minted(scopes=Scopes(methods=frozenset({"read"})))
+    prefix, payload, _ = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["scopes"]["methods"] = methods
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{prefix}.{body}.{_sign(NEW, f'{prefix}.{body}')}"
+
+
+def test_a_token_minted_with_a_retired_class_is_refused_saying_why() -> None:
+    refused = refusal(with_methods(["read", "custom"]))
+    assert refused.code == "malformed"
+    assert "retired method class(es) custom; mint a new token" in str(refused)
+
+
+@pytest.mark.parametrize("methods", [[["custom"]], [{"a": 1}], ["nope"], 7])
+def test_odd_method_values_are_plainly_malformed(methods: Any) -> None:
+    refused = refusal(with_methods(methods))
+    assert (refused.code, str(refused)) == (
+        "malformed",
+        "the token is malformed: its payload is not valid claims",
+    )
+
+
 def test_empty_sets_allow_nothing() -> None:
     assert all(Scopes(tools=frozenset()).allows(spec) for spec in SPECS)
 
@@ -132,8 +176,8 @@ def test_empty_sets_allow_nothing() -> None:
 SAMPLE_SCOPES = [
     Scopes(),
     Scopes(methods=frozenset({"read"})),
-    Scopes(methods=frozenset({"read", "custom"}), read_only=True),
-    Scopes(methods=frozenset({"write", "delete"})),
+    Scopes(methods=frozenset({"read", "llm"}), read_only=True),
+    Scopes(methods=frozenset({"transcription", "delete"})),
     Scopes(toolsets=frozenset({"transcripts"})),
     Scopes(toolsets=frozenset({"llm", "realtime"}), tags=frozenset(TAGS)),
     Scopes(tools=frozenset({"get_transcript", "delete_transcript", "transcribe"})),

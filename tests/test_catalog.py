@@ -37,6 +37,7 @@ PROBE: dict[str, Any] = {
         "idempotentHint": True,
         "openWorldHint": True,
     },
+    "effects": ["read"],
     "params": {"path": {"transcript_id": {"type": "string", "required": True, "description": "The id."}}},
 }
 # The same entry as YAML text, for what a dumped dict cannot show (duplicate keys, bare `no`).
@@ -53,6 +54,7 @@ tools:
     view: raw
     description: A tool that only exists in these loader tests; call get_transcript next.
     annotations: {readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true}
+    effects: [read]
     params:
       path:
         transcript_id: {type: string, required: true, description: The id.}
@@ -148,7 +150,7 @@ def test_duplicate_parameter_in_one_location(tmp_path: Path) -> None:
         "        transcript_id: {type: string, required: true, description: The id.}\n" * 2,
     )
     message = load_error(tmp_path, {PROBE_FILE: text})
-    assert_names(message, PROBE_FILE, "duplicate key 'transcript_id'", "line 16")
+    assert_names(message, PROBE_FILE, "duplicate key 'transcript_id'", "line 17")
 
 
 def test_duplicate_parameter_across_locations(tmp_path: Path) -> None:
@@ -202,6 +204,36 @@ def test_every_annotation_hint_is_required(tmp_path: Path, hint: str) -> None:
     annotations = {key: value for key, value in PROBE["annotations"].items() if key != hint}
     message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(annotations=annotations))})
     assert_names(message, ENTRY, f"annotations.{hint}: Field required")
+
+
+@pytest.mark.parametrize(
+    ("effects", "expected"),
+    [
+        (None, "effects: Field required"),
+        ([], "effects: List should have at least 1 item"),
+        (["read", "custom"], "effects.1: Input should be 'read', 'transcription'"),
+        (["read", "read"], "name an effect twice"),
+    ],
+)
+def test_effects_are_required_known_and_distinct(tmp_path: Path, effects: Any, expected: str) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(effects=effects))})
+    assert_names(message, ENTRY, expected)
+
+
+@pytest.mark.parametrize(
+    ("uses", "expected"),
+    [
+        ([{"tool": "nope"}], "uses names 'nope', which is not another tool here"),
+        ([{"tool": "probe_tool"}], "uses names 'probe_tool', which is not another tool here"),
+        ([{"tool": "transcribe"}], "uses names 'transcribe', which itself uses other tools"),
+        ([{"tool": "upload_file", "when": ["path"]}], "uses 'upload_file' when ['path']"),
+        ([{"tool": "upload_file", "if": ["x"]}], "uses.0.if: Extra inputs are not permitted"),
+    ],
+)
+def test_uses_name_other_tools_and_own_parameters(tmp_path: Path, uses: Any, expected: str) -> None:
+    shutil.copytree(default_schema_dir(), tmp_path, dirs_exist_ok=True)
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(uses=uses))})
+    assert expected in message, message
 
 
 def test_missing_annotations(tmp_path: Path) -> None:
@@ -299,6 +331,23 @@ def test_read_only_tools_are_the_gets_except_token_minters() -> None:
     gets = {spec.name for spec in SPECS if spec.method == "GET"}
     assert read_only == gets - TOKEN_TOOLS
     assert TOKEN_TOOLS <= gets
+
+
+def test_read_only_tools_are_exactly_the_pure_reads() -> None:
+    for spec in SPECS:
+        assert spec.annotations.read_only == (spec.effects == ["read"]), spec.name
+
+
+def test_billed_tools_are_tagged_billing() -> None:
+    for spec in SPECS:
+        billed = bool({"transcription", "llm", "upload"} & set(spec.effects))
+        assert billed == ("billing" in spec.tags), spec.name
+
+
+def test_transcribe_uses_upload_file_only_for_local_audio() -> None:
+    (use,) = CATALOG.tools["transcribe"].uses
+    assert use.tool == "upload_file" and sorted(use.when) == ["data_base64", "path"]
+    assert not any(spec.uses for spec in SPECS if spec.name != "transcribe")
 
 
 def test_destructive_tools_are_the_deletes() -> None:

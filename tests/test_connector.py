@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 import respx
 from mcp.client import Client
+from pydantic import ValidationError
 
-from tests.support import error_details
+from aai_mcp.gateway import build_gateway
+from aai_mcp.server import build_server
+from aai_mcp.tools.results import META_SIMULATED, SIMULATED_BANNER
+from tests.support import error_details, make_settings
 from tests.test_ask_transcript import Rig, error_text, rig_with
 
 pytestmark = pytest.mark.anyio
@@ -19,6 +24,7 @@ pytestmark = pytest.mark.anyio
 API = "https://api.assemblyai.com"
 LIST = "/v2/transcript"
 WORD_SEARCH = "/v2/transcript/{transcript_id}/word-search"
+AUDIO = "https://example.com/support-call.mp3"
 REDACT_NAMES = {"redact_pii": True, "redact_pii_policies": ["person_name"]}
 
 
@@ -52,7 +58,7 @@ async def test_search_ranks_by_matches_and_scans_only_the_newest(rig: Rig) -> No
     assert routes(rig, since) == [f"GET {LIST}"] + [f"GET {WORD_SEARCH}"] * 3
     assert rig.sim.requests[since].query == "status=completed&limit=3"
     first = result.structured_content["results"][0]
-    assert first["url"] == f"assemblyai://transcripts/{plain}"
+    assert first["url"] == f"{API}/v2/transcript/{plain}"
     assert first["title"].startswith(f"Transcript {plain} — 20")
     assert "matches for 'maria', 'refund')" in first["title"]
     assert text_json(result) == result.structured_content
@@ -84,13 +90,69 @@ async def test_fetch_returns_the_document_shape(rig: Rig) -> None:
     assert not result.is_error, result.content
     doc = result.structured_content
     assert text_json(result) == doc
-    assert (doc["id"], doc["url"]) == (transcript_id, f"assemblyai://transcripts/{transcript_id}")
+    assert (doc["id"], doc["url"]) == (transcript_id, f"{API}/v2/transcript/{transcript_id}")
     assert doc["title"].startswith(f"Transcript {transcript_id} (")
     assert doc["text"].startswith("[00:00] A: Thank you for calling")
     assert "\n[00:08] B: " in doc["text"]
     assert doc["metadata"]["status"] == "completed"
     assert {"audio_url", "audio_duration", "language_code", "confidence"} <= set(doc["metadata"])
     assert "truncated" not in doc["metadata"]
+
+
+@asynccontextmanager
+async def simulated(**settings: Any) -> AsyncIterator[Client]:
+    """The built-in simulator (no key), as a first run without ASSEMBLYAI_API_KEY has it."""
+    gateway = build_gateway(make_settings(api_key=None, simulator_delay_seconds=0.0, **settings))
+    try:
+        async with Client(build_server(gateway)) as client:
+            yield client
+    finally:
+        await gateway.aclose()
+
+
+async def test_simulated_search_and_fetch_text_is_exactly_the_connector_json() -> None:
+    async with simulated() as client:
+        created = await client.call_tool("create_transcript", {"audio_url": AUDIO, "speaker_labels": True})
+        assert created.content[0].text.startswith(SIMULATED_BANNER)  # other tools keep the banner
+        transcript_id = created.structured_content["id"]
+        found = await client.call_tool("search", {"query": "refund"})
+        fetched = await client.call_tool("fetch", {"id": transcript_id})
+    for result in (found, fetched):
+        assert not result.is_error, result.content
+        (block,) = result.content
+        assert block.text == json.dumps(result.structured_content, ensure_ascii=False)
+        assert (result.meta or {})[META_SIMULATED] is True
+    assert [item["id"] for item in found.structured_content["results"]] == [transcript_id]
+    for url in (found.structured_content["results"][0]["url"], fetched.structured_content["url"]):
+        assert url == f"{API}/v2/transcript/{transcript_id}"
+
+
+@pytest.mark.parametrize(
+    ("settings", "base"),
+    [
+        (
+            {"transcript_url_base": "https://transcripts.example.com/view/"},
+            "https://transcripts.example.com/view/",
+        ),
+        ({"region": "eu"}, "https://api.eu.assemblyai.com/v2/transcript/"),
+    ],
+)
+async def test_result_links_use_the_configured_base(settings: dict[str, Any], base: str) -> None:
+    async with simulated(**settings) as client:
+        created = await client.call_tool("create_transcript", {"audio_url": AUDIO})
+        transcript_id = created.structured_content["id"]
+        found = await client.call_tool("search", {"query": "refund"})
+        fetched = await client.call_tool("fetch", {"id": transcript_id})
+    assert found.structured_content["results"][0]["url"] == base + transcript_id
+    assert fetched.structured_content["url"] == base + transcript_id
+
+
+@pytest.mark.parametrize(
+    "base", ["http://transcripts.example.com/", "https://transcripts.example.com/view", "assemblyai://t/"]
+)
+def test_the_url_base_must_be_an_https_prefix(base: str) -> None:
+    with pytest.raises(ValidationError, match="transcript_url_base"):
+        make_settings(transcript_url_base=base)
 
 
 async def test_fetch_without_speakers_is_the_plain_text(rig: Rig) -> None:

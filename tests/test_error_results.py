@@ -187,13 +187,3 @@ def test_a_passthrough_key_that_cannot_be_a_header_is_refused_at_the_door(key: b
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == "malformed_key"
     assert key.decode("latin-1") not in response.text and CANARY_KEY not in response.text
-
-
-@pytest.mark.anyio
-async def test_a_hostile_tool_name_is_logged_short_and_on_one_line(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="aai_mcp.audit")
-    gateway = build_gateway(make_settings(api_key=None))
-    await gateway.runner.call("x\nFORGED token=admin tool=delete_transcript outcome=ok" + "y" * 100_000, {})
-    await gateway.aclose()
-    [line] = audit_lines(caplog)
-    assert "\n" not in line and len(line) < 300

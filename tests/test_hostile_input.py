@@ -219,30 +219,6 @@ async def test_redirect_loops_are_cut_off(rig: Rig, respx_mock: respx.MockRouter
     assert loop.call_count == 6  # the first request and five redirects, then no more
 
 
-async def test_dns_rebinding_is_caught_at_the_connected_address(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The name looked public when checked, but the connection went to loopback: nothing is relayed."""
-    hits: list[str] = []
-
-    async def internal(scope: Any, receive: Any, send: Any) -> None:
-        hits.append(scope["path"])
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"6")]})
-        await send({"type": "http.response.body", "body": b"secret"})
-
-    async def resolve(hostname: str, port: int) -> list[Any]:
-        return [ipaddress.ip_address("93.184.216.34")]  # what the attacker's DNS said first
-
-    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", resolve)
-    with faults.serve_app_in_thread(internal) as base:
-        url = base.replace("127.0.0.1", "localhost") + "/admin/export"
-        result = await rig.call("upload_file", {"url": url})
-    refused(result, rig, "connected to 127.0.0.1")
-    # The GET itself did reach the internal address (checking before sending would need the
-    # connection pinned to the vetted IP); its answer never left the server.
-    assert hits == ["/admin/export"]
-
-
 @pytest.mark.usefixtures("fake_dns")
 async def test_a_public_url_still_works(rig: Rig, respx_mock: respx.MockRouter) -> None:
     audio = wav_bytes(0.1)

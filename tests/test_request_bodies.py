@@ -106,8 +106,8 @@ RICH_TRANSCRIPT_ARGS: dict[str, Any] = {
 }
 MORE_TRANSCRIPT_ARGS: list[dict[str, Any]] = [
     {"audio_url": AUDIO, "language_code": "no", "speakers_expected": 2, "multichannel": True},
-    {"audio_url": AUDIO, "language_code": None, "language_codes": ["en", "es"], "redact_pii_sub": None},
-    {"audio_url": AUDIO, "language_code": "some-future-code", "speech_threshold": None},
+    {"audio_url": AUDIO, "language_codes": ["en", "es"], "redact_pii_sub": "entity_name"},
+    {"audio_url": AUDIO, "language_code": "some-future-code", "speech_threshold": 0.5},
     {
         "audio_url": AUDIO,
         "speech_understanding": {

@@ -93,3 +93,22 @@ async def test_llm_answer_and_tokens_from_the_simulator(sim_client: Client) -> N
     assert answer.structured_content["answer"] and answer.structured_content["usage"]["total_tokens"] > 0
     agent = await sim_client.call_tool("create_voice_agent_token", {"expires_in_seconds": 120})
     assert agent.structured_content["websocket_url"].endswith(agent.structured_content["token"])
+
+
+async def test_a_two_second_upload_is_a_two_second_transcript(sim_client: Client) -> None:
+    clip = base64.b64encode(wav_bytes(2.0)).decode()
+    upload_url = (await sim_client.call_tool("upload_file", {"data_base64": clip})).structured_content[
+        "upload_url"
+    ]
+    created = await sim_client.call_tool(
+        "create_transcript", {"audio_url": upload_url, "speaker_labels": True}
+    )
+    transcript_id = created.structured_content["id"]
+    done = await sim_client.call_tool(
+        "get_transcript", {"transcript_id": transcript_id, "include_words": True}
+    )
+    assert done.structured_content["audio_duration"] == 2
+    sentences = await sim_client.call_tool("get_sentences", {"transcript_id": transcript_id})
+    spans = done.structured_content["words"] + done.structured_content["utterances"]
+    spans += sentences.structured_content["items"]
+    assert len(spans) > 300 and max(span["end"] for span in spans) <= 2000

@@ -346,8 +346,8 @@ MUTATIONS = [
     ),
     (
         "transcripts.yaml",
-        "enum: [entity_name, hash, null]",
-        "enum: [entity_name, hash, mask, null]",
+        "enum: [entity_name, hash]",
+        "enum: [entity_name, hash, mask]",
         "create_transcript",
         "['mask'] are not in",
     ),

@@ -49,7 +49,7 @@ def mint_token(capsys: pytest.CaptureFixture[str], *flags: str, env: dict[str, s
 
 def test_mint_prints_every_form_of_the_token(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(
-        capsys, "mint", "--name", "ci bot", "--methods", "read,custom", "--toolsets", "transcripts",
+        capsys, "mint", "--name", "ci bot", "--methods", "read,llm", "--toolsets", "transcripts",
         "--read-only", "--account", "team-a", "--base-url", "https://mcp.example.com/",
     )  # fmt: skip
     assert (code, err) == (0, "")
@@ -62,9 +62,9 @@ def test_mint_prints_every_form_of_the_token(capsys: pytest.CaptureFixture[str])
     assert field(out, "HTTP header") == f"Authorization: Bearer {token}"
     assert (claims.name, claims.account) == ("ci bot", "team-a")
     assert claims.scopes == Scopes(
-        methods=frozenset({"read", "custom"}), toolsets=frozenset({"transcripts"}), read_only=True
+        methods=frozenset({"read", "llm"}), toolsets=frozenset({"transcripts"}), read_only=True
     )
-    assert field(out, "methods") == "custom, read" and field(out, "read-only") == "yes"
+    assert field(out, "methods") == "llm, read" and field(out, "read-only") == "yes"
     assert "get_transcript" in field(out, "allows") and "create_transcript" not in field(out, "allows")
     assert "X-AAI-MCP-Secret:" not in out and f"token revoke {claims.jti}" in out
 
@@ -113,8 +113,11 @@ def test_mint_never_and_iso_expiry(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (
             ["--methods", "read,reed"],
-            "--methods: unknown method 'reed'; choose from read, write, delete, custom",
+            "--methods: unknown method class 'reed'; choose from read, transcription, llm, upload, delete, "
+            "credentials",
         ),
+        (["--methods", "read,custom"], "--methods: method class 'custom' was retired"),
+        (["--methods", "write"], "--methods: method class 'write' was retired"),
         (["--toolsets", "transcript"], "--toolsets: unknown toolset 'transcript'"),
         (["--tools", "get_transcript,nope"], "--tools: unknown tool 'nope'"),
         (["--tags", "free"], "--tags: unknown tag 'free'"),

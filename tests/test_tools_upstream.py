@@ -165,7 +165,7 @@ async def test_long_text_is_cut_with_a_notice_and_text_offset_reads_on(respx_moc
         }
         assert "text_offset=1000" in first.content[0].text  # type: ignore[union-attr]
         last = await client.call_tool("get_transcript", {"transcript_id": TID, "text_offset": 2000})
-        assert last.structured_content["text_range"]["next_offset"] is None
+        assert "next_offset" not in last.structured_content["text_range"]  # nothing left: no null
         assert len(last.structured_content["text"]) == 500
     await gateway.aclose()
 
@@ -348,7 +348,7 @@ async def test_segments_are_paged_within_the_size_cap(respx_mock: respx.MockRout
         assert all("words" not in item for item in data["items"])
         assert f"start_index={data['next_index']}" in page.content[0].text  # type: ignore[union-attr]
         rest = await client.call_tool("get_sentences", {"transcript_id": TID, "start_index": 38})
-        assert rest.structured_content["next_index"] is None
+        assert "next_index" not in rest.structured_content  # nothing left: no null
         assert [item["start"] for item in rest.structured_content["items"]] == [38000, 39000]
     await gateway.aclose()
 

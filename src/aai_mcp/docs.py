@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aai_mcp.catalog import Catalog
+from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.gateway import load_default_catalog
 from aai_mcp.settings import Settings
 
@@ -14,12 +14,26 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def tool_table(catalog: Catalog) -> str:
-    rows = ["| Tool | Toolset | Upstream | Read-only | What it does |", "|---|---|---|---|---|"]
+    rows = [
+        "| Tool | Toolset | Upstream | Effects (`--methods`) | Read-only | What it does |",
+        "|---|---|---|---|---|---|",
+    ]
     for spec in catalog.tools.values():
         upstream = f"`{spec.method} {spec.host}:{spec.path}`"
         read_only = "yes" if spec.annotations.read_only else "no"
-        rows.append(f"| `{spec.name}` | {spec.toolset} | {upstream} | {read_only} | {spec.title} |")
+        rows.append(
+            f"| `{spec.name}` | {spec.toolset} | {upstream} | {effects(spec)} | {read_only} | {spec.title} |"
+        )
     return "\n".join(rows)
+
+
+def effects(spec: ToolSpec) -> str:
+    """The tool's own effects, then what it borrows from tools it uses (and for which arguments)."""
+    text = ", ".join(spec.effects)
+    for use in spec.uses:
+        given = f" with {' or '.join(f'`{name}`' for name in use.when)}" if use.when else ""
+        text += f"; uses `{use.tool}`{given}"
+    return text
 
 
 def config_table() -> str:

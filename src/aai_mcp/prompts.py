@@ -11,19 +11,46 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from aai_mcp.catalog.prompts import AUDIO_SOURCES, AudioSource, PromptCatalog, PromptSpec
+from aai_mcp.access.scopes import Scopes
+from aai_mcp.catalog.prompts import AUDIO_SOURCES, AudioSource, PromptCatalog, PromptSpec, placeholders
+from aai_mcp.registry import Registry
 from aai_mcp.resources import TRANSCRIPT_ID
 
 # Stands for the id that step 1 returns, where the prompt cannot know it yet.
 ID_FROM_STEP_1 = "<the id from step 1>"
+# The tool each `steps` placeholder tells the model to call: a prompt is offered only to callers
+# who may call every tool its steps name (the same check as tools/call).
+STEP_TOOLS = {
+    "transcribe_args": "transcribe",
+    "wait_args": "wait_for_transcript",
+    "ask_args": "ask_transcript",
+}
 
 
 class Prompts:
     """The prompt catalog as MCP prompts; rendering refuses missing, unknown or ambiguous arguments."""
 
-    def __init__(self, catalog: PromptCatalog) -> None:
+    def __init__(self, catalog: PromptCatalog, registry: Registry) -> None:
         self.catalog = catalog
+        self.registry = registry
         self.definitions = [self._definition(spec) for spec in catalog.prompts.values()]
+        self.needs: dict[AudioSource, list[str]] = {
+            source: sorted(
+                STEP_TOOLS[field] for field in placeholders("steps", getattr(catalog.steps, source))
+            )
+            for source in AUDIO_SOURCES
+        }
+
+    def usable_sources(self, scopes: Scopes | None) -> list[AudioSource]:
+        """The audio sources whose steps call only tools a caller with `scopes` may use."""
+        return [
+            source
+            for source in AUDIO_SOURCES
+            if all(self.registry.visible(tool, scopes) is not None for tool in self.needs[source])
+        ]
+
+    def listed(self, scopes: Scopes | None) -> list[types.Prompt]:
+        return self.definitions if self.usable_sources(scopes) else []
 
     def _definition(self, spec: PromptSpec) -> types.Prompt:
         audio = [
@@ -38,15 +65,23 @@ class Prompts:
             name=spec.name, title=spec.title, description=spec.description, arguments=audio + own
         )
 
-    def get(self, name: str, arguments: Mapping[str, str] | None) -> types.GetPromptResult:
-        spec = self.catalog.prompts.get(name)
+    def get(
+        self, name: str, arguments: Mapping[str, str] | None, scopes: Scopes | None = None
+    ) -> types.GetPromptResult:
+        usable = self.usable_sources(scopes)
+        spec = self.catalog.prompts.get(name) if usable else None
         if spec is None:
-            raise MCPError(
-                INVALID_PARAMS, f"Unknown prompt {name!r}. Prompts: {', '.join(self.catalog.prompts)}."
-            )
+            offered = ", ".join(self.catalog.prompts) if usable else "none for this caller"
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt {name!r}. Prompts: {offered}.")
         # Clients often send an empty string for an argument the user left blank.
         given = {key: value.strip() for key, value in (arguments or {}).items() if value.strip()}
         source = self._check(spec, given)
+        if source not in usable:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"Prompt {name} with {source} calls {', '.join(self.needs[source])}, and this caller may not "
+                f"use all of them; give {usable[0]} instead.",
+            )
         values = {arg.name: given[arg.name] for arg in spec.arguments}
         steps = Template(getattr(self.catalog.steps, source)).substitute(
             _step_fields(spec, given, Template(spec.ask).substitute(values))

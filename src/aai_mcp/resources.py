@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
+from aai_mcp.access.scopes import Scopes
 from aai_mcp.gateway import Gateway
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views_transcript import segments_view, transcript_view
@@ -36,6 +38,8 @@ class Part:
     title: str
     mime_type: str
     description: str
+    tool: str
+    """The tool this part mirrors: reading it needs that tool's permission."""
 
 
 PARTS = {
@@ -48,14 +52,23 @@ PARTS = {
             "application/json",
             "A completed transcript as compact JSON: text, speaker utterances and metadata, "
             "no per-word arrays.",
+            "get_transcript",
         ),
-        Part("/text", "transcript_text", "Transcript text", "text/plain", "The transcript's plain text."),
+        Part(
+            "/text",
+            "transcript_text",
+            "Transcript text",
+            "text/plain",
+            "The transcript's plain text.",
+            "get_transcript",
+        ),
         Part(
             "/sentences",
             "transcript_sentences",
             "Transcript sentences",
             "application/json",
             "Sentences with start/end milliseconds and speaker, no per-word arrays.",
+            "get_sentences",
         ),
         Part(
             "/paragraphs",
@@ -63,10 +76,23 @@ PARTS = {
             "Transcript paragraphs",
             "application/json",
             "Paragraphs with start/end milliseconds, no per-word arrays.",
+            "get_paragraphs",
         ),
-        Part("/subtitles.vtt", "transcript_vtt", "WebVTT subtitles", "text/vtt", "Subtitles as WebVTT."),
         Part(
-            "/subtitles.srt", "transcript_srt", "SRT subtitles", "application/x-subrip", "Subtitles as SRT."
+            "/subtitles.vtt",
+            "transcript_vtt",
+            "WebVTT subtitles",
+            "text/vtt",
+            "Subtitles as WebVTT.",
+            "get_subtitles",
+        ),
+        Part(
+            "/subtitles.srt",
+            "transcript_srt",
+            "SRT subtitles",
+            "application/x-subrip",
+            "Subtitles as SRT.",
+            "get_subtitles",
         ),
     )
 }
@@ -77,10 +103,12 @@ SUB_PATHS = {
     "/subtitles.vtt": "vtt",
     "/subtitles.srt": "srt",
 }
+LIST_TOOL = "list_transcripts"
+"""resources/list mirrors list_transcripts: listing needs its permission."""
 URI_RE = re.compile(r"^assemblyai://transcripts/(?P<id>[^/]*)(?P<suffix>/.*)?$")
 
 
-def templates() -> list[types.ResourceTemplate]:
+def templates(parts: Mapping[str, Part] = PARTS) -> list[types.ResourceTemplate]:
     return [
         types.ResourceTemplate(
             name=part.name,
@@ -89,16 +117,18 @@ def templates() -> list[types.ResourceTemplate]:
             description=f"{part.description} Only completed transcripts can be read.",
             mime_type=part.mime_type,
         )
-        for part in PARTS.values()
+        for part in parts.values()
     ]
 
 
-def parse_uri(uri: str) -> tuple[str, Part]:
-    """The transcript id and part a URI names; anything else is a clear invalid-params error."""
+def parse_uri(uri: str, parts: Mapping[str, Part] = PARTS) -> tuple[str, Part]:
+    """The transcript id and part a URI names; anything else is a clear invalid-params error.
+
+    A part the caller may not read is unknown to it, like a URI that names no part at all."""
     match = URI_RE.match(uri)
-    part = PARTS.get(match["suffix"] or "") if match else None
+    part = parts.get(match["suffix"] or "") if match else None
     if match is None or part is None:
-        known = ", ".join(f"{PREFIX}{{id}}{suffix}" for suffix in PARTS)
+        known = ", ".join(f"{PREFIX}{{id}}{suffix}" for suffix in parts) or "none for this caller"
         raise MCPError(INVALID_PARAMS, f"Unknown resource URI {uri!r}. Readable URIs: {known}.")
     transcript_id = match["id"]
     if not TRANSCRIPT_ID.fullmatch(transcript_id):
@@ -148,14 +178,29 @@ def listed(item: dict[str, Any]) -> types.Resource:
 
 
 class TranscriptResources:
-    """resources/list, resources/templates/list and resources/read over the gateway's Upstream."""
+    """resources/list, resources/templates/list and resources/read over the gateway's Upstream, as far
+    as the caller's scopes let it use the tools each one mirrors (the same check as tools/call)."""
 
-    def __init__(self, gateway: Gateway, upstream: Upstream | None = None) -> None:
+    def __init__(
+        self, gateway: Gateway, upstream: Upstream | None = None, scopes: Scopes | None = None
+    ) -> None:
         self.gateway = gateway
         self.upstream = upstream or gateway.upstream
+        registry = gateway.registry
+        self.parts = {
+            suffix: part for suffix, part in PARTS.items() if registry.visible(part.tool, scopes) is not None
+        }
+        self.can_list = registry.visible(LIST_TOOL, scopes) is not None
+
+    def templates(self) -> list[types.ResourceTemplate]:
+        return templates(self.parts)
 
     async def page(self, cursor: str | None) -> types.ListResourcesResult:
-        """One page of recent transcripts, newest first; the cursor is the last id of the page before."""
+        """One page of recent transcripts, newest first; the cursor is the last id of the page before.
+
+        Without list_transcripts' permission the list is empty: nothing to list, not an error."""
+        if not self.can_list:
+            return types.ListResourcesResult(resources=[])
         params = {"limit": str(LIST_PAGE_SIZE)}
         if cursor is not None:
             if not TRANSCRIPT_ID.fullmatch(cursor):
@@ -178,7 +223,7 @@ class TranscriptResources:
         )
 
     async def read(self, uri: str) -> types.ReadResourceResult:
-        transcript_id, part = parse_uri(uri)
+        transcript_id, part = parse_uri(uri, self.parts)
         try:
             text = await self._read(transcript_id, part)
         except UpstreamError as exc:

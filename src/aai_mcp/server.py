@@ -9,7 +9,6 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_REQUEST
 
 from aai_mcp import __version__
 from aai_mcp.access.principal import LOCAL, Principal
@@ -18,9 +17,8 @@ from aai_mcp.catalog.prompts import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
 from aai_mcp.prompts import Prompts
 from aai_mcp.redaction import redacted_model
-from aai_mcp.resources import TranscriptResources, templates
+from aai_mcp.resources import TranscriptResources
 
-RESOURCE_TOOL = "get_transcript"
 Result = TypeVar("Result", bound=types.Result)
 INSTRUCTIONS = (
     "AssemblyAI speech-to-text as tools. Transcription is asynchronous: create_transcript (or "
@@ -46,18 +44,11 @@ def principal_of(ctx: ServerRequestContext[Any]) -> Principal:
 
 
 def build_server(gateway: Gateway) -> Server[Any]:
-    prompts = Prompts(load_prompts(default_prompts_path()))
+    prompts = Prompts(load_prompts(default_prompts_path()), gateway.registry)
 
     def resources_for(ctx: ServerRequestContext[Any]) -> TranscriptResources:
-        # Resources show the same data as get_transcript, so they need the same permission.
         principal = principal_of(ctx)
-        spec = gateway.registry.get(RESOURCE_TOOL)
-        denied = "the server does not offer it" if spec is None else None
-        if spec is not None and principal.scopes is not None:
-            denied = principal.scopes.allows(spec)
-        if denied:
-            raise MCPError(INVALID_REQUEST, f"Reading transcripts needs {RESOURCE_TOOL}, and {denied}.")
-        return TranscriptResources(gateway, gateway.upstream_for(principal))
+        return TranscriptResources(gateway, gateway.upstream_for(principal), principal.scopes)
 
     async def redacted(ctx: ServerRequestContext[Any], answer: Awaitable[Result]) -> Result:
         # Resources show upstream's transcripts like get_transcript does: the same keys are blanked.
@@ -94,7 +85,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def list_resource_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        return types.ListResourceTemplatesResult(resource_templates=templates())
+        return types.ListResourceTemplatesResult(resource_templates=resources_for(ctx).templates())
 
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
@@ -104,12 +95,12 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def list_prompts(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=prompts.definitions)
+        return types.ListPromptsResult(prompts=prompts.listed(principal_of(ctx).scopes))
 
     async def get_prompt(
         ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
-        return prompts.get(params.name, params.arguments)
+        return prompts.get(params.name, params.arguments, principal_of(ctx).scopes)
 
     # Capabilities (tools, resources, prompts) follow from the handlers given here.
     return Server(

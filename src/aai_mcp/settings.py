@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     upload_max_base64_bytes: int = Field(
         10 * 1024 * 1024, ge=1, description="Largest decoded size accepted by upload_file(data_base64)."
     )
+    upload_max_download_bytes: int = Field(
+        2_200_000_000,
+        ge=1,
+        description="Most bytes upload_file(url) relays, counted as they arrive (AssemblyAI takes 2.2 GB).",
+    )
+    upload_download_deadline_seconds: float = Field(
+        1800.0, gt=0, description="Longest an upload_file(url) download may take in total."
+    )
 
     wait_default_seconds: float = Field(
         45.0, gt=0, description="How long wait_for_transcript and transcribe wait when not told."
@@ -104,6 +112,12 @@ class Settings(BaseSettings):
     ask_max_context_chars: int = Field(
         400_000, ge=1_000, description="Largest transcript context ask_transcript sends to the LLM."
     )
+    transcript_url_base: str | None = Field(
+        None,
+        pattern=r"^https://[^\s?#]+/$",
+        description="Link base of search/fetch results (the transcript id is appended; https, ending "
+        "in /). Default: the region's REST address, https://api.assemblyai.com/v2/transcript/.",
+    )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
     )
@@ -113,7 +127,9 @@ class Settings(BaseSettings):
     )
     tools: CommaList | None = Field(None, description="Offer only these tools (comma-separated allowlist).")
     methods: CommaList | None = Field(
-        None, description="Offer only these method classes: read, write, delete, custom (comma-separated)."
+        None,
+        description="Offer only tools whose every effect is listed: read, transcription, llm, upload, "
+        "delete, credentials (comma-separated).",
     )
     tags: CommaList | None = Field(None, description="Offer only tools carrying one of these tags.")
     read_only: bool = Field(False, description="Offer only tools whose readOnlyHint is true.")

@@ -78,6 +78,19 @@ def test_sdk_transcribes_a_wav_and_reads_every_view(sdk: LiveServer, tmp_path: P
     )
 
 
+def test_sdk_transcript_of_a_two_second_clip_fits_in_two_seconds(sdk: LiveServer, tmp_path: Path) -> None:
+    audio = write_wav(tmp_path / "clip.wav", seconds=2.0)
+    config = aai.TranscriptionConfig(speech_models=["universal-2"], speaker_labels=True)
+    transcript = aai.Transcriber(config=config).transcribe(str(audio))
+
+    assert transcript.status == aai.TranscriptStatus.completed, transcript.error
+    assert transcript.audio_duration == 2
+    spans = [*(transcript.words or []), *(transcript.utterances or [])]
+    spans += [*transcript.get_sentences(), *transcript.get_paragraphs()]
+    assert len(spans) > 300 and max(span.end for span in spans) <= 2000
+    assert all(0 <= span.start <= span.end for span in spans)
+
+
 def test_sdk_sees_failed_jobs_and_upstream_errors(sdk: LiveServer, tmp_path: Path) -> None:
     text_file = tmp_path / "notes.txt"
     text_file.write_text("definitely not audio\n")

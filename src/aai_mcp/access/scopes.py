@@ -1,31 +1,44 @@
-"""What a token may call: method classes, toolsets, tools, read-only and tags, checked per tool."""
+"""What a token may call: method classes (effects), toolsets, tools, read-only and tags, per tool."""
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar, get_args
+from collections.abc import Iterable
+from typing import TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 
-from aai_mcp.catalog.model import ToolSpec
+from aai_mcp.catalog.model import Effect, ToolSpec
 
-MethodClass = Literal["read", "write", "delete", "custom"]
-METHOD_CLASSES: tuple[MethodClass, ...] = get_args(MethodClass)
+MethodClass = Effect
+METHOD_CLASSES: tuple[MethodClass, ...] = get_args(Effect)
+# The HTTP-verb classes before effects: `custom` let a "read and ask" token upload and transcribe.
+# Refused, not mapped: no new class means what they meant, and a silent mapping would widen or
+# narrow tokens without their owner knowing.
+RETIRED_CLASSES = {
+    "write": "transcription or llm (billed jobs) or upload",
+    "custom": "the effects you mean: transcription, llm, upload, read or credentials",
+}
 T = TypeVar("T")
 
-# These tools hand out credentials of their own (streaming / voice-agent tokens), so they are
-# more than a read even though the upstream call is a GET.
-CREDENTIAL_TOOLSETS = frozenset({"realtime"})
+
+class UnknownMethodClass(ValueError):
+    """A method class that is not an effect; the message says which names to use instead."""
 
 
-def method_class(spec: ToolSpec) -> MethodClass:
-    """custom for multi-step tools (a code handler) and credential minters; else from the HTTP method."""
-    if spec.handler is not None or spec.toolset in CREDENTIAL_TOOLSETS:
-        return "custom"
-    if spec.method == "GET":
-        return "read"
-    if spec.method == "DELETE":
-        return "delete"
-    return "write"
+def method_classes(values: Iterable[str], flag: str) -> frozenset[MethodClass]:
+    """`values` as effect classes, or a one-line error naming the option and the accepted values."""
+    known = ", ".join(METHOD_CLASSES)
+    chosen: set[MethodClass] = set()
+    for value in values:
+        if value in RETIRED_CLASSES:
+            raise UnknownMethodClass(
+                f"{flag}: method class {value!r} was retired (classes now name effects); use "
+                f"{RETIRED_CLASSES[value]}. Known: {known}"
+            )
+        if value not in METHOD_CLASSES:
+            raise UnknownMethodClass(f"{flag}: unknown method class {value!r} (known: {known})")
+        chosen.add(value)
+    return frozenset(chosen)
 
 
 class Scopes(BaseModel):
@@ -51,9 +64,11 @@ class Scopes(BaseModel):
             return _missing("tool", spec.name)
         if self.toolsets is not None and spec.toolset not in self.toolsets:
             return _missing("toolset", spec.toolset)
-        kind = method_class(spec)
-        if self.methods is not None and kind not in self.methods:
-            return _missing("method", kind)
+        lacking = [
+            effect for effect in spec.effects if self.methods is not None and effect not in self.methods
+        ]
+        if lacking:
+            return _missing("method", lacking[0])
         if self.read_only and not spec.annotations.read_only:
             return "this token is read-only"
         if self.tags is not None and not self.tags.intersection(spec.tags):

@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aai_mcp.access.revocation import RevocationList, RevocationUnavailable, append_revocation
-from aai_mcp.access.scopes import METHOD_CLASSES, Scopes
+from aai_mcp.access.scopes import (
+    METHOD_CLASSES,
+    RETIRED_CLASSES,
+    Scopes,
+    UnknownMethodClass,
+    method_classes,
+)
 from aai_mcp.access.secrets import ENV_SECRETS, GENERATE_HINT, SecretsError, load_signing_secrets
 from aai_mcp.access.tokens import (
     ACCOUNT_PATTERN,
@@ -98,7 +104,8 @@ def _add_mint(actions: SubParsers[argparse.ArgumentParser]) -> None:
     parser.add_argument("--name", required=True, help="Who or what the token is for (shown by inspect).")
     parser.add_argument(
         "--methods",
-        help=f"Comma-separated method classes allowed ({', '.join(METHOD_CLASSES)}). Default: all.",
+        help=f"Comma-separated method classes (effects) allowed ({', '.join(METHOD_CLASSES)}); a tool "
+        "needs every effect it has. Default: all.",
     )
     parser.add_argument("--toolsets", help="Comma-separated toolsets allowed. Default: all.")
     parser.add_argument("--tools", help="Comma-separated tool names allowed. Default: all.")
@@ -223,7 +230,7 @@ def scopes_from_args(args: argparse.Namespace, catalog: Catalog) -> Scopes:
     tags = sorted({tag for spec in catalog.tools.values() for tag in spec.tags})
     return Scopes.model_validate(
         {
-            "methods": _names(args.methods, "--methods", "method", METHOD_CLASSES),
+            "methods": _methods(args.methods),
             "toolsets": _names(args.toolsets, "--toolsets", "toolset", list(catalog.toolsets)),
             "tools": _names(args.tools, "--tools", "tool", list(catalog.tools)),
             "read_only": args.read_only,
@@ -271,6 +278,15 @@ def _names(raw: str | None, flag: str, noun: str, known: Collection[str]) -> fro
         listed = ", ".join(repr(name) for name in unknown)
         raise UsageError(f"{flag}: unknown {noun} {listed}; choose from {', '.join(known) or '(none)'}")
     return names
+
+
+def _methods(raw: str | None) -> frozenset[str] | None:
+    retired = [name.strip() for name in (raw or "").split(",") if name.strip() in RETIRED_CLASSES]
+    try:
+        method_classes(retired, "--methods")
+    except UnknownMethodClass as exc:
+        raise UsageError(str(exc)) from None
+    return _names(raw, "--methods", "method class", METHOD_CLASSES)
 
 
 def _check_pattern(value: str, pattern: str, flag: str, expected: str) -> None:

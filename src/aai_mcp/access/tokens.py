@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from secrets import token_bytes, token_urlsafe
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aai_mcp.access.scopes import Scopes
+from aai_mcp.access.scopes import METHOD_CLASSES, RETIRED_CLASSES, Scopes
 
 PREFIX = "aai1"
 VERSION = 1
@@ -186,10 +186,31 @@ def _claims(body: str) -> Claims:
     try:
         data = json.loads(_b64decode(body.split(".", 1)[1]))
         return Claims.model_validate(data)
+    except ValidationError as exc:
+        raise _malformed(_retired_classes(exc) or "its payload is not valid claims") from None
     # ValueError covers bad base64, bad UTF-8, bad JSON and failed validation; deep nesting in an
     # unverified payload (inspect) must not crash either.
     except (ValueError, RecursionError):
         raise _malformed("its payload is not valid claims") from None
+
+
+def _retired_classes(exc: ValidationError) -> str | None:
+    """Tokens minted before method classes named effects: say so, so their owner knows to re-mint."""
+    retired = sorted(
+        {
+            str(error["input"])
+            for error in exc.errors()
+            if error["loc"][:2] == ("scopes", "methods")
+            and isinstance(error["input"], str)
+            and error["input"] in RETIRED_CLASSES
+        }
+    )
+    if not retired:
+        return None
+    return (
+        f"its scopes name the retired method class(es) {', '.join(retired)}; mint a new token whose "
+        f"--methods name effects ({', '.join(METHOD_CLASSES)})"
+    )
 
 
 def _malformed(detail: str) -> TokenError:

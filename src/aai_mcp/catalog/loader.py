@@ -60,6 +60,8 @@ def load_catalog(directory: Path, *, handlers: Collection[str], views: Collectio
     if not tools:
         raise CatalogError(f"{directory}: no tool definitions found")
     tools = _resolve_inheritance(tools, sources)
+    for name, spec in tools.items():
+        _check_uses(spec, f"{sources[name]}: tool {name}", tools)
     order = {name: index for index, name in enumerate(toolsets)}
     tools = dict(sorted(tools.items(), key=lambda item: order[item[1].toolset]))
     return Catalog(tools=tools, toolsets=toolsets, outputs=outputs, sources=sources)
@@ -84,6 +86,19 @@ def _resolve_inheritance(tools: dict[str, ToolSpec], sources: dict[str, str]) ->
         except (ValueError, ValidationError) as exc:
             raise CatalogError(f"{where}: {exc}") from exc
     return resolved
+
+
+def _check_uses(spec: ToolSpec, where: str, tools: dict[str, ToolSpec]) -> None:
+    """A used tool exists and uses nothing itself (one level: the check stays one lookup deep)."""
+    for use in spec.uses:
+        used = tools.get(use.tool)
+        if used is None or use.tool == spec.name:
+            raise CatalogError(f"{where}: uses names {use.tool!r}, which is not another tool here")
+        if used.uses:
+            raise CatalogError(f"{where}: uses names {use.tool!r}, which itself uses other tools")
+        unknown = sorted(set(use.when) - set(spec.all_params()))
+        if unknown:
+            raise CatalogError(f"{where}: uses {use.tool!r} when {unknown}, which are not its parameters")
 
 
 def _read(path: Path) -> Any:

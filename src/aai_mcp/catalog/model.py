@@ -10,6 +10,12 @@ HostName = Literal["api", "llm_gateway", "streaming", "agents"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ParamLocation = Literal["path", "query", "body", "options"]
 JsonType = Literal["string", "integer", "number", "boolean", "array", "object", "null"]
+Effect = Literal["read", "transcription", "llm", "upload", "delete", "credentials"]
+"""What a tool does, by consequence (what `--methods` and a token's methods filter on):
+read: reads the account's transcripts and their parts; transcription: starts billed transcription
+jobs; llm: billed LLM Gateway / Speech Understanding requests; upload: sends audio to AssemblyAI's
+upload store, reading the server's files or fetching a URL from the server; delete: deletes data;
+credentials: mints temporary credentials (streaming / voice-agent tokens)."""
 
 MAX_NAME_LENGTH = 64
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -83,6 +89,15 @@ class Inherit(Strict):
     """Inherited parameters that are not required here."""
 
 
+class Use(Strict):
+    """Another tool whose capability this one exercises: a call needs that tool's permission too."""
+
+    tool: str
+    when: list[str] = []
+    """Only when one of these arguments is given (transcribe uploads only for path/data_base64);
+    empty: on every call."""
+
+
 class ToolSpec(Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     title: str
@@ -102,6 +117,12 @@ class ToolSpec(Strict):
     refuse: dict[str, str] = {}
     """Arguments refused with a pointer to what replaces them (deprecated upstream fields)."""
     annotations: Annotations
+    effects: list[Effect] = Field(min_length=1)
+    """Every effect of the tool itself; required (no default), so a new tool is classified on purpose."""
+    uses: list[Use] = []
+    plain_text: bool = False
+    """The text content is exactly the structured JSON (ChatGPT's connector contract): in simulator
+    mode the simulated marker lives only in `_meta`, not as a banner line in the text."""
     tags: list[str] = []
     inherit: Inherit | None = None
 
@@ -132,6 +153,8 @@ class ToolSpec(Strict):
         clash = set(self.refuse) & set(seen)
         if clash:
             raise ValueError(f"refused arguments {sorted(clash)} are also declared as parameters")
+        if len(set(self.effects)) != len(self.effects):
+            raise ValueError(f"effects {self.effects} name an effect twice")
         return self
 
     def inheriting(self, base: ToolSpec) -> ToolSpec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from aai_mcp.access.scopes import METHOD_CLASSES, Scopes
+from aai_mcp.access.scopes import Scopes, UnknownMethodClass, method_classes
 from aai_mcp.catalog import Catalog
 from aai_mcp.settings import Settings
 
@@ -18,10 +18,19 @@ def server_scopes(settings: Settings, catalog: Catalog) -> Scopes:
     return Scopes(
         toolsets=_known(settings.toolsets, catalog.toolsets, "--toolsets", "toolset"),
         tools=_known(settings.tools, catalog.tools, "--tools", "tool"),
-        methods=_known(settings.methods, METHOD_CLASSES, "--methods", "method class"),
+        methods=_methods(settings.methods),
         tags=_known(settings.tags, tags, "--tags", "tag"),
         read_only=settings.read_only,
     )
+
+
+def _methods(values: list[str] | None) -> frozenset[str] | None:
+    if values is None:
+        return None
+    try:
+        return method_classes(values, "--methods")
+    except UnknownMethodClass as exc:
+        raise FilterError(str(exc)) from None
 
 
 def _known(values: list[str] | None, known: Collection[str], flag: str, noun: str) -> frozenset[str] | None:

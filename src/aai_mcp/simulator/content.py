@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -12,6 +12,7 @@ from .script import SUPPORT_CALL
 
 TOKEN_RE = re.compile(r"\{(\w+):([^}]*)\}([^\s{]*)|(\S+)")
 TRAILING_PUNCT_RE = re.compile(r"^(.*?)([.,?!]*)$")
+TRAILING_SILENCE_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ def mean_confidence(words: tuple[Word, ...] | list[Word]) -> float:
 class CallContent:
     utterances: tuple[Utterance, ...]
     options: ContentOptions
+    audio_ms: int | None = None
+    """The real length of the audio, when known; every timestamp is within it."""
 
     @cached_property
     def words(self) -> tuple[Word, ...]:
@@ -126,8 +129,10 @@ class CallContent:
 
     @property
     def audio_duration(self) -> int:
-        """Whole seconds, rounded up, with a little trailing silence like real recordings."""
-        return (self.words[-1].end + 1999) // 1000
+        """Whole seconds, rounded up: of the real audio when known, else of the scripted call with a
+        little trailing silence like real recordings."""
+        length = self.audio_ms if self.audio_ms is not None else self.words[-1].end + TRAILING_SILENCE_MS
+        return (length + 999) // 1000
 
     def words_json(self) -> list[dict[str, Any]]:
         return [w.to_json(self.options) for w in self.words]
@@ -180,8 +185,28 @@ def word_confidence(rng: random.Random) -> float:
     return round(rng.uniform(0.86, 0.99999), 5)
 
 
-def build_call(transcript_id: str, options: ContentOptions) -> CallContent:
-    """The support call with timings and confidences seeded by `transcript_id`."""
+def build_call(transcript_id: str, options: ContentOptions, audio_ms: int | None = None) -> CallContent:
+    """The support call with timings and confidences seeded by `transcript_id`, squeezed into
+    `audio_ms` when the audio is shorter than the call (every word kept, so content is the same)."""
+    call = scripted_call(transcript_id, options)
+    scripted_ms = call.words[-1].end + TRAILING_SILENCE_MS
+    if audio_ms is None or audio_ms >= scripted_ms:
+        return replace(call, audio_ms=audio_ms)
+    return replace(
+        call, utterances=tuple(scaled(u, audio_ms, scripted_ms) for u in call.utterances), audio_ms=audio_ms
+    )
+
+
+def scaled(utterance: Utterance, numerator: int, denominator: int) -> Utterance:
+    """`utterance` with every time multiplied by numerator/denominator (rounded down, order kept)."""
+    words = tuple(
+        replace(w, start=w.start * numerator // denominator, end=w.end * numerator // denominator)
+        for w in utterance.words
+    )
+    return replace(utterance, words=words)
+
+
+def scripted_call(transcript_id: str, options: ContentOptions) -> CallContent:
     rng = random.Random(transcript_id)
     clock_ms = 240 + rng.randint(0, 260)
     utterances: list[Utterance] = []

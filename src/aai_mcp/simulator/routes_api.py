@@ -25,7 +25,7 @@ from .listing import ListQueryError, matching, page_details, parse_list_query, s
 from .params import ParamError, validate_transcript_params
 from .render import list_item, transcript_json
 from .state import Simulator
-from .transcripts import TranscriptRecord, download_failure, upload_failure, upload_id_of
+from .transcripts import TranscriptRecord, download_failure, upload_failure, upload_id_of, uploaded_audio_ms
 from .understanding import check_understanding
 from .uploads import consume_upload, rejected_content_type
 
@@ -94,6 +94,7 @@ async def create_transcript(request: Request) -> Response:
         created_wall=simulator.wall_now(),
         failure=failure,
         upload_id=upload_id,
+        audio_ms=uploaded_audio_ms(simulator.uploads, upload_id),
     )
     simulator.transcripts.add(record)
     return JSONResponse(transcript_json(record, "queued"))

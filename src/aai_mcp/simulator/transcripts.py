@@ -27,6 +27,8 @@ class TranscriptRecord:
     created_wall: datetime
     failure: str | None = None
     upload_id: str | None = None
+    audio_ms: int | None = None
+    """Length of the uploaded audio when its header told (WAV); the scripted call is fitted into it."""
     deleted: bool = False
     _content: CallContent | None = field(default=None, repr=False)
 
@@ -49,7 +51,7 @@ class TranscriptRecord:
     @property
     def content(self) -> CallContent:
         if self._content is None:
-            self._content = build_call(self.transcript_id, content_options(self.params))
+            self._content = build_call(self.transcript_id, content_options(self.params), self.audio_ms)
         return self._content
 
 
@@ -84,6 +86,11 @@ def download_failure(audio_url: str) -> str | None:
     if suffix in UNREADABLE_SUFFIXES:
         return f"File does not appear to contain audio. File type is {UNREADABLE_SUFFIXES[suffix]}."
     return None
+
+
+def uploaded_audio_ms(uploads: dict[str, UploadedFile], upload_id: str | None) -> int | None:
+    upload = uploads.get(upload_id) if upload_id is not None else None
+    return upload.audio_ms if upload is not None else None
 
 
 def upload_failure(upload: UploadedFile) -> str | None:

@@ -7,6 +7,8 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from .wav import WavProbe
+
 UPLOAD_URL_PREFIX = "https://cdn.assemblyai.com/upload/"
 HEAD_BYTES = 64
 # Media types a client might send by mistake instead of the raw file bytes.
@@ -20,6 +22,8 @@ class UploadedFile:
     sha256: str
     head: bytes
     max_chunk: int
+    audio_ms: int | None = None
+    """How long the audio plays, when its header says so (WAV); None otherwise."""
 
     @property
     def url(self) -> str:
@@ -85,8 +89,10 @@ def rejected_content_type(content_type: str | None) -> bool:
 
 
 async def consume_upload(chunks: AsyncIterator[bytes], upload_id: str | None = None) -> UploadedFile:
-    """Read the whole stream keeping only a count, a running hash and the first bytes."""
+    """Read the whole stream keeping only a count, a running hash, the first bytes and what the
+    audio header says about its length."""
     digest = hashlib.sha256()
+    wav = WavProbe()
     size = 0
     max_chunk = 0
     head = b""
@@ -98,10 +104,13 @@ async def consume_upload(chunks: AsyncIterator[bytes], upload_id: str | None = N
         max_chunk = max(max_chunk, len(chunk))
         if len(head) < HEAD_BYTES:
             head += chunk[: HEAD_BYTES - len(head)]
+        if not wav.done:
+            wav.feed(chunk)
     return UploadedFile(
         upload_id=upload_id or str(uuid.uuid4()),
         size=size,
         sha256=digest.hexdigest(),
         head=head,
         max_chunk=max_chunk,
+        audio_ms=wav.duration_ms(size) or None,  # no samples: nothing to fit the call into
     )

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aai_mcp.settings import Settings
 from aai_mcp.tools.ask import DELETED_URL, gather_bounded, read_one, unusable
 from aai_mcp.tools.call import ToolCall, ToolInputError
-from aai_mcp.tools.views_llm import resource_url
+from aai_mcp.tools.views_llm import transcript_url
 from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.hosts import REGION_HOSTS
 from aai_mcp.upstream.transcripts import transcript_path
 
 LIST_PAGE_LIMIT = 200  # the spec's maximum `limit` for GET /v2/transcript
@@ -107,7 +109,13 @@ async def count_matches(call: ToolCall, item: dict[str, Any], terms: Terms) -> H
     return Hit(transcript_id, str(item.get("created") or ""), phrase_count, word_count)
 
 
-def result(hit: Hit, terms: Terms) -> dict[str, str]:
+def transcript_url_base(settings: Settings) -> str:
+    """--transcript-url-base, else the region's REST address of a transcript (also when simulated:
+    the in-process simulator has no address a person could open)."""
+    return settings.transcript_url_base or f"{REGION_HOSTS[settings.region]['api']}/v2/transcript/"
+
+
+def result(hit: Hit, terms: Terms, url_base: str) -> dict[str, str]:
     when = hit.created[:16].replace("T", " ") or "unknown date"
     matches = f"{hit.word_count} match{'' if hit.word_count == 1 else 'es'} for {terms.label()}"
     if hit.phrase_count:
@@ -115,7 +123,7 @@ def result(hit: Hit, terms: Terms) -> dict[str, str]:
     return {
         "id": hit.transcript_id,
         "title": f"Transcript {hit.transcript_id} — {when} ({matches})",
-        "url": resource_url(hit.transcript_id),
+        "url": transcript_url(url_base, hit.transcript_id),
     }
 
 
@@ -126,7 +134,8 @@ async def search(call: ToolCall) -> dict[str, Any]:
     hits = await gather_bounded(items, lambda item: count_matches(call, item, terms))
     found = [hit for hit in hits if hit is not None]
     ranked = sorted(found, key=lambda hit: (-hit.phrase_count, -hit.word_count))
-    return {"results": [result(hit, terms) for hit in ranked]}
+    url_base = transcript_url_base(call.settings)
+    return {"results": [result(hit, terms, url_base) for hit in ranked]}
 
 
 async def fetch(call: ToolCall) -> dict[str, Any]:

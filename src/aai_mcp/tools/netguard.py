@@ -1,15 +1,22 @@
-"""Refuse URLs that point into the server's own network (SSRF), before and after connecting."""
+"""Refuse URLs that point into the server's own network (SSRF) before anything is sent, and connect
+only to the address that was checked."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+import ssl
+from collections.abc import Iterable
 
 import anyio
+import httpcore
 import httpx
+from httpcore._backends.base import SOCKET_OPTION
 
 from aai_mcp.tools.call import ToolInputError
+from aai_mcp.tools.safe_open import shown
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -34,39 +41,110 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-async def check_url(url: str, allow_private: bool) -> None:
-    """Raise ToolInputError unless `url` is http(s) and every address its host resolves to is public."""
+# One text for every refused host, resolvable or not: which one it was would map the inside network.
+REFUSED = (
+    "Refused: upload_file only fetches public http(s) URLs, and this URL's host is unknown or leads to "
+    "a private, loopback, link-local or otherwise internal address. Nothing was sent to it."
+)
+
+
+def parse_url(url: str) -> httpx.URL:
+    """The URL as the download will use it, or ToolInputError if it is not a plain http(s) URL."""
     try:
-        httpx.URL(url)  # what the download will use; urlsplit alone would drop CR/LF silently
-    except httpx.InvalidURL as exc:
-        raise ToolInputError(f"Refused: {url!r} is not a valid URL ({exc}).") from None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ToolInputError(f"Only http(s) URLs with a host can be fetched, not {url!r}.")
-    if parts.username or parts.password:
+        parsed = httpx.URL(url)  # what the download will use; urlsplit alone would drop CR/LF silently
+    except (httpx.InvalidURL, ValueError):
+        raise ToolInputError(f"Refused: {shown(url)} is not a valid URL.") from None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        raise ToolInputError(f"Only http(s) URLs with a host can be fetched, not {shown(url)}.")
+    if parsed.userinfo:
         raise ToolInputError("URLs with credentials in them are not fetched.")
-    if allow_private:
-        return
-    for address in await resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
-        if not is_public(address):
-            raise ToolInputError(
-                f"Refused: {parts.hostname} resolves to {address}, a private, loopback or link-local "
-                "address. upload_file only fetches public URLs."
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ToolInputError(f"Refused: {shown(url)} is not a valid URL (port out of range).")
+    return parsed
+
+
+class Pins:
+    """Each host a download may reach, bound to the addresses that were checked for it.
+
+    Connections go only to those addresses (see PinnedBackend), so a name that resolves to a public
+    address when checked and to an internal one a moment later (DNS rebinding) never reaches inside.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self.addresses: dict[str, list[IPAddress]] = {}
+
+    async def check(self, url: str) -> httpx.URL:
+        """Parse `url`, resolve its host once and pin it, or refuse before anything is sent."""
+        parsed = parse_url(url)
+        host = parsed.raw_host.decode("ascii")
+        if host not in self.addresses:
+            self.addresses[host] = await self._vetted(
+                host, parsed.port or (443 if parsed.scheme == "https" else 80)
             )
+        return parsed
+
+    async def _vetted(self, host: str, port: int) -> list[IPAddress]:
+        addresses = await resolve(host, port)
+        # Every address must pass: a name answering public and private at once is refused too.
+        if not addresses or not (self.allow_private or all(is_public(address) for address in addresses)):
+            raise ToolInputError(REFUSED)
+        return addresses
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Dials only pinned addresses. TLS still verifies (and sends SNI for) the URL's host name,
+    because httpcore takes those from the request, not from the address dialled."""
+
+    def __init__(self, pins: Pins, dialer: httpcore.AsyncNetworkBackend) -> None:
+        self.pins = pins
+        self.dialer = dialer
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = self.pins.addresses.get(host)
+        if not addresses:
+            raise httpcore.ConnectError("host was not checked")  # a bug: every URL is checked first
+        dial = functools.partial(
+            self.dialer.connect_tcp,
+            port=port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+        for address in addresses[:-1]:  # an IPv6 answer may be unroutable here: try the next one
+            with contextlib.suppress(httpcore.ConnectError, httpcore.ConnectTimeout):
+                return await dial(str(address))
+        return await dial(str(addresses[-1]))
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[SOCKET_OPTION] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never dialled")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.dialer.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with a connection pool that dials only through a PinnedBackend."""
+
+    def __init__(self, backend: PinnedBackend, tls: ssl.SSLContext) -> None:
+        super().__init__(verify=tls, trust_env=False)
+        # httpx has no network-backend option, so its pool is replaced by an equivalent one that has.
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=tls, network_backend=backend)
 
 
 async def resolve(hostname: str, port: int) -> list[IPAddress]:
+    """Every address `hostname` resolves to; none if it does not resolve."""
     try:
         infos = await anyio.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ToolInputError(f"Could not resolve {hostname!r}: {exc.strerror or exc}.") from None
+    except (OSError, UnicodeError):
+        return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-
-
-def check_peer(peer: object, allow_private: bool) -> None:
-    """After connecting: the address actually reached must be public too (DNS may have changed)."""
-    if allow_private or not isinstance(peer, tuple) or not peer:
-        return
-    address = ipaddress.ip_address(str(peer[0]).split("%")[0])
-    if not is_public(address):
-        raise ToolInputError(f"Refused: the download connected to {address}, which is not a public address.")

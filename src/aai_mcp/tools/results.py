@@ -48,10 +48,13 @@ def _text(text: str, simulated: bool) -> list[types.ContentBlock]:
     return [types.TextContent(text=body)]
 
 
-def success(shaped: Shaped, *, simulated: bool, is_error: bool = False) -> types.CallToolResult:
-    """A tool's answer in its declared output shape (also a failed transcription job, is_error=True)."""
+def success(
+    shaped: Shaped, *, simulated: bool, is_error: bool = False, plain_text: bool = False
+) -> types.CallToolResult:
+    """A tool's answer in its declared output shape (also a failed transcription job, is_error=True).
+    `plain_text`: the text must stay exactly as shaped (a connector contract), so no banner line."""
     return types.CallToolResult(
-        content=_text(shaped.text, simulated),
+        content=_text(shaped.text, simulated and not plain_text),
         structured_content=shaped.structured,
         is_error=is_error,
         _meta=_meta(simulated),

@@ -12,14 +12,18 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access.principal import LOCAL, Principal
+from aai_mcp.catalog.model import MAX_NAME_LENGTH
 from aai_mcp.logs import redacting
 from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.registry import Registry
 from aai_mcp.settings import Settings
 from aai_mcp.tools import results
 from aai_mcp.tools.call import Handler, ProgressFn, ToolCall, ToolInputError, no_progress
+from aai_mcp.tools.connector import transcript_url_base
 from aai_mcp.tools.forward import forward
 from aai_mcp.tools.handlers import HANDLERS
 from aai_mcp.tools.polling import TranscriptPoller
@@ -63,8 +67,11 @@ class ToolRunner:
         progress: ProgressFn = no_progress,
         principal: Principal = LOCAL,
     ) -> types.CallToolResult:
-        """Every call ends in a result (a bug too: kind `internal`) and exactly one audit line."""
+        """A visible tool's call ends in a result (a bug too: kind `internal`) and exactly one audit line;
+        an unknown or hidden tool is the protocol's unknown-tool error (also audited once)."""
         started = time.monotonic()
+        if self.registry.visible(name, principal.scopes) is None:
+            raise self._unknown(name, principal)
         redactor = self.redactor_for(principal)
         outcome, status = "cancelled", None
         with redacting(redactor):
@@ -78,7 +85,7 @@ class ToolRunner:
                 audit.info(
                     "token=%s tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
                     principal.id,
-                    loggable(name),
+                    name,
                     outcome,
                     status,
                     (time.monotonic() - started) * 1000,
@@ -97,6 +104,17 @@ class ToolRunner:
         except Exception as exc:
             _log_internal(name, exc)
             return results.internal_error(simulated=self.settings.simulated), None
+
+    def _unknown(self, name: str, principal: Principal) -> MCPError:
+        """A tool hidden by a filter or by the caller's scopes is refused exactly like one that does not
+        exist (no existence oracle), as the protocol's unknown-tool error."""
+        # The name is the caller's text: logged only when it is one of ours.
+        logged = name if name in self.registry.catalog.tools else "(not-a-tool)"
+        audit.info(
+            "token=%s tool=%s outcome=unknown_tool upstream_status=None duration_ms=0", principal.id, logged
+        )
+        shown = name if len(name) <= MAX_NAME_LENGTH else name[:MAX_NAME_LENGTH] + "…"
+        return MCPError(INVALID_PARAMS, f"Unknown tool: {shown}")
 
     async def _admitted(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
@@ -132,14 +150,10 @@ class ToolRunner:
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
     ) -> tuple[types.CallToolResult, int | None]:
         simulated = self.settings.simulated
-        spec = self.registry.get(name)
-        if spec is None:
-            known = ", ".join(sorted(self.registry.specs))
-            return results.input_error(f"Unknown tool '{name}'. Tools: {known}.", simulated=simulated), None
-        denied = principal.scopes.allows(spec) if principal.scopes is not None else None
+        spec = self.registry.specs[name]  # call() let only visible tools through
+        denied = self.registry.lacking(spec, principal.scopes, args)
         if denied:
-            message = f"Not allowed: {denied}, so {name} cannot be called with it."
-            return results.refused(message, "forbidden", simulated=simulated), None
+            return results.refused(f"Not allowed: {denied}.", "forbidden", simulated=simulated), None
         problem = self._validators[name].problem(args)
         if problem:
             return results.input_error(problem, simulated=simulated), None
@@ -167,12 +181,15 @@ class ToolRunner:
             max_chars=self.settings.max_result_chars,
             base_url=self.upstream.base_urls[spec.host],
             now=datetime.now(UTC),
+            transcript_url_base=transcript_url_base(self.settings),
         )
         shaped = VIEWS[spec.view](payload, context)
         failed_job = (
             isinstance(payload, dict) and spec.view == "transcript" and payload.get("status") == "error"
         )
-        return results.success(shaped, simulated=simulated, is_error=failed_job), 200
+        return results.success(
+            shaped, simulated=simulated, is_error=failed_job, plain_text=spec.plain_text
+        ), 200
 
     def upstream_for(self, principal: Principal) -> Upstream:
         """The upstream a caller's calls go through: its own or its account's key, else the server's."""
@@ -193,11 +210,4 @@ def _log_internal(name: str, exc: Exception) -> None:
     # The exception's type and where it was raised, never its text: messages of OSError, ValueError
     # and friends quote the values (paths, URLs, keys) the call was given.
     where = "".join(traceback.format_tb(exc.__traceback__))
-    log.error(
-        "tool=%s failed with an internal error %s\n%s", loggable(name), type(exc).__name__, where.rstrip()
-    )
-
-
-def loggable(name: str) -> str:
-    """A tool name as logs show it: the client chose it, so no line breaks and no megabytes."""
-    return name if len(name) <= 64 and name.isidentifier() else repr(name[:64])
+    log.error("tool=%s failed with an internal error %s\n%s", name, type(exc).__name__, where.rstrip())

@@ -17,12 +17,33 @@ class ViewContext:
     max_chars: int
     base_url: str
     now: datetime
+    transcript_url_base: str = "https://api.assemblyai.com/v2/transcript/"
+    """Where a person opens a transcript: search and fetch results link to base + id."""
 
 
 @dataclass(frozen=True)
 class Shaped:
+    """A view's answer. No member of an object in `structured` is None, at any depth: an unknown
+    value is left out (array elements keep their places, so positions keep their meaning).
+
+    The output schemas declare no null (a `type: [..., "null"]` union is what Gemini-style
+    clients reject), and clients validate structuredContent against them, so null cannot pass.
+    """
+
     structured: dict[str, Any]
     text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "structured", without_nulls(self.structured))
+
+
+def without_nulls(value: Any) -> Any:
+    """`value` with every None member of an object left out, in objects nested at any depth."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
 
 
 View = Callable[[Any, ViewContext], Shaped]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from aai_mcp.tools.shaping import compact, slice_text, take_within
 from aai_mcp.tools.view_types import Shaped, ViewContext
@@ -89,14 +90,15 @@ def document_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         "id": transcript_id,
         "title": _document_title(transcript_id, payload),
         "text": text,
-        "url": resource_url(transcript_id),
+        "url": transcript_url(ctx.transcript_url_base, transcript_id),
         "metadata": metadata,
     }
     return Shaped(structured=structured, text=as_json(structured))
 
 
-def resource_url(transcript_id: str) -> str:
-    return f"assemblyai://transcripts/{transcript_id}"
+def transcript_url(base: str, transcript_id: str) -> str:
+    """A link a person can open (ChatGPT shows it as the citation), never an assemblyai:// URI."""
+    return base + quote(transcript_id, safe="")
 
 
 def _truncation_notice(transcript_id: str, cut: int, total: int, turns: bool) -> str:
