@@ -142,7 +142,7 @@ async def test_url_upload_streams_the_download_on(respx_mock: respx.MockRouter) 
 async def test_host_names_resolving_to_private_addresses_are_refused(respx_mock: respx.MockRouter) -> None:
     internal = respx_mock.get("http://internal.corp/x").respond(200, content=b"secret")
     result = await call({"url": "http://internal.corp/x"})
-    assert result.is_error and text_of(result) == REFUSED
+    assert error_details(result)["message"] == REFUSED
     assert not internal.called
 
 
@@ -154,7 +154,7 @@ async def test_redirect_to_a_private_address_is_refused(respx_mock: respx.MockRo
     internal = respx_mock.get("http://internal.corp/x").respond(200, content=b"secret")
     upload = respx_mock.post(UPLOAD).respond(200, json={"upload_url": CDN})
     result = await call({"url": "https://media.example.com/ep1.mp3"})
-    assert result.is_error and text_of(result) == REFUSED
+    assert error_details(result)["message"] == REFUSED
     assert not internal.called and not upload.called
 
 
