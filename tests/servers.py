@@ -45,7 +45,9 @@ def serve_gateway_in_thread(gateway: Gateway) -> Iterator[str]:
     """Serve an already built gateway (so a test keeps a handle on it); yields the base URL."""
     app = build_http_app(gateway)
     # The configuration `serve` runs with (its connection deadlines and caps), on an ephemeral port.
-    config = server_config(app, gateway.settings, host="127.0.0.1", port=0, log_level="warning")
+    config = server_config(
+        app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

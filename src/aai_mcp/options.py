@@ -37,6 +37,15 @@ HTTP_ONLY = frozenset(
         "max_request_body_bytes",
         "instance_id",
         "shutdown_grace_seconds",
+        "max_sessions",
+        "max_sessions_per_principal",
+        "session_idle_timeout_seconds",
+        "max_sse_streams",
+        "max_sse_streams_per_principal",
+        "http_header_timeout_seconds",
+        "http_body_timeout_seconds",
+        "http_keep_alive_seconds",
+        "http_max_connections",
     }
 )
 
