@@ -14,8 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from aai_mcp.access import Scopes
-from tests.raw_mcp import HEADERS, INITIALIZE, Session, bearer, request, token_settings
-from tests.servers import serve_in_thread, wait_until
+from tests.raw_mcp import HEADERS, INITIALIZE, SECRET, Session, bearer, request, token_settings
+from tests.servers import clean_env, serve_in_process, serve_in_thread, wait_until
 
 READ_ONLY = Scopes(read_only=True)
 SLOW_CLIENTS = 200
@@ -140,6 +140,17 @@ def test_slowloris_is_cut_off_and_other_clients_are_served(http: httpx.Client) -
         assert time.monotonic() - started < DEADLINE
 
 
+def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off() -> None:
+    settings = token_settings(http_header_timeout_seconds=1.0, http_keep_alive_seconds=600.0)
+    with serve_in_thread(settings) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with half_sent(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") as sock:
+            sock.settimeout(DEADLINE)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and nothing more
+            assert closed_by_server(sock)
+
+
 def test_a_body_that_never_finishes_is_cut_off(http: httpx.Client) -> None:
     settings = token_settings(http_body_timeout_seconds=1.0)
     with serve_in_thread(settings) as base_url:
@@ -157,3 +168,17 @@ def test_a_caller_cap_at_or_above_the_global_one_is_refused() -> None:
         token_settings(max_sessions=10, max_sessions_per_principal=10)
     with pytest.raises(ValidationError, match="one caller cannot fill it"):
         token_settings(max_sse_streams=4, max_sse_streams_per_principal=8)
+
+
+def test_serve_applies_the_header_deadline(http: httpx.Client) -> None:
+    """The same through `aai-mcp serve` and its flags: the configuration production runs with."""
+    env = clean_env(AAI_MCP_TOKEN_SECRETS=SECRET)
+    args = ("--auth", "tokens", "--http-header-timeout-seconds", "1", "--max-sessions-per-principal", "1")
+    with serve_in_process(*args, env=env) as server:
+        port = int(server.base_url.rsplit(":", 1)[1])
+        with half_sent(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n") as sock:
+            assert closed_by_server(sock)
+        flooder = bearer(name="flooder")
+        assert open_session(http, f"{server.base_url}/mcp", flooder).status_code == 200
+        assert open_session(http, f"{server.base_url}/mcp", flooder).status_code == 429
+        assert open_session(http, f"{server.base_url}/mcp", bearer(name="other")).status_code == 200

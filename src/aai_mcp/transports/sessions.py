@@ -191,6 +191,10 @@ class SessionIdRedaction(logging.Filter):
         redacted = SESSION_ID.sub("[session]", message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = SESSION_ID.sub("[session]", record.exc_text)
         return True
 
 
