@@ -121,7 +121,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_slowloris_is_cut_off_and_other_clients_are_served(http: httpx.Client) -> None:
-    settings = token_settings(http_header_timeout_seconds=2.0, http_max_connections=100)
+    settings = token_settings(request_header_timeout_seconds=2.0, max_connections=100)
     with serve_in_thread(settings) as base_url, ExitStack() as sockets:
         port = int(base_url.rsplit(":", 1)[1])
         started = time.monotonic()
@@ -141,7 +141,7 @@ def test_slowloris_is_cut_off_and_other_clients_are_served(http: httpx.Client) -
 
 
 def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off() -> None:
-    settings = token_settings(http_header_timeout_seconds=1.0, http_keep_alive_seconds=600.0)
+    settings = token_settings(request_header_timeout_seconds=1.0, keep_alive_timeout_seconds=600.0)
     with serve_in_thread(settings) as base_url:
         port = int(base_url.rsplit(":", 1)[1])
         with half_sent(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") as sock:
@@ -152,7 +152,7 @@ def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off() -> None:
 
 
 def test_a_body_that_never_finishes_is_cut_off(http: httpx.Client) -> None:
-    settings = token_settings(http_body_timeout_seconds=1.0)
+    settings = token_settings(request_body_timeout_seconds=1.0)
     with serve_in_thread(settings) as base_url:
         port = int(base_url.rsplit(":", 1)[1])
         # With a valid token the app reads the body, so only a deadline can end the wait.
@@ -173,7 +173,7 @@ def test_a_caller_cap_at_or_above_the_global_one_is_refused() -> None:
 def test_serve_applies_the_header_deadline(http: httpx.Client) -> None:
     """The same through `aai-mcp serve` and its flags: the configuration production runs with."""
     env = clean_env(AAI_MCP_TOKEN_SECRETS=SECRET)
-    args = ("--auth", "tokens", "--http-header-timeout-seconds", "1", "--max-sessions-per-principal", "1")
+    args = ("--auth", "tokens", "--request-header-timeout-seconds", "1", "--max-sessions-per-principal", "1")
     with serve_in_process(*args, env=env) as server:
         port = int(server.base_url.rsplit(":", 1)[1])
         with half_sent(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n") as sock:

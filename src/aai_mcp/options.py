@@ -42,10 +42,10 @@ HTTP_ONLY = frozenset(
         "session_idle_timeout_seconds",
         "max_sse_streams",
         "max_sse_streams_per_principal",
-        "http_header_timeout_seconds",
-        "http_body_timeout_seconds",
-        "http_keep_alive_seconds",
-        "http_max_connections",
+        "request_header_timeout_seconds",
+        "request_body_timeout_seconds",
+        "keep_alive_timeout_seconds",
+        "max_connections",
     }
 )
 

@@ -199,22 +199,22 @@ class Settings(BaseSettings):
     max_sse_streams_per_principal: int = Field(
         16, ge=1, description="Legacy /sse streams one token (or passthrough key) may hold open."
     )
-    http_header_timeout_seconds: float = Field(
+    request_header_timeout_seconds: float = Field(
         10.0,
         gt=0,
         allow_inf_nan=False,
         description="Time a client has to send a request's line and headers before its connection is closed.",
     )
-    http_body_timeout_seconds: float = Field(
+    request_body_timeout_seconds: float = Field(
         60.0,
         gt=0,
         allow_inf_nan=False,
         description="Time a client has to send a request's whole body before its connection is closed.",
     )
-    http_keep_alive_seconds: float = Field(
+    keep_alive_timeout_seconds: float = Field(
         5.0, gt=0, allow_inf_nan=False, description="How long an idle keep-alive connection stays open."
     )
-    http_max_connections: int = Field(
+    max_connections: int = Field(
         512,
         ge=1,
         description="Open HTTP connections; past it, the connection waiting longest for its request is "

@@ -4,7 +4,7 @@ uvicorn (h11) bounds header size and idle keep-alive time, but nothing bounds ho
 may take to send its headers or body: a slowloris holds a socket (and a file descriptor) per
 half-sent request for as long as it likes. Each connection here has one deadline while it waits
 for a request line and headers, and another while it reads the body; a request fully read (the
-app answering, an SSE stream) has none. Past `http_max_connections` the connection that has been
+app answering, an SSE stream) has none. Past `max_connections` the connection that has been
 waiting longest for its request is closed to make room, so a flood of half-open sockets cannot
 keep a real client out (no token is needed to open a socket, so this cannot wait for auth).
 """
@@ -98,9 +98,9 @@ class GuardedH11Protocol(H11Protocol):
 def protocol_for(settings: Settings) -> type[GuardedH11Protocol]:
     """A protocol class whose connections share one set of limits (uvicorn builds one per socket)."""
     limits = ConnectionLimits(
-        header_seconds=settings.http_header_timeout_seconds,
-        body_seconds=settings.http_body_timeout_seconds,
-        max_connections=settings.http_max_connections,
+        header_seconds=settings.request_header_timeout_seconds,
+        body_seconds=settings.request_body_timeout_seconds,
+        max_connections=settings.max_connections,
     )
 
     class ServerH11Protocol(GuardedH11Protocol):
@@ -119,7 +119,7 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Con
         "access_log": False,  # its lines would carry legacy SSE session ids in query strings
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "http": protocol_for(settings),
-        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         **overrides,
     }
     return uvicorn.Config(app, **options)
