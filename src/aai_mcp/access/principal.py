@@ -92,6 +92,9 @@ class Authenticator:
             return self._token_principal(token, headers.get(HEADER_NAME.lower()))
         if "passthrough-key" in self.modes:
             key = (headers.get(PASSTHROUGH_HEADER) or bearer).strip()
+            if key and not _plausible_key(key):
+                # Refused here: httpx cannot put such a key in a header, and never echoed (it is a secret).
+                raise AuthFailure(401, "malformed_key", "An AssemblyAI key is printable ASCII, no spaces.")
             if key:
                 # Its own id per key: limits and audit lines must tell callers apart.
                 return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
@@ -135,6 +138,10 @@ def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
             raise AuthFailure(400, "duplicate_header", f"Send the {name} header once.")
         headers[name] = value.decode("latin-1")
     return headers
+
+
+def _plausible_key(key: str) -> bool:
+    return key.isascii() and key.isprintable() and " " not in key
 
 
 def _fingerprint(key: str) -> str:
