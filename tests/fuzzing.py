@@ -411,10 +411,11 @@ class Outcome:
 
 def error_kind(result: types.CallToolResult) -> str | None:
     """The kind of a clear error: a message with a kind, or a transcript whose job failed with a reason."""
+    details = (result.meta or {}).get("aai-mcp/error")
+    if isinstance(details, dict) and details.get("message") and details.get("kind"):
+        return str(details["kind"])
     structured = result.structured_content or {}
     error = structured.get("error")
-    if isinstance(error, dict) and error.get("message") and error.get("kind"):
-        return str(error["kind"])
     if structured.get("status") == "error" and isinstance(error, str) and error:
         return "transcript_error"
     return None

@@ -20,6 +20,7 @@ import uvicorn
 
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.settings import Settings
+from aai_mcp.transports.connections import server_config
 from aai_mcp.transports.http import build_http_app
 
 STARTUP_TIMEOUT = 30.0
@@ -43,7 +44,11 @@ def serve_in_thread(settings: Settings) -> AbstractContextManager[str]:
 def serve_gateway_in_thread(gateway: Gateway) -> Iterator[str]:
     """Serve an already built gateway (so a test keeps a handle on it); yields the base URL."""
     app = build_http_app(gateway)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    # The configuration `serve` runs with (its connection deadlines and caps), on an ephemeral port.
+    config = server_config(
+        app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -29,3 +29,10 @@ def wav_bytes(seconds: float = 0.5) -> bytes:
         out.setframerate(16000)
         out.writeframes(b"\x00\x00" * int(16000 * seconds))
     return buffer.getvalue()
+
+
+def error_details(result: Any) -> dict[str, Any]:
+    """The machine-readable details of an isError result (`_meta["aai-mcp/error"]`)."""
+    assert result.is_error, result
+    assert result.structured_content is None, "error results carry no structuredContent"
+    return dict(result.meta["aai-mcp/error"])

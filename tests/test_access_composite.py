@@ -25,7 +25,7 @@ from aai_mcp.gateway import Gateway, build_gateway, load_default_catalog
 from aai_mcp.server import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from tests.servers import serve_gateway_in_thread
-from tests.support import CANARY_KEY, make_settings, wav_bytes
+from tests.support import CANARY_KEY, error_details, make_settings, wav_bytes
 from tests.test_access_matrix import connect
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +82,7 @@ async def assert_uploads_refused(client: Client, simulator: Simulator, audio_fil
     for source, value in (("path", str(audio_file)), ("data_base64", CLIP)):
         result = await client.call_tool("transcribe", {source: value, "wait": False})
         assert result.is_error
-        error = (result.structured_content or {}).get("error") or {}
+        error = error_details(result)
         assert error.get("kind") == "forbidden", result
         assert f"transcribe with {source} needs" in error["message"] and "upload_file" in error["message"]
     assert UPLOAD not in routes(simulator)

@@ -24,7 +24,7 @@ from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.settings import Settings
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from tests.servers import clean_env, free_port, serve_gateway_in_thread, serve_in_process, serve_in_thread
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, error_details, make_settings
 from tests.test_access_matrix import MCP_HEADERS, connect
 from tests.test_inspector_cli import inspector
 
@@ -206,7 +206,7 @@ async def test_passthrough_with_a_wrong_key_gets_upstreams_401() -> None:
         async with connect(f"{base}/mcp", {"X-AssemblyAI-Key": "a-wrong-key"}) as client:
             wrong = await client.call_tool("list_transcripts", {})
     assert not right.is_error
-    assert wrong.is_error and wrong.structured_content["error"]["status"] == 401
+    assert wrong.is_error and error_details(wrong)["status"] == 401
 
 
 # --- the bind check ------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ async def test_the_per_token_concurrency_limit() -> None:
                 async with connect(f"{base}/mcp/t/{other.token}") as client:
                     await call("other token", client)
     assert results["second"].is_error
-    error = results["second"].structured_content["error"]
+    error = error_details(results["second"])
     assert error["kind"] == "too_many_calls" and error["retryable"] is True
     for name in ("first", "other token"):
         assert not results[name].is_error and results[name].structured_content["timed_out"] is True, name
@@ -292,9 +292,9 @@ async def test_distinct_passthrough_keys_have_distinct_limits() -> None:
                         await anyio.sleep(0.01)
                 await waits("a again", "key-a")
                 await waits("b", "key-b")
-    assert results["a again"].structured_content["error"]["kind"] == "too_many_calls"
+    assert error_details(results["a again"])["kind"] == "too_many_calls"
     # Another caller's key is not held back by key-a's call (it fails upstream: key-b is unknown there).
-    assert results["b"].structured_content["error"]["kind"] != "too_many_calls"
+    assert error_details(results["b"])["kind"] != "too_many_calls"
 
 
 # --- the audit log ---------------------------------------------------------------------------------------

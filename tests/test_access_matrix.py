@@ -266,8 +266,7 @@ def http() -> Iterator[httpx.Client]:
 
 
 def error_of(result: Any) -> dict[str, Any]:
-    structured = result.structured_content or {}
-    error = structured.get("error") if result.is_error else None
+    error = (result.meta or {}).get("aai-mcp/error") if result.is_error else None
     return error if isinstance(error, dict) else {}
 
 

@@ -14,7 +14,7 @@ from mcp.client import Client
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.server import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, error_details, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -161,7 +161,7 @@ async def test_not_completed_transcript_is_refused_before_the_gateway() -> None:
 async def test_unknown_transcript_says_which_read_failed(rig: Rig) -> None:
     result = await rig.client.call_tool("ask_transcript", {"transcript_ids": ["nope"], "prompt": "Q"})
     assert "Reading transcript nope failed" in error_text(result)
-    assert result.structured_content["error"]["status"] == 404
+    assert error_details(result)["status"] == 404
     assert rig.sent("POST", CHAT) == []
 
 
@@ -209,7 +209,7 @@ async def test_gateway_429_is_passed_through_with_rate_limit_fields(rig: Rig) ->
     transcript_id = await rig.create(speaker_labels=True)
     rig.sim.queue_fault("429", path_prefix=CHAT)
     result = await rig.client.call_tool("ask_transcript", {"transcript_ids": [transcript_id], "prompt": "Q"})
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert result.is_error
     assert (error["status"], error["kind"], error["retryable"]) == (429, "rate_limited", True)
     assert error["message"].startswith("Asking claude-sonnet-4-6 through the LLM Gateway failed")

@@ -71,9 +71,17 @@ def test_log_records_are_checked_at_every_level_and_logger(canary: CanaryWatch) 
     assert all(CANARY_KEY not in str(leak) and "<CANARY>" in str(leak) for leak in caught)
 
 
+def without_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plant a leak: the gateway redacts an echoed key itself, so its redactor has to be switched off."""
+    monkeypatch.setattr(runner_module.results, "redacted", lambda result, redactor: result)
+
+
 @pytest.mark.anyio
-async def test_tool_results_are_checked(canary: CanaryWatch, respx_mock: respx.MockRouter) -> None:
+async def test_tool_results_are_checked(
+    canary: CanaryWatch, respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     respx_mock.get(f"{API}/v2/transcript/{TID}").respond(200, json=echoing_transcript())
+    without_redaction(monkeypatch)
     gateway = build_gateway(make_settings())
     with canary.expect_leak() as caught:
         async with Client(build_server(gateway)) as client:
@@ -87,10 +95,11 @@ async def test_tool_results_are_checked(canary: CanaryWatch, respx_mock: respx.M
 async def test_exceptions_from_tool_calls_are_checked(
     canary: CanaryWatch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(call: Any) -> Any:
+    async def broken(*args: Any) -> Any:
         raise RuntimeError(f"a bug that prints {CANARY_KEY}")
 
-    monkeypatch.setattr(runner_module, "forward", broken)
+    # Below the catch-all that turns a bug into an `internal` result: only cancellation gets this far.
+    monkeypatch.setattr(ToolRunner, "_guarded", broken)
     gateway = build_gateway(make_settings())
     with canary.expect_leak() as caught, pytest.raises(RuntimeError):
         await gateway.runner.call("list_transcripts", {})
@@ -100,9 +109,10 @@ async def test_exceptions_from_tool_calls_are_checked(
 
 @pytest.mark.anyio
 async def test_http_responses_of_the_gateway_are_checked(
-    canary: CanaryWatch, respx_mock: respx.MockRouter
+    canary: CanaryWatch, respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     respx_mock.get(f"{API}/v2/transcript/{TID}").respond(200, json=echoing_transcript())
+    without_redaction(monkeypatch)
     with canary.expect_leak() as caught:
         with serve_gateway_in_thread(build_gateway(make_settings())) as url:
             async with Client(f"{url}/mcp") as client:

@@ -344,10 +344,12 @@ def test_billed_tools_are_tagged_billing() -> None:
         assert billed == ("billing" in spec.tags), spec.name
 
 
-def test_transcribe_uses_upload_file_only_for_local_audio() -> None:
-    (use,) = CATALOG.tools["transcribe"].uses
-    assert use.tool == "upload_file" and sorted(use.when) == ["data_base64", "path"]
-    assert not any(spec.uses for spec in SPECS if spec.name != "transcribe")
+def test_composite_tools_use_other_tools_only_for_the_arguments_that_need_them() -> None:
+    uses = {spec.name: [(use.tool, sorted(use.when)) for use in spec.uses] for spec in SPECS if spec.uses}
+    assert uses == {
+        "transcribe": [("upload_file", ["data_base64", "path"])],
+        "llm_chat_completion": [("get_transcript", ["transcript_id"])],
+    }
 
 
 def test_destructive_tools_are_the_deletes() -> None:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
 from aai_mcp.tools.results import META_SIMULATED, SIMULATED_BANNER
-from tests.support import make_settings
+from tests.support import error_details, make_settings
 from tests.test_ask_transcript import Rig, error_text, rig_with
 
 pytestmark = pytest.mark.anyio
@@ -185,7 +185,7 @@ async def test_fetch_refuses_a_transcript_that_is_not_completed() -> None:
 
 async def test_fetch_of_an_unknown_id_is_an_upstream_error(rig: Rig) -> None:
     result = await rig.client.call_tool("fetch", {"id": "missing"})
-    assert result.structured_content["error"]["status"] == 404
+    assert error_details(result)["status"] == 404
     assert "Reading transcript missing failed" in error_text(result)
 
 
@@ -277,6 +277,6 @@ async def test_search_rate_limit_is_an_error_not_an_empty_result(
         429, json={"error": "Too Many Requests"}, headers={"Retry-After": "3"}
     )
     result = await client.call_tool("search", {"query": "fee"})
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert result.is_error and error["status"] == 429 and error["retry_after_seconds"] == 3
     assert error["message"].startswith("Searching transcript t1 failed")

@@ -34,7 +34,7 @@ from tests.faults import (
     settle,
     task_count,
 )
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, error_details, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -258,7 +258,7 @@ def expected_rate_limit(target: Target, fault: Fault) -> dict[str, int]:
 def check_error(result: Any, target: Target, fault: Fault, transcript_id: str) -> None:
     text = result.content[0].text
     assert result.is_error, text
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert (error["kind"], error["status"], error["retryable"]) == (fault.kind, fault.status, True), error
     assert error["message"] in text and "AssemblyAI" in error["message"]
     says = target.says
@@ -280,7 +280,7 @@ def check_rate_limit(result: Any, target: Target, fault: Fault) -> None:
     if not want:
         assert meta is None, meta
         return
-    got = {key: result.structured_content["error"].get(key) for key in want}
+    got = {key: error_details(result).get(key) for key in want}
     assert meta == got
     slack = 1 if fault.name == "429-date" else 0  # an HTTP date has whole seconds: the delta may round down
     for key, value in want.items():
@@ -375,7 +375,7 @@ async def test_refused_with_httpx_default_transport(
             result = await client.call_tool(tool, minimal_args(spec, known_values(transcript_id)))
     finally:
         await gateway.aclose()
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert result.is_error and (error["kind"], error["retryable"]) == ("connection_error", True)
     assert "could not be reached" in error["message"]
     assert [sent.method for sent in outbound.sent] == [method] * attempts
@@ -402,6 +402,6 @@ async def test_a_download_that_breaks_mid_way_is_blamed_on_the_download(live: Li
                 result = await client.call_tool("upload_file", {"url": f"{media}/episode.wav"})
         finally:
             await gateway.aclose()
-    message = result.structured_content["error"]["message"]
+    message = error_details(result)["message"]
     assert result.is_error and message.startswith("Downloading the URL failed"), message
     assert live.seen("POST", "/v2/upload") == 1 and not live.sim.uploads

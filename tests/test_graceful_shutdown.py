@@ -25,6 +25,7 @@ from mcp.client import Client
 from mcp.client.sse import sse_client
 
 from tests.servers import ServerProcess, clean_env, serve_in_process
+from tests.support import error_details
 from tests.test_scale_out import SIM_KEY, simulator_env, standalone_simulator, upstream_args
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -148,14 +149,13 @@ async def test_sigterm_during_an_upload(case: str, tmp_path: Path) -> None:
                     client, server, "upload_file", {"path": str(audio)}, upload_reached_upstream
                 )
     result = stopped.result
-    assert result.structured_content is not None
     if case == "finishes-within-grace":
         assert not result.is_error, result.content
         assert result.structured_content["size_bytes"] == audio.stat().st_size
         assert result.structured_content["upload_url"].startswith("https://")
     else:
         assert result.is_error
-        error = result.structured_content["error"]
+        error = error_details(result)
         assert (error["kind"], error["retryable"]) == ("shutting_down", True)
         assert "shutting down" in error["message"] and "upload_file" in error["message"]
         assert stopped.answered_after < 4, "cut short before the grace period ends, so the answer gets out"

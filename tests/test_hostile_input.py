@@ -29,7 +29,7 @@ from aai_mcp.upstream.transcripts import transcript_path
 from tests import faults
 from tests.faults import CLIP, Outbound, Sent, known_values, minimal_args
 from tests.servers import serve_gateway_in_thread
-from tests.support import CANARY_KEY, make_settings, wav_bytes
+from tests.support import CANARY_KEY, error_details, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +89,7 @@ def text_of(result: Any) -> str:
 def refused(result: Any, rig: Rig, *needles: str) -> None:
     """An isError result saying why, and not one request upstream."""
     assert result.is_error, text_of(result)
-    assert result.structured_content["error"]["kind"] == "invalid_arguments", result.structured_content
+    assert error_details(result)["kind"] == "invalid_arguments", result.structured_content
     assert any(needle in text_of(result) for needle in needles), text_of(result)
     assert not rig.sim.requests and not rig.outbound.sent
 
@@ -375,7 +375,7 @@ async def test_no_argument_reaches_a_header_or_moves_the_path(
         for name, is_list in faults.string_params(faults.catalog().tools[tool]).items():
             value = with_evil(tool, name, is_list, transcript_id, audio)
             result, sent = await call_with(rig, tool, {name: value}, audio)
-            assert result.structured_content is not None, (name, text_of(result))
+            assert result.is_error or result.structured_content is not None, (name, text_of(result))
             for request in sent:
                 assert request.raw_path.split(b"?")[0] in routes, (name, request.raw_path)
                 assert b"\r" not in request.raw_path and b"\n" not in request.raw_path

@@ -10,7 +10,7 @@ from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from tests.support import make_settings, wav_bytes
+from tests.support import error_details, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -73,7 +73,7 @@ async def test_sentences_before_completion_are_a_clear_upstream_error() -> None:
         early = await client.call_tool("get_sentences", {"transcript_id": created.structured_content["id"]})
     await gateway.aclose()
     assert early.is_error
-    assert early.structured_content["error"]["status"] == 400
+    assert error_details(early)["status"] == 400
     assert "not completed" in early.content[0].text  # type: ignore[union-attr]
 
 

@@ -13,7 +13,7 @@ from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, error_details, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -128,7 +128,7 @@ async def test_invalid_arguments_name_the_field_and_never_reach_upstream(
     result = await client.call_tool(tool, args)
     assert result.is_error
     assert field in result.content[0].text  # type: ignore[union-attr]
-    assert result.structured_content["error"]["kind"] == "invalid_arguments"
+    assert error_details(result)["kind"] == "invalid_arguments"
     assert not respx_mock.calls
 
 
@@ -202,7 +202,7 @@ async def test_429_is_passed_through_once_with_normalized_rate_limit(
     result = await client.call_tool("get_transcript", {"transcript_id": TID})
     assert result.is_error
     assert route.call_count == 1
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert error["status"] == 429 and error["retryable"] is True and error["kind"] == "rate_limited"
     assert error["retry_after_seconds"] == 7
     assert error["ratelimit-reset"] == 7
@@ -218,7 +218,7 @@ async def test_429_with_http_date_retry_after(client: Client, respx_mock: respx.
         headers={"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")},
     )
     result = await client.call_tool("get_transcript", {"transcript_id": TID})
-    assert 115 <= result.structured_content["error"]["retry_after_seconds"] <= 121
+    assert 115 <= error_details(result)["retry_after_seconds"] <= 121
 
 
 async def test_gateway_429_normalizes_x_ratelimit_headers(
@@ -231,7 +231,7 @@ async def test_gateway_429_normalizes_x_ratelimit_headers(
     )
     result = await client.call_tool("llm_chat_completion", {"model": "claude-sonnet-4-6", "prompt": "hi"})
     assert route.call_count == 1
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert error["ratelimit-limit"] == 30
     assert error["ratelimit-remaining"] == 0
     assert error["ratelimit-reset"] == 42
@@ -248,8 +248,8 @@ async def test_get_is_retried_on_5xx_but_post_never_is(client: Client, respx_moc
     post_route = respx_mock.post(f"{API}/v2/transcript").respond(503)
     failed = await client.call_tool("create_transcript", {"audio_url": "https://e.com/a"})
     assert failed.is_error and post_route.call_count == 1
-    assert failed.structured_content["error"]["status"] == 503
-    assert failed.structured_content["error"]["retryable"] is True
+    assert error_details(failed)["status"] == 503
+    assert error_details(failed)["retryable"] is True
 
 
 async def test_retries_are_bounded(client: Client, respx_mock: respx.MockRouter) -> None:
@@ -272,8 +272,8 @@ async def test_transport_errors_are_clear_error_results(
     respx_mock.post(f"{API}/v2/transcript").mock(side_effect=exc)
     result = await client.call_tool("create_transcript", {"audio_url": "https://e.com/a"})
     assert result.is_error
-    assert result.structured_content["error"]["kind"] == kind
-    assert result.structured_content["error"]["retryable"] is True
+    assert error_details(result)["kind"] == kind
+    assert error_details(result)["retryable"] is True
 
 
 @pytest.mark.parametrize(
@@ -289,15 +289,15 @@ async def test_malformed_upstream_answers_are_errors(
     respx_mock.get(f"{API}/v2/transcript/{TID}").mock(return_value=response)
     result = await client.call_tool("get_transcript", {"transcript_id": TID})
     assert result.is_error
-    assert result.structured_content["error"]["kind"] == "bad_response"
+    assert error_details(result)["kind"] == "bad_response"
 
 
 async def test_upstream_4xx_message_is_readable(client: Client, respx_mock: respx.MockRouter) -> None:
     respx_mock.get(f"{API}/v2/transcript/{TID}").respond(404, json={"error": "Transcript not found"})
     result = await client.call_tool("get_transcript", {"transcript_id": TID})
     assert result.is_error
-    assert result.structured_content["error"]["status"] == 404
-    assert result.structured_content["error"]["retryable"] is False
+    assert error_details(result)["status"] == 404
+    assert error_details(result)["retryable"] is False
     assert "Transcript not found" in result.content[0].text  # type: ignore[union-attr]
 
 

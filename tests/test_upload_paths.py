@@ -22,7 +22,7 @@ from aai_mcp.tools import safe_open
 from aai_mcp.tools.call import ToolInputError
 from aai_mcp.tools.safe_open import MAX_PATH_CHARS, MAX_PATH_COMPONENTS, open_beneath_roots
 from tests.servers import serve_in_thread
-from tests.support import make_settings, wav_bytes
+from tests.support import error_details, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -166,7 +166,7 @@ async def test_a_read_error_mid_file_is_a_tool_error(tmp_path: Path, monkeypatch
             result = await client.call_tool("upload_file", {"path": str(tmp_path / "a.wav")})
     finally:
         await gateway.aclose()
-    assert result.is_error and result.structured_content["error"]["kind"] == "invalid_arguments"
+    assert error_details(result)["kind"] == "invalid_arguments"
     assert "failed mid-way" in result.content[0].text and str(tmp_path) not in result.content[0].text
     assert failing.handle.closed
 
@@ -194,7 +194,7 @@ async def test_a_huge_path_is_refused_and_healthz_keeps_answering(
                     with anyio.fail_after(10):  # every health check answers while the calls run
                         assert (await http.get("/healthz")).status_code == 200
     for result in results.values():
-        assert result.is_error and result.structured_content["error"]["kind"] == "invalid_arguments"
+        assert error_details(result)["kind"] == "invalid_arguments"
         assert "limit is 4096" in result.content[0].text and len(result.content[0].text) < 300
     # The server's own log lines (the test's MCP client logs its requests at DEBUG, the path included).
     server_lines = [r for r in caplog.records if not r.name.startswith("mcp.client")]

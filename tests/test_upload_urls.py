@@ -25,7 +25,7 @@ from aai_mcp.server import build_server
 from aai_mcp.tools.downloads import DOWNLOAD_FAILED
 from aai_mcp.tools.netguard import REFUSED, PinnedBackend, Pins
 from tests.faults import refusing_port, serve_app_in_thread
-from tests.support import make_settings, wav_bytes
+from tests.support import error_details, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -148,7 +148,7 @@ async def upload(url: str, upstream: FakeUpstream | None = None, **settings: Any
 
 def error_of(result: Any) -> dict[str, Any]:
     assert result.is_error, result.content
-    return dict(result.structured_content["error"])
+    return error_details(result)
 
 
 @contextmanager

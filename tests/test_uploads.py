@@ -16,7 +16,7 @@ from mcp.client import Client
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
 from aai_mcp.tools.netguard import REFUSED
-from tests.support import make_settings
+from tests.support import error_details, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -142,7 +142,7 @@ async def test_url_upload_streams_the_download_on(respx_mock: respx.MockRouter) 
 async def test_host_names_resolving_to_private_addresses_are_refused(respx_mock: respx.MockRouter) -> None:
     internal = respx_mock.get("http://internal.corp/x").respond(200, content=b"secret")
     result = await call({"url": "http://internal.corp/x"})
-    assert result.is_error and text_of(result) == REFUSED
+    assert error_details(result)["message"] == REFUSED
     assert not internal.called
 
 
@@ -154,7 +154,7 @@ async def test_redirect_to_a_private_address_is_refused(respx_mock: respx.MockRo
     internal = respx_mock.get("http://internal.corp/x").respond(200, content=b"secret")
     upload = respx_mock.post(UPLOAD).respond(200, json={"upload_url": CDN})
     result = await call({"url": "https://media.example.com/ep1.mp3"})
-    assert result.is_error and text_of(result) == REFUSED
+    assert error_details(result)["message"] == REFUSED
     assert not internal.called and not upload.called
 
 
@@ -174,4 +174,4 @@ async def test_upload_429_is_not_retried(tmp_path: Path, respx_mock: respx.MockR
     )
     result = await call({"path": str(tmp_path / "a.wav")}, upload_roots=[tmp_path])
     assert result.is_error and route.call_count == 1
-    assert result.structured_content["error"]["retry_after_seconds"] == 3
+    assert error_details(result)["retry_after_seconds"] == 3

@@ -15,7 +15,7 @@ from mcp.client import Client
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.server import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.support import CANARY_KEY, make_settings, wav_bytes
+from tests.support import CANARY_KEY, error_details, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -178,7 +178,7 @@ async def test_a_429_while_polling_ends_the_wait_and_passes_through(rig: Rig) ->
     rig.sim.queue_fault("429", count=1, path_prefix=f"/v2/transcript/{transcript_id}", method="GET")
     result = await rig.client.call_tool("wait_for_transcript", {"transcript_id": transcript_id})
     assert result.is_error
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert error["status"] == 429 and error["retry_after_seconds"] >= 0 and "ratelimit-reset" in error
     assert rig.gets(transcript_id) == 1
 
@@ -226,7 +226,7 @@ async def test_transcribe_create_failure_is_reported_and_not_repeated(rig: Rig) 
     clip = base64.b64encode(wav_bytes()).decode()
     result = await rig.client.call_tool("transcribe", {"data_base64": clip})
     assert result.is_error
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert error["message"].startswith("Creating the transcript failed") and error["status"] == 503
     assert error["upload_url"].startswith("https://cdn.assemblyai.com/upload/")
     assert "transcript_id" not in error
@@ -237,7 +237,7 @@ async def test_transcribe_wait_failure_keeps_the_transcript_id(rig: Rig) -> None
     rig.sim.queue_fault("429", path_prefix="/v2/transcript/", method="GET")
     result = await rig.client.call_tool("transcribe", {"audio_url": URL})
     assert result.is_error
-    error = result.structured_content["error"]
+    error = error_details(result)
     assert error["transcript_id"] and error["transcript_id"] in result.content[0].text  # type: ignore[union-attr]
     assert "wait_for_transcript" in error["message"] and error["status"] == 429
     assert rig.posts("/v2/transcript") == 1

@@ -20,7 +20,7 @@ from mcp.client import Client
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from tests.servers import serve_gateway_in_thread
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, error_details, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -233,8 +233,8 @@ async def test_transcribe_failures_over_http_say_exactly_what_happened(slow_live
         create_failed = await client.call_tool("transcribe", {"data_base64": clip})
     after = slow_live.sim.stats()["requests"]
     assert upload_failed.is_error and create_failed.is_error
-    assert upload_failed.structured_content["error"]["message"].startswith("Upload failed, so no transcript")
-    create_error = create_failed.structured_content["error"]
+    assert error_details(upload_failed)["message"].startswith("Upload failed, so no transcript")
+    create_error = error_details(create_failed)
     assert create_error["message"].startswith("Creating the transcript failed") and create_error["upload_url"]
     assert after.get("POST /v2/upload", 0) - before.get("POST /v2/upload", 0) == 2
     assert after.get("POST /v2/transcript", 0) - before.get("POST /v2/transcript", 0) == 1

@@ -8,8 +8,6 @@ import json
 import socket
 import sys
 
-import uvicorn
-
 from aai_mcp.access.accounts import AccountsError
 from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.logs import configure_logging
@@ -25,6 +23,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def serve(settings: Settings) -> int:
+    from aai_mcp.transports.connections import server_config
     from aai_mcp.transports.http import DrainingServer, build_http_app, checked_authenticator
 
     configure_logging(settings.log_level, _secrets(settings))
@@ -50,14 +49,7 @@ def serve(settings: Settings) -> int:
         f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), /sse (legacy SSE), /healthz",
         file=sys.stderr,
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    config = server_config(app, settings)
     server = DrainingServer(config, on_shutdown=lambda: gateway.runner.drain(settings.shutdown_grace_seconds))
     server.run(sockets=[listener])
     return 0 if server.started else 1

@@ -37,6 +37,15 @@ HTTP_ONLY = frozenset(
         "max_request_body_bytes",
         "instance_id",
         "shutdown_grace_seconds",
+        "max_sessions",
+        "max_sessions_per_principal",
+        "session_idle_timeout_seconds",
+        "max_sse_streams",
+        "max_sse_streams_per_principal",
+        "request_header_timeout_seconds",
+        "request_body_timeout_seconds",
+        "keep_alive_timeout_seconds",
+        "max_connections",
     }
 )
 

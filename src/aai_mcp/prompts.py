@@ -13,6 +13,7 @@ from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.catalog.prompts import AUDIO_SOURCES, AudioSource, PromptCatalog, PromptSpec, placeholders
+from aai_mcp.quoting import quoted
 from aai_mcp.registry import Registry
 from aai_mcp.resources import TRANSCRIPT_ID
 
@@ -72,7 +73,7 @@ class Prompts:
         spec = self.catalog.prompts.get(name) if usable else None
         if spec is None:
             offered = ", ".join(self.catalog.prompts) if usable else "none for this caller"
-            raise MCPError(INVALID_PARAMS, f"Unknown prompt {name!r}. Prompts: {offered}.")
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt {quoted(name)}. Prompts: {offered}.")
         # Clients often send an empty string for an argument the user left blank.
         given = {key: value.strip() for key, value in (arguments or {}).items() if value.strip()}
         source = self._check(spec, given)
@@ -99,7 +100,7 @@ class Prompts:
         unknown = sorted(set(given) - set(takes))
         if unknown:
             raise MCPError(
-                INVALID_PARAMS, f"Prompt {spec.name} has no arguments {unknown}; it takes {takes}."
+                INVALID_PARAMS, f"Prompt {spec.name} has no arguments {_names(unknown)}; it takes {takes}."
             )
         missing = [arg for arg in spec.arguments if arg.name not in given]
         if missing:
@@ -116,9 +117,14 @@ class Prompts:
         if "transcript_id" in given and not TRANSCRIPT_ID.match(given["transcript_id"]):
             raise MCPError(
                 INVALID_PARAMS,
-                f"transcript_id {given['transcript_id']!r} is not a transcript id (A-Z a-z 0-9 _ -).",
+                f"transcript_id {quoted(given['transcript_id'])} is not a transcript id (A-Z a-z 0-9 _ -).",
             )
         return sources[0]
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    more = [f"... {len(names) - shown} more"] if len(names) > shown else []
+    return "[" + ", ".join([*(quoted(name) for name in names[:shown]), *more]) + "]"
 
 
 def _step_fields(spec: PromptSpec, given: Mapping[str, str], ask: str) -> dict[str, str]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,15 +16,18 @@ from typing import Any
 import httpx
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
 
-from aai_mcp.access.scopes import Scopes
+from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.gateway import Gateway
+from aai_mcp.quoting import quoted
 from aai_mcp.tools.view_types import ViewContext
 from aai_mcp.tools.views_transcript import segments_view, transcript_view
-from aai_mcp.upstream import Upstream, UpstreamError, decode_json, decode_text
+from aai_mcp.upstream import UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path
+
+audit = logging.getLogger("aai_mcp.audit")
 
 PREFIX = "assemblyai://transcripts/"
 TRANSCRIPT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -105,6 +111,8 @@ SUB_PATHS = {
 }
 LIST_TOOL = "list_transcripts"
 """resources/list mirrors list_transcripts: listing needs its permission."""
+# Long enough to quote any well-formed URI whole (prefix, a 128-character id, the longest suffix).
+URI_QUOTE_CHARS = 200
 URI_RE = re.compile(r"^assemblyai://transcripts/(?P<id>[^/]*)(?P<suffix>/.*)?$")
 
 
@@ -125,16 +133,18 @@ def parse_uri(uri: str, parts: Mapping[str, Part] = PARTS) -> tuple[str, Part]:
     """The transcript id and part a URI names; anything else is a clear invalid-params error.
 
     A part the caller may not read is unknown to it, like a URI that names no part at all."""
-    match = URI_RE.match(uri)
+    match = URI_RE.fullmatch(uri)
     part = parts.get(match["suffix"] or "") if match else None
     if match is None or part is None:
         known = ", ".join(f"{PREFIX}{{id}}{suffix}" for suffix in parts) or "none for this caller"
-        raise MCPError(INVALID_PARAMS, f"Unknown resource URI {uri!r}. Readable URIs: {known}.")
+        raise MCPError(
+            INVALID_PARAMS, f"Unknown resource URI {quoted(uri, URI_QUOTE_CHARS)}. Readable URIs: {known}."
+        )
     transcript_id = match["id"]
     if not TRANSCRIPT_ID.fullmatch(transcript_id):
         raise MCPError(
             INVALID_PARAMS,
-            f"Bad transcript id {transcript_id!r} in {uri!r}: ids are 1-128 of A-Z a-z 0-9 _ -.",
+            f"Bad transcript id {quoted(transcript_id)} in the URI: ids are 1-128 of A-Z a-z 0-9 _ -.",
         )
     return transcript_id, part
 
@@ -177,15 +187,46 @@ def listed(item: dict[str, Any]) -> types.Resource:
     )
 
 
+@contextmanager
+def audited(caller: str, resource: str, failure: str) -> Iterator[None]:
+    """One audit line per resources/list or resources/read, like a tool call's: who read which kind
+    of resource and how it went, never the URI (it holds the transcript id, an argument value).
+    An upstream failure becomes the protocol error `failure` describes."""
+    started = time.monotonic()
+    outcome, status = "error", None
+    try:
+        yield
+        outcome, status = "ok", 200
+    except UpstreamError as exc:
+        status = exc.status
+        raise upstream_failure(exc, failure) from None
+    finally:
+        audit.info(
+            "token=%s resource=%s outcome=%s upstream_status=%s duration_ms=%.0f",
+            caller,
+            resource,
+            outcome,
+            status,
+            (time.monotonic() - started) * 1000,
+        )
+
+
+def refused(caller: str, resource: str, outcome: str = "unknown_resource") -> None:
+    audit.info(
+        "token=%s resource=%s outcome=%s upstream_status=None duration_ms=0", caller, resource, outcome
+    )
+
+
 class TranscriptResources:
     """resources/list, resources/templates/list and resources/read over the gateway's Upstream, as far
     as the caller's scopes let it use the tools each one mirrors (the same check as tools/call)."""
 
-    def __init__(
-        self, gateway: Gateway, upstream: Upstream | None = None, scopes: Scopes | None = None
-    ) -> None:
+    def __init__(self, gateway: Gateway, principal: Principal = LOCAL) -> None:
         self.gateway = gateway
-        self.upstream = upstream or gateway.upstream
+        self.principal = principal
+        self.caller = principal.id
+        self.upstream = gateway.upstream_for(principal)
+        scopes = principal.scopes
         registry = gateway.registry
         self.parts = {
             suffix: part for suffix, part in PARTS.items() if registry.visible(part.tool, scopes) is not None
@@ -200,19 +241,10 @@ class TranscriptResources:
 
         Without list_transcripts' permission the list is empty: nothing to list, not an error."""
         if not self.can_list:
+            refused(self.caller, "list")
             return types.ListResourcesResult(resources=[])
-        params = {"limit": str(LIST_PAGE_SIZE)}
-        if cursor is not None:
-            if not TRANSCRIPT_ID.fullmatch(cursor):
-                raise MCPError(INVALID_PARAMS, f"Bad cursor {cursor!r}: pass back a next_cursor unchanged.")
-            params["before_id"] = cursor
-        try:
-            response = await self.upstream.request("api", "GET", "/v2/transcript", params=params)
-            payload = decode_json(response)
-            if not isinstance(payload, dict):
-                raise malformed_body(response.status_code, "a transcript list that is not an object")
-        except UpstreamError as exc:
-            raise upstream_failure(exc, "Listing transcripts failed") from None
+        with self._guarded("list", "Listing transcripts failed"):
+            payload = await self._list(cursor)
         items = [
             item for item in payload.get("transcripts") or [] if TRANSCRIPT_ID.fullmatch(str(item.get("id")))
         ]
@@ -222,12 +254,45 @@ class TranscriptResources:
             next_cursor=str(items[-1]["id"]) if more and items else None,
         )
 
-    async def read(self, uri: str) -> types.ReadResourceResult:
-        transcript_id, part = parse_uri(uri, self.parts)
+    @contextmanager
+    def _guarded(self, resource: str, failure: str) -> Iterator[None]:
+        """Audited, and within the caller's limit of concurrent calls: a resource read reaches upstream
+        like a tool call, so it takes one of the same places."""
+        runner = self.gateway.runner
+        if not runner.try_hold(self.principal):
+            refused(self.caller, resource, "too_many_calls")
+            limit = runner.settings.max_concurrent_calls_per_token
+            raise MCPError(
+                INVALID_REQUEST,
+                f"Too many calls at once for this token ({limit} allowed); wait for one to finish.",
+            )
         try:
+            with audited(self.caller, resource, failure):
+                yield
+        finally:
+            runner.release(self.principal)
+
+    async def _list(self, cursor: str | None) -> dict[str, Any]:
+        params = {"limit": str(LIST_PAGE_SIZE)}
+        if cursor is not None:
+            if not TRANSCRIPT_ID.fullmatch(cursor):
+                message = f"Bad cursor {quoted(cursor)}: pass back a next_cursor unchanged."
+                raise MCPError(INVALID_PARAMS, message)
+            params["before_id"] = cursor
+        response = await self.upstream.request("api", "GET", "/v2/transcript", params=params)
+        payload = decode_json(response)
+        if not isinstance(payload, dict):
+            raise malformed_body(response.status_code, "a transcript list that is not an object")
+        return payload
+
+    async def read(self, uri: str) -> types.ReadResourceResult:
+        try:
+            transcript_id, part = parse_uri(uri, self.parts)
+        except MCPError:
+            refused(self.caller, "(not-a-resource)")
+            raise
+        with self._guarded(part.name, f"Reading {uri} failed"):
             text = await self._read(transcript_id, part)
-        except UpstreamError as exc:
-            raise upstream_failure(exc, f"Reading {uri} failed") from None
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type=part.mime_type, text=text)]
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
 
 from aai_mcp import __version__
 from aai_mcp.access.principal import LOCAL, Principal
@@ -14,8 +16,10 @@ from aai_mcp.access.principal import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
 from aai_mcp.catalog.prompts import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
 from aai_mcp.prompts import Prompts
+from aai_mcp.redaction import redacted_model
 from aai_mcp.resources import TranscriptResources
 
+Result = TypeVar("Result", bound=types.Result)
 INSTRUCTIONS = (
     "AssemblyAI speech-to-text as tools. Transcription is asynchronous: create_transcript (or "
     "upload_file first, for local audio) returns an id with status 'queued'; the text exists only once "
@@ -43,8 +47,15 @@ def build_server(gateway: Gateway) -> Server[Any]:
     prompts = Prompts(load_prompts(default_prompts_path()), gateway.registry)
 
     def resources_for(ctx: ServerRequestContext[Any]) -> TranscriptResources:
-        principal = principal_of(ctx)
-        return TranscriptResources(gateway, gateway.upstream_for(principal), principal.scopes)
+        return TranscriptResources(gateway, principal_of(ctx))
+
+    async def redacted(ctx: ServerRequestContext[Any], answer: Awaitable[Result]) -> Result:
+        # Resources show upstream's transcripts like get_transcript does: the same keys are blanked.
+        redactor = gateway.runner.redactor_for(principal_of(ctx))
+        try:
+            return redacted_model(await answer, redactor)
+        except MCPError as exc:
+            raise MCPError(exc.code, redactor.text(exc.message), redactor.value(exc.data)) from None
 
     def input_schema_of(name: str) -> dict[str, Any] | None:
         # 2026-07-28 clients: the SDK checks Mcp-Param-* headers against a tool's input schema before
@@ -68,7 +79,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return await resources_for(ctx).page(params.cursor if params else None)
+        return await redacted(ctx, resources_for(ctx).page(params.cursor if params else None))
 
     async def list_resource_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -78,7 +89,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return await resources_for(ctx).read(params.uri)
+        return await redacted(ctx, resources_for(ctx).read(params.uri))
 
     async def list_prompts(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None

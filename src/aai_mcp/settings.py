@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Region = Literal["us", "eu"]
@@ -184,6 +184,43 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest MCP request body accepted over HTTP."
     )
+    max_sessions: int = Field(
+        1000, ge=1, description="Streamable HTTP sessions open at once, all callers together."
+    )
+    max_sessions_per_principal: int = Field(
+        64, ge=1, description="Sessions one token (or passthrough key) may hold open; below max_sessions."
+    )
+    session_idle_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="A session with no request in flight and no open stream for this long is closed.",
+    )
+    max_sse_streams: int = Field(200, ge=1, description="Legacy /sse streams open at once, all callers.")
+    max_sse_streams_per_principal: int = Field(
+        16, ge=1, description="Legacy /sse streams one token (or passthrough key) may hold open."
+    )
+    request_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Time a client has to send a request's line and headers before its connection is closed.",
+    )
+    request_body_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Time a client has to send a request's whole body before its connection is closed.",
+    )
+    keep_alive_timeout_seconds: float = Field(
+        5.0, gt=0, allow_inf_nan=False, description="How long an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        512,
+        ge=1,
+        description="Open HTTP connections; past it, the connection waiting longest for its request is "
+        "closed (or the new one, when none is waiting).",
+    )
     instance_id: str | None = Field(
         None,
         max_length=200,
@@ -239,6 +276,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(item.strip()).expanduser() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _one_caller_cannot_fill_the_server(self) -> Settings:
+        for name in ("max_sessions", "max_sse_streams"):
+            if getattr(self, f"{name}_per_principal") >= getattr(self, name):
+                raise ValueError(f"{name}_per_principal must be below {name}, so one caller cannot fill it")
+        return self
 
     @property
     def simulated(self) -> bool:

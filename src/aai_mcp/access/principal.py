@@ -95,6 +95,9 @@ class Authenticator:
             return self._token_principal(token, headers.get(HEADER_NAME.lower()))
         if "passthrough-key" in self.modes:
             key = header_key or bearer
+            if key and not _plausible_key(key):
+                # Refused here: httpx cannot put such a key in a header, and never echoed (it is a secret).
+                raise AuthFailure(401, "malformed_key", "An AssemblyAI key is printable ASCII, no spaces.")
             if key:
                 # Its own id per key: limits and audit lines must tell callers apart.
                 return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
@@ -151,6 +154,10 @@ def _one_credential(*presented: str | None) -> None:
             "conflicting_credentials",
             "Send one credential (a token in the URL, a bearer, or an AssemblyAI key), not two.",
         )
+
+
+def _plausible_key(key: str) -> bool:
+    return key.isascii() and key.isprintable() and " " not in key
 
 
 def _fingerprint(key: str) -> str:

@@ -57,11 +57,13 @@ class Registry:
             if use.when and not given:
                 continue
             how = f"{spec.name} with {' or '.join(given)}" if given else spec.name
-            if use.tool not in self.specs:
+            used = self.specs.get(use.tool)
+            if scopes is None and used is None:
                 return f"{how} needs {use.tool}, which this server does not offer"
-            reason = scopes.allows(self.specs[use.tool]) if scopes is not None else None
-            if reason:
-                return f"{how} needs the permission to call {use.tool}, and {reason}"
+            # A caller with scopes hears the same whichever hides the tool (the server's filters or
+            # its scopes), as tools/call of that tool answers Unknown tool either way: no oracle.
+            if scopes is not None and (used is None or scopes.allows(used) is not None):
+                return f"{how} needs {use.tool}, which this caller may not use"
         return None
 
     def listed(self, scopes: Scopes | None) -> list[types.Tool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import traceback
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,8 @@ from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.catalog.model import MAX_NAME_LENGTH
+from aai_mcp.logs import redacting
+from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.registry import Registry
 from aai_mcp.settings import Settings
 from aai_mcp.tools import results
@@ -30,6 +33,7 @@ from aai_mcp.tools.views import VIEWS
 from aai_mcp.upstream import Upstream, UpstreamError
 
 audit = logging.getLogger("aai_mcp.audit")
+log = logging.getLogger("aai_mcp.tools")
 
 # Seconds of the shutdown grace period kept back so a cut-short call's error still reaches its client.
 SHUTDOWN_HEADROOM_SECONDS = 2.0
@@ -45,6 +49,7 @@ class ToolRunner:
         self._running: Counter[str] = Counter()
         self._calls: set[anyio.CancelScope] = set()
         self._cut_off = math.inf
+        self.redactor = held_keys(settings)
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
@@ -62,20 +67,43 @@ class ToolRunner:
         progress: ProgressFn = no_progress,
         principal: Principal = LOCAL,
     ) -> types.CallToolResult:
+        """A visible tool's call ends in a result (a bug too: kind `internal`) and exactly one audit line;
+        an unknown or hidden tool is the protocol's unknown-tool error (also audited once)."""
         started = time.monotonic()
         if self.registry.visible(name, principal.scopes) is None:
             raise self._unknown(name, principal)
-        result, status = await self._admitted(name, arguments or {}, progress, principal)
-        # The audit line: who called what and how it went; never argument values (they may hold secrets).
-        audit.info(
-            "token=%s tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
-            principal.id,
-            name,
-            "error" if result.is_error else "ok",
-            status,
-            (time.monotonic() - started) * 1000,
-        )
-        return result
+        redactor = self.redactor_for(principal)
+        outcome, status = "cancelled", None
+        with redacting(redactor):
+            try:
+                result, status = await self._guarded(name, arguments or {}, progress, principal)
+                outcome = "error" if result.is_error else "ok"
+                return results.redacted(result, redactor)
+            finally:
+                # The audit line: who called what and how it went; never argument values (they may
+                # hold secrets). In `finally`, so a call its client cancelled is written down too.
+                audit.info(
+                    "token=%s tool=%s outcome=%s upstream_status=%s duration_ms=%.0f",
+                    principal.id,
+                    name,
+                    outcome,
+                    status,
+                    (time.monotonic() - started) * 1000,
+                )
+
+    def redactor_for(self, principal: Principal) -> Redactor:
+        """The server's keys, and the caller's own key when it brought one."""
+        key = principal.api_key.get_secret_value() if principal.api_key is not None else None
+        return self.redactor.including(key)
+
+    async def _guarded(
+        self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
+    ) -> tuple[types.CallToolResult, int | None]:
+        try:
+            return await self._admitted(name, args, progress, principal)
+        except Exception as exc:
+            _log_internal(name, exc)
+            return results.internal_error(simulated=self.settings.simulated), None
 
     def _unknown(self, name: str, principal: Principal) -> MCPError:
         """A tool hidden by a filter or by the caller's scopes is refused exactly like one that does not
@@ -176,3 +204,25 @@ class ToolRunner:
             if option not in filled and param.default is not None:
                 filled[option] = param.default
         return filled
+
+    def try_hold(self, principal: Principal) -> bool:
+        """Take one of `principal`'s concurrent-call places for work outside a tool call (resource reads
+        reach upstream too, so they count against the same limit); False when all are taken."""
+        limit = self.settings.max_concurrent_calls_per_token
+        if principal is not LOCAL and self._running[principal.id] >= limit:
+            return False
+        self._running[principal.id] += 1
+        return True
+
+    def release(self, principal: Principal) -> None:
+        """Give back a place `try_hold` took."""
+        self._running[principal.id] -= 1
+        if not self._running[principal.id]:
+            del self._running[principal.id]
+
+
+def _log_internal(name: str, exc: Exception) -> None:
+    # The exception's type and where it was raised, never its text: messages of OSError, ValueError
+    # and friends quote the values (paths, URLs, keys) the call was given.
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("tool=%s failed with an internal error %s\n%s", name, type(exc).__name__, where.rstrip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -12,6 +13,21 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.registry import input_schema
+
+# How much of a bad value an error quotes: enough to recognise it, never the whole of a huge one.
+QUOTE_CHARS = 80
+MESSAGE_CHARS = 400
+UNKNOWN_NAMES_SHOWN = 5
+
+
+def quoted(value: Any) -> str:
+    """`value` as an error message shows it: its repr, cut to QUOTE_CHARS."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
+
+
+def bounded(message: str, limit: int = MESSAGE_CHARS) -> str:
+    return message if len(message) <= limit else message[:limit] + "…"
 
 
 @cache
@@ -25,7 +41,7 @@ def _ecma_regex(pattern: str) -> re.Pattern[str]:
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        yield ValidationError(f"{quoted(instance)} does not match {pattern!r}")
 
 
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
@@ -41,19 +57,45 @@ class ArgumentValidator:
         for name, reason in self.spec.refuse.items():
             if name in args:
                 return f"Argument '{name}' is not accepted: {reason}"
+        # JSON Schema has no way to say "finite": NaN passes every minimum and maximum.
+        where = _non_finite(args)
+        if where is not None:
+            return bounded(f"Invalid argument '{where}': not a finite number (NaN and Infinity are refused).")
         error = best_match(self._validator.iter_errors(args))
-        return None if error is None else _describe(error)
+        return None if error is None else bounded(_describe(error))
+
+
+def _non_finite(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN or ±Infinity anywhere in `value`, else None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path or "(arguments)"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return bounded(found, QUOTE_CHARS)
+    return None
 
 
 def _describe(error: ValidationError) -> str:
-    field = ".".join(str(part) for part in error.absolute_path)
+    field = bounded(".".join(str(part) for part in error.absolute_path), QUOTE_CHARS)
     if error.validator == "additionalProperties" and not field:
-        return f"Unknown argument(s): {error.message.split('(')[-1].rstrip(')')}. {_known_hint(error)}"
+        return f"Unknown argument(s): {_unknown(error)}. {_known_hint(error)}"
     if error.validator == "required" and not field:
         return f"Missing required argument: {error.message}"
+    # jsonschema quotes the whole bad value (`repr`), however large: quote a prefix instead.
+    message = error.message.replace(repr(error.instance), quoted(error.instance), 1)
     if field:
-        return f"Invalid argument '{field}': {error.message}"
-    return f"Invalid arguments: {error.message}"
+        return f"Invalid argument '{field}': {message}"
+    return f"Invalid arguments: {message}"
+
+
+def _unknown(error: ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    names = [quoted(name) for name in instance if name not in schema.get("properties", {})]
+    more = len(names) - UNKNOWN_NAMES_SHOWN
+    return ", ".join(names[:UNKNOWN_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def _known_hint(error: ValidationError) -> str:

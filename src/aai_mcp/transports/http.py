@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +25,8 @@ from aai_mcp.settings import Settings
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
+from aai_mcp.transports.limits import Ledger, owner_of, session_ledger, sse_ledger
+from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
 
@@ -56,14 +58,26 @@ class InstanceHeader:
 
 
 class SseEndpoint:
-    """GET /sse: one legacy SSE session per connection, its stream ended cleanly even at shutdown
-    (the SSE response then returns without its closing chunk)."""
+    """GET /sse: one legacy SSE session per connection, within the stream caps, its stream ended
+    cleanly even at shutdown (the SSE response then returns without its closing chunk)."""
 
-    def __init__(self, server: Server[Any], transport: SseServerTransport) -> None:
+    def __init__(self, server: Server[Any], transport: SseServerTransport, ledger: Ledger) -> None:
         self.server = server
         self.transport = transport
+        self.ledger = ledger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        owner = owner_of(scope)
+        refusal = self.ledger.acquire(owner)
+        if refusal is not None:
+            await refusal.response()(scope, receive, send)
+            return
+        try:
+            await self._stream(scope, receive, send)
+        finally:
+            self.ledger.release(owner)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         ended = False
 
         async def tracked(message: Message) -> None:
@@ -127,12 +141,15 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
     instance = instance_name(settings)
     server = build_server(gateway)
     security = security_settings(settings)
-    manager = StreamableHTTPSessionManager(
-        app=server,
+    redact_session_ids()
+    manager = OwnedSessionManager(
+        server,
+        session_ledger(settings),
         stateless=settings.stateless,
         json_response=settings.json_response,
         security_settings=security,
         max_request_body_size=settings.max_request_body_bytes,
+        session_idle_timeout=settings.session_idle_timeout_seconds,
     )
     sse = SseServerTransport(
         "/messages/", security_settings=security, max_request_body_size=settings.max_request_body_bytes
@@ -152,7 +169,7 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
             Route("/mcp", endpoint=mcp_endpoint),
             # The credential in the path: for clients that cannot send headers (ChatGPT connectors).
             Route("/mcp/t/{token}", endpoint=mcp_endpoint),
-            Route("/sse", endpoint=SseEndpoint(server, sse), methods=["GET"]),
+            Route("/sse", endpoint=SseEndpoint(server, sse, sse_ledger(settings)), methods=["GET"]),
             Mount("/messages/", app=sse.handle_post_message),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
         ],
@@ -161,5 +178,6 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
             Middleware(InstanceHeader, instance=instance),
             Middleware(HostCheck, policy=checked_host_policy(settings)),
             Middleware(AuthMiddleware, authenticator=authenticator),
+            Middleware(SessionOwners),
         ],
     )

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
-from aai_mcp.logs import REDACTED
+from aai_mcp.redaction import Redactor
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
+DETAIL_CHARS = 300
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Failures after the whole request went out: upstream may have acted on it before the answer was lost.
 AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
@@ -40,9 +41,8 @@ class UpstreamError(Exception):
         return self.message
 
     def redacted(self, secret: str) -> UpstreamError:
-        """The same error with `secret` blanked out, should upstream echo a key back."""
-        if secret and secret in self.message:
-            self.message = self.message.replace(secret, REDACTED)
+        """The same error with `secret` blanked out in any form, should upstream echo a key back."""
+        self.message = Redactor([secret]).text(self.message)
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,6 +110,12 @@ def malformed_body(status: int, problem: str) -> UpstreamError:
 
 
 def _error_text(response: httpx.Response) -> str:
+    """Upstream's error text, cut to DETAIL_CHARS (upstream may echo a whole request back)."""
+    text = _full_error_text(response)
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
+
+
+def _full_error_text(response: httpx.Response) -> str:
     """Upstream's `error` text, or the gateway's nested `error.message`, else a short body excerpt."""
     try:
         body = response.json()
