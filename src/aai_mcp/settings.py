@@ -296,8 +296,13 @@ SIMULATOR_KEY = "simulator-key"
 _HEADER_TEXT = re.compile(r"[!-~]+")
 
 
+def is_key_text(key: str) -> bool:
+    """Whether `key` is visible ASCII, all an HTTP header can carry as it is: a pasted non-breaking
+    space or curly quote otherwise fails inside httpx with a traceback."""
+    return _HEADER_TEXT.fullmatch(key) is not None
+
+
 def check_key_text(key: str) -> None:
-    """ValueError unless `key` is visible ASCII, all an HTTP header can carry as it is: a pasted
-    non-breaking space or curly quote otherwise fails inside httpx with a traceback. Never quoted."""
-    if not _HEADER_TEXT.fullmatch(key):
+    """ValueError unless `is_key_text(key)`; the message never quotes the key."""
+    if not is_key_text(key):
         raise ValueError("the key has a character other than visible ASCII (copy it again, without spaces)")

@@ -14,7 +14,7 @@ from aai_mcp.access.revocation import RevocationList, RevocationUnavailable
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.secrets import load_signing_secrets
 from aai_mcp.access.tokens import HEADER_NAME, TokenError, verify
-from aai_mcp.settings import Settings
+from aai_mcp.settings import Settings, is_key_text
 
 TOKEN_PREFIX = "aai1."
 PASSTHROUGH_HEADER = "x-assemblyai-key"
@@ -157,7 +157,7 @@ def _one_credential(*presented: str | None) -> None:
 
 
 def _plausible_key(key: str) -> bool:
-    return key.isascii() and key.isprintable() and " " not in key
+    return is_key_text(key)  # the same rule as for the server's own keys
 
 
 def _fingerprint(key: str) -> str:
