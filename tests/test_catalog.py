@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from aai_mcp.catalog import Catalog, CatalogError, ToolSpec, default_schema_dir, load_catalog
+from aai_mcp.catalog.keywords import unknown_keywords
 from aai_mcp.catalog.loader import OUTPUTS_FILE, TOOLSETS_FILE
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.registry import input_schema
+from aai_mcp.registry import input_schema, tool_definition
 from aai_mcp.tools.handlers import HANDLERS
 from aai_mcp.tools.views import VIEWS
 
@@ -370,3 +371,21 @@ def test_create_transcript_defaults_speech_models() -> None:
     assert speech_models.default == ["universal-3-pro", "universal-2"]
     assert speech_models.apply_default is True
     assert speech_models.enum is None, "speech_models is an open list (ENDPOINTS.md §12)"
+
+
+def test_a_stray_key_in_an_output_schema_fails_at_load(tmp_path: Path) -> None:
+    # An unquoted comma in a YAML flow mapping splits a description into a stray key (it happened).
+    outputs = (default_schema_dir() / "outputs.yaml").read_text(encoding="utf-8")
+    quoted = 'description: "What to call next, given the status."}'
+    assert quoted in outputs
+    slipped = outputs.replace(quoted, "description: What to call next, given the status.}")
+    message = load_error(tmp_path, {"outputs.yaml": slipped})
+    assert "outputs.yaml" in message and "'given the status.'" in message and "comma" in message
+
+
+def test_every_schema_key_in_the_catalog_is_a_json_schema_keyword() -> None:
+    catalog = load_default_catalog()
+    for name, spec in catalog.tools.items():
+        definition = tool_definition(spec, catalog)
+        assert unknown_keywords(definition.input_schema) == [], name
+        assert unknown_keywords(definition.output_schema or {}) == [], name

@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
+from aai_mcp.catalog.keywords import unknown_keywords
 from aai_mcp.catalog.model import Toolset, ToolSpec
 from aai_mcp.catalog.yaml_loader import load_yaml
 
@@ -137,7 +138,17 @@ def _load_outputs(path: Path) -> dict[str, dict[str, Any]]:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
             raise CatalogError(f"{path.name}: output {name!r}: invalid JSON Schema: {exc.message}") from exc
+        _no_stray_keys(schema, f"{path.name}: output {name!r}")
     return outputs
+
+
+def _no_stray_keys(schema: Any, where: str) -> None:
+    stray = unknown_keywords(schema)
+    if stray:
+        raise CatalogError(
+            f"{where}: not JSON Schema keywords (a typo, or a comma in a flow mapping?): "
+            + "; ".join(stray[:5])
+        )
 
 
 def _load_tool_file(path: Path) -> list[ToolSpec]:
@@ -176,6 +187,7 @@ def _check_references(
             Draft202012Validator.check_schema(param.json_schema())
         except SchemaError as exc:
             raise CatalogError(f"{where}: parameter {name!r}: invalid JSON Schema: {exc.message}") from exc
+        _no_stray_keys(param.json_schema(), f"{where}: parameter {name!r}")
 
 
 def _brief(exc: ValidationError) -> str:
