@@ -195,9 +195,17 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="A session with no request in flight and no open stream for this long is closed.",
     )
-    max_sse_streams: int = Field(200, ge=1, description="Legacy /sse streams open at once, all callers.")
+    max_sse_streams: int = Field(
+        200,
+        ge=1,
+        description="SSE streams (legacy /sse, and Streamable HTTP GET streams) open at once, all callers; "
+        "below max_connections.",
+    )
     max_sse_streams_per_principal: int = Field(
-        16, ge=1, description="Legacy /sse streams one token (or passthrough key) may hold open."
+        16,
+        ge=1,
+        description="SSE streams (legacy /sse and Streamable HTTP GET) one token (or passthrough key) may "
+        "hold open.",
     )
     request_header_timeout_seconds: float = Field(
         10.0,
@@ -275,6 +283,8 @@ class Settings(BaseSettings):
         for name in ("max_sessions", "max_sse_streams"):
             if getattr(self, f"{name}_per_principal") >= getattr(self, name):
                 raise ValueError(f"{name}_per_principal must be below {name}, so one caller cannot fill it")
+        if self.max_sse_streams >= self.max_connections:
+            raise ValueError("max_sse_streams must be below max_connections: streams leave room for others")
         return self
 
     @property
