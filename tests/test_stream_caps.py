@@ -4,6 +4,8 @@ offers no stream to hold. Real uvicorn, built with the configuration `serve` use
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -14,8 +16,10 @@ from pydantic import ValidationError
 from aai_mcp.access.principal import SCOPE_KEY, Principal
 from aai_mcp.transports.limits import holders_of
 from tests.raw_mcp import HEADERS, INITIALIZE, VERSION, Session, bearer, request, token_settings
-from tests.servers import serve_in_thread
+from tests.servers import serve_in_thread, wait_until
 from tests.support import make_settings
+
+TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # linux/tcp_states.h
 
 
 @pytest.fixture
@@ -92,3 +96,31 @@ def test_unverified_callers_are_counted_by_address_ipv6_by_64(client: tuple[str,
 def test_streams_must_leave_connections_for_requests() -> None:
     with pytest.raises(ValidationError, match="below max_connections"):
         token_settings(max_sse_streams=512, max_connections=512)
+
+
+def test_a_client_that_stops_reading_its_responses_is_cut_off(http: httpx.Client) -> None:
+    settings = token_settings(json_response=True, response_stall_timeout_seconds=1.0)
+    with serve_in_thread(settings) as base_url:
+        session = Session(http, f"{base_url}/mcp", bearer())
+        # 6 MB of answers (50 KB each), more than the kernel buffers (4 MB at most), to a receive
+        # window of about a kilobyte that is never read: the rest piles up in the server's send buffer.
+        pipelined = b"".join(raw_post(session, request(index, "tools/list")) for index in range(120))
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        sock.connect(("127.0.0.1", int(base_url.rsplit(":", 1)[1])))
+        with sock:
+            sock.sendall(pipelined)
+            wait_until(lambda: closed(sock), 60.0, "the stalled connection to be closed")
+
+
+def raw_post(session: Session, body: dict[str, object]) -> bytes:
+    encoded = json.dumps(body).encode()
+    headers = "".join(f"{name}: {value}\r\n" for name, value in session.headers().items())
+    head = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {len(encoded)}\r\n\r\n"
+    return head.encode() + encoded
+
+
+def closed(sock: socket.socket) -> bool:
+    """The socket's TCP state, looked at without reading (reading would let the server go on)."""
+    state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+    return state in (TCP_CLOSE, TCP_CLOSE_WAIT)

@@ -219,6 +219,13 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Time a client has to send a request's whole body before its connection is closed.",
     )
+    response_stall_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Time a client may leave the server's send buffer full (not reading its response) "
+        "before its connection is dropped.",
+    )
     keep_alive_timeout_seconds: float = Field(
         5.0, gt=0, allow_inf_nan=False, description="How long an idle keep-alive connection stays open."
     )
