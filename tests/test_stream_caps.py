@@ -8,14 +8,25 @@ import json
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
+from aai_mcp.access import Scopes, mint
 from aai_mcp.access.principal import SCOPE_KEY, Principal
 from aai_mcp.transports.limits import holders_of
-from tests.raw_mcp import HEADERS, INITIALIZE, VERSION, Session, bearer, request, token_settings
+from tests.raw_mcp import (
+    HEADERS,
+    INITIALIZE,
+    SECRET,
+    VERSION,
+    Session,
+    bearer,
+    request,
+    token_settings,
+)
 from tests.servers import serve_in_thread, wait_until
 from tests.support import make_settings
 
@@ -124,3 +135,22 @@ def closed(sock: socket.socket) -> bool:
     """The socket's TCP state, looked at without reading (reading would let the server go on)."""
     state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
     return state in (TCP_CLOSE, TCP_CLOSE_WAIT)
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
+def test_a_revoked_token_loses_its_open_streams(http: httpx.Client, tmp_path: Path, path: str) -> None:
+    revoked = tmp_path / "revoked"
+    revoked.write_text("")
+    settings = token_settings(token_revocation_file=revoked, stream_recheck_seconds=0.2)
+    minted = mint(SECRET.encode(), name="soon revoked", scopes=Scopes(), expires_at=None)
+    auth = {"Authorization": f"Bearer {minted.token}"}
+    with serve_in_thread(settings) as base_url:
+        url = f"{base_url}/mcp"
+        headers = Session(http, url, auth).headers() if path == "/mcp" else auth
+        with http.stream("GET", f"{base_url}{path}", headers=headers) as stream:
+            assert stream.status_code == 200
+            revoked.write_text(f"{minted.jti}\n")
+            # Ends (rather than the read timing out) once the recheck sees the revocation.
+            for _ in stream.iter_raw():
+                pass
+        assert http.post(url, json=INITIALIZE, headers={**HEADERS, **auth}).status_code == 401

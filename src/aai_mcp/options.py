@@ -45,6 +45,7 @@ HTTP_ONLY = frozenset(
         "request_header_timeout_seconds",
         "request_body_timeout_seconds",
         "response_stall_timeout_seconds",
+        "stream_recheck_seconds",
         "keep_alive_timeout_seconds",
         "max_connections",
     }

@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         description="SSE streams (legacy /sse and Streamable HTTP GET) one token (or passthrough key) may "
         "hold open.",
     )
+    stream_recheck_seconds: float = Field(
+        30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How often an open SSE stream's credential is checked again; a revoked or expired "
+        "one ends the stream.",
+    )
     request_header_timeout_seconds: float = Field(
         10.0,
         gt=0,

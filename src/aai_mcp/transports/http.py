@@ -26,6 +26,7 @@ from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 from aai_mcp.transports.limits import Ledger, holders_of, session_ledger, sse_ledger
+from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
@@ -61,10 +62,17 @@ class SseEndpoint:
     """GET /sse: one legacy SSE session per connection, within the stream caps, its stream ended
     cleanly even at shutdown (the SSE response then returns without its closing chunk)."""
 
-    def __init__(self, server: Server[Any], transport: SseServerTransport, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        server: Server[Any],
+        transport: SseServerTransport,
+        ledger: Ledger,
+        recheck: Callable[[ASGIApp], ASGIApp],
+    ) -> None:
         self.server = server
         self.transport = transport
         self.ledger = ledger
+        self.recheck = recheck
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         holders = holders_of(scope)
@@ -73,7 +81,7 @@ class SseEndpoint:
             await refusal.response()(scope, receive, send)
             return
         try:
-            await self._stream(scope, receive, send)
+            await self.recheck(self._stream)(scope, receive, send)
         finally:
             self.ledger.release(holders)
 
@@ -143,10 +151,15 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
     security = security_settings(settings)
     redact_session_ids()
     streams = sse_ledger(settings)  # legacy /sse streams and Streamable HTTP GET streams alike
+
+    def recheck(app: ASGIApp) -> ASGIApp:
+        return WhileAuthorized(app, authenticator, settings.stream_recheck_seconds)
+
     manager = OwnedSessionManager(
         server,
         session_ledger(settings),
         streams,
+        recheck,
         stateless=settings.stateless,
         json_response=settings.json_response,
         security_settings=security,
@@ -171,7 +184,7 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
             Route("/mcp", endpoint=mcp_endpoint),
             # The credential in the path: for clients that cannot send headers (ChatGPT connectors).
             Route("/mcp/t/{token}", endpoint=mcp_endpoint),
-            Route("/sse", endpoint=SseEndpoint(server, sse, streams), methods=["GET"]),
+            Route("/sse", endpoint=SseEndpoint(server, sse, streams, recheck), methods=["GET"]),
             Mount("/messages/", app=sse.handle_post_message),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
         ],

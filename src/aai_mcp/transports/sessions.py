@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,11 +61,14 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
     """The SDK's session manager with per-principal caps on sessions and their GET streams, and one
     in-flight request per id."""
 
-    def __init__(self, app: Any, ledger: Ledger, streams: Ledger, **options: Any) -> None:
+    def __init__(
+        self, app: Any, ledger: Ledger, streams: Ledger, recheck: Callable[[ASGIApp], ASGIApp], **options: Any
+    ) -> None:
         # The SDK's own cap (a 503 for everybody once one caller filled it) is replaced by the ledger.
         super().__init__(app, max_sessions=None, **options)
         self.ledger = ledger
         self.streams = streams
+        self.recheck = recheck
         self._holders: dict[str, tuple[str, ...]] = {}
         self._in_flight: defaultdict[str, dict[str, _Flight]] = defaultdict(dict)
 
@@ -105,14 +108,14 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A session's GET stream holds a connection as long as the client likes: it counts against
-        the same caps as a legacy /sse stream."""
+        the same caps as a legacy /sse stream, and ends once its credential is refused."""
         holders = holders_of(scope)
         refusal = self.streams.acquire(holders)
         if refusal is not None:
             await refusal.response()(scope, receive, send)
             return
         try:
-            await super()._handle_stateful_request(scope, receive, send)
+            await self.recheck(super()._handle_stateful_request)(scope, receive, send)
         finally:
             self.streams.release(holders)
 
