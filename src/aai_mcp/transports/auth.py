@@ -34,11 +34,13 @@ class AuthMiddleware:
 
 
 def credential_principal(authenticator: Authenticator, scope: Scope) -> Principal | None:
-    """The principal a request's credentials stand for now (AuthFailure when refused)."""
+    """The principal a request's credentials stand for now (AuthFailure when refused); None for
+    paths that need none (health), whose credential headers must still not repeat."""
+    headers = request_headers(scope["headers"])
     path = str(scope.get("path", ""))
     if not path.startswith(PROTECTED_PREFIXES):
         return None
-    return authenticator.authenticate(request_headers(scope["headers"]), _path_token(path))
+    return authenticator.authenticate(headers, _path_token(path))
 
 
 def _path_token(path: str) -> str | None:
