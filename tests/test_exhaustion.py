@@ -121,7 +121,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 def test_slowloris_is_cut_off_and_other_clients_are_served(http: httpx.Client) -> None:
-    settings = token_settings(request_header_timeout_seconds=2.0, max_connections=100)
+    settings = token_settings(request_header_timeout_seconds=2.0, max_connections=100, max_sse_streams=50)
     with serve_in_thread(settings) as base_url, ExitStack() as sockets:
         port = int(base_url.rsplit(":", 1)[1])
         started = time.monotonic()

@@ -44,6 +44,8 @@ HTTP_ONLY = frozenset(
         "max_sse_streams_per_principal",
         "request_header_timeout_seconds",
         "request_body_timeout_seconds",
+        "response_stall_timeout_seconds",
+        "stream_recheck_seconds",
         "keep_alive_timeout_seconds",
         "max_connections",
     }

@@ -196,9 +196,24 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="A session with no request in flight and no open stream for this long is closed.",
     )
-    max_sse_streams: int = Field(200, ge=1, description="Legacy /sse streams open at once, all callers.")
+    max_sse_streams: int = Field(
+        200,
+        ge=1,
+        description="SSE streams (legacy /sse, and Streamable HTTP GET streams) open at once, all callers; "
+        "below max_connections.",
+    )
     max_sse_streams_per_principal: int = Field(
-        16, ge=1, description="Legacy /sse streams one token (or passthrough key) may hold open."
+        16,
+        ge=1,
+        description="SSE streams (legacy /sse and Streamable HTTP GET) one token (or passthrough key) may "
+        "hold open.",
+    )
+    stream_recheck_seconds: float = Field(
+        30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How often an open SSE stream's credential is checked again; a revoked or expired "
+        "one ends the stream.",
     )
     request_header_timeout_seconds: float = Field(
         10.0,
@@ -211,6 +226,13 @@ class Settings(BaseSettings):
         gt=0,
         allow_inf_nan=False,
         description="Time a client has to send a request's whole body before its connection is closed.",
+    )
+    response_stall_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Time a client may leave the server's send buffer full (not reading its response) "
+        "before its connection is dropped.",
     )
     keep_alive_timeout_seconds: float = Field(
         5.0, gt=0, allow_inf_nan=False, description="How long an idle keep-alive connection stays open."
@@ -282,6 +304,8 @@ class Settings(BaseSettings):
         for name in ("max_sessions", "max_sse_streams"):
             if getattr(self, f"{name}_per_principal") >= getattr(self, name):
                 raise ValueError(f"{name}_per_principal must be below {name}, so one caller cannot fill it")
+        if self.max_sse_streams >= self.max_connections:
+            raise ValueError("max_sse_streams must be below max_connections: streams leave room for others")
         return self
 
     @property

@@ -26,18 +26,21 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            principal = self._principal(str(scope.get("path", "")), scope["headers"])
+            principal = credential_principal(self.authenticator, scope)
         except AuthFailure as failure:
             await _refuse(failure)(scope, receive, send)
             return
         await self.app(scope if principal is None else {**scope, SCOPE_KEY: principal}, receive, send)
 
-    def _principal(self, path: str, raw_headers: list[tuple[bytes, bytes]]) -> Principal | None:
-        """The caller of an MCP path; None for other paths (health), which need no credentials."""
-        headers = request_headers(raw_headers)
-        if not path.startswith(PROTECTED_PREFIXES):
-            return None
-        return self.authenticator.authenticate(headers, _path_token(path))
+
+def credential_principal(authenticator: Authenticator, scope: Scope) -> Principal | None:
+    """The principal a request's credentials stand for now (AuthFailure when refused); None for
+    paths that need none (health), whose credential headers must still not repeat."""
+    headers = request_headers(scope["headers"])
+    path = str(scope.get("path", ""))
+    if not path.startswith(PROTECTED_PREFIXES):
+        return None
+    return authenticator.authenticate(headers, _path_token(path))
 
 
 def _path_token(path: str) -> str | None:

@@ -4,7 +4,9 @@ uvicorn (h11) bounds header size and idle keep-alive time, but nothing bounds ho
 may take to send its headers or body: a slowloris holds a socket (and a file descriptor) per
 half-sent request for as long as it likes. Each connection here has one deadline while it waits
 for a request line and headers, and another while it reads the body; a request fully read (the
-app answering, an SSE stream) has none. Past `max_connections` the connection that has been
+app answering, an SSE stream) has none, as long as the client reads what it is sent: a client that
+leaves the server's send buffer full past its own deadline (never reading a large answer, which would
+otherwise hold the app's send forever) is dropped. Past `max_connections` the connection that has been
 waiting longest for its request is closed to make room, so a flood of half-open sockets cannot
 keep a real client out (no token is needed to open a socket, so this cannot wait for auth).
 """
@@ -12,6 +14,8 @@ keep a real client out (no token is needed to open a socket, so this cannot wait
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +31,7 @@ from aai_mcp.settings import Settings
 class ConnectionLimits:
     header_seconds: float
     body_seconds: float
+    stall_seconds: float
     max_connections: int
     reading: dict[GuardedH11Protocol, None] = field(default_factory=dict)
     """Connections still reading a request, oldest first: the ones to close when full."""
@@ -43,6 +48,7 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(config, server_state, app_state, **kw)
         self._phase: str | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._stalled: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -58,10 +64,47 @@ class GuardedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._follow()
+        self._watch_closing()
+
+    def timeout_keep_alive_handler(self) -> None:
+        super().timeout_keep_alive_handler()
+        self._watch_closing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._set_phase(None)
+        self._unstall()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stalled is None:
+            self._stalled = self.loop.call_later(self.limits.stall_seconds, self._drop)
+
+    def resume_writing(self) -> None:
+        if not self.transport.is_closing():
+            self._unstall()
+        super().resume_writing()
+
+    def _watch_closing(self) -> None:
+        """A closed transport lingers until its buffer is sent: if the client does not read it, that
+        is forever (with its file descriptor), so it is dropped after the stall deadline."""
+        if self.transport.is_closing() and self.transport.get_write_buffer_size() and self._stalled is None:
+            self._stalled = self.loop.call_later(self.limits.stall_seconds, self._drop)
+
+    def _unstall(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def _drop(self) -> None:
+        """Abort, not close: a close would wait for the unread buffer to drain, which never happens.
+        No linger either, so the kernel resets the connection instead of keeping the unsent bytes
+        (megabytes) of a socket nobody owns. The app's pending send then sees a disconnect."""
+        self._stalled = None
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def _make_room(self) -> None:
         oldest = next(iter(self.limits.reading), None)
@@ -93,6 +136,7 @@ class GuardedH11Protocol(H11Protocol):
         self._set_phase(None)
         if not self.transport.is_closing():
             self.transport.close()
+        self._watch_closing()
 
 
 def protocol_for(settings: Settings) -> type[GuardedH11Protocol]:
@@ -100,6 +144,7 @@ def protocol_for(settings: Settings) -> type[GuardedH11Protocol]:
     limits = ConnectionLimits(
         header_seconds=settings.request_header_timeout_seconds,
         body_seconds=settings.request_body_timeout_seconds,
+        stall_seconds=settings.response_stall_timeout_seconds,
         max_connections=settings.max_connections,
     )
 

@@ -25,7 +25,8 @@ from aai_mcp.settings import Settings
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
-from aai_mcp.transports.limits import Ledger, owner_of, session_ledger, sse_ledger
+from aai_mcp.transports.limits import Ledger, holders_of, session_ledger, sse_ledger
+from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
@@ -61,21 +62,28 @@ class SseEndpoint:
     """GET /sse: one legacy SSE session per connection, within the stream caps, its stream ended
     cleanly even at shutdown (the SSE response then returns without its closing chunk)."""
 
-    def __init__(self, server: Server[Any], transport: SseServerTransport, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        server: Server[Any],
+        transport: SseServerTransport,
+        ledger: Ledger,
+        recheck: Callable[[ASGIApp], ASGIApp],
+    ) -> None:
         self.server = server
         self.transport = transport
         self.ledger = ledger
+        self.recheck = recheck
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        owner = owner_of(scope)
-        refusal = self.ledger.acquire(owner)
+        holders = holders_of(scope)
+        refusal = self.ledger.acquire(holders)
         if refusal is not None:
             await refusal.response()(scope, receive, send)
             return
         try:
-            await self._stream(scope, receive, send)
+            await self.recheck(self._stream)(scope, receive, send)
         finally:
-            self.ledger.release(owner)
+            self.ledger.release(holders)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         ended = False
@@ -142,9 +150,16 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
     server = build_server(gateway)
     security = security_settings(settings)
     redact_session_ids()
+    streams = sse_ledger(settings)  # legacy /sse streams and Streamable HTTP GET streams alike
+
+    def recheck(app: ASGIApp) -> ASGIApp:
+        return WhileAuthorized(app, authenticator, settings.stream_recheck_seconds)
+
     manager = OwnedSessionManager(
         server,
         session_ledger(settings),
+        streams,
+        recheck,
         stateless=settings.stateless,
         json_response=settings.json_response,
         security_settings=security,
@@ -169,7 +184,7 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
             Route("/mcp", endpoint=mcp_endpoint),
             # The credential in the path: for clients that cannot send headers (ChatGPT connectors).
             Route("/mcp/t/{token}", endpoint=mcp_endpoint),
-            Route("/sse", endpoint=SseEndpoint(server, sse, sse_ledger(settings)), methods=["GET"]),
+            Route("/sse", endpoint=SseEndpoint(server, sse, streams, recheck), methods=["GET"]),
             Mount("/messages/", app=sse.handle_post_message),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
         ],

@@ -13,7 +13,8 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +25,10 @@ from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServ
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp_types import INVALID_REQUEST
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aai_mcp.transports.limits import Ledger, owner_of
+from aai_mcp.transports.limits import ANONYMOUS, Ledger, holders_of, owner_of
 
 # The SDK's own loggers print session ids (32 hex digits, or a UUID on legacy SSE) at INFO.
 SDK_SESSION_LOGGERS = (
@@ -38,6 +39,8 @@ SDK_SESSION_LOGGERS = (
     "",  # the root logger: sse.py logs a disconnect through `logging.debug`
 )
 LANDING_SECONDS = 5.0
+# Whom a session being opened is counted against, from the request to the SDK's `_admit_session`.
+_opening: ContextVar[tuple[str, ...]] = ContextVar("opening", default=(ANONYMOUS,))
 SESSION_ID = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
@@ -55,46 +58,84 @@ class SessionOwners:
 
 
 class OwnedSessionManager(StreamableHTTPSessionManager):
-    """The SDK's session manager with per-principal caps and one in-flight request per id."""
+    """The SDK's session manager with per-principal caps on sessions and their GET streams, and one
+    in-flight request per id."""
 
-    def __init__(self, app: Any, ledger: Ledger, **options: Any) -> None:
+    def __init__(
+        self, app: Any, ledger: Ledger, streams: Ledger, recheck: Callable[[ASGIApp], ASGIApp], **options: Any
+    ) -> None:
         # The SDK's own cap (a 503 for everybody once one caller filled it) is replaced by the ledger.
         super().__init__(app, max_sessions=None, **options)
         self.ledger = ledger
-        self._owners: dict[str, str] = {}
+        self.streams = streams
+        self.recheck = recheck
+        self._holders: dict[str, tuple[str, ...]] = {}
         self._in_flight: defaultdict[str, dict[str, _Flight]] = defaultdict(dict)
+
+    async def _handle_stateless_request(
+        self, protocol_version_hint: str | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["method"] == "GET":
+            # Without a session nothing can ever be sent on a standalone stream, yet the SDK would hold
+            # it (and a connection) open forever: the spec's answer for "no stream offered" instead.
+            await _no_stream()(scope, receive, send)
+            return
+        await super()._handle_stateless_request(protocol_version_hint, scope, receive, send)
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = Request(scope).headers.get(MCP_SESSION_ID_HEADER)
-        owner = owner_of(scope)
+        holders = holders_of(scope)
         if session_id is None:
-            refusal = self.ledger.refusal(owner)
+            refusal = self.ledger.refusal(holders)
             if refusal is not None:
                 await refusal.response()(scope, receive, send)
                 return
-        elif scope["method"] == "POST" and self._owners.get(session_id) == owner:
-            await self._one_request_per_id(session_id, scope, receive, send)
+            opening = _opening.set(holders)
+            try:
+                await super()._handle_stateful_request(scope, receive, send)
+            finally:
+                _opening.reset(opening)
             return
+        if self._holders.get(session_id, ())[:1] == holders[:1]:
+            if scope["method"] == "POST":
+                await self._one_request_per_id(session_id, scope, receive, send)
+                return
+            if scope["method"] == "GET":
+                await self._stream(scope, receive, send)
+                return
         # Anything else (an unknown session, or one opened by another principal) gets the SDK's 404.
         await super()._handle_stateful_request(scope, receive, send)
 
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A session's GET stream holds a connection as long as the client likes: it counts against
+        the same caps as a legacy /sse stream, and ends once its credential is refused."""
+        holders = holders_of(scope)
+        refusal = self.streams.acquire(holders)
+        if refusal is not None:
+            await refusal.response()(scope, receive, send)
+            return
+        try:
+            await self.recheck(super()._handle_stateful_request)(scope, receive, send)
+        finally:
+            self.streams.release(holders)
+
     def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
         # Runs under the SDK's creation lock, so concurrent openings cannot both take the last slot.
-        owner = requestor["client_id"] if requestor else "anonymous"
-        if self.ledger.acquire(owner) is not None:
+        holders = _opening.get()
+        if self.ledger.acquire(holders) is not None:
             return None
         transport = super()._admit_session(requestor)
         if transport is None or transport.mcp_session_id is None:
-            self.ledger.release(owner)
+            self.ledger.release(holders)
             return None
-        self._owners[transport.mcp_session_id] = owner
+        self._holders[transport.mcp_session_id] = holders
         return transport
 
     async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
         # Called once per ending (DELETE, idle expiry, crash, refused opening) and sometimes twice.
-        owner = self._owners.pop(session_id, None)
-        if owner is not None:
-            self.ledger.release(owner)
+        holders = self._holders.pop(session_id, None)
+        if holders is not None:
+            self.ledger.release(holders)
             self._in_flight.pop(session_id, None)
         await super()._discard_session(session_id, transport)
 
@@ -181,6 +222,10 @@ def _id_in_use(body: bytes) -> JSONResponse:
         "message": "A request with this id is still in flight on this session; send each request a new id.",
     }
     return JSONResponse({"jsonrpc": "2.0", "id": request_id, "error": error}, status_code=409)
+
+
+def _no_stream() -> Response:
+    return Response("This server offers no GET stream without a session.", 405, {"Allow": "POST"})
 
 
 class SessionIdRedaction(logging.Filter):
