@@ -494,6 +494,10 @@ class FuzzRig:
             **LLM_HINTS,
         }
 
+    @property
+    def strategies_built(self) -> list[str]:
+        return sorted(self._strategies)
+
     def strategies(self, tool: str) -> ToolStrategies:
         if tool not in self._strategies:
             spec = self.specs[tool]
@@ -532,6 +536,17 @@ class SyncRig:
 
     portal: BlockingPortal
     rig: FuzzRig
+
+    def __repr__(self) -> str:
+        return f"SyncRig({len(self.rig.specs)} tools, {len(self.rig.strategies_built)} with strategies)"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis pretty-prints a failing call's arguments (this rig among them) before its final
+        # replay, a dataclass field by field: every cached strategy spelled out its schema, some
+        # 100-300 kB once a few tools had run, past Hypothesis' 30 000-character warning. Under
+        # filterwarnings=error that warning struck before the replay's first draw, and the report
+        # became FlakyStrategyDefinition ("stopped drawing earlier") instead of the failure found.
+        printer.text(repr(self))
 
     @property
     def tools(self) -> list[str]:

@@ -36,3 +36,18 @@ def error_details(result: Any) -> dict[str, Any]:
     assert result.is_error, result
     assert result.structured_content is None, "error results carry no structuredContent"
     return dict(result.meta["aai-mcp/error"])
+
+
+class ManualClock:
+    """A simulator clock that moves only when a test says so: job lifecycles become event-driven
+    instead of racing the wall clock on a loaded machine. A float store is atomic, so a test may
+    advance it while the simulator reads it from another thread."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

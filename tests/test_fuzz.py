@@ -47,6 +47,23 @@ def test_invalid_arguments_are_refused_before_upstream(rig: SyncRig, tool: str, 
     assert outcome.category == "rejected", outcome.describe()
 
 
+def test_a_failure_found_with_the_rig_is_reported_as_itself(rig: SyncRig) -> None:
+    # Hypothesis reprs the failing call's arguments before replaying it; a rig whose repr had grown
+    # past 30 000 characters made that a warning, under filterwarnings=error an exception before the
+    # first draw, and the report a FlakyStrategyDefinition ("stopped drawing earlier") instead of the bug.
+    for tool in rig.tools:
+        rig.strategies(tool)
+
+    @settings(FUZZ, max_examples=3)
+    @given(data=st.data())
+    def finds_a_bug(rig: SyncRig, data: st.DataObject) -> None:
+        data.draw(rig.strategies("get_paragraphs").valid, label="case")
+        raise AssertionError("the bug")
+
+    with pytest.raises(AssertionError, match="the bug"):
+        finds_a_bug(rig)
+
+
 @pytest.mark.parametrize(
     "arguments",
     [

@@ -87,6 +87,12 @@ class TranscriptPoller:
         """Transcripts that have a poll loop right now (for health checks and tests)."""
         return [transcript_id for _, transcript_id in self._watches]
 
+    def waiters(self, transcript_id: str) -> int:
+        """How many waits are watching this transcript right now (for tests)."""
+        return sum(
+            watch.waiters for (_, polled), watch in list(self._watches.items()) if polled == transcript_id
+        )
+
     async def wait(
         self, transcript_id: str, timeout: float, progress: ProgressFn, fetch: Fetch, partition: str = ""
     ) -> WaitOutcome:
