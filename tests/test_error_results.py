@@ -27,6 +27,8 @@ from tests.support import CANARY_KEY, error_details, make_settings
 CATALOG = load_default_catalog()
 SECRET_ARGUMENT = "/srv/audio/board-meeting-" + "x" * 40 + ".wav"
 NON_FINITE = (math.nan, math.inf, -math.inf)
+# Integers past 2**53 lose digits in JavaScript clients; past 2**64 the result encoder crashed (fuzzing).
+HUGE_INTEGERS = (2**53, -(2**53), 2**64, 10**30)
 
 
 def audit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -120,6 +122,30 @@ def test_non_finite_numbers_are_refused_for_every_number_parameter(tool: str, pa
         problem = validator.problem({**args, path[0]: placed(path[1:], value)})
         assert problem is not None and "not a finite number" in problem, (tool, path, value, problem)
         assert path[0] in problem
+
+
+@pytest.mark.parametrize(("tool", "path"), NUMBER_PARAMS, ids=["/".join((t, *p)) for t, p in NUMBER_PARAMS])
+def test_integers_beyond_what_json_clients_read_exactly_are_refused(tool: str, path: tuple[str, ...]) -> None:
+    validator = ArgumentValidator(CATALOG.tools[tool])
+    args = faults.minimal_args(CATALOG.tools[tool], faults.known_values("tid-1"))
+    for value in HUGE_INTEGERS:
+        problem = validator.problem({**args, path[0]: placed(path[1:], value)})
+        assert problem is not None and "not a finite number within" in problem, (tool, path, value, problem)
+    largest = validator.problem({**args, path[0]: placed(path[1:], 2**53 - 1)})
+    assert largest is None or "not a finite number" not in largest  # maximum may refuse it, not this check
+
+
+@pytest.mark.anyio
+async def test_a_huge_offset_is_an_input_error_not_a_crash() -> None:
+    gateway = build_gateway(make_settings(api_key=None))
+    try:
+        for tool in ("get_transcript", "get_paragraphs", "get_sentences"):
+            offset = "text_offset" if tool == "get_transcript" else "start_index"
+            result = await gateway.runner.call(tool, {"transcript_id": "t1", offset: 2**64})
+            assert error_details(result)["kind"] == "invalid_arguments", (tool, result)
+            assert offset in result.content[0].text  # type: ignore[union-attr]
+    finally:
+        await gateway.aclose()
 
 
 @pytest.mark.anyio

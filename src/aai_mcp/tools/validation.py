@@ -47,6 +47,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
 class ArgumentValidator:
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
@@ -57,21 +60,28 @@ class ArgumentValidator:
         for name, reason in self.spec.refuse.items():
             if name in args:
                 return f"Argument '{name}' is not accepted: {reason}"
-        # JSON Schema has no way to say "finite": NaN passes every minimum and maximum.
-        where = _non_finite(args)
+        # JSON Schema has no way to say "finite" (NaN passes every minimum and maximum) or "fits in a
+        # double" (an integer past 2**53 loses digits in JavaScript clients and breaks 64-bit encoders).
+        where = _unrepresentable(args)
         if where is not None:
-            return bounded(f"Invalid argument '{where}': not a finite number (NaN and Infinity are refused).")
+            return bounded(
+                f"Invalid argument '{where}': not a finite number within ±{MAX_SAFE_INTEGER} "
+                "(NaN, Infinity and larger integers are refused)."
+            )
         error = best_match(self._validator.iter_errors(args))
         return None if error is None else bounded(_describe(error))
 
 
-def _non_finite(value: Any, path: str = "") -> str | None:
-    """The path of the first NaN or ±Infinity anywhere in `value`, else None."""
+def _unrepresentable(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN, ±Infinity or integer beyond ±(2**53 - 1) anywhere in `value`, else None
+    (the I-JSON range, RFC 7493: what every JSON client reads exactly)."""
     if isinstance(value, float):
         return None if math.isfinite(value) else path or "(arguments)"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if abs(value) <= MAX_SAFE_INTEGER else path or "(arguments)"
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        found = _unrepresentable(item, f"{path}.{key}" if path else str(key))
         if found is not None:
             return bounded(found, QUOTE_CHARS)
     return None
