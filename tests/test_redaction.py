@@ -12,6 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
+import mcp_types as types
 import pytest
 import respx
 from mcp.client import Client
@@ -21,7 +22,7 @@ from pydantic import SecretStr
 from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.gateway import build_gateway
 from aai_mcp.logs import RedactingFilter, redacting
-from aai_mcp.redaction import REDACTED, Redactor
+from aai_mcp.redaction import REDACTED, Redactor, held_keys
 from aai_mcp.server import build_server
 from tests.support import CANARY_KEY, make_settings
 
@@ -172,3 +173,17 @@ async def test_resources_are_redacted_like_tool_results(respx_mock: respx.MockRo
     await gateway.aclose()
     assert REDACTED in read.contents[0].text and not leaked(read.model_dump_json(), CANARY_KEY)  # type: ignore[union-attr]
     assert not leaked(str(refused.value) + repr(refused.value.data), CANARY_KEY)
+
+
+def test_a_result_holding_an_integer_beyond_64_bits_is_still_scanned() -> None:
+    # orjson refuses integers past 64 bits; the scan falls back to the standard encoder instead of
+    # letting the call crash (a view can carry such a number from an upstream answer).
+    from aai_mcp.tools import results
+
+    result = types.CallToolResult(
+        content=[types.TextContent(text="ok")],
+        structured_content={"n": 2**70, "echo": CANARY_KEY},
+    )
+    clean = results.redacted(result, held_keys(make_settings()))
+    assert clean.structured_content is not None and clean.structured_content["n"] == 2**70
+    assert CANARY_KEY not in str(clean.structured_content)

@@ -9,6 +9,7 @@ details go into `_meta["aai-mcp/error"]` instead; the text states the same key f
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import mcp_types as types
@@ -134,5 +135,12 @@ def _searchable(result: types.CallToolResult) -> str:
     texts = [block.text for block in result.content if isinstance(block, types.TextContent)]
     for value in (result.structured_content, result.meta):
         if value is not None:
-            texts.append(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode())
+            texts.append(_dumps(value))
     return "\n".join(texts)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits (orjson's limit); the standard encoder has none
+        return json.dumps(value, default=str)

@@ -78,7 +78,7 @@ class ToolRunner:
             try:
                 result, status = await self._guarded(name, arguments or {}, progress, principal)
                 outcome = "error" if result.is_error else "ok"
-                return results.redacted(result, redactor)
+                return self._redacted(name, result, redactor)
             finally:
                 # The audit line: who called what and how it went; never argument values (they may
                 # hold secrets). In `finally`, so a call its client cancelled is written down too.
@@ -90,6 +90,13 @@ class ToolRunner:
                     status,
                     (time.monotonic() - started) * 1000,
                 )
+
+    def _redacted(self, name: str, result: types.CallToolResult, redactor: Redactor) -> types.CallToolResult:
+        try:
+            return results.redacted(result, redactor)
+        except Exception as exc:  # a result the redactor cannot read is a bug: still a result, never leaked
+            _log_internal(name, exc)
+            return results.internal_error(simulated=self.settings.simulated)
 
     def redactor_for(self, principal: Principal) -> Redactor:
         """The server's keys, and the caller's own key when it brought one."""
