@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.server import build_server
-from aai_mcp.tools import netguard, safe_open
+from aai_mcp.tools import safe_open
 from aai_mcp.tools.downloads import DOWNLOAD_FAILED
 from aai_mcp.tools.netguard import REFUSED, is_public
 from tests.faults import serve_app_in_thread
@@ -34,12 +34,15 @@ from tests.test_upload_urls import (
     FakeNetwork,
     FakeUpstream,
     connections_waiting,
+    dns,
     error_of,
     listener,
+    network,
     upload,
 )
 
 pytestmark = pytest.mark.anyio
+__all__ = ["dns", "network"]  # the fake DNS and network fixtures, shared with test_upload_urls
 
 # Each stands for an internal IPv4 address, or lies outside IPv6's global unicast space.
 INTERNAL_IPV6 = [
@@ -57,20 +60,6 @@ INTERNAL_IPV6 = [
     "fe80::1",
 ]
 PUBLIC_IPV6 = ["2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"]
-
-
-@pytest.fixture
-def network(monkeypatch: pytest.MonkeyPatch) -> FakeNetwork:
-    fake = FakeNetwork()
-    monkeypatch.setattr("aai_mcp.tools.downloads.dialer", lambda: fake)
-    return fake
-
-
-@pytest.fixture
-def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
-    fake = FakeDNS()
-    monkeypatch.setattr(netguard, "resolve", fake.resolve)
-    return fake
 
 
 @pytest.mark.parametrize("address", INTERNAL_IPV6)
