@@ -32,6 +32,7 @@ from aai_mcp.registry import input_schema
 from aai_mcp.server import build_server
 from aai_mcp.settings import DEFAULT_LLM_MODELS
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
+from aai_mcp.tools.validation import MAX_SAFE_INTEGER
 from tests.support import CANARY_KEY, make_settings, wav_bytes
 
 Strategy = st.SearchStrategy[Any]
@@ -40,7 +41,15 @@ Path_ = tuple[str | int, ...]
 
 TEXT_CAP = 24
 EXTRA_ITEMS = 3
-SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+# Valid JSON as every client reads it (I-JSON, RFC 7493): the server refuses integers past 2**53.
+SAFE_INTEGER = MAX_SAFE_INTEGER
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-SAFE_INTEGER, SAFE_INTEGER)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+)
 JSON_VALUES: Strategy = st.recursive(
     SCALARS.filter(lambda v: not isinstance(v, float) or math.isfinite(v)),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
@@ -116,7 +125,8 @@ def _typed(kind: str, schema: dict[str, Any], hints: Hints) -> Strategy:
     low, high = schema.get("minimum"), schema.get("maximum")
     if kind == "integer":
         return st.integers(
-            None if low is None else math.ceil(low), None if high is None else math.floor(high)
+            -SAFE_INTEGER if low is None else max(math.ceil(low), -SAFE_INTEGER),
+            SAFE_INTEGER if high is None else min(math.floor(high), SAFE_INTEGER),
         )
     if kind == "number":
         floats = st.floats(low, high, allow_nan=False, allow_infinity=False)

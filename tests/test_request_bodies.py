@@ -14,7 +14,7 @@ from jsonschema.exceptions import best_match
 from aai_mcp.registry import input_schema
 from aai_mcp.tools.call import ToolCall
 from aai_mcp.tools.forward import request_body
-from aai_mcp.tools.validation import ArgumentValidator
+from aai_mcp.tools.validation import MAX_SAFE_INTEGER, ArgumentValidator
 from tests.spec_reference import CATALOG, DOCUMENTED_AFTER_SPEC, operation_for, specs
 
 DEFAULT_SPEECH_MODELS = ["universal-3-pro", "universal-2"]
@@ -266,7 +266,10 @@ def _object(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 _BUILDERS: dict[str, Any] = {
     "null": lambda schema: st.none(),
     "boolean": lambda schema: st.booleans(),
-    "integer": lambda schema: st.integers(schema.get("minimum"), schema.get("maximum")),
+    "integer": lambda schema: st.integers(
+        max(schema.get("minimum", -MAX_SAFE_INTEGER), -MAX_SAFE_INTEGER),
+        min(schema.get("maximum", MAX_SAFE_INTEGER), MAX_SAFE_INTEGER),
+    ),
     "number": lambda schema: st.floats(
         schema.get("minimum"), schema.get("maximum"), allow_nan=False, allow_infinity=False
     ),
