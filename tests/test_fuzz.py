@@ -89,6 +89,17 @@ def test_known_bad_arguments_never_reach_upstream(rig: SyncRig, arguments: dict[
         ("llm_chat_completion", {"model": "gpt-5", "prompt": "hi", "tools": [{}], "tool_choice": {}}),
         ("llm_chat_completion", {"model": "gpt-5", "prompt": "hi", "tool_choice": {"function": "f"}}),
         (
+            "llm_chat_completion",
+            {
+                "model": "claude-opus-4-6",
+                "prompt": "0",
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "out", "schema": {"type": "object", "required": True}},
+                },
+            },
+        ),
+        (
             "create_transcript",
             {
                 "audio_url": "https://example.com/call.mp3",

@@ -7,6 +7,9 @@ import math
 import uuid
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
 from .hosts import UpstreamError
 
 ANTHROPIC_MODELS = (
@@ -109,6 +112,18 @@ def substitute_transcript(messages: list[dict[str, Any]], text: str) -> list[dic
     return out
 
 
+def output_schema(response_format: dict[str, Any]) -> Any:
+    """The structured-output schema, refused as the real gateway would when it is not a JSON Schema."""
+    declared = response_format.get("json_schema")
+    schema = declared.get("schema") if isinstance(declared, dict) else None
+    try:
+        Draft202012Validator.check_schema(schema if isinstance(schema, dict) else {})
+    except SchemaError as exc:
+        message = f"response_format.json_schema.schema is not a valid JSON Schema: {exc.message}"
+        raise bad_request(message) from None
+    return schema
+
+
 def minimal_instance(schema: Any) -> Any:
     """The smallest value a JSON schema accepts, so structured outputs still parse."""
     if not isinstance(schema, dict):
@@ -175,7 +190,7 @@ def chat_completion(
     tool_calls = tool_calls_for(body)
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        content = json.dumps(minimal_instance((response_format.get("json_schema") or {}).get("schema")))
+        content = json.dumps(minimal_instance(output_schema(response_format)))
     else:
         content = answer_text(model, messages, transcript_words)
     choice: dict[str, Any] = {"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
