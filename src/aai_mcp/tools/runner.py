@@ -126,17 +126,14 @@ class ToolRunner:
     async def _admitted(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
     ) -> tuple[types.CallToolResult, int | None]:
-        limit = self.settings.max_concurrent_calls_per_token
-        if principal is not LOCAL and self._running[principal.id] >= limit:
+        if not self.try_hold(principal):
+            limit = self.settings.max_concurrent_calls_per_token
             message = f"Too many calls at once for this token ({limit} allowed); wait for one to finish."
             return results.refused(message, "too_many_calls", simulated=self.settings.simulated), None
-        self._running[principal.id] += 1
         try:
             return await self._until_cut_off(name, args, progress, principal)
         finally:
-            self._running[principal.id] -= 1
-            if not self._running[principal.id]:
-                del self._running[principal.id]
+            self.release(principal)
 
     async def _until_cut_off(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
@@ -213,8 +210,8 @@ class ToolRunner:
         return filled
 
     def try_hold(self, principal: Principal) -> bool:
-        """Take one of `principal`'s concurrent-call places for work outside a tool call (resource reads
-        reach upstream too, so they count against the same limit); False when all are taken."""
+        """Take one of `principal`'s concurrent-call places (tool calls, and resource reads, which reach
+        upstream too); False when all are taken."""
         limit = self.settings.max_concurrent_calls_per_token
         if principal is not LOCAL and self._running[principal.id] >= limit:
             return False

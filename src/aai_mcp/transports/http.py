@@ -25,7 +25,7 @@ from aai_mcp.settings import Settings
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
-from aai_mcp.transports.limits import Ledger, holders_of, session_ledger, sse_ledger
+from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 
@@ -75,15 +75,7 @@ class SseEndpoint:
         self.recheck = recheck
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        holders = holders_of(scope)
-        refusal = self.ledger.acquire(holders)
-        if refusal is not None:
-            await refusal.response()(scope, receive, send)
-            return
-        try:
-            await self.recheck(self._stream)(scope, receive, send)
-        finally:
-            self.ledger.release(holders)
+        await self.ledger.hold(self.recheck(self._stream), scope, receive, send)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         ended = False

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aai_mcp.access.principal import SCOPE_KEY, Principal
 from aai_mcp.settings import Settings
@@ -107,6 +107,18 @@ class Ledger:
             self.held[holder] -= 1
             if self.held[holder] <= 0:
                 del self.held[holder]
+
+    async def hold(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run a long-lived stream within the caps: refused over them, its slot given back when it ends."""
+        holders = holders_of(scope)
+        refusal = self.acquire(holders)
+        if refusal is not None:
+            await refusal.response()(scope, receive, send)
+            return
+        try:
+            await app(scope, receive, send)
+        finally:
+            self.release(holders)
 
 
 def session_ledger(settings: Settings) -> Ledger:

@@ -109,15 +109,7 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A session's GET stream holds a connection as long as the client likes: it counts against
         the same caps as a legacy /sse stream, and ends once its credential is refused."""
-        holders = holders_of(scope)
-        refusal = self.streams.acquire(holders)
-        if refusal is not None:
-            await refusal.response()(scope, receive, send)
-            return
-        try:
-            await self.recheck(super()._handle_stateful_request)(scope, receive, send)
-        finally:
-            self.streams.release(holders)
+        await self.streams.hold(self.recheck(super()._handle_stateful_request), scope, receive, send)
 
     def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
         # Runs under the SDK's creation lock, so concurrent openings cannot both take the last slot.
