@@ -22,9 +22,9 @@ from typing import Any
 import anyio
 from mcp.client import Client
 
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.settings import Settings
+from aai_mcp.mcp_server.factory import build_server
 from bench import common
 
 FASTMCP_VENV = common.CACHE / "fastmcp-venv"

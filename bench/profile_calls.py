@@ -34,8 +34,8 @@ PLUMBING = (
     "uvicorn/server.py",
     "uvicorn/_compat.py",
     "uvicorn/main.py",
-    "aai_mcp/cli.py",
-    "aai_mcp/commands.py",
+    "aai_mcp/cli/main.py",
+    "aai_mcp/cli/serving.py",
     "aai_mcp/__main__.py",
     "bench/trivial_server.py",
 )

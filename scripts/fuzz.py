@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fuzzing import Case, Outcome, SyncRig, running_rig  # noqa: E402
+from tests.support.fuzzing import Case, Outcome, SyncRig, running_rig  # noqa: E402
 
 KINDS = ("valid", "invalid")
 COLUMNS = (  # refused: a valid schema value the tool declines (e.g. upload_file given two sources)

@@ -36,7 +36,7 @@ from mcp.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.servers import serve_in_process  # noqa: E402
+from tests.support.servers import serve_in_process  # noqa: E402
 
 AUDIO_URLS = ("https://example.com/support-call.mp3", "https://example.com/interview.wav")
 TRANSCRIPTS = 3

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 import pytest
 from mcp.client import Client
 
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.settings import Settings
+from aai_mcp.mcp_server.factory import build_server
 from tests.support import make_settings
 
-# The canary key must never leak: every test is checked (tests/canary.py says how).
-pytest_plugins = ("tests.canary",)
+# The canary key must never leak: every test is checked (tests/support/canary.py says how).
+pytest_plugins = ("tests.support.canary",)
 
 
 @pytest.fixture

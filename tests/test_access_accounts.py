@@ -18,10 +18,10 @@ from pydantic import SecretStr
 
 from aai_mcp.access import Scopes, mint
 from aai_mcp.access.accounts import AccountsError, load_accounts
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
-from aai_mcp.settings import Settings
-from tests.servers import clean_env, free_port, serve_gateway_in_thread
 from tests.support import CANARY_KEY, make_settings
+from tests.support.servers import clean_env, free_port, serve_gateway_in_thread
 from tests.test_access_http import assert_refused, post_call
 from tests.test_access_matrix import connect
 from tests.test_tools_upstream import completed, queued

@@ -22,10 +22,10 @@ from mcp_types import INVALID_PARAMS, ErrorData
 
 from aai_mcp.access import Scopes, mint
 from aai_mcp.gateway import Gateway, build_gateway, load_default_catalog
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.servers import serve_gateway_in_thread
 from tests.support import CANARY_KEY, error_details, make_settings, wav_bytes
+from tests.support.servers import serve_gateway_in_thread
 from tests.test_access_matrix import connect
 
 pytestmark = pytest.mark.anyio

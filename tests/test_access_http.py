@@ -20,11 +20,17 @@ from mcp.shared.exceptions import MCPError
 
 from aai_mcp.access import HEADER_NAME, Scopes, append_revocation, mint
 from aai_mcp.access.principal import Authenticator
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway, load_default_catalog
-from aai_mcp.settings import Settings
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
-from tests.servers import clean_env, free_port, serve_gateway_in_thread, serve_in_process, serve_in_thread
 from tests.support import CANARY_KEY, error_details, make_settings
+from tests.support.servers import (
+    clean_env,
+    free_port,
+    serve_gateway_in_thread,
+    serve_in_process,
+    serve_in_thread,
+)
 from tests.test_access_matrix import MCP_HEADERS, connect
 from tests.test_inspector_cli import inspector
 

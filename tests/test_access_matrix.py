@@ -31,10 +31,10 @@ from mcp_types import INVALID_PARAMS, ErrorData
 from aai_mcp.access import METHOD_CLASSES, Scopes, append_revocation, mint
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.gateway import build_gateway, load_default_catalog
-from aai_mcp.registry import input_schema
+from aai_mcp.mcp_server.registry import input_schema
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.servers import serve_gateway_in_thread
 from tests.support import CANARY_KEY, make_settings
+from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
 

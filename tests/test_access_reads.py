@@ -19,11 +19,11 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access import Scopes, mint
-from aai_mcp.catalog.prompts import STEP_FIELDS
+from aai_mcp.catalog.prompt_specs import STEP_FIELDS
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.prompts import STEP_TOOLS
-from aai_mcp.resources import PARTS, PREFIX
-from tests.servers import serve_gateway_in_thread
+from aai_mcp.mcp_server.prompts import STEP_TOOLS
+from aai_mcp.mcp_server.resources import PARTS, PREFIX
+from tests.support.servers import serve_gateway_in_thread
 from tests.test_access_composite import SECRET, in_memory, simulated_gateway
 from tests.test_access_matrix import connect
 

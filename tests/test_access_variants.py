@@ -19,10 +19,10 @@ from mcp_types import INVALID_PARAMS, TextContent
 from aai_mcp.access import Scopes, mint
 from aai_mcp.access.principal import Principal
 from aai_mcp.gateway import Gateway, load_default_catalog
-from aai_mcp.resources import PREFIX
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.resources import PREFIX
 from aai_mcp.simulator import Simulator
-from tests.servers import serve_gateway_in_thread
+from tests.support.servers import serve_gateway_in_thread
 from tests.test_access_composite import SECRET, in_memory, raw_session, routes, simulated_gateway, token
 from tests.test_access_matrix import MCP_HEADERS, connect
 

@@ -1,4 +1,4 @@
-"""Each canary detector (tests/canary.py) catches a leak planted on purpose, so silence means something."""
+"""Each canary detector (tests/support/canary.py) catches a leak planted on purpose."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-import aai_mcp.tools.runner as runner_module
+import aai_mcp.mcp_server.runtime.runner as runner_module
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.settings import Settings
-from aai_mcp.tools.runner import ToolRunner
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.transports.http import build_http_app
-from tests.canary import CanaryWatch, CheckedStarlette
-from tests.servers import serve_gateway_in_thread
 from tests.support import CANARY_KEY, make_settings
+from tests.support.canary import CanaryWatch, CheckedStarlette
+from tests.support.servers import serve_gateway_in_thread
 
 REPO = Path(__file__).resolve().parents[1]
 API = "https://api.assemblyai.com"
@@ -181,7 +181,7 @@ def run_planted(tmp_path: Path, *plugin: str) -> str:
 def test_the_plugin_fails_tests_that_leak_and_exceptions_that_name_the_key(tmp_path: Path) -> None:
     without = run_planted(tmp_path)
     assert "2 passed, 1 xfailed" in without, without
-    with_plugin = run_planted(tmp_path, "-p", "tests.canary")
+    with_plugin = run_planted(tmp_path, "-p", "tests.support.canary")
     # test_logs_the_key passes its call and then errors at teardown, where the canary looks.
     assert "1 failed, 2 passed, 1 error" in with_plugin, with_plugin
     assert "ERROR test_planted.py::test_logs_the_key" in with_plugin

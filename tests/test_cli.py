@@ -14,13 +14,13 @@ import annotated_types
 import pytest
 
 from aai_mcp.access.secrets import GENERATE_HINT
-from aai_mcp.cli import build_parser, main
-from aai_mcp.docs import config_table
+from aai_mcp.cli.main import build_parser, main
+from aai_mcp.cli.readme_tables import config_table
+from aai_mcp.config.options import ENV_ONLY, HTTP_ONLY, env_var, flag
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.options import ENV_ONLY, HTTP_ONLY, env_var, flag
-from aai_mcp.settings import Settings
-from aai_mcp.tools.views_transcript import next_step
-from tests.servers import clean_env, free_port, serve_in_process
+from aai_mcp.mcp_server.views.transcript import next_step
+from tests.support.servers import clean_env, free_port, serve_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 

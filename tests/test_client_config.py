@@ -12,10 +12,10 @@ import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
-from aai_mcp.cli import main
-from aai_mcp.client_config import CLIENTS, KEY_PLACEHOLDER, TOKEN_PLACEHOLDER
-from tests.servers import clean_env
+from aai_mcp.cli.client_config import CLIENTS, KEY_PLACEHOLDER, TOKEN_PLACEHOLDER
+from aai_mcp.cli.main import main
 from tests.support import CANARY_KEY
+from tests.support.servers import clean_env
 
 SECRET = "s" * 48
 

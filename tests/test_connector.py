@@ -14,8 +14,8 @@ from mcp.client import Client
 from pydantic import ValidationError
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.tools.results import META_SIMULATED, SIMULATED_BANNER
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.runtime.results import META_SIMULATED, SIMULATED_BANNER
 from tests.support import error_details, make_settings
 from tests.test_ask_transcript import Rig, error_text, rig_with
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from aai_mcp.access import Scopes, mint
-from tests.servers import serve_in_thread
 from tests.support import make_settings
+from tests.support.servers import serve_in_thread
 from tests.test_host_check import INITIALIZE, mcp_headers, raw_request
 
 SECRET = "conflict-signing-secret-0123456789abcdef"

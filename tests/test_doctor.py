@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aai_mcp.cli import main
-from tests.servers import aai_mcp_process, clean_env, free_port
+from aai_mcp.cli.main import main
+from tests.support.servers import aai_mcp_process, clean_env, free_port
 
 SIM_KEY = "sim-key"
 HOSTS = ("api", "llm-gateway", "streaming", "agents")

@@ -14,15 +14,14 @@ import httpx
 import pytest
 from mcp.client import Client
 
-import aai_mcp.tools.runner as runner_module
+import aai_mcp.mcp_server.runtime.runner as runner_module
 from aai_mcp.gateway import build_gateway, load_default_catalog
-from aai_mcp.registry import input_schema
-from aai_mcp.server import build_server
-from aai_mcp.tools.results import MESSAGE_CHARS
-from aai_mcp.tools.validation import QUOTE_CHARS, ArgumentValidator
-from tests import faults
-from tests.servers import serve_gateway_in_thread
-from tests.support import CANARY_KEY, error_details, make_settings
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.registry import input_schema
+from aai_mcp.mcp_server.runtime.results import MESSAGE_CHARS
+from aai_mcp.mcp_server.runtime.validation import QUOTE_CHARS, ArgumentValidator
+from tests.support import CANARY_KEY, error_details, faults, make_settings
+from tests.support.servers import serve_gateway_in_thread
 
 CATALOG = load_default_catalog()
 SECRET_ARGUMENT = "/srv/audio/board-meeting-" + "x" * 40 + ".wav"

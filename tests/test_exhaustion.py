@@ -14,8 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from aai_mcp.access import Scopes
-from tests.raw_mcp import HEADERS, INITIALIZE, SECRET, Session, bearer, request, token_settings
-from tests.servers import clean_env, serve_in_process, serve_in_thread, wait_until
+from tests.support.raw_mcp import HEADERS, INITIALIZE, SECRET, Session, bearer, request, token_settings
+from tests.support.servers import clean_env, serve_in_process, serve_in_thread, wait_until
 
 READ_ONLY = Scopes(read_only=True)
 SLOW_CLIENTS = 200

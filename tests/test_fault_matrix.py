@@ -15,14 +15,14 @@ import pytest
 from mcp.client import Client
 
 from aai_mcp.catalog import ToolSpec
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.settings import Settings
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.runtime.results import META_RATE_LIMIT
+from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
 from aai_mcp.simulator import FAULT_KINDS, Simulator, SimulatorConfig, build_simulator_app
-from aai_mcp.tools.results import META_RATE_LIMIT
-from aai_mcp.tools.validation import ArgumentValidator
-from tests import faults
-from tests.faults import (
+from tests.support import CANARY_KEY, error_details, faults, make_settings
+from tests.support.faults import (
     CLIP,
     HeaderDelay,
     Outbound,
@@ -34,7 +34,6 @@ from tests.faults import (
     settle,
     task_count,
 )
-from tests.support import CANARY_KEY, error_details, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aai_mcp.gateway import load_default_catalog
-from tests.fuzzing import Case, SyncRig, running_rig
+from tests.support.fuzzing import Case, SyncRig, running_rig
 
 TOOLS = sorted(load_default_catalog().tools)
 FUZZ = settings(

@@ -24,8 +24,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp.client import Client
 from mcp.client.sse import sse_client
 
-from tests.servers import ServerProcess, clean_env, serve_in_process
 from tests.support import error_details
+from tests.support.servers import ServerProcess, clean_env, serve_in_process
 from tests.test_scale_out import SIM_KEY, simulator_env, standalone_simulator, upstream_args
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -16,8 +16,8 @@ import pytest
 from aai_mcp import __version__
 from aai_mcp.access import RevocationList, RevocationUnavailable, Scopes, append_revocation, mint
 from aai_mcp.access.principal import Authenticator
-from tests.servers import serve_in_thread
 from tests.support import make_settings
+from tests.support.servers import serve_in_thread
 
 SECRET = "health-signing-secret-0123456789abcdefgh"
 JTI = "tok_aaaaaaaaaaaa"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from aai_mcp.access import HEADER_NAME
-from aai_mcp.cli import main
+from aai_mcp.cli.main import main
 from aai_mcp.transports.host_check import (
     Authority,
     allowed_host,
@@ -24,8 +24,8 @@ from aai_mcp.transports.host_check import (
     parse_host,
     parse_origin,
 )
-from tests.servers import serve_in_thread
 from tests.support import make_settings
+from tests.support.servers import serve_in_thread
 
 INITIALIZE = json.dumps(
     {

@@ -21,15 +21,14 @@ from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 
 from aai_mcp.gateway import Gateway, build_gateway
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.runtime.forward import upstream_path
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from aai_mcp.tools.call import ToolCall
-from aai_mcp.tools.forward import upstream_path
 from aai_mcp.upstream.transcripts import transcript_path
-from tests import faults
-from tests.faults import CLIP, Outbound, Sent, known_values, minimal_args
-from tests.servers import serve_gateway_in_thread
-from tests.support import CANARY_KEY, error_details, make_settings, wav_bytes
+from tests.support import CANARY_KEY, error_details, faults, make_settings, wav_bytes
+from tests.support.faults import CLIP, Outbound, Sent, known_values, minimal_args
+from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -110,7 +109,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     async def resolve(hostname: str, port: int) -> list[Any]:
         return [ipaddress.ip_address(a) for a in FAKE_DNS.get(hostname, ["10.1.2.3"])]
 
-    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", resolve)
+    monkeypatch.setattr("aai_mcp.upstream.netguard.resolve", resolve)
 
 
 PRIVATE_URLS = [

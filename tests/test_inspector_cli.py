@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import serve_in_process
+from tests.support.servers import serve_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 INSPECTOR = Path(os.environ.get("AAI_MCP_INSPECTOR", REPO / ".cache/npm/node_modules/.bin/inspector"))

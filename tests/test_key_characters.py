@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aai_mcp.cli import main
+from aai_mcp.cli.main import main
 
 CANARY = "canary0123456789"
 BAD_KEYS = [f"{CANARY}\u00a0x", f"{CANARY}\u00e9x", f"\u201c{CANARY}\u201d", f"{CANARY} x", f"{CANARY}\x01"]
@@ -53,7 +53,7 @@ def test_an_account_key_that_is_not_header_text_is_one_line(
 
 
 def test_surrounding_whitespace_is_not_part_of_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aai_mcp.settings import Settings
+    from aai_mcp.config.settings import Settings
 
     monkeypatch.setenv("ASSEMBLYAI_API_KEY", f"  {CANARY}\u00a0\n")  # as pasted from a web page
     key = Settings().api_key

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import clean_env
+from tests.support.servers import clean_env
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "load.py"
 FIGURES = re.compile(r"errors 0 \| throughput \d+ calls/s \| p50 [\d.]+ ms \| p99 [\d.]+ ms")

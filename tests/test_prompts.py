@@ -14,7 +14,7 @@ from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 
 from aai_mcp.catalog import CatalogError
-from aai_mcp.catalog.prompts import default_prompts_path, load_prompts
+from aai_mcp.catalog.prompt_specs import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
 
 pytestmark = pytest.mark.anyio

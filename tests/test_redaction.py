@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.gateway import build_gateway
 from aai_mcp.logs import RedactingFilter, redacting
+from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.redaction import REDACTED, Redactor, held_keys
-from aai_mcp.server import build_server
 from tests.support import CANARY_KEY, make_settings
 
 API = "https://api.assemblyai.com"
@@ -178,7 +178,7 @@ async def test_resources_are_redacted_like_tool_results(respx_mock: respx.MockRo
 def test_a_result_holding_an_integer_beyond_64_bits_is_still_scanned() -> None:
     # orjson refuses integers past 64 bits; the scan falls back to the standard encoder instead of
     # letting the call crash (a view can carry such a number from an upstream answer).
-    from aai_mcp.tools import results
+    from aai_mcp.mcp_server.runtime import results
 
     result = types.CallToolResult(
         content=[types.TextContent(text="ok")],

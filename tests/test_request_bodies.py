@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from aai_mcp.registry import input_schema
-from aai_mcp.tools.call import ToolCall
-from aai_mcp.tools.forward import request_body
-from aai_mcp.tools.validation import MAX_SAFE_INTEGER, ArgumentValidator
-from tests.spec_reference import CATALOG, DOCUMENTED_AFTER_SPEC, operation_for, specs
+from aai_mcp.mcp_server.registry import input_schema
+from aai_mcp.mcp_server.runtime.forward import request_body
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall
+from aai_mcp.mcp_server.runtime.validation import MAX_SAFE_INTEGER, ArgumentValidator
+from tests.support.spec_reference import CATALOG, DOCUMENTED_AFTER_SPEC, operation_for, specs
 
 DEFAULT_SPEECH_MODELS = ["universal-3-pro", "universal-2"]
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.servers import serve_in_thread
 from tests.support import make_settings
+from tests.support.servers import serve_in_thread
 
 
 @pytest.fixture(scope="module")

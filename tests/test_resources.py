@@ -13,8 +13,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import TextResourceContents
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.resources import LIST_PAGE_SIZE
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.resources import LIST_PAGE_SIZE
 from tests.support import CANARY_KEY, make_settings
 
 pytestmark = pytest.mark.anyio

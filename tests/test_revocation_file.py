@@ -15,7 +15,7 @@ import pytest
 
 from aai_mcp.access import RevocationList
 from aai_mcp.access.revocation import MAX_REVOCATION_BYTES
-from tests.servers import serve_in_thread
+from tests.support.servers import serve_in_thread
 from tests.test_health import bearer, list_call, token_settings
 
 JTI = "tok_aaaaaaaaaaaa"

@@ -30,9 +30,9 @@ import yaml
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from aai_mcp.cli import build_parser
-from aai_mcp.settings import Settings
-from tests.servers import (
+from aai_mcp.cli.main import build_parser
+from aai_mcp.config.settings import Settings
+from tests.support.servers import (
     ServerProcess,
     aai_mcp_process,
     clean_env,

@@ -17,12 +17,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.registry import tool_definition
-from aai_mcp.registry.definitions import portable
-from aai_mcp.tools.validation import ArgumentValidator
-from aai_mcp.tools.view_types import ViewContext
-from aai_mcp.tools.views import VIEWS
-from tests.servers import serve_in_process
+from aai_mcp.mcp_server.registry import tool_definition
+from aai_mcp.mcp_server.registry.definitions import portable
+from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
+from aai_mcp.mcp_server.views.contract import ViewContext
+from aai_mcp.mcp_server.views.table import VIEWS
+from tests.support.servers import serve_in_process
 from tests.test_inspector_cli import INSPECTOR, node_path
 
 CATALOG = load_default_catalog()

@@ -12,8 +12,17 @@ import httpx
 import pytest
 
 from aai_mcp.access import Scopes
-from tests.raw_mcp import HEADERS, INITIALIZE, Session, bearer, call, messages, request, token_settings
-from tests.servers import serve_in_thread
+from tests.support.raw_mcp import (
+    HEADERS,
+    INITIALIZE,
+    Session,
+    bearer,
+    call,
+    messages,
+    request,
+    token_settings,
+)
+from tests.support.servers import serve_in_thread
 
 READ_ONLY = Scopes(read_only=True)
 AUDIO_URL = "https://example.com/support-call.mp3"

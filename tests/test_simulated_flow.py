@@ -9,7 +9,7 @@ import pytest
 from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
 from tests.support import error_details, make_settings, wav_bytes
 
 pytestmark = pytest.mark.anyio

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from aai_mcp.cli import build_parser
+from aai_mcp.cli.main import build_parser
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
-from tests.servers import ServerProcess, aai_mcp_process, clean_env, stop
+from tests.support.servers import ServerProcess, aai_mcp_process, clean_env, stop
 
 pytestmark = pytest.mark.anyio
 

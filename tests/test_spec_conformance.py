@@ -13,10 +13,10 @@ import yaml
 
 from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
 from aai_mcp.catalog.yaml_loader import load_yaml
-from aai_mcp.tools.handlers import HANDLERS
-from aai_mcp.tools.views import VIEWS
+from aai_mcp.mcp_server.handlers.table import HANDLERS
+from aai_mcp.mcp_server.views.table import VIEWS
 from aai_mcp.upstream.hosts import REGION_HOSTS
-from tests.spec_reference import (
+from tests.support.spec_reference import (
     CATALOG,
     DOCUMENTED_AFTER_SPEC,
     SPEC_DIR_ENV,

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from aai_mcp.access import Scopes, mint
 from aai_mcp.access.principal import SCOPE_KEY, Principal
 from aai_mcp.transports.limits import holders_of
-from tests.raw_mcp import (
+from tests.support import make_settings
+from tests.support.raw_mcp import (
     HEADERS,
     INITIALIZE,
     SECRET,
@@ -27,8 +28,7 @@ from tests.raw_mcp import (
     request,
     token_settings,
 )
-from tests.servers import serve_in_thread, wait_until
-from tests.support import make_settings
+from tests.support.servers import serve_in_thread, wait_until
 
 TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # linux/tcp_states.h
 

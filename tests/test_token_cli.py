@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aai_mcp.access import RevocationList, Scopes, TokenError, inspect, verify
-from aai_mcp.access.token_cli import UsageError, add_token_commands, parse_expires, run_token_command
+from aai_mcp.cli.token import UsageError, add_token_commands, parse_expires, run_token_command
 from aai_mcp.gateway import load_default_catalog
 
 CATALOG = load_default_catalog()

@@ -12,7 +12,7 @@ import respx
 from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
 from tests.support import CANARY_KEY, error_details, make_settings
 
 pytestmark = pytest.mark.anyio

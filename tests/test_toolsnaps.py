@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.registry import tool_definition
+from aai_mcp.mcp_server.registry import tool_definition
 
 SNAP_DIR = Path(__file__).resolve().parent / "toolsnaps"
 UPDATE_ENV = "UPDATE_TOOLSNAPS"

@@ -12,8 +12,8 @@ from mcp.client import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
 
-from tests.servers import clean_env, serve_in_process, serve_in_thread, stop
 from tests.support import make_settings
+from tests.support.servers import clean_env, serve_in_process, serve_in_thread, stop
 
 pytestmark = pytest.mark.anyio
 

@@ -17,12 +17,12 @@ import pytest
 from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.tools import safe_open
-from aai_mcp.tools.call import ToolInputError
-from aai_mcp.tools.safe_open import MAX_PATH_CHARS, MAX_PATH_COMPONENTS, open_beneath_roots
-from tests.servers import serve_in_thread
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.handlers import safe_open
+from aai_mcp.mcp_server.handlers.safe_open import MAX_PATH_CHARS, MAX_PATH_COMPONENTS, open_beneath_roots
+from aai_mcp.mcp_server.runtime.tool_call import ToolInputError
 from tests.support import error_details, make_settings, wav_bytes
+from tests.support.servers import serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -159,7 +159,7 @@ async def test_a_read_error_mid_file_is_a_tool_error(tmp_path: Path, monkeypatch
             raise OSError(5, "Input/output error", str(tmp_path / "a.wav"))
 
     failing = safe_open.OpenedFile(handle=cast(BinaryIO, FailingDisk()), size=1000)
-    monkeypatch.setattr("aai_mcp.tools.uploads.open_beneath_roots", lambda raw, roots: failing)
+    monkeypatch.setattr("aai_mcp.mcp_server.handlers.uploads.open_beneath_roots", lambda raw, roots: failing)
     gateway = build_gateway(make_settings(upload_roots=[tmp_path]), transport=FakeUpstream())
     try:
         async with Client(build_server(gateway)) as client:
@@ -214,7 +214,7 @@ async def test_filesystem_work_runs_off_the_event_loop(
         assert release.wait(timeout=60)
         return open_beneath_roots(raw, roots)
 
-    monkeypatch.setattr("aai_mcp.tools.uploads.open_beneath_roots", hung_open)
+    monkeypatch.setattr("aai_mcp.mcp_server.handlers.uploads.open_beneath_roots", hung_open)
     settings = make_settings(api_key=None, simulator_delay_seconds=0.0, upload_roots=[tmp_path])
     with serve_in_thread(settings) as base:
         async with Client(f"{base}/mcp") as client, httpx.AsyncClient(base_url=base, timeout=10) as http:

@@ -21,11 +21,11 @@ from mcp.client import Client
 from starlette.types import Receive, Scope, Send
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.tools.downloads import DOWNLOAD_FAILED
-from aai_mcp.tools.netguard import REFUSED, PinnedBackend, Pins
-from tests.faults import refusing_port, serve_app_in_thread
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.handlers.downloads import DOWNLOAD_FAILED
+from aai_mcp.upstream.netguard import REFUSED, PinnedBackend, Pins
 from tests.support import error_details, make_settings, wav_bytes
+from tests.support.faults import refusing_port, serve_app_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -126,14 +126,14 @@ class FakeDNS:
 @pytest.fixture
 def network(monkeypatch: pytest.MonkeyPatch) -> FakeNetwork:
     fake = FakeNetwork()
-    monkeypatch.setattr("aai_mcp.tools.downloads.dialer", lambda: fake)
+    monkeypatch.setattr("aai_mcp.mcp_server.handlers.downloads.dialer", lambda: fake)
     return fake
 
 
 @pytest.fixture
 def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
     fake = FakeDNS()
-    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", fake.resolve)
+    monkeypatch.setattr("aai_mcp.upstream.netguard.resolve", fake.resolve)
     return fake
 
 

@@ -22,12 +22,12 @@ from mcp.client import Client
 from starlette.types import Receive, Scope, Send
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.tools import safe_open
-from aai_mcp.tools.downloads import DOWNLOAD_FAILED
-from aai_mcp.tools.netguard import REFUSED, is_public
-from tests.faults import serve_app_in_thread
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.handlers import safe_open
+from aai_mcp.mcp_server.handlers.downloads import DOWNLOAD_FAILED
+from aai_mcp.upstream.netguard import REFUSED, is_public
 from tests.support import make_settings
+from tests.support.faults import serve_app_in_thread
 from tests.test_upload_urls import (
     PUBLIC,
     FakeDNS,

@@ -14,8 +14,8 @@ import respx
 from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
-from aai_mcp.server import build_server
-from aai_mcp.tools.netguard import REFUSED
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.upstream.netguard import REFUSED
 from tests.support import error_details, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -124,7 +124,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     async def resolve(hostname: str, port: int) -> list[Any]:
         return [ipaddress.ip_address(FAKE_DNS.get(hostname, "10.1.2.3"))]
 
-    monkeypatch.setattr("aai_mcp.tools.netguard.resolve", resolve)
+    monkeypatch.setattr("aai_mcp.upstream.netguard.resolve", resolve)
 
 
 @pytest.mark.usefixtures("fake_dns")

@@ -15,7 +15,7 @@ import pytest
 from mcp.client import Client
 
 from aai_mcp.gateway import Gateway, build_gateway
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from tests.support import CANARY_KEY, ManualClock, error_details, make_settings, wav_bytes
 

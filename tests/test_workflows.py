@@ -21,8 +21,8 @@ from mcp.client import Client
 
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.servers import serve_gateway_in_thread
 from tests.support import CANARY_KEY, ManualClock, error_details, make_settings
+from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
 

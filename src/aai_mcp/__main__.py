@@ -1,3 +1,3 @@
-from aai_mcp.cli import main
+from aai_mcp.cli.main import main
 
 raise SystemExit(main())

@@ -9,12 +9,12 @@ import httpx
 
 from aai_mcp.access.principal import Principal
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
-from aai_mcp.registry import Registry
-from aai_mcp.registry.filters import server_scopes
-from aai_mcp.settings import SIMULATOR_KEY, Settings
-from aai_mcp.tools.handlers import HANDLERS
-from aai_mcp.tools.runner import ToolRunner
-from aai_mcp.tools.views import VIEWS
+from aai_mcp.config.settings import SIMULATOR_KEY, Settings
+from aai_mcp.mcp_server.handlers.table import HANDLERS
+from aai_mcp.mcp_server.registry import Registry
+from aai_mcp.mcp_server.registry.filters import server_scopes
+from aai_mcp.mcp_server.runtime.runner import ToolRunner
+from aai_mcp.mcp_server.views.table import VIEWS
 from aai_mcp.upstream import Upstream
 
 log = logging.getLogger("aai_mcp")

@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_plus
 from pydantic import BaseModel
 
 from aai_mcp.access.accounts import AccountsError, load_accounts
-from aai_mcp.settings import Settings
+from aai_mcp.config.settings import Settings
 
 REDACTED = "[REDACTED]"
 Model = TypeVar("Model", bound=BaseModel)

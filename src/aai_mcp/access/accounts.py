@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from aai_mcp.settings import check_key_text
+from aai_mcp.config.settings import check_key_text
 
 DEFAULT_ACCOUNT = "default"
 

@@ -14,7 +14,7 @@ from aai_mcp.access.revocation import RevocationList, RevocationUnavailable
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.secrets import load_signing_secrets
 from aai_mcp.access.tokens import HEADER_NAME, TokenError, verify
-from aai_mcp.settings import Settings, is_key_text
+from aai_mcp.config.settings import Settings, is_key_text
 
 TOKEN_PREFIX = "aai1."
 PASSTHROUGH_HEADER = "x-assemblyai-key"

@@ -7,7 +7,7 @@ API key is configured, standalone via `run_simulator`, and by tests.
 from .app import build_simulator_app
 from .config import SimulatorConfig
 from .faults import FAULT_KINDS, SimulatedConnectionReset
-from .server import run_simulator
+from .listener import run_simulator
 from .state import RecordedRequest, Simulator
 
 __all__ = [

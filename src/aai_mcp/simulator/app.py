@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .config import SimulatorConfig
-from .hosts import UpstreamError, error_response, host_for_path
+from .host_rules import UpstreamError, error_response, host_for_path
 from .middleware import SimulatorMiddleware
 from .routes_admin import ADMIN_ROUTES, AdminGuard
 from .routes_api import API_ROUTES

@@ -12,8 +12,8 @@ import httpx
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .hosts import TOO_MANY_REQUESTS, Host, error_response
-from .ratelimit import rate_limit_headers
+from .host_rules import TOO_MANY_REQUESTS, Host, error_response
+from .llm_windows import rate_limit_headers
 
 FAULT_KINDS = (
     "429",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from .transcripts import TranscriptRecord
+from .jobs import TranscriptRecord
 
 STATUSES = ("queued", "processing", "completed", "error")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

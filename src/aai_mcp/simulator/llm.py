@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from .hosts import UpstreamError
+from .host_rules import UpstreamError
 
 ANTHROPIC_MODELS = (
     "claude-opus-4-6",

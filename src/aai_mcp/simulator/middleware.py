@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .faults import FaultContext, canned_response, run_with_reset, run_with_slow_body
-from .hosts import Host, host_for_path, is_authorized, unauthorized
-from .ratelimit import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
+from .host_rules import Host, host_for_path, is_authorized, unauthorized
+from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 from .state import Simulator
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .features import feature_results
-from .transcripts import DELETED_URL, TranscriptRecord
+from .jobs import DELETED_URL, TranscriptRecord
 from .understanding import run_understanding
 
 # Request fields that the Transcript schema echoes back (its additionalProperties is false,

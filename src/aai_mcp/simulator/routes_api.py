@@ -20,14 +20,14 @@ from .captions import (
     sentences_json,
     word_search_json,
 )
-from .hosts import UpstreamError
+from .host_rules import UpstreamError
+from .jobs import TranscriptRecord, download_failure, upload_failure, upload_id_of, uploaded_audio_ms
 from .listing import ListQueryError, matching, page_details, parse_list_query, select_page
 from .params import ParamError, validate_transcript_params
 from .render import list_item, transcript_json
 from .state import Simulator
-from .transcripts import TranscriptRecord, download_failure, upload_failure, upload_id_of, uploaded_audio_ms
 from .understanding import check_understanding
-from .uploads import consume_upload, rejected_content_type
+from .upload_route import consume_upload, rejected_content_type
 
 TERMINAL = ("completed", "error")
 

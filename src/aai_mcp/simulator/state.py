@@ -11,10 +11,10 @@ from typing import Any
 
 from .config import SimulatorConfig
 from .faults import FaultQueue, QueuedFault, fault_summary, random_fault
-from .ratelimit import RateWindows
-from .tokens import IssuedToken
-from .transcripts import TranscriptRecord, TranscriptStore
-from .uploads import UploadedFile
+from .jobs import TranscriptRecord, TranscriptStore
+from .llm_windows import RateWindows
+from .temp_tokens import IssuedToken
+from .upload_route import UploadedFile
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from aai_mcp.settings import Settings
+from aai_mcp.config.settings import Settings
 
 
 @dataclass

@@ -19,9 +19,9 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp.access.principal import Authenticator
+from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway
-from aai_mcp.server import build_server
-from aai_mcp.settings import Settings
+from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aai_mcp.access.principal import SCOPE_KEY, Principal
-from aai_mcp.settings import Settings
+from aai_mcp.config.settings import Settings
 
 ANONYMOUS = "anonymous"
 UNVERIFIED_PREFIX = "passthrough:"  # the ids `Authenticator` gives passthrough keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mcp.server.stdio import stdio_server
 
 from aai_mcp.gateway import Gateway
-from aai_mcp.server import build_server
+from aai_mcp.mcp_server.factory import build_server
 
 
 async def run_stdio(gateway: Gateway) -> None:

@@ -15,7 +15,7 @@ import orjson
 
 from aai_mcp import __version__
 from aai_mcp.catalog.model import HostName
-from aai_mcp.settings import Settings
+from aai_mcp.config.settings import Settings
 from aai_mcp.upstream.errors import (
     RETRYABLE_STATUSES,
     error_from_response,

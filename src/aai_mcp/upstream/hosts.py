@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aai_mcp.catalog.model import HostName
-from aai_mcp.settings import Settings
+from aai_mcp.config.settings import Settings
 
 REGION_HOSTS: dict[str, dict[HostName, str]] = {
     "us": {

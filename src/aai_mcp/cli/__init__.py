@@ -1,0 +1,1 @@
+"""The command line: `aai-mcp serve | stdio | simulate | tools | config | doctor | token`."""

@@ -1,0 +1,114 @@
+"""`aai-mcp serve`, `stdio` and `simulate`: bind, log and run a server until it is stopped."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import socket
+import sys
+
+from aai_mcp.access.accounts import AccountsError
+from aai_mcp.config.options import option_names
+from aai_mcp.config.settings import Settings
+from aai_mcp.gateway import build_gateway
+from aai_mcp.logs import configure_logging
+
+
+def _secrets(settings: Settings) -> list[str]:
+    secrets = [settings.api_key] if settings.api_key else []
+    if settings.token_secrets:
+        secrets.append(settings.token_secrets)
+    return [secret.get_secret_value() for secret in secrets]
+
+
+def serve(settings: Settings) -> int:
+    from aai_mcp.transports.connections import server_config
+    from aai_mcp.transports.http import DrainingServer, build_http_app, checked_authenticator
+
+    configure_logging(settings.log_level, _secrets(settings))
+    try:
+        authenticator = checked_authenticator(settings)
+    except AccountsError as exc:
+        print(f"aai-mcp: {option_names('accounts')}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    try:
+        listener = bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"aai-mcp: {bind_problem(settings.host, settings.port, exc)}", file=sys.stderr)
+        return 1
+    gateway = build_gateway(settings)
+    app = build_http_app(gateway, authenticator)
+    mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
+    # Announced only now that the port is ours, with the port really bound (--port 0 picks one).
+    origin = http_origin(settings.host, listener.getsockname()[1])
+    print(
+        f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), /sse (legacy SSE), /healthz",
+        file=sys.stderr,
+    )
+    config = server_config(app, settings)
+    server = DrainingServer(config, on_shutdown=lambda: gateway.runner.drain(settings.shutdown_grace_seconds))
+    server.run(sockets=[listener])
+    return 0 if server.started else 1
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced (uvicorn's own bind would log a
+    traceback-like error after our banner)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+def bind_problem(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: the port is already in use (another aai-mcp or program); "
+            "stop it or choose another port with --port / AAI_MCP_PORT"
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied (ports below 1024 need privileges); use --port"
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return (
+            f"cannot listen on {where}: {host} is not an address of this machine; check --host / AAI_MCP_HOST"
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
+def http_origin(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def stdio(settings: Settings) -> int:
+    import anyio
+
+    from aai_mcp.transports.stdio import run_stdio
+
+    configure_logging(settings.log_level, _secrets(settings))
+    anyio.run(run_stdio, build_gateway(settings))
+    return 0
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from aai_mcp.simulator import SimulatorConfig, run_simulator
+
+    configure_logging(settings.log_level, [])
+    config = SimulatorConfig(
+        api_key=args.key,
+        processing_delay_seconds=settings.simulator_delay_seconds,
+        rate_429=args.rate_429,
+        rate_5xx=args.rate_5xx,
+        latency_ms=args.latency_ms,
+    )
+    run_simulator(config, host=args.bind_host, port=args.bind_port)
+    return 0

@@ -1,0 +1,1 @@
+"""Code handlers for tools one forwarded request cannot serve (named by `handler:` in tool_schemas)."""

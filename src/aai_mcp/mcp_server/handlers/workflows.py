@@ -1,0 +1,73 @@
+"""Multi-step transcript tools: wait for a job with progress, and transcribe in one call."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from aai_mcp.mcp_server.handlers.polling import WaitOutcome
+from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
+from aai_mcp.mcp_server.runtime.forward import request_body
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
+from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.transcripts import read_transcript
+
+TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64")
+
+
+def _timeout(call: ToolCall) -> float:
+    asked = float(call.args.get("timeout_seconds") or call.settings.wait_default_seconds)
+    return min(asked, call.settings.wait_max_seconds)
+
+
+async def _wait(call: ToolCall, transcript_id: str) -> WaitOutcome:
+    assert call.poller is not None
+    fetch = partial(read_transcript, call.upstream)
+    return await call.poller.wait(transcript_id, _timeout(call), call.progress, fetch, call.partition)
+
+
+def _with_wait(outcome: WaitOutcome) -> dict[str, Any]:
+    return {**outcome.transcript, "waited_seconds": outcome.waited_seconds, "timed_out": outcome.timed_out}
+
+
+async def wait_for_transcript(call: ToolCall) -> dict[str, Any]:
+    transcript_id = str(call.args["transcript_id"])
+    return _with_wait(await _wait(call, transcript_id))
+
+
+async def transcribe(call: ToolCall) -> dict[str, Any]:
+    source, value = one_source(call, TRANSCRIBE_SOURCES)
+    steps: dict[str, Any] = {}
+    body = request_body(call)
+    if source != "audio_url":
+        try:
+            uploaded = await upload_from(call, source, value)
+        except UpstreamError as exc:
+            raise exc.during("Upload failed, so no transcript was created") from None
+        steps["upload_url"] = body["audio_url"] = uploaded["upload_url"]
+    try:
+        response = await call.upstream.request("api", "POST", "/v2/transcript", json_body=body)
+        created = decode_json(response)
+    except UpstreamError as exc:
+        if exc.outcome_unknown:
+            stage = (
+                "Creating the transcript may have succeeded although no answer came back, so a job may be "
+                "running: look for it with list_transcripts before transcribing again"
+            )
+            raise exc.during(stage, **steps) from None
+        raise exc.during("Creating the transcript failed, so nothing is being transcribed", **steps) from None
+    if not isinstance(created, dict) or not created.get("id"):
+        raise ToolInputError("AssemblyAI accepted the job but sent no transcript id back.")
+    transcript_id = str(created["id"])
+    if not call.args.get("wait", True):
+        return {**created, **steps}
+    try:
+        outcome = await _wait(call, transcript_id)
+    except UpstreamError as exc:
+        raise exc.during(
+            f"Transcript {transcript_id} was created and keeps running, but waiting for it failed; "
+            f"call wait_for_transcript with transcript_id={transcript_id} later",
+            transcript_id=transcript_id,
+            **steps,
+        ) from None
+    return {**_with_wait(outcome), **steps}

@@ -1,0 +1,1 @@
+"""One tool call from arguments to CallToolResult: validation, forwarding, results."""

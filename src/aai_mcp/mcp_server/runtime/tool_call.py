@@ -1,0 +1,39 @@
+"""What a handler gets for one tool call, and the error it raises for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aai_mcp.catalog import ToolSpec
+from aai_mcp.config.settings import Settings
+from aai_mcp.upstream import Upstream
+
+if TYPE_CHECKING:
+    from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+async def no_progress(progress: float, total: float | None, message: str | None) -> None:
+    """Where progress goes when the client asked for none."""
+
+
+class ToolInputError(Exception):
+    """The caller's arguments cannot be served; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    spec: ToolSpec
+    args: dict[str, Any]
+    upstream: Upstream
+    settings: Settings
+    poller: TranscriptPoller | None = None
+    progress: ProgressFn = field(default=no_progress)
+    partition: str = ""
+    """Whose AssemblyAI key this call uses, so shared poll loops never mix callers."""
+
+
+Handler = Callable[[ToolCall], Awaitable[Any]]

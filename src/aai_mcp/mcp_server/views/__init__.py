@@ -1,0 +1,1 @@
+"""How an upstream answer becomes structuredContent plus readable text, per view."""

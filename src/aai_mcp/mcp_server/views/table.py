@@ -1,0 +1,97 @@
+"""Every view by name: how an upstream answer becomes structuredContent plus readable text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
+from aai_mcp.mcp_server.views.llm import answer_view, document_view, search_results_view
+from aai_mcp.mcp_server.views.shaping import capped_json, without_words
+from aai_mcp.mcp_server.views.transcript import (
+    deleted_view,
+    segments_view,
+    subtitles_view,
+    transcript_list_view,
+    transcript_view,
+)
+from aai_mcp.upstream.hosts import websocket_url
+
+DEFAULT_MAX_SESSION_SECONDS = 10800
+
+
+def raw_view(payload: Any, ctx: ViewContext) -> Shaped:
+    hint = "Narrow the request (fewer words or a smaller page)."
+    return Shaped(structured=payload, text=capped_json(payload, ctx.max_chars, hint))
+
+
+def chat_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
+    choice = (payload.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    tool_calls = choice.get("tool_calls") or message.get("tool_calls") or []
+    out: dict[str, Any] = {
+        "answer": message.get("content"),
+        "finish_reason": choice.get("finish_reason"),
+        "model": (payload.get("request") or {}).get("model") or ctx.args.get("model"),
+        "usage": payload.get("usage") or {},
+        "request_id": payload.get("request_id"),
+    }
+    if tool_calls:
+        out["tool_calls"] = tool_calls
+    text = out["answer"] or ""
+    if tool_calls:
+        text += "\nTool calls: " + capped_json(tool_calls, ctx.max_chars // 4, "")
+    usage = out["usage"]
+    text += (
+        f"\n(model {out['model']}; tokens in {usage.get('input_tokens')}, out {usage.get('output_tokens')})"
+    )
+    return Shaped(structured=out, text=text.strip())
+
+
+def understanding_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
+    out = {key: value for key, value in payload.items() if key != "words" and value is not None}
+    out.setdefault("speech_understanding", {})
+    if isinstance(out.get("utterances"), list):
+        out["utterances"] = [without_words(item) for item in out["utterances"]]
+    return Shaped(structured=out, text=capped_json(out, ctx.max_chars, "Ask for fewer target languages."))
+
+
+def token_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
+    expires_in = int(payload.get("expires_in_seconds") or ctx.args["expires_in_seconds"])
+    expires_at = (
+        (ctx.now + timedelta(seconds=expires_in)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+    token = str(payload["token"])
+    url = f"{websocket_url(ctx.base_url, ctx.spec.host)}?token={quote(token, safe='')}"
+    session = int(ctx.args.get("max_session_duration_seconds", DEFAULT_MAX_SESSION_SECONDS))
+    out = {
+        "token": token,
+        "expires_in_seconds": expires_in,
+        "expires_at": expires_at,
+        "max_session_duration_seconds": session,
+        "websocket_url": url,
+        "next_step": f"Connect to websocket_url before {expires_at}; the token works once.",
+    }
+    text = (
+        f"Temporary token (single use), valid until {expires_at} ({expires_in} s from now); "
+        f"sessions last at most {session} s.\nWebSocket: {url}"
+    )
+    return Shaped(structured=out, text=text)
+
+
+VIEWS: dict[str, View] = {
+    "raw": raw_view,
+    "transcript": transcript_view,
+    "transcript_list": transcript_list_view,
+    "deleted": deleted_view,
+    "sentences": segments_view("sentences"),
+    "paragraphs": segments_view("paragraphs"),
+    "subtitles": subtitles_view,
+    "chat": chat_view,
+    "understanding": understanding_view,
+    "token": token_view,
+    "answer": answer_view,
+    "search_results": search_results_view,
+    "document": document_view,
+}

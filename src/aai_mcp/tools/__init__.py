@@ -1,1 +1,0 @@
-"""Running tools: handlers, upstream forwarding, views and results."""
