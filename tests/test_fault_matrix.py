@@ -133,8 +133,8 @@ def spec_targets() -> list[Target]:
         Target(
             spec.name,
             spec.name,
-            spec.host,
-            spec.method,
+            spec.route.host,
+            spec.route.method,
             spec_path(spec),
             says=SPEC_ROUTE_SAYS.get(spec.name, ""),
         )
@@ -147,7 +147,7 @@ def spec_path(spec: ToolSpec) -> str:
     values = {name: "{id}" for name in spec.params.path if name in ("transcript_id", "id")}
     for name, param in spec.params.path.items():
         values.setdefault(name, str((param.enum or ["x"])[0]))
-    return spec.path.format(**values)
+    return spec.route.path.format(**values)
 
 
 CASES = [

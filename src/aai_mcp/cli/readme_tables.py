@@ -20,7 +20,7 @@ def tool_table(catalog: Catalog) -> str:
         "|---|---|---|---|---|---|",
     ]
     for spec in catalog.tools.values():
-        upstream = f"`{spec.method} {spec.host}:{spec.path}`"
+        upstream = "<br>".join(f"`{route.shown()}`" for route in spec.upstream_calls)
         read_only = "yes" if spec.annotations.read_only else "no"
         rows.append(
             f"| `{spec.name}` | {spec.toolset} | {upstream} | {effects(spec)} | {read_only} | {spec.title} |"

@@ -117,5 +117,5 @@ async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, An
                     )
                 yield chunk
 
-    answer = await call.upstream.upload(chunks(), size=size)
+    answer = await call.upstream.upload(call.spec.call("upload"), chunks(), size)
     return answer, counted

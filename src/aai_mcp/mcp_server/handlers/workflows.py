@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from aai_mcp.mcp_server.handlers.polling import WaitOutcome
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
-from aai_mcp.mcp_server.runtime.forward import request_body
+from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
 from aai_mcp.upstream import UpstreamError, decode_json
-from aai_mcp.upstream.transcripts import read_transcript
 
 TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64")
+WAIT_CALLS = frozenset({"read"})
+TRANSCRIBE_CALLS = frozenset({"upload", "create", "read"})
 
 
 def _timeout(call: ToolCall) -> float:
@@ -22,7 +22,10 @@ def _timeout(call: ToolCall) -> float:
 
 async def _wait(call: ToolCall, transcript_id: str) -> WaitOutcome:
     assert call.poller is not None
-    fetch = partial(read_transcript, call.upstream)
+
+    async def fetch(polled: str) -> dict[str, Any]:
+        return await read_object(call, "read", polled)
+
     return await call.poller.wait(transcript_id, _timeout(call), call.progress, fetch, call.partition)
 
 
@@ -46,7 +49,7 @@ async def transcribe(call: ToolCall) -> dict[str, Any]:
             raise exc.during("Upload failed, so no transcript was created") from None
         steps["upload_url"] = body["audio_url"] = uploaded["upload_url"]
     try:
-        response = await call.upstream.request("api", "POST", "/v2/transcript", json_body=body)
+        response = await send(call, "create", json_body=body)
         created = decode_json(response)
     except UpstreamError as exc:
         if exc.outcome_unknown:

@@ -183,7 +183,7 @@ class ToolRunner:
             spec=spec,
             args=args,
             max_chars=self.settings.max_result_chars,
-            base_url=self.upstream.base_urls[spec.host],
+            base_url=self.upstream.base_urls[spec.route.host],
             now=datetime.now(UTC),
             transcript_url_base=transcript_url_base(self.settings),
         )
