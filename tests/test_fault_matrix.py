@@ -65,10 +65,10 @@ class Fault:
 FAULTS = (
     Fault("429", "rate_limited", 429, False),
     Fault("429-date", "rate_limited", 429, False),
-    Fault("500", "http_error", 500, True),
-    Fault("502", "http_error", 502, True),
-    Fault("503", "http_error", 503, True),
-    Fault("504", "http_error", 504, True),
+    Fault("500", "upstream_unavailable", 500, True),
+    Fault("502", "upstream_unavailable", 502, True),
+    Fault("503", "upstream_unavailable", 503, True),
+    Fault("504", "upstream_unavailable", 504, True),
     Fault("malformed-json", "bad_response", 200, False),
     Fault("wrong-content-type", "bad_response", 200, False),
     Fault("slow-body", "timeout", None, True, timeout=True, after_sending=True),  # body too slow

@@ -12,6 +12,7 @@ from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
 from aai_mcp.mcp_server.views.llm import segment_lines
 from aai_mcp.upstream import UpstreamError, decode_json, decode_text
+from aai_mcp.upstream.errors import ErrorKind
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -174,7 +175,9 @@ async def ask(call: ToolCall) -> dict[str, Any]:
     except UpstreamError as exc:
         raise exc.during(f"Asking {model} through the LLM Gateway failed") from None
     if not isinstance(completion, dict):
-        raise UpstreamError("The LLM Gateway sent an answer that is not an object.", kind="bad_response")
+        raise UpstreamError(
+            "The LLM Gateway sent an answer that is not an object.", kind=ErrorKind.BAD_RESPONSE
+        )
     return {
         "completion": completion,
         "model": model,

@@ -15,6 +15,7 @@ from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
 from aai_mcp.mcp_server.views.llm import transcript_url
 from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.hosts import REGION_HOSTS
 
 LIST_PAGE_LIMIT = 200  # the spec's maximum `limit` for GET /v2/transcript
@@ -78,7 +79,7 @@ async def recent_completed(call: ToolCall) -> list[dict[str, Any]]:
             raise exc.during("Listing recent transcripts failed") from None
         if not isinstance(page, dict):
             raise UpstreamError(
-                "AssemblyAI sent a transcript list that is not an object.", kind="bad_response"
+                "AssemblyAI sent a transcript list that is not an object.", kind=ErrorKind.BAD_RESPONSE
             )
         items = [item for item in page.get("transcripts") or [] if isinstance(item, dict) and item.get("id")]
         found += [item for item in items if item.get("audio_url") != DELETED_URL]

@@ -7,8 +7,9 @@ from typing import Any
 from aai_mcp.mcp_server.handlers.polling import WaitOutcome
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
-from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.errors import malformed_body
 
 TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64")
 WAIT_CALLS = frozenset({"read"})
@@ -60,7 +61,9 @@ async def transcribe(call: ToolCall) -> dict[str, Any]:
             raise exc.during(stage, **steps) from None
         raise exc.during("Creating the transcript failed, so nothing is being transcribed", **steps) from None
     if not isinstance(created, dict) or not created.get("id"):
-        raise ToolInputError("AssemblyAI accepted the job but sent no transcript id back.")
+        raise malformed_body(
+            response.status_code, "no transcript id (the job may exist: see list_transcripts)"
+        )
     transcript_id = str(created["id"])
     if not call.args.get("wait", True):
         return {**created, **steps}

@@ -31,6 +31,7 @@ from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.table import VIEWS
 from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.upstream import Upstream, UpstreamError
+from aai_mcp.upstream.errors import ErrorKind
 
 audit = logging.getLogger("aai_mcp.audit")
 log = logging.getLogger("aai_mcp.tools")
@@ -129,7 +130,7 @@ class ToolRunner:
         if not self.try_hold(principal):
             limit = self.settings.max_concurrent_calls_per_token
             message = f"Too many calls at once for this token ({limit} allowed); wait for one to finish."
-            return results.refused(message, "too_many_calls", simulated=self.settings.simulated), None
+            return results.refused(message, ErrorKind.TOO_MANY_CALLS, simulated=self.settings.simulated), None
         try:
             return await self._until_cut_off(name, args, progress, principal)
         finally:
@@ -148,7 +149,7 @@ class ToolRunner:
             f"The server is shutting down (a restart or scale-in) and stopped {name} before it finished. "
             "Call it again: the next call reaches a running server."
         )
-        return results.refused(message, "shutting_down", simulated=self.settings.simulated), None
+        return results.refused(message, ErrorKind.SHUTTING_DOWN, simulated=self.settings.simulated), None
 
     async def _call(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
@@ -157,7 +158,7 @@ class ToolRunner:
         spec = self.registry.specs[name]  # call() let only visible tools through
         denied = self.registry.lacking(spec, principal.scopes, args)
         if denied:
-            return results.refused(f"Not allowed: {denied}.", "forbidden", simulated=simulated), None
+            return results.refused(f"Not allowed: {denied}.", ErrorKind.FORBIDDEN, simulated=simulated), None
         problem = self._validators[name].problem(args)
         if problem:
             return results.input_error(problem, simulated=simulated), None
@@ -188,12 +189,7 @@ class ToolRunner:
             transcript_url_base=transcript_url_base(self.settings),
         )
         shaped = VIEWS[spec.view](payload, context)
-        failed_job = (
-            isinstance(payload, dict) and spec.view == "transcript" and payload.get("status") == "error"
-        )
-        return results.success(
-            shaped, simulated=simulated, is_error=failed_job, plain_text=spec.plain_text
-        ), 200
+        return results.success(shaped, simulated=simulated, plain_text=spec.plain_text), 200
 
     def upstream_for(self, principal: Principal) -> Upstream:
         """The upstream a caller's calls go through: its own or its account's key, else the server's."""
