@@ -10,6 +10,7 @@ from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.config.options import HTTP_ONLY, env_var, flag, limits
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import load_default_catalog
+from aai_mcp.upstream.errors import ErrorKind
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -37,6 +38,13 @@ def effects(spec: ToolSpec) -> str:
     return text
 
 
+def error_table() -> str:
+    rows = ["| Kind | Retryable | When |", "|---|---|---|"]
+    for kind in ErrorKind:
+        rows.append(f"| `{kind.value}` | {'yes' if kind.retryable else 'no'} | {kind.meaning} |")
+    return "\n".join(rows)
+
+
 def config_table() -> str:
     rows = ["| Flag | Environment | Default | Meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
@@ -61,6 +69,7 @@ def render(text: str, block: str, content: str) -> str:
 
 def rendered_readme(text: str) -> str:
     text = render(text, "tools", tool_table(load_default_catalog()))
+    text = render(text, "errors", error_table())
     return render(text, "config", config_table())
 
 
