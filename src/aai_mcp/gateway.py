@@ -44,9 +44,13 @@ def load_default_catalog() -> Catalog:
     return load_catalog(default_schema_dir(), handlers=HANDLER_CALLS, views=VIEWS.keys())
 
 
-def build_gateway(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Gateway:
-    """Everything a transport needs. `transport` replaces the network (tests, the simulator)."""
-    catalog = load_default_catalog()
+def build_gateway(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, catalog: Catalog | None = None
+) -> Gateway:
+    """Everything a transport needs. `transport` replaces the network (tests, the simulator);
+    `catalog` replaces the tool_schemas/ shipped with the package (a catalog loaded from elsewhere)."""
+    if catalog is None:
+        catalog = load_default_catalog()
     registry = Registry(catalog, server_scopes(settings, catalog))
     if transport is None and settings.simulated:
         transport = simulator_transport(settings)
