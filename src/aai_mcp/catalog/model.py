@@ -188,7 +188,10 @@ class ToolSpec(Strict):
 
     def call(self, name: str) -> Call:
         """A handler's declared call (the loader checked the handler's names against `calls`)."""
-        return next(call for call in self.calls if call.name == name)
+        for call in self.calls:
+            if call.name == name:
+                return call
+        raise KeyError(f"{self.name} declares no call {name!r}")
 
     @model_validator(mode="after")
     def _check_params(self) -> ToolSpec:
