@@ -52,6 +52,18 @@ class Command:
     description: str | None = None
 
 
+def secrets_epilog(command: Command) -> str | None:
+    """The secrets a command reads, which have no flag: --help still names every option it takes."""
+    names = [
+        variable
+        for group in command.groups
+        for name in group.fields()
+        if marker(group.model, name).secret and (variable := env_var(name, group.model))
+    ]
+    unique = list(dict.fromkeys(names))
+    return f"Secrets, from the environment only: {', '.join(unique)}." if unique else None
+
+
 def help_text(name: str, model: Model) -> str:
     field = model.model_fields[name]
     bounds = limits(name, model)
@@ -116,12 +128,19 @@ def build_parser(prog: str, description: str, commands: Sequence[Command], paren
     for command in commands:
         head, _, leaf = command.name.partition(" ")
         if not leaf:
-            sub = top.add_parser(head, help=command.help, description=command.description or command.help)
+            sub = top.add_parser(
+                head,
+                help=command.help,
+                description=command.description or command.help,
+                epilog=secrets_epilog(command),
+            )
         else:
             if head not in nested:
                 group = top.add_parser(head, help=parents[head])
                 nested[head] = group.add_subparsers(dest=f"{head}_command", required=True)
-            sub = nested[head].add_parser(leaf, help=command.help, description=command.description)
+            sub = nested[head].add_parser(
+                leaf, help=command.help, description=command.description, epilog=secrets_epilog(command)
+            )
         add_command(sub, command)
     return parser
 

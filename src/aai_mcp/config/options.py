@@ -88,6 +88,8 @@ def _bounds(field: FieldInfo) -> list[str]:
         for kind, (attribute, template) in words.items():
             if isinstance(item, kind):
                 found.append(template.format(getattr(item, attribute)))
+        if isinstance(item, annotated_types.MinLen):
+            found.append(f"at least {item.min_length} character{'' if item.min_length == 1 else 's'}")
         if isinstance(item, annotated_types.MaxLen):
             found.append(f"at most {item.max_length} characters")
         if getattr(item, "pattern", None):
