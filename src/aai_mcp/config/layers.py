@@ -56,6 +56,9 @@ def load_model(model: type[M], flags: Mapping[str, Any], env: Mapping[str, str],
     from_file = file.values_for(model)
     from_env = env_values(model, env)
     merged = {**from_file, **from_env, **flags}
+    # Settings is also a BaseSettings, so code that builds it directly (tests, bench) reads the same
+    # variables; here every layer arrives as an argument, which pydantic-settings ranks above its own
+    # read of the environment, so the order above is the one that holds.
     try:
         return model(**merged)
     except ValidationError as exc:
