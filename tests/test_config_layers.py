@@ -15,7 +15,7 @@ from aai_mcp.cli.flags import Command, Group, build_parser, loaded_from
 from aai_mcp.cli.main import COMMANDS, load_command, main
 from aai_mcp.cli.main import build_parser as build_cli_parser
 from aai_mcp.cli.readme_tables import README, config_rows, rendered_readme
-from aai_mcp.config.command_options import CommandOptions, SimulateOptions, TokenKeys
+from aai_mcp.config.command_options import CommandOptions, MintOptions, SimulateOptions, TokenKeys
 from aai_mcp.config.config_file import ConfigFile, read_config_file
 from aai_mcp.config.layers import Loaded
 from aai_mcp.config.options import env_var, file_key, flag, marker
@@ -110,8 +110,8 @@ def test_the_token_mint_scopes_do_not_pick_up_the_server_filters(tmp_path: Path)
     path = write(tmp_path, 'tools = ["get_transcript"]\n')
     env = {"AAI_MCP_TOOLS": "list_transcripts", "AAI_MCP_METHODS": "read", "AAI_MCP_CONFIG": str(path)}
     loaded = load_command(["token", "mint", "--name", "ci"], env)
-    mint = loaded.values[next(model for model in loaded.values if model is not TokenKeys)]
-    assert mint.model_dump()["tools"] is None and mint.model_dump()["methods"] is None
+    mint = loaded.of(MintOptions)
+    assert (mint.tools, mint.methods) == (None, None)
 
 
 # --- the config file's rules ---------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def help_text(name: str, model: Model) -> str:
     bounds = limits(name, model)
     text = f"{field.description}{f' Must be {bounds}.' if bounds else ''}"
     where = [f"env {variable}"] if (variable := env_var(name, model)) else []
-    if (key := file_key(name, model)) and env_var(name, model):
+    if key := file_key(name, model):
         where.append(f"file {key}")
     if not field.is_required():
         where.append(f"default {field.default!r}")
