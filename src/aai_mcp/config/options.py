@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from aai_mcp.config.settings import Settings
 
 # Secrets never come from the command line (shell history, process lists): environment only.
-ENV_ONLY = frozenset({"api_key", "token_secrets"})
+ENV_ONLY = frozenset({"api_key", "token_secrets", "redis_url"})
 # Options that only mean something for an HTTP listener; `stdio` does not offer them.
 HTTP_ONLY = frozenset(
     {
@@ -48,6 +48,7 @@ HTTP_ONLY = frozenset(
         "stream_recheck_seconds",
         "keep_alive_timeout_seconds",
         "max_connections",
+        "redis_url",
     }
 )
 
