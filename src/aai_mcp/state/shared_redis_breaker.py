@@ -4,8 +4,8 @@ Redis be tried again after `RETRY_SECONDS`."""
 from __future__ import annotations
 
 import logging
+import re
 import time
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from redis.exceptions import RedisError
 
@@ -14,6 +14,8 @@ log = logging.getLogger("aai_mcp.shared_state")
 RETRY_SECONDS = 5.0
 # Failures that mean "Redis is not there right now": fall back rather than fail the call.
 UNREACHABLE = (RedisError, OSError)
+USERINFO_PASSWORD = re.compile(r"^([a-z]+://[^:@/]*:)[^@]*@", re.IGNORECASE)
+QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
 class Unreachable(Exception):
@@ -22,15 +24,8 @@ class Unreachable(Exception):
 
 def redacted_url(url: str) -> str:
     """The URL with any password (in the authority or a `password=` query item) replaced."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rsplit("@", 1)[1]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    query = [
-        f"{name}=***" if name.lower() == "password" else f"{name}={value}"
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query="&".join(query)))
+    url = USERINFO_PASSWORD.sub(r"\1***@", url)
+    return QUERY_PASSWORD.sub(r"\1***", url)
 
 
 class Breaker:
