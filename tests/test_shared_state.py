@@ -79,7 +79,7 @@ async def test_places_of_a_crashed_instance_lapse_and_a_live_one_keeps_its_own(
 ) -> None:
     key = unique(request)
     crashed = RedisState(shared_redis.url, owner="crashed", hold_ttl=1.0)
-    live = RedisState(shared_redis.url, owner="live", hold_ttl=1.0)
+    live = RedisState(shared_redis.url, owner="live", hold_ttl=2.0)  # renewed every 0.7 s
     other = RedisState(shared_redis.url, owner="other")
     async with closing(crashed, live, other), live.running():
         assert await crashed.try_hold(key, 2) is not None
@@ -89,7 +89,7 @@ async def test_places_of_a_crashed_instance_lapse_and_a_live_one_keeps_its_own(
         with anyio.fail_after(DEADLINE):
             while (taken := await other.try_hold(key, 2)) is None:
                 await anyio.sleep(0.1)
-        # The crashed instance's place lapsed; three lease periods on, the live one's is still held.
+        # The crashed instance's place lapsed; past its own lease period, the live one's is still held.
         await anyio.sleep(3.0)
         assert await other.try_hold(key, 2) is None
         await other.release(taken)
