@@ -1,4 +1,5 @@
-"""One typed settings object, built at start-up from the environment and command-line flags."""
+"""One typed settings object, built at start-up from flags, the environment and the config file
+(`aai_mcp.config.layers`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from aai_mcp.config.marker import Option
 
 Region = Literal["us", "eu"]
 
@@ -49,7 +52,7 @@ class Settings(BaseSettings):
         env_prefix="AAI_MCP_", extra="forbid", validate_default=True, populate_by_name=True
     )
 
-    api_key: SecretStr | None = Field(
+    api_key: Annotated[SecretStr | None, Option(secret=True)] = Field(
         None,
         validation_alias="ASSEMBLYAI_API_KEY",
         description="AssemblyAI API key. Unset: serve the built-in simulator instead of the real API.",
@@ -151,9 +154,9 @@ class Settings(BaseSettings):
         False,
         description="Allow auth=none on a non-loopback address (anyone who reaches it can spend the key).",
     )
-    token_secrets: SecretStr | None = Field(
-        None, description="HMAC secrets that sign access tokens, comma-separated, first signs."
-    )
+    token_secrets: Annotated[
+        SecretStr | None, Option(secret=True, hint="or list them in a file named by token_secret_file")
+    ] = Field(None, description="HMAC secrets that sign access tokens, comma-separated, first signs.")
     token_secret_file: Path | None = Field(None, description="File of token signing secrets, one per line.")
     token_revocation_file: Path | None = Field(
         None,
@@ -257,7 +260,7 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long in-flight calls may finish (waits return at once; "
         "calls still running near the end get a retryable error).",
     )
-    redis_url: SecretStr | None = Field(
+    redis_url: Annotated[SecretStr | None, Option(secret=True)] = Field(
         None,
         description="Redis or Valkey URL (redis://, rediss:// or unix://) for state every instance shares: "
         "one poll loop per transcript, per-token call limits. Unset: per process. Holds a password: "
@@ -311,7 +314,9 @@ class Settings(BaseSettings):
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [Path(item.strip()).expanduser() for item in value.split(",") if item.strip()]
+            value = value.split(",")
+        if isinstance(value, list):  # a list comes from the config file
+            return [Path(str(item).strip()).expanduser() for item in value if str(item).strip()]
         return value
 
     @model_validator(mode="after")
