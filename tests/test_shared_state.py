@@ -40,9 +40,14 @@ async def closing(*states: SharedState) -> AsyncIterator[None]:
             await state.aclose()
 
 
+def status_of(state: SharedState) -> str:
+    """Read afresh each time (mypy would take an earlier comparison as still true)."""
+    return state.status
+
+
 def unique(request: pytest.FixtureRequest) -> str:
     """A key of this test's own: the session's Redis is shared by every test."""
-    return request.node.nodeid
+    return str(request.node.nodeid)
 
 
 async def test_places_are_limited_and_given_back(
@@ -118,7 +123,7 @@ async def test_a_lease_whose_holder_died_lapses_to_another_instance(
     shared_redis: RedisServer, request: pytest.FixtureRequest
 ) -> None:
     b = RedisState(shared_redis.url, owner="b")
-    raw = Redis.from_url(shared_redis.url)
+    raw = Redis.from_url(shared_redis.url, decode_responses=True)
     name = unique(request)
     # What a leader killed mid-poll leaves behind: its lease, never renewed, never dropped.
     await raw.set(f"aai-mcp:poll:{name}", "dead-instance:1", px=1000)
@@ -127,7 +132,7 @@ async def test_a_lease_whose_holder_died_lapses_to_another_instance(
         with anyio.fail_after(DEADLINE):
             while not await survivor.lead(30):
                 assert await survivor.observe(0.1) is None
-        assert (await raw.get(f"aai-mcp:poll:{name}")).decode().startswith("b:")
+        assert str(await raw.get(f"aai-mcp:poll:{name}")).startswith("b:")
     await raw.aclose()
 
 
@@ -176,7 +181,7 @@ async def test_redis_stopping_falls_back_to_this_instance_and_comes_back(
     key = unique(request)
     state = RedisState(own_redis.url, owner="a")
     async with closing(state), state.poll_lease(key) as lease:
-        assert await state.try_hold(key, 1) is not None and state.status == "redis"
+        assert await state.try_hold(key, 1) is not None and status_of(state) == "redis"
         own_redis.stop()
 
         fallback = await state.try_hold(key, 1)
@@ -184,7 +189,7 @@ async def test_redis_stopping_falls_back_to_this_instance_and_comes_back(
         assert await state.try_hold(key, 1) is None, "the limit still holds, per instance"
         assert await lease.lead(30), "every instance polls on its own"
         await state.publish(key, {"lost": True})  # best effort: no error
-        assert state.status == "degraded"
+        assert status_of(state) == "degraded"
         await state.release(fallback)
         assert await state.try_hold(key, 1) is not None
         warnings = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
@@ -194,7 +199,7 @@ async def test_redis_stopping_falls_back_to_this_instance_and_comes_back(
         with anyio.fail_after(DEADLINE):
             while (back := await state.try_hold(key + "-after", 1)) is None or not back.shared:
                 await anyio.sleep(0.1)
-        assert state.status == "redis"
+        assert status_of(state) == "redis"
     logged = caplog.text
     assert "reachable again" in logged
     assert own_redis.password not in logged and "***" in logged
@@ -210,7 +215,7 @@ async def test_the_same_limits_hold_with_a_redis_never_reached(
     async with closing(state), state.running():
         assert await state.try_hold(unique(request), 1) is not None
         assert await state.try_hold(unique(request), 1) is None
-        assert state.status == "degraded"
+        assert status_of(state) == "degraded"
 
 
 async def test_the_raw_keys_say_whose_places_they_are(
@@ -218,13 +223,13 @@ async def test_the_raw_keys_say_whose_places_they_are(
 ) -> None:
     """Operators (and the two-instance proof) can see which instance holds which place."""
     state = RedisState(shared_redis.url, owner="pod-a")
-    raw = Redis.from_url(shared_redis.url)
+    raw = Redis.from_url(shared_redis.url, decode_responses=True)
     key = unique(request)
     async with closing(state):
         hold = await state.try_hold(key, 2)
         assert hold is not None
         members = await raw.zrange(f"aai-mcp:calls:{key}", 0, -1)
-        assert [member.decode() for member in members] == [hold.member]
+        assert [str(member) for member in members] == [hold.member]
         assert hold.member.startswith("pod-a:")
         await state.release(hold)
         assert await raw.zcard(f"aai-mcp:calls:{key}") == 0
