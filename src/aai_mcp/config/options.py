@@ -198,5 +198,6 @@ HTTP_ONLY = frozenset(
         "stream_recheck_seconds",
         "keep_alive_timeout_seconds",
         "max_connections",
+        "redis_url",
     }
 )

@@ -39,6 +39,7 @@ DEFAULT_LLM_MODELS = (
     "gemini-2.5-flash-lite",
 )
 EU_MODEL_PREFIXES = ("claude-", "gemini-")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 CommaList = Annotated[list[str], NoDecode]
 PathList = Annotated[list[Path] | None, NoDecode]
@@ -259,6 +260,12 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long in-flight calls may finish (waits return at once; "
         "calls still running near the end get a retryable error).",
     )
+    redis_url: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="Redis or Valkey URL (redis://, rediss:// or unix://) for state every instance shares: "
+        "one poll loop per transcript, per-token call limits. Unset: per process. Holds a password: "
+        "environment only.",
+    )
 
     simulator_delay_seconds: float = Field(
         3.0, ge=0, description="Simulator: seconds a transcript takes from queued to completed."
@@ -293,6 +300,14 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never quotes the URL: it may carry a password.
+        if value is not None and not value.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError("must start with " + ", ".join(REDIS_SCHEMES))
         return value
 
     @field_validator("upload_roots", mode="before")

@@ -19,10 +19,10 @@ class Health:
     """`{"status": "ok"}` (200), or `{"status": "unavailable", "reason": ...}` (503) while every token
     is refused because the revocation file is missing or unreadable.
 
-    Instance, version, simulator mode and tool count are added for a caller with a valid access
-    token, or for anyone when the server is open (auth none) on loopback, where everyone who can reach
-    it may use it anyway. A passthrough key does not unlock them: it is not checked until a call
-    reaches AssemblyAI.
+    Instance, version, simulator mode, tool count and the shared state's status are added for a caller
+    with a valid access token, or for anyone when the server is open (auth none) on loopback, where
+    everyone who can reach it may use it anyway. A passthrough key does not unlock them: it is not
+    checked until a call reaches AssemblyAI.
     """
 
     def __init__(self, gateway: Gateway, authenticator: Authenticator, instance: str) -> None:
@@ -42,6 +42,9 @@ class Health:
                 version=__version__,
                 simulated=self.gateway.settings.simulated,
                 tools=len(self.gateway.registry.definitions),
+                # in-process, redis, or degraded: Redis configured but unreachable, so limits and
+                # polling are per instance until it is back (calls are still served).
+                shared_state=self.gateway.shared.status,
             )
         await JSONResponse(body, status_code=200 if problem is None else 503)(scope, receive, send)
 
