@@ -43,8 +43,8 @@ class ManualClock:
     instead of racing the wall clock on a loaded machine. A float store is atomic, so a test may
     advance it while the simulator reads it from another thread."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
 
     def __call__(self) -> float:
         return self.now
