@@ -34,7 +34,7 @@ def no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def options_of(command: str) -> set[str]:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    return set(subparsers.choices[command]._option_string_actions)  # type: ignore[attr-defined]
+    return set(subparsers.choices[command]._option_string_actions)  # type: ignore[index]
 
 
 def run_cli(
@@ -98,7 +98,7 @@ def bounded_fields() -> list[str]:
 def help_of(command: str) -> dict[str, str]:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    actions = subparsers.choices[command]._actions  # type: ignore[attr-defined]
+    actions = subparsers.choices[command]._actions  # type: ignore[index]
     return {option: str(action.help) for action in actions for option in action.option_strings}
 
 

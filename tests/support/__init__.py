@@ -6,6 +6,7 @@ import io
 import wave
 from typing import Any
 
+from mcp_types import TextContent
 from pydantic import SecretStr
 
 from aai_mcp.config.settings import Settings
@@ -29,6 +30,13 @@ def wav_bytes(seconds: float = 0.5) -> bytes:
         out.setframerate(16000)
         out.writeframes(b"\x00\x00" * int(16000 * seconds))
     return buffer.getvalue()
+
+
+def text_of(result: Any, index: int = 0) -> str:
+    """The text of a result's content block, which must be a TextContent."""
+    block = result.content[index]
+    assert isinstance(block, TextContent), block
+    return block.text
 
 
 def error_details(result: Any) -> dict[str, Any]:
