@@ -13,8 +13,9 @@ from aai_mcp.mcp_server.factory import build_server
 from tests.support import make_settings
 from tests.support.catalog import share_session_catalog
 
-# The canary key must never leak: every test is checked (tests/support/canary.py says how).
-pytest_plugins = ("tests.support.canary",)
+# The canary key must never leak: every test is checked (tests/support/canary.py says how). `--unit`
+# runs only in-process tests and proves they are (tests/support/unit_boundary.py).
+pytest_plugins = ("tests.support.canary", "tests.support.unit_boundary")
 
 _CATALOG_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 
