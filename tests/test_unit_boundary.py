@@ -83,3 +83,39 @@ def test_every_listed_module_and_test_exists() -> None:
         module, _, name = entry.partition("::")
         source = (ROOT / module).read_text(encoding="utf-8")
         assert not name or re.search(rf"^(async )?def {name}\(", source, re.MULTILINE), entry
+
+
+INNER_TESTS = """
+import subprocess
+
+import pytest
+
+
+def test_in_memory():
+    assert True
+
+
+def test_hides_a_process():
+    try:
+        subprocess.run(["true"], check=False)
+    except Exception:
+        pass  # swallowed: the guard must still fail this test
+
+
+@pytest.mark.slow
+def test_marked_end_to_end():
+    subprocess.run(["true"], check=True)
+"""
+
+
+def test_a_unit_run_deselects_slow_tests_and_fails_one_that_crossed_even_if_it_hid_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_inner=INNER_TESTS)
+    pytester.makeini("[pytest]\nmarkers =\n    slow: end-to-end\n")
+    result = pytester.runpytest_inprocess(
+        "-p", "tests.support.unit_boundary", "--unit", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2, errors=1, deselected=1)
+    result.stdout.fnmatch_lines(["*this unit test crossed the in-process boundary*", "*starting a process*"])
+    assert unit_boundary.CROSSINGS.take() == []
