@@ -22,6 +22,7 @@ import anyio
 import httpx
 
 from bench import common
+from tests.support.servers import SIM_KEY, ServerProcess
 
 # mode name -> (server flags, client mode). "legacy" is the initialize handshake (2025-11-25 era),
 # where stateful/stateless/JSON differ; "auto" lands on the sessionless 2026-07-28 era.
@@ -111,11 +112,11 @@ async def measure_mcp(
         return await drive([caller(c) for c in connected], calls, 3, pids)
 
 
-async def measure_direct(sim: common.Proc, transcript_id: str, clients: int, calls: int) -> Sample:
+async def measure_direct(sim: ServerProcess, transcript_id: str, clients: int, calls: int) -> Sample:
     async with AsyncExitStack() as stack:
         https = [
             await stack.enter_async_context(
-                httpx.AsyncClient(base_url=sim.url, headers={"Authorization": common.SIM_KEY})
+                httpx.AsyncClient(base_url=sim.base_url, headers={"Authorization": SIM_KEY})
             )
             for _ in range(clients)
         ]
@@ -140,15 +141,14 @@ def med(samples: list[Sample]) -> Sample:
     return ordered[len(ordered) // 2]
 
 
-def run_mode(name: str, sim: common.Proc, transcript_id: str, args: argparse.Namespace) -> Results:
+def run_mode(name: str, sim: ServerProcess, transcript_id: str, args: argparse.Namespace) -> Results:
     flags, client_mode = MODES[name]
-    trivial_port = common.free_port()
-    trivial_cmd = [common.PYTHON, "-m", "bench.trivial_server", "--port", str(trivial_port), *flags,
-                   "--upstream", sim.url, "--key", common.SIM_KEY]  # fmt: skip
     samples: dict[tuple[str, int], list[Sample]] = {}
     with (
-        common.gateway(sim.url, *flags) as aai,
-        common.server_process(trivial_cmd, trivial_port) as trivial,
+        common.gateway(sim.base_url, *flags) as aai,
+        common.bench_server(
+            "trivial_server", *flags, "--upstream", sim.base_url, "--key", SIM_KEY
+        ) as trivial,
     ):
         for _ in range(args.rounds):
             for clients in (1, args.clients):
@@ -162,9 +162,9 @@ def run_mode(name: str, sim: common.Proc, transcript_id: str, args: argparse.Nam
 
 @dataclass
 class Setup:
-    aai: common.Proc
-    trivial: common.Proc
-    sim: common.Proc
+    aai: ServerProcess
+    trivial: ServerProcess
+    sim: ServerProcess
     client_mode: str
     transcript_id: str
 
@@ -175,13 +175,13 @@ async def _measure(target: str, setup: Setup, clients: int, calls: int) -> Sampl
     mode = setup.client_mode
     if target == "trivial":
         pids = {"server": setup.trivial.pid}
-        return await measure_mcp(setup.trivial.url + "/mcp", mode, "constant", {}, clients, calls, pids)
+        return await measure_mcp(setup.trivial.base_url + "/mcp", mode, "constant", {}, clients, calls, pids)
     pids = {"server": setup.aai.pid, "sim": setup.sim.pid}
     args = {"transcript_id": setup.transcript_id}
     if target == "trivial+GET":
         pids["server"] = setup.trivial.pid
-        return await measure_mcp(setup.trivial.url + "/mcp", mode, "fetch", args, clients, calls, pids)
-    return await measure_mcp(setup.aai.url + "/mcp", mode, "get_transcript", args, clients, calls, pids)
+        return await measure_mcp(setup.trivial.base_url + "/mcp", mode, "fetch", args, clients, calls, pids)
+    return await measure_mcp(setup.aai.base_url + "/mcp", mode, "get_transcript", args, clients, calls, pids)
 
 
 def _cpu(sample: Sample) -> str:
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     common.header("Call overhead: get_transcript")
     with common.simulator() as sim:
-        transcript_id = common.create_transcripts(sim.url, 1)[0]
+        transcript_id = common.create_transcripts(sim.base_url, 1)[0]
         results = {mode: run_mode(mode, sim, transcript_id, args) for mode in args.modes.split(",")}
     met = report(results, args.clients)
     print(f"\nOverall: {common.verdict(met)}")

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from bench import common
+from tests.support.servers import SIM_KEY
 
 FASTMCP_VENV = common.CACHE / "fastmcp-venv"
 REQUIREMENTS = common.BENCH / "requirements-fastmcp.txt"
@@ -65,7 +67,7 @@ def parts(tool: dict[str, Any]) -> dict[str, int]:
 
 async def our_tools() -> tuple[dict[str, dict[str, Any]], int]:
     """Our tools/list, through the mcp SDK client, and the byte size of the whole result."""
-    gateway = build_gateway(Settings(api_key=common.SIM_KEY))
+    gateway = build_gateway(Settings(api_key=SIM_KEY))
     try:
         async with Client(build_server(gateway)) as client:
             listed = await client.list_tools()
@@ -103,7 +105,7 @@ def fastmcp_tools(texts: dict[str, str]) -> tuple[dict[str, dict[str, Any]], dic
     return data["tools"], data["tokens"]
 
 
-def check_mapping(catalog_paths: dict[str, tuple[str, str]], fastmcp: dict[str, dict[str, Any]]) -> None:
+def check_mapping(catalog_paths: Mapping[str, tuple[str, str]], fastmcp: dict[str, dict[str, Any]]) -> None:
     """Each paired FastMCP tool exists, and our tool calls the same method on the same path."""
     for (spec, op_id), tool in SAME_OPERATIONS.items():
         if op_id not in fastmcp.get(spec, {}):
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_reference:
         print(where_bytes_go(ours, whole, None))
         return 0
-    gateway = build_gateway(Settings(api_key=common.SIM_KEY))
+    gateway = build_gateway(Settings(api_key=SIM_KEY))
     catalog_paths = {name: (s.route.method, s.route.path) for name, s in gateway.catalog.tools.items()}
     anyio.run(gateway.aclose)
     fastmcp, tokens = fastmcp_tools({f"aai:{name}": compact(tool) for name, tool in ours.items()})
@@ -201,7 +203,7 @@ def where_bytes_go(ours: dict[str, dict[str, Any]], whole: int, tokens: dict[str
         tok = tokens[f"aai:{name}"] if tokens else sizes["total"] // 4
         rows.append([name, sizes["description"], sizes["inputSchema"], sizes["outputSchema"], sizes["other"],
                      sizes["total"], tok])  # fmt: skip
-    rows.sort(key=lambda row: -int(row[5]))
+    rows.sort(key=lambda row: -int(str(row[5])))
     all_tok = sum(tokens[f"aai:{n}"] for n in ours) if tokens else sums["total"] // 4
     rows.append(["**all tools**", sums["description"], sums["inputSchema"], sums["outputSchema"],
                  sums["other"], sums["total"], all_tok])  # fmt: skip

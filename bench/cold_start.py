@@ -15,9 +15,9 @@ import sys
 import time
 
 import anyio
-import httpx
 
 from bench import common
+from tests.support import servers
 
 # Nothing is called upstream while listing tools; the URL only has to be well-formed.
 UNUSED_UPSTREAM = "http://127.0.0.1:9"
@@ -35,24 +35,20 @@ def one_start(command: list[str], port: int, env: dict[str, str]) -> tuple[float
     process = subprocess.Popen(
         command, env=env, cwd=common.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[:4]} exited with {process.returncode}")
+        return servers.answers_healthz(url)
+
     try:
-        with httpx.Client(timeout=1) as http:
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[:4]} exited with {process.returncode}")
-                try:
-                    if http.get(f"{url}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() - started > common.STARTUP_TIMEOUT:
-                    raise TimeoutError(f"{command[:4]} not ready")
-                time.sleep(0.01)
+        # Polled every 10 ms: the figure is only as fine as the poll.
+        servers.wait_until(ready, what=f"{command[:4]} /healthz", interval=0.01)
         healthy = time.perf_counter() - started
         tools = anyio.run(list_tools, f"{url}/mcp")
         listed = time.perf_counter() - started
     finally:
-        common.stop(process)
+        servers.stop(process)
     return healthy, listed, tools
 
 
@@ -66,12 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         "bare SDK server (reference)": [],
     }
     for _ in range(args.runs):
-        port = common.free_port()
+        port = servers.free_port()
         aai = common.gateway_command(port, UNUSED_UPSTREAM)
-        results["aai-mcp serve"].append(one_start(aai, port, common.gateway_env()))
-        port = common.free_port()
-        bare = [common.PYTHON, "-m", "bench.trivial_server", "--port", str(port)]
-        results["bare SDK server (reference)"].append(one_start(bare, port, common.clean_env()))
+        results["aai-mcp serve"].append(one_start(aai, port, servers.simulator_env()))
+        port = servers.free_port()
+        bare = common.bench_command("trivial_server", port)
+        results["bare SDK server (reference)"].append(one_start(bare, port, servers.clean_env()))
     rows = []
     reference = results["bare SDK server (reference)"]
     ref_health = common.median([r[0] for r in reference])

@@ -1,18 +1,14 @@
-"""What every benchmark shares: servers in their own processes, the MCP client, /proc readings, tables."""
+"""What every benchmark shares beyond tests/support (servers, processes): the simulator and gateway it
+measures, the MCP client, /proc readings, tables."""
 
 from __future__ import annotations
 
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -21,128 +17,47 @@ import httpx2
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.support import servers
+from tests.support.servers import SIM_KEY, ServerProcess
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 CACHE = ROOT / ".cache"
 PYTHON = sys.executable
-SIM_KEY = "bench-key"
-STARTUP_TIMEOUT = 30.0
 AUDIO_URL = "https://example.com/support-call.mp3"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def bench_command(module: str, port: int, *args: str) -> list[str]:
+    return [PYTHON, "-m", f"bench.{module}", "--port", str(port), *args]
 
 
-def wait_until(condition: Any, timeout: float = STARTUP_TIMEOUT, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+def bench_server(module: str, *args: str) -> AbstractContextManager[ServerProcess]:
+    """`python -m bench.<module>` (a reference server) on a free port, ready once /healthz answers."""
+    port = servers.free_port()
+    command = bench_command(module, port, *args)
+    return servers.server_process(command, port, cwd=ROOT)
 
 
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@dataclass
-class Proc:
-    """A server we started: its base URL, its process, and where its stderr went."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stderr(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "ASSEMBLYAI_API_KEY" and not k.startswith("AAI_MCP_")}
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def server_process(command: Sequence[str], port: int, env: dict[str, str] | None = None) -> Iterator[Proc]:
-    """Start `command`, wait for its /healthz on `port`, stop it (by its own pid) on exit."""
-    with tempfile.TemporaryDirectory(prefix="aai-bench-") as tmp:
-        log_path = Path(tmp) / "stderr.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                list(command), env=env or clean_env(), stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT
-            )
-        proc = Proc(f"http://127.0.0.1:{port}", process, log_path)
-
-        def up() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[:4]} exited: {proc.stderr()[-2000:]}")
-            return healthy(proc.url)
-
-        try:
-            wait_until(up, what=" ".join(command[:4]))
-            yield proc
-        finally:
-            stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def simulator_command(port: int, delay: float = 0.0) -> list[str]:
-    return [
-        PYTHON, "-m", "aai_mcp", "simulate", "--port", str(port), "--key", SIM_KEY,
-        "--simulator-delay-seconds", str(delay), "--log-level", "WARNING",
-    ]  # fmt: skip
+def simulator(delay: float = 0.0) -> AbstractContextManager[ServerProcess]:
+    """The standalone simulator every benchmark measures against, finishing jobs after `delay` s."""
+    return servers.standalone_simulator("--simulator-delay-seconds", str(delay), "--log-level", "WARNING")
 
 
 def gateway_command(port: int, sim_url: str, *flags: str) -> list[str]:
     """`aai-mcp serve` with every AssemblyAI host pointed at the standalone simulator."""
-    hosts = ["--api-base-url", "--llm-gateway-base-url", "--streaming-base-url", "--agents-base-url"]
-    pointed = [part for flag in hosts for part in (flag, sim_url)]
-    return [PYTHON, "-m", "aai_mcp", "serve", "--port", str(port), *pointed, *flags]
+    return servers.aai_mcp_command("serve", port, *servers.upstream_args(sim_url), *flags)
 
 
-def gateway_env(**extra: str) -> dict[str, str]:
-    return clean_env(ASSEMBLYAI_API_KEY=SIM_KEY, **extra)
-
-
-@contextmanager
-def simulator(delay: float = 0.0) -> Iterator[Proc]:
-    port = free_port()
-    with server_process(simulator_command(port, delay), port) as proc:
-        yield proc
-
-
-@contextmanager
-def gateway(sim_url: str, *flags: str, env: dict[str, str] | None = None) -> Iterator[Proc]:
-    port = free_port()
-    with server_process(gateway_command(port, sim_url, *flags), port, env or gateway_env()) as proc:
-        yield proc
+def gateway(sim_url: str, *flags: str) -> AbstractContextManager[ServerProcess]:
+    port = servers.free_port()
+    return servers.server_process(gateway_command(port, sim_url, *flags), port, servers.simulator_env())
 
 
 def mcp_client(url: str, read_timeout: float = 60.0, mode: str = "legacy") -> Client:
     """The mcp SDK client over Streamable HTTP, with a read timeout long enough for big uploads."""
     http = httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=read_timeout))
     transport: AbstractAsyncContextManager[Any] = _owning(http, url)
-    return Client(transport, mode=mode, read_timeout_seconds=read_timeout)  # type: ignore[arg-type]
+    return Client(transport, mode=mode, read_timeout_seconds=read_timeout)
 
 
 class _owning(AbstractAsyncContextManager[Any]):

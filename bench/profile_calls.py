@@ -100,20 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     flags = shlex.split(args.flags)
     common.header(f"Profile: {args.target} {' '.join(flags)}, {args.clients} client(s)")
     with common.simulator() as sim:
-        transcript_id = common.create_transcripts(sim.url, 1)[0]
-        port = common.free_port()
+        transcript_id = common.create_transcripts(sim.base_url, 1)[0]
         if args.target == "trivial":
-            command = [common.PYTHON, "-m", "bench.trivial_server", "--port", str(port), *flags]
-            server = common.server_process(command, port)
+            server = common.bench_server("trivial_server", *flags)
             tool, tool_args = "constant", {}
         else:
-            server = common.server_process(
-                common.gateway_command(port, sim.url, *flags), port, common.gateway_env()
-            )
+            server = common.gateway(sim.base_url, *flags)
             tool, tool_args = "get_transcript", {"transcript_id": transcript_id}
         with server as proc, tempfile.TemporaryDirectory() as tmp:
             stop = threading.Event()
-            url = proc.url + "/mcp"
+            url = proc.base_url + "/mcp"
             worker = threading.Thread(
                 target=load, args=(url, args.client_mode, tool, tool_args, args.clients, stop)
             )

@@ -24,6 +24,7 @@ import anyio
 import httpx
 
 from bench import common
+from tests.support.servers import SIM_KEY
 
 BLOCK = 4 * 1024 * 1024
 TARGET_RSS_MB = 80.0
@@ -60,7 +61,7 @@ def curl_upload(sim_url: str, path: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
         [curl, "-sS", "--fail", "-o", "/dev/null", "-X", "POST", "-T", str(path), "-H", "Expect:",
-         "-H", f"Authorization: {common.SIM_KEY}", "-H", "Content-Type: application/octet-stream",
+         "-H", f"Authorization: {SIM_KEY}", "-H", "Content-Type: application/octet-stream",
          f"{sim_url}/v2/upload"],
         check=True,
     )  # fmt: skip
@@ -98,24 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     path = test_file(args.size_mib, args.dir)
     warm_page_cache(path)
     size = path.stat().st_size
-    sim_port, bare_port = common.free_port(), common.free_port()
-    sim_cmd = [
-        common.PYTHON,
-        "-m",
-        "bench.upload_simulator",
-        "--port",
-        str(sim_port),
-        "--key",
-        common.SIM_KEY,
-    ]
-    bare_cmd = [common.PYTHON, "-m", "bench.trivial_server", "--port", str(bare_port)]
     times: dict[str, list[float]] = {"curl": [], "aai-mcp": []}
     cpu: dict[str, list[float]] = {"curl": [], "aai-mcp": []}
     chunks: dict[str, int] = {}
     with (
-        common.server_process(sim_cmd, sim_port) as sim,
-        common.server_process(bare_cmd, bare_port) as bare,
-        common.gateway(sim.url, "--upload-roots", str(args.dir)) as aai,
+        common.bench_server("upload_simulator", "--key", SIM_KEY) as sim,
+        common.bench_server("trivial_server") as bare,
+        common.gateway(sim.base_url, "--upload-roots", str(args.dir)) as aai,
     ):
         idle = {
             name: common.proc_status_kib(p.pid, "VmRSS") / 1024 for name, p in (("bare", bare), ("aai", aai))
@@ -124,17 +114,17 @@ def main(argv: list[str] | None = None) -> int:
             for who in ("curl", "aai-mcp") if index % 2 == 0 else ("aai-mcp", "curl"):
                 before = _children_cpu() if who == "curl" else common.cpu_seconds(aai.pid)
                 if who == "curl":
-                    times[who].append(curl_upload(sim.url, path))
+                    times[who].append(curl_upload(sim.base_url, path))
                     cpu[who].append(_children_cpu() - before)
                 else:
-                    elapsed, answer = anyio.run(mcp_upload, aai.url + "/mcp", path)
+                    elapsed, answer = anyio.run(mcp_upload, aai.base_url + "/mcp", path)
                     times[who].append(elapsed)
                     cpu[who].append(common.cpu_seconds(aai.pid) - before)
                     if answer.get("size_bytes") != size:
                         raise RuntimeError(
                             f"upload_file reported {answer.get('size_bytes')} bytes, not {size}"
                         )
-                chunks[who] = _checked(last_upload(sim.url), size)
+                chunks[who] = _checked(last_upload(sim.base_url), size)
         peak = common.proc_status_kib(aai.pid, "VmHWM") / 1024
         sim_peak = common.proc_status_kib(sim.pid, "VmHWM") / 1024
     curl_s, aai_s = common.median(times["curl"]), common.median(times["aai-mcp"])

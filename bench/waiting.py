@@ -21,6 +21,7 @@ import anyio
 import anyio.to_thread
 
 from bench import common
+from tests.support.servers import ServerProcess
 
 ROUTE = "GET /v2/transcript/{transcript_id}"
 
@@ -67,15 +68,15 @@ async def run_waits(
 
 
 def scenario(
-    name: str, aai: common.Proc, sim: common.Proc, transcripts: int, args: argparse.Namespace
+    name: str, aai: ServerProcess, sim: ServerProcess, transcripts: int, args: argparse.Namespace
 ) -> Outcome:
-    gets_before = common.sim_stats(sim.url)["requests"].get(ROUTE, 0)
+    gets_before = common.sim_stats(sim.base_url)["requests"].get(ROUTE, 0)
     cpu_before, client_before = common.cpu_seconds(aai.pid), time.process_time()
     lateness = anyio.run(
-        run_waits, aai.url + "/mcp", sim.url, transcripts, args.waits, args.clients, args.delay
+        run_waits, aai.base_url + "/mcp", sim.base_url, transcripts, args.waits, args.clients, args.delay
     )
     cpu, client = common.cpu_seconds(aai.pid) - cpu_before, time.process_time() - client_before
-    gets = common.sim_stats(sim.url)["requests"].get(ROUTE, 0) - gets_before
+    gets = common.sim_stats(sim.base_url)["requests"].get(ROUTE, 0) - gets_before
     return Outcome(name, args.waits, transcripts, gets, cpu, client, lateness)
 
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20, help="MCP sessions the waits are spread over")
     args = parser.parse_args(argv)
     common.header(f"Waiting: {args.waits} concurrent wait_for_transcript, jobs done after {args.delay:g} s")
-    with common.simulator(delay=args.delay) as sim, common.gateway(sim.url) as aai:
+    with common.simulator(delay=args.delay) as sim, common.gateway(sim.base_url) as aai:
         outcomes = [
             scenario(f"{args.waits} waits on {args.waits} transcripts", aai, sim, args.waits, args),
             scenario(f"{args.waits} waits on 1 transcript", aai, sim, 1, args),

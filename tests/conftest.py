@@ -11,9 +11,22 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from tests.support import make_settings
+from tests.support.catalog import share_session_catalog
 
-# The canary key must never leak: every test is checked (tests/support/canary.py says how).
-pytest_plugins = ("tests.support.canary", "tests.support.redis")
+# The canary key must never leak: every test is checked (tests/support/canary.py says how). `--unit`
+# runs only in-process tests and proves they are (tests/support/unit_boundary.py).
+pytest_plugins = ("tests.support.canary", "tests.support.redis", "tests.support.unit_boundary", "pytester")
+
+_CATALOG_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before collection, so the modules that read the catalog at import share it too.
+    config.stash[_CATALOG_PATCH] = share_session_catalog()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    config.stash[_CATALOG_PATCH].undo()
 
 
 @pytest.fixture

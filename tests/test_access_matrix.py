@@ -26,7 +26,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, ErrorData
+from mcp_types import INVALID_PARAMS, CallToolResult, ErrorData
 
 from aai_mcp.access import METHOD_CLASSES, Scopes, append_revocation, mint
 from aai_mcp.catalog import ToolSpec
@@ -296,6 +296,7 @@ async def test_access(case: Case, tool: str, servers: Servers, http: httpx.Clien
 
     async with connect(url) as client:
         listed = {definition.name for definition in (await client.list_tools()).tools}
+        result: CallToolResult | ErrorData
         try:
             result = await client.call_tool(tool, arguments)
         except MCPError as exc:
@@ -333,6 +334,7 @@ async def test_transcribe_uploads_only_with_upload_files_permission(case: Case, 
     before = len(server.simulator.requests)
     async with connect(url) as client:
         listed = {definition.name for definition in (await client.list_tools()).tools}
+        result: CallToolResult | ErrorData
         try:
             result = await client.call_tool("transcribe", {**SOURCES["upload_file"], "wait": False})
         except MCPError as exc:

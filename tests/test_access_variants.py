@@ -163,7 +163,12 @@ def test_hidden_tools_answer_like_unknown_ones_in_both_eras_with_arguments() -> 
     )
     scoped = token(Scopes(tools=frozenset(CATALOG.tools) - {"get_sentences", "transcribe"}))
     names = ("no_such_tool", "search", "get_sentences", "transcribe")  # unknown, server- and token-hidden
-    arguments = [{}, {"transcript_id": "abc"}, {"audio_url": AUDIO_URL, "path": "/etc/passwd"}, {"x": None}]
+    arguments: list[dict[str, Any]] = [
+        {},
+        {"transcript_id": "abc"},
+        {"audio_url": AUDIO_URL, "path": "/etc/passwd"},
+        {"x": None},
+    ]
     with serve_gateway_in_thread(gateway) as base, httpx.Client() as http:
         url = f"{base}/mcp/t/{scoped}"
         session = raw_session(http, url)

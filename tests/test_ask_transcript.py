@@ -14,7 +14,7 @@ from mcp.client import Client
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.support import CANARY_KEY, error_details, make_settings
+from tests.support import CANARY_KEY, error_details, make_settings, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -125,7 +125,7 @@ async def test_utterances_fall_back_to_text_without_speaker_labels(rig: Rig) -> 
     assert result.structured_content["context"] == "utterances"
     [note] = result.structured_content["notes"]
     assert plain in note and "plain text" in note
-    assert note in result.content[0].text
+    assert note in text_of(result)
     assert "[00:00]" not in rig.chat_bodies()[0]["messages"][1]["content"]
 
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-import aai_mcp.mcp_server.runtime.runner as runner_module
+import aai_mcp.mcp_server.runtime.results as results_module
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
@@ -73,7 +73,7 @@ def test_log_records_are_checked_at_every_level_and_logger(canary: CanaryWatch) 
 
 def without_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
     """Plant a leak: the gateway redacts an echoed key itself, so its redactor has to be switched off."""
-    monkeypatch.setattr(runner_module.results, "redacted", lambda result, redactor: result)
+    monkeypatch.setattr(results_module, "redacted", lambda result, redactor: result)
 
 
 @pytest.mark.anyio

@@ -105,7 +105,7 @@ def bounded_fields() -> list[str]:
 def help_of(command: str) -> dict[str, str]:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    actions = subparsers.choices[command]._actions  # type: ignore[attr-defined]
+    actions = subparsers.choices[command]._actions  # type: ignore[index]
     return {option: str(action.help) for action in actions for option in action.option_strings}
 
 
@@ -117,7 +117,7 @@ def test_every_bound_is_stated_in_the_help_and_the_table(capsys: pytest.CaptureF
     assert "Must be at least 1000." in table_rows()["AAI_MCP_MAX_RESULT_CHARS"]
     helps = help_of("serve")
     for name in bounded_fields():
-        assert "Must be " in table_rows()[env_var(name)], name
+        assert "Must be " in table_rows()[str(env_var(name))], name
         assert "Must be " in helps[f"--{name.replace('_', '-')}"], name
 
 
@@ -174,10 +174,10 @@ def test_every_bounded_option_out_of_range_names_itself(
         low = next(m for m in Settings.model_fields[name].metadata if hasattr(m, "ge") or hasattr(m, "gt"))
         below = getattr(low, "ge", None)
         value = str(below - 1) if below is not None else str(low.gt)
-        monkeypatch.setenv(env_var(name), value)
+        monkeypatch.setenv(str(env_var(name)), value)
         line = one_error_line(capsys, ["serve"])
         assert line.startswith(f"aai-mcp: --{name.replace('_', '-')} / {env_var(name)} must be "), line
-        monkeypatch.delenv(env_var(name))
+        monkeypatch.delenv(str(env_var(name)))
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.runtime.results import META_SIMULATED, SIMULATED_BANNER
-from tests.support import error_details, make_settings
+from tests.support import error_details, make_settings, text_of
 from tests.test_ask_transcript import Rig, error_text, rig_with
 
 pytestmark = pytest.mark.anyio
@@ -113,14 +113,14 @@ async def simulated(**settings: Any) -> AsyncIterator[Client]:
 async def test_simulated_search_and_fetch_text_is_exactly_the_connector_json() -> None:
     async with simulated() as client:
         created = await client.call_tool("create_transcript", {"audio_url": AUDIO, "speaker_labels": True})
-        assert created.content[0].text.startswith(SIMULATED_BANNER)  # other tools keep the banner
+        assert text_of(created).startswith(SIMULATED_BANNER)  # other tools keep the banner
         transcript_id = created.structured_content["id"]
         found = await client.call_tool("search", {"query": "refund"})
         fetched = await client.call_tool("fetch", {"id": transcript_id})
     for result in (found, fetched):
         assert not result.is_error, result.content
-        (block,) = result.content
-        assert block.text == json.dumps(result.structured_content, ensure_ascii=False)
+        assert len(result.content) == 1
+        assert text_of(result) == json.dumps(result.structured_content, ensure_ascii=False)
         assert (result.meta or {})[META_SIMULATED] is True
     assert [item["id"] for item in found.structured_content["results"]] == [transcript_id]
     for url in (found.structured_content["results"][0]["url"], fetched.structured_content["url"]):

@@ -18,7 +18,7 @@ SECRET = "conflict-signing-secret-0123456789abcdef"
 
 
 def token(name: str, **scopes: object) -> str:
-    return mint(SECRET.encode(), name=name, scopes=Scopes(**scopes), expires_at=None).token  # type: ignore[arg-type]
+    return mint(SECRET.encode(), name=name, scopes=Scopes(**scopes), expires_at=None).token
 
 
 ADMIN = token("admin")

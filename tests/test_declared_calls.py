@@ -101,7 +101,7 @@ def filled(args: dict[str, Any], transcript_id: str, audio_file: Path) -> dict[s
 
 async def completed_transcript(rig: Rig) -> str:
     created = await rig.client.call_tool("create_transcript", {"audio_url": URL, "speaker_labels": True})
-    transcript_id = str(created.structured_content["id"])  # type: ignore[index]
+    transcript_id = str(created.structured_content["id"])
     await rig.client.call_tool("wait_for_transcript", {"transcript_id": transcript_id})
     return transcript_id
 

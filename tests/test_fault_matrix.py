@@ -15,6 +15,7 @@ import pytest
 from mcp.client import Client
 
 from aai_mcp.catalog import Catalog, ToolSpec
+from aai_mcp.catalog.model import HostName
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.mcp_server.factory import build_server
@@ -85,7 +86,7 @@ class Target:
 
     tool: str
     label: str
-    host: str
+    host: HostName
     method: str
     path: str  # "{id}" stands for the call's transcript id
     first_call: bool = True
@@ -280,7 +281,7 @@ def check_rate_limit(result: Any, target: Target, fault: Fault) -> None:
     if not want:
         assert meta is None, meta
         return
-    got = {key: error_details(result).get(key) for key in want}
+    got: dict[str, Any] = {key: error_details(result).get(key) for key in want}
     assert meta == got
     slack = 1 if fault.name == "429-date" else 0  # an HTTP date has whole seconds: the delta may round down
     for key, value in want.items():

@@ -25,8 +25,15 @@ from mcp.client import Client
 from mcp.client.sse import sse_client
 
 from tests.support import error_details
-from tests.support.servers import ServerProcess, clean_env, serve_in_process
-from tests.test_scale_out import SIM_KEY, simulator_env, standalone_simulator, upstream_args
+from tests.support.servers import (
+    SIM_KEY,
+    ServerProcess,
+    clean_env,
+    serve_in_process,
+    simulator_env,
+    standalone_simulator,
+    upstream_args,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -133,7 +140,8 @@ async def test_sigterm_during_an_upload(case: str, tmp_path: Path) -> None:
     with audio.open("wb") as handle:
         handle.write(b"RIFF\x00\x00\x00\x00WAVEfmt ")
         handle.truncate(8 * 1024 * 1024)
-    with standalone_simulator("--latency-ms", str(latency_ms)) as simulator_url:
+    with standalone_simulator("--latency-ms", str(latency_ms)) as simulator:
+        simulator_url = simulator.base_url
         args = ("--stateless", "--upload-roots", str(tmp_path), *flags, *upstream_args(simulator_url))
         with serve_in_process(*args, env=simulator_env()) as server:
 

@@ -10,6 +10,7 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -85,8 +86,8 @@ class Answer:
     headers: dict[str, str]
     body: bytes
 
-    def json(self) -> dict[str, object]:
-        parsed: dict[str, object] = json.loads(self.body)
+    def json(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
         return parsed
 
 

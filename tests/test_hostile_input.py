@@ -26,7 +26,7 @@ from aai_mcp.mcp_server.runtime.forward import upstream_path
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.upstream.transcripts import transcript_path
-from tests.support import CANARY_KEY, error_details, faults, make_settings, wav_bytes
+from tests.support import CANARY_KEY, error_details, faults, make_settings, text_of, wav_bytes
 from tests.support.faults import CLIP, Outbound, Sent, known_values, minimal_args
 from tests.support.servers import serve_gateway_in_thread
 
@@ -79,10 +79,6 @@ def cached_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
 async def rig() -> AsyncIterator[Rig]:
     async with make_rig() as made:
         yield made
-
-
-def text_of(result: Any) -> str:
-    return str(result.content[0].text)
 
 
 def refused(result: Any, rig: Rig, *needles: str, kinds: tuple[str, ...] = ("invalid_arguments",)) -> None:

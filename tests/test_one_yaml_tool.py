@@ -92,7 +92,7 @@ async def test_definition_and_a_call_the_simulator_answers(catalog: Catalog) -> 
             assert definition.output_schema == catalog.outputs["transcript_status"]
             assert definition.annotations is not None and definition.annotations.read_only_hint is True
             created = await client.call_tool("create_transcript", TRANSCRIPT_BODY)
-            transcript_id = created.structured_content["id"]  # type: ignore[index]
+            transcript_id = created.structured_content["id"]
             result = await client.call_tool(NAME, {"transcript_id": transcript_id})
     finally:
         await gateway.aclose()

@@ -29,7 +29,7 @@ async def render(client: Client, name: str, **arguments: str) -> str:
     result = await client.get_prompt(name, {**OWN_ARGS.get(name, {}), **arguments})
     (message,) = result.messages
     assert message.role == "user" and message.content.type == "text"
-    text: str = message.content.text  # type: ignore[union-attr]
+    text: str = message.content.text
     return text
 
 

@@ -234,7 +234,8 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     declared = schema.get("type", ["null", "boolean", "integer", "string"])
     if isinstance(declared, list):
         return st.one_of(*[from_schema({**schema, "type": one}) for one in declared])
-    return _BUILDERS[declared](schema)
+    strategy: st.SearchStrategy[Any] = _BUILDERS[declared](schema)
+    return strategy
 
 
 def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:

@@ -76,12 +76,13 @@ def test_the_server_keeps_answering_whatever_is_at_the_path(tmp_path: Path, make
         path = tmp_path / "absent" / "revoked"
     with serve_in_thread(token_settings(token_revocation_file=path)) as base:
         path.parent.mkdir(exist_ok=True)
-        {
+        plant: dict[str, Callable[[], object]] = {
             "fifo": lambda: os.mkfifo(path),
             "directory": path.mkdir,
             "dangling link": lambda: path.symlink_to(tmp_path / "nowhere"),
             "missing directory": lambda: None,
-        }[make]()
+        }
+        plant[make]()
 
         def probe() -> tuple[int, int]:
             health = httpx.get(f"{base}/healthz", timeout=DEADLINE)

@@ -34,18 +34,18 @@ from aai_mcp.cli.main import build_parser
 from aai_mcp.config.settings import Settings
 from tests.support.servers import (
     ServerProcess,
-    aai_mcp_process,
-    clean_env,
     free_port,
     serve_in_process,
+    simulator_env,
+    standalone_simulator,
     stop,
+    upstream_args,
     wait_until,
 )
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[1]
-SIM_KEY = "scale-out-sim-key"
 AUDIO_URL = "https://example.com/calls/scale-out.mp3"
 CADDY_MISSING = (
     "caddy is not installed, and tests/test_scale_out.py needs it as the load balancer. It comes from "
@@ -81,23 +81,6 @@ def caddy_config(backends: list[str], port: int, tmp: str) -> dict[str, Any]:
 
 
 # --- processes --------------------------------------------------------------------------------
-
-
-@contextmanager
-def standalone_simulator(*args: str) -> Iterator[str]:
-    """`aai-mcp simulate` on a free port (accepting SIM_KEY); yields its base URL."""
-    with aai_mcp_process("simulate", "--key", SIM_KEY, *args, env=clean_env()) as simulator:
-        yield simulator.base_url
-
-
-def upstream_args(simulator_url: str) -> list[str]:
-    """Point every AssemblyAI host of an instance at the standalone simulator."""
-    hosts = ("api", "llm-gateway", "streaming", "agents")
-    return [arg for host in hosts for arg in (f"--{host}-base-url", simulator_url)]
-
-
-def simulator_env() -> dict[str, str]:
-    return clean_env(ASSEMBLYAI_API_KEY=SIM_KEY)
 
 
 def caddy_binary() -> str:
@@ -216,8 +199,8 @@ async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_one_session_across_two_stateless_instances(mode: str) -> None:
     with (
-        standalone_simulator("--simulator-delay-seconds", "1") as simulator_url,
-        two_instances_behind_proxy(simulator_url) as (proxy, instances),
+        standalone_simulator("--simulator-delay-seconds", "1") as simulator,
+        two_instances_behind_proxy(simulator.base_url) as (proxy, instances),
     ):
         recorder = Recorder()
         names = {instance_of(instance) for instance in instances}

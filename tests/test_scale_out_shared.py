@@ -25,16 +25,16 @@ from redis import Redis
 from aai_mcp.access import Scopes, mint
 from tests.support import error_details
 from tests.support.redis import RedisServer
-from tests.support.servers import ServerProcess, serve_in_process, wait_until
-from tests.test_scale_out import (
-    AUDIO_URL,
+from tests.support.servers import (
     SIM_KEY,
-    Recorder,
-    caddy_round_robin,
+    ServerProcess,
+    serve_in_process,
     simulator_env,
     standalone_simulator,
     upstream_args,
+    wait_until,
 )
+from tests.test_scale_out import AUDIO_URL, Recorder, caddy_round_robin
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -116,8 +116,8 @@ async def test_twenty_waiters_across_two_instances_poll_upstream_as_one_loop(
     token, _ = new_token("waiters")
     delay = str(PROCESSING_SECONDS)
     with (
-        standalone_simulator("--simulator-delay-seconds", delay) as simulator_url,
-        two_shared_instances(simulator_url, shared_redis, WAITERS) as (proxy, _),
+        standalone_simulator("--simulator-delay-seconds", delay) as simulator,
+        two_shared_instances(simulator.base_url, shared_redis, WAITERS) as (proxy, _),
     ):
         recorder = Recorder()
         timeout = httpx2.Timeout(30, read=120)
@@ -138,7 +138,7 @@ async def test_twenty_waiters_across_two_instances_poll_upstream_as_one_loop(
                 for _ in range(WAITERS):
                     group.start_soon(wait)
             elapsed = time.monotonic() - started
-        gets = simulator_stats(simulator_url)["requests"].get(TRANSCRIPT_GETS, 0)
+        gets = simulator_stats(simulator.base_url)["requests"].get(TRANSCRIPT_GETS, 0)
 
     statuses = Counter(outcome.structured_content["status"] for outcome in outcomes if not outcome.is_error)
     served = Counter(instance for tool, instance in recorder.calls if tool == "wait_for_transcript")
@@ -161,8 +161,8 @@ def places_held(redis: RedisServer, token_id: str) -> list[str]:
 async def test_a_tokens_concurrency_limit_holds_across_two_instances(shared_redis: RedisServer) -> None:
     token, token_id = new_token("busy")
     with (
-        standalone_simulator("--simulator-delay-seconds", "3600") as simulator_url,
-        two_shared_instances(simulator_url, shared_redis, CALL_LIMIT) as (proxy, _),
+        standalone_simulator("--simulator-delay-seconds", "3600") as simulator,
+        two_shared_instances(simulator.base_url, shared_redis, CALL_LIMIT) as (proxy, _),
     ):
         recorder = Recorder()
         timeout = httpx2.Timeout(30, read=300)

@@ -197,6 +197,7 @@ def test_views_leave_unknown_values_out_so_results_match_the_schema(
     structured = VIEWS[spec.view](payload, context).structured
     assert nulls(structured) == []
     schema = tool_definition(spec, CATALOG).output_schema
+    assert schema is not None
     assert list(Draft202012Validator(schema).iter_errors(structured)) == []
 
 

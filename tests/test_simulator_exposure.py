@@ -44,7 +44,7 @@ def simulator() -> Iterator[ServerProcess]:
         yield running
 
 
-def admin_call(base: str, method: str, path: str, body: object, **headers: str | bytes) -> httpx.Response:
+def admin_call(base: str, method: str, path: str, body: object, **headers: str) -> httpx.Response:
     return httpx.request(method, f"{base}{path}", json=body, headers=headers, timeout=30)
 
 
@@ -108,7 +108,8 @@ def test_a_bind_beyond_loopback_warns_loudly_on_stderr() -> None:
 
 def simulate_help() -> str:
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return commands.choices["simulate"].format_help()
+    help_text: str = commands.choices["simulate"].format_help()
+    return help_text
 
 
 def test_simulate_help_describes_its_own_host_and_port() -> None:

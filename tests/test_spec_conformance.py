@@ -97,7 +97,7 @@ def tool_param(spec: ToolSpec, operation: Operation, location: str, spec_name: s
     if location == "path":
         ours = {theirs: ours for ours, theirs in path_renames(spec, operation).items()}
         spec_name = ours.get(spec_name, spec_name)
-    locations: dict[str, dict[str, Param]] = dict(spec.params.by_location())
+    locations: dict[str, dict[str, Param]] = {str(k): v for k, v in spec.params.by_location().items()}
     return locations.get(location, {}).get(spec_name)
 
 

@@ -206,6 +206,7 @@ async def test_429_is_passed_through_once_with_normalized_rate_limit(
     assert error["status"] == 429 and error["retryable"] is True and error["kind"] == "rate_limited"
     assert error["retry_after_seconds"] == 7
     assert error["ratelimit-reset"] == 7
+    assert result.meta is not None
     assert result.meta["aai-mcp/rate_limit"]["retry_after_seconds"] == 7
     assert "Too Many Requests" in result.content[0].text  # type: ignore[union-attr]
 

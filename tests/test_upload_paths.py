@@ -21,7 +21,7 @@ from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.handlers import safe_open
 from aai_mcp.mcp_server.handlers.safe_open import MAX_PATH_CHARS, MAX_PATH_COMPONENTS, open_beneath_roots
-from tests.support import error_details, make_settings, wav_bytes
+from tests.support import error_details, make_settings, text_of, wav_bytes
 from tests.support.servers import serve_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -167,7 +167,7 @@ async def test_a_read_error_mid_file_is_a_tool_error(tmp_path: Path, monkeypatch
     finally:
         await gateway.aclose()
     assert error_details(result)["kind"] == "invalid_arguments"
-    assert "failed mid-way" in result.content[0].text and str(tmp_path) not in result.content[0].text
+    assert "failed mid-way" in text_of(result) and str(tmp_path) not in text_of(result)
     assert failing.handle.closed
 
 

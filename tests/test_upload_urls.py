@@ -216,7 +216,8 @@ def media_app(audio: bytes, hosts: list[str]) -> Any:
 
 
 async def test_the_connection_goes_to_the_checked_address(network: FakeNetwork, dns: FakeDNS) -> None:
-    audio, hosts, upstream = wav_bytes(0.2), [], FakeUpstream()
+    audio, upstream = wav_bytes(0.2), FakeUpstream()
+    hosts: list[str] = []
     with serve_app_in_thread(media_app(audio, hosts)) as base:
         network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
         result = await upload("http://media.example.com/a.wav", upstream)
@@ -230,7 +231,8 @@ async def test_the_connection_goes_to_the_checked_address(network: FakeNetwork, 
 async def test_each_checked_address_is_tried_in_turn(network: FakeNetwork, dns: FakeDNS) -> None:
     ipv6 = "2606:2800:220:1:248:1893:25c8:1946"  # public, and unroutable in this test
     dns.names["dual.example"] = [[ipv6, PUBLIC]]
-    audio, hosts, upstream = wav_bytes(0.1), [], FakeUpstream()
+    audio, upstream = wav_bytes(0.1), FakeUpstream()
+    hosts: list[str] = []
     with serve_app_in_thread(media_app(audio, hosts)) as base:
         network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
         result = await upload("http://dual.example/b.wav", upstream)
@@ -356,7 +358,7 @@ async def test_a_chunked_download_stops_at_the_byte_cap(network: FakeNetwork, dn
 async def test_a_declared_length_over_the_cap_is_refused_before_relaying(
     network: FakeNetwork, dns: FakeDNS
 ) -> None:
-    upstream, hosts = FakeUpstream(), []
+    upstream, hosts = FakeUpstream(), list[str]()
     with serve_app_in_thread(media_app(b"x" * 5000, hosts)) as base:
         network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
         result = await upload("http://media.example.com/b.wav", upstream, upload_max_download_bytes=4000)

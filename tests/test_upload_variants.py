@@ -264,7 +264,8 @@ async def test_a_compressed_answer_is_relayed_as_received_and_counted_so(
     network: FakeNetwork, dns: FakeDNS
 ) -> None:
     """No decompression: a gzip bomb is relayed (and capped) at its compressed size, memory stays flat."""
-    bomb, seen, upstream = gzip.compress(b"\0" * 20_000_000), [], FakeUpstream()
+    bomb, upstream = gzip.compress(b"\0" * 20_000_000), FakeUpstream()
+    seen: list[dict[bytes, bytes]] = []
     with serve_app_in_thread(serving(bomb, [(b"content-encoding", b"gzip")], seen)) as base:
         network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
         result = await upload("http://media.example.com/a.wav", upstream, upload_max_download_bytes=1_000_000)
@@ -275,7 +276,7 @@ async def test_a_compressed_answer_is_relayed_as_received_and_counted_so(
 async def test_a_huge_header_block_is_a_download_failure(network: FakeNetwork, dns: FakeDNS) -> None:
     """2 MB of response headers: h11 stops reading at 100 KiB, so memory stays bounded."""
     headers = [(f"x-filler-{n}".encode(), b"v" * 1000) for n in range(2000)]
-    upstream, seen = FakeUpstream(), []
+    upstream, seen = FakeUpstream(), list[dict[bytes, bytes]]()
     with serve_app_in_thread(serving(b"RIFF", headers, seen)) as base:
         network.routes[PUBLIC] = int(base.rsplit(":", 1)[1])
         result = await upload("http://media.example.com/a.wav", upstream)

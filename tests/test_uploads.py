@@ -16,7 +16,7 @@ from mcp.client import Client
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.upstream.netguard import REFUSED
-from tests.support import error_details, make_settings
+from tests.support import error_details, make_settings, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -31,10 +31,6 @@ async def call(tool_args: dict[str, Any], **settings: Any) -> Any:
             return await client.call_tool("upload_file", tool_args)
     finally:
         await gateway.aclose()
-
-
-def text_of(result: Any) -> str:
-    return str(result.content[0].text)
 
 
 async def test_path_upload_streams_raw_bytes(tmp_path: Path, respx_mock: respx.MockRouter) -> None:

@@ -97,7 +97,8 @@ def planned_calls(prompt_text: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def with_id(args: dict[str, Any], transcript_id: str) -> dict[str, Any]:
-    return json.loads(json.dumps(args).replace(ID_PLACEHOLDER, transcript_id))
+    filled: dict[str, Any] = json.loads(json.dumps(args).replace(ID_PLACEHOLDER, transcript_id))
+    return filled
 
 
 async def run_workflow(client: Client, name: str, arguments: dict[str, str]) -> Agent:

@@ -14,7 +14,7 @@ import pytest
 from aai_mcp.simulator import SimulatorConfig, run_simulator
 
 if TYPE_CHECKING:
-    from conftest import LiveServer
+    from tests.support.simulator_harness import LiveServer
 
 # The SDK still calls pydantic v1-style `.dict()`, which warns under pydantic 2.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -14,7 +14,7 @@ from aai_mcp.simulator.wav import WavProbe
 from tests.support import wav_bytes
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from tests.support.simulator_harness import Harness
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,8 @@ import pytest
 from aai_mcp.simulator import FAULT_KINDS, SimulatedConnectionReset, SimulatorConfig, build_simulator_app
 
 if TYPE_CHECKING:
-    from conftest import FakeClock, Harness
+    from tests.support import ManualClock
+    from tests.support.simulator_harness import Harness
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +38,7 @@ async def test_429_on_v2_has_integer_retry_after(sim: Harness) -> None:
     assert (await sim.client.get("/v2/transcript")).status_code == 200
 
 
-async def test_429_date_carries_an_http_date(clock: FakeClock) -> None:
+async def test_429_date_carries_an_http_date(clock: ManualClock) -> None:
     started = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
     app = build_simulator_app(SimulatorConfig(clock=clock, started_at=started, retry_after_seconds=7))
     app.state.simulator.queue_fault("429-date")
@@ -183,7 +184,7 @@ async def statuses_with(config: SimulatorConfig, count: int) -> list[int]:
         ]
 
 
-async def test_random_faults_are_seeded(clock: FakeClock) -> None:
+async def test_random_faults_are_seeded(clock: ManualClock) -> None:
     config = SimulatorConfig(clock=clock, rate_429=0.3, rate_5xx=0.2, seed=0)
     first = await statuses_with(config, 40)
     assert first == await statuses_with(config, 40)
@@ -192,7 +193,7 @@ async def test_random_faults_are_seeded(clock: FakeClock) -> None:
     assert other_seed != first
 
 
-async def test_all_5xx_at_rate_one(clock: FakeClock) -> None:
+async def test_all_5xx_at_rate_one(clock: ManualClock) -> None:
     statuses = await statuses_with(SimulatorConfig(clock=clock, rate_5xx=1.0), 10)
     assert all(s in (500, 502, 503, 504) for s in statuses)
 
@@ -226,7 +227,7 @@ async def test_reset_clears_everything(sim: Harness) -> None:
     }
 
 
-async def test_config_rejects_nonsense(clock: FakeClock) -> None:
+async def test_config_rejects_nonsense(clock: ManualClock) -> None:
     for bad in ({"rate_429": 1.5}, {"rate_429": 0.6, "rate_5xx": 0.6}, {"processing_delay_seconds": -1}):
         with pytest.raises(ValueError):
             SimulatorConfig(clock=clock, **bad)

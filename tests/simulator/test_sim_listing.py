@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from tests.support.simulator_harness import Harness
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from tests.support.simulator_harness import Harness
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from tests.support.simulator_harness import Harness
 
 pytestmark = pytest.mark.anyio
 

@@ -6,6 +6,7 @@ import io
 import wave
 from typing import Any
 
+from mcp_types import TextContent
 from pydantic import SecretStr
 
 from aai_mcp.config.settings import Settings
@@ -31,6 +32,13 @@ def wav_bytes(seconds: float = 0.5) -> bytes:
     return buffer.getvalue()
 
 
+def text_of(result: Any, index: int = 0) -> str:
+    """The text of a result's content block, which must be a TextContent."""
+    block = result.content[index]
+    assert isinstance(block, TextContent), block
+    return block.text
+
+
 def error_details(result: Any) -> dict[str, Any]:
     """The machine-readable details of an isError result (`_meta["aai-mcp/error"]`)."""
     assert result.is_error, result
@@ -43,8 +51,8 @@ class ManualClock:
     instead of racing the wall clock on a loaded machine. A float store is atomic, so a test may
     advance it while the simulator reads it from another thread."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
 
     def __call__(self) -> float:
         return self.now

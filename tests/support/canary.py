@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -153,8 +153,8 @@ def install() -> Callable[[], None]:
     """Turn every detector on; returns the function that turns them off again."""
     original_call = ToolRunner.call
     ToolRunner.call = checked_tool_call(original_call)  # type: ignore[method-assign]
-    original_starlette = http_transport.Starlette
-    http_transport.Starlette = CheckedStarlette  # type: ignore[misc]
+    original_starlette = http_transport.Starlette  # type: ignore[attr-defined]
+    http_transport.Starlette = CheckedStarlette  # type: ignore[attr-defined]
     original_factory = logging.getLogRecordFactory()
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
@@ -171,7 +171,7 @@ def install() -> Callable[[], None]:
 
     def uninstall() -> None:
         ToolRunner.call = original_call  # type: ignore[method-assign]
-        http_transport.Starlette = original_starlette  # type: ignore[misc]
+        http_transport.Starlette = original_starlette  # type: ignore[attr-defined]
         logging.setLogRecordFactory(original_factory)
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
@@ -213,7 +213,7 @@ def _fail_on(leaks: list[Leak], when: str) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     if call.excinfo is None or CANARY_KEY not in exception_text(call.excinfo.value):

@@ -22,7 +22,6 @@ from typing import Any
 
 import anyio
 import httpx
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp.catalog import Catalog, ToolSpec
@@ -30,7 +29,9 @@ from aai_mcp.gateway import load_default_catalog
 from aai_mcp.mcp_server.registry import input_schema
 from aai_mcp.upstream import Upstream
 from tests.support import wav_bytes
-from tests.support.servers import wait_until
+
+# Re-exported: the fault tests reach it as faults.serve_app_in_thread.
+from tests.support.servers import serve_app_in_thread as serve_app_in_thread
 
 AUDIO_URL = "https://example.com/support-call.mp3"
 MODEL = "claude-sonnet-4-6"
@@ -192,23 +193,6 @@ class HeaderDelay:
         await anyio.sleep(delay)
         for message in held:
             await send(message)
-
-
-@contextmanager
-def serve_app_in_thread(app: ASGIApp) -> Iterator[str]:
-    """Any ASGI app on 127.0.0.1 with an ephemeral port (uvicorn in a thread); yields the base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started or not thread.is_alive(), what="uvicorn start")
-        if not server.started:
-            raise RuntimeError("uvicorn did not start")
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Real servers on loopback for end-to-end tests: uvicorn in a thread, or the CLI in a subprocess."""
+"""Real servers on loopback for end-to-end tests and benchmarks: uvicorn in a thread, or a command
+(the CLI, a bench server) in a subprocess."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
@@ -24,15 +26,20 @@ from aai_mcp.transports.connections import server_config
 from aai_mcp.transports.http import build_http_app
 
 STARTUP_TIMEOUT = 30.0
+UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents")
+SIM_KEY = "standalone-sim-key"
+"""The key a standalone simulator accepts, and the gateways pointed at it send."""
 
 
-def wait_until(condition: Any, timeout: float = STARTUP_TIMEOUT, what: str = "condition") -> None:
+def wait_until(
+    condition: Any, timeout: float = STARTUP_TIMEOUT, what: str = "condition", interval: float = 0.02
+) -> None:
     """Poll a readiness condition (a socket coming up) with a deadline; not a fixed sleep."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 def serve_in_thread(settings: Settings) -> AbstractContextManager[str]:
@@ -40,14 +47,24 @@ def serve_in_thread(settings: Settings) -> AbstractContextManager[str]:
     return serve_gateway_in_thread(build_gateway(settings))
 
 
-@contextmanager
-def serve_gateway_in_thread(gateway: Gateway) -> Iterator[str]:
+def serve_gateway_in_thread(gateway: Gateway) -> AbstractContextManager[str]:
     """Serve an already built gateway (so a test keeps a handle on it); yields the base URL."""
     app = build_http_app(gateway)
     # The configuration `serve` runs with (its connection deadlines and caps), on an ephemeral port.
     config = server_config(
         app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
     )
+    return uvicorn_in_thread(config)
+
+
+def serve_app_in_thread(app: ASGIApp) -> AbstractContextManager[str]:
+    """Any ASGI app (no lifespan) on 127.0.0.1 with an ephemeral port; yields the base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
+    return uvicorn_in_thread(config)
+
+
+@contextmanager
+def uvicorn_in_thread(config: uvicorn.Config) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -75,11 +92,24 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def answers_healthz(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 @dataclass
 class ServerProcess:
+    """A server we started: its base URL, its process, and where its stderr went."""
+
     base_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def stderr(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -90,30 +120,55 @@ def serve_in_process(*args: str, env: dict[str, str] | None = None) -> AbstractC
     return aai_mcp_process("serve", *args, env=env)
 
 
-@contextmanager
+def aai_mcp_command(subcommand: str, port: int, *args: str) -> list[str]:
+    return [sys.executable, "-m", "aai_mcp", subcommand, "--port", str(port), *args]
+
+
 def aai_mcp_process(
     subcommand: str, *args: str, env: dict[str, str] | None = None
-) -> Iterator[ServerProcess]:
-    """`python -m aai_mcp <subcommand>` on a free port, ready once /healthz answers; stderr goes to a
-    file so a full pipe never blocks it."""
+) -> AbstractContextManager[ServerProcess]:
+    """`python -m aai_mcp <subcommand>` on a free port, ready once /healthz answers."""
     port = free_port()
-    command = [sys.executable, "-m", "aai_mcp", subcommand, "--port", str(port), *args]
+    return server_process(aai_mcp_command(subcommand, port, *args), port, env)
+
+
+def standalone_simulator(*args: str) -> AbstractContextManager[ServerProcess]:
+    """`aai-mcp simulate` on a free port, accepting SIM_KEY: an AssemblyAI that several gateway
+    processes (or a benchmark's references) share."""
+    return aai_mcp_process("simulate", "--key", SIM_KEY, *args, env=clean_env())
+
+
+def simulator_env(**extra: str) -> dict[str, str]:
+    """The environment of a gateway whose upstream is the standalone simulator."""
+    return clean_env(ASSEMBLYAI_API_KEY=SIM_KEY, **extra)
+
+
+def upstream_args(simulator_url: str) -> list[str]:
+    """Flags that point every AssemblyAI host of a gateway at the standalone simulator."""
+    return [arg for host in UPSTREAM_HOSTS for arg in (f"--{host}-base-url", simulator_url)]
+
+
+@contextmanager
+def server_process(
+    command: Sequence[str], port: int, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[ServerProcess]:
+    """Start `command`, ready once /healthz on `port` answers; stopped (by its own pid) on exit.
+    stderr goes to a file so a full pipe never blocks the server."""
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "stderr.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command, env=env or clean_env(), stdout=subprocess.DEVNULL, stderr=log)
+            process = subprocess.Popen(
+                list(command), env=env or clean_env(), stdout=subprocess.DEVNULL, stderr=log, cwd=cwd
+            )
         running = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
 
         def healthy() -> bool:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {running.stderr()}")
-            try:
-                return httpx.get(f"{running.base_url}/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
+                raise RuntimeError(f"{' '.join(command[:4])} exited: {running.stderr()[-4000:]}")
+            return answers_healthz(running.base_url)
 
         try:
-            wait_until(healthy, what=f"aai-mcp {subcommand} /healthz")
+            wait_until(healthy, what=f"{' '.join(command[:4])} /healthz")
             yield running
         finally:
             stop(process)
