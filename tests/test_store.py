@@ -128,7 +128,9 @@ def test_sqlite_runs_in_wal_mode_in_a_private_directory(tmp_path: Path) -> None:
 
 def test_the_default_data_directory_follows_xdg(tmp_path: Path) -> None:
     assert default_data_dir({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "aai-mcp"
-    assert default_data_dir({"XDG_DATA_HOME": "relative"}) == Path.home() / ".local/share/aai-mcp"
+    home = {"HOME": str(tmp_path / "home")}
+    assert default_data_dir({**home, "XDG_DATA_HOME": "relative"}) == tmp_path / "home/.local/share/aai-mcp"
+    assert default_data_dir(home) == tmp_path / "home/.local/share/aai-mcp"
     assert default_data_dir({}) == Path.home() / ".local/share/aai-mcp"
     location = store_location(None, None, {"XDG_DATA_HOME": str(tmp_path)})
     assert location.sqlite_path == tmp_path / "aai-mcp" / "aai-mcp.db"

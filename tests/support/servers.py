@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -69,10 +70,17 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any AssemblyAI key, so the server runs its simulator."""
+    """The environment without any AssemblyAI key, so the server runs its simulator, and with a data
+    directory of the test session's own (a `serve --auth tokens` opens its store there, not in ~)."""
     env = {k: v for k, v in os.environ.items() if k != "ASSEMBLYAI_API_KEY" and not k.startswith("AAI_MCP_")}
+    env["AAI_MCP_DATA_DIR"] = scratch_data_dir()
     env.update(extra)
     return env
+
+
+@functools.cache
+def scratch_data_dir() -> str:
+    return tempfile.mkdtemp(prefix="aai-mcp-test-data-")
 
 
 @dataclass

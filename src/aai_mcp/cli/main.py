@@ -1,4 +1,4 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token`: flags map one-to-one onto
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db`: flags map one-to-one onto
 Settings fields."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from aai_mcp import __version__
 from aai_mcp.cli.client_config import CLIENTS
+from aai_mcp.cli.db import add_db_command, run_db_command
 from aai_mcp.cli.token import add_token_commands, run_token_command
 from aai_mcp.config.options import ENV_ONLY, HTTP_ONLY, config_error_lines, env_var, limits
 from aai_mcp.config.settings import Settings
@@ -117,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     tools = commands.add_parser("tools", help="List the tool catalog (name, toolset, read-only).")
     tools.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     add_token_commands(commands)
+    for db_parser in add_db_command(commands):
+        add_settings_flags(db_parser, {"data_dir", "log_level"})
     return parser
 
 
@@ -185,6 +188,8 @@ def _reader_gone() -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "token":
         return run_token_command(args, os.environ)
+    if args.command == "db":
+        return run_db_command(args.db_command, settings_from(args, []), os.environ)
     from aai_mcp.cli import serving
 
     if args.command == "tools":

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from aai_mcp.access.revocation import RevocationList, RevocationUnavailable, append_revocation
 from aai_mcp.access.scopes import (
     METHOD_CLASSES,
@@ -42,6 +44,8 @@ from aai_mcp.catalog import Catalog
 
 ENV_SECRET_FILE = "AAI_MCP_TOKEN_SECRET_FILE"
 ENV_REVOCATION_FILE = "AAI_MCP_TOKEN_REVOCATION_FILE"
+ENV_DATA_DIR = "AAI_MCP_DATA_DIR"
+ENV_DATABASE_URL = "AAI_MCP_DATABASE_URL"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_EXPIRES = "24h"
 MAX_LIFETIME_SECONDS = 10 * 365 * 86400
@@ -142,9 +146,20 @@ def _add_inspect(actions: SubParsers[argparse.ArgumentParser]) -> None:
 
 
 def _add_revoke(actions: SubParsers[argparse.ArgumentParser]) -> None:
-    parser = actions.add_parser("revoke", help="Add a token id to the revocation file the server reads.")
+    parser = actions.add_parser(
+        "revoke",
+        help="Revoke a token: in the store every server follows (the SQLite file under the data "
+        f"directory, or PostgreSQL at {ENV_DATABASE_URL}), or in a revocation file when one is given.",
+    )
     parser.add_argument("jti", metavar="JTI", help="The token id (tok_...) or the whole token.")
+    parser.add_argument("--reason", help="Why, kept with the revocation (no secrets: it is shown).")
     _add_revocation_file(parser)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"The data directory of the store's SQLite file [env {ENV_DATA_DIR}; default "
+        f"~/.local/share/aai-mcp]; {ENV_DATABASE_URL} (environment only) selects PostgreSQL instead.",
+    )
 
 
 def _add_secret_file(parser: argparse.ArgumentParser) -> None:
@@ -209,19 +224,55 @@ def _inspect(args: argparse.Namespace, context: Context) -> int:
 
 
 def _revoke(args: argparse.Namespace, context: Context) -> int:
+    """Into the file when one is named (as before), into the store when none is or one is configured."""
+    jti, expires_at = _revocation_target(args.jti)
     path = _revocation_path(args, context.env)
-    if path is None:
-        raise UsageError(
-            f"give --revocation-file PATH (or set {ENV_REVOCATION_FILE}): the file the server reads"
-        )
-    jti = _jti_of(args.jti)
+    if path is not None:
+        note = f"revoked {format_time(context.now)}" + (f": {args.reason}" if args.reason else "")
+        try:
+            added = append_revocation(path, jti, note=note)
+        except (OSError, UnicodeDecodeError) as exc:
+            _error(f"cannot update {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
+            return 1
+        state = "revoked" if added else "was already revoked"
+        print(f"{jti} {state} in {path}; a server reading that file refuses it from its next request.")
+    if path is None or _store_configured(args, context.env):
+        return _revoke_in_store(args, context.env, jti, expires_at)
+    return 0
+
+
+def _store_configured(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
+    return bool(args.data_dir or env.get(ENV_DATA_DIR) or env.get(ENV_DATABASE_URL))
+
+
+def _revoke_in_store(
+    args: argparse.Namespace, env: Mapping[str, str], jti: str, expires_at: float | None
+) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aai_mcp.state.engines import StoreConfigError
+    from aai_mcp.state.store import failure_reason
+    from aai_mcp.state.store_migrations import SchemaMismatch
+    from aai_mcp.state.store_sql import open_store
+
+    data_dir = args.data_dir or (Path(env[ENV_DATA_DIR]) if env.get(ENV_DATA_DIR) else None)
+    url = SecretStr(env[ENV_DATABASE_URL]) if env.get(ENV_DATABASE_URL) else None
     try:
-        added = append_revocation(path, jti, note=f"revoked {format_time(context.now)}")
-    except (OSError, UnicodeDecodeError) as exc:
-        _error(f"cannot update {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
+        store = open_store(data_dir, url, env)
+    except StoreConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except (SchemaMismatch, SQLAlchemyError) as exc:
+        _error(f"cannot record the revocation in the store: {failure_reason(exc)}")
         return 1
+    try:
+        added = store.revoke_token(jti, reason=args.reason, expires_at=expires_at)
+    except SQLAlchemyError as exc:
+        _error(f"cannot record the revocation in the store {store.shown}: {failure_reason(exc)}")
+        return 1
+    finally:
+        store.close()
     state = "revoked" if added else "was already revoked"
-    print(f"{jti} {state} in {path}; a server reading that file refuses it from its next request.")
+    print(f"{jti} {state} in the store {store.shown}; every server using it refuses it within a second.")
     return 0
 
 
@@ -310,16 +361,18 @@ def _revocation_path(args: argparse.Namespace, env: Mapping[str, str]) -> Path |
     return Path(path) if path else None
 
 
-def _jti_of(value: str) -> str:
+def _revocation_target(value: str) -> tuple[str, float | None]:
+    """The token id, and the token's expiry when the whole token was given."""
     if value.startswith(PREFIX + "."):
         try:
             # Unverified is enough: revoking can only take access away.
-            return inspect(value).jti
+            claims = inspect(value)
         except TokenError as exc:
             raise UsageError(exc.reason) from None
+        return claims.jti, claims.exp
     if not re.fullmatch(JTI_PATTERN, value):
         raise UsageError(f"{value!r} is not a token id (they look like tok_abcdefgh2345) or a token")
-    return value
+    return value, None
 
 
 def _revoked_status(jti: str, path: Path | None) -> str:
@@ -348,7 +401,7 @@ def _print_minted(minted: Minted, base_url: str, context: Context) -> None:
         print("Every request must ALSO send this header. It is shown only once and stored nowhere:")
         print(f"  {HEADER_NAME}: {minted.header_secret}")
     print()
-    print(f"Revoke it with: aai-mcp token revoke {minted.jti} --revocation-file PATH")
+    print(f"Revoke it with: aai-mcp token revoke {minted.jti}")
 
 
 def _print_claims(claims: Claims, now: float) -> None:

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from aai_mcp.config.settings import Settings
 
 # Secrets never come from the command line (shell history, process lists): environment only.
-ENV_ONLY = frozenset({"api_key", "token_secrets"})
+ENV_ONLY = frozenset({"api_key", "token_secrets", "database_url"})
 # Options that only mean something for an HTTP listener; `stdio` does not offer them.
 HTTP_ONLY = frozenset(
     {
@@ -26,6 +26,8 @@ HTTP_ONLY = frozenset(
         "token_secrets",
         "token_secret_file",
         "token_revocation_file",
+        "data_dir",
+        "database_url",
         "accounts",
         "max_concurrent_calls_per_token",
         "host",

@@ -41,9 +41,11 @@ class StoreLocation:
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
-    """$XDG_DATA_HOME/aai-mcp, else ~/.local/share/aai-mcp (the XDG default)."""
+    """$XDG_DATA_HOME/aai-mcp, else ~/.local/share/aai-mcp (the XDG default); `env` is read, not
+    os.environ, so a CLI run with a given environment finds the same place as the server."""
     base = env.get("XDG_DATA_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
+    home = Path(env["HOME"]) if os.path.isabs(env.get("HOME") or "") else Path.home()
+    root = Path(base) if os.path.isabs(base) else home / ".local" / "share"
     return root / "aai-mcp"
 
 
@@ -75,6 +77,15 @@ def redacted(url: URL) -> str:
     """The URL with its password and any password-like query parameter replaced by ***."""
     query = {key: ("***" if key.lower() in _SECRET_QUERY_KEYS else value) for key, value in url.query.items()}
     return url.set(query=query).render_as_string(hide_password=True)
+
+
+def url_secrets(raw: str) -> list[str]:
+    """What log redaction must hide of a database URL: the whole URL and its password."""
+    try:
+        password = make_url(raw).password
+    except ArgumentError:
+        password = None
+    return [raw, *([str(password)] if password else [])]
 
 
 def create_engine(location: StoreLocation) -> sa.Engine:

@@ -44,3 +44,10 @@ class Store(Protocol):
     def schema_version(self) -> str | None: ...
 
     def close(self) -> None: ...
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A database error in one line: the driver's own first line (refused, timeout, authentication
+    failed), not SQLAlchemy's, which adds the SQL and a link."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines()[0][:300] if text else "") or type(exc).__name__

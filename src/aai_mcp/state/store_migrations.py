@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from aai_mcp.state.engines import StoreLocation
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant: every instance that upgrades a PostgreSQL database takes this lock first.
 _PG_UPGRADE_LOCK = 0x6161_692D_6D63_70
+logger = logging.getLogger(__name__)
 
 
 class SchemaMismatch(RuntimeError):
@@ -65,8 +67,13 @@ def upgrade(engine: sa.Engine, location: StoreLocation) -> tuple[str | None, str
         _check_known(before)
         config = _config()
         config.attributes["connection"] = connection
+        # Alembic narrates its set-up at INFO on every run; one line of ours says what changed.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         command.upgrade(config, "head")
-    return before, head_version()
+    after = head_version()
+    if before != after:
+        logger.info("store %s: schema upgraded from %s to %s", location.shown, before or "(empty)", after)
+    return before, after
 
 
 def ensure_current(engine: sa.Engine, location: StoreLocation, auto_upgrade: bool) -> str:
