@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from aai_mcp.state.store_sql import SqlStore, open_store
 
@@ -22,6 +23,17 @@ class StoreConfig:
 
     data_dir: Path
     database_url: SecretStr | None
+
+    @property
+    def engine(self) -> str:
+        return "sqlite" if self.database_url is None else "postgresql"
+
+    def password(self) -> str:
+        """The database password (PostgreSQL), to check that no output shows it."""
+        assert self.database_url is not None
+        password = make_url(self.database_url.get_secret_value()).password
+        assert password
+        return str(password)
 
     def env(self) -> dict[str, str]:
         """The same, as the environment variables of a CLI or server process."""
