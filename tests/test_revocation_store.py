@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -19,10 +20,11 @@ from aai_mcp.access.revocation import RevocationUnavailable
 from aai_mcp.access.revocation_feed import REFRESH_SECONDS, RevocationFeed
 from aai_mcp.cli.token import add_token_commands, run_token_command
 from aai_mcp.config.settings import Settings
-from aai_mcp.gateway import load_default_catalog
+from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.state.store import RevokedSince, Store
 from aai_mcp.state.store_sql import SqlStore
 from tests.support import make_settings
+from tests.support.servers import serve_gateway_in_thread
 from tests.support.stores import StoreConfig
 
 SECRET = "store-signing-secret-0123456789abcdef"
@@ -204,3 +206,17 @@ def test_a_stale_store_is_a_503_and_a_health_problem() -> None:
     with pytest.raises(AuthFailure) as caught:
         authenticator.authenticate(bearer(new_token().token), None)
     assert (caught.value.status, caught.value.code) == (503, "revocation_unavailable")
+
+
+def test_healthz_names_the_store_and_turns_503_when_it_is_stale(store: SqlStore) -> None:
+    settings = token_settings(api_key=None, stateless=True)
+    authenticator = authenticator_on(store, settings)
+    with serve_gateway_in_thread(build_gateway(settings), authenticator) as base:
+        healthy = httpx.get(f"{base}/healthz", headers=bearer(new_token().token), timeout=30)
+        assert healthy.status_code == 200 and healthy.json()["store"] == store.engine_name
+        assert authenticator.feed is not None
+        authenticator.feed.stale_after_seconds = -1.0  # as if the store had not been read for too long
+        stale = httpx.get(f"{base}/healthz", timeout=30)
+        assert stale.status_code == 503
+        assert stale.json() == {"status": "unavailable", "reason": authenticator.problem()}
+        assert "the store could not be read" in stale.json()["reason"]

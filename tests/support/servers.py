@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from aai_mcp.access.principal import Authenticator
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.transports.connections import server_config
@@ -42,9 +43,9 @@ def serve_in_thread(settings: Settings) -> AbstractContextManager[str]:
 
 
 @contextmanager
-def serve_gateway_in_thread(gateway: Gateway) -> Iterator[str]:
+def serve_gateway_in_thread(gateway: Gateway, authenticator: Authenticator | None = None) -> Iterator[str]:
     """Serve an already built gateway (so a test keeps a handle on it); yields the base URL."""
-    app = build_http_app(gateway)
+    app = build_http_app(gateway, authenticator)
     # The configuration `serve` runs with (its connection deadlines and caps), on an ephemeral port.
     config = server_config(
         app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"

@@ -17,11 +17,12 @@ from aai_mcp.transports.auth import is_loopback
 
 class Health:
     """`{"status": "ok"}` (200), or `{"status": "unavailable", "reason": ...}` (503) while every token
-    is refused because the revocation file is missing or unreadable.
+    is refused because the revocation file is missing or unreadable, or the store has not been read
+    for too long.
 
-    Instance, version, simulator mode and tool count are added for a caller with a valid access
-    token, or for anyone when the server is open (auth none) on loopback, where everyone who can reach
-    it may use it anyway. A passthrough key does not unlock them: it is not checked until a call
+    Instance, version, simulator mode, tool count and the store's engine are added for a caller with a
+    valid access token, or for anyone when the server is open (auth none) on loopback, where everyone
+    who can reach it may use it anyway. A passthrough key does not unlock them: it is not checked until a call
     reaches AssemblyAI.
     """
 
@@ -43,6 +44,8 @@ class Health:
                 simulated=self.gateway.settings.simulated,
                 tools=len(self.gateway.registry.definitions),
             )
+            if self.authenticator.feed is not None:
+                body["store"] = self.authenticator.feed.store.engine_name
         await JSONResponse(body, status_code=200 if problem is None else 503)(scope, receive, send)
 
     def _may_see_details(self, request: Request) -> bool:
