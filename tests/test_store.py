@@ -19,6 +19,7 @@ from aai_mcp.state.store import Store
 from aai_mcp.state.store_migrations import SchemaMismatch, head_version
 from aai_mcp.state.store_schema import metadata
 from aai_mcp.state.store_sql import SqlStore, open_store
+from tests.support import postgres
 from tests.support.postgres import PostgresServer
 from tests.support.stores import StoreConfig
 
@@ -162,3 +163,11 @@ def test_a_token_id_must_fit(store: SqlStore) -> None:
         store.revoke_token("t" * 65)
     with pytest.raises(ValueError, match="1 to 64"):
         store.revoke_token("")
+
+
+def test_without_postgresql_the_store_tests_fail_saying_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(postgres, "pg_bin_dir", lambda: None)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y --no-install-recommends postgresql"):
+        postgres.start_postgres()

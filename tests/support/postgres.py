@@ -9,6 +9,7 @@ that need them, with how to install them: never a silent skip.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import os
 import pwd
@@ -29,7 +30,8 @@ import pytest
 INSTALL_HINT = (
     "PostgreSQL is needed by the store tests and was not found. Install it: "
     "`apt-get install -y --no-install-recommends postgresql` (Debian/Ubuntu; scripts/test does this when "
-    "run as root), or put a PostgreSQL bin directory (with initdb, postgres) on PATH or in AAI_MCP_PG_BIN."
+    "run as root), or without root `pip install pgserver` (a PostgreSQL in a wheel, found automatically), "
+    "or put a PostgreSQL bin directory (with initdb, postgres) on PATH or in AAI_MCP_PG_BIN."
 )
 START_DEADLINE_SECONDS = 90.0  # generous: a loaded 2-core machine runs initdb and the start slowly
 RUN_AS = "postgres"
@@ -61,6 +63,9 @@ def pg_bin_dir() -> Path | None:
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     on_path = shutil.which("initdb")
     candidates += [Path(on_path).parent] if on_path else []
+    wheel = importlib.util.find_spec("pgserver")
+    if wheel is not None and wheel.origin is not None:
+        candidates.append(Path(wheel.origin).parent / "pginstall" / "bin")
     return next((path for path in candidates if (path / "initdb").exists()), None)
 
 
