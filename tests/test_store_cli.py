@@ -100,3 +100,30 @@ def test_doctor_names_an_unreachable_database(postgres_server: PostgresServer) -
     check = check_store(settings, {})
     assert not check.ok and "cannot reach postgresql+psycopg://aai:***@127.0.0.1" in check.line()
     assert postgres_server.password not in check.line()
+
+
+def serve_with(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> tuple[int, str]:
+    monkeypatch.setenv("AAI_MCP_TOKEN_SECRETS", "s" * 40)
+    monkeypatch.setenv("AAI_MCP_DATABASE_URL", url)
+    code = main(["serve", "--port", str(free_port()), "--auth", "tokens"])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_serve_refuses_to_start_on_a_postgresql_schema_that_is_behind(
+    postgres_server: PostgresServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = serve_with(monkeypatch, capsys, postgres_server.new_database())
+    assert code == 2 and "run `aai-mcp db upgrade` once" in out
+    assert postgres_server.password not in out
+
+
+def test_serve_refuses_to_start_without_its_database(
+    postgres_server: PostgresServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres_server.url().replace(f":{postgres_server.port}/", f":{free_port()}/")
+    code, out = serve_with(monkeypatch, capsys, url)
+    assert code == 2 and "cannot open the store postgresql+psycopg://aai:***@127.0.0.1" in out
+    assert postgres_server.password not in out
