@@ -220,3 +220,41 @@ def test_healthz_names_the_store_and_turns_503_when_it_is_stale(store: SqlStore)
         assert stale.status_code == 503
         assert stale.json() == {"status": "unavailable", "reason": authenticator.problem()}
         assert "the store could not be read" in stale.json()["reason"]
+
+
+def test_inspect_reads_the_store_and_the_file(
+    store_config: StoreConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_config.open(auto_upgrade=True).close()
+    token = new_token()
+    env = {**store_config.env(), "AAI_MCP_TOKEN_SECRETS": SECRET}
+
+    def revoked_line(*extra: str) -> str:
+        top = argparse.ArgumentParser(prog="aai-mcp")
+        add_token_commands(top.add_subparsers(dest="command", required=True))
+        args = top.parse_args(["token", "inspect", token.token, *extra])
+        assert run_token_command(args, env, catalog=CATALOG) == 0
+        (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("revoked:")]
+        return line.removeprefix("revoked:").strip()
+
+    opened = store_config.open()
+    shown = opened.shown
+    opened.close()
+    assert revoked_line() == f"no (not in the store {shown})"
+    empty = tmp_path / "revoked.txt"
+    empty.write_text("")
+    assert revoked_line("--revocation-file", str(empty)) == f"no (not in {empty}; not in the store {shown})"
+    assert revoke_with_cli(env, token.jti) == 0
+    capsys.readouterr()
+    assert revoked_line("--revocation-file", str(empty)) == f"YES (in the store {shown})"
+    if store_config.database_url is not None:
+        assert store_config.password() not in shown
+
+
+def test_inspect_creates_no_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top = argparse.ArgumentParser(prog="aai-mcp")
+    add_token_commands(top.add_subparsers(dest="command", required=True))
+    args = top.parse_args(["token", "inspect", new_token().token, "--unverified"])
+    assert run_token_command(args, {"AAI_MCP_DATA_DIR": str(tmp_path / "data")}, catalog=CATALOG) == 0
+    assert "revoked:   unknown (no --revocation-file" in capsys.readouterr().out
+    assert not (tmp_path / "data").exists()

@@ -71,9 +71,9 @@ class RevocationFeed:
     async def refresh_soon(self) -> None:
         """One read in a worker thread; wakes whoever was waiting in `refreshed` when it began."""
         waiting, self._refreshed = self._refreshed, None
-        # Abandoned on cancel: a query stuck on a dead network must not hold up shutdown (the staleness
-        # rule already refuses tokens while it hangs).
-        self._apply(await anyio.to_thread.run_sync(self._read, self._cursor, abandon_on_cancel=True))
+        # Not abandoned on cancel: shutdown waits for the read in flight, so its connection goes back
+        # to the pool before the store closes; the engine bounds how long a read on a dead network lasts.
+        self._apply(await anyio.to_thread.run_sync(self._read, self._cursor))
         if waiting is not None:
             waiting.set()
 

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import SecretStr
-
-from aai_mcp.access.revocation import RevocationList, RevocationUnavailable, append_revocation
+from aai_mcp.access.revocation import append_revocation
 from aai_mcp.access.scopes import (
     METHOD_CLASSES,
     RETIRED_CLASSES,
@@ -41,11 +39,18 @@ from aai_mcp.access.tokens import (
     mint,
 )
 from aai_mcp.catalog import Catalog
+from aai_mcp.cli.token_revocation import (
+    ENV_DATABASE_URL,
+    ENV_REVOCATION_FILE,
+    StoreSetupError,
+    StoreUnreachable,
+    add_data_dir_flag,
+    revoke_in_store,
+    revoked_status,
+    store_configured,
+)
 
 ENV_SECRET_FILE = "AAI_MCP_TOKEN_SECRET_FILE"
-ENV_REVOCATION_FILE = "AAI_MCP_TOKEN_REVOCATION_FILE"
-ENV_DATA_DIR = "AAI_MCP_DATA_DIR"
-ENV_DATABASE_URL = "AAI_MCP_DATABASE_URL"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_EXPIRES = "24h"
 MAX_LIFETIME_SECONDS = 10 * 365 * 86400
@@ -143,6 +148,7 @@ def _add_inspect(actions: SubParsers[argparse.ArgumentParser]) -> None:
     )
     _add_secret_file(parser)
     _add_revocation_file(parser)
+    add_data_dir_flag(parser)
 
 
 def _add_revoke(actions: SubParsers[argparse.ArgumentParser]) -> None:
@@ -154,12 +160,7 @@ def _add_revoke(actions: SubParsers[argparse.ArgumentParser]) -> None:
     parser.add_argument("jti", metavar="JTI", help="The token id (tok_...) or the whole token.")
     parser.add_argument("--reason", help="Why, kept with the revocation (no secrets: it is shown).")
     _add_revocation_file(parser)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help=f"The data directory of the store's SQLite file [env {ENV_DATA_DIR}; default "
-        f"~/.local/share/aai-mcp]; {ENV_DATABASE_URL} (environment only) selects PostgreSQL instead.",
-    )
+    add_data_dir_flag(parser)
 
 
 def _add_secret_file(parser: argparse.ArgumentParser) -> None:
@@ -218,7 +219,8 @@ def _inspect(args: argparse.Namespace, context: Context) -> int:
         why = "--unverified" if args.unverified else "no signing secret configured"
         print(f"signature: UNVERIFIED ({why}): anyone could have written these claims")
     _print_claims(claims, context.now)
-    print(f"revoked:   {_revoked_status(claims.jti, _revocation_path(args, context.env))}")
+    path = _revocation_path(args, context.env)
+    print(f"revoked:   {revoked_status(claims.jti, path, args, context.env)}")
     _print_scopes(claims.scopes, context.catalog())
     return 0
 
@@ -236,43 +238,14 @@ def _revoke(args: argparse.Namespace, context: Context) -> int:
             return 1
         state = "revoked" if added else "was already revoked"
         print(f"{jti} {state} in {path}; a server reading that file refuses it from its next request.")
-    if path is None or _store_configured(args, context.env):
-        return _revoke_in_store(args, context.env, jti, expires_at)
-    return 0
-
-
-def _store_configured(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
-    return bool(args.data_dir or env.get(ENV_DATA_DIR) or env.get(ENV_DATABASE_URL))
-
-
-def _revoke_in_store(
-    args: argparse.Namespace, env: Mapping[str, str], jti: str, expires_at: float | None
-) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from aai_mcp.state.engines import StoreConfigError
-    from aai_mcp.state.store import failure_reason
-    from aai_mcp.state.store_migrations import SchemaMismatch
-    from aai_mcp.state.store_sql import open_store
-
-    data_dir = args.data_dir or (Path(env[ENV_DATA_DIR]) if env.get(ENV_DATA_DIR) else None)
-    url = SecretStr(env[ENV_DATABASE_URL]) if env.get(ENV_DATABASE_URL) else None
-    try:
-        store = open_store(data_dir, url, env)
-    except StoreConfigError as exc:
-        raise UsageError(str(exc)) from None
-    except (SchemaMismatch, SQLAlchemyError) as exc:
-        _error(f"cannot record the revocation in the store: {failure_reason(exc)}")
-        return 1
-    try:
-        added = store.revoke_token(jti, reason=args.reason, expires_at=expires_at)
-    except SQLAlchemyError as exc:
-        _error(f"cannot record the revocation in the store {store.shown}: {failure_reason(exc)}")
-        return 1
-    finally:
-        store.close()
-    state = "revoked" if added else "was already revoked"
-    print(f"{jti} {state} in the store {store.shown}; every server using it refuses it within a second.")
+    if path is None or store_configured(args, context.env):
+        try:
+            print(revoke_in_store(args, context.env, jti, expires_at))
+        except StoreSetupError as exc:
+            raise UsageError(str(exc)) from None
+        except StoreUnreachable as exc:
+            _error(str(exc))
+            return 1
     return 0
 
 
@@ -373,15 +346,6 @@ def _revocation_target(value: str) -> tuple[str, float | None]:
     if not re.fullmatch(JTI_PATTERN, value):
         raise UsageError(f"{value!r} is not a token id (they look like tok_abcdefgh2345) or a token")
     return value, None
-
-
-def _revoked_status(jti: str, path: Path | None) -> str:
-    if path is None:
-        return f"unknown (no --revocation-file or {ENV_REVOCATION_FILE})"
-    try:
-        return f"YES (listed in {path})" if jti in RevocationList(path) else f"no (not in {path})"
-    except RevocationUnavailable as exc:
-        return f"unknown (cannot read {path}: {exc.detail})"
 
 
 def _allowed_tools(scopes: Scopes, catalog: Catalog) -> list[str]:

@@ -22,6 +22,16 @@ DATABASE_FILE = "aai-mcp.db"
 # Accepted spellings of a PostgreSQL URL, all driven by psycopg 3 (the one PostgreSQL driver installed).
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SECRET_QUERY_KEYS = {"password", "passfile", "sslpassword", "sslkey"}
+# A silent network (a database host gone without a reset) fails a connection within ~10 s instead of
+# hanging a refresh, and with it a shutdown, for the kernel's default of many minutes.
+_POSTGRES_TIMEOUTS = {
+    "connect_timeout": 5,
+    "tcp_user_timeout": 10_000,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+}
 # A writer waits this long for another process's write lock (the CLI revoking while serve refreshes).
 SQLITE_BUSY_MS = 10_000
 
@@ -92,7 +102,7 @@ def create_engine(location: StoreLocation) -> sa.Engine:
     """A synchronous engine; SQLite files get their directory (0700), WAL mode and a busy timeout."""
     if location.sqlite_path is None:
         # pool_pre_ping: a connection dropped by a PostgreSQL restart is replaced, not handed out.
-        return sa.create_engine(location.url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        return sa.create_engine(location.url, pool_pre_ping=True, connect_args=_POSTGRES_TIMEOUTS)
     _make_data_dir(location.sqlite_path.parent)
     engine = sa.create_engine(location.url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
     sa.event.listen(engine, "connect", _sqlite_pragmas)
