@@ -13,7 +13,12 @@ from aai_mcp.mcp_server.factory import build_server
 from tests.support import make_settings
 
 # The canary key must never leak: every test is checked (tests/support/canary.py says how).
-pytest_plugins = ("tests.support.canary", "tests.support.postgres", "tests.support.stores")
+pytest_plugins = (
+    "tests.support.canary",
+    "tests.support.redis",
+    "tests.support.postgres",
+    "tests.support.stores",
+)
 
 
 @pytest.fixture

@@ -281,7 +281,8 @@ async def test_resource_reads_count_against_the_per_token_limit_of_concurrent_ca
             connect(f"{url}/mcp/t/{minted.token}") as client,
             connect(f"{url}/mcp/t/{token(Scopes())}") as other,
         ):
-            assert gateway.runner.try_hold(busy)  # the token's one place, as a running call holds it
+            hold = await gateway.runner.try_hold(busy)  # the token's one place, as a running call holds it
+            assert hold is not None
             before = len(simulator.requests)
             for request in (lambda: client.read_resource(uri), client.list_resources):
                 with pytest.raises(MCPError) as caught:
@@ -289,5 +290,5 @@ async def test_resource_reads_count_against_the_per_token_limit_of_concurrent_ca
                 assert "Too many calls at once for this token (1 allowed)" in caught.value.error.message
             assert len(simulator.requests) == before  # refused before anything reached upstream
             assert (await other.read_resource(uri)).contents  # another token is not held back
-            gateway.runner.release(busy)
+            await gateway.runner.shared.release(hold)
             assert (await client.read_resource(uri)).contents

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import annotated_types
 import pytest
@@ -31,10 +32,12 @@ def no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
-def options_of(command: str) -> set[str]:
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.dest == "command")
-    return set(subparsers.choices[command]._option_string_actions)  # type: ignore[attr-defined]
+def options_of(*words: str) -> set[str]:
+    """The flags of `aai-mcp WORDS...` (`options_of("token", "inspect")`)."""
+    parser: Any = build_parser()
+    for word in words:
+        parser = next(a for a in parser._actions if a.dest.endswith("command")).choices[word]
+    return set(parser._option_string_actions)
 
 
 def run_cli(
@@ -62,13 +65,17 @@ def table_rows() -> dict[str, str]:
 
 
 def test_every_flag_the_table_lists_exists_and_secrets_are_environment_only() -> None:
-    serve = options_of("serve")
+    """Each flag of a row is accepted by a command the row names; secrets have no flag anywhere."""
     for row in table_rows().values():
-        for listed in re.findall(r"`(--[a-z0-9-]+)`", row):
-            assert listed in serve, f"the table lists {listed}, which `serve` does not accept"
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        commands = [name.strip() for name in cells[3].split(",")]
+        offered = set().union(*(options_of(*name.split()) for name in commands))
+        for listed in re.findall(r"`(--[a-z0-9-]+)`", cells[0]):
+            assert listed in offered, f"the table lists {listed}, which none of {commands} accepts"
     for name in ENV_ONLY:
-        assert table_rows()[env_var(name)].startswith("| (environment only) |")
-        assert f"--{name.replace('_', '-')}" not in serve
+        assert table_rows()[str(env_var(name))].startswith("| (environment only) |")
+        for command in ("serve", "stdio", "doctor", "config"):
+            assert f"--{name.replace('_', '-')}" not in options_of(command)
 
 
 def test_stdio_offers_only_the_options_that_apply_to_it() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aai_mcp.cli.main import main
+from tests.support.redis import RedisServer
 from tests.support.servers import aai_mcp_process, clean_env, free_port
 
 SIM_KEY = "sim-key"
@@ -157,3 +158,29 @@ def test_a_busy_port_is_a_problem(
     assert line_of(lines, "port").startswith(
         f"problem  port: 127.0.0.1:{port}: the port is already in use (another aai-mcp or program)"
     )
+
+
+def test_redis_is_checked_when_configured_and_its_password_never_printed(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    simulator: str,
+    shared_redis: RedisServer,
+) -> None:
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", SIM_KEY)
+    _, lines = doctor(capsys, *hosts_at(simulator))
+    assert not [line for line in lines if "shared state" in line], "no Redis configured: no line"
+
+    shown = f"redis://:***@127.0.0.1:{shared_redis.port}/0"
+    wrong_password = shared_redis.url.replace(shared_redis.password, "not-the-password")
+    dead_port = f"redis://:{shared_redis.password}@127.0.0.1:{free_port()}/0"
+    expected = {
+        shared_redis.url: f"ok       shared state: Redis at {shown} answers",
+        wrong_password: f"problem  shared state: Redis at {shown} refused the password",
+        dead_port: "problem  shared state: Redis at redis://:***@127.0.0.1:",
+    }
+    for url, start in expected.items():
+        monkeypatch.setenv("AAI_MCP_REDIS_URL", url)
+        code, lines = doctor(capsys, *hosts_at(simulator))
+        assert line_of(lines, "shared state").startswith(start), lines
+        assert (code == 0) == url.startswith(shared_redis.url), lines
+        assert shared_redis.password not in "\n".join(lines) and "not-the-password" not in "\n".join(lines)

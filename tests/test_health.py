@@ -21,7 +21,7 @@ from tests.support.servers import serve_in_thread
 
 SECRET = "health-signing-secret-0123456789abcdefgh"
 JTI = "tok_aaaaaaaaaaaa"
-DETAILS = {"instance", "version", "simulated", "tools"}
+DETAILS = {"instance", "version", "simulated", "tools", "shared_state"}
 REVOCATION_LOGGER = "aai_mcp.access.revocation"
 
 
@@ -128,6 +128,7 @@ def test_health_details_when_open_on_loopback_only() -> None:
     with serve_in_thread(make_settings(api_key=None)) as base:
         local = httpx.get(f"{base}/healthz").json()
     assert DETAILS <= set(local) and local["simulated"] is True
+    assert local["shared_state"] == "in-process", "no Redis configured"
     # Open beyond loopback (something in front authenticates): the server cannot tell who asks.
     with serve_in_thread(make_settings(api_key=None, host="0.0.0.0", insecure_no_auth=True)) as base:
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}

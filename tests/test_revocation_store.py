@@ -4,7 +4,6 @@ cannot read the store keeps the ids it knows, then refuses every token once they
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from aai_mcp.access import Scopes, mint
 from aai_mcp.access.principal import Authenticator, AuthFailure
 from aai_mcp.access.revocation import RevocationUnavailable
 from aai_mcp.access.revocation_feed import REFRESH_SECONDS, RevocationFeed
-from aai_mcp.cli.token import add_token_commands, run_token_command
+from aai_mcp.cli.main import load_command
+from aai_mcp.cli.token import run_token_command
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.state.store import RevokedSince, Store
@@ -61,10 +61,7 @@ def refused_as(authenticator: Authenticator, token: str) -> str | None:
 
 
 def revoke_with_cli(env: dict[str, str], target: str, *extra: str) -> int:
-    top = argparse.ArgumentParser(prog="aai-mcp")
-    add_token_commands(top.add_subparsers(dest="command", required=True))
-    args = top.parse_args(["token", "revoke", target, *extra])
-    return run_token_command(args, env, catalog=CATALOG)
+    return run_token_command(load_command(["token", "revoke", target, *extra], env), catalog=CATALOG)
 
 
 @pytest.mark.anyio
@@ -137,9 +134,10 @@ def test_revoke_records_in_the_store_and_the_file_when_both_are_configured(
 
 
 def test_revoke_without_any_configuration_uses_the_default_data_dir(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {"XDG_DATA_HOME": str(tmp_path)}
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    env: dict[str, str] = {}
     assert revoke_with_cli(env, "tok_aaaaaaaaaaaa") == 0
     assert f"in the store {tmp_path / 'aai-mcp' / 'aai-mcp.db'}" in capsys.readouterr().out
     assert revoke_with_cli(env, "tok_aaaaaaaaaaaa") == 0
@@ -230,10 +228,8 @@ def test_inspect_reads_the_store_and_the_file(
     env = {**store_config.env(), "AAI_MCP_TOKEN_SECRETS": SECRET}
 
     def revoked_line(*extra: str) -> str:
-        top = argparse.ArgumentParser(prog="aai-mcp")
-        add_token_commands(top.add_subparsers(dest="command", required=True))
-        args = top.parse_args(["token", "inspect", token.token, *extra])
-        assert run_token_command(args, env, catalog=CATALOG) == 0
+        loaded = load_command(["token", "inspect", token.token, *extra], env)
+        assert run_token_command(loaded, catalog=CATALOG) == 0
         (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("revoked:")]
         return line.removeprefix("revoked:").strip()
 
@@ -252,9 +248,8 @@ def test_inspect_reads_the_store_and_the_file(
 
 
 def test_inspect_creates_no_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    top = argparse.ArgumentParser(prog="aai-mcp")
-    add_token_commands(top.add_subparsers(dest="command", required=True))
-    args = top.parse_args(["token", "inspect", new_token().token, "--unverified"])
-    assert run_token_command(args, {"AAI_MCP_DATA_DIR": str(tmp_path / "data")}, catalog=CATALOG) == 0
+    env = {"AAI_MCP_DATA_DIR": str(tmp_path / "data")}
+    loaded = load_command(["token", "inspect", new_token().token, "--unverified"], env)
+    assert run_token_command(loaded, catalog=CATALOG) == 0
     assert "revoked:   unknown (no --revocation-file" in capsys.readouterr().out
     assert not (tmp_path / "data").exists()

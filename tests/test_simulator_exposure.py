@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from aai_mcp.cli.main import build_parser
+from aai_mcp.cli.main import build_parser, load_command
+from aai_mcp.config.command_options import SimulateOptions
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from tests.support.servers import ServerProcess, aai_mcp_process, clean_env, stop
 
@@ -112,11 +113,15 @@ def simulate_help() -> str:
 
 def test_simulate_help_describes_its_own_host_and_port() -> None:
     text = " ".join(simulate_help().split())
-    assert "Port the simulator binds [default 8765;" in text
-    assert "Address the simulator binds [default '127.0.0.1';" in text
+    assert "Port the simulator binds; 0 picks a free port, printed on stderr. Must be from 0 to 65535" in text
+    assert "[env AAI_MCP_SIMULATOR_PORT; file simulate.port; default 8765]" in text
+    assert "Address the simulator binds; anything beyond loopback prints a warning." in text
+    assert "[env AAI_MCP_SIMULATOR_HOST; file simulate.host; default '127.0.0.1']" in text
     assert "`serve`" not in text and "AAI_MCP_PORT" not in text and "AAI_MCP_HOST" not in text
-    args = build_parser().parse_args(["simulate"])
-    assert (args.bind_host, args.bind_port) == ("127.0.0.1", 8765)
+    # serve's variables do not move the simulator: it neither clashes with serve's port nor follows it out.
+    serve_env = {"AAI_MCP_HOST": "0.0.0.0", "AAI_MCP_PORT": "8000"}
+    options = load_command(["simulate"], serve_env).of(SimulateOptions)
+    assert (options.host, options.port) == ("127.0.0.1", 8765)
 
 
 # --- second review: the check runs before routing, and looks at who is connected -----------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from aai_mcp.access import RevocationList, Scopes, TokenError, inspect, verify
-from aai_mcp.cli.token import UsageError, add_token_commands, parse_expires, run_token_command
+from aai_mcp.cli.main import load_command
+from aai_mcp.cli.token import UsageError, parse_expires, run_token_command
 from aai_mcp.gateway import load_default_catalog
 
 CATALOG = load_default_catalog()
@@ -20,17 +20,11 @@ OLD_SECRET = "o" * 40
 ENV = {"AAI_MCP_TOKEN_SECRETS": SECRET}
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="aai-mcp")
-    add_token_commands(top.add_subparsers(dest="command", required=True))
-    return top
-
-
 def run(
     capsys: pytest.CaptureFixture[str], *argv: str, env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:
-    args = parser().parse_args(["token", *argv])
-    code = run_token_command(args, ENV if env is None else env, now=NOW, catalog=CATALOG)
+    loaded = load_command(["token", *argv], ENV if env is None else env)
+    code = run_token_command(loaded, now=NOW, catalog=CATALOG)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -157,7 +151,7 @@ def test_mint_reads_the_secret_file(capsys: pytest.CaptureFixture[str], tmp_path
 
 def test_missing_name_is_an_argparse_error() -> None:
     with pytest.raises(SystemExit) as caught:
-        parser().parse_args(["token", "mint"])
+        load_command(["token", "mint"], ENV)
     assert caught.value.code == 2
 
 
@@ -196,8 +190,8 @@ def test_inspect_shows_expired_and_revoked(capsys: pytest.CaptureFixture[str], t
     jti = inspect(token).jti
     path = tmp_path / "revoked"
     path.write_text(jti + "\n")
-    args = parser().parse_args(["token", "inspect", token, "--revocation-file", str(path)])
-    assert run_token_command(args, ENV, now=NOW + 3600, catalog=CATALOG) == 0
+    loaded = load_command(["token", "inspect", token, "--revocation-file", str(path)], ENV)
+    assert run_token_command(loaded, now=NOW + 3600, catalog=CATALOG) == 0
     out = capsys.readouterr().out
     assert field(out, "expires") == "2023-11-14T22:14:20Z (EXPIRED)"
     assert field(out, "revoked") == f"YES (listed in {path})"

@@ -15,6 +15,7 @@ from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.state.shared import SharedState, build_shared_state
 from aai_mcp.upstream import Upstream
 
 log = logging.getLogger("aai_mcp")
@@ -33,11 +34,17 @@ class Gateway:
     upstream: Upstream
     runner: ToolRunner
 
+    @property
+    def shared(self) -> SharedState:
+        """Ephemeral state shared with the other instances (in-process when there is no Redis)."""
+        return self.runner.shared
+
     def upstream_for(self, principal: Principal) -> Upstream:
         return self.runner.upstream_for(principal)
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
+        await self.shared.aclose()
 
 
 def load_default_catalog() -> Catalog:
@@ -51,7 +58,8 @@ def build_gateway(settings: Settings, transport: httpx.AsyncBaseTransport | None
     if transport is None and settings.simulated:
         transport = simulator_transport(settings)
     upstream = Upstream(settings, transport=transport)
-    return Gateway(settings, catalog, registry, upstream, ToolRunner(registry, upstream, settings))
+    shared = build_shared_state(settings)
+    return Gateway(settings, catalog, registry, upstream, ToolRunner(registry, upstream, settings, shared))
 
 
 def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from aai_mcp.config.options import env_var
+
 MIN_SECRET_CHARS = 32
-ENV_SECRETS = "AAI_MCP_TOKEN_SECRETS"
+ENV_SECRETS = str(env_var("token_secrets"))  # named once, by the Settings field
 GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 

@@ -16,7 +16,6 @@ Shapes, as each client documents them:
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import shutil
@@ -26,10 +25,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from aai_mcp.config.command_options import CLIENTS as CLIENTS  # one list: the parser offers it, tests use it
+from aai_mcp.config.command_options import ClientConfigOptions
 from aai_mcp.config.options import ENV_ONLY, HTTP_ONLY
 from aai_mcp.config.settings import Settings
 
-CLIENTS = ("claude-desktop", "claude-code", "vscode", "cursor", "chatgpt")
 Via = Literal["stdio", "url"]
 KEY_PLACEHOLDER = "your-assemblyai-key"
 TOKEN_PLACEHOLDER = "YOUR_TOKEN"
@@ -225,7 +225,7 @@ def client_entry(client: str, settings: Settings, via: Via | None, url: str | No
     return RENDERERS[client](settings, chosen, url, name)
 
 
-def print_client_config(args: argparse.Namespace, settings: Settings) -> int:
+def print_client_config(args: ClientConfigOptions, settings: Settings) -> int:
     try:
         entry = client_entry(args.client, settings, args.via, args.url, args.name)
     except ValueError as exc:

@@ -6,28 +6,14 @@ configuration is wrong. The database URL is shown without its password.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aai_mcp.config.settings import Settings
 
 if TYPE_CHECKING:
     from aai_mcp.state.engines import StoreLocation
-
-
-def add_db_command(commands: Any) -> list[argparse.ArgumentParser]:
-    """Add `db upgrade | current`; the parsers that take the store's settings flags."""
-    db = commands.add_parser("db", help="The durable store: show its schema version, or upgrade it.")
-    actions = db.add_subparsers(dest="db_command", required=True)
-    upgrade = actions.add_parser(
-        "upgrade",
-        help="Bring the store's schema to the newest version (PostgreSQL needs this once per release; "
-        "SQLite is upgraded at start anyway).",
-    )
-    current = actions.add_parser("current", help="Show where the store is and its schema version.")
-    return [upgrade, current]
 
 
 def run_db_command(command: str, settings: Settings, env: Mapping[str, str]) -> int:

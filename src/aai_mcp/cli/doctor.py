@@ -1,7 +1,8 @@
 """`aai-mcp doctor`: check the setup and say in plain words what is wrong, one line per check.
 
 Each line is `ok` or `problem`, what was found and, for a problem, how to fix it. The key is sent only
-to the AssemblyAI API host it belongs to (one cheap authenticated GET) and is never printed.
+to the AssemblyAI API host it belongs to (one cheap authenticated GET) and is never printed, nor is a
+Redis password.
 """
 
 from __future__ import annotations
@@ -231,14 +232,46 @@ def _new_sqlite(path: Path) -> Check:
     return Check(True, "store", f"sqlite {path}: created when serve starts")
 
 
+def check_shared_state(settings: Settings) -> list[Check]:
+    """Redis answers PING with the configured password; no line when none is configured."""
+    if settings.redis_url is None:
+        return []
+    import redis
+
+    from aai_mcp.state.shared_redis_breaker import redacted_url
+
+    url = settings.redis_url.get_secret_value()
+    shown = redacted_url(url)
+    fix = (
+        "check AAI_MCP_REDIS_URL (host, port, password) and that Redis runs; until then every instance "
+        "limits calls and polls transcripts on its own"
+    )
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        return [Check(False, "shared state", f"Redis at {shown} refused the password", fix)]
+    except (redis.RedisError, OSError) as exc:  # the type only: error texts name the host and port
+        return [Check(False, "shared state", f"Redis at {shown} does not answer ({type(exc).__name__})", fix)]
+    finally:
+        client.close()
+    return [Check(True, "shared state", f"Redis at {shown} answers: instances share polling and limits")]
+
+
 def diagnose(settings: Settings) -> list[Check]:
     urls = upstream_urls(settings)
     timeout = httpx.Timeout(15.0, connect=min(settings.connect_timeout_seconds, 10.0))
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         checks = [check_key(settings, client, urls["api"])]
         checks += [check_host(host, url, client, settings) for host, url in urls.items()]
-    checks += [check_auth(settings), check_store(settings, os.environ)]
-    return [*checks, *check_upload_roots(settings), check_port(settings)]
+    return [
+        *checks,
+        check_auth(settings),
+        check_store(settings, os.environ),
+        *check_upload_roots(settings),
+        *check_shared_state(settings),
+        check_port(settings),
+    ]
 
 
 def run_doctor(settings: Settings) -> int:

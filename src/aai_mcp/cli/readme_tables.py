@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aai_mcp.catalog import Catalog, ToolSpec
-from aai_mcp.config.options import HTTP_ONLY, env_var, flag, limits
-from aai_mcp.config.settings import Settings
+from aai_mcp.cli.main import COMMANDS
+from aai_mcp.config.options import Model, env_var, file_key, flag, limits
 from aai_mcp.gateway import load_default_catalog
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -37,18 +38,62 @@ def effects(spec: ToolSpec) -> str:
     return text
 
 
+@dataclass
+class ConfigRow:
+    """One option as the README lists it: every flag and command that reads the same variable."""
+
+    model: Model
+    name: str
+    flags: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+    def add(self, command: str, model: Model, name: str) -> None:
+        cli_flag = flag(name, model)
+        if cli_flag and cli_flag not in self.flags:
+            self.flags.append(cli_flag)
+        self.commands.append(command)
+
+    def render(self) -> str:
+        shown = ", ".join(f"`{item}`" for item in self.flags) or "(environment only)"
+        variable = env_var(self.name, self.model)
+        key = file_key(self.name, self.model)
+        default = self.model.model_fields[self.name].default
+        bounds = limits(self.name, self.model)
+        meaning = self.model.model_fields[self.name].description or ""
+        if bounds:
+            meaning += f" Must be {bounds}."
+        cells = [
+            shown,
+            f"`{variable}`" if variable else "",
+            f"`{key}`" if key else "(never)",
+            ", ".join(self.commands),
+            "unset" if default is None else f"`{default}`",
+            meaning,
+        ]
+        return "| " + " | ".join(cells) + " |"
+
+
+def config_rows() -> list[ConfigRow]:
+    """Every option any command reads from the environment or the file (per-invocation arguments,
+    such as what `token mint` allows, are listed by `--help` only)."""
+    rows: dict[str, ConfigRow] = {}
+    for command in COMMANDS:
+        for group in command.groups:
+            for name in group.fields():
+                identity = env_var(name, group.model) or file_key(name, group.model)
+                if identity is None:
+                    continue
+                row = rows.setdefault(identity, ConfigRow(group.model, name))
+                row.add(command.name, group.model, name)
+    return list(rows.values())
+
+
 def config_table() -> str:
-    rows = ["| Flag | Environment | Default | Meaning |", "|---|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        cli_flag = flag(name)
-        shown = f"`{cli_flag}`" if cli_flag else "(environment only)"
-        if name in HTTP_ONLY and cli_flag:
-            shown += " (serve)"
-        default = "unset" if field.default is None else f"`{field.default}`"
-        bounds = limits(name)
-        meaning = f"{field.description} Must be {bounds}." if bounds else field.description
-        rows.append(f"| {shown} | `{env_var(name)}` | {default} | {meaning} |")
-    return "\n".join(rows)
+    header = [
+        "| Flag | Environment | Config file key | Commands | Default | Meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    return "\n".join(header + [row.render() for row in config_rows()])
 
 
 def render(text: str, block: str, content: str) -> str:

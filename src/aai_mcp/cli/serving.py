@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import socket
@@ -10,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from aai_mcp.access.accounts import AccountsError
+from aai_mcp.config.command_options import SimulateOptions
 from aai_mcp.config.options import option_names
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway
@@ -154,16 +154,16 @@ def stdio(settings: Settings) -> int:
     return 0
 
 
-def simulate(args: argparse.Namespace, settings: Settings) -> int:
+def simulate(options: SimulateOptions, settings: Settings) -> int:
     from aai_mcp.simulator import SimulatorConfig, run_simulator
 
     configure_logging(settings.log_level, [])
     config = SimulatorConfig(
-        api_key=args.key,
+        api_key=options.key,
         processing_delay_seconds=settings.simulator_delay_seconds,
-        rate_429=args.rate_429,
-        rate_5xx=args.rate_5xx,
-        latency_ms=args.latency_ms,
+        rate_429=options.rate_429,
+        rate_5xx=options.rate_5xx,
+        latency_ms=options.latency_ms,
     )
-    run_simulator(config, host=args.bind_host, port=args.bind_port)
+    run_simulator(config, host=options.host, port=options.port)
     return 0

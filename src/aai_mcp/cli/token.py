@@ -1,19 +1,18 @@
 """`aai-mcp token mint | inspect | revoke`: create, read and revoke scoped access tokens.
 
 Exit codes: 0 done, 1 the token or a file was bad, 2 a flag or the configuration was wrong.
-Signing secrets come only from the environment or a file, never a flag (shell history).
+Signing secrets come only from the environment or a file, never a flag (shell history). The options
+are the models of `aai_mcp.config.command_options`, read like every command's (flag > env > file).
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from aai_mcp.access.revocation import append_revocation
 from aai_mcp.access.scopes import (
@@ -40,26 +39,22 @@ from aai_mcp.access.tokens import (
 )
 from aai_mcp.catalog import Catalog
 from aai_mcp.cli.token_revocation import (
-    ENV_DATABASE_URL,
-    ENV_REVOCATION_FILE,
     StoreSetupError,
     StoreUnreachable,
-    add_data_dir_flag,
     revoke_in_store,
     revoked_status,
     store_configured,
 )
+from aai_mcp.config.command_options import InspectOptions, MintOptions, RevokeOptions, TokenKeys
+from aai_mcp.config.layers import Loaded
+from aai_mcp.config.options import env_var
 
-ENV_SECRET_FILE = "AAI_MCP_TOKEN_SECRET_FILE"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-DEFAULT_EXPIRES = "24h"
 MAX_LIFETIME_SECONDS = 10 * 365 * 86400
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"([1-9][0-9]{0,8})([mhdw])")
 _BASE_URL = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
-
-# argparse has no public name for the object add_subparsers returns.
-SubParsers = argparse._SubParsersAction
+ENV_SECRET_FILE = env_var("token_secret_file", TokenKeys)
+ENV_REVOCATION_FILE = env_var("token_revocation_file", TokenKeys)
 
 
 class UsageError(ValueError):
@@ -68,7 +63,7 @@ class UsageError(ValueError):
 
 @dataclass
 class Context:
-    env: Mapping[str, str]
+    keys: TokenKeys
     now: float
     loaded: Catalog | None = None
 
@@ -82,102 +77,21 @@ class Context:
         return self.loaded
 
 
-def add_token_commands(subparsers: SubParsers[argparse.ArgumentParser]) -> None:
-    """Add `token mint | inspect | revoke` to the top-level subcommands."""
-    token = subparsers.add_parser("token", help="Mint, inspect and revoke scoped access tokens.")
-    actions = token.add_subparsers(dest="token_command", required=True)
-    _add_mint(actions)
-    _add_inspect(actions)
-    _add_revoke(actions)
-
-
-def run_token_command(
-    args: argparse.Namespace,
-    env: Mapping[str, str],
-    *,
-    now: float | None = None,
-    catalog: Catalog | None = None,
-) -> int:
-    """Run the parsed `token` subcommand: results to stdout, problems to stderr; the exit code."""
-    context = Context(env=env, now=time.time() if now is None else now, loaded=catalog)
-    command = {"mint": _mint, "inspect": _inspect, "revoke": _revoke}[args.token_command]
+def run_token_command(loaded: Loaded, *, now: float | None = None, catalog: Catalog | None = None) -> int:
+    """Run `token mint | inspect | revoke`: results to stdout, problems to stderr; the exit code."""
+    context = Context(loaded.of(TokenKeys), time.time() if now is None else now, catalog)
     try:
-        return command(args, context)
+        if loaded.command == "token mint":
+            return _mint(loaded.of(MintOptions), context)
+        if loaded.command == "token inspect":
+            return _inspect(loaded.of(InspectOptions), context)
+        return _revoke(loaded.of(RevokeOptions), context)
     except (UsageError, SecretsError) as exc:
         _error(str(exc))
         return 2
 
 
-def _add_mint(actions: SubParsers[argparse.ArgumentParser]) -> None:
-    parser = actions.add_parser("mint", help="Create a signed, expiring token with the given scopes.")
-    parser.add_argument("--name", required=True, help="Who or what the token is for (shown by inspect).")
-    parser.add_argument(
-        "--methods",
-        help=f"Comma-separated method classes (effects) allowed ({', '.join(METHOD_CLASSES)}); a tool "
-        "needs every effect it has. Default: all.",
-    )
-    parser.add_argument("--toolsets", help="Comma-separated toolsets allowed. Default: all.")
-    parser.add_argument("--tools", help="Comma-separated tool names allowed. Default: all.")
-    parser.add_argument("--read-only", action="store_true", help="Allow only tools annotated read-only.")
-    parser.add_argument("--tags", help="Allow only tools carrying at least one of these tags.")
-    parser.add_argument(
-        "--expires",
-        default=DEFAULT_EXPIRES,
-        help="A lifetime (90m, 24h, 7d, 2w), an ISO-8601 time (UTC unless it has an offset) "
-        f"or 'never'. Default: {DEFAULT_EXPIRES}.",
-    )
-    parser.add_argument("--account", default="default", help="The account the token acts for.")
-    parser.add_argument(
-        "--require-header",
-        action="store_true",
-        help=f"Also require a second secret in the {HEADER_NAME} header (printed once, now).",
-    )
-    parser.add_argument(
-        "--base-url",
-        default=DEFAULT_BASE_URL,
-        help=f"The server's address for the printed URL. Default: {DEFAULT_BASE_URL}.",
-    )
-    _add_secret_file(parser)
-
-
-def _add_inspect(actions: SubParsers[argparse.ArgumentParser]) -> None:
-    parser = actions.add_parser("inspect", help="Show what a token allows and whether it is still valid.")
-    parser.add_argument("token")
-    parser.add_argument(
-        "--unverified", action="store_true", help="Show the claims without checking the signature."
-    )
-    _add_secret_file(parser)
-    _add_revocation_file(parser)
-    add_data_dir_flag(parser)
-
-
-def _add_revoke(actions: SubParsers[argparse.ArgumentParser]) -> None:
-    parser = actions.add_parser(
-        "revoke",
-        help="Revoke a token: in the store every server follows (the SQLite file under the data "
-        f"directory, or PostgreSQL at {ENV_DATABASE_URL}), or in a revocation file when one is given.",
-    )
-    parser.add_argument("jti", metavar="JTI", help="The token id (tok_...) or the whole token.")
-    parser.add_argument("--reason", help="Why, kept with the revocation (no secrets: it is shown).")
-    _add_revocation_file(parser)
-    add_data_dir_flag(parser)
-
-
-def _add_secret_file(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--token-secret-file",
-        type=Path,
-        help=f"File of signing secrets, one a line [env {ENV_SECRET_FILE}]; or set {ENV_SECRETS}.",
-    )
-
-
-def _add_revocation_file(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--revocation-file", type=Path, help=f"File of revoked token ids [env {ENV_REVOCATION_FILE}]."
-    )
-
-
-def _mint(args: argparse.Namespace, context: Context) -> int:
+def _mint(args: MintOptions, context: Context) -> int:
     _check_pattern(args.name, NAME_PATTERN, "--name", "1-64 printable characters")
     _check_pattern(args.account, ACCOUNT_PATTERN, "--account", "letters, digits, '_', '.', '-'; up to 64")
     scopes = scopes_from_args(args, context.catalog())
@@ -186,7 +100,7 @@ def _mint(args: argparse.Namespace, context: Context) -> int:
         raise UsageError("these scopes allow none of the tools in the catalog; widen them")
     expires_at = parse_expires(args.expires, context.now)
     base_url = _base_url(args.base_url)
-    secrets = _signing_secrets(args, context.env)
+    secrets = _signing_secrets(context.keys)
     if not secrets:
         raise UsageError(
             f"no signing secret configured: set {ENV_SECRETS} (32+ characters; generate one with "
@@ -205,8 +119,8 @@ def _mint(args: argparse.Namespace, context: Context) -> int:
     return 0
 
 
-def _inspect(args: argparse.Namespace, context: Context) -> int:
-    secrets = [] if args.unverified else _signing_secrets(args, context.env)
+def _inspect(args: InspectOptions, context: Context) -> int:
+    secrets = [] if args.unverified else _signing_secrets(context.keys)
     try:
         claims = check_signature(args.token, secrets) if secrets else inspect(args.token)
     except TokenError as exc:
@@ -219,16 +133,15 @@ def _inspect(args: argparse.Namespace, context: Context) -> int:
         why = "--unverified" if args.unverified else "no signing secret configured"
         print(f"signature: UNVERIFIED ({why}): anyone could have written these claims")
     _print_claims(claims, context.now)
-    path = _revocation_path(args, context.env)
-    print(f"revoked:   {revoked_status(claims.jti, path, args, context.env)}")
+    print(f"revoked:   {revoked_status(claims.jti, context.keys)}")
     _print_scopes(claims.scopes, context.catalog())
     return 0
 
 
-def _revoke(args: argparse.Namespace, context: Context) -> int:
+def _revoke(args: RevokeOptions, context: Context) -> int:
     """Into the file when one is named (as before), into the store when none is or one is configured."""
     jti, expires_at = _revocation_target(args.jti)
-    path = _revocation_path(args, context.env)
+    path = context.keys.token_revocation_file
     if path is not None:
         note = f"revoked {format_time(context.now)}" + (f": {args.reason}" if args.reason else "")
         try:
@@ -238,9 +151,9 @@ def _revoke(args: argparse.Namespace, context: Context) -> int:
             return 1
         state = "revoked" if added else "was already revoked"
         print(f"{jti} {state} in {path}; a server reading that file refuses it from its next request.")
-    if path is None or store_configured(args, context.env):
+    if path is None or store_configured(context.keys):
         try:
-            print(revoke_in_store(args, context.env, jti, expires_at))
+            print(revoke_in_store(context.keys, args.reason, jti, expires_at))
         except StoreSetupError as exc:
             raise UsageError(str(exc)) from None
         except StoreUnreachable as exc:
@@ -249,7 +162,7 @@ def _revoke(args: argparse.Namespace, context: Context) -> int:
     return 0
 
 
-def scopes_from_args(args: argparse.Namespace, catalog: Catalog) -> Scopes:
+def scopes_from_args(args: MintOptions, catalog: Catalog) -> Scopes:
     """Scopes from the mint flags, refusing names the catalog does not have (typos deny silently)."""
     tags = sorted({tag for spec in catalog.tools.values() for tag in spec.tags})
     return Scopes.model_validate(
@@ -324,14 +237,8 @@ def _base_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
-def _signing_secrets(args: argparse.Namespace, env: Mapping[str, str]) -> list[bytes]:
-    file = args.token_secret_file or env.get(ENV_SECRET_FILE) or None
-    return load_signing_secrets(env.get(ENV_SECRETS) or None, Path(file) if file else None)
-
-
-def _revocation_path(args: argparse.Namespace, env: Mapping[str, str]) -> Path | None:
-    path = args.revocation_file or env.get(ENV_REVOCATION_FILE) or None
-    return Path(path) if path else None
+def _signing_secrets(keys: TokenKeys) -> list[bytes]:
+    return load_signing_secrets(keys.token_secrets, keys.token_secret_file)
 
 
 def _revocation_target(value: str) -> tuple[str, float | None]:

@@ -4,21 +4,16 @@ PostgreSQL at AAI_MCP_DATABASE_URL). The database URL is only ever shown without
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
 from aai_mcp.access.revocation import RevocationList, RevocationUnavailable
+from aai_mcp.config.command_options import TokenKeys
+from aai_mcp.config.options import option_names
 
 if TYPE_CHECKING:
     from aai_mcp.state.store_sql import SqlStore
-
-ENV_REVOCATION_FILE = "AAI_MCP_TOKEN_REVOCATION_FILE"
-ENV_DATA_DIR = "AAI_MCP_DATA_DIR"
-ENV_DATABASE_URL = "AAI_MCP_DATABASE_URL"
 
 
 class StoreSetupError(ValueError):
@@ -29,31 +24,21 @@ class StoreUnreachable(Exception):
     """The store is configured but cannot be read or written now (exit 1)."""
 
 
-def add_data_dir_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help=f"The data directory of the store's SQLite file [env {ENV_DATA_DIR}; default "
-        f"~/.local/share/aai-mcp]; {ENV_DATABASE_URL} (environment only) selects PostgreSQL instead.",
-    )
+def store_configured(keys: TokenKeys) -> bool:
+    """Whether a data directory or a database URL was given (flag, environment or config file)."""
+    return keys.data_dir is not None or keys.database_url is not None
 
 
-def store_configured(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
-    return bool(args.data_dir or env.get(ENV_DATA_DIR) or env.get(ENV_DATABASE_URL))
-
-
-def revoke_in_store(
-    args: argparse.Namespace, env: Mapping[str, str], jti: str, expires_at: float | None
-) -> str:
+def revoke_in_store(keys: TokenKeys, reason: str | None, jti: str, expires_at: float | None) -> str:
     """Record the revocation; the sentence saying so."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from aai_mcp.state.store import failure_reason
 
-    store = _open(args, env, create=True)
+    store = _open(keys, create=True)
     assert store is not None
     try:
-        added = store.revoke_token(jti, reason=args.reason, expires_at=expires_at)
+        added = store.revoke_token(jti, reason=reason, expires_at=expires_at)
     except SQLAlchemyError as exc:
         raise StoreUnreachable(
             f"cannot record the revocation in {store.shown}: {failure_reason(exc)}"
@@ -64,18 +49,20 @@ def revoke_in_store(
     return f"{jti} {state} in the store {store.shown}; every server using it refuses it within a second."
 
 
-def revoked_status(jti: str, path: Path | None, args: argparse.Namespace, env: Mapping[str, str]) -> str:
+def revoked_status(jti: str, keys: TokenKeys) -> str:
     """`YES (...)`, `no (...)` or `unknown (...)`, from the file and the store, whichever exist."""
+    path = keys.token_revocation_file
     found = [_file_status(jti, path)] if path is not None else []
     try:
-        store = _open(args, env, create=False)
+        store = _open(keys, create=False)
     except (StoreSetupError, StoreUnreachable) as exc:
         found.append((None, f"cannot read the store: {exc}"))
     else:
         if store is not None:
             found.append(_store_status(jti, store))
     if not found:
-        return f"unknown (no --revocation-file or {ENV_REVOCATION_FILE}, and no store yet)"
+        names = option_names("token_revocation_file", TokenKeys)
+        return f"unknown (no {names}, and no store yet)"
     if any(revoked for revoked, _ in found):
         return "YES (" + "; ".join(text for revoked, text in found if revoked) + ")"
     verdict = "unknown" if any(revoked is None for revoked, _ in found) else "no"
@@ -103,7 +90,7 @@ def _store_status(jti: str, store: SqlStore) -> tuple[bool | None, str]:
     return revoked, f"{'in' if revoked else 'not in'} the store {store.shown}"
 
 
-def _open(args: argparse.Namespace, env: Mapping[str, str], *, create: bool) -> SqlStore | None:
+def _open(keys: TokenKeys, *, create: bool) -> SqlStore | None:
     """The store; None when `create` is off and the SQLite file does not exist yet."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -112,13 +99,11 @@ def _open(args: argparse.Namespace, env: Mapping[str, str], *, create: bool) -> 
     from aai_mcp.state.store_migrations import SchemaMismatch
     from aai_mcp.state.store_sql import open_store
 
-    data_dir = args.data_dir or (Path(env[ENV_DATA_DIR]) if env.get(ENV_DATA_DIR) else None)
-    url = SecretStr(env[ENV_DATABASE_URL]) if env.get(ENV_DATABASE_URL) else None
     try:
-        location = store_location(data_dir, url, env)
+        location = store_location(keys.data_dir, keys.database_url, os.environ)
         if not create and location.sqlite_path is not None and not location.sqlite_path.exists():
             return None
-        return open_store(data_dir, url, env)
+        return open_store(keys.data_dir, keys.database_url, os.environ)
     except StoreConfigError as exc:
         raise StoreSetupError(str(exc)) from None
     except SchemaMismatch as exc:

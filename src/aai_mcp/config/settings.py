@@ -1,4 +1,5 @@
-"""One typed settings object, built at start-up from the environment and command-line flags."""
+"""One typed settings object, built at start-up from flags, the environment and the config file
+(`aai_mcp.config.layers`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from aai_mcp.config.marker import Option
 
 Region = Literal["us", "eu"]
 
@@ -36,6 +39,7 @@ DEFAULT_LLM_MODELS = (
     "gemini-2.5-flash-lite",
 )
 EU_MODEL_PREFIXES = ("claude-", "gemini-")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 CommaList = Annotated[list[str], NoDecode]
 PathList = Annotated[list[Path] | None, NoDecode]
@@ -48,7 +52,7 @@ class Settings(BaseSettings):
         env_prefix="AAI_MCP_", extra="forbid", validate_default=True, populate_by_name=True
     )
 
-    api_key: SecretStr | None = Field(
+    api_key: Annotated[SecretStr | None, Option(secret=True)] = Field(
         None,
         validation_alias="ASSEMBLYAI_API_KEY",
         description="AssemblyAI API key. Unset: serve the built-in simulator instead of the real API.",
@@ -150,9 +154,9 @@ class Settings(BaseSettings):
         False,
         description="Allow auth=none on a non-loopback address (anyone who reaches it can spend the key).",
     )
-    token_secrets: SecretStr | None = Field(
-        None, description="HMAC secrets that sign access tokens, comma-separated, first signs."
-    )
+    token_secrets: Annotated[
+        SecretStr | None, Option(secret=True, hint="or list them in a file named by token_secret_file")
+    ] = Field(None, description="HMAC secrets that sign access tokens, comma-separated, first signs.")
     token_secret_file: Path | None = Field(None, description="File of token signing secrets, one per line.")
     token_revocation_file: Path | None = Field(
         None,
@@ -164,10 +168,11 @@ class Settings(BaseSettings):
         description="Directory of the durable store's SQLite file, aai-mcp.db (revoked tokens). Default: "
         "$XDG_DATA_HOME/aai-mcp, else ~/.local/share/aai-mcp; /data in the Docker image.",
     )
-    database_url: SecretStr | None = Field(
+    database_url: Annotated[SecretStr | None, Option(secret=True)] = Field(
         None,
         description="PostgreSQL URL of the durable store, shared by every instance "
-        "(postgresql://USER:PASSWORD@HOST/NAME). Unset: SQLite under data_dir.",
+        "(postgresql://USER:PASSWORD@HOST/NAME). Unset: SQLite under data_dir. Holds a password: "
+        "environment only.",
     )
     accounts: CommaList = Field(
         [],
@@ -266,6 +271,12 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long in-flight calls may finish (waits return at once; "
         "calls still running near the end get a retryable error).",
     )
+    redis_url: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="Redis or Valkey URL (redis://, rediss:// or unix://) for state every instance shares: "
+        "one poll loop per transcript, per-token call limits. Unset: per process. Holds a password: "
+        "environment only.",
+    )
 
     simulator_delay_seconds: float = Field(
         3.0, ge=0, description="Simulator: seconds a transcript takes from queued to completed."
@@ -302,11 +313,21 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never quotes the URL: it may carry a password.
+        if value is not None and not value.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError("must start with " + ", ".join(REDIS_SCHEMES))
+        return value
+
     @field_validator("upload_roots", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [Path(item.strip()).expanduser() for item in value.split(",") if item.strip()]
+            value = value.split(",")
+        if isinstance(value, list):  # a list comes from the config file
+            return [Path(str(item).strip()).expanduser() for item in value if str(item).strip()]
         return value
 
     @model_validator(mode="after")

@@ -7,8 +7,8 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -243,7 +243,7 @@ class TranscriptResources:
         if not self.can_list:
             refused(self.caller, "list")
             return types.ListResourcesResult(resources=[])
-        with self._guarded("list", "Listing transcripts failed"):
+        async with self._guarded("list", "Listing transcripts failed"):
             payload = await self._list(cursor)
         items = [
             item for item in payload.get("transcripts") or [] if TRANSCRIPT_ID.fullmatch(str(item.get("id")))
@@ -254,12 +254,13 @@ class TranscriptResources:
             next_cursor=str(items[-1]["id"]) if more and items else None,
         )
 
-    @contextmanager
-    def _guarded(self, resource: str, failure: str) -> Iterator[None]:
+    @asynccontextmanager
+    async def _guarded(self, resource: str, failure: str) -> AsyncIterator[None]:
         """Audited, and within the caller's limit of concurrent calls: a resource read reaches upstream
         like a tool call, so it takes one of the same places."""
         runner = self.gateway.runner
-        if not runner.try_hold(self.principal):
+        hold = await runner.try_hold(self.principal)
+        if hold is None:
             refused(self.caller, resource, "too_many_calls")
             limit = runner.settings.max_concurrent_calls_per_token
             raise MCPError(
@@ -270,7 +271,7 @@ class TranscriptResources:
             with audited(self.caller, resource, failure):
                 yield
         finally:
-            runner.release(self.principal)
+            await runner.shared.release(hold)
 
     async def _list(self, cursor: str | None) -> dict[str, Any]:
         params = {"limit": str(LIST_PAGE_SIZE)}
@@ -291,7 +292,7 @@ class TranscriptResources:
         except MCPError:
             refused(self.caller, "(not-a-resource)")
             raise
-        with self._guarded(part.name, f"Reading {uri} failed"):
+        async with self._guarded(part.name, f"Reading {uri} failed"):
             text = await self._read(transcript_id, part)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type=part.mime_type, text=text)]

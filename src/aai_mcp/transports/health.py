@@ -20,10 +20,10 @@ class Health:
     is refused because the revocation file is missing or unreadable, or the store has not been read
     for too long.
 
-    Instance, version, simulator mode, tool count and the store's engine are added for a caller with a
-    valid access token, or for anyone when the server is open (auth none) on loopback, where everyone
-    who can reach it may use it anyway. A passthrough key does not unlock them: it is not checked until a call
-    reaches AssemblyAI.
+    Instance, version, simulator mode, tool count, the shared state's status and the store's engine are
+    added for a caller with a valid access token, or for anyone when the server is open (auth none) on
+    loopback, where everyone who can reach it may use it anyway. A passthrough key does not unlock them:
+    it is not checked until a call reaches AssemblyAI.
     """
 
     def __init__(self, gateway: Gateway, authenticator: Authenticator, instance: str) -> None:
@@ -43,6 +43,9 @@ class Health:
                 version=__version__,
                 simulated=self.gateway.settings.simulated,
                 tools=len(self.gateway.registry.definitions),
+                # in-process, redis, or degraded: Redis configured but unreachable, so limits and
+                # polling are per instance until it is back (calls are still served).
+                shared_state=self.gateway.shared.status,
             )
             if self.authenticator.feed is not None:
                 body["store"] = self.authenticator.feed.store.engine_name

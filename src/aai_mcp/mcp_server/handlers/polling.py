@@ -1,4 +1,5 @@
-"""Waiting for transcript jobs: every waiter on one transcript shares one upstream poll loop."""
+"""Waiting for transcript jobs: every waiter on one transcript shares one upstream poll loop, in this
+process and, with shared state in Redis, across every instance."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from typing import Any
 import anyio
 
 from aai_mcp.mcp_server.runtime.tool_call import ProgressFn
+from aai_mcp.state.shared import PollLease, SharedState
+from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import UpstreamError
 
 TERMINAL = frozenset({"completed", "error"})
 Fetch = Callable[[str], Awaitable[dict[str, Any]]]
+# How long past its longest pause a poll lease lasts: room for one slow upstream answer.
+LEASE_MARGIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class _Watch:
 
     interval: float
     fetch: Fetch
+    partition: str
     latest: dict[str, Any] | None = None
     error: UpstreamError | None = None
     version: int = 0
@@ -57,11 +63,15 @@ class TranscriptPoller:
 
     When the leader leaves (its own timeout, or the client cancelled), another waiter takes over;
     when the last waiter leaves, polling stops. A poll that fails (a 429, say) ends every wait.
+    Across instances, each one's leader polls only while it holds the transcript's poll lease, and
+    otherwise passes on what the lease holder announces.
     """
 
-    def __init__(self, first_interval: float, max_interval: float) -> None:
+    def __init__(self, first_interval: float, max_interval: float, shared: SharedState | None = None) -> None:
         self._first_interval = first_interval
         self._max_interval = max_interval
+        self._shared: SharedState = shared or InProcessState()
+        self._lease_ttl = max_interval * 1.2 + LEASE_MARGIN_SECONDS
         self._watches: dict[tuple[str, str], _Watch] = {}
         self._waits: set[anyio.CancelScope] = set()
         self._stopped = False
@@ -98,7 +108,7 @@ class TranscriptPoller:
     ) -> WaitOutcome:
         """Wait for one transcript; waiters share a loop only within one `partition` (one API key)."""
         key = (partition, transcript_id)
-        watch = self._watches.setdefault(key, _Watch(interval=self._first_interval, fetch=fetch))
+        watch = self._watches.setdefault(key, _Watch(self._first_interval, fetch, partition))
         watch.waiters += 1
         started = time.monotonic()
         try:
@@ -135,22 +145,54 @@ class TranscriptPoller:
     ) -> None:
         watch.leader = True
         try:
-            while True:
-                try:
-                    latest = await watch.fetch(transcript_id)
-                except UpstreamError as exc:
-                    watch.publish(watch.latest, exc)
-                    raise
-                watch.publish(latest, None)
-                await _report(watch, started, deadline, progress)
-                remaining = deadline - time.monotonic()
-                if watch.finished or remaining <= 0:
-                    return
-                await anyio.sleep(min(watch.interval * random.uniform(0.8, 1.2), remaining))
-                watch.interval = min(watch.interval * 1.5, self._max_interval)
+            async with self._shared.poll_lease(f"{watch.partition}:{transcript_id}") as lease:
+                await self._poll_or_follow(lease, transcript_id, watch, started, deadline, progress)
         finally:
             watch.leader = False
             watch.notify()  # a waiting follower takes over if it still has time
+
+    async def _poll_or_follow(
+        self,
+        lease: PollLease,
+        transcript_id: str,
+        watch: _Watch,
+        started: float,
+        deadline: float,
+        progress: ProgressFn,
+    ) -> None:
+        """Poll while this instance holds the lease; otherwise relay what the holder announces."""
+        while not watch.finished and (remaining := deadline - time.monotonic()) > 0:
+            pause = min(watch.interval * random.uniform(0.8, 1.2), remaining)
+            if await lease.lead(self._lease_ttl):
+                await _poll(lease, transcript_id, watch)
+                await _report(watch, started, deadline, progress)
+                if watch.finished:
+                    return
+                await anyio.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+                watch.interval = min(watch.interval * 1.5, self._max_interval)
+            elif _relay(await lease.observe(pause), watch):
+                await _report(watch, started, deadline, progress)
+
+
+async def _poll(lease: PollLease, transcript_id: str, watch: _Watch) -> None:
+    try:
+        latest = await watch.fetch(transcript_id)
+    except UpstreamError as exc:
+        watch.publish(watch.latest, exc)
+        # The others cannot be handed the error itself: the lease is dropped, and they poll themselves.
+        await lease.announce({"failed": True})
+        raise
+    watch.publish(latest, None)
+    await lease.announce({"transcript": latest})
+
+
+def _relay(news: dict[str, Any] | None, watch: _Watch) -> bool:
+    """Whether the lease holder's news changed what this instance's waiters know."""
+    transcript = (news or {}).get("transcript")
+    if not isinstance(transcript, dict):
+        return False  # nothing yet, or the holder left or failed: try to lead at once
+    watch.publish(transcript, None)
+    return True
 
 
 async def _report(watch: _Watch, started: float, deadline: float, progress: ProgressFn) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 import traceback
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,8 @@ from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.table import VIEWS
 from aai_mcp.redaction import Redactor, held_keys
+from aai_mcp.state.shared import Hold, SharedState
+from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import Upstream, UpstreamError
 
 audit = logging.getLogger("aai_mcp.audit")
@@ -40,13 +42,17 @@ SHUTDOWN_HEADROOM_SECONDS = 2.0
 
 
 class ToolRunner:
-    def __init__(self, registry: Registry, upstream: Upstream, settings: Settings) -> None:
+    def __init__(
+        self, registry: Registry, upstream: Upstream, settings: Settings, shared: SharedState | None = None
+    ) -> None:
         self.registry = registry
         self.upstream = upstream
         self.settings = settings
+        self.shared: SharedState = shared or InProcessState()
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
-        self.poller = TranscriptPoller(settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds)
-        self._running: Counter[str] = Counter()
+        self.poller = TranscriptPoller(
+            settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds, self.shared
+        )
         self._calls: set[anyio.CancelScope] = set()
         self._cut_off = math.inf
         self.redactor = held_keys(settings)
@@ -126,14 +132,15 @@ class ToolRunner:
     async def _admitted(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
     ) -> tuple[types.CallToolResult, int | None]:
-        if not self.try_hold(principal):
+        hold = await self.try_hold(principal)
+        if hold is None:
             limit = self.settings.max_concurrent_calls_per_token
             message = f"Too many calls at once for this token ({limit} allowed); wait for one to finish."
             return results.refused(message, "too_many_calls", simulated=self.settings.simulated), None
         try:
             return await self._until_cut_off(name, args, progress, principal)
         finally:
-            self.release(principal)
+            await self.shared.release(hold)
 
     async def _until_cut_off(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
@@ -209,20 +216,12 @@ class ToolRunner:
                 filled[option] = param.default
         return filled
 
-    def try_hold(self, principal: Principal) -> bool:
+    async def try_hold(self, principal: Principal) -> Hold | None:
         """Take one of `principal`'s concurrent-call places (tool calls, and resource reads, which reach
-        upstream too); False when all are taken."""
-        limit = self.settings.max_concurrent_calls_per_token
-        if principal is not LOCAL and self._running[principal.id] >= limit:
-            return False
-        self._running[principal.id] += 1
-        return True
-
-    def release(self, principal: Principal) -> None:
-        """Give back a place `try_hold` took."""
-        self._running[principal.id] -= 1
-        if not self._running[principal.id]:
-            del self._running[principal.id]
+        upstream too), counted across every instance when state is shared; None when all are taken.
+        Give it back with `self.shared.release`."""
+        limit = sys.maxsize if principal is LOCAL else self.settings.max_concurrent_calls_per_token
+        return await self.shared.try_hold(principal.id, limit)
 
 
 def _log_internal(name: str, exc: Exception) -> None:

@@ -1,0 +1,93 @@
+"""Shared state within one process: the default, and what Redis falls back to while it is down."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from aai_mcp.state.shared import Hold, Message, Status
+
+# Messages a slow subscriber may fall behind by before newer ones are dropped for it.
+SUBSCRIBER_BUFFER = 64
+
+
+class AlwaysLeads:
+    """In one process, waiters already share one loop (the poller's own bookkeeping): no one to ask."""
+
+    async def lead(self, ttl: float) -> bool:
+        return True
+
+    async def announce(self, message: Message) -> None:
+        return None
+
+    async def observe(self, timeout: float) -> Message | None:
+        await anyio.sleep(timeout)
+        return None
+
+
+class InProcessState:
+    def __init__(self) -> None:
+        self._held: Counter[str] = Counter()
+        self._members = itertools.count()
+        self._subscribers: defaultdict[str, set[MemoryObjectSendStream[Message]]] = defaultdict(set)
+
+    @property
+    def status(self) -> Status:
+        return "in-process"
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        yield
+
+    async def try_hold(self, key: str, limit: int) -> Hold | None:
+        return self.try_hold_now(key, limit)
+
+    def try_hold_now(self, key: str, limit: int) -> Hold | None:
+        """Checked and taken without awaiting, so two calls can never both take the last place."""
+        if self._held[key] >= limit:
+            return None
+        self._held[key] += 1
+        return Hold(key, str(next(self._members)), shared=False)
+
+    async def release(self, hold: Hold) -> None:
+        self.release_now(hold)
+
+    def release_now(self, hold: Hold) -> None:
+        self._held[hold.key] -= 1
+        if self._held[hold.key] <= 0:
+            del self._held[hold.key]
+
+    def held(self, key: str) -> int:
+        """Places taken under `key` right now (for tests)."""
+        return self._held[key]
+
+    @asynccontextmanager
+    async def poll_lease(self, name: str) -> AsyncIterator[AlwaysLeads]:
+        yield AlwaysLeads()
+
+    async def publish(self, channel: str, message: Message) -> None:
+        for stream in list(self._subscribers[channel]):
+            try:
+                stream.send_nowait(message)
+            except anyio.WouldBlock:
+                pass  # a subscriber that does not keep up loses news, it never blocks the publisher
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Message]]:
+        send, receive = anyio.create_memory_object_stream[Message](SUBSCRIBER_BUFFER)
+        self._subscribers[channel].add(send)
+        try:
+            with send, receive:
+                yield receive
+        finally:
+            self._subscribers[channel].discard(send)
+            if not self._subscribers[channel]:
+                del self._subscribers[channel]
+
+    async def aclose(self) -> None:
+        return None
