@@ -151,13 +151,13 @@ COMMANDS: tuple[Command, ...] = (
         "db upgrade",
         "Bring the store's schema to the newest version (PostgreSQL needs this once per release; "
         "SQLite is upgraded at start anyway).",
-        (Group(Settings, only=STORE | {"log_level"}),),
+        (Group(Settings, only=STORE),),
         run_db,
     ),
     Command(
         "db current",
         "Show where the store is and its schema version.",
-        (Group(Settings, only=STORE | {"log_level"}),),
+        (Group(Settings, only=STORE),),
         run_db,
     ),
 )
