@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(where_bytes_go(ours, whole, None))
         return 0
     gateway = build_gateway(Settings(api_key=common.SIM_KEY))
-    catalog_paths = {name: (s.method, s.path) for name, s in gateway.catalog.tools.items()}
+    catalog_paths = {name: (s.route.method, s.route.path) for name, s in gateway.catalog.tools.items()}
     anyio.run(gateway.aclose)
     fastmcp, tokens = fastmcp_tools({f"aai:{name}": compact(tool) for name, tool in ours.items()})
     check_mapping(catalog_paths, fastmcp)

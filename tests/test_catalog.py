@@ -15,7 +15,7 @@ from aai_mcp.catalog import Catalog, CatalogError, ToolSpec, default_schema_dir,
 from aai_mcp.catalog.keywords import unknown_keywords
 from aai_mcp.catalog.loader import OUTPUTS_FILE, TOOLSETS_FILE
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.mcp_server.handlers.table import HANDLERS
+from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
 from aai_mcp.mcp_server.registry import input_schema, tool_definition
 from aai_mcp.mcp_server.views.table import VIEWS
 
@@ -80,7 +80,7 @@ def tools_yaml(*entries: dict[str, Any]) -> str:
 
 
 def load_dir(directory: Path) -> Catalog:
-    return load_catalog(directory, handlers=HANDLERS.keys(), views=VIEWS.keys())
+    return load_catalog(directory, handlers=HANDLER_CALLS, views=VIEWS.keys())
 
 
 def catalog_dir(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -179,11 +179,63 @@ def test_name_not_snake_case(tmp_path: Path, name: str) -> None:
         ("toolset", "nope", "unknown toolset 'nope'"),
         ("output", "nope", "unknown output schema 'nope'"),
         ("view", "nope", "unknown view 'nope'"),
-        ("handler", "nope", "unknown handler 'nope'"),
     ],
 )
 def test_unknown_reference(tmp_path: Path, key: str, value: str, expected: str) -> None:
     message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(**{key: value}))})
+    assert_names(message, ENTRY, expected)
+
+
+READ_CALL = {"name": "read", "method": "GET", "host": "api", "path": "/v2/transcript/{transcript_id}"}
+
+
+def handler_probe(handler: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    return probe(handler=handler, calls=calls, method=None, host=None, path=None)
+
+
+def test_unknown_handler(tmp_path: Path) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(handler_probe("nope", [READ_CALL]))})
+    assert_names(message, ENTRY, "unknown handler 'nope'")
+
+
+def test_a_handler_tool_with_the_calls_its_handler_makes_loads(tmp_path: Path) -> None:
+    catalog = load_dir(catalog_dir(tmp_path, {PROBE_FILE: tools_yaml(handler_probe("fetch", [READ_CALL]))}))
+    spec = catalog.tools["probe_tool"]
+    assert spec.call("read").shown() == "GET api:/v2/transcript/{transcript_id}"
+    assert spec.route == spec.call("read") and spec.upstream_calls == [spec.call("read")]
+
+
+@pytest.mark.parametrize(
+    ("calls", "expected"),
+    [
+        ([READ_CALL, {**READ_CALL, "name": "list", "path": "/v2/transcript"}], "declares ['list', 'read']"),
+        ([{**READ_CALL, "name": "get"}], "makes the calls ['read'], but `calls` declares ['get']"),
+    ],
+)
+def test_a_handler_tool_declares_exactly_the_calls_its_handler_makes(
+    tmp_path: Path, calls: list[dict[str, Any]], expected: str
+) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(handler_probe("fetch", calls))})
+    assert_names(message, ENTRY, expected)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"handler": "fetch"}, "a handler tool declares every upstream request it makes in `calls`"),
+        ({"handler": "fetch", "calls": [READ_CALL]}, "not a single method, host and path"),
+        ({"calls": [READ_CALL]}, "a plain tool declares method, host and path, and no calls"),
+        ({"path": None}, "a plain tool declares method, host and path"),
+        (
+            {"handler": "fetch", "method": None, "host": None, "path": None, "calls": [READ_CALL, READ_CALL]},
+            "name a call twice",
+        ),
+    ],
+)
+def test_plain_tools_have_one_route_and_handler_tools_a_calls_list(
+    tmp_path: Path, changes: dict[str, Any], expected: str
+) -> None:
+    message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(**changes))})
     assert_names(message, ENTRY, expected)
 
 
@@ -329,7 +381,7 @@ def test_output_schema_is_an_object(name: str) -> None:
 
 def test_read_only_tools_are_the_gets_except_token_minters() -> None:
     read_only = {spec.name for spec in SPECS if spec.annotations.read_only}
-    gets = {spec.name for spec in SPECS if spec.method == "GET"}
+    gets = {spec.name for spec in SPECS if spec.route.method == "GET"}
     assert read_only == gets - TOKEN_TOOLS
     assert TOKEN_TOOLS <= gets
 
@@ -355,7 +407,7 @@ def test_composite_tools_use_other_tools_only_for_the_arguments_that_need_them()
 
 def test_destructive_tools_are_the_deletes() -> None:
     destructive = {spec.name for spec in SPECS if spec.annotations.destructive}
-    assert destructive == {spec.name for spec in SPECS if spec.method == "DELETE"}
+    assert destructive == {spec.name for spec in SPECS if spec.route.method == "DELETE"}
 
 
 @pytest.mark.parametrize("name", sorted(TOKEN_TOOLS))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from mcp.client import Client
 
-from aai_mcp.catalog import ToolSpec
+from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.mcp_server.factory import build_server
@@ -65,10 +65,10 @@ class Fault:
 FAULTS = (
     Fault("429", "rate_limited", 429, False),
     Fault("429-date", "rate_limited", 429, False),
-    Fault("500", "http_error", 500, True),
-    Fault("502", "http_error", 502, True),
-    Fault("503", "http_error", 503, True),
-    Fault("504", "http_error", 504, True),
+    Fault("500", "upstream_unavailable", 500, True),
+    Fault("502", "upstream_unavailable", 502, True),
+    Fault("503", "upstream_unavailable", 503, True),
+    Fault("504", "upstream_unavailable", 504, True),
     Fault("malformed-json", "bad_response", 200, False),
     Fault("wrong-content-type", "bad_response", 200, False),
     Fault("slow-body", "timeout", None, True, timeout=True, after_sending=True),  # body too slow
@@ -128,17 +128,18 @@ STAGES = (
 )  # fmt: skip
 
 
-def spec_targets() -> list[Target]:
+def spec_targets(catalog: Catalog | None = None) -> list[Target]:
+    """One target per tool: the route its parameters mirror (its only one, for a plain tool)."""
     return [
         Target(
             spec.name,
             spec.name,
-            spec.host,
-            spec.method,
+            spec.route.host,
+            spec.route.method,
             spec_path(spec),
             says=SPEC_ROUTE_SAYS.get(spec.name, ""),
         )
-        for spec in faults.catalog().tools.values()
+        for spec in (catalog or faults.catalog()).tools.values()
     ]
 
 
@@ -147,7 +148,7 @@ def spec_path(spec: ToolSpec) -> str:
     values = {name: "{id}" for name in spec.params.path if name in ("transcript_id", "id")}
     for name, param in spec.params.path.items():
         values.setdefault(name, str((param.enum or ["x"])[0]))
-    return spec.path.format(**values)
+    return spec.route.path.format(**values)
 
 
 CASES = [
@@ -197,10 +198,10 @@ def fast_gateways(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(httpx, "create_ssl_context", lambda *args, **kwargs: faults.ssl_context())
 
 
-def gateway_for(live: Live, target: Target, fault: Fault) -> Gateway:
+def gateway_for(live: Live, target: Target, fault: Fault, catalog: Catalog | None = None) -> Gateway:
     refused_host = target.host if fault.name == "refused" else None
     settings = settings_for(live.url, live.refused_url, refused_host, fault.timeout)
-    return build_gateway(settings, transport=faults.real_transport())
+    return build_gateway(settings, transport=faults.real_transport(), catalog=catalog)
 
 
 @functools.cache
@@ -302,11 +303,17 @@ def check_work_done_once(live: Live) -> None:
 
 @pytest.mark.parametrize(("target", "fault"), CASES)
 async def test_fault(live: Live, target: Target, fault: Fault) -> None:
-    spec = faults.catalog().tools[target.tool]
+    await check_fault(live, target, fault)
+
+
+async def check_fault(live: Live, target: Target, fault: Fault, catalog: Catalog | None = None) -> None:
+    """One tool x one fault: the error, bounded attempts, then the same gateway serves it again and
+    leaves nothing behind. `catalog`: the tools to serve (the shipped ones by default)."""
+    spec = (catalog or faults.catalog()).tools[target.tool]
     transcript_id = live.fresh_transcript()
     args, route = target.args(spec, transcript_id), target.route(transcript_id)
     fds = open_fds()
-    gateway = gateway_for(live, target, fault)
+    gateway = gateway_for(live, target, fault, catalog)
     outbound = Outbound()
     outbound.attach(gateway.upstream)
     try:

@@ -85,10 +85,11 @@ def text_of(result: Any) -> str:
     return str(result.content[0].text)
 
 
-def refused(result: Any, rig: Rig, *needles: str) -> None:
-    """An isError result saying why, and not one request upstream."""
+def refused(result: Any, rig: Rig, *needles: str, kinds: tuple[str, ...] = ("invalid_arguments",)) -> None:
+    """An isError result of one of `kinds` saying why, not retryable, and not one request upstream."""
     assert result.is_error, text_of(result)
-    assert error_details(result)["kind"] == "invalid_arguments", result.structured_content
+    error = error_details(result)
+    assert error["kind"] in kinds and error["retryable"] is False, error
     assert any(needle in text_of(result) for needle in needles), text_of(result)
     assert not rig.sim.requests and not rig.outbound.sent
 
@@ -112,6 +113,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("aai_mcp.upstream.netguard.resolve", resolve)
 
 
+URL_REFUSED = ("url_refused",)
 PRIVATE_URLS = [
     "http://127.0.0.1/a.mp3",
     "http://localhost:8080/a.mp3",
@@ -145,7 +147,8 @@ PRIVATE_URLS = [
 @pytest.mark.parametrize("url", PRIVATE_URLS)
 async def test_private_addresses_are_refused(rig: Rig, respx_mock: respx.MockRouter, url: str) -> None:
     result = await rig.call("upload_file", {"url": url})
-    refused(result, rig, "Refused")
+    # Octal and non-ASCII digit spellings do not even parse as URLs: refused as invalid arguments.
+    refused(result, rig, "Refused", kinds=(*URL_REFUSED, "invalid_arguments"))
     assert not respx_mock.calls
 
 
@@ -177,7 +180,7 @@ async def test_names_that_resolve_inside_the_network_are_refused(
 ) -> None:
     target = respx_mock.get(f"http://{host}/x").respond(200, content=b"secret")
     result = await rig.call("upload_file", {"url": f"http://{host}/x"})
-    refused(result, rig, "Refused")
+    refused(result, rig, "Refused", kinds=URL_REFUSED)
     assert not target.called
 
 
@@ -206,7 +209,8 @@ async def test_redirects_into_the_network_are_refused(
         for host in ("internal.corp", "127.0.0.1", "::1", "169.254.169.254", "10.9.9.9")
     ]
     result = await rig.call("upload_file", {"url": MEDIA})
-    refused(result, rig, "Refused", "Only http(s)")
+    # An inside host is url_refused; a scheme that is not http(s) is an invalid URL.
+    refused(result, rig, "Refused", "Only http(s)", kinds=(*URL_REFUSED, "invalid_arguments"))
     assert first.call_count == 1 and hop.call_count == (1 if "cdn" in location else 0)
     assert not any(route.called for route in inside)
 
@@ -214,7 +218,7 @@ async def test_redirects_into_the_network_are_refused(
 @pytest.mark.usefixtures("fake_dns")
 async def test_redirect_loops_are_cut_off(rig: Rig, respx_mock: respx.MockRouter) -> None:
     loop = respx_mock.get(MEDIA).respond(302, headers={"Location": MEDIA})
-    refused(await rig.call("upload_file", {"url": MEDIA}), rig, "redirects")
+    refused(await rig.call("upload_file", {"url": MEDIA}), rig, "redirects", kinds=("download_rejected",))
     assert loop.call_count == 6  # the first request and five redirects, then no more
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
 from aai_mcp.catalog.yaml_loader import load_yaml
-from aai_mcp.mcp_server.handlers.table import HANDLERS
+from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
 from aai_mcp.mcp_server.views.table import VIEWS
 from aai_mcp.upstream.hosts import REGION_HOSTS
 from tests.support.spec_reference import (
@@ -70,21 +70,27 @@ DEPRECATED_TRANSCRIPT_PARAMS = {
 
 
 def route_problems(spec: ToolSpec, reference: Specs) -> list[str]:
-    operation = reference.find(spec.host, spec.method, spec.path)
-    if operation is None:
-        return [f"{spec.name}: {spec.method} {spec.path} is not an operation in the {spec.host} spec"]
+    """Every upstream call the tool declares (a handler tool's too) is an operation of its host."""
     problems = []
-    if urlsplit(operation.server).netloc != urlsplit(REGION_HOSTS["us"][spec.host]).netloc:
-        problems.append(f"{spec.name}: the spec serves it from {operation.server}, not the {spec.host} host")
-    spec_names = placeholders(operation.path)
-    if len(spec_names) != len(placeholders(spec.path)):
-        problems.append(f"{spec.name}: path {spec.path} does not match {operation.path}")
+    for route in spec.upstream_calls:
+        operation = reference.serving(route.host, route.method, route.path)
+        if operation is None:
+            problems.append(
+                f"{spec.name}: {route.method} {route.path} is not an operation in the {route.host} spec"
+            )
+            continue
+        if urlsplit(operation.server).netloc != urlsplit(REGION_HOSTS["us"][route.host]).netloc:
+            problems.append(
+                f"{spec.name}: the spec serves it from {operation.server}, not the {route.host} host"
+            )
+        if len(operation.path.split("/")) != len(route.path.split("/")):
+            problems.append(f"{spec.name}: path {route.path} does not match {operation.path}")
     return problems
 
 
 def path_renames(spec: ToolSpec, operation: Operation) -> dict[str, str]:
     """Tool placeholder name -> the spec's name at the same position (they may differ)."""
-    return dict(zip(placeholders(spec.path), placeholders(operation.path), strict=True))
+    return dict(zip(placeholders(spec.route.path), placeholders(operation.path), strict=True))
 
 
 def tool_param(spec: ToolSpec, operation: Operation, location: str, spec_name: str) -> Param | None:
@@ -232,7 +238,8 @@ def test_gateway_options_do_not_shadow_spec_parameters(name: str) -> None:
 
 
 def test_every_spec_operation_has_a_tool() -> None:
-    covered = {(spec.host, spec.method, normalise_path(spec.path)) for spec in CATALOG.tools.values()}
+    routes = [spec.route for spec in CATALOG.tools.values()]
+    covered = {(route.host, route.method, normalise_path(route.path)) for route in routes}
     missing = [
         f"{operation.source}: {method} {operation.path}"
         for host, operations in specs().operations.items()
@@ -384,6 +391,6 @@ def test_checks_catch_a_tool_that_drifts_from_the_spec(
     source = (tmp_path / file).read_text(encoding="utf-8")
     assert text in source, f"mutation target {text!r} is gone from {file}; update this test"
     (tmp_path / file).write_text(source.replace(text, replacement, 1), encoding="utf-8")
-    catalog = load_catalog(tmp_path, handlers=HANDLERS.keys(), views=VIEWS.keys())
+    catalog = load_catalog(tmp_path, handlers=HANDLER_CALLS, views=VIEWS.keys())
     problems = all_problems(catalog.tools[tool], specs())
     assert any(expected in problem for problem in problems), problems

@@ -289,7 +289,8 @@ async def test_every_refused_target_gets_the_same_error(network: FakeNetwork, dn
         errors = [error_of(await upload(url)) for url in urls]
         assert connections_waiting(internal) == 0
     assert all(error == errors[0] for error in errors), errors
-    assert errors[0]["message"] == REFUSED and errors[0]["kind"] == "invalid_arguments"
+    first = errors[0]
+    assert (first["message"], first["kind"], first["retryable"]) == (REFUSED, "url_refused", False)
     assert hosts == ["media.example.com"]
 
 

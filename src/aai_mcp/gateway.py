@@ -10,7 +10,7 @@ import httpx
 from aai_mcp.access.principal import Principal
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.config.settings import SIMULATOR_KEY, Settings
-from aai_mcp.mcp_server.handlers.table import HANDLERS
+from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
@@ -48,12 +48,16 @@ class Gateway:
 
 
 def load_default_catalog() -> Catalog:
-    return load_catalog(default_schema_dir(), handlers=HANDLERS.keys(), views=VIEWS.keys())
+    return load_catalog(default_schema_dir(), handlers=HANDLER_CALLS, views=VIEWS.keys())
 
 
-def build_gateway(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Gateway:
-    """Everything a transport needs. `transport` replaces the network (tests, the simulator)."""
-    catalog = load_default_catalog()
+def build_gateway(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, catalog: Catalog | None = None
+) -> Gateway:
+    """Everything a transport needs. `transport` replaces the network (tests, the simulator);
+    `catalog` replaces the tool_schemas/ shipped with the package (a catalog loaded from elsewhere)."""
+    if catalog is None:
+        catalog = load_default_catalog()
     registry = Registry(catalog, server_scopes(settings, catalog))
     if transport is None and settings.simulated:
         transport = simulator_transport(settings)

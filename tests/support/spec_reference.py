@@ -101,6 +101,20 @@ class Specs:
     def find(self, host: str, method: str, path: str) -> Operation | None:
         return self.operations[host].get((method.upper(), normalise_path(path)))
 
+    def serving(self, host: str, method: str, path: str) -> Operation | None:
+        """The operation a concrete call goes to: like `find`, but a spec placeholder also takes a
+        literal segment (ask_transcript's `.../vtt` is the spec's `.../{subtitle_format}`)."""
+        found = self.find(host, method, path)
+        if found is not None:
+            return found
+        wanted = normalise_path(path).split("/")
+        for (spec_method, spec_path), operation in self.operations[host].items():
+            segments = spec_path.split("/")
+            if spec_method == method.upper() and len(segments) == len(wanted):
+                if all(theirs in ("{}", ours) for theirs, ours in zip(segments, wanted, strict=True)):
+                    return operation
+        return None
+
     def validator(self, operation: Operation, schema: dict[str, Any]) -> Draft202012Validator:
         """A validator for `schema` whose local $refs resolve against the operation's spec file."""
         uri = _document_uri(operation.source)
@@ -135,9 +149,10 @@ def specs() -> Specs:
 
 
 def operation_for(spec: ToolSpec, reference: Specs) -> Operation:
-    operation = reference.find(spec.host, spec.method, spec.path)
+    route = spec.route
+    operation = reference.find(route.host, route.method, route.path)
     if operation is None:
-        pytest.fail(f"{spec.name}: {spec.method} {spec.path} is not an operation in the {spec.host} spec")
+        pytest.fail(f"{spec.name}: {route.method} {route.path} is not an operation in the {route.host} spec")
     return operation
 
 

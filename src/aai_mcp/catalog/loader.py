@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,11 @@ def default_schema_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "tool_schemas"
 
 
-def load_catalog(directory: Path, *, handlers: Collection[str], views: Collection[str]) -> Catalog:
+def load_catalog(
+    directory: Path, *, handlers: Mapping[str, Collection[str]], views: Collection[str]
+) -> Catalog:
+    """Every tool file in `directory`. `handlers`: each code handler's name -> the names of the calls
+    it makes, which its tools must declare exactly (so the YAML says what the code sends)."""
     toolsets = _load_toolsets(directory / TOOLSETS_FILE)
     outputs = _load_outputs(directory / OUTPUTS_FILE)
     tools: dict[str, ToolSpec] = {}
@@ -170,7 +174,7 @@ def _check_references(
     where: str,
     toolsets: dict[str, Toolset],
     outputs: dict[str, dict[str, Any]],
-    handlers: Collection[str],
+    handlers: Mapping[str, Collection[str]],
     views: Collection[str],
 ) -> None:
     checks = [
@@ -182,12 +186,23 @@ def _check_references(
     for ok, message in checks:
         if not ok:
             raise CatalogError(f"{where}: {message}")
+    if spec.handler is not None:
+        _check_calls(spec, where, set(handlers[spec.handler]))
     for name, param in spec.all_params().items():
         try:
             Draft202012Validator.check_schema(param.json_schema())
         except SchemaError as exc:
             raise CatalogError(f"{where}: parameter {name!r}: invalid JSON Schema: {exc.message}") from exc
         _no_stray_keys(param.json_schema(), f"{where}: parameter {name!r}")
+
+
+def _check_calls(spec: ToolSpec, where: str, made: set[str]) -> None:
+    declared = {call.name for call in spec.calls}
+    if declared != made:
+        raise CatalogError(
+            f"{where}: handler {spec.handler!r} makes the calls {sorted(made)}, "
+            f"but `calls` declares {sorted(declared)}"
+        )
 
 
 def _brief(exc: ValidationError) -> str:

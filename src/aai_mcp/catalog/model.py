@@ -98,14 +98,37 @@ class Use(Strict):
     empty: on every call."""
 
 
+class Route(Strict):
+    """One upstream request a tool makes: method, host and path template."""
+
+    method: HttpMethod
+    host: HostName
+    path: str = Field(pattern=r"^/")
+
+    def shown(self) -> str:
+        return f"{self.method} {self.host}:{self.path}"
+
+    def placeholders(self) -> list[str]:
+        return _placeholders(self.path)
+
+
+class Call(Route):
+    """One upstream request a handler tool makes, named so its code asks for it by name."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+
+
 class ToolSpec(Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     title: str
     description: str = Field(min_length=40)
     toolset: str
-    method: HttpMethod
-    host: HostName
-    path: str = Field(pattern=r"^/")
+    method: HttpMethod | None = None
+    host: HostName | None = None
+    path: str | None = Field(None, pattern=r"^/")
+    """A plain tool's one forwarded request (a handler tool declares `calls` instead)."""
+    calls: list[Call] = []
+    """Every upstream request a handler tool makes; the first is the one its parameters mirror."""
     params: Params = Params()
     response: Literal["json", "text"]
     output: str
@@ -134,6 +157,43 @@ class ToolSpec(Strict):
         return value
 
     @model_validator(mode="after")
+    def _check_route(self) -> ToolSpec:
+        single = (self.method, self.host, self.path)
+        if self.handler is None:
+            if None in single or self.calls:
+                raise ValueError("a plain tool declares method, host and path, and no calls")
+            return self
+        if any(value is not None for value in single) or not self.calls:
+            raise ValueError(
+                "a handler tool declares every upstream request it makes in `calls`, "
+                "not a single method, host and path"
+            )
+        names = [call.name for call in self.calls]
+        if len(set(names)) != len(names):
+            raise ValueError(f"calls {names} name a call twice")
+        return self
+
+    @property
+    def route(self) -> Route:
+        """The request the tool's parameters mirror: a plain tool's only one, a handler's first."""
+        if self.handler is not None:
+            return self.calls[0]
+        assert self.method and self.host and self.path, "checked by _check_route"
+        return Route(method=self.method, host=self.host, path=self.path)
+
+    @property
+    def upstream_calls(self) -> list[Route]:
+        """Every upstream request the tool may make."""
+        return list(self.calls) if self.handler is not None else [self.route]
+
+    def call(self, name: str) -> Call:
+        """A handler's declared call (the loader checked the handler's names against `calls`)."""
+        for call in self.calls:
+            if call.name == name:
+                return call
+        raise KeyError(f"{self.name} declares no call {name!r}")
+
+    @model_validator(mode="after")
     def _check_params(self) -> ToolSpec:
         seen: dict[str, str] = {}
         for location, params in self.params.by_location().items():
@@ -141,11 +201,11 @@ class ToolSpec(Strict):
                 if name in seen:
                     raise ValueError(f"parameter {name!r} appears in both {seen[name]} and {location}")
                 seen[name] = location
-        placeholders = set(_placeholders(self.path))
+        path = self.route.path
+        placeholders = set(_placeholders(path))
         if placeholders != set(self.params.path):
             raise ValueError(
-                f"path {self.path!r} names {sorted(placeholders)} "
-                f"but path params are {sorted(self.params.path)}"
+                f"path {path!r} names {sorted(placeholders)} but path params are {sorted(self.params.path)}"
             )
         optional = sorted(name for name, param in self.params.path.items() if not param.required)
         if optional:

@@ -11,6 +11,7 @@ from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.cli.main import COMMANDS
 from aai_mcp.config.options import Model, env_var, file_key, flag, limits
 from aai_mcp.gateway import load_default_catalog
+from aai_mcp.upstream.errors import ErrorKind
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -21,7 +22,7 @@ def tool_table(catalog: Catalog) -> str:
         "|---|---|---|---|---|---|",
     ]
     for spec in catalog.tools.values():
-        upstream = f"`{spec.method} {spec.host}:{spec.path}`"
+        upstream = "<br>".join(f"`{route.shown()}`" for route in spec.upstream_calls)
         read_only = "yes" if spec.annotations.read_only else "no"
         rows.append(
             f"| `{spec.name}` | {spec.toolset} | {upstream} | {effects(spec)} | {read_only} | {spec.title} |"
@@ -36,6 +37,13 @@ def effects(spec: ToolSpec) -> str:
         given = f" with {' or '.join(f'`{name}`' for name in use.when)}" if use.when else ""
         text += f"; uses `{use.tool}`{given}"
     return text
+
+
+def error_table() -> str:
+    rows = ["| Kind | Retryable | When |", "|---|---|---|"]
+    for kind in ErrorKind:
+        rows.append(f"| `{kind.value}` | {'yes' if kind.retryable else 'no'} | {kind.meaning} |")
+    return "\n".join(rows)
 
 
 @dataclass
@@ -106,6 +114,7 @@ def render(text: str, block: str, content: str) -> str:
 
 def rendered_readme(text: str) -> str:
     text = render(text, "tools", tool_table(load_default_catalog()))
+    text = render(text, "errors", error_table())
     return render(text, "config", config_table())
 
 

@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from aai_mcp import __version__
-from aai_mcp.catalog.model import HostName
+from aai_mcp.catalog.model import HostName, Route
 from aai_mcp.config.settings import Settings
 from aai_mcp.upstream.errors import (
     RETRYABLE_STATUSES,
@@ -110,20 +110,23 @@ class Upstream:
             await anyio.sleep(_backoff(self.settings.retry_backoff_seconds, attempt))
         raise AssertionError("unreachable")
 
-    async def upload(self, chunks: AsyncIterable[bytes], size: int | None = None) -> dict[str, Any]:
-        """Stream raw bytes to POST /v2/upload (never multipart, never base64)."""
-        headers = {"Content-Type": "application/octet-stream", **(self._per_call_headers("api") or {})}
+    async def upload(
+        self, route: Route, chunks: AsyncIterable[bytes], size: int | None = None
+    ) -> dict[str, Any]:
+        """Stream raw bytes to the tool's declared upload call, POST /v2/upload (never multipart, never
+        base64)."""
+        headers = {"Content-Type": "application/octet-stream", **(self._per_call_headers(route.host) or {})}
         if size is not None:
             headers["Content-Length"] = str(size)
         timeout = httpx.Timeout(
             self.settings.upload_timeout_seconds, connect=self.settings.connect_timeout_seconds
         )
         try:
-            response = await self._clients["api"].post(
-                "/v2/upload", content=chunks, headers=headers, timeout=timeout
+            response = await self._clients[route.host].request(
+                route.method, route.path, content=chunks, headers=headers, timeout=timeout
             )
         except httpx.TransportError as exc:
-            raise error_from_transport(exc, "api", "POST") from None
+            raise error_from_transport(exc, route.host, route.method) from None
         if not response.is_success:
             raise error_from_response(response).redacted(self._key)
         answer = decode_json(response)

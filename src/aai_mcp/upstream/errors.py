@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -12,24 +13,89 @@ from aai_mcp.redaction import Redactor
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
 DETAIL_CHARS = 300
+# Upstream statuses a later attempt may get past: a timeout, "too early", or the server's own trouble.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Failures after the whole request went out: upstream may have acted on it before the answer was lost.
 AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 
 
+class ErrorKind(StrEnum):
+    """Every kind of tool error, in one place: `kind` in `_meta["aai-mcp/error"]`, and whether the same
+    call may succeed later (`retryable`), which is a property of the kind, never decided case by case."""
+
+    INVALID_ARGUMENTS = "invalid_arguments"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_CALLS = "too_many_calls"
+    SHUTTING_DOWN = "shutting_down"
+    URL_REFUSED = "url_refused"
+    DNS_FAILED = "dns_failed"
+    DOWNLOAD_FAILED = "download_failed"
+    DOWNLOAD_REJECTED = "download_rejected"
+    RATE_LIMITED = "rate_limited"
+    UPSTREAM_REJECTED = "upstream_rejected"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    TIMEOUT = "timeout"
+    CONNECTION_ERROR = "connection_error"
+    BAD_RESPONSE = "bad_response"
+    INTERNAL = "internal"
+
+    @property
+    def retryable(self) -> bool:
+        return KINDS[self][0]
+
+    @property
+    def meaning(self) -> str:
+        return KINDS[self][1]
+
+
+KINDS: dict[ErrorKind, tuple[bool, str]] = {
+    ErrorKind.INVALID_ARGUMENTS: (False, "The arguments cannot be served; the message says what to change."),
+    ErrorKind.FORBIDDEN: (False, "The caller's token lacks a scope or method this call needs."),
+    ErrorKind.TOO_MANY_CALLS: (True, "The token's concurrent-call limit is reached; retry when one ends."),
+    ErrorKind.SHUTTING_DOWN: (
+        True,
+        "The server stopped the call to shut down; the next call reaches a running one.",
+    ),
+    ErrorKind.URL_REFUSED: (
+        False,
+        "upload_file(url): the host is unknown or internal (private, loopback, link-local).",
+    ),
+    ErrorKind.DNS_FAILED: (True, "upload_file(url): looking up the URL's host failed for now (no answer)."),
+    ErrorKind.DOWNLOAD_FAILED: (
+        True,
+        "upload_file(url): the download could not connect, broke off, timed out, or its server "
+        "answered 408, 425, 429 or 5xx.",
+    ),
+    ErrorKind.DOWNLOAD_REJECTED: (
+        False,
+        "upload_file(url): the URL's server refused the file (another HTTP error) or redirected too often.",
+    ),
+    ErrorKind.RATE_LIMITED: (True, "AssemblyAI answered 429; wait `retry_after_seconds` first."),
+    ErrorKind.UPSTREAM_REJECTED: (False, "AssemblyAI refused the request (a 4xx other than 408, 425, 429)."),
+    ErrorKind.UPSTREAM_UNAVAILABLE: (True, "AssemblyAI answered 408, 425 or 5xx."),
+    ErrorKind.TIMEOUT: (True, "AssemblyAI did not answer in time."),
+    ErrorKind.CONNECTION_ERROR: (True, "AssemblyAI could not be reached, or the connection broke."),
+    ErrorKind.BAD_RESPONSE: (True, "AssemblyAI's answer was malformed (not the JSON or text expected)."),
+    ErrorKind.INTERNAL: (False, "A bug in the gateway; the server logged it without the arguments."),
+}
+
+
 @dataclass
 class UpstreamError(Exception):
-    """An upstream call that did not produce a usable answer."""
+    """A call to a remote (AssemblyAI, or a URL upload_file downloads) that gave no usable answer."""
 
     message: str
+    kind: ErrorKind
     status: int | None = None
-    retryable: bool = False
-    kind: str = "http_error"
     rate_limit: dict[str, int] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     """What had already happened when a multi-step tool failed (e.g. the transcript_id it created)."""
     outcome_unknown: bool = False
     """A non-idempotent request was sent but its answer lost: upstream may have carried it out."""
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind.retryable
 
     def during(self, stage: str, **context: Any) -> UpstreamError:
         """Say which step of a multi-step tool failed and what exists already."""
@@ -48,7 +114,7 @@ class UpstreamError(Exception):
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "message": self.message,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "status": self.status,
             "retryable": self.retryable,
         }
@@ -63,28 +129,27 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
     if status == 429:
         return UpstreamError(
             message=f"AssemblyAI rate limit reached (HTTP 429): {detail}. Wait before calling again.",
+            kind=ErrorKind.RATE_LIMITED,
             status=status,
-            retryable=True,
-            kind="rate_limited",
             rate_limit=normalized_rate_limit(response.headers),
         )
-    retryable = status in RETRYABLE_STATUSES
-    hint = " A retry may help." if retryable else ""
+    kind = ErrorKind.UPSTREAM_UNAVAILABLE if status in RETRYABLE_STATUSES else ErrorKind.UPSTREAM_REJECTED
+    hint = " A retry may help." if kind.retryable else ""
     return UpstreamError(
         message=f"AssemblyAI answered HTTP {status}: {detail}.{hint}",
+        kind=kind,
         status=status,
-        retryable=retryable,
         rate_limit=normalized_rate_limit(response.headers),
     )
 
 
 def error_from_transport(exc: httpx.TransportError, host: str, method: str = "GET") -> UpstreamError:
     if isinstance(exc, httpx.TimeoutException):
-        what, kind = "timed out", "timeout"
+        what, kind = "timed out", ErrorKind.TIMEOUT
     elif isinstance(exc, httpx.ConnectError):
-        what, kind = "could not be reached", "connection_error"
+        what, kind = "could not be reached", ErrorKind.CONNECTION_ERROR
     else:
-        what, kind = f"failed mid-request ({type(exc).__name__})", "connection_error"
+        what, kind = f"failed mid-request ({type(exc).__name__})", ErrorKind.CONNECTION_ERROR
     unknown = method != "GET" and isinstance(exc, AFTER_SENDING)
     advice = (
         "The request had been sent, so AssemblyAI may have carried it out although no answer arrived: "
@@ -93,19 +158,15 @@ def error_from_transport(exc: httpx.TransportError, host: str, method: str = "GE
         else "A retry may help."
     )
     return UpstreamError(
-        message=f"The AssemblyAI {host} host {what}. {advice}",
-        retryable=True,
-        kind=kind,
-        outcome_unknown=unknown,
+        message=f"The AssemblyAI {host} host {what}. {advice}", kind=kind, outcome_unknown=unknown
     )
 
 
 def malformed_body(status: int, problem: str) -> UpstreamError:
     return UpstreamError(
         message=f"AssemblyAI answered HTTP {status} with {problem}. A retry may help.",
+        kind=ErrorKind.BAD_RESPONSE,
         status=status,
-        retryable=True,
-        kind="bad_response",
     )
 
 

@@ -19,6 +19,7 @@ from httpcore._backends.base import SOCKET_OPTION
 
 from aai_mcp.mcp_server.handlers.safe_open import shown
 from aai_mcp.mcp_server.runtime.tool_call import ToolInputError
+from aai_mcp.upstream.errors import ErrorKind, UpstreamError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -62,6 +63,12 @@ REFUSED = (
 )
 
 
+DNS_FAILED = (
+    "Looking up the URL's host failed for now (the DNS servers gave no answer); nothing was sent. "
+    "A retry may help."
+)
+
+
 def parse_url(url: str) -> httpx.URL:
     """The URL as the download will use it, or ToolInputError if it is not a plain http(s) URL."""
     try:
@@ -102,7 +109,7 @@ class Pins:
         addresses = await resolve(host, port)
         # Every address must pass: a name answering public and private at once is refused too.
         if not addresses or not (self.allow_private or all(is_public(address) for address in addresses)):
-            raise ToolInputError(REFUSED)
+            raise UpstreamError(REFUSED, kind=ErrorKind.URL_REFUSED)
         return addresses
 
 
@@ -178,6 +185,12 @@ async def resolve(hostname: str, port: int) -> list[IPAddress]:
     try:
         # abandon_on_cancel: the download's deadline ends the wait even while the lookup hangs on.
         infos = await anyio.to_thread.run_sync(lookup, abandon_on_cancel=True, limiter=dns_limiter())
+    except socket.gaierror as exc:
+        # Only "no answer for now" is told apart: it is the resolver's state, not the name's. A name
+        # that does not exist gets the refusal every internal host gets (no map of internal names).
+        if exc.errno == socket.EAI_AGAIN:
+            raise UpstreamError(DNS_FAILED, kind=ErrorKind.DNS_FAILED) from None
+        return []
     except (OSError, UnicodeError):
         return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

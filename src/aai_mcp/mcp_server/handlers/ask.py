@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 import anyio
 
 from aai_mcp.config.settings import EU_MODEL_PREFIXES, Settings
-from aai_mcp.mcp_server.runtime.forward import request_body
+from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
 from aai_mcp.mcp_server.views.llm import segment_lines
 from aai_mcp.upstream import UpstreamError, decode_json, decode_text
-from aai_mcp.upstream.transcripts import read_transcript, transcript_path
+from aai_mcp.upstream.errors import ErrorKind
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,6 +23,8 @@ CONCURRENCY = 4
 DELETED_URL = "http://deleted_by_user"
 # Contexts that need a second read: the endpoint under /v2/transcript/{id}/.
 EXTRA_READS = ("sentences", "paragraphs", "vtt")
+# The calls ask makes, by name in its `calls:`: each extra read is a call of its own.
+ASK_CALLS = frozenset({"chat", "read", *EXTRA_READS})
 SYSTEM_PROMPT = (
     "You answer questions about speech transcripts. Use only the transcripts in the user's message; "
     "if they do not contain the answer, say so. When lines carry timestamps like [01:23], cite them; "
@@ -86,7 +88,7 @@ def transcript_ids(call: ToolCall) -> list[str]:
 
 async def read_one(call: ToolCall, transcript_id: str) -> dict[str, Any]:
     try:
-        return await read_transcript(call.upstream, transcript_id)
+        return await read_object(call, "read", transcript_id)
     except UpstreamError as exc:
         raise exc.during(f"Reading transcript {transcript_id} failed") from None
 
@@ -121,9 +123,8 @@ async def context_body(call: ToolCall, transcript: dict[str, Any], kind: str) ->
         return str(transcript.get("text") or ""), note
     if kind not in EXTRA_READS:
         return str(transcript.get("text") or ""), None
-    path = transcript_path(transcript_id, kind)
     try:
-        response = await call.upstream.request("api", "GET", path)
+        response = await send(call, kind, transcript_id)
         if kind == "vtt":
             return decode_text(response), None
         payload = decode_json(response)
@@ -169,12 +170,14 @@ async def ask(call: ToolCall) -> dict[str, Any]:
     extra = {key: value for key, value in request_body(call).items() if key not in ("model", "prompt")}
     body = {"model": model, "messages": chat_messages(context, str(call.args["prompt"])), **extra}
     try:
-        response = await call.upstream.request("llm_gateway", "POST", call.spec.path, json_body=body)
+        response = await send(call, "chat", json_body=body)
         completion = decode_json(response)
     except UpstreamError as exc:
         raise exc.during(f"Asking {model} through the LLM Gateway failed") from None
     if not isinstance(completion, dict):
-        raise UpstreamError("The LLM Gateway sent an answer that is not an object.", kind="bad_response")
+        raise UpstreamError(
+            "The LLM Gateway sent an answer that is not an object.", kind=ErrorKind.BAD_RESPONSE
+        )
     return {
         "completion": completion,
         "model": model,

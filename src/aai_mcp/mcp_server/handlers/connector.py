@@ -11,17 +11,20 @@ from typing import Any
 
 from aai_mcp.config.settings import Settings
 from aai_mcp.mcp_server.handlers.ask import DELETED_URL, gather_bounded, read_one, unusable
+from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
 from aai_mcp.mcp_server.views.llm import transcript_url
 from aai_mcp.upstream import UpstreamError, decode_json
+from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.hosts import REGION_HOSTS
-from aai_mcp.upstream.transcripts import transcript_path
 
 LIST_PAGE_LIMIT = 200  # the spec's maximum `limit` for GET /v2/transcript
 MAX_LIST_PAGES = 3  # settings cap search_max_transcripts at 200: one page, unless upstream pages short
 MAX_WORDS = 10
 PHRASE_MAX_WORDS = 5  # word search takes phrases of up to 5 words (ENDPOINTS.md §2 row 9)
 EDGE_PUNCTUATION = ".,;:!?\"'()[]{}<>“”‘’"
+SEARCH_CALLS = frozenset({"list", "word_search"})
+FETCH_CALLS = frozenset({"read"})  # through ask's read_one
 STOPWORDS = frozenset(
     "a an and are as at be but by did do does for from had has have how i in is it its of on or "
     "that the their there this to was we were what when where which who why will with you".split()
@@ -71,12 +74,12 @@ async def recent_completed(call: ToolCall) -> list[dict[str, Any]]:
     for _ in range(MAX_LIST_PAGES):
         params["limit"] = str(min(LIST_PAGE_LIMIT, wanted - len(found)))
         try:
-            page = decode_json(await call.upstream.request("api", "GET", "/v2/transcript", params=params))
+            page = decode_json(await send(call, "list", params=params))
         except UpstreamError as exc:
             raise exc.during("Listing recent transcripts failed") from None
         if not isinstance(page, dict):
             raise UpstreamError(
-                "AssemblyAI sent a transcript list that is not an object.", kind="bad_response"
+                "AssemblyAI sent a transcript list that is not an object.", kind=ErrorKind.BAD_RESPONSE
             )
         items = [item for item in page.get("transcripts") or [] if isinstance(item, dict) and item.get("id")]
         found += [item for item in items if item.get("audio_url") != DELETED_URL]
@@ -88,9 +91,8 @@ async def recent_completed(call: ToolCall) -> list[dict[str, Any]]:
 
 async def count_matches(call: ToolCall, item: dict[str, Any], terms: Terms) -> Hit | None:
     transcript_id = str(item["id"])
-    path = transcript_path(transcript_id, "word-search")
     try:
-        response = await call.upstream.request("api", "GET", path, params={"words": terms.upstream()})
+        response = await send(call, "word_search", transcript_id, params={"words": terms.upstream()})
         payload = decode_json(response)
     except UpstreamError as exc:
         if exc.status in (400, 404):  # deleted or gone since it was listed: nothing to find there

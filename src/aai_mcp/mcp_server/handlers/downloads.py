@@ -18,6 +18,7 @@ import httpx
 
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
 from aai_mcp.upstream import UpstreamError
+from aai_mcp.upstream.errors import RETRYABLE_STATUSES, ErrorKind
 from aai_mcp.upstream.netguard import PinnedBackend, PinnedTransport, Pins
 
 # 256 KiB, not 1 MiB: the server's peak RSS during a 1 GiB upload drops by ~3 MB (bench/upload.py).
@@ -44,8 +45,7 @@ async def relay_url(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
     raise UpstreamError(
         message=f"Downloading the URL took longer than {deadline:g} s (the download deadline); "
         "it was stopped and nothing was uploaded.",
-        retryable=False,
-        kind="download_failed",
+        kind=ErrorKind.DOWNLOAD_FAILED,
     )
 
 
@@ -72,7 +72,10 @@ async def _fetch(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
                         url = redirect_target(target, response.headers["location"])
                         continue
                     return await _relay(call, response)
-    raise ToolInputError(f"More than {MAX_REDIRECTS} redirects; not followed further.")
+    raise UpstreamError(
+        f"Downloading the URL failed: more than {MAX_REDIRECTS} redirects; not followed further.",
+        kind=ErrorKind.DOWNLOAD_REJECTED,
+    )
 
 
 def redirect_target(current: httpx.URL, location: str) -> str:
@@ -87,12 +90,17 @@ def download_errors() -> Iterator[None]:
     try:
         yield
     except httpx.HTTPError:
-        raise UpstreamError(message=DOWNLOAD_FAILED, retryable=True, kind="download_failed") from None
+        raise UpstreamError(message=DOWNLOAD_FAILED, kind=ErrorKind.DOWNLOAD_FAILED) from None
 
 
 async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, Any], int]:
     if response.status_code != 200:
-        raise ToolInputError(f"Downloading the URL failed with HTTP {response.status_code}.")
+        status = response.status_code
+        retry = status in RETRYABLE_STATUSES
+        raise UpstreamError(
+            f"Downloading the URL failed with HTTP {status}." + (" A retry may help." if retry else ""),
+            kind=ErrorKind.DOWNLOAD_FAILED if retry else ErrorKind.DOWNLOAD_REJECTED,
+        )
     cap = call.settings.upload_max_download_bytes
     length = response.headers.get("content-length")
     # isascii: "²".isdigit() is true; 18 digits: int() of a very long string raises (and is no size).
@@ -117,5 +125,5 @@ async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, An
                     )
                 yield chunk
 
-    answer = await call.upstream.upload(chunks(), size=size)
+    answer = await call.upstream.upload(call.spec.call("upload"), chunks(), size)
     return answer, counted

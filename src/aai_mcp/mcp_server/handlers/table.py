@@ -1,11 +1,17 @@
-"""Code handlers named by `handler:` in tool_schemas, for tools one forwarded request cannot serve."""
+"""Code handlers named by `handler:` in tool_schemas, for tools one forwarded request cannot serve,
+and the upstream calls each makes (its tools declare exactly these in `calls:`)."""
 
 from __future__ import annotations
 
-from aai_mcp.mcp_server.handlers.ask import ask
-from aai_mcp.mcp_server.handlers.connector import fetch, search
-from aai_mcp.mcp_server.handlers.uploads import upload
-from aai_mcp.mcp_server.handlers.workflows import transcribe, wait_for_transcript
+from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
+from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
+from aai_mcp.mcp_server.handlers.workflows import (
+    TRANSCRIBE_CALLS,
+    WAIT_CALLS,
+    transcribe,
+    wait_for_transcript,
+)
 from aai_mcp.mcp_server.runtime.tool_call import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -15,4 +21,12 @@ HANDLERS: dict[str, Handler] = {
     "ask": ask,
     "search": search,
     "fetch": fetch,
+}
+HANDLER_CALLS: dict[str, frozenset[str]] = {
+    "upload": UPLOAD_CALLS,
+    "wait_for_transcript": WAIT_CALLS,
+    "transcribe": TRANSCRIBE_CALLS,
+    "ask": ASK_CALLS,
+    "search": SEARCH_CALLS,
+    "fetch": FETCH_CALLS,
 }

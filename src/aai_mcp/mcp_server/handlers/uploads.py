@@ -16,6 +16,7 @@ from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
 
 UPSTREAM_LIMIT_BYTES = 2_200_000_000
 SOURCES = ("path", "url", "data_base64")
+UPLOAD_CALLS = frozenset({"upload"})
 
 
 async def upload(call: ToolCall) -> dict[str, Any]:
@@ -67,7 +68,9 @@ async def _upload_path(call: ToolCall, raw: str) -> dict[str, Any]:
             raise ToolInputError(
                 f"{shown(raw)} is {opened.size} bytes; AssemblyAI accepts at most 2.2 GB per upload."
             )
-        answer = await call.upstream.upload(_file_chunks(handle, opened.size), size=opened.size)
+        answer = await call.upstream.upload(
+            call.spec.call("upload"), _file_chunks(handle, opened.size), opened.size
+        )
     return _result(answer, opened.size)
 
 
@@ -103,7 +106,7 @@ async def _upload_base64(call: ToolCall, data: str) -> dict[str, Any]:
     async def one_chunk() -> AsyncIterator[bytes]:
         yield audio
 
-    return _result(await call.upstream.upload(one_chunk(), size=len(audio)), len(audio))
+    return _result(await call.upstream.upload(call.spec.call("upload"), one_chunk(), len(audio)), len(audio))
 
 
 async def _upload_url(call: ToolCall, url: str) -> dict[str, Any]:

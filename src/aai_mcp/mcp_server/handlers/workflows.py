@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from aai_mcp.mcp_server.handlers.polling import WaitOutcome
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
-from aai_mcp.mcp_server.runtime.forward import request_body
-from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
+from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream import UpstreamError, decode_json
-from aai_mcp.upstream.transcripts import read_transcript
+from aai_mcp.upstream.errors import malformed_body
 
 TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64")
+WAIT_CALLS = frozenset({"read"})
+TRANSCRIBE_CALLS = frozenset({"upload", "create", "read"})
 
 
 def _timeout(call: ToolCall) -> float:
@@ -22,7 +23,10 @@ def _timeout(call: ToolCall) -> float:
 
 async def _wait(call: ToolCall, transcript_id: str) -> WaitOutcome:
     assert call.poller is not None
-    fetch = partial(read_transcript, call.upstream)
+
+    async def fetch(polled: str) -> dict[str, Any]:
+        return await read_object(call, "read", polled)
+
     return await call.poller.wait(transcript_id, _timeout(call), call.progress, fetch, call.partition)
 
 
@@ -46,7 +50,7 @@ async def transcribe(call: ToolCall) -> dict[str, Any]:
             raise exc.during("Upload failed, so no transcript was created") from None
         steps["upload_url"] = body["audio_url"] = uploaded["upload_url"]
     try:
-        response = await call.upstream.request("api", "POST", "/v2/transcript", json_body=body)
+        response = await send(call, "create", json_body=body)
         created = decode_json(response)
     except UpstreamError as exc:
         if exc.outcome_unknown:
@@ -57,7 +61,9 @@ async def transcribe(call: ToolCall) -> dict[str, Any]:
             raise exc.during(stage, **steps) from None
         raise exc.during("Creating the transcript failed, so nothing is being transcribed", **steps) from None
     if not isinstance(created, dict) or not created.get("id"):
-        raise ToolInputError("AssemblyAI accepted the job but sent no transcript id back.")
+        raise malformed_body(
+            response.status_code, "no transcript id (the job may exist: see list_transcripts)"
+        )
     transcript_id = str(created["id"])
     if not call.args.get("wait", True):
         return {**created, **steps}

@@ -18,6 +18,7 @@ import orjson
 from aai_mcp.mcp_server.views.contract import Shaped
 from aai_mcp.redaction import Redactor
 from aai_mcp.upstream import UpstreamError
+from aai_mcp.upstream.errors import ErrorKind
 
 SIMULATED_BANNER = (
     "[SIMULATED] No ASSEMBLYAI_API_KEY is set: this result comes from aai-mcp's built-in AssemblyAI "
@@ -26,7 +27,6 @@ SIMULATED_BANNER = (
 META_SIMULATED = "aai-mcp/simulated"
 META_RATE_LIMIT = "aai-mcp/rate_limit"
 META_ERROR = "aai-mcp/error"
-RETRYABLE_REFUSALS = ("too_many_calls", "shutting_down")
 INTERNAL_MESSAGE = (
     "The gateway failed while running this tool (an internal error, logged on the server without "
     "your arguments). Nothing more is known about whether it reached AssemblyAI."
@@ -49,31 +49,30 @@ def _text(text: str, simulated: bool) -> list[types.ContentBlock]:
     return [types.TextContent(text=body)]
 
 
-def success(
-    shaped: Shaped, *, simulated: bool, is_error: bool = False, plain_text: bool = False
-) -> types.CallToolResult:
-    """A tool's answer in its declared output shape (also a failed transcription job, is_error=True).
+def success(shaped: Shaped, *, simulated: bool, plain_text: bool = False) -> types.CallToolResult:
+    """A tool's answer in its declared output shape (also a failed job, which its view marks: isError).
     `plain_text`: the text must stay exactly as shaped (a connector contract), so no banner line."""
     return types.CallToolResult(
         content=_text(shaped.text, simulated and not plain_text),
         structured_content=shaped.structured,
-        is_error=is_error,
+        is_error=shaped.failed_job,
         _meta=_meta(simulated),
     )
 
 
 def input_error(message: str, *, simulated: bool) -> types.CallToolResult:
-    return refused(message, "invalid_arguments", simulated=simulated)
+    return refused(message, ErrorKind.INVALID_ARGUMENTS, simulated=simulated)
 
 
-def refused(message: str, kind: str, *, simulated: bool) -> types.CallToolResult:
+def refused(message: str, kind: ErrorKind, *, simulated: bool) -> types.CallToolResult:
     """A call the gateway itself declines (bad arguments, missing scope, too many at once)."""
-    return error({"message": message, "kind": kind, "retryable": kind in RETRYABLE_REFUSALS}, simulated)
+    return error({"message": message, "kind": kind.value, "retryable": kind.retryable}, simulated)
 
 
 def internal_error(*, simulated: bool) -> types.CallToolResult:
     """A bug: the model learns only that it happened, never the exception text."""
-    return error({"message": INTERNAL_MESSAGE, "kind": "internal", "retryable": False}, simulated)
+    kind = ErrorKind.INTERNAL
+    return error({"message": INTERNAL_MESSAGE, "kind": kind.value, "retryable": kind.retryable}, simulated)
 
 
 def upstream_error(exc: UpstreamError, *, simulated: bool) -> types.CallToolResult:

@@ -33,6 +33,7 @@ from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import Upstream, UpstreamError
+from aai_mcp.upstream.errors import ErrorKind
 
 audit = logging.getLogger("aai_mcp.audit")
 log = logging.getLogger("aai_mcp.tools")
@@ -136,7 +137,7 @@ class ToolRunner:
         if hold is None:
             limit = self.settings.max_concurrent_calls_per_token
             message = f"Too many calls at once for this token ({limit} allowed); wait for one to finish."
-            return results.refused(message, "too_many_calls", simulated=self.settings.simulated), None
+            return results.refused(message, ErrorKind.TOO_MANY_CALLS, simulated=self.settings.simulated), None
         try:
             return await self._until_cut_off(name, args, progress, principal)
         finally:
@@ -155,7 +156,7 @@ class ToolRunner:
             f"The server is shutting down (a restart or scale-in) and stopped {name} before it finished. "
             "Call it again: the next call reaches a running server."
         )
-        return results.refused(message, "shutting_down", simulated=self.settings.simulated), None
+        return results.refused(message, ErrorKind.SHUTTING_DOWN, simulated=self.settings.simulated), None
 
     async def _call(
         self, name: str, args: dict[str, Any], progress: ProgressFn, principal: Principal
@@ -164,7 +165,7 @@ class ToolRunner:
         spec = self.registry.specs[name]  # call() let only visible tools through
         denied = self.registry.lacking(spec, principal.scopes, args)
         if denied:
-            return results.refused(f"Not allowed: {denied}.", "forbidden", simulated=simulated), None
+            return results.refused(f"Not allowed: {denied}.", ErrorKind.FORBIDDEN, simulated=simulated), None
         problem = self._validators[name].problem(args)
         if problem:
             return results.input_error(problem, simulated=simulated), None
@@ -190,17 +191,12 @@ class ToolRunner:
             spec=spec,
             args=args,
             max_chars=self.settings.max_result_chars,
-            base_url=self.upstream.base_urls[spec.host],
+            base_url=self.upstream.base_urls[spec.route.host],
             now=datetime.now(UTC),
             transcript_url_base=transcript_url_base(self.settings),
         )
         shaped = VIEWS[spec.view](payload, context)
-        failed_job = (
-            isinstance(payload, dict) and spec.view == "transcript" and payload.get("status") == "error"
-        )
-        return results.success(
-            shaped, simulated=simulated, is_error=failed_job, plain_text=spec.plain_text
-        ), 200
+        return results.success(shaped, simulated=simulated, plain_text=spec.plain_text), 200
 
     def upstream_for(self, principal: Principal) -> Upstream:
         """The upstream a caller's calls go through: its own or its account's key, else the server's."""

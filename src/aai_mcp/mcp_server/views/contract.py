@@ -32,6 +32,9 @@ class Shaped:
 
     structured: dict[str, Any]
     text: str
+    failed_job: bool = False
+    """The payload is a job that failed upstream (a transcript with status error): the result is an
+    isError result in the tool's normal output shape. The view says so, since only it knows the shape."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "structured", without_nulls(self.structured))

@@ -63,7 +63,7 @@ def token_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         (ctx.now + timedelta(seconds=expires_in)).isoformat(timespec="seconds").replace("+00:00", "Z")
     )
     token = str(payload["token"])
-    url = f"{websocket_url(ctx.base_url, ctx.spec.host)}?token={quote(token, safe='')}"
+    url = f"{websocket_url(ctx.base_url, ctx.spec.route.host)}?token={quote(token, safe='')}"
     session = int(ctx.args.get("max_session_duration_seconds", DEFAULT_MAX_SESSION_SECONDS))
     out = {
         "token": token,

@@ -55,7 +55,7 @@ def transcript_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         _add_content(out, payload, ctx, notes)
     if notes:
         out["notes"] = notes
-    return Shaped(structured=out, text=_render(out, payload))
+    return Shaped(structured=out, text=_render(out, payload), failed_job=payload.get("status") == "error")
 
 
 def _add_content(out: dict[str, Any], payload: dict[str, Any], ctx: ViewContext, notes: list[str]) -> None:

@@ -1,0 +1,134 @@
+"""A handler tool's `calls:` in tool_schemas is what it sends: every request each handler tool makes
+against the simulator matches one of its declared calls, and every declared call is made by some run
+(the YAML neither hides a call nor claims one the code never makes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp.client import Client
+
+from aai_mcp.catalog.model import Route
+from aai_mcp.gateway import Gateway, build_gateway, load_default_catalog
+from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
+from tests.support import CANARY_KEY, make_settings
+from tests.support.faults import CLIP, MODEL
+
+pytestmark = pytest.mark.anyio
+
+URL = "https://example.com/support-call.mp3"
+# Arguments per handler tool that, together, take every branch that reaches upstream.
+# "{id}" stands for a completed transcript made before the run.
+RUNS: dict[str, list[dict[str, Any]]] = {
+    "upload_file": [{"data_base64": CLIP}, {"path": "{file}"}],
+    "transcribe": [{"audio_url": URL}, {"data_base64": CLIP}, {"audio_url": URL, "wait": False}],
+    "wait_for_transcript": [{"transcript_id": "{id}"}],
+    "ask_transcript": [
+        {"transcript_ids": ["{id}"], "prompt": "Summarise.", "model": MODEL, "context": context}
+        for context in ("utterances", "text", "sentences", "paragraphs", "vtt")
+    ],
+    "search": [{"query": "refund"}],
+    "fetch": [{"id": "{id}"}],
+}
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """The simulator behind a transport that keeps every outbound request."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        response = await self.inner.handle_async_request(request)
+        self.statuses.append(response.status_code)
+        return response
+
+
+@dataclass
+class Rig:
+    gateway: Gateway
+    sim: Simulator
+    client: Client
+    transport: Recording
+    audio_file: Path
+
+    def host_of(self, request: httpx.Request) -> str:
+        hosts = {httpx.URL(url).host: name for name, url in self.gateway.upstream.base_urls.items()}
+        return hosts[request.url.host]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    app = build_simulator_app(SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=0.0))
+    transport = Recording(httpx.ASGITransport(app=app))
+    audio = tmp_path / "clip.wav"
+    audio.write_bytes(b"RIFF" + bytes(4000))
+    settings = make_settings(upload_roots=[str(tmp_path)], wait_poll_initial_seconds=0.01)
+    gateway = build_gateway(settings, transport=transport)
+    try:
+        async with Client(build_server(gateway)) as client:
+            yield Rig(gateway, app.state.simulator, client, transport, audio)
+    finally:
+        await gateway.aclose()
+
+
+def matches(route: Route, host: str, request: httpx.Request) -> bool:
+    pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(route.path))
+    same_route = (route.host, route.method) == (host, request.method)
+    return same_route and re.fullmatch(pattern, request.url.path) is not None
+
+
+def filled(args: dict[str, Any], transcript_id: str, audio_file: Path) -> dict[str, Any]:
+    stand_ins = {"{id}": transcript_id, "{file}": str(audio_file)}
+
+    def one(value: Any) -> Any:
+        if isinstance(value, list):
+            return [one(item) for item in value]
+        return stand_ins.get(value, value) if isinstance(value, str) else value
+
+    return {key: one(value) for key, value in args.items()}
+
+
+async def completed_transcript(rig: Rig) -> str:
+    created = await rig.client.call_tool("create_transcript", {"audio_url": URL, "speaker_labels": True})
+    transcript_id = str(created.structured_content["id"])  # type: ignore[index]
+    await rig.client.call_tool("wait_for_transcript", {"transcript_id": transcript_id})
+    return transcript_id
+
+
+@pytest.mark.parametrize("tool", sorted(RUNS))
+async def test_a_handler_tool_sends_exactly_its_declared_calls(rig: Rig, tool: str) -> None:
+    spec = rig.gateway.catalog.tools[tool]
+    assert spec.handler is not None, f"{tool} is a plain tool now: drop it from RUNS"
+    transcript_id = await completed_transcript(rig)
+    rig.transport.requests.clear()
+    rig.transport.statuses.clear()
+    rig.sim.requests.clear()
+    for args in RUNS[tool]:
+        result = await rig.client.call_tool(tool, filled(args, transcript_id, rig.audio_file))
+        assert not result.is_error, result.content
+    made: set[str] = set()
+    for request in rig.transport.requests:
+        host = rig.host_of(request)
+        declared = [call.name for call in spec.calls if matches(call, host, request)]
+        assert declared, f"{tool} sent {request.method} {host}:{request.url.path}, which its calls omit"
+        made |= set(declared)
+    assert made == {call.name for call in spec.calls}, "declared calls no run made"
+    assert len(rig.sim.requests) == len(rig.transport.requests)  # each one reached the simulator
+    # ... and was a route it serves (a declared path the simulator does not know answers 404).
+    assert all(status < 400 for status in rig.transport.statuses), rig.transport.statuses
+
+
+def test_every_handler_tool_is_run_here() -> None:
+    handler_tools = {name for name, spec in load_default_catalog().tools.items() if spec.handler}
+    assert handler_tools == set(RUNS)
