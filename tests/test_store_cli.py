@@ -3,6 +3,7 @@ their exit codes, and that they never print the database password or create a fi
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from pydantic import SecretStr
 
 from aai_mcp.cli.doctor import check_store
 from aai_mcp.cli.main import main
+from aai_mcp.cli.serving import log_secrets
+from aai_mcp.logs import configure_logging
 from aai_mcp.state.store_migrations import head_version
 from tests.support import make_settings
 from tests.support.postgres import PostgresServer
@@ -127,3 +130,17 @@ def test_serve_refuses_to_start_without_its_database(
     code, out = serve_with(monkeypatch, capsys, url)
     assert code == 2 and "cannot open the store postgresql+psycopg://aai:***@127.0.0.1" in out
     assert postgres_server.password not in out
+
+
+def test_serve_logs_never_show_the_database_password(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://aai:hunter2-secret@db.example/aai"
+    settings = make_settings(database_url=SecretStr(url))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", log_secrets(settings))
+        logging.getLogger("aai_mcp.test").error("cannot reach %s (password %s)", url, "hunter2-secret")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    err = capsys.readouterr().err
+    assert "cannot reach" in err and "hunter2-secret" not in err

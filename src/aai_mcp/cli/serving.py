@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from aai_mcp.state.store_sql import SqlStore
 
 
-def _secrets(settings: Settings) -> list[str]:
+def log_secrets(settings: Settings) -> list[str]:
+    """Every secret value the log redactor must blank: keys, signing secrets, the database URL and its
+    password."""
     secrets = [settings.api_key] if settings.api_key else []
     if settings.token_secrets:
         secrets.append(settings.token_secrets)
@@ -54,14 +56,14 @@ def open_serving_store(settings: Settings) -> SqlStore | None:
         raise StoreUnavailable(str(exc)) from None
     except SQLAlchemyError as exc:
         shown = store_location(settings.data_dir, settings.database_url, os.environ).shown
-        reason = Redactor(_secrets(settings)).text(failure_reason(exc))
+        reason = Redactor(log_secrets(settings)).text(failure_reason(exc))
         raise StoreUnavailable(f"cannot open the store {shown}: {reason}") from None
 
 
 def serve(settings: Settings) -> int:
     from aai_mcp.transports.http import checked_authenticator
 
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, log_secrets(settings))
     try:
         authenticator = checked_authenticator(settings)
     except AccountsError as exc:
@@ -149,7 +151,7 @@ def stdio(settings: Settings) -> int:
 
     from aai_mcp.transports.stdio import run_stdio
 
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, log_secrets(settings))
     anyio.run(run_stdio, build_gateway(settings))
     return 0
 
