@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,7 +83,10 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @functools.cache
 def scratch_data_dir() -> str:
-    return tempfile.mkdtemp(prefix="aai-mcp-test-data-")
+    """One per test process, removed when it exits."""
+    path = tempfile.mkdtemp(prefix="aai-mcp-test-data-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 @dataclass
