@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from aai_mcp.state.engines import StoreConfigError, default_data_dir, store_location
 from aai_mcp.state.store import Store
 from aai_mcp.state.store_migrations import SchemaMismatch, head_version
-from aai_mcp.state.store_schema import metadata
+from aai_mcp.state.store_schema import metadata, revoked_tokens
 from aai_mcp.state.store_sql import SqlStore, open_store
 from tests.support import postgres
 from tests.support.postgres import PostgresServer
@@ -171,3 +171,22 @@ def test_without_postgresql_the_store_tests_fail_saying_how_to_install_it(
     monkeypatch.setattr(postgres, "pg_bin_dir", lambda: None)
     with pytest.raises(pytest.fail.Exception, match="apt-get install -y --no-install-recommends postgresql"):
         postgres.start_postgres()
+
+
+def test_a_second_writer_waits_for_the_first_to_commit(store: SqlStore) -> None:
+    """Commit order = cursor order: a revocation that took its seq first but commits later would
+    otherwise be skipped by a follower that already read the higher seq of a faster writer."""
+    cursor = store.revoked_since(0).cursor
+    with store.engine.connect() as first:
+        transaction = first.begin()
+        store._serialize_writers(first)  # what revoke_token does first, held open here
+        first.execute(revoked_tokens.insert().values(token_id="tok_slowwriter00", revoked_at=0.0))
+        second = threading.Thread(target=store.revoke_token, args=("tok_fastwriter00",))
+        second.start()
+        second.join(timeout=0.5)  # it never ends while the first holds the lock; 0.5 s shows it waits
+        assert second.is_alive(), "a second writer committed while the first was still open"
+        assert store.revoked_since(cursor).ids == frozenset()
+        transaction.commit()
+    second.join(timeout=30)
+    assert not second.is_alive()
+    assert store.revoked_since(cursor).ids == {"tok_slowwriter00", "tok_fastwriter00"}
