@@ -16,11 +16,11 @@ import httpx
 import pytest
 from mcp.client import Client
 
+from aai_mcp.caller_input import ToolInputError
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.handlers import safe_open
 from aai_mcp.mcp_server.handlers.safe_open import MAX_PATH_CHARS, MAX_PATH_COMPONENTS, open_beneath_roots
-from aai_mcp.mcp_server.runtime.tool_call import ToolInputError
 from tests.support import error_details, make_settings, wav_bytes
 from tests.support.servers import serve_in_thread
 

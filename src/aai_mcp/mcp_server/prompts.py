@@ -12,10 +12,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access.scopes import Scopes
+from aai_mcp.caller_input import quoted
 from aai_mcp.catalog.prompt_specs import AUDIO_SOURCES, AudioSource, PromptCatalog, PromptSpec, placeholders
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.resources import TRANSCRIPT_ID
-from aai_mcp.quoting import quoted
 
 # Stands for the id that step 1 returns, where the prompt cannot know it yet.
 ID_FROM_STEP_1 = "<the id from step 1>"

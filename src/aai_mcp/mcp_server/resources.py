@@ -19,10 +19,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
 
 from aai_mcp.access.principal import LOCAL, Principal
+from aai_mcp.caller_input import quoted
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.transcript import segments_view, transcript_view
-from aai_mcp.quoting import quoted
 from aai_mcp.upstream import UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path

@@ -17,8 +17,7 @@ import httpx
 from anyio.lowlevel import RunVar
 from httpcore._backends.base import SOCKET_OPTION
 
-from aai_mcp.mcp_server.handlers.safe_open import shown
-from aai_mcp.mcp_server.runtime.tool_call import ToolInputError
+from aai_mcp.caller_input import ToolInputError, quoted
 from aai_mcp.upstream.errors import ErrorKind, UpstreamError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -74,13 +73,13 @@ def parse_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)  # what the download will use; urlsplit alone would drop CR/LF silently
     except (httpx.InvalidURL, ValueError):
-        raise ToolInputError(f"Refused: {shown(url)} is not a valid URL.") from None
+        raise ToolInputError(f"Refused: {quoted(url)} is not a valid URL.") from None
     if parsed.scheme not in ("http", "https") or not parsed.raw_host:
-        raise ToolInputError(f"Only http(s) URLs with a host can be fetched, not {shown(url)}.")
+        raise ToolInputError(f"Only http(s) URLs with a host can be fetched, not {quoted(url)}.")
     if parsed.userinfo:
         raise ToolInputError("URLs with credentials in them are not fetched.")
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise ToolInputError(f"Refused: {shown(url)} is not a valid URL (port out of range).")
+        raise ToolInputError(f"Refused: {quoted(url)} is not a valid URL (port out of range).")
     return parsed
 
 

@@ -16,7 +16,8 @@ import anyio.to_thread
 import httpcore
 import httpx
 
-from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
+from aai_mcp.caller_input import ToolInputError
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream import UpstreamError
 from aai_mcp.upstream.errors import RETRYABLE_STATUSES, ErrorKind
 from aai_mcp.upstream.netguard import PinnedBackend, PinnedTransport, Pins

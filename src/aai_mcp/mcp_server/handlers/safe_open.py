@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from aai_mcp.mcp_server.runtime.tool_call import ToolInputError
+from aai_mcp.caller_input import ToolInputError, quoted
 
 # A path is refused before it touches the filesystem past these: Linux's PATH_MAX, and a depth no
 # real recording needs (a million-component path once held the event loop for 93 s).
@@ -52,11 +52,6 @@ class OpenedFile:
     size: int
 
 
-def shown(value: str, limit: int = 80) -> str:
-    """A bad value quoted in an error: a short prefix, never the whole (possibly huge) argument."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
 def open_beneath_roots(raw: str, roots: Sequence[Path]) -> OpenedFile:
     """The regular file `raw` names, opened read-only, if it lies beneath one of `roots`."""
     parts = path_components(raw)
@@ -65,7 +60,7 @@ def open_beneath_roots(raw: str, roots: Sequence[Path]) -> OpenedFile:
             if parts[: len(form)] == form:
                 return _open_in(form, parts[len(form) :], raw)
     listed = ", ".join(str(root) for root in roots)
-    raise ToolInputError(f"Refused: {shown(raw)} is outside the allowed upload roots ({listed}).")
+    raise ToolInputError(f"Refused: {quoted(raw)} is outside the allowed upload roots ({listed}).")
 
 
 def path_components(raw: str) -> list[str]:
@@ -89,7 +84,7 @@ def path_components(raw: str) -> list[str]:
     if ".." in parts or len(parts) > MAX_PATH_COMPONENTS:
         # `..` is never resolved: after a symlink it would lead somewhere the text does not show.
         raise ToolInputError(
-            f"Refused: {shown(raw)} is outside the allowed upload roots (paths with '..' are not followed)."
+            f"Refused: {quoted(raw)} is outside the allowed upload roots (paths with '..' are not followed)."
         )
     return parts
 
@@ -105,7 +100,7 @@ def _root_forms(root: Path) -> list[list[str]]:
 
 
 def _open_in(root: list[str], rest: list[str], raw: str) -> OpenedFile:
-    missing = f"No readable file at {shown(raw)}."
+    missing = f"No readable file at {quoted(raw)}."
     if not rest:
         raise ToolInputError(missing)
     try:
@@ -117,7 +112,7 @@ def _open_in(root: list[str], rest: list[str], raw: str) -> OpenedFile:
     except OSError as exc:
         if exc.errno in ESCAPES:
             raise ToolInputError(
-                f"Refused: {shown(raw)} is outside the allowed upload roots "
+                f"Refused: {quoted(raw)} is outside the allowed upload roots "
                 "(symbolic links beneath a root are not followed)."
             ) from None
         raise ToolInputError(missing) from None

@@ -10,9 +10,10 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from aai_mcp.caller_input import ToolInputError, quoted
 from aai_mcp.mcp_server.handlers.downloads import CHUNK_BYTES, relay_url
-from aai_mcp.mcp_server.handlers.safe_open import open_beneath_roots, shown
-from aai_mcp.mcp_server.runtime.tool_call import ToolCall, ToolInputError
+from aai_mcp.mcp_server.handlers.safe_open import open_beneath_roots
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 
 UPSTREAM_LIMIT_BYTES = 2_200_000_000
 SOURCES = ("path", "url", "data_base64")
@@ -63,10 +64,10 @@ async def _upload_path(call: ToolCall, raw: str) -> dict[str, Any]:
     opened = await anyio.to_thread.run_sync(open_beneath_roots, raw, roots)
     async with anyio.wrap_file(opened.handle) as handle:
         if opened.size == 0:
-            raise ToolInputError(f"{shown(raw)} is empty.")
+            raise ToolInputError(f"{quoted(raw)} is empty.")
         if opened.size > UPSTREAM_LIMIT_BYTES:
             raise ToolInputError(
-                f"{shown(raw)} is {opened.size} bytes; AssemblyAI accepts at most 2.2 GB per upload."
+                f"{quoted(raw)} is {opened.size} bytes; AssemblyAI accepts at most 2.2 GB per upload."
             )
         answer = await call.upstream.upload(
             call.spec.call("upload"), _file_chunks(handle, opened.size), opened.size

@@ -16,6 +16,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access.principal import LOCAL, Principal
+from aai_mcp.caller_input import ToolInputError
 from aai_mcp.catalog.model import MAX_NAME_LENGTH
 from aai_mcp.config.settings import Settings
 from aai_mcp.logs import redacting
@@ -25,7 +26,7 @@ from aai_mcp.mcp_server.handlers.table import HANDLERS
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.runtime import results
 from aai_mcp.mcp_server.runtime.forward import forward
-from aai_mcp.mcp_server.runtime.tool_call import Handler, ProgressFn, ToolCall, ToolInputError, no_progress
+from aai_mcp.mcp_server.runtime.tool_call import Handler, ProgressFn, ToolCall, no_progress
 from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.table import VIEWS

@@ -20,10 +20,6 @@ async def no_progress(progress: float, total: float | None, message: str | None)
     """Where progress goes when the client asked for none."""
 
 
-class ToolInputError(Exception):
-    """The caller's arguments cannot be served; the message says what to change."""
-
-
 @dataclass(frozen=True)
 class ToolCall:
     spec: ToolSpec

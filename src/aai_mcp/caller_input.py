@@ -1,4 +1,5 @@
-"""Caller text quoted in an error message: a short prefix, never the whole value.
+"""Caller input that cannot be served: the error every front door raises for it, and how its text is
+quoted in the message (a short prefix, never the whole value).
 
 An error that echoes its input whole lets one request make the server build, send and perhaps
 log a reply as large as the request (twice, when a message quotes a value and what contains it).
@@ -14,3 +15,7 @@ def quoted(value: str, limit: int = QUOTE_CHARS) -> str:
     if len(value) <= limit:
         return repr(value)
     return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
+class ToolInputError(Exception):
+    """The caller's arguments cannot be served; the message says what to change."""

@@ -1,0 +1,49 @@
+"""The core never reaches into a front door: catalog, upstream, access, config and state import none of
+mcp_server, transports, cli or simulator, so a new front door can use the core without the MCP one."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import aai_mcp
+
+PACKAGE = Path(aai_mcp.__file__).parent
+CORE = ("catalog", "upstream", "access", "config", "state", "caller_input.py", "logs.py", "redaction.py")
+FRONT_DOORS = ("aai_mcp.mcp_server", "aai_mcp.transports", "aai_mcp.cli", "aai_mcp.simulator")
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def core_files() -> list[Path]:
+    files: list[Path] = []
+    for entry in CORE:
+        path = PACKAGE / entry
+        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return files
+
+
+def test_the_core_imports_no_front_door() -> None:
+    files = core_files()
+    assert len(files) > 20, files  # the walk found the core, so silence below means something
+    crossings = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in files
+        for name in sorted(imported_modules(path))
+        if name.startswith(FRONT_DOORS)
+    ]
+    assert crossings == []
+
+
+def test_the_check_sees_a_crossing(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text("from aai_mcp.mcp_server.runtime.tool_call import ToolCall\n", encoding="utf-8")
+    assert any(name.startswith(FRONT_DOORS) for name in imported_modules(planted))
