@@ -15,7 +15,14 @@ from tests.support.catalog import share_session_catalog
 
 # The canary key must never leak: every test is checked (tests/support/canary.py says how). `--unit`
 # runs only in-process tests and proves they are (tests/support/unit_boundary.py).
-pytest_plugins = ("tests.support.canary", "tests.support.redis", "tests.support.unit_boundary", "pytester")
+pytest_plugins = (
+    "tests.support.canary",
+    "tests.support.redis",
+    "tests.support.postgres",
+    "tests.support.stores",
+    "tests.support.unit_boundary",
+    "pytester",
+)
 
 _CATALOG_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 

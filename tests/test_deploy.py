@@ -9,14 +9,12 @@ from typing import Any
 
 import yaml
 
-from aai_mcp.cli.main import build_parser
+from aai_mcp.cli.main import build_parser, load_command
 from aai_mcp.config.settings import Settings
 from tests.test_scale_out import manifests
 
 ROOT = Path(__file__).resolve().parents[1]
 GATEWAYS = ("gateway-a", "gateway-b")
-# TODO(issue 11 part 5): the durable store's setting, merged from its own branch; drop this then.
-PENDING_SETTINGS = {"AAI_MCP_DATABASE_URL"}
 
 
 def compose() -> dict[str, Any]:
@@ -30,7 +28,7 @@ def known_variables() -> set[str]:
 
 def test_compose_runs_two_stateless_gateways_behind_a_proxy() -> None:
     services = compose()["services"]
-    assert set(services) == {*GATEWAYS, "proxy", "redis", "postgres"}
+    assert set(services) == {*GATEWAYS, "proxy", "redis", "postgres", "migrate"}
     for name in GATEWAYS:
         command = services[name]["command"]
         args = build_parser().parse_args(command[1:])
@@ -46,7 +44,7 @@ def test_compose_takes_every_secret_from_the_environment() -> None:
     services = compose()["services"]
     for name in GATEWAYS:
         env = services[name]["environment"]
-        assert set(env) <= known_variables() | PENDING_SETTINGS, set(env) - known_variables()
+        assert set(env) <= known_variables(), set(env) - known_variables()
         for secret in ("ASSEMBLYAI_API_KEY", "AAI_MCP_TOKEN_SECRETS"):
             assert env[secret].startswith("${") and ":?" in env[secret], f"{secret} must be required"
         assert env["AAI_MCP_REDIS_URL"] == "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD}@redis:6379/0"
@@ -74,3 +72,18 @@ def test_kubernetes_runs_redis_and_postgres_beside_the_gateway() -> None:
     env = {item["name"]: item for item in container["env"]}
     assert "secretKeyRef" in env["POSTGRES_PASSWORD"]["valueFrom"]
     assert postgres["StatefulSet"]["spec"]["volumeClaimTemplates"], "durable state needs a volume"
+
+
+def test_the_store_schema_is_upgraded_before_any_gateway_serves() -> None:
+    services = compose()["services"]
+    migrate = services["migrate"]
+    assert load_command(migrate["command"][1:], {}).command == "db upgrade"
+    assert migrate["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    url = migrate["environment"]["AAI_MCP_DATABASE_URL"]
+    assert url == services["gateway-a"]["environment"]["AAI_MCP_DATABASE_URL"]
+    for name in GATEWAYS:
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    (gateway,) = manifests("aai-mcp")["Deployment"]["spec"]["template"]["spec"]["initContainers"]
+    assert load_command(gateway["args"], {}).command == "db upgrade"
+    (variable,) = gateway["env"]
+    assert variable["valueFrom"]["secretKeyRef"] == {"name": "aai-mcp", "key": "database-url"}

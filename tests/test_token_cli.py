@@ -218,7 +218,7 @@ def test_revoke_appends_once_and_the_server_list_sees_it(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["revoke", "tok_aaaaaaaaaaaa"], "give --revocation-file PATH"),
+        (["revoke", "tok_aaaaaaaaaaaa", "--data-dir", "/proc/no-such-dir"], "cannot create the data dir"),
         (["revoke", "tok_A", "--revocation-file", "x"], "is not a token id"),
         (["revoke", "aai1.nope", "--revocation-file", "x"], "the token is malformed"),
     ],

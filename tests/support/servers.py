@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +23,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from aai_mcp.access.principal import Authenticator
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.transports.connections import server_config
@@ -47,9 +51,11 @@ def serve_in_thread(settings: Settings) -> AbstractContextManager[str]:
     return serve_gateway_in_thread(build_gateway(settings))
 
 
-def serve_gateway_in_thread(gateway: Gateway) -> AbstractContextManager[str]:
+def serve_gateway_in_thread(
+    gateway: Gateway, authenticator: Authenticator | None = None
+) -> AbstractContextManager[str]:
     """Serve an already built gateway (so a test keeps a handle on it); yields the base URL."""
-    app = build_http_app(gateway)
+    app = build_http_app(gateway, authenticator)
     # The configuration `serve` runs with (its connection deadlines and caps), on an ephemeral port.
     config = server_config(
         app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
@@ -86,8 +92,10 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any AssemblyAI key, so the server runs its simulator."""
+    """The environment without any AssemblyAI key, so the server runs its simulator, and with a data
+    directory of the test session's own (a `serve --auth tokens` opens its store there, not in ~)."""
     env = {k: v for k, v in os.environ.items() if k != "ASSEMBLYAI_API_KEY" and not k.startswith("AAI_MCP_")}
+    env["AAI_MCP_DATA_DIR"] = scratch_data_dir()
     env.update(extra)
     return env
 
@@ -97,6 +105,14 @@ def answers_healthz(base_url: str) -> bool:
         return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@functools.cache
+def scratch_data_dir() -> str:
+    """One per test process, removed when it exits."""
+    path = tempfile.mkdtemp(prefix="aai-mcp-test-data-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 @dataclass

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Container, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import anyio
 from pydantic import SecretStr
 
 from aai_mcp.access.accounts import DEFAULT_ACCOUNT, load_accounts
 from aai_mcp.access.revocation import RevocationList, RevocationUnavailable
+from aai_mcp.access.revocation_feed import RevocationFeed
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.secrets import load_signing_secrets
 from aai_mcp.access.tokens import HEADER_NAME, TokenError, verify
 from aai_mcp.config.settings import Settings, is_key_text
+from aai_mcp.state.store import Store
 
 TOKEN_PREFIX = "aai1."
 PASSTHROUGH_HEADER = "x-assemblyai-key"
@@ -54,7 +58,10 @@ class AuthFailure(Exception):
 
 
 class Authenticator:
-    """Checks a request's credentials against the configured auth modes."""
+    """Checks a request's credentials against the configured auth modes.
+
+    A token is refused when its id is in the revocation file or, after `use_store`, in the store's
+    revocations (followed while `following()` runs)."""
 
     def __init__(self, settings: Settings) -> None:
         unknown = set(settings.auth) - AUTH_MODES
@@ -69,18 +76,44 @@ class Authenticator:
         self.revoked = (
             RevocationList(settings.token_revocation_file) if settings.token_revocation_file else None
         )
+        self.feed: RevocationFeed | None = None
+        self.revocations = _AnyOf(self.revoked)
         self.accounts = load_accounts(settings.accounts, settings.api_key)
         self.problem()  # logs a missing or unreadable revocation file at start, not at the first request
+
+    def use_store(self, store: Store) -> None:
+        """Refuse the tokens revoked in the store too (with tokens mode on); the ids revoked so far are
+        read now, so they are refused from the first request."""
+        if "tokens" not in self.modes:
+            return
+        self.feed = RevocationFeed(store)
+        self.feed.refresh()
+        self.revocations = _AnyOf(self.revoked, self.feed)
 
     @property
     def open(self) -> bool:
         return "none" in self.modes
 
     def problem(self) -> str | None:
-        """Why every token is refused right now (the revocation file is missing or unreadable), or None."""
-        if self.revoked is None or "tokens" not in self.modes:
+        """Why every token is refused right now (the revocation file is missing or unreadable, or the
+        store has not been read for too long), or None."""
+        if "tokens" not in self.modes:
             return None
-        return self.revoked.problem()
+        sources = [source for source in (self.revoked, self.feed) if source is not None]
+        return next((problem for source in sources if (problem := source.problem())), None)
+
+    @asynccontextmanager
+    async def following(self) -> AsyncIterator[None]:
+        """Keeps the store's revoked ids current while the block runs (the HTTP app's lifespan)."""
+        if self.feed is None:
+            yield
+            return
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self.feed.follow)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
 
     def authenticate(self, headers: Mapping[str, str], path_token: str | None) -> Principal:
         if self.open:
@@ -105,7 +138,7 @@ class Authenticator:
 
     def _token_principal(self, token: str, header_secret: str | None) -> Principal:
         try:
-            claims = verify(token, self.secrets, time.time(), self.revoked or frozenset(), header_secret)
+            claims = verify(token, self.secrets, time.time(), self.revocations, header_secret)
         except RevocationUnavailable as exc:
             raise AuthFailure(503, exc.code, exc.reason) from None
         except TokenError as exc:
@@ -130,6 +163,16 @@ class Authenticator:
         if "passthrough-key" in self.modes:
             ways.append("your AssemblyAI key in 'X-AssemblyAI-Key' or as 'Authorization: Bearer <key>'")
         return "Authentication required: send " + " or ".join(ways) + "."
+
+
+class _AnyOf:
+    """Revoked when any source (the file, the store) says so; a source that cannot tell raises."""
+
+    def __init__(self, *sources: Container[str] | None) -> None:
+        self.sources = [source for source in sources if source is not None]
+
+    def __contains__(self, jti: object) -> bool:
+        return any(jti in source for source in self.sources)
 
 
 def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -29,9 +29,10 @@ MAX_REVOCATION_BYTES = 4 * 1024 * 1024
 
 
 class RevocationUnavailable(TokenError):
-    """The revocation file is missing or cannot be read. `detail` is for logs and health only."""
+    """The revocation file (or the store) is missing or cannot be read. `detail` is for logs and health
+    only; `path` is the file, or the store as it may be shown."""
 
-    def __init__(self, path: Path, detail: str) -> None:
+    def __init__(self, path: Path | str, detail: str) -> None:
         super().__init__(
             "revocation_unavailable", "the server cannot check token revocations right now; try again later"
         )

@@ -7,8 +7,12 @@ Redis password.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,6 +21,9 @@ from pydantic import SecretStr
 from aai_mcp.access.secrets import GENERATE_HINT, SecretsError, load_signing_secrets
 from aai_mcp.config.settings import Settings
 from aai_mcp.upstream.hosts import base_urls
+
+if TYPE_CHECKING:
+    from aai_mcp.state.engines import StoreLocation
 
 KEY_PROBE = "/v2/transcript?limit=1"
 OVERRIDE_FLAGS = {
@@ -170,6 +177,61 @@ def check_port(settings: Settings) -> Check:
     return Check(True, "port", f"{settings.host}:{settings.port} is free for `aai-mcp serve`")
 
 
+def check_store(settings: Settings, env: Mapping[str, str]) -> Check:
+    """Where the durable store is, whether it can be reached and its schema version; creates nothing."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aai_mcp.state.engines import StoreConfigError, store_location
+    from aai_mcp.state.store import failure_reason
+
+    try:
+        location = store_location(settings.data_dir, settings.database_url, env)
+    except StoreConfigError as exc:
+        return Check(False, "store", str(exc), "correct AAI_MCP_DATABASE_URL")
+    if "tokens" not in settings.auth:
+        return Check(True, "store", f"not used without --auth tokens (it would be {location.shown})")
+    try:
+        return _store_schema(location)
+    except SQLAlchemyError as exc:
+        return Check(
+            False,
+            "store",
+            f"cannot reach {location.shown} ({failure_reason(exc)})",
+            "start the database, or correct AAI_MCP_DATABASE_URL (host, port, user, password)",
+        )
+
+
+def _store_schema(location: StoreLocation) -> Check:
+    from aai_mcp.state.engines import create_engine
+    from aai_mcp.state.store_migrations import current_version, head_version, known_versions
+
+    newest = head_version()
+    if location.sqlite_path is not None and not location.sqlite_path.exists():
+        return _new_sqlite(location.sqlite_path)
+    engine = create_engine(location)
+    try:
+        version = current_version(engine)
+    finally:
+        engine.dispose()
+    found = f"{location.engine} {location.shown}, reachable, schema {version or '(empty)'}"
+    if version == newest:
+        return Check(True, "store", f"{found} (the newest)")
+    if version is not None and version not in known_versions():
+        return Check(False, "store", f"{found}, newer than this aai-mcp ({newest})", "run the newer release")
+    if location.engine == "sqlite":
+        return Check(True, "store", f"{found}; upgraded to {newest} when serve starts")
+    return Check(False, "store", f"{found}; this aai-mcp needs {newest}", "run `aai-mcp db upgrade` once")
+
+
+def _new_sqlite(path: Path) -> Check:
+    existing = next((parent for parent in (path, *path.parents) if parent.exists()), path.anchor)
+    if not os.access(existing, os.W_OK):
+        return Check(
+            False, "store", f"{path} cannot be created ({existing} is not writable)", "set --data-dir"
+        )
+    return Check(True, "store", f"sqlite {path}: created when serve starts")
+
+
 def check_shared_state(settings: Settings) -> list[Check]:
     """Redis answers PING with the configured password; no line when none is configured."""
     if settings.redis_url is None:
@@ -205,6 +267,7 @@ def diagnose(settings: Settings) -> list[Check]:
     return [
         *checks,
         check_auth(settings),
+        check_store(settings, os.environ),
         *check_upload_roots(settings),
         *check_shared_state(settings),
         check_port(settings),

@@ -1,4 +1,4 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token`: one table, command -> models ->
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db`: one table, command -> models ->
 run function.
 
 Every flag, environment variable, config file key, help text and error message is derived from the
@@ -83,6 +83,12 @@ def run_tools(loaded: Loaded) -> int:
     return list_tools(as_json=loaded.of(ToolListOptions).json_output)
 
 
+def run_db(loaded: Loaded) -> int:
+    from aai_mcp.cli.db import run_db_command
+
+    return run_db_command(loaded.command.removeprefix("db "), loaded.of(Settings), os.environ)
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -92,6 +98,7 @@ def run_token(loaded: Loaded) -> int:
 SIMULATE_SETTINGS = frozenset({"simulator_delay_seconds", "log_level"})
 SECRET_FILE = frozenset({"token_secret_file", "token_secrets"})
 REVOCATION_FILE = frozenset({"token_revocation_file"})
+STORE = frozenset({"data_dir", "database_url"})
 
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.", (Group(Settings),), run_serve),
@@ -135,12 +142,29 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "token revoke",
-        "Add a token id to the revocation file the server reads.",
-        (Group(RevokeOptions), Group(TokenKeys, only=REVOCATION_FILE)),
+        "Revoke a token: in the store every server follows (SQLite under the data directory, or "
+        "PostgreSQL at AAI_MCP_DATABASE_URL), or in the revocation file when one is given.",
+        (Group(RevokeOptions), Group(TokenKeys, only=REVOCATION_FILE | STORE)),
         run_token,
     ),
+    Command(
+        "db upgrade",
+        "Bring the store's schema to the newest version (PostgreSQL needs this once per release; "
+        "SQLite is upgraded at start anyway).",
+        (Group(Settings, only=STORE),),
+        run_db,
+    ),
+    Command(
+        "db current",
+        "Show where the store is and its schema version.",
+        (Group(Settings, only=STORE),),
+        run_db,
+    ),
 )
-PARENTS = {"token": "Mint, inspect and revoke scoped access tokens."}
+PARENTS = {
+    "token": "Mint, inspect and revoke scoped access tokens.",
+    "db": "The durable store: show its schema version, or upgrade it.",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from aai_mcp.access.accounts import AccountsError
 from aai_mcp.config.command_options import SimulateOptions
@@ -12,20 +14,56 @@ from aai_mcp.config.options import option_names
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway
 from aai_mcp.logs import configure_logging
+from aai_mcp.redaction import Redactor
+
+if TYPE_CHECKING:
+    from aai_mcp.access.principal import Authenticator
+    from aai_mcp.state.store_sql import SqlStore
 
 
-def _secrets(settings: Settings) -> list[str]:
+def log_secrets(settings: Settings) -> list[str]:
+    """Every secret value the log redactor must blank: keys, signing secrets, the database URL and its
+    password."""
     secrets = [settings.api_key] if settings.api_key else []
     if settings.token_secrets:
         secrets.append(settings.token_secrets)
-    return [secret.get_secret_value() for secret in secrets]
+    values = [secret.get_secret_value() for secret in secrets]
+    if settings.database_url:
+        from aai_mcp.state.engines import url_secrets
+
+        values += url_secrets(settings.database_url.get_secret_value())
+    return values
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be opened; the message names it as it may be shown, never its password."""
+
+
+def open_serving_store(settings: Settings) -> SqlStore | None:
+    """The durable store when this server needs one (it accepts tokens, whose revocations it holds)."""
+    if "tokens" not in settings.auth:
+        return None
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aai_mcp.state.engines import StoreConfigError, store_location
+    from aai_mcp.state.store import failure_reason
+    from aai_mcp.state.store_migrations import SchemaMismatch
+    from aai_mcp.state.store_sql import open_store
+
+    try:
+        return open_store(settings.data_dir, settings.database_url, os.environ)
+    except (StoreConfigError, SchemaMismatch) as exc:
+        raise StoreUnavailable(str(exc)) from None
+    except SQLAlchemyError as exc:
+        shown = store_location(settings.data_dir, settings.database_url, os.environ).shown
+        reason = Redactor(log_secrets(settings)).text(failure_reason(exc))
+        raise StoreUnavailable(f"cannot open the store {shown}: {reason}") from None
 
 
 def serve(settings: Settings) -> int:
-    from aai_mcp.transports.connections import server_config
-    from aai_mcp.transports.http import DrainingServer, build_http_app, checked_authenticator
+    from aai_mcp.transports.http import checked_authenticator
 
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, log_secrets(settings))
     try:
         authenticator = checked_authenticator(settings)
     except AccountsError as exc:
@@ -39,6 +77,25 @@ def serve(settings: Settings) -> int:
     except OSError as exc:
         print(f"aai-mcp: {bind_problem(settings.host, settings.port, exc)}", file=sys.stderr)
         return 1
+    try:
+        store = open_serving_store(settings)
+    except StoreUnavailable as exc:
+        listener.close()
+        print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if store is not None:
+            authenticator.use_store(store)
+        return _run_http(settings, authenticator, listener)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run_http(settings: Settings, authenticator: Authenticator, listener: socket.socket) -> int:
+    from aai_mcp.transports.connections import server_config
+    from aai_mcp.transports.http import DrainingServer, build_http_app
+
     gateway = build_gateway(settings)
     app = build_http_app(gateway, authenticator)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
@@ -94,7 +151,7 @@ def stdio(settings: Settings) -> int:
 
     from aai_mcp.transports.stdio import run_stdio
 
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, log_secrets(settings))
     anyio.run(run_stdio, build_gateway(settings))
     return 0
 

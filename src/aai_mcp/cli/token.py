@@ -13,9 +13,8 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from aai_mcp.access.revocation import RevocationList, RevocationUnavailable, append_revocation
+from aai_mcp.access.revocation import append_revocation
 from aai_mcp.access.scopes import (
     METHOD_CLASSES,
     RETIRED_CLASSES,
@@ -39,6 +38,13 @@ from aai_mcp.access.tokens import (
     mint,
 )
 from aai_mcp.catalog import Catalog
+from aai_mcp.cli.token_revocation import (
+    StoreSetupError,
+    StoreUnreachable,
+    revoke_in_store,
+    revoked_status,
+    store_configured,
+)
 from aai_mcp.config.command_options import InspectOptions, MintOptions, RevokeOptions, TokenKeys
 from aai_mcp.config.layers import Loaded
 from aai_mcp.config.options import env_var
@@ -127,25 +133,32 @@ def _inspect(args: InspectOptions, context: Context) -> int:
         why = "--unverified" if args.unverified else "no signing secret configured"
         print(f"signature: UNVERIFIED ({why}): anyone could have written these claims")
     _print_claims(claims, context.now)
-    print(f"revoked:   {_revoked_status(claims.jti, context.keys.token_revocation_file)}")
+    print(f"revoked:   {revoked_status(claims.jti, context.keys)}")
     _print_scopes(claims.scopes, context.catalog())
     return 0
 
 
 def _revoke(args: RevokeOptions, context: Context) -> int:
+    """Into the file when one is named (as before), into the store when none is or one is configured."""
+    jti, expires_at = _revocation_target(args.jti)
     path = context.keys.token_revocation_file
-    if path is None:
-        raise UsageError(
-            f"give --revocation-file PATH (or set {ENV_REVOCATION_FILE}): the file the server reads"
-        )
-    jti = _jti_of(args.jti)
-    try:
-        added = append_revocation(path, jti, note=f"revoked {format_time(context.now)}")
-    except (OSError, UnicodeDecodeError) as exc:
-        _error(f"cannot update {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
-        return 1
-    state = "revoked" if added else "was already revoked"
-    print(f"{jti} {state} in {path}; a server reading that file refuses it from its next request.")
+    if path is not None:
+        note = f"revoked {format_time(context.now)}" + (f": {args.reason}" if args.reason else "")
+        try:
+            added = append_revocation(path, jti, note=note)
+        except (OSError, UnicodeDecodeError) as exc:
+            _error(f"cannot update {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
+            return 1
+        state = "revoked" if added else "was already revoked"
+        print(f"{jti} {state} in {path}; a server reading that file refuses it from its next request.")
+    if path is None or store_configured(context.keys):
+        try:
+            print(revoke_in_store(context.keys, args.reason, jti, expires_at))
+        except StoreSetupError as exc:
+            raise UsageError(str(exc)) from None
+        except StoreUnreachable as exc:
+            _error(str(exc))
+            return 1
     return 0
 
 
@@ -228,25 +241,18 @@ def _signing_secrets(keys: TokenKeys) -> list[bytes]:
     return load_signing_secrets(keys.token_secrets, keys.token_secret_file)
 
 
-def _jti_of(value: str) -> str:
+def _revocation_target(value: str) -> tuple[str, float | None]:
+    """The token id, and the token's expiry when the whole token was given."""
     if value.startswith(PREFIX + "."):
         try:
             # Unverified is enough: revoking can only take access away.
-            return inspect(value).jti
+            claims = inspect(value)
         except TokenError as exc:
             raise UsageError(exc.reason) from None
+        return claims.jti, claims.exp
     if not re.fullmatch(JTI_PATTERN, value):
         raise UsageError(f"{value!r} is not a token id (they look like tok_abcdefgh2345) or a token")
-    return value
-
-
-def _revoked_status(jti: str, path: Path | None) -> str:
-    if path is None:
-        return f"unknown (no --revocation-file or {ENV_REVOCATION_FILE})"
-    try:
-        return f"YES (listed in {path})" if jti in RevocationList(path) else f"no (not in {path})"
-    except RevocationUnavailable as exc:
-        return f"unknown (cannot read {path}: {exc.detail})"
+    return value, None
 
 
 def _allowed_tools(scopes: Scopes, catalog: Catalog) -> list[str]:
@@ -266,7 +272,7 @@ def _print_minted(minted: Minted, base_url: str, context: Context) -> None:
         print("Every request must ALSO send this header. It is shown only once and stored nowhere:")
         print(f"  {HEADER_NAME}: {minted.header_secret}")
     print()
-    print(f"Revoke it with: aai-mcp token revoke {minted.jti} --revocation-file PATH")
+    print(f"Revoke it with: aai-mcp token revoke {minted.jti}")
 
 
 def _print_claims(claims: Claims, now: float) -> None:

@@ -101,6 +101,14 @@ class TokenKeys(CommandOptions):
     token_revocation_file: Annotated[Path | None, Option(flag="--revocation-file")] = Field(
         None, description="File of revoked token ids, the one the server reads."
     )
+    data_dir: Path | None = Field(
+        None,
+        description="The data directory of the store's SQLite file, the one the server uses (default "
+        "~/.local/share/aai-mcp); AAI_MCP_DATABASE_URL selects PostgreSQL instead.",
+    )
+    database_url: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None, description="PostgreSQL URL of the store the servers share. Holds a password: environment only."
+    )
 
 
 class MintOptions(CommandOptions):
@@ -149,3 +157,6 @@ class RevokeOptions(CommandOptions):
     """`aai-mcp token revoke JTI`."""
 
     jti: Annotated[str, POSITIONAL] = Field(description="The token id (tok_...) or the whole token.")
+    reason: Annotated[str | None, ARGUMENT] = Field(
+        None, description="Why, kept with the revocation in the store or the file (no secrets: it is shown)."
+    )

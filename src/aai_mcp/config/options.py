@@ -176,6 +176,8 @@ HTTP_ONLY = frozenset(
         "token_secrets",
         "token_secret_file",
         "token_revocation_file",
+        "data_dir",
+        "database_url",
         "accounts",
         "max_concurrent_calls_per_token",
         "host",

@@ -163,6 +163,17 @@ class Settings(BaseSettings):
         description="File of revoked token ids, one per line; re-read when it changes. Missing or "
         "unreadable: every token is refused (503).",
     )
+    data_dir: Path | None = Field(
+        None,
+        description="Directory of the durable store's SQLite file, aai-mcp.db (revoked tokens). Default: "
+        "$XDG_DATA_HOME/aai-mcp, else ~/.local/share/aai-mcp; /data in the Docker image.",
+    )
+    database_url: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="PostgreSQL URL of the durable store, shared by every instance "
+        "(postgresql://USER:PASSWORD@HOST/NAME). Unset: SQLite under data_dir. Holds a password: "
+        "environment only.",
+    )
     accounts: CommaList = Field(
         [],
         description="Extra AssemblyAI accounts as name=env:VAR or name=file:/path (the key is read from "

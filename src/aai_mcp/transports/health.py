@@ -17,12 +17,13 @@ from aai_mcp.transports.auth import is_loopback
 
 class Health:
     """`{"status": "ok"}` (200), or `{"status": "unavailable", "reason": ...}` (503) while every token
-    is refused because the revocation file is missing or unreadable.
+    is refused because the revocation file is missing or unreadable, or the store has not been read
+    for too long.
 
-    Instance, version, simulator mode, tool count and the shared state's status are added for a caller
-    with a valid access token, or for anyone when the server is open (auth none) on loopback, where
-    everyone who can reach it may use it anyway. A passthrough key does not unlock them: it is not
-    checked until a call reaches AssemblyAI.
+    Instance, version, simulator mode, tool count, the shared state's status and the store's engine are
+    added for a caller with a valid access token, or for anyone when the server is open (auth none) on
+    loopback, where everyone who can reach it may use it anyway. A passthrough key does not unlock them:
+    it is not checked until a call reaches AssemblyAI.
     """
 
     def __init__(self, gateway: Gateway, authenticator: Authenticator, instance: str) -> None:
@@ -46,6 +47,8 @@ class Health:
                 # polling are per instance until it is back (calls are still served).
                 shared_state=self.gateway.shared.status,
             )
+            if self.authenticator.feed is not None:
+                body["store"] = self.authenticator.feed.store.engine_name
         await JSONResponse(body, status_code=200 if problem is None else 503)(scope, receive, send)
 
     def _may_see_details(self, request: Request) -> bool:

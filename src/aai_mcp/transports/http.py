@@ -165,7 +165,7 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with manager.run(), gateway.shared.running():
+            async with authenticator.following(), manager.run(), gateway.shared.running():
                 yield
         finally:
             await gateway.aclose()

@@ -1,0 +1,53 @@
+"""The durable store's interface: what the domain needs from it, in the domain's words, not SQL.
+
+Today that is token revocation. A feature that needs durable state adds methods here, their SQL in
+store_sql.py, and a migration in migrations/versions/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RevokedSince:
+    """Token ids revoked after a cursor, and the cursor to ask with next time."""
+
+    ids: frozenset[str]
+    cursor: int
+
+
+class Store(Protocol):
+    """Durable state shared by every instance (SQLite on one machine, PostgreSQL for several)."""
+
+    @property
+    def engine_name(self) -> str:
+        """sqlite or postgresql."""
+
+    @property
+    def shown(self) -> str:
+        """Where the store is, safe to print: the SQLite path or the URL without its password."""
+
+    def revoke_token(
+        self, token_id: str, *, reason: str | None = None, expires_at: float | None = None
+    ) -> bool:
+        """Record the revocation of `token_id`; False when it was already revoked.
+
+        `expires_at` is the token's own expiry, when known (after it the record serves no purpose)."""
+
+    def revoked_since(self, cursor: int) -> RevokedSince:
+        """Ids revoked after `cursor` (0: every id), in the order they were revoked."""
+
+    def is_revoked(self, token_id: str) -> bool: ...
+
+    def schema_version(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A database error in one line: the driver's own first line (refused, timeout, authentication
+    failed), not SQLAlchemy's, which adds the SQL and a link."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines()[0][:300] if text else "") or type(exc).__name__
