@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 
 from aai_mcp.state.store_sql import SqlStore, open_store
 
-ENGINES = ("sqlite", "postgresql")
+# PostgreSQL is a real server on a socket: its cases are end-to-end (left out of `pytest --unit`).
+ENGINES = ("sqlite", pytest.param("postgresql", marks=pytest.mark.slow))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ NETWORK_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 # module that is otherwise in-process. Kept here, beside the guard that finds any this list misses,
 # so a test file need not change to be classified.
 END_TO_END = (
+    "tests/test_store_cli.py::test_db_with_an_unreachable_database_exits_1_without_the_password",
+    "tests/test_revocation_store.py::test_healthz_names_the_store_and_turns_503_when_it_is_stale",
     "tests/test_error_kinds.py::test_each_kind_end_to_end",
     "tests/test_one_yaml_tool.py::test_the_fault_matrix_holds_for_it",
     "tests/test_shared_polling.py",
@@ -169,9 +171,13 @@ def end_to_end(nodeid: str) -> bool:
     return module in END_TO_END or f"{module}::{rest.split('[')[0]}" in END_TO_END
 
 
+REAL_SERVERS = frozenset({"postgres_server", "shared_redis"})
+"""Fixtures that start a real server on a socket: a test using one is end-to-end."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if end_to_end(item.nodeid):
+        if end_to_end(item.nodeid) or REAL_SERVERS & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
     if not config.getoption("unit"):
         return
