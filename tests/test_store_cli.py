@@ -13,6 +13,8 @@ from pydantic import SecretStr
 from aai_mcp.cli.doctor import check_store
 from aai_mcp.cli.main import main
 from aai_mcp.cli.serving import log_secrets
+from aai_mcp.config.options import secret_fields
+from aai_mcp.config.settings import Settings
 from aai_mcp.logs import configure_logging
 from aai_mcp.state.store_migrations import head_version
 from tests.support import make_settings
@@ -144,3 +146,33 @@ def test_serve_logs_never_show_the_database_password(capsys: pytest.CaptureFixtu
         root.handlers[:], root.level = handlers, level
     err = capsys.readouterr().err
     assert "cannot reach" in err and "hunter2-secret" not in err
+
+
+def test_every_secret_setting_and_account_key_is_redacted_from_logs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Derived from the fields marked secret, so a secret setting added later is covered without a list.
+    monkeypatch.setenv("TEAM_KEY", "team-account-key-0123456789abcdef")
+    values = {
+        "api_key": "own-api-key-0123456789abcdef",
+        "token_secrets": "signing-secret-0123456789abcdef",
+        "database_url": "postgresql://aai:db%2Fpass-0123456789@127.0.0.1/aai",
+        "redis_url": "redis://:redis-pass-0123456789@127.0.0.1:6379/0",
+    }
+    assert set(values) == secret_fields(Settings), "a new secret field: add a value for it here"
+    settings = make_settings(
+        **{name: SecretStr(value) for name, value in values.items()}, accounts=["team=env:TEAM_KEY"]
+    )
+    leaks = [*values.values(), "db/pass-0123456789", "db%2Fpass-0123456789", "redis-pass-0123456789"]
+    leaks.append("team-account-key-0123456789abcdef")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", log_secrets(settings))
+        for leak in leaks:
+            logging.getLogger("aai_mcp.test").error("failed with %s", leak)
+    finally:
+        root.handlers[:], root.level = handlers, level
+    err = capsys.readouterr().err
+    assert err.count("failed with") == len(leaks)
+    assert [leak for leak in leaks if leak in err] == []

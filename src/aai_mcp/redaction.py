@@ -14,7 +14,7 @@ import string
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 from pydantic import BaseModel
 
@@ -168,6 +168,22 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def secret_parts(value: str) -> list[str]:
+    """A secret setting's value and, when it is a URL (a database, Redis), the password inside it, which
+    a driver's error may quote alone, in either its percent-encoded or its plain spelling."""
+    parts = [value]
+    try:
+        split = urlsplit(value)
+        password = split.password
+    except ValueError:
+        return parts
+    found = [password] if password else []
+    found += [item for key, item in parse_qsl(split.query) if key.lower() == "password"]
+    for secret in found:
+        parts += [secret, unquote(secret)]
+    return list(dict.fromkeys(parts))
 
 
 def held_keys(settings: Settings) -> Redactor:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 from aai_mcp.access.accounts import AccountsError
 from aai_mcp.config.command_options import SimulateOptions
-from aai_mcp.config.options import option_names
+from aai_mcp.config.options import option_names, secret_fields
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway
 from aai_mcp.logs import configure_logging
-from aai_mcp.redaction import Redactor
+from aai_mcp.redaction import Redactor, held_keys, secret_parts
 
 if TYPE_CHECKING:
     from aai_mcp.access.principal import Authenticator
@@ -22,17 +22,14 @@ if TYPE_CHECKING:
 
 
 def log_secrets(settings: Settings) -> list[str]:
-    """Every secret value the log redactor must blank: keys, signing secrets, the database URL and its
-    password."""
-    secrets = [settings.api_key] if settings.api_key else []
-    if settings.token_secrets:
-        secrets.append(settings.token_secrets)
-    values = [secret.get_secret_value() for secret in secrets]
-    if settings.database_url:
-        from aai_mcp.state.engines import url_secrets
-
-        values += url_secrets(settings.database_url.get_secret_value())
-    return values
+    """Every secret value the log redactor must blank: each field marked secret (a URL's password too),
+    and every account's key, so a field added later is redacted without being listed here."""
+    values: list[str] = []
+    for name in sorted(secret_fields(Settings)):
+        secret = getattr(settings, name)
+        if secret is not None:
+            values += secret_parts(secret.get_secret_value())
+    return values + sorted(held_keys(settings).secrets)
 
 
 class StoreUnavailable(Exception):

@@ -89,15 +89,6 @@ def redacted(url: URL) -> str:
     return url.set(query=query).render_as_string(hide_password=True)
 
 
-def url_secrets(raw: str) -> list[str]:
-    """What log redaction must hide of a database URL: the whole URL and its password."""
-    try:
-        password = make_url(raw).password
-    except ArgumentError:
-        password = None
-    return [raw, *([str(password)] if password else [])]
-
-
 def create_engine(location: StoreLocation) -> sa.Engine:
     """A synchronous engine; SQLite files get their directory (0700), WAL mode and a busy timeout."""
     if location.sqlite_path is None:
