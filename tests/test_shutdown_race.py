@@ -10,7 +10,7 @@ stream, which carries the answers, must wait for them): the answer must still re
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,7 +73,7 @@ async def test_a_drained_wait_answers_even_when_sse_starlette_sees_the_exit_firs
     transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     watcher_looked = anyio.Event()
-    find_server = sse_starlette._get_uvicorn_server
+    find_server: Callable[[], Any] = sse_starlette._get_uvicorn_server  # untyped upstream
 
     def watched() -> Any:
         server = find_server()
