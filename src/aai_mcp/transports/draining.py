@@ -99,8 +99,8 @@ class SseAnswers:
     def sent(self, message: Message) -> None:
         """Follow what goes out on the stream: the endpoint event names the session, a message event
         may be an answer."""
-        if message["type"] != "http.response.body":
-            return
+        if message["type"] != "http.response.body" or (self.session is not None and not self.pending):
+            return  # nothing owed: no need to read (a transcript can be large)
         event, data = _sse_event(message.get("body", b""))
         if event == "endpoint" and self.session is None:
             self.session = parse_qs(urlsplit(data).query).get("session_id", [""])[0].lower()
