@@ -29,7 +29,7 @@ from aai_mcp.transports.draining import draining_for
 from aai_mcp.transports.http import DrainingServer, build_http_app
 from tests.support import make_settings
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # uvicorn on loopback
 
 BOUND_SECONDS = 30.0
 QUIET_SECONDS = 1.0
