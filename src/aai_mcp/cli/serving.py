@@ -91,10 +91,12 @@ def serve(settings: Settings) -> int:
 
 def _run_http(settings: Settings, authenticator: Authenticator, listener: socket.socket) -> int:
     from aai_mcp.transports.connections import server_config
+    from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
 
     gateway = build_gateway(settings)
-    app = build_http_app(gateway, authenticator)
+    draining = draining_for(gateway)
+    app = build_http_app(gateway, authenticator, draining)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
     # Announced only now that the port is ours, with the port really bound (--port 0 picks one).
     origin = http_origin(settings.host, listener.getsockname()[1])
@@ -103,7 +105,7 @@ def _run_http(settings: Settings, authenticator: Authenticator, listener: socket
         file=sys.stderr,
     )
     config = server_config(app, settings)
-    server = DrainingServer(config, on_shutdown=lambda: gateway.runner.drain(settings.shutdown_grace_seconds))
+    server = DrainingServer(config, on_shutdown=draining.begin)
     server.run(sockets=[listener])
     return 0 if server.started else 1
 

@@ -6,6 +6,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -23,6 +24,14 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
+from aai_mcp.transports.draining import (
+    Draining,
+    Ending,
+    ExpectingAnswers,
+    SseAnswers,
+    draining_for,
+    keep_sse_streams_through_shutdown,
+)
 from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
@@ -60,30 +69,39 @@ class InstanceHeader:
 
 class SseEndpoint:
     """GET /sse: one legacy SSE session per connection, within the stream caps, its stream ended
-    cleanly even at shutdown (the SSE response then returns without its closing chunk)."""
+    cleanly even when it is ended early (the SSE response then returns without its closing chunk):
+    at shutdown, once every request posted to the session has its answer on it."""
 
     def __init__(
         self,
         server: Server[Any],
         transport: SseServerTransport,
         ledger: Ledger,
-        recheck: Callable[[ASGIApp], ASGIApp],
+        recheck: Callable[[ASGIApp, Ending], ASGIApp],
+        draining: Draining,
     ) -> None:
         self.server = server
         self.transport = transport
         self.ledger = ledger
         self.recheck = recheck
+        self.draining = draining
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.ledger.hold(self.recheck(self._stream), scope, receive, send)
+        answers = self.draining.sse_stream()
+        try:
+            stream = partial(self._stream, answers)
+            await self.ledger.hold(self.recheck(stream, answers.settled), scope, receive, send)
+        finally:
+            answers.forget()
 
-    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _stream(self, answers: SseAnswers, scope: Scope, receive: Receive, send: Send) -> None:
         ended = False
 
         async def tracked(message: Message) -> None:
             nonlocal ended
             ended = ended or (message["type"] == "http.response.body" and not message.get("more_body"))
             await send(message)
+            answers.sent(message)  # only once it is out: an answer still to send keeps the stream open
 
         async with self.transport.connect_sse(scope, receive, tracked) as (read, write):
             await self.server.run(read, write, self.server.create_initialization_options())
@@ -92,7 +110,7 @@ class SseEndpoint:
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn that tells the gateway when shutdown begins.
+    """uvicorn that tells the gateway when shutdown begins (`Draining.begin`).
 
     uvicorn runs the app's lifespan shutdown only after in-flight requests end (or the grace period
     cancels them), too late to cut a long wait short, so the hook runs first.
@@ -135,8 +153,13 @@ def checked_authenticator(settings: Settings) -> Authenticator:
     return authenticator
 
 
-def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None) -> Starlette:
+def build_http_app(
+    gateway: Gateway, authenticator: Authenticator | None = None, draining: Draining | None = None
+) -> Starlette:
+    """The HTTP front door; `draining.begin` is what the server calls when shutdown begins."""
     settings = gateway.settings
+    draining = draining or draining_for(gateway)
+    keep_sse_streams_through_shutdown()
     authenticator = authenticator or checked_authenticator(settings)
     instance = instance_name(settings)
     server = build_server(gateway)
@@ -144,8 +167,10 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
     redact_session_ids()
     streams = sse_ledger(settings)  # legacy /sse streams and Streamable HTTP GET streams alike
 
-    def recheck(app: ASGIApp) -> ASGIApp:
-        return WhileAuthorized(app, authenticator, settings.stream_recheck_seconds)
+    def recheck(app: ASGIApp, ends: Ending = draining.began) -> ASGIApp:
+        """A stream that ends when its credential is refused, or at shutdown once `ends` returns (a
+        session's GET stream as soon as shutdown begins: answers never travel on it)."""
+        return WhileAuthorized(app, authenticator, settings.stream_recheck_seconds, ends)
 
     manager = OwnedSessionManager(
         server,
@@ -176,8 +201,8 @@ def build_http_app(gateway: Gateway, authenticator: Authenticator | None = None)
             Route("/mcp", endpoint=mcp_endpoint),
             # The credential in the path: for clients that cannot send headers (ChatGPT connectors).
             Route("/mcp/t/{token}", endpoint=mcp_endpoint),
-            Route("/sse", endpoint=SseEndpoint(server, sse, streams, recheck), methods=["GET"]),
-            Mount("/messages/", app=sse.handle_post_message),
+            Route("/sse", endpoint=SseEndpoint(server, sse, streams, recheck, draining), methods=["GET"]),
+            Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
         ],
         lifespan=lifespan,

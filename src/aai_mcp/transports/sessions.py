@@ -132,8 +132,8 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
         await super()._discard_session(session_id, transport)
 
     async def _one_request_per_id(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        body, replay = await _buffered(receive)
-        ids = _request_ids(body)
+        body, replay = await buffered_body(receive)
+        ids = request_ids(body)
         flights = self._in_flight[session_id]
         for request_id in ids & flights.keys():
             if not await flights[request_id].landed():
@@ -172,7 +172,7 @@ class _Flight:
         return self.done.is_set()
 
 
-async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+async def buffered_body(receive: Receive) -> tuple[bytes, Receive]:
     """The whole request body (already size-capped by the SDK's limit middleware), and a receive
     that hands it on once more."""
     chunks: list[bytes] = []
@@ -192,7 +192,7 @@ async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-def _request_ids(body: bytes) -> set[str]:
+def request_ids(body: bytes) -> set[str]:
     """The ids of the JSON-RPC requests in a body, as the SDK keys them (str(id): 1 and "1" clash)."""
     try:
         decoded = json.loads(body)
