@@ -15,9 +15,9 @@ from aai_mcp.catalog import Catalog, CatalogError, ToolSpec, default_schema_dir,
 from aai_mcp.catalog.keywords import unknown_keywords
 from aai_mcp.catalog.loader import OUTPUTS_FILE, TOOLSETS_FILE
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
+from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.registry import input_schema, tool_definition
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 
 CATALOG = load_default_catalog()
 PROBE_FILE = "probe.yaml"

@@ -18,9 +18,9 @@ from starlette.types import Receive, Scope, Send
 from aai_mcp.access.principal import Principal
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.gateway import Gateway, build_gateway
-from aai_mcp.mcp_server.handlers.table import HANDLERS
+from aai_mcp.mcp_server.handlers.handler_table import HANDLERS
 from aai_mcp.mcp_server.views.contract import Shaped
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.upstream.errors import KINDS, ErrorKind
 from tests.support import error_details, make_settings
 from tests.support.faults import CLIP, refusing_port, serve_app_in_thread

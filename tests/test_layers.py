@@ -47,3 +47,23 @@ def test_the_check_sees_a_crossing(tmp_path: Path) -> None:
     planted = tmp_path / "planted.py"
     planted.write_text("from aai_mcp.mcp_server.runtime.tool_call import ToolCall\n", encoding="utf-8")
     assert any(name.startswith(FRONT_DOORS) for name in imported_modules(planted))
+
+
+# Names shared on purpose, because they are the same concept in both places.
+SAME_CONCEPT = {
+    "__init__": "every package has one",
+    "config": "the simulator's configuration (simulator/config.py) beside the gateway's (config/)",
+}
+
+
+def test_no_two_modules_share_a_name_unless_they_are_the_same_concept() -> None:
+    places: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*"):
+        if "__pycache__" in path.parts or not (path.suffix == ".py" or path.is_dir()):
+            continue
+        if path.is_dir() and not (path / "__init__.py").exists():
+            continue  # alembic's migrations/versions: data for alembic, not an importable module
+        places.setdefault(path.stem, []).append(str(path.relative_to(PACKAGE)))
+    shared = {name: sorted(where) for name, where in places.items() if len(where) > 1}
+    assert len(places) > 80, places  # the walk saw the package
+    assert {name: where for name, where in shared.items() if name not in SAME_CONCEPT} == {}

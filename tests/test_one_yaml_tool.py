@@ -17,8 +17,8 @@ from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.cli.readme_tables import tool_table
 from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.mcp_server.factory import build_server
-from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from tests.support import CANARY_KEY, make_settings
 from tests.support.faults import TRANSCRIPT_BODY

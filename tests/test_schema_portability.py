@@ -21,7 +21,7 @@ from aai_mcp.mcp_server.registry import tool_definition
 from aai_mcp.mcp_server.registry.definitions import portable
 from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
 from aai_mcp.mcp_server.views.contract import ViewContext
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from tests.support.servers import serve_in_process
 from tests.test_inspector_cli import INSPECTOR, node_path
 

@@ -6,8 +6,8 @@ import pytest
 
 from aai_mcp.catalog import default_schema_dir, load_catalog
 from aai_mcp.gateway import build_gateway, load_default_catalog
-from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from tests.support import make_settings
 from tests.support.catalog import load_fresh_catalog, session_catalog
 

@@ -13,8 +13,8 @@ import yaml
 
 from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
 from aai_mcp.catalog.yaml_loader import load_yaml
-from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.upstream.hosts import REGION_HOSTS
 from tests.support.spec_reference import (
     CATALOG,

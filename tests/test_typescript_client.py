@@ -25,7 +25,7 @@ import pytest
 from aai_mcp.access import Scopes, mint
 from aai_mcp.gateway import build_gateway
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
-from aai_mcp.simulator.state import Simulator
+from aai_mcp.simulator.account_state import Simulator
 from tests.support import CANARY_KEY, faults, make_settings
 from tests.support.servers import serve_gateway_in_thread
 from tests.test_inspector_cli import INSPECTOR, node_path

@@ -10,11 +10,11 @@ import httpx
 from aai_mcp.access.principal import Principal
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.config.settings import SIMULATOR_KEY, Settings
-from aai_mcp.mcp_server.handlers.table import HANDLER_CALLS
+from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.state.shared import SharedState, build_shared_state
 from aai_mcp.upstream import Upstream
 

@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
-from aai_mcp.simulator.state import Simulator
+from aai_mcp.simulator.account_state import Simulator
 from tests.support import ManualClock
 from tests.support.servers import serve_app_in_thread
 from tests.support.simulator_harness import API_KEY, DELAY, Harness, LiveServer

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from aai_mcp.simulator.state import Simulator
+from aai_mcp.simulator.account_state import Simulator
 from tests.support import ManualClock, wav_bytes
 
 API_KEY = "sim-key"

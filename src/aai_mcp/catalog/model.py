@@ -134,7 +134,7 @@ class ToolSpec(Strict):
     output: str
     """Name of an output schema in outputs.yaml."""
     view: str = "raw"
-    """How the upstream answer is shaped for the model (see aai_mcp.mcp_server.views.table)."""
+    """How the upstream answer is shaped for the model (see aai_mcp.mcp_server.views.view_table)."""
     handler: str | None = None
     """Name of a code handler, for the few tools a single forwarded request cannot serve."""
     refuse: dict[str, str] = {}

@@ -4,11 +4,11 @@ Used in-process through `httpx.ASGITransport(app=build_simulator_app(config))` w
 API key is configured, standalone via `run_simulator`, and by tests.
 """
 
+from .account_state import RecordedRequest, Simulator
 from .app import build_simulator_app
 from .config import SimulatorConfig
 from .faults import FAULT_KINDS, SimulatedConnectionReset
 from .listener import run_simulator
-from .state import RecordedRequest, Simulator
 
 __all__ = [
     "FAULT_KINDS",

@@ -8,13 +8,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .account_state import Simulator
 from .config import SimulatorConfig
 from .host_rules import UpstreamError, error_response, host_for_path
 from .middleware import SimulatorMiddleware
 from .routes_admin import ADMIN_ROUTES, AdminGuard
 from .routes_api import API_ROUTES
 from .routes_gateway import GATEWAY_ROUTES
-from .state import Simulator
 
 NOT_FOUND = "Not found"
 

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .account_state import Simulator
 from .faults import FaultContext, canned_response, run_with_reset, run_with_slow_body
 from .host_rules import Host, host_for_path, is_authorized, unauthorized
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
-from .state import Simulator
 
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .account_state import Simulator
 from .captions import (
     ViewError,
     paragraphs_json,
@@ -25,7 +26,6 @@ from .jobs import TranscriptRecord, download_failure, upload_failure, upload_id_
 from .listing import ListQueryError, matching, page_details, parse_list_query, select_page
 from .params import ParamError, validate_transcript_params
 from .render import list_item, transcript_json
-from .state import Simulator
 from .understanding import check_understanding
 from .upload_route import consume_upload, rejected_content_type
 

@@ -9,13 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .account_state import Simulator
 from .host_rules import UpstreamError
 from .jobs import TranscriptRecord
 from .llm import chat_completion, chat_messages, check_model, check_options, substitute_transcript
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 from .params import ParamError
 from .routes_api import simulator_of
-from .state import Simulator
 from .temp_tokens import TokenParamError, issue_token
 from .understanding import run_understanding
 

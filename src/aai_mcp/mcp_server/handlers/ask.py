@@ -11,7 +11,7 @@ from aai_mcp.caller_input import ToolInputError
 from aai_mcp.config.settings import EU_MODEL_PREFIXES, Settings
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
-from aai_mcp.mcp_server.views.llm import segment_lines
+from aai_mcp.mcp_server.views.answers import segment_lines
 from aai_mcp.upstream import UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.errors import ErrorKind
 

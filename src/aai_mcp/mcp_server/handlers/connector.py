@@ -14,7 +14,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.mcp_server.handlers.ask import DELETED_URL, gather_bounded, read_one, unusable
 from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
-from aai_mcp.mcp_server.views.llm import transcript_url
+from aai_mcp.mcp_server.views.answers import transcript_url
 from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.hosts import REGION_HOSTS

@@ -21,15 +21,15 @@ from aai_mcp.catalog.model import MAX_NAME_LENGTH
 from aai_mcp.config.settings import Settings
 from aai_mcp.logs import redacting
 from aai_mcp.mcp_server.handlers.connector import transcript_url_base
+from aai_mcp.mcp_server.handlers.handler_table import HANDLERS
 from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
-from aai_mcp.mcp_server.handlers.table import HANDLERS
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.runtime import results
 from aai_mcp.mcp_server.runtime.forward import forward
 from aai_mcp.mcp_server.runtime.tool_call import Handler, ProgressFn, ToolCall, no_progress
 from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
 from aai_mcp.mcp_server.views.contract import ViewContext
-from aai_mcp.mcp_server.views.table import VIEWS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
-from aai_mcp.mcp_server.views.llm import answer_view, document_view, search_results_view
 from aai_mcp.mcp_server.views.shaping import capped_json, without_words
 from aai_mcp.mcp_server.views.transcript import (
     deleted_view,
