@@ -32,9 +32,9 @@ def no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
-def options_of(*words: str) -> set[str]:
-    """The flags of `aai-mcp WORDS...` (`options_of("token", "inspect")`)."""
-    parser: Any = build_parser()
+def options_of(*words: str, root: Any = None) -> set[str]:
+    """The flags of `aai-mcp WORDS...` (`options_of("token", "inspect")`), from `root` when given."""
+    parser: Any = root or build_parser()
     for word in words:
         parser = next(a for a in parser._actions if a.dest.endswith("command")).choices[word]
     return set(parser._option_string_actions)
@@ -66,16 +66,17 @@ def table_rows() -> dict[str, str]:
 
 def test_every_flag_the_table_lists_exists_and_secrets_are_environment_only() -> None:
     """Each flag of a row is accepted by a command the row names; secrets have no flag anywhere."""
-    for row in table_rows().values():
+    root, rows = build_parser(), table_rows()  # once each: per row they made this test slow
+    for row in rows.values():
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         commands = [name.strip() for name in cells[3].split(",")]
-        offered = set().union(*(options_of(*name.split()) for name in commands))
+        offered = set().union(*(options_of(*name.split(), root=root) for name in commands))
         for listed in re.findall(r"`(--[a-z0-9-]+)`", cells[0]):
             assert listed in offered, f"the table lists {listed}, which none of {commands} accepts"
     for name in ENV_ONLY:
-        assert table_rows()[str(env_var(name))].startswith("| (environment only) |")
+        assert rows[str(env_var(name))].startswith("| (environment only) |")
         for command in ("serve", "stdio", "doctor", "config"):
-            assert f"--{name.replace('_', '-')}" not in options_of(command)
+            assert f"--{name.replace('_', '-')}" not in options_of(command, root=root)
 
 
 def test_stdio_offers_only_the_options_that_apply_to_it() -> None:

@@ -250,10 +250,11 @@ def test_the_readme_configuration_table_is_current() -> None:
 
 def test_every_row_names_commands_that_accept_its_flags() -> None:
     by_name = {command.name: command for command in COMMANDS}
+    root = build_cli_parser()  # once: building it per row made this the slowest unit test
     for row in config_rows():
         for command_name in row.commands:
             command = by_name[command_name]
-            parser = subparser(build_cli_parser(), command_name.split())
+            parser = subparser(root, command_name.split())
             offered = set(parser._option_string_actions)
             accepted = [item for item in row.flags if item in offered]
             assert (
