@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 import httpx
+from prometheus_client import CollectorRegistry
 
 from aai_mcp.access.principal import Principal
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
@@ -15,6 +16,7 @@ from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.mcp_server.views.view_table import VIEWS
+from aai_mcp.metrics import Metrics
 from aai_mcp.state.shared import SharedState, build_shared_state
 from aai_mcp.upstream import Upstream
 
@@ -33,6 +35,11 @@ class Gateway:
     registry: Registry
     upstream: Upstream
     runner: ToolRunner
+
+    @property
+    def metrics(self) -> Metrics:
+        """What every front door counts into, and what /metrics shows."""
+        return self.runner.metrics
 
     @property
     def shared(self) -> SharedState:
@@ -61,9 +68,18 @@ def build_gateway(
     registry = Registry(catalog, server_scopes(settings, catalog))
     if transport is None and settings.simulated:
         transport = simulator_transport(settings)
-    upstream = Upstream(settings, transport=transport)
+    # Per gateway, not prometheus_client's global registry: one process may build many (tests).
+    metrics = Metrics(CollectorRegistry(), catalog.tools)
+    upstream = Upstream(settings, transport=transport, metrics=metrics)
     shared = build_shared_state(settings)
-    return Gateway(settings, catalog, registry, upstream, ToolRunner(registry, upstream, settings, shared))
+    runner = ToolRunner(registry, upstream, settings, shared, metrics)
+    metrics.gauge("aai_mcp_waits_in_flight", "Waits for a transcript in flight.", runner.poller.waiting)
+    metrics.gauge(
+        "aai_mcp_poll_loops",
+        "Transcripts this instance has a poll loop for (each shared by all its waiters).",
+        lambda: len(runner.poller.polling()),
+    )
+    return Gateway(settings, catalog, registry, upstream, runner)
 
 
 def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:

@@ -39,6 +39,10 @@ class Principal:
     api_key: SecretStr | None = field(default=None, repr=False)
     """None: the server's own key for `account`."""
 
+    def may_read_metrics(self) -> bool:
+        """Only a signed token that grants it (a passthrough principal has no scopes)."""
+        return self.scopes is not None and self.scopes.metrics is True
+
     def partition(self) -> str:
         """Separates shared state (poll loops) between callers with different AssemblyAI keys."""
         if self.api_key is None:

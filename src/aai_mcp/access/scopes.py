@@ -52,6 +52,9 @@ class Scopes(BaseModel):
     read_only: bool = False
     tags: frozenset[str] | None = None
     """A tool is allowed when it carries at least one of these tags."""
+    metrics: bool | None = None
+    """True: may read /metrics (every caller's tool usage). Never implied by the other axes being open;
+    None rather than False when not granted, so tokens that lack it encode as before."""
 
     @field_serializer("methods", "toolsets", "tools", "tags")
     def _sorted(self, value: frozenset[str] | None) -> list[str] | None:
@@ -83,6 +86,7 @@ class Scopes(BaseModel):
             tools=_both(self.tools, other.tools),
             read_only=self.read_only or other.read_only,
             tags=_both(self.tags, other.tags),
+            metrics=True if self.metrics and other.metrics else None,
         )
 
 

@@ -180,6 +180,7 @@ HTTP_ONLY = frozenset(
         "database_url",
         "accounts",
         "max_concurrent_calls_per_token",
+        "metrics",
         "host",
         "port",
         "stateless",

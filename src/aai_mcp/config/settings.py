@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         description="Extra AssemblyAI accounts as name=env:VAR or name=file:/path (the key is read from "
         "there; 'default' is ASSEMBLYAI_API_KEY).",
     )
+    metrics: Literal["off", "loopback", "token"] = Field(
+        "loopback",
+        description="Who may read /metrics: off (404), loopback (this machine, not through a proxy, or a "
+        "token minted with --metrics), token (only such a token).",
+    )
     max_concurrent_calls_per_token: int = Field(
         8, ge=1, description="Tool calls one token (or passthrough key) may have running at once."
     )

@@ -28,7 +28,7 @@ class AuthMiddleware:
         try:
             principal = credential_principal(self.authenticator, scope)
         except AuthFailure as failure:
-            await _refuse(failure)(scope, receive, send)
+            await refusal_response(failure)(scope, receive, send)
             return
         await self.app(scope if principal is None else {**scope, SCOPE_KEY: principal}, receive, send)
 
@@ -49,7 +49,8 @@ def _path_token(path: str) -> str | None:
     return path[len(TOKEN_PATH_PREFIX) :].strip("/") or None
 
 
-def _refuse(failure: AuthFailure) -> JSONResponse:
+def refusal_response(failure: AuthFailure) -> JSONResponse:
+    """The one JSON shape of an authentication or authorization refusal."""
     headers = {"WWW-Authenticate": 'Bearer realm="aai-mcp"'} if failure.status == 401 else None
     body = {"error": {"code": failure.code, "message": failure.message}}
     return JSONResponse(body, status_code=failure.status, headers=headers)

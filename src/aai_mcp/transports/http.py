@@ -1,4 +1,4 @@
-"""Streamable HTTP at /mcp, legacy SSE at /sse + /messages/, and /healthz, around one server."""
+"""Streamable HTTP at /mcp, legacy SSE at /sse + /messages/, /healthz and /metrics, around one server."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from aai_mcp.access.principal import Authenticator
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.metrics import Metrics
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.draining import (
     Draining,
@@ -35,6 +36,7 @@ from aai_mcp.transports.draining import (
 from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
+from aai_mcp.transports.metrics_endpoint import MetricsEndpoint
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 
@@ -136,6 +138,20 @@ def checked_host_policy(settings: Settings) -> HostPolicy:
     return host_policy(settings.host, settings.allowed_hosts, settings.allowed_origins)
 
 
+def metrics_routes(gateway: Gateway, authenticator: Authenticator) -> list[Route]:
+    """GET /metrics, unless the `metrics` setting is off (then the path does not exist: 404)."""
+    mode = gateway.settings.metrics
+    if mode == "off":
+        return []
+    endpoint = MetricsEndpoint(gateway.metrics, authenticator, mode)
+    return [Route("/metrics", endpoint=endpoint, methods=["GET"])]
+
+
+def count_open(metrics: Metrics, sessions: Ledger, streams: Ledger) -> None:
+    metrics.gauge("aai_mcp_sessions_open", "Streamable HTTP sessions open.", lambda: sessions.open)
+    metrics.gauge("aai_mcp_sse_streams_open", "SSE streams open (legacy, and MCP GET).", lambda: streams.open)
+
+
 class UnsafeConfiguration(ValueError):
     """The server would accept unauthenticated calls from other machines."""
 
@@ -166,6 +182,8 @@ def build_http_app(
     security = security_settings(settings)
     redact_session_ids()
     streams = sse_ledger(settings)  # legacy /sse streams and Streamable HTTP GET streams alike
+    sessions = session_ledger(settings)
+    count_open(gateway.metrics, sessions, streams)
 
     def recheck(app: ASGIApp, ends: Ending = draining.began) -> ASGIApp:
         """A stream that ends when its credential is refused, or at shutdown once `ends` returns (a
@@ -174,7 +192,7 @@ def build_http_app(
 
     manager = OwnedSessionManager(
         server,
-        session_ledger(settings),
+        sessions,
         streams,
         recheck,
         stateless=settings.stateless,
@@ -204,6 +222,7 @@ def build_http_app(
             Route("/sse", endpoint=SseEndpoint(server, sse, streams, recheck, draining), methods=["GET"]),
             Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
+            *metrics_routes(gateway, authenticator),
         ],
         lifespan=lifespan,
         middleware=[

@@ -7,7 +7,7 @@ import json
 import random
 from collections.abc import AsyncIterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -24,6 +24,9 @@ from aai_mcp.upstream.errors import (
 )
 from aai_mcp.upstream.hosts import base_urls
 
+if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
+    from aai_mcp.metrics import Metrics
+
 # The Voice Agent host documents `Authorization: Bearer <key>`; every other host takes the bare key.
 BEARER_HOSTS: frozenset[HostName] = frozenset({"agents"})
 
@@ -31,8 +34,15 @@ BEARER_HOSTS: frozenset[HostName] = frozenset({"agents"})
 class Upstream:
     """The gateway's only way out to AssemblyAI. Create at start-up, `aclose()` at shutdown."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        """`metrics`: where each attempt's answer is counted (the gateway's; None counts nothing)."""
         self.settings = settings
+        self.metrics = metrics
         self.base_urls = base_urls(settings)
         self._key = settings.api_key_value()
         self._own_key = False
@@ -75,6 +85,10 @@ class Upstream:
             {"Authorization": self._auth_headers(host, self._key)["Authorization"]} if self._own_key else None
         )
 
+    def _count(self, host: HostName, status: int | None) -> None:
+        if self.metrics is not None:
+            self.metrics.upstream_answer(host, status)
+
     async def aclose(self) -> None:
         if self._own_key:
             return  # a keyed view shares the connections of the Upstream it came from
@@ -99,10 +113,12 @@ class Upstream:
                     method, path, params=params, json=json_body, headers=self._per_call_headers(host)
                 )
             except httpx.TransportError as exc:
+                self._count(host, None)
                 # Only GETs get a second attempt: a POST may already have reached upstream.
                 if last:
                     raise error_from_transport(exc, host, method) from None
             else:
+                self._count(host, response.status_code)
                 if response.is_success:
                     return response
                 if last or response.status_code == 429 or response.status_code not in RETRYABLE_STATUSES:
@@ -126,7 +142,9 @@ class Upstream:
                 route.method, route.path, content=chunks, headers=headers, timeout=timeout
             )
         except httpx.TransportError as exc:
+            self._count(route.host, None)
             raise error_from_transport(exc, route.host, route.method) from None
+        self._count(route.host, response.status_code)
         if not response.is_success:
             raise error_from_response(response).redacted(self._key)
         answer = decode_json(response)

@@ -97,6 +97,10 @@ class TranscriptPoller:
         """Transcripts that have a poll loop right now (for health checks and tests)."""
         return [transcript_id for _, transcript_id in self._watches]
 
+    def waiting(self) -> int:
+        """Waits in flight right now, all transcripts together (a metric)."""
+        return sum(watch.waiters for watch in list(self._watches.values()))
+
     def waiters(self, transcript_id: str) -> int:
         """How many waits are watching this transcript right now (for tests)."""
         return sum(

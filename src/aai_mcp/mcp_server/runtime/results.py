@@ -69,6 +69,13 @@ def refused(message: str, kind: ErrorKind, *, simulated: bool) -> types.CallTool
     return error({"message": message, "kind": kind.value, "retryable": kind.retryable}, simulated)
 
 
+def error_kind(result: types.CallToolResult) -> str | None:
+    """The kind an error result carries in `_meta` (None: a success, or a failed job's answer)."""
+    details = (result.meta or {}).get(META_ERROR)
+    kind = details.get("kind") if isinstance(details, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def internal_error(*, simulated: bool) -> types.CallToolResult:
     """A bug: the model learns only that it happened, never the exception text."""
     kind = ErrorKind.INTERNAL

@@ -30,6 +30,7 @@ from aai_mcp.mcp_server.runtime.tool_call import Handler, ProgressFn, ToolCall, 
 from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.view_table import VIEWS
+from aai_mcp.metrics import CANCELLED, JOB_FAILED, OK, UNKNOWN_TOOL, Metrics, unregistered_metrics
 from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
@@ -45,9 +46,15 @@ SHUTDOWN_HEADROOM_SECONDS = 2.0
 
 class ToolRunner:
     def __init__(
-        self, registry: Registry, upstream: Upstream, settings: Settings, shared: SharedState | None = None
+        self,
+        registry: Registry,
+        upstream: Upstream,
+        settings: Settings,
+        shared: SharedState | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.registry = registry
+        self.metrics = metrics or unregistered_metrics(registry.catalog.tools)
         self.upstream = upstream
         self.settings = settings
         self.shared: SharedState = shared or InProcessState()
@@ -81,13 +88,15 @@ class ToolRunner:
         if self.registry.visible(name, principal.scopes) is None:
             raise self._unknown(name, principal)
         redactor = self.redactor_for(principal)
-        outcome, status = "cancelled", None
+        outcome, status, counted = "cancelled", None, CANCELLED
         with redacting(redactor):
             try:
                 result, status = await self._guarded(name, arguments or {}, progress, principal)
                 outcome = "error" if result.is_error else "ok"
+                counted = (results.error_kind(result) or JOB_FAILED) if result.is_error else OK
                 return self._redacted(name, result, redactor)
             finally:
+                self.metrics.tool_call(name, counted, time.monotonic() - started)
                 # The audit line: who called what and how it went; never argument values (they may
                 # hold secrets). In `finally`, so a call its client cancelled is written down too.
                 audit.info(
@@ -125,6 +134,7 @@ class ToolRunner:
         exist (no existence oracle), as the protocol's unknown-tool error."""
         # The name is the caller's text: logged only when it is one of ours.
         logged = name if name in self.registry.catalog.tools else "(not-a-tool)"
+        self.metrics.tool_call(name, UNKNOWN_TOOL, 0.0)
         audit.info(
             "token=%s tool=%s outcome=unknown_tool upstream_status=None duration_ms=0", principal.id, logged
         )

@@ -1,0 +1,104 @@
+"""The one place that counts: tool calls, upstream requests and what is in flight, for Prometheus.
+
+Every label value comes from a closed set (the catalog's tool names and hosts, the error kinds, status
+classes), never from a caller's text: a hostile tool name cannot grow the series nor show up in a
+scrape. Each app builds its own CollectorRegistry (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import get_args
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from aai_mcp.catalog.model import HostName
+from aai_mcp.upstream.errors import ErrorKind
+
+UNKNOWN = "unknown"
+OK = "ok"
+CANCELLED = "cancelled"
+# A call that ran and answered with a failed transcription job (isError, but no gateway error kind).
+JOB_FAILED = "job_failed"
+UNKNOWN_TOOL = "unknown_tool"
+OUTCOMES = frozenset({OK, CANCELLED, JOB_FAILED, UNKNOWN_TOOL, *(kind.value for kind in ErrorKind)})
+HOSTS: frozenset[str] = frozenset(get_args(HostName))
+# No HTTP answer at all (connect error, timeout, broken connection).
+NO_RESPONSE = "none"
+# Tool calls run from milliseconds (a cached read) to many minutes (waits for a transcript).
+LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    """Counters and histograms on one registry; `tools` are the only tool label values besides `unknown`."""
+
+    def __init__(self, registry: CollectorRegistry, tools: Iterable[str]) -> None:
+        self.registry = registry
+        self.tools = frozenset(tools)
+        self._calls = Counter(
+            "aai_mcp_tool_calls",
+            "MCP tool calls by tool and outcome (ok, an error kind, job_failed, cancelled, unknown_tool).",
+            ["tool", "outcome"],
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "aai_mcp_tool_call_duration_seconds",
+            "Time from a tool call's arrival to its result, per tool.",
+            ["tool"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._upstream = Counter(
+            "aai_mcp_upstream_requests",
+            "Requests to AssemblyAI by host and answer's status class (1xx..5xx, none: no answer).",
+            ["host", "status_class"],
+            registry=registry,
+        )
+        self._rate_limited = Counter(
+            "aai_mcp_upstream_rate_limited",
+            "AssemblyAI answers with status 429, by host.",
+            ["host"],
+            registry=registry,
+        )
+        self._gauges: dict[str, Gauge] = {}
+
+    def tool_label(self, name: str) -> str:
+        return name if name in self.tools else UNKNOWN
+
+    def tool_call(self, name: str, outcome: str, seconds: float) -> None:
+        """One finished call (also an unknown tool's: its name is counted as `unknown`)."""
+        tool = self.tool_label(name)
+        self._calls.labels(tool=tool, outcome=outcome if outcome in OUTCOMES else UNKNOWN).inc()
+        self._latency.labels(tool=tool).observe(max(seconds, 0.0))
+
+    def upstream_answer(self, host: str, status: int | None) -> None:
+        """One attempt at an upstream request: its status, or None when no answer came."""
+        label = host if host in HOSTS else UNKNOWN
+        self._upstream.labels(host=label, status_class=status_class(status)).inc()
+        if status == 429:
+            self._rate_limited.labels(host=label).inc()
+
+    def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A gauge read at scrape time; registering `name` again (a second app on the same gateway)
+        replaces the earlier one instead of failing on the duplicate."""
+        earlier = self._gauges.pop(name, None)
+        if earlier is not None:
+            self.registry.unregister(earlier)
+        gauge = Gauge(name, documentation, registry=self.registry)
+        gauge.set_function(read)
+        self._gauges[name] = gauge
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+def status_class(status: int | None) -> str:
+    if status is None or not 100 <= status <= 599:
+        return NO_RESPONSE
+    return f"{status // 100}xx"
+
+
+def unregistered_metrics(tools: Iterable[str] = ()) -> Metrics:
+    """Metrics nobody scrapes: for an Upstream or runner built outside the composition root."""
+    return Metrics(CollectorRegistry(), tools)
