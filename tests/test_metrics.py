@@ -1,7 +1,7 @@
 """/metrics: exact counts after calls, who may read it, bounded labels, and no secret in a scrape.
 
 In-process: the HTTP app through httpx.ASGITransport (whose `client` sets the peer address), the
-upstream mocked with respx."""
+upstream mocked with respx; one `slow` test scrapes a uvicorn server on loopback."""
 
 from __future__ import annotations
 
@@ -12,14 +12,19 @@ import anyio
 import httpx
 import pytest
 import respx
+from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 from prometheus_client.parser import text_string_to_metric_families
 
-from aai_mcp.access import Scopes, mint
-from aai_mcp.gateway import Gateway, build_gateway
+from aai_mcp.access import Scopes, inspect, mint
+from aai_mcp.cli.main import load_command
+from aai_mcp.cli.token import run_token_command
+from aai_mcp.gateway import Gateway, build_gateway, load_default_catalog
 from aai_mcp.metrics import UNKNOWN
 from aai_mcp.transports.http import build_http_app
 from tests.support import CANARY_KEY, make_settings
+from tests.support.raw_mcp import Session
+from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -240,8 +245,68 @@ def test_the_metrics_scope_is_not_encoded_when_not_granted() -> None:
     assert Scopes(metrics=True).intersect(Scopes(metrics=True)).metrics is True
 
 
-async def test_gauges_follow_what_is_in_flight(gateway: Gateway) -> None:
-    found = samples((await scrape(gateway)).text)
+async def test_gauges_show_waits_and_poll_loops_while_they_run(
+    gateway: Gateway, respx_mock: respx.MockRouter
+) -> None:
+    polled = anyio.Event()
+
+    def processing(request: httpx.Request) -> httpx.Response:
+        polled.set()
+        return httpx.Response(200, json={"id": "t-wait", "status": "processing"})
+
+    respx_mock.get(f"{API}/v2/transcript/t-wait").mock(side_effect=processing)
+    wait = {"transcript_id": "t-wait", "timeout_seconds": 600}
+    async with anyio.create_task_group() as tasks:
+        for _ in range(3):  # three waiters of one transcript share one poll loop
+            tasks.start_soon(gateway.runner.call, "wait_for_transcript", wait)
+        with anyio.fail_after(30):
+            await polled.wait()
+            while gateway.runner.poller.waiting() < 3:
+                await anyio.sleep(0)  # the other two join on their own first step, without I/O
+        during = samples((await scrape(gateway)).text)
+        tasks.cancel_scope.cancel()
+    after = samples((await scrape(gateway)).text)
     await gateway.aclose()
-    for gauge in ("aai_mcp_waits_in_flight", "aai_mcp_poll_loops", "aai_mcp_sessions_open"):
-        assert value(found, gauge) == 0, gauge
+    assert (value(during, "aai_mcp_waits_in_flight"), value(during, "aai_mcp_poll_loops")) == (3, 1)
+    assert (value(after, "aai_mcp_waits_in_flight"), value(after, "aai_mcp_poll_loops")) == (0, 0)
+    assert value(after, "aai_mcp_tool_calls_total", tool="wait_for_transcript", outcome="cancelled") == 3
+
+
+def test_token_mint_grants_the_metrics_scope_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    def minted(*flags: str) -> tuple[Scopes, str]:
+        loaded = load_command(
+            ["token", "mint", "--name", "prometheus", *flags], {"AAI_MCP_TOKEN_SECRETS": SECRET}
+        )
+        assert run_token_command(loaded, catalog=load_default_catalog()) == 0
+        out = capsys.readouterr().out
+        shown = next(
+            line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("metrics:")
+        )
+        token_line = next(line for line in out.splitlines() if line.startswith("token:"))
+        return inspect(token_line.split(":", 1)[1].strip()).scopes, shown
+
+    assert minted("--metrics") == (Scopes(metrics=True), "yes")
+    assert minted() == (Scopes(), "no")
+
+
+@pytest.mark.slow
+async def test_a_real_scrape_over_loopback_after_mcp_calls() -> None:
+    """The gateway served by uvicorn on 127.0.0.1 with the simulator upstream, an SDK client's calls
+    over Streamable HTTP, then a plain GET /metrics as Prometheus would send it."""
+    gateway = build_gateway(make_settings(api_key=None, simulator_delay_seconds=0))
+    with serve_gateway_in_thread(gateway) as url:
+        async with Client(f"{url}/mcp") as client:
+            for _ in range(2):
+                assert not (await client.call_tool("list_transcripts", {})).is_error
+            with pytest.raises(MCPError):
+                await client.call_tool("no_such_tool", {})
+        with httpx.Client(timeout=60) as http:
+            Session(http, f"{url}/mcp", {})  # a session (of the 2025-06-18 protocol) stays open
+            response = http.get(f"{url}/metrics")
+    assert response.status_code == 200
+    found = samples(response.text)
+    assert value(found, "aai_mcp_tool_calls_total", tool="list_transcripts", outcome="ok") == 2
+    assert value(found, "aai_mcp_tool_calls_total", tool=UNKNOWN, outcome="unknown_tool") == 1
+    assert value(found, "aai_mcp_upstream_requests_total", host="api", status_class="2xx") == 2
+    assert value(found, "aai_mcp_sessions_open") == 1
+    assert CANARY_KEY not in response.text
