@@ -17,6 +17,7 @@ from mcp.shared.exceptions import MCPError
 from prometheus_client.parser import text_string_to_metric_families
 
 from aai_mcp.access import Scopes, inspect, mint
+from aai_mcp.access.principal import Authenticator, Principal
 from aai_mcp.cli.main import load_command
 from aai_mcp.cli.token import run_token_command
 from aai_mcp.gateway import Gateway, build_gateway, load_default_catalog
@@ -272,21 +273,59 @@ async def test_gauges_show_waits_and_poll_loops_while_they_run(
     assert value(after, "aai_mcp_tool_calls_total", tool="wait_for_transcript", outcome="cancelled") == 3
 
 
-def test_token_mint_grants_the_metrics_scope_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
-    def minted(*flags: str) -> tuple[Scopes, str]:
-        loaded = load_command(
-            ["token", "mint", "--name", "prometheus", *flags], {"AAI_MCP_TOKEN_SECRETS": SECRET}
-        )
-        assert run_token_command(loaded, catalog=load_default_catalog()) == 0
-        out = capsys.readouterr().out
-        shown = next(
-            line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("metrics:")
-        )
-        token_line = next(line for line in out.splitlines() if line.startswith("token:"))
-        return inspect(token_line.split(":", 1)[1].strip()).scopes, shown
+def mint_with(capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, str, str]:
+    env = {"AAI_MCP_TOKEN_SECRETS": SECRET}
+    loaded = load_command(["token", "mint", "--name", "prometheus", *flags], env)
+    code = run_token_command(loaded, catalog=load_default_catalog())
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
-    assert minted("--metrics") == (Scopes(metrics=True), "yes")
-    assert minted() == (Scopes(), "no")
+
+def line(output: str, name: str) -> str:
+    return next(text.split(":", 1)[1].strip() for text in output.splitlines() if text.startswith(f"{name}:"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "scopes", "shown"),
+    [
+        (["--metrics"], Scopes(metrics=True), "yes"),
+        ([], Scopes(), "no"),
+        (["--metrics-only"], Scopes(tools=frozenset(), metrics=True), "yes"),
+    ],
+)
+def test_token_mint_grants_the_metrics_scope_only_when_asked(
+    capsys: pytest.CaptureFixture[str], flags: list[str], scopes: Scopes, shown: str
+) -> None:
+    code, out, err = mint_with(capsys, *flags)
+    assert (code, err) == (0, "")
+    assert (inspect(line(out, "token")).scopes, line(out, "metrics")) == (scopes, shown)
+
+
+async def test_a_metrics_only_token_reads_metrics_and_calls_no_tool(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = mint_with(capsys, "--metrics-only")
+    bearer = {"Authorization": f"Bearer {line(out, 'token')}"}
+    gateway = secured()
+    principal = gateway_principal(gateway, bearer)
+    with pytest.raises(MCPError):
+        await gateway.runner.call("list_transcripts", {}, principal=principal)
+    response = await scrape(gateway, REMOTE, **bearer)
+    await gateway.aclose()
+    assert response.status_code == 200
+    found = samples(response.text)
+    assert value(found, "aai_mcp_tool_calls_total", tool="list_transcripts", outcome="unknown_tool") == 1
+
+
+def gateway_principal(gateway: Gateway, headers: dict[str, str]) -> Principal:
+    lowered = {name.lower(): text for name, text in headers.items()}
+    return Authenticator(gateway.settings).authenticate(lowered, None)
+
+
+def test_metrics_only_refuses_tool_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = mint_with(capsys, "--metrics-only", "--read-only")
+    assert (code, out) == (2, "")
+    assert "--metrics-only allows no tool" in err
 
 
 @pytest.mark.slow

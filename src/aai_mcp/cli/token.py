@@ -96,7 +96,7 @@ def _mint(args: MintOptions, context: Context) -> int:
     _check_pattern(args.account, ACCOUNT_PATTERN, "--account", "letters, digits, '_', '.', '-'; up to 64")
     scopes = scopes_from_args(args, context.catalog())
     allowed = _allowed_tools(scopes, context.catalog())
-    if not allowed:
+    if not allowed and not args.metrics_only:  # a typo's empty intersection, unlike --metrics-only's
         raise UsageError("these scopes allow none of the tools in the catalog; widen them")
     expires_at = parse_expires(args.expires, context.now)
     base_url = _base_url(args.base_url)
@@ -164,6 +164,8 @@ def _revoke(args: RevokeOptions, context: Context) -> int:
 
 def scopes_from_args(args: MintOptions, catalog: Catalog) -> Scopes:
     """Scopes from the mint flags, refusing names the catalog does not have (typos deny silently)."""
+    if args.metrics_only:
+        return _metrics_only(args)
     tags = sorted({tag for spec in catalog.tools.values() for tag in spec.tags})
     return Scopes.model_validate(
         {
@@ -175,6 +177,17 @@ def scopes_from_args(args: MintOptions, catalog: Catalog) -> Scopes:
             "metrics": True if args.metrics else None,
         }
     )
+
+
+def _metrics_only(args: MintOptions) -> Scopes:
+    """No tool at all (an empty tool list allows nothing), /metrics only: a scraper's token, which sits
+    in a monitoring system's configuration, cannot spend the key."""
+    narrowing = [args.methods, args.toolsets, args.tools, args.tags, args.read_only or None]
+    if any(value is not None for value in narrowing):
+        raise UsageError(
+            "--metrics-only allows no tool: leave out --methods, --toolsets, --tools, --tags, --read-only"
+        )
+    return Scopes(tools=frozenset(), metrics=True)
 
 
 def parse_expires(text: str, now: float) -> float | None:

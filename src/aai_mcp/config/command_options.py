@@ -133,6 +133,9 @@ class MintOptions(CommandOptions):
     metrics: Annotated[bool, ARGUMENT] = Field(
         False, description="Also allow reading /metrics (every caller's tool usage) from anywhere."
     )
+    metrics_only: Annotated[bool, ARGUMENT] = Field(
+        False, description="Allow reading /metrics and nothing else (no tool): for a Prometheus scraper."
+    )
     expires: Annotated[str, ARGUMENT] = Field(
         DEFAULT_EXPIRES,
         description="A lifetime (90m, 24h, 7d, 2w), an ISO-8601 time (UTC unless it has an offset) "
