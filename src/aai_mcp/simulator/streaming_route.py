@@ -1,0 +1,216 @@
+"""The v3 streaming WebSocket (`wss://streaming.assemblyai.com/v3/ws`), offline.
+
+Upstream accepts the upgrade and then refuses with a close code: an `Error` frame whose
+`error_code` is the close code comes first, and the close reason is the error text when it fits
+in a close frame's 123 bytes ("See Error message for details" otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from .account_state import Simulator, StreamRecord
+from .streaming_params import StreamParamError, StreamSettings, parse_connection, updated
+from .streaming_turns import TurnTracker
+from .temp_tokens import DEFAULT_SESSION_SECONDS
+
+NORMAL_CLOSE = 1000
+UNAUTHORIZED = 1008
+SERVER_ERROR = 3005
+INPUT_VALIDATION = 3006
+INPUT_DURATION = 3007
+SESSION_EXPIRED = 3008
+MAX_REASON_BYTES = 123
+LONG_REASON = "See Error message for details"
+FRAME_MS = (50, 1000)
+ECHO_CHARS = 100  # how much of a bad client message the Error frame quotes back
+
+
+class StreamRefused(Exception):
+    """Ends the session with an `Error` frame and this close code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def authenticate(simulator: Simulator, authorization: str | None, token: str | None) -> int:
+    """The session's maximum length in seconds; a temporary token is spent here (single use).
+    The official SDK sends a temporary token in `Authorization`, browsers as `?token=`."""
+    if token is None and authorization == simulator.config.api_key:
+        return DEFAULT_SESSION_SECONDS
+    credential = token if token is not None else authorization
+    if not credential:
+        raise StreamRefused(UNAUTHORIZED, "Unauthorized Connection: Missing Authorization header")
+    issued = simulator.tokens.get(credential)
+    if issued is None or issued.audience != "streaming":
+        raise StreamRefused(UNAUTHORIZED, "Unauthorized Connection: Invalid API key or token")
+    if credential in simulator.spent_tokens:
+        raise StreamRefused(UNAUTHORIZED, "Unauthorized Connection: Token has already been used")
+    if not issued.usable_at(simulator.now()):
+        raise StreamRefused(UNAUTHORIZED, "Unauthorized Connection: Signature has expired")
+    simulator.spent_tokens.add(credential)
+    return issued.max_session_duration_seconds
+
+
+@dataclass
+class StreamSession:
+    websocket: WebSocket
+    simulator: Simulator
+    settings: StreamSettings
+    max_seconds: int
+    session_id: str = ""
+    started: float = 0.0
+    last_activity: float = 0.0
+    audio_bytes: int = 0
+    tracker: TurnTracker = field(default_factory=TurnTracker)
+
+    def __post_init__(self) -> None:
+        self.session_id = self.simulator.new_id()
+        self.started = self.last_activity = self.simulator.now()
+
+    @property
+    def audio_ms(self) -> int:
+        return int(self.audio_bytes / self.settings.bytes_per_ms)
+
+    def begin(self) -> dict[str, Any]:
+        expires = self.simulator.wall_now().timestamp() + self.max_seconds
+        return {"type": "Begin", "id": self.session_id, "expires_at": int(expires)}
+
+    def seconds_to_deadline(self) -> float:
+        """Wall seconds to wait for a message before a deadline may have passed."""
+        deadlines = [self.started + self.max_seconds]
+        if self.settings.inactivity_timeout is not None:
+            deadlines.append(self.last_activity + self.settings.inactivity_timeout)
+        return max(0.0, min(deadlines) - self.simulator.now())
+
+    def check_deadlines(self) -> bool:
+        """Raises when the session ran too long; True when it sat idle past `inactivity_timeout`."""
+        now = self.simulator.now()
+        if now >= self.started + self.max_seconds:
+            raise StreamRefused(SESSION_EXPIRED, "Session Expired: Maximum session duration exceeded")
+        timeout = self.settings.inactivity_timeout
+        return timeout is not None and now >= self.last_activity + timeout
+
+    async def run(self) -> int:
+        """Serve messages until the session ends; the close code it ended with."""
+        await self.websocket.send_json(self.begin())
+        while True:
+            message = None
+            with anyio.move_on_after(self.seconds_to_deadline()):
+                message = await self.websocket.receive()
+            if self.check_deadlines():
+                return await self.terminate()  # idle: ended like a Terminate
+            if message is None:
+                continue
+            if message["type"] == "websocket.disconnect":
+                return int(message.get("code") or NORMAL_CLOSE)
+            self.last_activity = self.simulator.now()
+            if message.get("bytes") is not None:
+                await self.audio(message["bytes"])
+            elif await self.control(message.get("text") or ""):
+                return await self.terminate()
+
+    async def audio(self, chunk: bytes) -> None:
+        frame_ms = len(chunk) / self.settings.bytes_per_ms
+        if not FRAME_MS[0] <= frame_ms <= FRAME_MS[1]:
+            raise StreamRefused(
+                INPUT_DURATION,
+                f"Input duration violation: {math.floor(frame_ms)} ms. Expected between 50 and 1000 ms",
+            )
+        self.audio_bytes += len(chunk)
+        await self.send_all(self.tracker.advance(self.audio_ms, self.settings))
+
+    async def control(self, text: str) -> bool:
+        """Handles one JSON message; True for `Terminate`."""
+        message = parse_control(text)
+        kind = message["type"]
+        if kind == "Terminate":
+            return True
+        if kind == "ForceEndpoint":
+            await self.send_all(self.tracker.force_endpoint(self.audio_ms, self.settings))
+        elif kind == "UpdateConfiguration":
+            try:
+                self.settings = updated(self.settings, message)
+            except StreamParamError as exc:
+                raise StreamRefused(INPUT_VALIDATION, f"Invalid Message: {exc}") from None
+        return False
+
+    async def terminate(self) -> int:
+        await self.send_all(self.tracker.force_endpoint(self.audio_ms, self.settings))
+        await self.websocket.send_json(
+            {
+                "type": "Termination",
+                "audio_duration_seconds": round(self.audio_ms / 1000),
+                "session_duration_seconds": round(self.simulator.now() - self.started),
+            }
+        )
+        await self.websocket.close(NORMAL_CLOSE)
+        return NORMAL_CLOSE
+
+    async def send_all(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            await self.websocket.send_json(message)
+
+
+CONTROL_TYPES = frozenset({"Terminate", "ForceEndpoint", "UpdateConfiguration", "KeepAlive"})
+
+
+def parse_control(text: str) -> dict[str, Any]:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise StreamRefused(INPUT_VALIDATION, f"Invalid JSON: {text[:ECHO_CHARS]}") from None
+    if not isinstance(message, dict):
+        raise StreamRefused(INPUT_VALIDATION, f"Invalid Message: {text[:ECHO_CHARS]}")
+    kind = message.get("type")
+    if kind not in CONTROL_TYPES:
+        raise StreamRefused(INPUT_VALIDATION, f"Invalid Message Type: {str(kind)[:ECHO_CHARS]}")
+    return message
+
+
+async def refuse(websocket: WebSocket, refusal: StreamRefused) -> None:
+    await websocket.send_json({"type": "Error", "error_code": refusal.code, "error": refusal.message})
+    fits = len(refusal.message.encode()) <= MAX_REASON_BYTES
+    await websocket.close(refusal.code, refusal.message if fits else LONG_REASON)
+
+
+def redacted_query(websocket: WebSocket) -> str:
+    # The request log must not hold a temporary token: it is a credential until spent.
+    pairs = [(k, "***" if k == "token" else v) for k, v in websocket.query_params.multi_items()]
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+async def streaming_endpoint(websocket: WebSocket) -> None:
+    simulator: Simulator = websocket.app.state.simulator
+    simulator.record("GET", "/v3/ws", redacted_query(websocket), "/v3/ws")
+    await websocket.accept()
+    session: StreamSession | None = None
+    try:
+        max_seconds = authenticate(
+            simulator, websocket.headers.get("authorization"), websocket.query_params.get("token")
+        )
+        try:
+            settings = parse_connection(websocket.query_params)
+        except StreamParamError as exc:
+            raise StreamRefused(INPUT_VALIDATION, f"Invalid query parameter: {exc}") from None
+        session = StreamSession(websocket, simulator, settings, max_seconds)
+        code = await session.run()
+    except StreamRefused as refusal:
+        await refuse(websocket, refusal)
+        code = refusal.code
+    if session is not None:
+        simulator.streams.append(
+            StreamRecord(session.session_id, session.audio_ms, simulator.now() - session.started, code)
+        )
+
+
+STREAMING_ROUTES = [WebSocketRoute("/v3/ws", streaming_endpoint)]
