@@ -30,7 +30,7 @@ SESSION_EXPIRED = 3008
 MAX_REASON_BYTES = 123
 LONG_REASON = "See Error message for details"
 FRAME_MS = (50, 1000)
-ECHO_CHARS = 100  # how much of a bad client message the Error frame quotes back
+ECHO_CHARS = 200  # how much of a bad client message the Error frame quotes back
 
 
 class StreamRefused(Exception):
