@@ -149,8 +149,8 @@ class StreamSession:
         await self.websocket.send_json(
             {
                 "type": "Termination",
-                "audio_duration_seconds": round(self.audio_ms / 1000),
-                "session_duration_seconds": round(self.simulator.now() - self.started),
+                "audio_duration_seconds": half_up(self.audio_ms / 1000),
+                "session_duration_seconds": half_up(self.simulator.now() - self.started),
             }
         )
         await self.websocket.close(NORMAL_CLOSE)
@@ -159,6 +159,11 @@ class StreamSession:
     async def send_all(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             await self.websocket.send_json(message)
+
+
+def half_up(seconds: float) -> int:
+    # Not round(): banker's rounding would report 0.5 s of audio as 0 and 1.5 s as 2.
+    return math.floor(seconds + 0.5)
 
 
 CONTROL_TYPES = frozenset({"Terminate", "ForceEndpoint", "UpdateConfiguration", "KeepAlive"})
