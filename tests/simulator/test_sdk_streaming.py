@@ -102,10 +102,10 @@ def test_sdk_streams_with_a_temporary_token(live_server: LiveServer, tmp_path: P
         headers={"Authorization": API_KEY},
     )
     options = StreamingClientOptions(token=response.json()["token"], api_host=ws_host(live_server))
-    recorder = stream_wav(options, write_wav(tmp_path / "short.wav", seconds=0.5))
+    recorder = stream_wav(options, write_wav(tmp_path / "short.wav", seconds=1.0))
     assert recorder.of("Error") == []
-    assert [t.transcript for t in recorder.of("Turn") if t.end_of_turn] == ["thank", "Thank"]
-    assert recorder.of("Termination")[0].audio_duration_seconds == 1  # 0.5 s rounds half up
+    assert [t.transcript for t in recorder.of("Turn") if t.end_of_turn] == ["thank you for", "Thank you for"]
+    assert recorder.of("Termination")[0].audio_duration_seconds == 1
 
     again = stream_wav(options, write_wav(tmp_path / "again.wav", seconds=0.5))
     (error,) = again.of("Error")

@@ -57,6 +57,17 @@ def test_begin_audio_turns_terminate(ws_client: TestClient, simulator: Simulator
     assert [(s.audio_ms, s.session_seconds, s.close_code) for s in simulator.streams] == [(1100, 7.0, 1000)]
 
 
+@pytest.mark.parametrize(("audio_ms", "seconds"), [(400, 0), (500, 1), (1500, 2), (2400, 2)])
+def test_termination_rounds_audio_seconds_half_up(ws_client: TestClient, audio_ms: int, seconds: int) -> None:
+    with connect(ws_client) as ws:
+        ws.receive_json()
+        for _ in range(audio_ms // 100):
+            ws.send_bytes(pcm(100))
+        ws.send_text('{"type": "Terminate"}')
+        messages, _, _ = until_close(ws)
+    assert messages[-1]["audio_duration_seconds"] == seconds
+
+
 def test_a_script_line_is_one_turn(ws_client: TestClient) -> None:
     with connect(ws_client, "sample_rate=16000&format_turns=true&speaker_labels=true") as ws:
         ws.receive_json()
