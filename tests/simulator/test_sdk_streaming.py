@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import wave
 from pathlib import Path
@@ -19,8 +20,11 @@ from assemblyai.streaming.v3 import (
     StreamingEvents,
     StreamingParameters,
 )
+from websockets.exceptions import ConnectionClosedOK
+from websockets.sync.client import connect
 
 from tests.simulator.test_official_sdk import write_wav
+from tests.support.servers import wait_until
 from tests.support.simulator_harness import API_KEY
 
 if TYPE_CHECKING:
@@ -110,3 +114,27 @@ def test_sdk_streams_with_a_temporary_token(live_server: LiveServer, tmp_path: P
     again = stream_wav(options, write_wav(tmp_path / "again.wav", seconds=0.5))
     (error,) = again.of("Error")
     assert error.code == 1008 and "already been used" in str(error)
+
+
+def test_a_silent_client_is_terminated_by_the_real_clock(live_server: LiveServer) -> None:
+    url = f"{ws_host(live_server)}/v3/ws?sample_rate=16000&inactivity_timeout=5"
+    with connect(url, additional_headers={"Authorization": API_KEY}, open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        # Nothing sent: the server's own timer (not a client message) ends the session at 5 s.
+        termination = json.loads(ws.recv(timeout=30))
+        with pytest.raises(ConnectionClosedOK):
+            ws.recv(timeout=10)
+    assert termination["type"] == "Termination"
+    assert termination["session_duration_seconds"] >= 5  # later on a loaded machine, never sooner
+    assert ws.close_code == 1000
+
+
+def test_a_client_that_vanishes_mid_stream_still_leaves_a_record(live_server: LiveServer) -> None:
+    url = f"{ws_host(live_server)}/v3/ws?sample_rate=16000"
+    with connect(url, additional_headers={"Authorization": API_KEY}, open_timeout=10) as ws:
+        ws.recv(timeout=10)
+        ws.send(b"\x01" * 9600)  # 300 ms: one word
+        assert json.loads(ws.recv(timeout=10))["transcript"] == "thank"
+    wait_until(lambda: live_server.simulator.streams, what="the session record")
+    (record,) = live_server.simulator.streams
+    assert (record.audio_ms, record.close_code) == (300, 1000)

@@ -7,6 +7,7 @@ in a close frame's 123 bytes ("See Error message for details" otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 import anyio
 from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .account_state import Simulator, StreamRecord
 from .streaming_params import StreamParamError, StreamSettings, parse_connection, updated
@@ -200,22 +201,29 @@ async def streaming_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     session: StreamSession | None = None
     try:
-        max_seconds = authenticate(
-            simulator, websocket.headers.get("authorization"), websocket.query_params.get("token")
-        )
-        try:
-            settings = parse_connection(websocket.query_params)
-        except StreamParamError as exc:
-            raise StreamRefused(INPUT_VALIDATION, f"Invalid query parameter: {exc}") from None
-        session = StreamSession(websocket, simulator, settings, max_seconds)
+        session = open_session(websocket, simulator)
         code = await session.run()
     except StreamRefused as refusal:
-        await refuse(websocket, refusal)
         code = refusal.code
+        with contextlib.suppress(WebSocketDisconnect):
+            await refuse(websocket, refusal)
+    except WebSocketDisconnect as gone:  # the client vanished while a message was on its way
+        code = gone.code
     if session is not None:
         simulator.streams.append(
             StreamRecord(session.session_id, session.audio_ms, simulator.now() - session.started, code)
         )
+
+
+def open_session(websocket: WebSocket, simulator: Simulator) -> StreamSession:
+    max_seconds = authenticate(
+        simulator, websocket.headers.get("authorization"), websocket.query_params.get("token")
+    )
+    try:
+        settings = parse_connection(websocket.query_params)
+    except StreamParamError as exc:
+        raise StreamRefused(INPUT_VALIDATION, f"Invalid query parameter: {exc}") from None
+    return StreamSession(websocket, simulator, settings, max_seconds)
 
 
 STREAMING_ROUTES = [WebSocketRoute("/v3/ws", streaming_endpoint)]
