@@ -6,6 +6,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.simulator.account_state import Simulator
 from tests.support import ManualClock
 from tests.support.simulator_harness import API_KEY
@@ -303,3 +304,16 @@ def test_the_http_routes_still_answer(ws_client: TestClient) -> None:
         "/v3/token", params={"expires_in_seconds": 0}, headers={"Authorization": API_KEY}
     )
     assert response.status_code == 400
+
+
+def test_one_session_over_the_concurrency_limit_closes_3009(clock: ManualClock) -> None:
+    app = build_simulator_app(SimulatorConfig(api_key=API_KEY, clock=clock, max_streams=1))
+    client = TestClient(app)
+    with connect(client) as first:
+        first.receive_json()
+        message, code, _ = refused(client)
+        assert (message, code) == ("Unauthorized Connection: Too many concurrent sessions", 3009)
+        first.send_text('{"type": "Terminate"}')
+        until_close(first)
+    with connect(client) as again:  # the first session's slot is free again
+        assert again.receive_json()["type"] == "Begin"

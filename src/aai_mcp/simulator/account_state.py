@@ -51,6 +51,7 @@ class Simulator:
         self.tokens: dict[str, IssuedToken] = {}
         self.spent_tokens: set[str] = set()  # temporary tokens are single-use
         self.streams: list[StreamRecord] = []
+        self.open_streams = 0
         self.requests: list[RecordedRequest] = []
         self.faults = FaultQueue()
         self.rate_windows = RateWindows(config.gateway_rate_limit)

@@ -28,6 +28,7 @@ SERVER_ERROR = 3005
 INPUT_VALIDATION = 3006
 INPUT_DURATION = 3007
 SESSION_EXPIRED = 3008
+TOO_MANY_SESSIONS = 3009
 MAX_REASON_BYTES = 123
 LONG_REASON = "See Error message for details"
 FRAME_MS = (50, 1000)
@@ -202,7 +203,11 @@ async def streaming_endpoint(websocket: WebSocket) -> None:
     session: StreamSession | None = None
     try:
         session = open_session(websocket, simulator)
-        code = await session.run()
+        simulator.open_streams += 1
+        try:
+            code = await session.run()
+        finally:
+            simulator.open_streams -= 1
     except StreamRefused as refusal:
         code = refusal.code
         with contextlib.suppress(WebSocketDisconnect):
@@ -223,6 +228,9 @@ def open_session(websocket: WebSocket, simulator: Simulator) -> StreamSession:
         settings = parse_connection(websocket.query_params)
     except StreamParamError as exc:
         raise StreamRefused(INPUT_VALIDATION, f"Invalid query parameter: {exc}") from None
+    limit = simulator.config.max_streams
+    if limit is not None and simulator.open_streams >= limit:
+        raise StreamRefused(TOO_MANY_SESSIONS, "Unauthorized Connection: Too many concurrent sessions")
     return StreamSession(websocket, simulator, settings, max_seconds)
 
 
