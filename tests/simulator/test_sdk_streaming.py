@@ -138,3 +138,12 @@ def test_a_client_that_vanishes_mid_stream_still_leaves_a_record(live_server: Li
     wait_until(lambda: live_server.simulator.streams, what="the session record")
     (record,) = live_server.simulator.streams
     assert (record.audio_ms, record.close_code) == (300, 1000)
+
+
+def test_sdk_reports_a_refused_upgrade_with_its_status(live_server: LiveServer, tmp_path: Path) -> None:
+    live_server.simulator.queue_fault("503", path_prefix="/v3/ws")
+    options = StreamingClientOptions(api_key=API_KEY, api_host=ws_host(live_server))
+    recorder = stream_wav(options, write_wav(tmp_path / "call.wav", seconds=1.0))
+    (error,) = recorder.of("Error")
+    assert (error.code, str(error)) == (503, "WebSocket handshake rejected (HTTP 503)")
+    assert recorder.of("Begin") == []

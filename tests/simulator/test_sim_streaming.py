@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from starlette.applications import Starlette
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.simulator.account_state import Simulator
@@ -317,3 +317,26 @@ def test_one_session_over_the_concurrency_limit_closes_3009(clock: ManualClock) 
         until_close(first)
     with connect(client) as again:  # the first session's slot is free again
         assert again.receive_json()["type"] == "Begin"
+
+
+@pytest.mark.parametrize(("kind", "status"), [("429", 429), ("503", 503)])
+def test_a_queued_status_fault_refuses_the_upgrade(
+    ws_client: TestClient, simulator: Simulator, kind: str, status: int
+) -> None:
+    simulator.queue_fault(kind, path_prefix="/v3/ws")
+    with pytest.raises(WebSocketDenialResponse) as denied, connect(ws_client):
+        pass
+    assert denied.value.status_code == status
+    if status == 429:
+        assert denied.value.headers["retry-after"] == str(simulator.config.retry_after_seconds)
+    with connect(ws_client) as ws:  # one fault, one upgrade
+        assert ws.receive_json()["type"] == "Begin"
+
+
+def test_any_other_queued_fault_cancels_the_session_3005(ws_client: TestClient, simulator: Simulator) -> None:
+    simulator.queue_fault("reset", path_prefix="/v3/ws")
+    assert refused(ws_client) == (
+        "Session Cancelled: An error occurred",
+        3005,
+        "Session Cancelled: An error occurred",
+    )

@@ -18,6 +18,8 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .account_state import Simulator, StreamRecord
+from .faults import FaultContext, canned_response
+from .host_rules import Host
 from .streaming_params import StreamParamError, StreamSettings, parse_connection, updated
 from .streaming_turns import TurnTracker
 from .temp_tokens import DEFAULT_SESSION_SECONDS
@@ -196,9 +198,38 @@ def redacted_query(websocket: WebSocket) -> str:
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
+# Queued faults for /v3/ws: an HTTP status refuses the upgrade (the SDK reports "handshake
+# rejected (HTTP n)"); any other kind is a server error once the session is open.
+DENIED_KINDS = frozenset({"429", "429-date", "500", "502", "503", "504"})
+
+
+async def deliver_fault(websocket: WebSocket, simulator: Simulator) -> bool:
+    """Whether a queued fault answered this upgrade instead of a session."""
+    fault = simulator.faults.take("GET", "/v3/ws")
+    if fault is None:
+        return False
+    if fault.kind in DENIED_KINDS:
+        config = simulator.config
+        context = FaultContext(
+            host=Host.STREAMING,
+            retry_after_seconds=config.retry_after_seconds,
+            wall_now=simulator.wall_now(),
+            model="",
+            service="",
+            rate_limit=config.gateway_rate_limit,
+        )
+        await websocket.send_denial_response(canned_response(fault.kind, context))
+        return True
+    await websocket.accept()
+    await refuse(websocket, StreamRefused(SERVER_ERROR, "Session Cancelled: An error occurred"))
+    return True
+
+
 async def streaming_endpoint(websocket: WebSocket) -> None:
     simulator: Simulator = websocket.app.state.simulator
     simulator.record("GET", "/v3/ws", redacted_query(websocket), "/v3/ws")
+    if await deliver_fault(websocket, simulator):
+        return
     await websocket.accept()
     session: StreamSession | None = None
     try:
