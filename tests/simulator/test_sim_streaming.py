@@ -340,3 +340,12 @@ def test_any_other_queued_fault_cancels_the_session_3005(ws_client: TestClient, 
         3005,
         "Session Cancelled: An error occurred",
     )
+
+
+def test_without_a_request_log_no_session_record_is_kept(clock: ManualClock) -> None:
+    app = build_simulator_app(SimulatorConfig(api_key=API_KEY, clock=clock, record_requests=False))
+    with connect(TestClient(app)) as ws:
+        ws.receive_json()
+        ws.send_text('{"type": "Terminate"}')
+        assert until_close(ws)[1] == 1000
+    assert app.state.simulator.streams == []

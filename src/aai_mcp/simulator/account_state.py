@@ -114,6 +114,11 @@ class Simulator:
         if self.config.record_requests:
             self.requests.append(RecordedRequest(method, path, query, template))
 
+    def record_stream(self, record: StreamRecord) -> None:
+        # Kept under the same switch as the request log, so a long-running simulator stays flat.
+        if self.config.record_requests:
+            self.streams.append(record)
+
     def count(self, method: str, template: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.template == template)
 

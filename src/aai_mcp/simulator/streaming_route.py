@@ -246,7 +246,7 @@ async def streaming_endpoint(websocket: WebSocket) -> None:
     except WebSocketDisconnect as gone:  # the client vanished while a message was on its way
         code = gone.code
     if session is not None:
-        simulator.streams.append(
+        simulator.record_stream(
             StreamRecord(session.session_id, session.audio_ms, simulator.now() - session.started, code)
         )
 
