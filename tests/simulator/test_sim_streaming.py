@@ -349,3 +349,20 @@ def test_without_a_request_log_no_session_record_is_kept(clock: ManualClock) -> 
         ws.send_text('{"type": "Terminate"}')
         assert until_close(ws)[1] == 1000
     assert app.state.simulator.streams == []
+
+
+def test_audio_faster_than_real_time_closes_3007_when_paced(clock: ManualClock) -> None:
+    app = build_simulator_app(SimulatorConfig(api_key=API_KEY, clock=clock, stream_realtime_factor=1.0))
+    with connect(TestClient(app)) as ws:
+        ws.receive_json()
+        ws.send_bytes(pcm(1000))  # the 1 s head start
+        ws.receive_json()
+        clock.advance(2)
+        ws.send_bytes(pcm(1000))  # 2 s of audio in 2 s
+        ws.receive_json()
+        ws.send_bytes(pcm(1000))
+        ws.send_bytes(pcm(200))  # 3.2 s in 2 s: more than real time plus the head start
+        messages, code, reason = until_close(ws)
+    expected = "Audio Transmission Rate Exceeded: Received 3.2 sec. audio in 2.0 sec"
+    assert messages[-1] == {"type": "Error", "error_code": 3007, "error": expected}
+    assert (code, reason) == (3007, expected)

@@ -34,6 +34,7 @@ TOO_MANY_SESSIONS = 3009
 MAX_REASON_BYTES = 123
 LONG_REASON = "See Error message for details"
 FRAME_MS = (50, 1000)
+HEAD_START_SECONDS = 1.0  # audio a client may send ahead of real time (a buffered microphone)
 ECHO_CHARS = 200  # how much of a bad client message the Error frame quotes back
 
 
@@ -131,7 +132,18 @@ class StreamSession:
                 f"Input duration violation: {math.floor(frame_ms)} ms. Expected between 50 and 1000 ms",
             )
         self.audio_bytes += len(chunk)
+        self.check_pace()
         await self.send_all(self.tracker.advance(self.audio_ms, self.settings))
+
+    def check_pace(self) -> None:
+        factor = self.simulator.config.stream_realtime_factor
+        elapsed = self.simulator.now() - self.started
+        audio = self.audio_ms / 1000
+        if factor is not None and audio > factor * elapsed + HEAD_START_SECONDS:
+            raise StreamRefused(
+                INPUT_DURATION,
+                f"Audio Transmission Rate Exceeded: Received {audio:.1f} sec. audio in {elapsed:.1f} sec",
+            )
 
     async def control(self, text: str) -> bool:
         """Handles one JSON message; True for `Terminate`."""
