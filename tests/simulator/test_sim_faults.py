@@ -223,6 +223,7 @@ async def test_reset_clears_everything(sim: Harness) -> None:
         "transcripts": 0,
         "uploads": 0,
         "tokens": 0,
+        "streams": 0,
         "pending_faults": [],
     }
 

@@ -62,6 +62,7 @@ END_TO_END = (
     "tests/test_upload_urls.py",
     "tests/test_workflows.py",
     "tests/simulator/test_official_sdk.py",
+    "tests/simulator/test_sdk_streaming.py",
     # property-based sweeps, in-process but long
     "tests/test_fuzz.py",
     "tests/test_request_bodies.py",

@@ -31,6 +31,16 @@ class RecordedRequest:
         return f"{self.method} {self.template}"
 
 
+@dataclass(frozen=True)
+class StreamRecord:
+    """One finished streaming session, as the simulator would bill it."""
+
+    session_id: str
+    audio_ms: int
+    session_seconds: float
+    close_code: int
+
+
 class Simulator:
     """Transcripts, uploads, tokens, queued faults and the request log of one simulator."""
 
@@ -39,6 +49,9 @@ class Simulator:
         self.transcripts = TranscriptStore()
         self.uploads: dict[str, UploadedFile] = {}
         self.tokens: dict[str, IssuedToken] = {}
+        self.spent_tokens: set[str] = set()  # temporary tokens are single-use
+        self.streams: list[StreamRecord] = []
+        self.open_streams = 0
         self.requests: list[RecordedRequest] = []
         self.faults = FaultQueue()
         self.rate_windows = RateWindows(config.gateway_rate_limit)
@@ -52,10 +65,12 @@ class Simulator:
         self._id_rng = random.Random(f"ids-{self.config.seed}")
 
     def reset(self) -> None:
-        """Forget everything: transcripts, uploads, tokens, faults, the request log."""
+        """Forget everything: transcripts, uploads, tokens, streams, faults, the request log."""
         self.transcripts.clear()
         self.uploads.clear()
         self.tokens.clear()
+        self.spent_tokens.clear()
+        self.streams.clear()
         self.requests.clear()
         self.faults.clear()
         self.rate_windows.clear()
@@ -99,6 +114,11 @@ class Simulator:
         if self.config.record_requests:
             self.requests.append(RecordedRequest(method, path, query, template))
 
+    def record_stream(self, record: StreamRecord) -> None:
+        # Kept under the same switch as the request log, so a long-running simulator stays flat.
+        if self.config.record_requests:
+            self.streams.append(record)
+
     def count(self, method: str, template: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.template == template)
 
@@ -109,5 +129,6 @@ class Simulator:
             "transcripts": len(self.transcripts),
             "uploads": len(self.uploads),
             "tokens": len(self.tokens),
+            "streams": len(self.streams),
             "pending_faults": [fault_summary(f) for f in self.faults.pending()],
         }

@@ -15,6 +15,7 @@ from .middleware import SimulatorMiddleware
 from .routes_admin import ADMIN_ROUTES, AdminGuard
 from .routes_api import API_ROUTES
 from .routes_gateway import GATEWAY_ROUTES
+from .streaming_route import STREAMING_ROUTES
 
 NOT_FOUND = "Not found"
 
@@ -33,7 +34,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 def build_simulator_app(config: SimulatorConfig) -> Starlette:
     """A fresh simulator; its state is `app.state.simulator` (a `Simulator`)."""
     simulator = Simulator(config)
-    routes = [*API_ROUTES, *GATEWAY_ROUTES, *ADMIN_ROUTES]
+    routes = [*API_ROUTES, *GATEWAY_ROUTES, *STREAMING_ROUTES, *ADMIN_ROUTES]
     app = Starlette(
         routes=routes,
         middleware=[

@@ -29,6 +29,10 @@ class SimulatorConfig:
     slow_body_seconds: float = 2.0
     gateway_rate_limit: int = 30
     started_at: datetime | None = None
+    max_streams: int | None = None  # concurrent streaming sessions; one more closes 3009
+    # Streaming audio faster than this many times real time (after a 1 s head start) closes 3007;
+    # None (the default) lets tests send files as fast as they can.
+    stream_realtime_factor: float | None = None
     record_requests: bool = True  # the request log is for tests; off, a long-running simulator stays flat
 
     def __post_init__(self) -> None:
@@ -41,5 +45,9 @@ class SimulatorConfig:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.rate_429 + self.rate_5xx > 1.0:
             raise ValueError("rate_429 + rate_5xx must not exceed 1")
+        if self.stream_realtime_factor is not None and self.stream_realtime_factor <= 0:
+            raise ValueError("stream_realtime_factor must be > 0")
+        if self.max_streams is not None and self.max_streams < 0:
+            raise ValueError("max_streams must be >= 0")
         if self.retry_after_seconds < 0 or self.latency_ms < 0 or self.slow_body_seconds < 0:
             raise ValueError("retry_after_seconds, latency_ms and slow_body_seconds must be >= 0")
