@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar, get_args
+from typing import Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 
@@ -52,6 +52,9 @@ class Scopes(BaseModel):
     read_only: bool = False
     tags: frozenset[str] | None = None
     """A tool is allowed when it carries at least one of these tags."""
+    proxy: Literal[True] | None = None
+    """The team proxy (/v1/assemblyai). Granted only explicitly (`token mint --proxy`): tokens minted
+    before the proxy existed lack it, and an unrestricted MCP token must not become a raw-API key."""
 
     @field_serializer("methods", "toolsets", "tools", "tags")
     def _sorted(self, value: frozenset[str] | None) -> list[str] | None:
@@ -83,7 +86,14 @@ class Scopes(BaseModel):
             tools=_both(self.tools, other.tools),
             read_only=self.read_only or other.read_only,
             tags=_both(self.tags, other.tags),
+            proxy=True if self.proxy and other.proxy else None,
         )
+
+    def allows_proxy(self) -> str | None:
+        """None when the team proxy may be used, else why not."""
+        if self.proxy:
+            return None
+        return "this token's scopes do not include the team proxy (mint one with --proxy)"
 
 
 def _both(mine: frozenset[T] | None, theirs: frozenset[T] | None) -> frozenset[T] | None:

@@ -172,6 +172,7 @@ def scopes_from_args(args: MintOptions, catalog: Catalog) -> Scopes:
             "tools": _names(args.tools, "--tools", "tool", list(catalog.tools)),
             "read_only": args.read_only,
             "tags": _names(args.tags, "--tags", "tag", tags),
+            "proxy": True if args.proxy else None,
         }
     )
 
@@ -293,6 +294,7 @@ def _print_scopes(scopes: Scopes, catalog: Catalog) -> None:
     print(f"tools:     {listed(scopes.tools)}")
     print(f"read-only: {'yes' if scopes.read_only else 'no'}")
     print(f"tags:      {listed(scopes.tags)}")
+    print(f"proxy:     {'yes' if scopes.proxy else 'no'}")
     allowed = _allowed_tools(scopes, catalog)
     print(f"allows:    {len(allowed)} of {len(catalog.tools)} tools: {', '.join(allowed) or '(none)'}")
 

@@ -130,6 +130,9 @@ class MintOptions(CommandOptions):
     tags: Annotated[str | None, ARGUMENT] = Field(
         None, description="Allow only tools carrying at least one of these tags."
     )
+    proxy: Annotated[bool, ARGUMENT] = Field(
+        False, description="Also allow the team proxy (/v1/assemblyai): AssemblyAI's REST API as it is."
+    )
     expires: Annotated[str, ARGUMENT] = Field(
         DEFAULT_EXPIRES,
         description="A lifetime (90m, 24h, 7d, 2w), an ISO-8601 time (UTC unless it has an offset) "

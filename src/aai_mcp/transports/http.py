@@ -23,6 +23,7 @@ from aai_mcp.access.principal import Authenticator
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.proxy import PROXY_PREFIX, ProxyApp
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.draining import (
     Draining,
@@ -204,6 +205,7 @@ def build_http_app(
             Route("/sse", endpoint=SseEndpoint(server, sse, streams, recheck, draining), methods=["GET"]),
             Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
+            Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
         ],
         lifespan=lifespan,
         middleware=[

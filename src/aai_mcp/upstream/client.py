@@ -28,6 +28,11 @@ from aai_mcp.upstream.hosts import base_urls
 BEARER_HOSTS: frozenset[HostName] = frozenset({"agents"})
 
 
+def authorization_value(host: HostName, key: str) -> str:
+    """The Authorization header value `host` expects for `key`."""
+    return f"Bearer {key}" if host in BEARER_HOSTS else key
+
+
 class Upstream:
     """The gateway's only way out to AssemblyAI. Create at start-up, `aclose()` at shutdown."""
 
@@ -53,8 +58,7 @@ class Upstream:
 
     @staticmethod
     def _auth_headers(host: HostName, key: str) -> dict[str, str]:
-        value = f"Bearer {key}" if host in BEARER_HOSTS else key
-        return {"Authorization": value, "User-Agent": f"aai-mcp/{__version__}"}
+        return {"Authorization": authorization_value(host, key), "User-Agent": f"aai-mcp/{__version__}"}
 
     async def __aenter__(self) -> Upstream:
         return self
@@ -74,6 +78,11 @@ class Upstream:
         return (
             {"Authorization": self._auth_headers(host, self._key)["Authorization"]} if self._own_key else None
         )
+
+    async def send_streaming(self, host: HostName, request: httpx.Request) -> httpx.Response:
+        """Send a request built elsewhere (the proxy's) on `host`'s connections, the answer unread:
+        the caller streams it and must close it."""
+        return await self._clients[host].send(request, stream=True)
 
     async def aclose(self) -> None:
         if self._own_key:
