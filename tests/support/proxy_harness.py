@@ -10,6 +10,7 @@ import anyio
 import httpx
 
 from aai_mcp.access import Scopes, mint
+from aai_mcp.access.principal import Authenticator
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.transports.http import build_http_app
 from tests.support import make_settings
@@ -21,8 +22,12 @@ GATEWAY_URL = "http://127.0.0.1:8000"
 
 def proxy_token(scopes: Scopes | None = None) -> str:
     """A token with the proxy scope unless `scopes` says otherwise."""
+    return proxy_minted(scopes).token
+
+
+def proxy_minted(scopes: Scopes | None = None) -> Any:
     chosen = Scopes(proxy=True) if scopes is None else scopes
-    return mint(SECRET.encode(), name="proxy test", scopes=chosen, expires_at=None).token
+    return mint(SECRET.encode(), name="proxy test", scopes=chosen, expires_at=None)
 
 
 @dataclass
@@ -73,7 +78,7 @@ def proxy_gateway(upstream: httpx.AsyncBaseTransport, **settings: Any) -> Gatewa
     return build_gateway(make_settings(**values), transport=upstream)
 
 
-def proxy_client(gateway: Gateway) -> httpx.AsyncClient:
+def proxy_client(gateway: Gateway, authenticator: Authenticator | None = None) -> httpx.AsyncClient:
     """A client of the whole HTTP app (every middleware), in memory."""
-    transport = httpx.ASGITransport(app=build_http_app(gateway))
+    transport = httpx.ASGITransport(app=build_http_app(gateway, authenticator))
     return httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL)
