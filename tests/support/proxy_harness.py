@@ -11,6 +11,7 @@ import httpx
 
 from aai_mcp.access import Scopes, mint
 from aai_mcp.access.principal import Authenticator
+from aai_mcp.access.tokens import Minted
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.transports.http import build_http_app
 from tests.support import make_settings
@@ -25,7 +26,7 @@ def proxy_token(scopes: Scopes | None = None) -> str:
     return proxy_minted(scopes).token
 
 
-def proxy_minted(scopes: Scopes | None = None) -> Any:
+def proxy_minted(scopes: Scopes | None = None) -> Minted:
     chosen = Scopes(proxy=True) if scopes is None else scopes
     return mint(SECRET.encode(), name="proxy test", scopes=chosen, expires_at=None)
 
