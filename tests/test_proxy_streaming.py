@@ -1,0 +1,74 @@
+"""Uploads stream through the proxy: upstream has the first chunk before the caller sends the next,
+and the answer goes back chunk by chunk, so neither is ever held whole."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+import pytest
+from starlette.types import Message
+
+from aai_mcp.proxy.forward import relay_response
+from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway, proxy_token
+
+pytestmark = pytest.mark.anyio
+CHUNK = b"\x01" * 65536
+# Generous: on a loaded 2-core machine the event still comes in milliseconds; only a proxy that
+# waits for the whole body before sending anything would reach this.
+DEADLINE_SECONDS = 30.0
+
+
+async def test_an_upload_reaches_upstream_while_the_caller_is_still_sending() -> None:
+    upstream = RecordingUpstream()
+    upstream.body = b'{"upload_url": "https://cdn.assemblyai.com/upload/x"}'
+    arrived_early: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield CHUNK
+        with anyio.fail_after(DEADLINE_SECONDS):
+            await upstream.first_chunk.wait()  # would never fire if the proxy buffered the body
+        arrived_early.append(len(upstream.seen[0].chunks))
+        for _ in range(15):
+            yield CHUNK
+
+    async with proxy_client(proxy_gateway(upstream)) as client:
+        response = await client.post(
+            PROXY + "/v2/upload",
+            content=body(),
+            headers={"Authorization": proxy_token(), "Content-Type": "application/octet-stream"},
+        )
+    assert response.status_code == 200
+    assert response.content == upstream.body
+    assert arrived_early and arrived_early[0] >= 1
+    assert upstream.seen[0].body == CHUNK * 16
+    assert upstream.seen[0].request.headers["transfer-encoding"] == "chunked"
+
+
+class _Trickle(httpx.AsyncByteStream):
+    """An upstream answer in parts, the next part only once the caller has the previous one."""
+
+    def __init__(self, parts: list[bytes], relayed: list[bytes], ready: list[anyio.Event]) -> None:
+        self.parts, self.relayed, self.ready = parts, relayed, ready
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for index, part in enumerate(self.parts):
+            yield part
+            with anyio.fail_after(DEADLINE_SECONDS):
+                await self.ready[index].wait()
+
+
+async def test_the_answer_is_relayed_part_by_part() -> None:
+    parts = [b"first ", b"second ", b"third"]
+    relayed: list[bytes] = []
+    ready = [anyio.Event() for _ in parts]
+    response = httpx.Response(200, stream=_Trickle(parts, relayed, ready))
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            relayed.append(message["body"])
+            ready[len(relayed) - 1].set()
+
+    await relay_response(response, send)
+    assert relayed == parts
