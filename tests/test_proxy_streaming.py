@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
-from aai_mcp.proxy.forward import relay_response
+from aai_mcp.proxy.relay import relay_response
 from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway, proxy_token
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ from starlette.types import Receive, Scope, Send
 from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, request_headers
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target, resolve
-from aai_mcp.proxy.forward import relay_response, upstream_request
 from aai_mcp.proxy.keys import upstream_key
+from aai_mcp.proxy.relay import relay_response, upstream_request
 
 PROXY_PREFIX = "/v1/assemblyai"
 log = logging.getLogger("aai_mcp.proxy")
