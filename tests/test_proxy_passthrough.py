@@ -5,8 +5,16 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from aai_mcp.access import HEADER_NAME, Scopes, mint
 from tests.support import CANARY_KEY
-from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway, proxy_token
+from tests.support.proxy_harness import (
+    PROXY,
+    SECRET,
+    RecordingUpstream,
+    proxy_client,
+    proxy_gateway,
+    proxy_token,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -55,6 +63,7 @@ async def test_each_host_gets_the_call_byte_for_byte(path: str, url: str, author
     assert response.content == b"\x00raw \xff answer"
     assert response.headers.get_list("x-upstream") == ["a", "b"]
     assert response.headers["content-type"] == "text/odd; x=1"
+    assert CANARY_KEY not in repr(response.headers.raw) + response.text
     (seen,) = upstream.seen
     assert str(seen.request.url) == url
     assert seen.request.method == method
@@ -122,3 +131,37 @@ async def test_unreachable_upstream_is_a_502_in_the_error_shape() -> None:
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_unreachable"
     assert CANARY_KEY not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("/v2/transcript/abc", "https://api.eu.assemblyai.com/v2/transcript/abc"),
+        ("/v3/token", "https://streaming.eu.assemblyai.com/v3/token"),
+        ("/llm-gateway/v1/understanding", "https://llm-gateway.eu.assemblyai.com/v1/understanding"),
+    ],
+)
+async def test_calls_go_to_the_configured_region(path: str, url: str) -> None:
+    upstream = RecordingUpstream()
+    method = "POST" if "llm-gateway" in path else "GET"
+    async with proxy_client(proxy_gateway(upstream, region="eu")) as client:
+        response = await client.request(method, PROXY + path, headers={"Authorization": proxy_token()})
+    assert response.status_code == 200
+    assert str(upstream.seen[0].request.url) == url
+
+
+async def test_the_tokens_second_secret_is_checked_and_never_forwarded() -> None:
+    upstream = RecordingUpstream()
+    minted = mint(SECRET.encode(), name="p", scopes=Scopes(proxy=True), expires_at=None, require_header=True)
+    assert minted.header_secret is not None
+    async with proxy_client(proxy_gateway(upstream)) as client:
+        without = await client.get(PROXY + "/v2/transcript", headers={"Authorization": minted.token})
+        with_it = await client.get(
+            PROXY + "/v2/transcript",
+            headers={"Authorization": minted.token, HEADER_NAME: minted.header_secret},
+        )
+    assert without.status_code == 401
+    assert with_it.status_code == 200
+    assert len(upstream.seen) == 1
+    assert HEADER_NAME.lower() not in upstream.seen[0].request.headers
+    assert minted.header_secret not in repr(upstream.seen[0].request.headers.raw)
