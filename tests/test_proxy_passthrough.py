@@ -15,6 +15,7 @@ from tests.support.proxy_harness import (
     proxy_gateway,
     proxy_token,
 )
+from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -108,6 +109,17 @@ async def test_hop_by_hop_headers_are_dropped_both_ways() -> None:
     assert sent["host"] == "api.assemblyai.com"
     for name in ("x-mine", "keep-alive", "proxy-authorization", "te", "upgrade"):
         assert name not in sent
+
+
+@pytest.mark.slow
+def test_a_real_server_sends_one_date_and_one_server_header() -> None:
+    upstream = RecordingUpstream()
+    upstream.headers = [(b"date", b"Mon, 01 Jan 2024 00:00:00 GMT"), (b"server", b"upstream")]
+    with serve_gateway_in_thread(proxy_gateway(upstream)) as url:
+        response = httpx.get(url + PROXY + "/v2/transcript", headers={"Authorization": proxy_token()})
+    assert response.status_code == 200
+    assert len(response.headers.get_list("date")) == 1
+    assert response.headers.get_list("server") == ["uvicorn"]
 
 
 async def test_upstream_statuses_pass_through_with_normalized_rate_limits() -> None:

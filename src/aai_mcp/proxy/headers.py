@@ -17,6 +17,9 @@ NOT_FORWARDED = frozenset(
     {b"authorization", PASSTHROUGH_HEADER.encode(), HEADER_NAME.lower().encode(), b"host", b"expect"}
 )
 
+# uvicorn always sends its own Date and Server: upstream's would make two of each (Date is single-valued).
+OURS_IN_ANSWERS = frozenset({b"date", b"server"})
+
 
 def forwarded_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     """The caller's headers as upstream should see them, before the upstream key is added."""
@@ -28,7 +31,7 @@ def forwarded_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
 def returned_response_headers(raw: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     """Upstream's response headers as the caller should see them."""
     headers = list(raw)
-    dropped = HOP_BY_HOP | _connection_named(headers)
+    dropped = HOP_BY_HOP | OURS_IN_ANSWERS | _connection_named(headers)
     return [(name, value) for name, value in headers if not _dropped(name, dropped)]
 
 
