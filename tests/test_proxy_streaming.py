@@ -12,6 +12,7 @@ from starlette.types import Message
 
 from aai_mcp.proxy.relay import relay_response
 from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway, proxy_token
+from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
 CHUNK = b"\x01" * 65536
@@ -44,6 +45,29 @@ async def test_an_upload_reaches_upstream_while_the_caller_is_still_sending() ->
     assert arrived_early and arrived_early[0] >= 1
     assert upstream.seen[0].body == CHUNK * 16
     assert upstream.seen[0].request.headers["transfer-encoding"] == "chunked"
+
+
+@pytest.mark.slow
+async def test_a_large_upload_streams_through_a_real_server() -> None:
+    upstream = RecordingUpstream()
+    megabyte = b"\x02" * (1 << 20)
+    early: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield megabyte
+        seen = await anyio.to_thread.run_sync(upstream.first_chunk_seen.wait, DEADLINE_SECONDS)
+        early.append(sum(len(chunk) for chunk in upstream.seen[0].chunks) if seen else 0)
+        for _ in range(63):
+            yield megabyte
+
+    with serve_gateway_in_thread(proxy_gateway(upstream)) as url:
+        async with httpx.AsyncClient(timeout=DEADLINE_SECONDS) as client:
+            response = await client.post(
+                url + PROXY + "/v2/upload", content=body(), headers={"Authorization": proxy_token()}
+            )
+    assert response.status_code == 200
+    assert early and 0 < early[0] <= len(megabyte)  # upstream had part of the body, not all of it
+    assert len(upstream.seen[0].body) == 64 * len(megabyte)
 
 
 class _Trickle(httpx.AsyncByteStream):

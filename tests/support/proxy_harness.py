@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ class RecordingUpstream(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self.first_chunk = anyio.Event()
+        self.first_chunk_seen = threading.Event()  # for a client in another thread (a real server)
         self.status = 200
         self.headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
         self.body = b'{"ok": true}'
@@ -63,6 +65,7 @@ class RecordingUpstream(httpx.AsyncBaseTransport):
         async for chunk in request.stream:
             seen.chunks.append(chunk)
             self.first_chunk.set()
+            self.first_chunk_seen.set()
         return httpx.Response(self.status, headers=self.headers, stream=_Body(self.body))
 
 
