@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from starlette.types import Message
 
+from aai_mcp.gateway import load_default_catalog
 from aai_mcp.proxy.allowlist import ALLOWED, HOST_PREFIXES, resolve
 from aai_mcp.transports.http import build_http_app
 from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_gateway, proxy_token
@@ -103,12 +105,27 @@ def test_the_allowlist_is_exactly_the_documented_operations() -> None:
     documented = {
         (host, method, path) for host, operations in specs().operations.items() for method, path in operations
     }
-    listed = {(host, method, normalise_path(path)) for host, method, path in ALLOWED}
+    listed = {(host, method, normalise_path(path)) for host, method, path, _ in ALLOWED}
     assert listed == documented
 
 
 def test_every_allowed_operation_resolves_to_its_host() -> None:
-    for host, method, template in ALLOWED:
+    for host, method, template, _ in ALLOWED:
         path = HOST_PREFIXES[host] + template.replace("{}", "abc_123-X.y")
         target = resolve(method, path)
         assert target is not None and target.host == host, (host, method, template)
+
+
+def test_each_calls_effect_is_the_one_its_mcp_tool_declares() -> None:
+    """One access model: the proxy path a tool calls needs the effect the tool is filtered by."""
+    checked = 0
+    for spec in load_default_catalog().tools.values():
+        route = spec.route
+        if route is None or route.host not in HOST_PREFIXES:
+            continue
+        path = HOST_PREFIXES[route.host] + re.sub(r"\{[^}]*\}", "abc", route.path)
+        target = resolve(route.method, path)
+        assert target is not None, (spec.name, route.method, route.path)
+        assert target.effect in spec.effects, (spec.name, target.effect, spec.effects)
+        checked += 1
+    assert checked >= 10

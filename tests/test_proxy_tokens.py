@@ -76,6 +76,30 @@ async def test_a_token_without_the_proxy_scope_is_403() -> None:
     assert_refused(response, 403, "proxy_not_allowed", upstream)
 
 
+@pytest.mark.parametrize(
+    ("scopes", "method", "path", "status"),
+    [
+        (Scopes(proxy=True, read_only=True), "GET", "/v2/transcript/abc", 200),
+        (Scopes(proxy=True, read_only=True), "POST", "/v2/transcript", 403),
+        (Scopes(proxy=True, read_only=True), "DELETE", "/v2/transcript/abc", 403),
+        (Scopes(proxy=True, methods=frozenset({"upload"})), "POST", "/v2/upload", 200),
+        (Scopes(proxy=True, methods=frozenset({"upload"})), "POST", "/llm-gateway/v1/chat/completions", 403),
+        (Scopes(proxy=True, methods=frozenset({"read"})), "GET", "/v3/token", 403),
+        (Scopes(proxy=True, methods=frozenset({"credentials"})), "GET", "/agents/v1/token", 200),
+    ],
+)
+async def test_a_proxy_call_needs_the_effect_its_method_class_names(
+    scopes: Scopes, method: str, path: str, status: int
+) -> None:
+    upstream = RecordingUpstream()
+    async with proxy_client(proxy_gateway(upstream)) as client:
+        response = await client.request(method, PROXY + path, headers={"Authorization": proxy_token(scopes)})
+    assert response.status_code == status, response.text
+    assert len(upstream.seen) == (1 if status == 200 else 0)
+    if status == 403:
+        assert response.json()["error"]["code"] == "proxy_not_allowed"
+
+
 async def test_a_token_revoked_in_the_file_is_401(tmp_path: Path) -> None:
     upstream = RecordingUpstream()
     minted = proxy_minted()

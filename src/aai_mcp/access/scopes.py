@@ -89,11 +89,18 @@ class Scopes(BaseModel):
             proxy=True if self.proxy and other.proxy else None,
         )
 
-    def allows_proxy(self) -> str | None:
-        """None when the team proxy may be used, else why not."""
-        if self.proxy:
+    def allows_proxy(self, effect: MethodClass | None = None) -> str | None:
+        """None when the team proxy may be used (for a call with `effect`, when given), else why not.
+        Toolsets, tools and tags name MCP tools: only methods and read-only apply to raw API calls."""
+        if not self.proxy:
+            return "this token's scopes do not include the team proxy (mint one with --proxy)"
+        if effect is None:
             return None
-        return "this token's scopes do not include the team proxy (mint one with --proxy)"
+        if self.methods is not None and effect not in self.methods:
+            return _missing("method", effect)
+        if self.read_only and effect != "read":
+            return "this token is read-only"
+        return None
 
 
 def _both(mine: frozenset[T] | None, theirs: frozenset[T] | None) -> frozenset[T] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aai_mcp.catalog.model import HostName
+from aai_mcp.catalog.model import Effect, HostName
 
 # Where each host's paths sit under the proxy prefix: the pre-recorded API and the streaming token
 # keep their own paths (so the SDKs' base_url works unchanged); the others need a host prefix.
@@ -20,21 +20,23 @@ HOST_PREFIXES: dict[HostName, str] = {
     "agents": "/agents",
 }
 
-ALLOWED: tuple[tuple[HostName, str, str], ...] = (
-    ("api", "POST", "/v2/upload"),
-    ("api", "POST", "/v2/transcript"),
-    ("api", "GET", "/v2/transcript"),
-    ("api", "GET", "/v2/transcript/{}"),
-    ("api", "DELETE", "/v2/transcript/{}"),
-    ("api", "GET", "/v2/transcript/{}/{}"),  # srt and vtt subtitles
-    ("api", "GET", "/v2/transcript/{}/sentences"),
-    ("api", "GET", "/v2/transcript/{}/paragraphs"),
-    ("api", "GET", "/v2/transcript/{}/word-search"),
-    ("api", "GET", "/v2/transcript/{}/redacted-audio"),
-    ("streaming", "GET", "/v3/token"),
-    ("llm_gateway", "POST", "/v1/chat/completions"),
-    ("llm_gateway", "POST", "/v1/understanding"),
-    ("agents", "GET", "/v1/token"),
+# (host, method, path template, effect): the effect is what a token's methods and read-only check,
+# the same classes the MCP tools are filtered by.
+ALLOWED: tuple[tuple[HostName, str, str, Effect], ...] = (
+    ("api", "POST", "/v2/upload", "upload"),
+    ("api", "POST", "/v2/transcript", "transcription"),
+    ("api", "GET", "/v2/transcript", "read"),
+    ("api", "GET", "/v2/transcript/{}", "read"),
+    ("api", "DELETE", "/v2/transcript/{}", "delete"),
+    ("api", "GET", "/v2/transcript/{}/{}", "read"),  # srt and vtt subtitles
+    ("api", "GET", "/v2/transcript/{}/sentences", "read"),
+    ("api", "GET", "/v2/transcript/{}/paragraphs", "read"),
+    ("api", "GET", "/v2/transcript/{}/word-search", "read"),
+    ("api", "GET", "/v2/transcript/{}/redacted-audio", "read"),
+    ("streaming", "GET", "/v3/token", "credentials"),
+    ("llm_gateway", "POST", "/v1/chat/completions", "llm"),
+    ("llm_gateway", "POST", "/v1/understanding", "llm"),
+    ("agents", "GET", "/v1/token", "credentials"),
 )
 
 # Unreserved URL characters only: no `%` (so no encoded slash or dot), no `:` (no scheme), no `@`.
@@ -47,6 +49,7 @@ class Target:
 
     host: HostName
     path: str
+    effect: Effect
 
 
 def resolve(method: str, path: str) -> Target | None:
@@ -55,10 +58,10 @@ def resolve(method: str, path: str) -> Target | None:
     segments = path.split("/")
     if segments[0] != "" or not all(_plain(segment) for segment in segments[1:]):
         return None
-    for host, allowed_method, template in ALLOWED:
+    for host, allowed_method, template, effect in ALLOWED:
         prefix = HOST_PREFIXES[host]
         if allowed_method == method and _matches(prefix + template, segments):
-            return Target(host, path[len(prefix) :])
+            return Target(host, path[len(prefix) :], effect)
     return None
 
 

@@ -41,8 +41,9 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             principal = self._authenticate(scope)
-            _authorize(principal)
+            _authorize(principal, None)
             target = _route(scope)
+            _authorize(principal, target)
         except Refused as refused:
             await refused.response()(scope, receive, send)
             return
@@ -87,11 +88,12 @@ def _as_bearer(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-def _authorize(principal: Principal) -> None:
+def _authorize(principal: Principal, target: Target | None) -> None:
+    """The proxy scope first (before the path is looked at), then the call's own effect."""
     # No scopes: auth mode none (a loopback-only server) or a passthrough caller's own key.
     if principal.scopes is None:
         return
-    reason = principal.scopes.allows_proxy()
+    reason = principal.scopes.allows_proxy(None if target is None else target.effect)
     if reason is not None:
         raise Refused(403, "proxy_not_allowed", reason)
 
