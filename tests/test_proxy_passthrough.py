@@ -72,6 +72,9 @@ async def test_each_host_gets_the_call_byte_for_byte(path: str, url: str, author
     assert seen.request.headers.get_list("x-caller") == ["1", "2"]
     assert seen.request.headers["content-type"] == "a/b"
     assert seen.body == (content or b"")
+    if content is not None:  # the caller's framing, not re-chunked
+        assert seen.request.headers["content-length"] == str(len(content))
+        assert "transfer-encoding" not in seen.request.headers
     assert token not in repr(seen.request.headers.raw) and token not in seen.body.decode("latin-1")
 
 
