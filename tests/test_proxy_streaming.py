@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
-from aai_mcp.proxy.relay import relay_response
+from aai_mcp.proxy.relay import AnswerCutOff, relay_response
 from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway, proxy_token
 from tests.support.servers import serve_gateway_in_thread
 
@@ -96,3 +96,23 @@ async def test_the_answer_is_relayed_part_by_part() -> None:
 
     await relay_response(response, send)
     assert relayed == parts
+
+
+class _Broken(httpx.AsyncByteStream):
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"partial "
+        raise httpx.ReadError(
+            "connection reset while reading https://api.assemblyai.com/v2/transcript/secret-id"
+        )
+
+
+async def test_an_answer_cut_off_upstream_breaks_the_callers_answer_too() -> None:
+    relayed: list[Message] = []
+
+    async def send(message: Message) -> None:
+        relayed.append(message)
+
+    with pytest.raises(AnswerCutOff) as caught:
+        await relay_response(httpx.Response(200, stream=_Broken()), send)
+    assert "secret-id" not in str(caught.value)
+    assert relayed[-1] == {"type": "http.response.body", "body": b"partial ", "more_body": True}

@@ -57,9 +57,18 @@ async def relay_response(response: httpx.Response, send: Send) -> None:
     if response.status_code == 429:
         headers += _missing_rate_limit_headers(response.headers)
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    async for chunk in response.aiter_raw():
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    try:
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except httpx.TransportError as exc:
+        # Too late for a 502: the connection must break so the caller cannot take the cut answer for
+        # a whole one. httpx's text names the URL (transcript ids), so only the type is kept.
+        raise AnswerCutOff(f"the upstream answer broke off ({type(exc).__name__})") from None
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class AnswerCutOff(Exception):
+    """Upstream stopped in the middle of an answer already being relayed."""
 
 
 def _missing_rate_limit_headers(headers: httpx.Headers) -> RawHeaders:
