@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import respx
 
 from aai_mcp.access import HEADER_NAME, Scopes, mint
 from tests.support import CANARY_KEY
@@ -180,3 +181,20 @@ async def test_the_tokens_second_secret_is_checked_and_never_forwarded() -> None
     assert len(upstream.seen) == 1
     assert HEADER_NAME.lower() not in upstream.seen[0].request.headers
     assert minted.header_secret not in repr(upstream.seen[0].request.headers.raw)
+
+
+async def test_a_respx_mocked_upstream_answers_through_the_proxy() -> None:
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post("https://api.assemblyai.com/v2/upload").respond(
+            200, json={"upload_url": "https://cdn.assemblyai.com/upload/u1"}
+        )
+        gateway = proxy_gateway(None)
+        async with proxy_client(gateway) as client:
+            response = await client.post(
+                PROXY + "/v2/upload", content=b"audio bytes", headers={"Authorization": proxy_token()}
+            )
+    assert response.status_code == 200
+    assert response.json() == {"upload_url": "https://cdn.assemblyai.com/upload/u1"}
+    sent = route.calls.last.request
+    assert sent.content == b"audio bytes"
+    assert sent.headers["authorization"] == CANARY_KEY

@@ -77,7 +77,8 @@ class _Body(httpx.AsyncByteStream):
         yield self.body
 
 
-def proxy_gateway(upstream: httpx.AsyncBaseTransport, **settings: Any) -> Gateway:
+def proxy_gateway(upstream: httpx.AsyncBaseTransport | None, **settings: Any) -> Gateway:
+    """A gateway whose upstream is `upstream` (None: the network, for respx to intercept)."""
     values: dict[str, Any] = {"auth": ["tokens"], "token_secrets": SECRET, **settings}
     return build_gateway(make_settings(**values), transport=upstream)
 

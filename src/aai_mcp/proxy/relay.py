@@ -58,13 +58,22 @@ async def relay_response(response: httpx.Response, send: Send) -> None:
         headers += _missing_rate_limit_headers(response.headers)
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in _raw_chunks(response):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except httpx.TransportError as exc:
         # Too late for a 502: the connection must break so the caller cannot take the cut answer for
         # a whole one. httpx's text names the URL (transcript ids), so only the type is kept.
         raise AnswerCutOff(f"the upstream answer broke off ({type(exc).__name__})") from None
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    if response.is_stream_consumed:
+        # A transport that hands over the body already read (httpx.MockTransport, respx).
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
 
 
 class AnswerCutOff(Exception):
