@@ -322,10 +322,11 @@ def gateway_principal(gateway: Gateway, headers: dict[str, str]) -> Principal:
     return Authenticator(gateway.settings).authenticate(lowered, None)
 
 
-def test_metrics_only_refuses_tool_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = mint_with(capsys, "--metrics-only", "--read-only")
+@pytest.mark.parametrize("flag", ["--read-only", "--proxy"])
+def test_metrics_only_refuses_tool_and_proxy_flags(capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    code, out, err = mint_with(capsys, "--metrics-only", flag)
     assert (code, out) == (2, "")
-    assert "--metrics-only allows no tool" in err
+    assert "--metrics-only allows no tool and no proxy" in err
 
 
 @pytest.mark.slow

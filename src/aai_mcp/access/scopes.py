@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar, get_args
+from typing import Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 
@@ -55,6 +55,9 @@ class Scopes(BaseModel):
     metrics: bool | None = None
     """True: may read /metrics (every caller's tool usage). Never implied by the other axes being open;
     None rather than False when not granted, so tokens that lack it encode as before."""
+    proxy: Literal[True] | None = None
+    """The team proxy (/v1/assemblyai). Granted only explicitly (`token mint --proxy`): tokens minted
+    before the proxy existed lack it, and an unrestricted MCP token must not become a raw-API key."""
 
     @field_serializer("methods", "toolsets", "tools", "tags")
     def _sorted(self, value: frozenset[str] | None) -> list[str] | None:
@@ -87,7 +90,21 @@ class Scopes(BaseModel):
             read_only=self.read_only or other.read_only,
             tags=_both(self.tags, other.tags),
             metrics=True if self.metrics and other.metrics else None,
+            proxy=True if self.proxy and other.proxy else None,
         )
+
+    def allows_proxy(self, effect: MethodClass | None = None) -> str | None:
+        """None when the team proxy may be used (for a call with `effect`, when given), else why not.
+        Toolsets, tools and tags name MCP tools: only methods and read-only apply to raw API calls."""
+        if not self.proxy:
+            return "this token's scopes do not include the team proxy (mint one with --proxy)"
+        if effect is None:
+            return None
+        if self.methods is not None and effect not in self.methods:
+            return _missing("method", effect)
+        if self.read_only and effect != "read":
+            return "this token is read-only"
+        return None
 
 
 def _both(mine: frozenset[T] | None, theirs: frozenset[T] | None) -> frozenset[T] | None:

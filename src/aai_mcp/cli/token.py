@@ -175,6 +175,7 @@ def scopes_from_args(args: MintOptions, catalog: Catalog) -> Scopes:
             "read_only": args.read_only,
             "tags": _names(args.tags, "--tags", "tag", tags),
             "metrics": True if args.metrics else None,
+            "proxy": True if args.proxy else None,
         }
     )
 
@@ -182,10 +183,18 @@ def scopes_from_args(args: MintOptions, catalog: Catalog) -> Scopes:
 def _metrics_only(args: MintOptions) -> Scopes:
     """No tool at all (an empty tool list allows nothing), /metrics only: a scraper's token, which sits
     in a monitoring system's configuration, cannot spend the key."""
-    narrowing = [args.methods, args.toolsets, args.tools, args.tags, args.read_only or None]
+    narrowing = [
+        args.methods,
+        args.toolsets,
+        args.tools,
+        args.tags,
+        args.read_only or None,
+        args.proxy or None,
+    ]
     if any(value is not None for value in narrowing):
         raise UsageError(
-            "--metrics-only allows no tool: leave out --methods, --toolsets, --tools, --tags, --read-only"
+            "--metrics-only allows no tool and no proxy: leave out --methods, --toolsets, --tools, --tags, "
+            "--read-only and --proxy"
         )
     return Scopes(tools=frozenset(), metrics=True)
 
@@ -308,6 +317,7 @@ def _print_scopes(scopes: Scopes, catalog: Catalog) -> None:
     print(f"read-only: {'yes' if scopes.read_only else 'no'}")
     print(f"tags:      {listed(scopes.tags)}")
     print(f"metrics:   {'yes' if scopes.metrics else 'no'}")
+    print(f"proxy:     {'yes' if scopes.proxy else 'no'}")
     allowed = _allowed_tools(scopes, catalog)
     print(f"allows:    {len(allowed)} of {len(catalog.tools)} tools: {', '.join(allowed) or '(none)'}")
 

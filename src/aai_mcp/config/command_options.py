@@ -136,6 +136,9 @@ class MintOptions(CommandOptions):
     metrics_only: Annotated[bool, ARGUMENT] = Field(
         False, description="Allow reading /metrics and nothing else (no tool): for a Prometheus scraper."
     )
+    proxy: Annotated[bool, ARGUMENT] = Field(
+        False, description="Also allow the team proxy (/v1/assemblyai): AssemblyAI's REST API as it is."
+    )
     expires: Annotated[str, ARGUMENT] = Field(
         DEFAULT_EXPIRES,
         description="A lifetime (90m, 24h, 7d, 2w), an ISO-8601 time (UTC unless it has an offset) "

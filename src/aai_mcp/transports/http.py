@@ -24,6 +24,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.metrics import Metrics
+from aai_mcp.proxy import PROXY_PREFIX, ProxyApp
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.draining import (
     Draining,
@@ -223,6 +224,7 @@ def build_http_app(
             Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
             *metrics_routes(gateway, authenticator),
+            Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
         ],
         lifespan=lifespan,
         middleware=[

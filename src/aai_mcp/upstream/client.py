@@ -31,6 +31,11 @@ if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this pa
 BEARER_HOSTS: frozenset[HostName] = frozenset({"agents"})
 
 
+def authorization_value(host: HostName, key: str) -> str:
+    """The Authorization header value `host` expects for `key`."""
+    return f"Bearer {key}" if host in BEARER_HOSTS else key
+
+
 class Upstream:
     """The gateway's only way out to AssemblyAI. Create at start-up, `aclose()` at shutdown."""
 
@@ -63,8 +68,7 @@ class Upstream:
 
     @staticmethod
     def _auth_headers(host: HostName, key: str) -> dict[str, str]:
-        value = f"Bearer {key}" if host in BEARER_HOSTS else key
-        return {"Authorization": value, "User-Agent": f"aai-mcp/{__version__}"}
+        return {"Authorization": authorization_value(host, key), "User-Agent": f"aai-mcp/{__version__}"}
 
     async def __aenter__(self) -> Upstream:
         return self
@@ -88,6 +92,11 @@ class Upstream:
     def _count(self, host: HostName, status: int | None) -> None:
         if self.metrics is not None:
             self.metrics.upstream_answer(host, status)
+
+    async def send_streaming(self, host: HostName, request: httpx.Request) -> httpx.Response:
+        """Send a request built elsewhere (the proxy's) on `host`'s connections, the answer unread:
+        the caller streams it and must close it."""
+        return await self._clients[host].send(request, stream=True)
 
     async def aclose(self) -> None:
         if self._own_key:

@@ -1,0 +1,109 @@
+"""The proxy's front door: one chain for every path, authenticate -> authorize -> route -> forward."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, request_headers
+from aai_mcp.gateway import Gateway
+from aai_mcp.proxy.allowlist import Target, resolve
+from aai_mcp.proxy.keys import upstream_key
+from aai_mcp.proxy.relay import relay_response, upstream_request
+
+PROXY_PREFIX = "/v1/assemblyai"
+log = logging.getLogger("aai_mcp.proxy")
+
+
+class Refused(Exception):
+    """A request answered by the proxy itself, in the one error shape."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="aai-mcp"'} if self.status == 401 else None
+        body = {"error": {"code": self.code, "message": self.message}}
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+class ProxyApp:
+    """AssemblyAI's REST API for holders of an aai-mcp token with the proxy scope."""
+
+    def __init__(self, gateway: Gateway, authenticator: Authenticator) -> None:
+        self.gateway = gateway
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            principal = self._authenticate(scope)
+            _authorize(principal, None)
+            target = _route(scope)
+            _authorize(principal, target)
+        except Refused as refused:
+            await refused.response()(scope, receive, send)
+            return
+        await self._forward(principal, target, scope, receive, send)
+
+    def _authenticate(self, scope: Scope) -> Principal:
+        if scope["type"] != "http":
+            raise Refused(404, "not_found", "The proxy forwards HTTP requests only.")
+        try:
+            headers = request_headers(scope["headers"])
+            return self.authenticator.authenticate(_as_bearer(headers), None)
+        except AuthFailure as failure:
+            raise Refused(failure.status, failure.code, failure.message) from None
+
+    async def _forward(
+        self, principal: Principal, target: Target, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        upstream = self.gateway.upstream
+        key = upstream_key(principal, target, self.gateway.settings)
+        request = upstream_request(
+            upstream, target, scope["method"], scope.get("query_string", b""), scope["headers"], key, receive
+        )
+        try:
+            response = await upstream.send_streaming(target.host, request)
+        except httpx.TransportError as exc:
+            # No path: it holds transcript ids, which are the caller's data.
+            log.warning("proxy: %s to %s failed: %s", scope["method"], target.host, type(exc).__name__)
+            message = f"AssemblyAI's {target.host} host could not be reached or did not answer in time."
+            await Refused(502, "upstream_unreachable", message).response()(scope, receive, send)
+            return
+        try:
+            await relay_response(response, send)
+        finally:
+            await response.aclose()
+
+
+def _as_bearer(headers: dict[str, str]) -> dict[str, str]:
+    """The official SDKs send their key raw in Authorization: a raw value counts as a bearer."""
+    value = headers.get("authorization", "").strip()
+    if value and " " not in value:
+        return {**headers, "authorization": f"Bearer {value}"}
+    return headers
+
+
+def _authorize(principal: Principal, target: Target | None) -> None:
+    """The proxy scope first (before the path is looked at), then the call's own effect."""
+    # No scopes: auth mode none (a loopback-only server) or a passthrough caller's own key.
+    if principal.scopes is None:
+        return
+    reason = principal.scopes.allows_proxy(None if target is None else target.effect)
+    if reason is not None:
+        raise Refused(403, "proxy_not_allowed", reason)
+
+
+def _route(scope: Scope) -> Target:
+    raw = scope.get("raw_path") or scope["path"].encode()
+    path = raw.decode("latin-1")
+    target = None
+    if path.startswith(PROXY_PREFIX + "/"):
+        target = resolve(scope["method"], path[len(PROXY_PREFIX) :])
+    if target is None:
+        raise Refused(404, "not_found", "Not an AssemblyAI API path this proxy forwards.")
+    return target
