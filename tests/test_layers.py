@@ -1,5 +1,6 @@
-"""The core never reaches into a front door: catalog, upstream, access, config and state import none of
-mcp_server, transports, cli or simulator, so a new front door can use the core without the MCP one."""
+"""The core never reaches into a front door: catalog, upstream, access, config, state and metrics import
+none of mcp_server, proxy, transports, cli or simulator, so a new front door can use the core without the
+MCP one; and the MCP front door and the team proxy do not reach into each other."""
 
 from __future__ import annotations
 
@@ -9,8 +10,24 @@ from pathlib import Path
 import aai_mcp
 
 PACKAGE = Path(aai_mcp.__file__).parent
-CORE = ("catalog", "upstream", "access", "config", "state", "caller_input.py", "logs.py", "redaction.py")
-FRONT_DOORS = ("aai_mcp.mcp_server", "aai_mcp.transports", "aai_mcp.cli", "aai_mcp.simulator")
+CORE = (
+    "catalog",
+    "upstream",
+    "access",
+    "config",
+    "state",
+    "caller_input.py",
+    "logs.py",
+    "redaction.py",
+    "metrics.py",
+)
+FRONT_DOORS = (
+    "aai_mcp.mcp_server",
+    "aai_mcp.transports",
+    "aai_mcp.cli",
+    "aai_mcp.proxy",
+    "aai_mcp.simulator",
+)
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -39,6 +56,18 @@ def test_the_core_imports_no_front_door() -> None:
         for path in files
         for name in sorted(imported_modules(path))
         if name.startswith(FRONT_DOORS)
+    ]
+    assert crossings == []
+
+
+def test_the_mcp_front_door_and_the_proxy_import_each_other_nowhere() -> None:
+    pairs = {"mcp_server": "aai_mcp.proxy", "proxy": "aai_mcp.mcp_server"}
+    crossings = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for door, other in pairs.items()
+        for path in sorted((PACKAGE / door).rglob("*.py"))
+        for name in sorted(imported_modules(path))
+        if name.startswith(other)
     ]
     assert crossings == []
 
