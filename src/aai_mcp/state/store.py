@@ -18,6 +18,19 @@ class RevokedSince:
     cursor: int
 
 
+@dataclass(frozen=True)
+class KeyState:
+    """An upstream key's shared state: cooling down until a time, or taken out by a 401/403."""
+
+    name: str
+    cooling_until: float | None = None
+    disabled_reason: str | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_reason is not None
+
+
 class Store(Protocol):
     """Durable state shared by every instance (SQLite on one machine, PostgreSQL for several)."""
 
@@ -40,6 +53,24 @@ class Store(Protocol):
         """Ids revoked after `cursor` (0: every id), in the order they were revoked."""
 
     def is_revoked(self, token_id: str) -> bool: ...
+
+    def key_states(self) -> dict[str, KeyState]:
+        """Every upstream key that has a recorded state, by name (keys never seen are usable)."""
+
+    def cool_key(self, name: str, until: float) -> None:
+        """Keep `name` out of use until `until` (a 429's Retry-After); never shortens a cooldown."""
+
+    def disable_key(self, name: str, reason: str) -> None:
+        """Take `name` out of use until `enable_key` (upstream refused it: 401/403)."""
+
+    def enable_key(self, name: str) -> bool:
+        """Put `name` back in use, cooldown and disablement cleared; False when it had no state."""
+
+    def record_resource_key(self, resource_ids: list[str], name: str) -> None:
+        """Resources (upload URLs, transcript ids) made with key `name`; a later record wins."""
+
+    def resource_key(self, resource_id: str) -> str | None:
+        """The name of the key that made `resource_id`, or None when unknown."""
 
     def schema_version(self) -> str | None: ...
 

@@ -22,3 +22,24 @@ revoked_tokens = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=True),
     sqlite_autoincrement=True,
 )
+
+# One row per upstream key that has had a state: cooling down after a 429 (until a time every
+# instance compares with its own clock) or taken out after a 401/403 until an operator enables it.
+upstream_keys = sa.Table(
+    "upstream_keys",
+    metadata,
+    sa.Column("key_name", sa.String(200), primary_key=True),
+    sa.Column("cooling_until", sa.Float, nullable=True),
+    sa.Column("disabled_at", sa.Float, nullable=True),
+    sa.Column("disabled_reason", sa.String(200), nullable=True),
+)
+
+# Which key made a resource (an upload URL, a transcript id): its follow-ups must use that key, since
+# the resource belongs to that key's AssemblyAI account.
+resource_keys = sa.Table(
+    "resource_keys",
+    metadata,
+    sa.Column("resource_id", sa.String(500), primary_key=True),
+    sa.Column("key_name", sa.String(200), nullable=False),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+)

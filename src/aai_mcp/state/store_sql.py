@@ -15,12 +15,14 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 
 from aai_mcp.state.engines import StoreLocation, create_engine, store_location
-from aai_mcp.state.store import RevokedSince
+from aai_mcp.state.store import KeyState, RevokedSince
 from aai_mcp.state.store_migrations import current_version, ensure_current
-from aai_mcp.state.store_schema import revoked_tokens
+from aai_mcp.state.store_schema import resource_keys, revoked_tokens, upstream_keys
 
 MAX_TOKEN_ID = 64
 MAX_REASON = 500
+MAX_KEY_NAME = 200
+MAX_RESOURCE_ID = 500
 
 
 class SqlStore:
@@ -79,11 +81,74 @@ class SqlStore:
         with self.engine.connect() as connection:
             return connection.execute(query).first() is not None
 
+    def key_states(self) -> dict[str, KeyState]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(upstream_keys)).all()
+        return {row.key_name: KeyState(row.key_name, row.cooling_until, row.disabled_reason) for row in rows}
+
+    def cool_key(self, name: str, until: float) -> None:
+        column = upstream_keys.c.cooling_until
+        longer = sa.or_(column.is_(None), column < until)
+        self._set_key_state(name, {"cooling_until": until}, longer)
+
+    def disable_key(self, name: str, reason: str) -> None:
+        values = {"disabled_at": time.time(), "disabled_reason": reason[:MAX_KEY_NAME]}
+        self._set_key_state(name, values, upstream_keys.c.disabled_reason.is_(None))
+
+    def enable_key(self, name: str) -> bool:
+        with self.engine.begin() as connection:
+            found = connection.execute(upstream_keys.delete().where(upstream_keys.c.key_name == name))
+        return found.rowcount > 0
+
+    def _set_key_state(self, name: str, values: dict[str, object], when: sa.ColumnElement[bool]) -> None:
+        _check_length("a key name", name, MAX_KEY_NAME)
+        for _ in range(2):  # an insert racing another instance's insert retries as an update
+            with self.engine.begin() as connection:
+                query = upstream_keys.update().where(upstream_keys.c.key_name == name)
+                if connection.execute(query.where(when).values(**values)).rowcount:
+                    return
+                if connection.execute(
+                    sa.select(upstream_keys.c.key_name).where(upstream_keys.c.key_name == name)
+                ).first():
+                    return  # the state already holds (a longer cooldown, an earlier disablement)
+                try:
+                    connection.execute(upstream_keys.insert().values(key_name=name, **values))
+                    return
+                except IntegrityError:
+                    continue
+
+    def record_resource_key(self, resource_ids: list[str], name: str) -> None:
+        _check_length("a key name", name, MAX_KEY_NAME)
+        ids = list(dict.fromkeys(r for r in resource_ids if r and len(r) <= MAX_RESOURCE_ID))
+        if not ids:
+            return
+        rows = [{"resource_id": r, "key_name": name, "recorded_at": time.time()} for r in ids]
+        for attempt in range(2):  # another instance inserting the same id at once: once more
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(resource_keys.delete().where(resource_keys.c.resource_id.in_(ids)))
+                    connection.execute(resource_keys.insert(), rows)
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+
+    def resource_key(self, resource_id: str) -> str | None:
+        query = sa.select(resource_keys.c.key_name).where(resource_keys.c.resource_id == resource_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else str(row.key_name)
+
     def schema_version(self) -> str | None:
         return current_version(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _check_length(what: str, value: str, most: int) -> None:
+    if not value or len(value) > most:
+        raise ValueError(f"{what} has 1 to {most} characters")
 
 
 def open_store(
