@@ -17,9 +17,10 @@ import respx
 from pydantic import SecretStr
 
 from aai_mcp.access import Scopes, mint
-from aai_mcp.access.accounts import AccountsError, load_accounts
+from aai_mcp.access.accounts import AccountsError, load_accounts, load_key_pools
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
+from aai_mcp.redaction import held_keys
 from tests.support import CANARY_KEY, make_settings
 from tests.support.servers import clean_env, free_port, serve_gateway_in_thread
 from tests.test_access_http import assert_refused, post_call
@@ -187,8 +188,13 @@ A_KEY_LOOKALIKE = "0123456789abcdef0123456789abcdef"
         (["team_a=env:TEAM_A_KEY"], {}, "account 'team_a': environment variable TEAM_A_KEY is not set"),
         (["team_a=env:TEAM_A_KEY"], {"TEAM_A_KEY": "  "}, "environment variable TEAM_A_KEY is not set"),
         (["team_a=file:/nonexistent/team_a.key"], {}, "cannot read /nonexistent/team_a.key: No such file"),
-        (["team_a=env:X", "team_a=env:X"], {"X": A_KEY_LOOKALIKE}, "account 'team_a' is defined twice"),
-        (["default=env:X"], {"X": A_KEY_LOOKALIKE}, "account 'default' is defined twice"),
+        (
+            ["team_a=env:X", "team_a=env:X"],
+            {"X": A_KEY_LOOKALIKE},
+            "account 'team_a' lists key team_a/X twice",
+        ),
+        (["team_a=env:X*0"], {"X": A_KEY_LOOKALIKE}, "account 'team_a': a weight is a whole number"),
+        (["team_a=env:X*two"], {"X": A_KEY_LOOKALIKE}, "account 'team_a': a weight is a whole number"),
         # A key pasted where its source belongs is refused without being repeated back.
         ([f"team_a={A_KEY_LOOKALIKE}"], {}, "account 'team_a': the source must be env:VAR or file:/path"),
         ([A_KEY_LOOKALIKE], {}, "account entry 1 is not name=env:VAR or name=file:/path"),
@@ -226,3 +232,20 @@ def test_the_server_refuses_to_start_with_a_bad_account(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     for key in (A_KEY_LOOKALIKE, TEAM_A_KEY, CANARY_KEY):
         assert key not in done.stderr
+
+
+def test_an_account_named_in_several_entries_pools_their_keys(tmp_path: Path) -> None:
+    second = tmp_path / "team_a_second.key"
+    second.write_text(CANARY_KEY + "\n", encoding="utf-8")
+    env = {"TEAM_A_KEY": A_KEY_LOOKALIKE}
+    pools = load_key_pools(["team_a=env:TEAM_A_KEY", f"team_a=file:{second}*3"], None, env)
+    assert [(key.name, key.weight) for key in pools["team_a"]] == [
+        ("team_a/TEAM_A_KEY", 1),
+        ("team_a/team_a_second.key", 3),
+    ]
+    assert pools["team_a"][1].value.get_secret_value() == CANARY_KEY
+    assert CANARY_KEY not in repr(pools)  # names in logs and reprs, never values
+    # A principal of the account is given the pool's first key (the MCP side, until it uses the pool).
+    assert load_accounts(["team_a=env:TEAM_A_KEY"], None, env)["team_a"].get_secret_value() == A_KEY_LOOKALIKE
+    held = held_keys(make_settings(accounts=[f"team_a=file:{second}"]))
+    assert CANARY_KEY not in held.text(f"key {CANARY_KEY}")

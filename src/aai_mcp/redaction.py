@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 from pydantic import BaseModel
 
-from aai_mcp.access.accounts import AccountsError, load_accounts
+from aai_mcp.access.accounts import AccountsError, load_key_pools
 from aai_mcp.config.settings import Settings
 
 REDACTED = "[REDACTED]"
@@ -187,10 +187,11 @@ def secret_parts(value: str) -> list[str]:
 
 
 def held_keys(settings: Settings) -> Redactor:
-    """A redactor for every AssemblyAI key the server holds: its own and each account's."""
+    """A redactor for every AssemblyAI key the server holds: its own and every key of each account's pool."""
     keys = [settings.api_key.get_secret_value()] if settings.api_key else []
     try:
-        keys += [key.get_secret_value() for key in load_accounts(settings.accounts, None).values()]
+        pools = load_key_pools(settings.accounts, None).values()
+        keys += [key.value.get_secret_value() for pool in pools for key in pool]
     except AccountsError:
         pass  # a broken account list stops the HTTP server at start-up; stdio never reads it
     return Redactor(keys)

@@ -54,6 +54,14 @@ class Store(Protocol):
 
     def is_revoked(self, token_id: str) -> bool: ...
 
+    def schema_version(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class KeyPoolStore(Protocol):
+    """What the upstream key pool keeps in the store so every instance agrees (SqlStore has it)."""
+
     def key_states(self) -> dict[str, KeyState]:
         """Every upstream key that has a recorded state, by name (keys never seen are usable)."""
 
@@ -71,10 +79,6 @@ class Store(Protocol):
 
     def resource_key(self, resource_id: str) -> str | None:
         """The name of the key that made `resource_id`, or None when unknown."""
-
-    def schema_version(self) -> str | None: ...
-
-    def close(self) -> None: ...
 
 
 def failure_reason(exc: BaseException) -> str:
