@@ -1,0 +1,88 @@
+"""The key pool's choices on a real store (both engines): weights and load, cooldowns, disabled keys,
+affinity that never switches keys."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from aai_mcp.access.accounts import PoolKey
+from aai_mcp.state.store_sql import SqlStore
+from aai_mcp.upstream.key_pool import KeyPool, NoUsableKey
+
+pytestmark = pytest.mark.anyio
+A = PoolKey("team/A", "team", SecretStr("a" * 32))
+B = PoolKey("team/B", "team", SecretStr("b" * 32), weight=2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pool_on(store: SqlStore, clock: Clock | None = None) -> KeyPool:
+    return KeyPool({"team": [A, B]}, store, clock or Clock())
+
+
+async def test_the_least_loaded_key_by_weight_is_chosen(store: SqlStore) -> None:
+    pool = pool_on(store)
+    assert (await pool.choose("team", None)).key == B  # weight 2 wins an idle pool
+    # Load once chosen, in flight + 1 over weight: B takes two requests for every one of A's.
+    with pool.using(B):
+        assert (await pool.choose("team", None)).key == B  # A 1/1, B 2/2: a tie goes to the heavier
+    with pool.using(B), pool.using(B):
+        assert (await pool.choose("team", None)).key == A  # A 1/1 < B 3/2
+    with pool.using(A):
+        assert (await pool.choose("team", None)).key == B
+    assert pool.in_flight == {"team/A": 0, "team/B": 0}
+
+
+async def test_a_rate_limited_key_cools_down_for_its_retry_after(store: SqlStore) -> None:
+    clock = Clock()
+    pool = pool_on(store, clock)
+    await pool.rate_limited(B, 20)
+    assert (await pool.choose("team", None)).key == A
+    await pool.rate_limited(A, 5)
+    with pytest.raises(NoUsableKey) as raised:
+        await pool.choose("team", None)
+    assert raised.value.retry_after == 5
+    clock.now += 6
+    assert (await pool.choose("team", None)).key == A
+    clock.now += 15
+    assert (await pool.choose("team", None)).key == B
+
+
+async def test_a_refused_key_stays_out_until_enabled_and_other_instances_agree(store: SqlStore) -> None:
+    pool, other = pool_on(store), pool_on(store)
+    await pool.refused(B, 401)
+    assert (await other.choose("team", None)).key == A
+    await pool.refused(A, 403)
+    with pytest.raises(NoUsableKey) as raised:
+        await other.choose("team", None)
+    assert raised.value.retry_after is None  # only an operator brings them back
+    assert store.enable_key("team/B")
+    assert (await other.choose("team", None)).key == B
+
+
+async def test_a_follow_up_stays_on_the_key_that_made_the_resource(store: SqlStore) -> None:
+    clock = Clock()
+    pool = pool_on(store, clock)
+    await pool.remember(["tr_made_by_a"], A)
+    choice = await pool_on(store, clock).choose("team", "tr_made_by_a")  # another instance
+    assert choice.key == A and choice.pinned
+    await pool.rate_limited(A, 42)
+    with pytest.raises(NoUsableKey) as raised:
+        await pool.choose("team", "tr_made_by_a")  # never switched to B, which is free
+    assert raised.value.retry_after == 42 and "team/A" in raised.value.message
+    assert (await pool.choose("team", "tr_unknown")).key == B
+
+
+async def test_a_resource_of_another_account_is_not_pinned(store: SqlStore) -> None:
+    other = PoolKey("other/X", "other", SecretStr("x" * 32))
+    pool = KeyPool({"team": [A, B], "other": [other]}, store, Clock())
+    await pool.remember(["tr_other"], other)
+    choice = await pool.choose("team", "tr_other")
+    assert choice.key == B and not choice.pinned
