@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from prometheus_client import CollectorRegistry
 
+from aai_mcp.access.accounts import load_key_pools
 from aai_mcp.access.principal import Principal
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.config.settings import SIMULATOR_KEY, Settings
@@ -18,7 +19,9 @@ from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import Metrics
 from aai_mcp.state.shared import SharedState, build_shared_state
+from aai_mcp.state.store import KeyPoolStore
 from aai_mcp.upstream import Upstream
+from aai_mcp.upstream.key_pool import KeyPool
 
 log = logging.getLogger("aai_mcp")
 
@@ -35,6 +38,8 @@ class Gateway:
     registry: Registry
     upstream: Upstream
     runner: ToolRunner
+    key_pool: KeyPool | None = field(default=None)
+    """Set by `use_store` when an account has several upstream keys."""
 
     @property
     def metrics(self) -> Metrics:
@@ -45,6 +50,13 @@ class Gateway:
     def shared(self) -> SharedState:
         """Ephemeral state shared with the other instances (in-process when there is no Redis)."""
         return self.runner.shared
+
+    def use_store(self, store: KeyPoolStore) -> None:
+        """Pool the keys of every account configured with several (their state kept in `store`);
+        an account with one key keeps using it as before."""
+        pools = load_key_pools(self.settings.accounts, self.settings.api_key)
+        several = {account: keys for account, keys in pools.items() if len(keys) > 1}
+        self.key_pool = KeyPool(several, store) if several else None
 
     def upstream_for(self, principal: Principal) -> Upstream:
         return self.runner.upstream_for(principal)

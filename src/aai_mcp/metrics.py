@@ -60,6 +60,13 @@ class Metrics:
             ["host"],
             registry=registry,
         )
+        self._key_events = Counter(
+            "aai_mcp_upstream_key_events",
+            "Key pool events by key name (never its value): rate_limited, refused, failover, and "
+            "no_usable_key (key label empty).",
+            ["key", "event"],
+            registry=registry,
+        )
         self._gauges: dict[str, Gauge] = {}
 
     def tool_label(self, name: str) -> str:
@@ -77,6 +84,10 @@ class Metrics:
         self._upstream.labels(host=label, status_class=status_class(status)).inc()
         if status == 429:
             self._rate_limited.labels(host=label).inc()
+
+    def key_event(self, key_name: str | None, event: str) -> None:
+        """A key pool event; key names come from the operator's configuration (a closed set)."""
+        self._key_events.labels(key=key_name or "", event=event).inc()
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read at scrape time; registering `name` again (a second app on the same gateway)

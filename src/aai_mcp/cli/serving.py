@@ -83,18 +83,22 @@ def serve(settings: Settings) -> int:
     try:
         if store is not None:
             authenticator.use_store(store)
-        return _run_http(settings, authenticator, listener)
+        return _run_http(settings, authenticator, listener, store)
     finally:
         if store is not None:
             store.close()
 
 
-def _run_http(settings: Settings, authenticator: Authenticator, listener: socket.socket) -> int:
+def _run_http(
+    settings: Settings, authenticator: Authenticator, listener: socket.socket, store: SqlStore | None
+) -> int:
     from aai_mcp.transports.connections import server_config
     from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
 
     gateway = build_gateway(settings)
+    if store is not None:
+        gateway.use_store(store)
     draining = draining_for(gateway)
     app = build_http_app(gateway, authenticator, draining)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"

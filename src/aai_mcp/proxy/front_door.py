@@ -5,30 +5,18 @@ from __future__ import annotations
 import logging
 
 import httpx
-from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, request_headers
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target, resolve
 from aai_mcp.proxy.keys import upstream_key
-from aai_mcp.proxy.relay import relay_response, upstream_request
+from aai_mcp.proxy.pooled import forward_pooled
+from aai_mcp.proxy.refusals import Refused
+from aai_mcp.proxy.relay import relay_response, request_body, upstream_request
 
 PROXY_PREFIX = "/v1/assemblyai"
 log = logging.getLogger("aai_mcp.proxy")
-
-
-class Refused(Exception):
-    """A request answered by the proxy itself, in the one error shape."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="aai-mcp"'} if self.status == 401 else None
-        body = {"error": {"code": self.code, "message": self.message}}
-        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 class ProxyApp:
@@ -61,11 +49,15 @@ class ProxyApp:
     async def _forward(
         self, principal: Principal, target: Target, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        pool = self.gateway.key_pool
+        if pool is not None and principal.scopes is not None and pool.serves(principal.account):
+            await forward_pooled(self.gateway, pool, principal, target, scope, receive, send)
+            return
         upstream = self.gateway.upstream
         key = upstream_key(principal, target, self.gateway.settings)
-        request = upstream_request(
-            upstream, target, scope["method"], scope.get("query_string", b""), scope["headers"], key, receive
-        )
+        content = request_body(scope["headers"], receive)
+        query = scope.get("query_string", b"")
+        request = upstream_request(upstream, target, scope["method"], query, scope["headers"], key, content)
         try:
             response = await upstream.send_streaming(target.host, request)
         except httpx.TransportError as exc:

@@ -22,17 +22,30 @@ def upstream_request(
     query: bytes,
     headers: RawHeaders,
     key: str,
-    receive: Receive,
+    content: bytes | AsyncIterator[bytes] | None,
 ) -> httpx.Request:
-    """The caller's request rewritten for `target`: fixed host, the caller's path and query bytes."""
+    """The caller's request rewritten for `target`: fixed host, the caller's path and query bytes,
+    `content` the body (`request_body`, or the same bytes again when the pool repeats a request)."""
     raw_path = target.path.encode() + (b"?" + query if query else b"")
     url = httpx.URL(upstream.base_urls[target.host]).copy_with(raw_path=raw_path)
     sent = forwarded_request_headers(headers)
     sent.append((b"authorization", authorization_value(target.host, key).encode()))
-    has_body = any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in headers)
-    content = _request_body(receive) if has_body else None
     timeout = _timeout(upstream.settings, target)
     return httpx.Request(method, url, headers=sent, content=content, extensions={"timeout": timeout})
+
+
+def has_body(headers: RawHeaders) -> bool:
+    return any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in headers)
+
+
+def request_body(headers: RawHeaders, receive: Receive) -> AsyncIterator[bytes] | None:
+    """The caller's body as it arrives, or None when the request has none."""
+    return _request_body(receive) if has_body(headers) else None
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body, for a small one the pool may have to send again."""
+    return b"".join([chunk async for chunk in _request_body(receive)])
 
 
 async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
@@ -51,14 +64,15 @@ def _timeout(settings: Settings, target: Target) -> dict[str, float | None]:
     return httpx.Timeout(read, connect=settings.connect_timeout_seconds).as_dict()
 
 
-async def relay_response(response: httpx.Response, send: Send) -> None:
-    """Upstream's status, headers and raw (still encoded) body bytes, chunk by chunk."""
+async def relay_response(response: httpx.Response, send: Send, read: bytes | None = None) -> None:
+    """Upstream's status, headers and raw (still encoded) body bytes, chunk by chunk; `read`: the
+    raw body already read whole (to see what resources it names)."""
     headers = returned_response_headers(response.headers.raw)
     if response.status_code == 429:
         headers += _missing_rate_limit_headers(response.headers)
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     try:
-        async for chunk in _raw_chunks(response):
+        async for chunk in _raw_chunks(response) if read is None else _once(read):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except httpx.TransportError as exc:
         # Too late for a 502: the connection must break so the caller cannot take the cut answer for
@@ -74,6 +88,15 @@ async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
         return
     async for chunk in response.aiter_raw():
         yield chunk
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def read_raw(response: httpx.Response) -> bytes:
+    """The raw (still encoded) body, whole: for small answers only."""
+    return b"".join([chunk async for chunk in _raw_chunks(response)])
 
 
 class AnswerCutOff(Exception):

@@ -1,0 +1,25 @@
+"""The proxy's one error shape: `{"error": {"code", "message"}}` with the status that says why."""
+
+from __future__ import annotations
+
+import math
+
+from starlette.responses import JSONResponse
+
+
+class Refused(Exception):
+    """A request answered by the proxy itself, in the one error shape."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
+
+    def response(self) -> JSONResponse:
+        headers = {}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="aai-mcp"'
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
+        body = {"error": {"code": self.code, "message": self.message}}
+        return JSONResponse(body, status_code=self.status, headers=headers or None)
