@@ -1,0 +1,142 @@
+"""The team proxy on a pool of two keys (two AssemblyAI accounts): new work moves off a rate-limited
+or rejected key, follow-ups never leave the key that made their resource, and when nothing is left the
+caller gets 503 with Retry-After. The pool's state is in the store, on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anyio
+import httpx
+import pytest
+
+from aai_mcp.access import Scopes, mint
+from aai_mcp.gateway import Gateway
+from aai_mcp.state.store_sql import SqlStore
+from tests.support.proxy_harness import PROXY, SECRET, proxy_client, proxy_gateway
+from tests.support.stores import StoreConfig
+from tests.support.two_accounts import KEY_A, KEY_B, TwoAccounts
+
+pytestmark = pytest.mark.anyio
+TOKEN = mint(SECRET.encode(), name="pool", scopes=Scopes(proxy=True), expires_at=None, account="team").token
+AUTH = {"authorization": TOKEN}
+
+
+@pytest.fixture
+def upstream() -> TwoAccounts:
+    return TwoAccounts()
+
+
+@pytest.fixture
+def pooled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("POOL_KEY_A", KEY_A)
+    monkeypatch.setenv("POOL_KEY_B", KEY_B)
+    yield
+
+
+def pool_gateway(upstream: TwoAccounts, store: SqlStore) -> Gateway:
+    gateway = proxy_gateway(upstream.transport(), accounts=["team=env:POOL_KEY_A", "team=env:POOL_KEY_B"])
+    gateway.use_store(store)
+    return gateway
+
+
+async def create(client: httpx.AsyncClient, audio_url: str = "https://example.com/a.mp3") -> httpx.Response:
+    return await client.post(f"{PROXY}/v2/transcript", json={"audio_url": audio_url}, headers=AUTH)
+
+
+async def test_a_429_moves_new_work_while_follow_ups_stay_on_their_key(
+    pooled: None, upstream: TwoAccounts, store: SqlStore
+) -> None:
+    gateway = pool_gateway(upstream, store)
+    async with proxy_client(gateway) as client:
+        first = (await create(client)).json()["id"]
+        assert upstream.keys_called() == [KEY_A]
+        upstream.limited[KEY_A] = 30
+        answer = await create(client)
+        assert answer.status_code == 200  # A's 429 was not processed: sent again with B
+        second = answer.json()["id"]
+        assert upstream.keys_called()[1:] == [KEY_A, KEY_B]
+        follow_up = await client.get(f"{PROXY}/v2/transcript/{first}", headers=AUTH)
+        assert follow_up.status_code == 503  # never B, which would not know the transcript
+        assert follow_up.json()["error"]["code"] == "no_usable_key"
+        assert 29 <= int(follow_up.headers["retry-after"]) <= 30
+        assert len(upstream.calls) == 3  # refused here, without spending a call on A
+        assert (await client.get(f"{PROXY}/v2/transcript/{second}", headers=AUTH)).status_code == 200
+        assert upstream.keys_called()[-1] == KEY_B
+    scrape = gateway.metrics.exposition().decode()
+    assert 'aai_mcp_upstream_key_events_total{event="rate_limited",key="team/POOL_KEY_A"} 1.0' in scrape
+    assert KEY_A not in scrape and KEY_B not in scrape
+
+
+async def test_both_keys_exhausted_gives_503_with_the_soonest_retry_after(
+    pooled: None, upstream: TwoAccounts, store: SqlStore
+) -> None:
+    upstream.limited.update({KEY_A: 40, KEY_B: 12})
+    async with proxy_client(pool_gateway(upstream, store)) as client:
+        answer = await create(client)
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "no_usable_key"
+        assert 11 <= int(answer.headers["retry-after"]) <= 12
+        assert sorted(upstream.keys_called()) == sorted([KEY_A, KEY_B])
+        again = await create(client)  # both cooling: answered without calling upstream
+        assert again.status_code == 503 and len(upstream.calls) == 2
+
+
+async def test_a_rejected_key_is_out_until_an_operator_enables_it(
+    pooled: None, upstream: TwoAccounts, store: SqlStore
+) -> None:
+    upstream.rejected.add(KEY_A)
+    async with proxy_client(pool_gateway(upstream, store)) as client:
+        assert (await create(client)).status_code == 200
+        assert upstream.keys_called() == [KEY_A, KEY_B]
+        upstream.rejected.clear()  # fixed upstream, but nobody told the pool yet
+        assert (await create(client)).status_code == 200
+        assert upstream.keys_called()[2:] == [KEY_B]
+        assert store.key_states()["team/POOL_KEY_A"].disabled_reason == "upstream answered 401"
+        assert store.enable_key("team/POOL_KEY_A")
+        assert (await create(client)).status_code == 200
+        assert upstream.keys_called()[3:] == [KEY_A]
+
+
+async def test_an_upload_is_never_replayed_and_its_transcript_stays_on_its_key(
+    pooled: None, upstream: TwoAccounts, store: SqlStore
+) -> None:
+    gateway = pool_gateway(upstream, store)
+    async with proxy_client(gateway) as client:
+        upload = await client.post(f"{PROXY}/v2/upload", content=b"RIFF" + b"\0" * 1000, headers=AUTH)
+        upload_url = upload.json()["upload_url"]
+        assert upstream.keys_called() == [KEY_A]
+        assert gateway.key_pool is not None
+        # A busier than B: new work would go to B; the upload's transcript must not.
+        with gateway.key_pool.using(gateway.key_pool.pools["team"][0]):
+            answer = await create(client, upload_url)
+        assert answer.status_code == 200 and upstream.keys_called()[1] == KEY_A
+        upstream.limited[KEY_A] = 5
+        # Bounded: sending a spent stream again would wait for the caller's body forever.
+        with anyio.fail_after(60):
+            refused = await client.post(f"{PROXY}/v2/upload", content=b"RIFF" + b"\0" * 1000, headers=AUTH)
+        assert refused.status_code == 429  # the streamed body is gone: relayed, not sent again
+        assert upstream.keys_called()[2:] == [KEY_A]
+
+
+async def test_affinity_survives_a_restart_and_reaches_a_second_instance(
+    pooled: None, upstream: TwoAccounts, store_config: StoreConfig
+) -> None:
+    first_store = store_config.open(auto_upgrade=True)
+    try:
+        upstream.limited[KEY_A] = 1  # so the transcript is made with B
+        async with proxy_client(pool_gateway(upstream, first_store)) as client:
+            transcript = (await create(client)).json()["id"]
+        assert upstream.owner[transcript] == KEY_B
+        del upstream.limited[KEY_A]
+    finally:
+        first_store.close()
+    second_store = store_config.open()  # a restart, or another instance on the same store
+    try:
+        first_store.close()
+        second_store.enable_key("team/POOL_KEY_A")  # A is free again: affinity alone keeps B
+        async with proxy_client(pool_gateway(upstream, second_store)) as client:
+            answer = await client.get(f"{PROXY}/v2/transcript/{transcript}", headers=AUTH)
+        assert answer.status_code == 200 and upstream.keys_called()[-1] == KEY_B
+    finally:
+        second_store.close()
