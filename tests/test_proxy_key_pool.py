@@ -133,7 +133,6 @@ async def test_affinity_survives_a_restart_and_reaches_a_second_instance(
         first_store.close()
     second_store = store_config.open()  # a restart, or another instance on the same store
     try:
-        first_store.close()
         second_store.enable_key("team/POOL_KEY_A")  # A is free again: affinity alone keeps B
         async with proxy_client(pool_gateway(upstream, second_store)) as client:
             answer = await client.get(f"{PROXY}/v2/transcript/{transcript}", headers=AUTH)

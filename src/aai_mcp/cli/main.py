@@ -1,5 +1,5 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db`: one table, command -> models ->
-run function.
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys`: one table,
+command -> models -> run function.
 
 Every flag, environment variable, config file key, help text and error message is derived from the
 models' fields (`aai_mcp.cli.flags`, `aai_mcp.config`). A new subcommand is a new model (or a group of
@@ -23,6 +23,7 @@ from aai_mcp.cli.flags import build_parser as build_command_parser
 from aai_mcp.config.command_options import (
     ClientConfigOptions,
     InspectOptions,
+    KeyEnableOptions,
     MintOptions,
     RevokeOptions,
     SimulateOptions,
@@ -89,6 +90,14 @@ def run_db(loaded: Loaded) -> int:
     return run_db_command(loaded.command.removeprefix("db "), loaded.of(Settings), os.environ)
 
 
+def run_keys(loaded: Loaded) -> int:
+    from aai_mcp.cli.key_pool_admin import enable_key, list_keys
+
+    if loaded.command == "keys enable":
+        return enable_key(loaded.of(Settings), loaded.of(KeyEnableOptions).name)
+    return list_keys(loaded.of(Settings))
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -99,6 +108,7 @@ SIMULATE_SETTINGS = frozenset({"simulator_delay_seconds", "log_level"})
 SECRET_FILE = frozenset({"token_secret_file", "token_secrets"})
 REVOCATION_FILE = frozenset({"token_revocation_file"})
 STORE = frozenset({"data_dir", "database_url"})
+POOL = STORE | {"accounts", "api_key"}
 
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.", (Group(Settings),), run_serve),
@@ -160,10 +170,24 @@ COMMANDS: tuple[Command, ...] = (
         (Group(Settings, only=STORE),),
         run_db,
     ),
+    Command(
+        "keys list",
+        "List the upstream keys of every account by name (never value): weight, and usable, cooling "
+        "down or disabled, as every instance sees it in the store.",
+        (Group(Settings, only=POOL),),
+        run_keys,
+    ),
+    Command(
+        "keys enable",
+        "Put a pooled key that upstream rejected (401/403) back in use, on every instance.",
+        (Group(KeyEnableOptions), Group(Settings, only=STORE)),
+        run_keys,
+    ),
 )
 PARENTS = {
     "token": "Mint, inspect and revoke scoped access tokens.",
     "db": "The durable store: show its schema version, or upgrade it.",
+    "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
 }
 
 

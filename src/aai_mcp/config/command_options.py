@@ -169,3 +169,11 @@ class RevokeOptions(CommandOptions):
     reason: Annotated[str | None, ARGUMENT] = Field(
         None, description="Why, kept with the revocation in the store or the file (no secrets: it is shown)."
     )
+
+
+class KeyEnableOptions(CommandOptions):
+    """`aai-mcp keys enable NAME`."""
+
+    name: Annotated[str, POSITIONAL] = Field(
+        description="The pooled key's name as `aai-mcp keys list` shows it (account/VAR), never its value."
+    )

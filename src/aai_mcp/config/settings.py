@@ -177,7 +177,8 @@ class Settings(BaseSettings):
     accounts: CommaList = Field(
         [],
         description="Extra AssemblyAI accounts as name=env:VAR or name=file:/path (the key is read from "
-        "there; 'default' is ASSEMBLYAI_API_KEY).",
+        "there; 'default' is ASSEMBLYAI_API_KEY). An account named several times pools its keys for the "
+        "team proxy; name=env:VAR*3 weighs a key.",
     )
     metrics: Literal["off", "loopback", "token"] = Field(
         "loopback",

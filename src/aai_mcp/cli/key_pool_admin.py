@@ -1,0 +1,87 @@
+"""`aai-mcp keys list | enable NAME`: the upstream key pool as every instance sees it in the store.
+
+Only key names are shown (account/VAR or account/file), never key values. Exit codes: 0 done, 1 the
+store cannot be reached or the key had no state, 2 the configuration is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from aai_mcp.config.settings import Settings
+from aai_mcp.state.store import KeyState
+
+if TYPE_CHECKING:
+    from aai_mcp.state.store_sql import SqlStore
+
+T = TypeVar("T")
+
+
+def list_keys(settings: Settings) -> int:
+    from aai_mcp.access.accounts import AccountsError, load_key_pools
+
+    try:
+        pools = load_key_pools(settings.accounts, settings.api_key)
+    except AccountsError as exc:
+        return _error(str(exc), 2)
+    states = _with_store(settings, lambda store: store.key_states())
+    if states is None:
+        return 1
+    now = time.time()
+    for pool in pools.values():
+        for key in pool:
+            print(f"{key.name}\tweight {key.weight}\t{_shown_state(states.get(key.name), now)}")
+    return 0
+
+
+def enable_key(settings: Settings, name: str) -> int:
+    enabled = _with_store(settings, lambda store: store.enable_key(name))
+    if enabled is None:
+        return 1
+    if not enabled:
+        return _error(f"{name} was neither disabled nor cooling down", 1)
+    print(f"{name}: enabled (every instance uses it again from its next request)")
+    return 0
+
+
+def _shown_state(state: KeyState | None, now: float) -> str:
+    if state is not None and state.disabled:
+        return f"disabled ({state.disabled_reason}): `aai-mcp keys enable` brings it back"
+    if state is not None and state.cooling_until is not None and state.cooling_until > now:
+        return f"cooling down for {int(state.cooling_until - now) + 1} s"
+    return "usable"
+
+
+def _with_store(settings: Settings, use: Callable[[SqlStore], T]) -> T | None:
+    """`use` on the store; None (the reason printed, never a password) when it cannot be opened."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aai_mcp.state.engines import StoreConfigError
+    from aai_mcp.state.store import failure_reason
+    from aai_mcp.state.store_migrations import SchemaMismatch
+    from aai_mcp.state.store_sql import open_store
+
+    try:
+        store = open_store(settings.data_dir, settings.database_url, os.environ)
+    except (StoreConfigError, SchemaMismatch) as exc:
+        _error(str(exc), 1)
+        return None
+    except SQLAlchemyError as exc:
+        _error(f"cannot open the store: {failure_reason(exc)}", 1)
+        return None
+    try:
+        return use(store)
+    except SQLAlchemyError as exc:
+        _error(f"the store {store.shown} failed: {failure_reason(exc)}", 1)
+        return None
+    finally:
+        store.close()
+
+
+def _error(message: str, code: int) -> int:
+    print(f"aai-mcp keys: {message}", file=sys.stderr)
+    return code
