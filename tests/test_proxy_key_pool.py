@@ -139,3 +139,28 @@ async def test_affinity_survives_a_restart_and_reaches_a_second_instance(
         assert answer.status_code == 200 and upstream.keys_called()[-1] == KEY_B
     finally:
         second_store.close()
+
+
+async def test_a_list_answer_pins_the_transcripts_it_names(
+    pooled: None, upstream: TwoAccounts, store: SqlStore
+) -> None:
+    upstream.owner["tr_made_elsewhere"] = KEY_B  # made before the pool knew, e.g. by a direct SDK call
+    upstream.limited[KEY_A] = 1  # so the list goes out with B
+    async with proxy_client(pool_gateway(upstream, store)) as client:
+        listed = await client.get(f"{PROXY}/v2/transcript", headers=AUTH)
+        assert listed.json()["transcripts"] == [{"id": "tr_made_elsewhere"}]
+        del upstream.limited[KEY_A]
+        store.enable_key("team/POOL_KEY_A")  # A is free and preferred by tie-break: only affinity picks B
+        answer = await client.get(f"{PROXY}/v2/transcript/tr_made_elsewhere", headers=AUTH)
+    assert answer.status_code == 200 and upstream.keys_called()[-1] == KEY_B
+
+
+def test_an_account_with_one_key_is_not_pooled(pooled: None, upstream: TwoAccounts, store: SqlStore) -> None:
+    gateway = proxy_gateway(upstream.transport(), accounts=["team=env:POOL_KEY_A"])
+    gateway.use_store(store)
+    assert gateway.key_pool is None
+    gateway = pool_gateway(upstream, store)
+    assert gateway.key_pool is not None and gateway.key_pool.key_names() == [
+        "team/POOL_KEY_A",
+        "team/POOL_KEY_B",
+    ]

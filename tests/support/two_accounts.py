@@ -58,6 +58,11 @@ class TwoAccounts:
             if self.owner.get(transcript_id) != key:
                 return httpx.Response(404, json={"error": "Transcript not found"})
             return httpx.Response(200, json={"id": transcript_id, "status": "queued"})
+        if method == "GET" and path == "/v2/transcript":
+            owned = [
+                {"id": name} for name, owner in self.owner.items() if owner == key and name.startswith("tr_")
+            ]
+            return httpx.Response(200, json={"transcripts": owned, "page_details": {}})
         return httpx.Response(404, json={"error": "Not found"})
 
     def _create(self, key: str, body: dict[str, str]) -> httpx.Response:
