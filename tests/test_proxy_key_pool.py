@@ -9,9 +9,12 @@ from collections.abc import Iterator
 import anyio
 import httpx
 import pytest
+from starlette.types import Message
 
 from aai_mcp.access import Scopes, mint
+from aai_mcp.access.principal import Authenticator
 from aai_mcp.gateway import Gateway
+from aai_mcp.proxy.front_door import ProxyApp
 from aai_mcp.state.store_sql import SqlStore
 from tests.support.proxy_harness import PROXY, SECRET, proxy_client, proxy_gateway
 from tests.support.stores import StoreConfig
@@ -164,3 +167,30 @@ def test_an_account_with_one_key_is_not_pooled(pooled: None, upstream: TwoAccoun
         "team/POOL_KEY_A",
         "team/POOL_KEY_B",
     ]
+
+
+async def test_a_caller_leaving_mid_body_sends_nothing_upstream(
+    pooled: None, upstream: TwoAccounts, store: SqlStore
+) -> None:
+    gateway = pool_gateway(upstream, store)
+    app = ProxyApp(gateway, Authenticator(gateway.settings))
+    first: Message = {"type": "http.request", "body": b'{"audio', "more_body": True}
+    messages = iter([first, {"type": "http.disconnect"}])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return next(messages)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"{PROXY}/v2/transcript",
+        "raw_path": f"{PROXY}/v2/transcript".encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", TOKEN.encode()), (b"content-length", b"40")],
+    }
+    await app(scope, receive, send)
+    assert upstream.calls == [] and sent == []

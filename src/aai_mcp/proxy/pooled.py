@@ -51,7 +51,10 @@ class _PooledCall:
 
     async def run(self, account: str) -> None:
         headers = self.scope["headers"]
-        body = await _replayable_body(self.target, headers, self.receive)
+        try:
+            body = await _replayable_body(self.target, headers, self.receive)
+        except httpx.ReadError:
+            return  # the caller left while sending its body: nobody to answer, nothing sent upstream
         replayable = body is not None or not has_body(headers)
         resource = followed_resource(self.target, body)
         tried: set[str] = set()
