@@ -3,8 +3,11 @@ affinity that never switches keys."""
 
 from __future__ import annotations
 
+from typing import Never
+
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
 
 from aai_mcp.access.accounts import PoolKey
 from aai_mcp.state.store_sql import SqlStore
@@ -86,3 +89,22 @@ async def test_a_resource_of_another_account_is_not_pinned(store: SqlStore) -> N
     await pool.remember(["tr_other"], other)
     choice = await pool.choose("team", "tr_other")
     assert choice.key == B and not choice.pinned
+
+
+class DownStore:
+    """A store that cannot be reached (a database restart)."""
+
+    def _down(self, *args: object) -> Never:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    key_states = cool_key = disable_key = enable_key = record_resource_key = resource_key = _down
+
+
+async def test_without_the_store_the_pool_still_picks_a_key(caplog: pytest.LogCaptureFixture) -> None:
+    pool = KeyPool({"team": [A, B]}, DownStore(), Clock())
+    choice = await pool.choose("team", "tr_whose")  # affinity unknown: upstream may answer 404
+    assert choice.key == B and not choice.pinned
+    await pool.rate_limited(A, 5)
+    await pool.remember(["tr_x"], A)
+    assert "the store could not be written: connection refused" in caplog.text
+    assert A.value.get_secret_value() not in caplog.text
