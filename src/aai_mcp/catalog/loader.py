@@ -129,7 +129,7 @@ def _load_toolsets(path: Path) -> dict[str, Toolset]:
         try:
             toolsets[name] = Toolset.model_validate(entry)
         except ValidationError as exc:
-            raise CatalogError(f"{path.name}: toolset {name!r}: {_brief(exc)}") from exc
+            raise CatalogError(f"{path.name}: toolset {name!r}: {brief(exc)}") from exc
     return toolsets
 
 
@@ -165,7 +165,7 @@ def _load_tool_file(path: Path) -> list[ToolSpec]:
         try:
             specs.append(ToolSpec.model_validate(entry))
         except ValidationError as exc:
-            raise CatalogError(f"{path.name}: entry {index} ({name}): {_brief(exc)}") from exc
+            raise CatalogError(f"{path.name}: entry {index} ({name}): {brief(exc)}") from exc
     return specs
 
 
@@ -205,7 +205,8 @@ def _check_calls(spec: ToolSpec, where: str, made: set[str]) -> None:
         )
 
 
-def _brief(exc: ValidationError) -> str:
+def brief(exc: ValidationError) -> str:
+    """A validation error in one line: each failing location and its message."""
     parts = []
     for error in exc.errors():
         location = ".".join(str(item) for item in error["loc"]) or "(entry)"

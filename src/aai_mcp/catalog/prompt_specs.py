@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aai_mcp.catalog.loader import PROMPTS_FILE, CatalogError, default_schema_dir
+from aai_mcp.catalog.loader import PROMPTS_FILE, CatalogError, brief, default_schema_dir
 from aai_mcp.catalog.model import MAX_NAME_LENGTH, NAME_PATTERN
 from aai_mcp.catalog.yaml_loader import load_yaml
 
@@ -101,7 +101,7 @@ def load_prompts(path: Path) -> PromptCatalog:
         try:
             spec = PromptSpec.model_validate(entry)
         except ValidationError as exc:
-            raise CatalogError(f"{where}: {_brief(exc)}") from exc
+            raise CatalogError(f"{where}: {brief(exc)}") from exc
         if spec.name in prompts:
             raise CatalogError(f"{where}: duplicate prompt name")
         _check_prompt(where, spec)
@@ -126,7 +126,7 @@ def _validated(path: Path) -> PromptsFile:
     try:
         return PromptsFile.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(f"{path.name}: {_brief(exc)}") from exc
+        raise CatalogError(f"{path.name}: {brief(exc)}") from exc
 
 
 def _check_steps(where: str, text: str, source: AudioSource) -> None:
@@ -162,11 +162,3 @@ def _check_prompt(where: str, spec: PromptSpec) -> None:
     unused = declared - used
     if unused:
         raise CatalogError(f"{where}: arguments {sorted(unused)} are declared but no template uses them")
-
-
-def _brief(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        location = ".".join(str(item) for item in error["loc"]) or "(entry)"
-        parts.append(f"{location}: {error['msg']}")
-    return "; ".join(parts)
