@@ -180,6 +180,12 @@ class Settings(BaseSettings):
         "there; 'default' is ASSEMBLYAI_API_KEY). An account named several times pools its keys for the "
         "team proxy; name=env:VAR*3 weighs a key.",
     )
+    team_quotas: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Per-team quotas of the team proxy, entries separated by ';': "
+        "team:rpm=120,jobs=4,audio_hours=50,llm_tokens=2000000,stream_seconds=3600 (each limit optional; "
+        "a team is an account).",
+    )
     metrics: Literal["off", "loopback", "token"] = Field(
         "loopback",
         description="Who may read /metrics: off (404), loopback (this machine, not through a proxy, or a "
@@ -319,6 +325,21 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("team_quotas", mode="before")
+    @classmethod
+    def _split_quota_entries(cls, value: Any) -> Any:
+        from aai_mcp.access.team_quotas import split_entries
+
+        return split_entries(value) if isinstance(value, str) else value
+
+    @field_validator("team_quotas")
+    @classmethod
+    def _checked_quotas(cls, value: list[str]) -> list[str]:
+        from aai_mcp.access.team_quotas import parse_team_quotas
+
+        parse_team_quotas(value)  # TeamQuotaError is a ValueError: reported with the option's names
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -341,9 +362,19 @@ class Settings(BaseSettings):
         for name in ("max_sessions", "max_sse_streams"):
             if getattr(self, f"{name}_per_principal") >= getattr(self, name):
                 raise ValueError(f"{name}_per_principal must be below {name}, so one caller cannot fill it")
+        self._quotas_name_accounts()
         if self.max_sse_streams >= self.max_connections:
             raise ValueError("max_sse_streams must be below max_connections: streams leave room for others")
         return self
+
+    def _quotas_name_accounts(self) -> None:
+        """A quota for a team that is no account would never apply: a typo must not pass silently."""
+        accounts = {"default", *(entry.partition("=")[0].strip() for entry in self.accounts)}
+        for entry in self.team_quotas:
+            team = entry.partition(":")[0].strip()
+            if team not in accounts:
+                known = ", ".join(sorted(accounts))
+                raise ValueError(f"team_quotas names team {team!r}, which is no account (accounts: {known})")
 
     @property
     def simulated(self) -> bool:

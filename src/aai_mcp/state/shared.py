@@ -31,6 +31,15 @@ class Hold:
     """Taken in the shared engine (else in this process, which is where it must be given back)."""
 
 
+@dataclass(frozen=True)
+class WindowCount:
+    """Hits counted in the current fixed window of a rate, this one included."""
+
+    count: int
+    reset_seconds: float
+    """Until the window ends and the count starts again from zero."""
+
+
 class PollLease(Protocol):
     """The right to poll one transcript upstream, held by one instance at a time.
 
@@ -66,6 +75,11 @@ class SharedState(Protocol):
         ...
 
     async def release(self, hold: Hold) -> None: ...
+
+    async def count_hit(self, key: str, window_seconds: float) -> WindowCount:
+        """Count one hit under `key` in the current fixed window of `window_seconds` (windows are
+        aligned on the clock, so every instance counts into the same one)."""
+        ...
 
     def poll_lease(self, name: str) -> AbstractAsyncContextManager[PollLease]:
         """The lease on polling `name` (the caller's partition and the transcript id)."""

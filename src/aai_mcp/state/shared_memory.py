@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from contextlib import asynccontextmanager
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from aai_mcp.state.shared import Hold, Message, Status
+from aai_mcp.state.shared import Hold, Message, Status, WindowCount
 
 # Messages a slow subscriber may fall behind by before newer ones are dropped for it.
 SUBSCRIBER_BUFFER = 64
@@ -35,6 +36,8 @@ class InProcessState:
         self._held: Counter[str] = Counter()
         self._members = itertools.count()
         self._subscribers: defaultdict[str, set[MemoryObjectSendStream[Message]]] = defaultdict(set)
+        self._windows: dict[str, tuple[float, int]] = {}
+        self.clock = time.time
 
     @property
     def status(self) -> Status:
@@ -61,6 +64,20 @@ class InProcessState:
         self._held[hold.key] -= 1
         if self._held[hold.key] <= 0:
             del self._held[hold.key]
+
+    async def count_hit(self, key: str, window_seconds: float) -> WindowCount:
+        return self.count_hit_now(key, window_seconds)
+
+    def count_hit_now(self, key: str, window_seconds: float) -> WindowCount:
+        now = self.clock()
+        start = now - now % window_seconds
+        began, count = self._windows.get(key, (start, 0))
+        if began != start:
+            count = 0
+            # A new window: counts of windows gone by are dropped, so the table holds live keys only.
+            self._windows = {name: entry for name, entry in self._windows.items() if entry[0] >= start}
+        self._windows[key] = (start, count + 1)
+        return WindowCount(count + 1, start + window_seconds - now)
 
     def held(self, key: str) -> int:
         """Places taken under `key` right now (for tests)."""

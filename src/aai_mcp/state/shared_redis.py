@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from aai_mcp.state.shared import Hold, Message, Status
+from aai_mcp.state.shared import Hold, Message, Status, WindowCount
 from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.state.shared_redis_breaker import UNREACHABLE, Breaker, Unreachable, redacted_url
 from aai_mcp.state.shared_redis_channels import DROP_LEASE, RENEW_LEASE, RedisPollLease, Subscription
@@ -56,6 +56,19 @@ return 1
 """
 )
 
+# A fixed window aligned on Redis's clock: every instance counts into the same key for the same minute.
+COUNT_HIT = (
+    _NOW_MS
+    + """
+local window = tonumber(ARGV[1])
+local start = now - (now % window)
+local key = KEYS[1] .. ':' .. start
+local count = redis.call('INCR', key)
+if count == 1 then redis.call('PEXPIRE', key, window) end
+return {count, start + window - now}
+"""
+)
+
 
 class RedisState:
     def __init__(self, url: str, owner: str, hold_ttl: float = DEFAULT_HOLD_TTL_SECONDS) -> None:
@@ -72,6 +85,7 @@ class RedisState:
         self.local = InProcessState()
         self._take = self.client.register_script(TAKE_PLACE)
         self._renew = self.client.register_script(RENEW_PLACES)
+        self._count_hit = self.client.register_script(COUNT_HIT)
         self.renew_lease = self.client.register_script(RENEW_LEASE)
         self.drop_lease = self.client.register_script(DROP_LEASE)
         self._holds = 0
@@ -148,6 +162,16 @@ class RedisState:
                 await self.run(lambda client: client.zrem(hold.key, hold.member))
             except Unreachable:
                 pass
+
+    async def count_hit(self, key: str, window_seconds: float) -> WindowCount:
+        window_ms = max(1, int(window_seconds * 1000))
+        try:
+            count, reset_ms = await self.run(
+                lambda _: self._count_hit(keys=[PREFIX + "rate:" + key], args=[window_ms])
+            )
+        except Unreachable:
+            return self.local.count_hit_now(key, window_seconds)
+        return WindowCount(int(count), int(reset_ms) / 1000)
 
     @asynccontextmanager
     async def poll_lease(self, name: str) -> AsyncIterator[RedisPollLease]:
