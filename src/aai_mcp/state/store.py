@@ -7,7 +7,7 @@ store_sql.py, and a migration in migrations/versions/.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,55 @@ class KeyPoolStore(Protocol):
 
     def resource_key(self, resource_id: str) -> str | None:
         """The name of the key that made `resource_id`, or None when unknown."""
+
+
+UsageKind = Literal["audio", "llm", "stream"]
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """What one team used over a period."""
+
+    account: str
+    audio_seconds: float = 0.0
+    transcripts: int = 0
+    llm_tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stream_seconds: float = 0.0
+    streams: int = 0
+
+
+class UsageStore(Protocol):
+    """Usage per team and the transcription jobs each has open (SqlStore has it)."""
+
+    def record_usage(
+        self,
+        account: str,
+        kind: UsageKind,
+        quantity: float,
+        *,
+        resource_id: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> bool:
+        """Record one use; False when `resource_id` was recorded before (by any instance)."""
+
+    def usage_totals(self, since: float, account: str | None = None) -> list[UsageTotals]:
+        """Each team's totals since `since` (epoch seconds), by team name; one team's when given."""
+
+    def open_job(self, transcript_id: str, account: str) -> None:
+        """A transcription job `account` created (counted by `open_jobs` until it is finished)."""
+
+    def finish_jobs(self, transcript_ids: list[str]) -> None:
+        """Jobs seen completed or failed, or deleted: no longer counted."""
+
+    def open_jobs(self, account: str, since: float) -> int:
+        """Jobs of `account` created after `since` and not finished."""
+
+
+class GatewayStore(KeyPoolStore, UsageStore, Protocol):
+    """Everything a serving gateway keeps in the store."""
 
 
 def failure_reason(exc: BaseException) -> str:

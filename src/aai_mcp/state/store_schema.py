@@ -43,3 +43,33 @@ resource_keys = sa.Table(
     sa.Column("key_name", sa.String(200), nullable=False),
     sa.Column("recorded_at", sa.Float, nullable=False),
 )
+
+# What each team used, as counted from upstream's answers: audio seconds of a completed transcript
+# (`resource_id` its id: unique, so a transcript is counted once whichever instance sees it), LLM
+# Gateway tokens of one answer, seconds of one streaming session.
+usage_records = sa.Table(
+    "usage_records",
+    metadata,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("resource_id", sa.String(500), nullable=True, unique=True),
+    sa.Column("quantity", sa.Float, nullable=False),
+    sa.Column("prompt_tokens", sa.BigInteger, nullable=True),
+    sa.Column("completion_tokens", sa.BigInteger, nullable=True),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+    sa.Index("usage_records_by_account_time", "account", "recorded_at"),
+    sqlite_autoincrement=True,
+)
+
+# Transcription jobs a team created through the proxy, until an answer shows them finished (or they
+# are deleted): the concurrent-jobs quota counts the open ones.
+transcript_jobs = sa.Table(
+    "transcript_jobs",
+    metadata,
+    sa.Column("transcript_id", sa.String(500), primary_key=True),
+    sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Index("transcript_jobs_by_account", "account", "finished_at"),
+)

@@ -18,6 +18,7 @@ from aai_mcp.state.engines import StoreLocation, create_engine, store_location
 from aai_mcp.state.store import KeyState, RevokedSince
 from aai_mcp.state.store_migrations import current_version, ensure_current
 from aai_mcp.state.store_schema import resource_keys, revoked_tokens, upstream_keys
+from aai_mcp.state.usage_sql import UsageSql
 
 MAX_TOKEN_ID = 64
 MAX_REASON = 500
@@ -25,8 +26,9 @@ MAX_KEY_NAME = 200
 MAX_RESOURCE_ID = 500
 
 
-class SqlStore:
-    """The durable store on one SQLAlchemy engine (see Store for what each method means)."""
+class SqlStore(UsageSql):
+    """The durable store on one SQLAlchemy engine (see Store, KeyPoolStore and UsageStore for what
+    each method means)."""
 
     def __init__(self, location: StoreLocation, engine: sa.Engine) -> None:
         self.location = location
