@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry
 
 from aai_mcp.access.accounts import load_key_pools
 from aai_mcp.access.principal import Principal
+from aai_mcp.access.quota_gate import QuotaGate
+from aai_mcp.access.team_quotas import TeamQuotas, parse_team_quotas
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.config.settings import SIMULATOR_KEY, Settings
 from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
@@ -19,9 +21,10 @@ from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import Metrics
 from aai_mcp.state.shared import SharedState, build_shared_state
-from aai_mcp.state.store import KeyPoolStore
+from aai_mcp.state.store import GatewayStore
 from aai_mcp.upstream import Upstream
 from aai_mcp.upstream.key_pool import KeyPool
+from aai_mcp.upstream.usage import UsageMeter, team_names
 
 log = logging.getLogger("aai_mcp")
 
@@ -38,6 +41,11 @@ class Gateway:
     registry: Registry
     upstream: Upstream
     runner: ToolRunner
+    quotas: TeamQuotas
+    """Each team's quotas (`quotas.stream_session_seconds(account)` for the WebSocket proxy)."""
+    usage: UsageMeter
+    """Where every front door counts usage (`usage.record_stream` for the WebSocket proxy)."""
+    quota_gate: QuotaGate
     key_pool: KeyPool | None = field(default=None)
     """Set by `use_store` when an account has several upstream keys."""
 
@@ -51,9 +59,10 @@ class Gateway:
         """Ephemeral state shared with the other instances (in-process when there is no Redis)."""
         return self.runner.shared
 
-    def use_store(self, store: KeyPoolStore) -> None:
+    def use_store(self, store: GatewayStore) -> None:
         """Pool the keys of every account configured with several (their state kept in `store`);
-        an account with one key keeps using it as before."""
+        an account with one key keeps using it as before. Usage is counted into `store` from now on."""
+        self.usage.store = store
         pools = load_key_pools(self.settings.accounts, self.settings.api_key)
         several = {account: keys for account, keys in pools.items() if len(keys) > 1}
         self.key_pool = KeyPool(several, store) if several else None
@@ -91,7 +100,12 @@ def build_gateway(
         "Transcripts this instance has a poll loop for (each shared by all its waiters).",
         lambda: len(runner.poller.polling()),
     )
-    return Gateway(settings, catalog, registry, upstream, runner)
+    metrics.teams = team_names(settings.accounts)
+    usage = UsageMeter(metrics)
+    runner.usage = usage
+    quotas = TeamQuotas(parse_team_quotas(settings.team_quotas))
+    gate = QuotaGate(quotas, shared, usage)
+    return Gateway(settings, catalog, registry, upstream, runner, quotas, usage, gate)
 
 
 def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:

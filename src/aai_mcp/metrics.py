@@ -26,6 +26,14 @@ HOSTS: frozenset[str] = frozenset(get_args(HostName))
 NO_RESPONSE = "none"
 # Tool calls run from milliseconds (a cached read) to many minutes (waits for a transcript).
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+# Usage per team, from upstream's answers (also what `aai-mcp usage` reads from the store).
+TEAM_USAGE = {
+    "audio_seconds": "Seconds of audio in transcripts seen completed, by team.",
+    "transcripts": "Transcripts seen completed (each counted once), by team.",
+    "llm_prompt_tokens": "LLM Gateway input (prompt) tokens, by team.",
+    "llm_completion_tokens": "LLM Gateway output (completion) tokens, by team.",
+    "stream_seconds": "Seconds of audio streamed through the WebSocket proxy, by team.",
+}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -67,6 +75,18 @@ class Metrics:
             ["key", "event"],
             registry=registry,
         )
+        self.teams: frozenset[str] = frozenset()
+        """The team label values besides `unknown`: the configured accounts (set by the gateway)."""
+        self._team_usage = {
+            what: Counter(f"aai_mcp_team_{what}", help_text, ["team"], registry=registry)
+            for what, help_text in TEAM_USAGE.items()
+        }
+        self._quota_refusals = Counter(
+            "aai_mcp_team_quota_refusals",
+            "Proxied requests refused with 429 because the team was over a quota, by team and quota.",
+            ["team", "quota"],
+            registry=registry,
+        )
         self._gauges: dict[str, Gauge] = {}
 
     def tool_label(self, name: str) -> str:
@@ -88,6 +108,17 @@ class Metrics:
     def key_event(self, key_name: str | None, event: str) -> None:
         """A key pool event; key names come from the operator's configuration (a closed set)."""
         self._key_events.labels(key=key_name or "", event=event).inc()
+
+    def team_label(self, team: str) -> str:
+        return team if team in self.teams else UNKNOWN
+
+    def team_usage(self, team: str, what: str, amount: float) -> None:
+        """Usage counted once across instances (the instance whose record won counts it)."""
+        if amount > 0:
+            self._team_usage[what].labels(team=self.team_label(team)).inc(amount)
+
+    def quota_refused(self, team: str, quota: str) -> None:
+        self._quota_refusals.labels(team=self.team_label(team), quota=quota).inc()
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read at scrape time; registering `name` again (a second app on the same gateway)

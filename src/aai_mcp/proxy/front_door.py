@@ -1,4 +1,5 @@
-"""The proxy's front door: one chain for every path, authenticate -> authorize -> route -> forward."""
+"""The proxy's front door: one chain for every path, authenticate -> authorize -> route -> limit ->
+forward -> observe (usage)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, requ
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target, resolve
 from aai_mcp.proxy.keys import upstream_key
+from aai_mcp.proxy.metering import MeteredSend, admit, record
 from aai_mcp.proxy.pooled import forward_pooled
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.relay import relay_response, request_body, upstream_request
@@ -32,10 +34,17 @@ class ProxyApp:
             _authorize(principal, None)
             target = _route(scope)
             _authorize(principal, target)
+            team = _team(principal)
+            rate = None if team is None else await admit(self.gateway, team, target)
         except Refused as refused:
             await refused.response()(scope, receive, send)
             return
-        await self._forward(principal, target, scope, receive, send)
+        if team is None:
+            await self._forward(principal, target, scope, receive, send)
+            return
+        answer = MeteredSend(send, scope["method"], target, rate)
+        await self._forward(principal, target, scope, receive, answer)
+        await record(self.gateway, team, target, answer)
 
     def _authenticate(self, scope: Scope) -> Principal:
         if scope["type"] != "http":
@@ -78,6 +87,12 @@ def _as_bearer(headers: dict[str, str]) -> dict[str, str]:
     if value and " " not in value:
         return {**headers, "authorization": f"Bearer {value}"}
     return headers
+
+
+def _team(principal: Principal) -> str | None:
+    """The team whose quotas and usage a call counts under: a token's account. A caller without
+    scopes (auth none on loopback, a passthrough caller's own key) spends no team's quota."""
+    return None if principal.scopes is None else principal.account
 
 
 def _authorize(principal: Principal, target: Target | None) -> None:

@@ -10,13 +10,21 @@ from starlette.responses import JSONResponse
 class Refused(Exception):
     """A request answered by the proxy itself, in the one error shape."""
 
-    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.retry_after = retry_after
+        self.headers = headers or {}
 
     def response(self) -> JSONResponse:
-        headers = {}
+        headers = dict(self.headers)
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="aai-mcp"'
         if self.retry_after is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,9 @@ from aai_mcp.upstream.hosts import base_urls
 
 if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
     from aai_mcp.metrics import Metrics
+
+# Told of every successful answer to `Upstream.request` (host, method, path, response): usage metering.
+AnswerHook = Callable[[HostName, str, str, httpx.Response], Awaitable[None]]
 
 # The Voice Agent host documents `Authorization: Bearer <key>`; every other host takes the bare key.
 BEARER_HOSTS: frozenset[HostName] = frozenset({"agents"})
@@ -51,6 +54,8 @@ class Upstream:
         self.base_urls = base_urls(settings)
         self._key = settings.api_key_value()
         self._own_key = False
+        self._is_view = False
+        self.on_answer: AnswerHook | None = None
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         # One TLS context for all four hosts: each context loads the CA bundle again (~0.7 MB of RSS).
         tls = httpx.create_ssl_context()
@@ -81,7 +86,13 @@ class Upstream:
     def with_key(self, key: str) -> Upstream:
         """The same connections, authenticating every call with `key` (a caller's or an account's)."""
         view = copy.copy(self)
-        view._key, view._own_key = key, True
+        view._key, view._own_key, view._is_view = key, True, True
+        return view
+
+    def observed(self, hook: AnswerHook) -> Upstream:
+        """The same connections and key, telling `hook` of each successful answer."""
+        view = copy.copy(self)
+        view.on_answer, view._is_view = hook, True
         return view
 
     def _per_call_headers(self, host: HostName) -> dict[str, str] | None:
@@ -99,8 +110,8 @@ class Upstream:
         return await self._clients[host].send(request, stream=True)
 
     async def aclose(self) -> None:
-        if self._own_key:
-            return  # a keyed view shares the connections of the Upstream it came from
+        if self._is_view:
+            return  # a view shares the connections of the Upstream it came from
         for client in self._clients.values():
             await client.aclose()
 
@@ -129,6 +140,8 @@ class Upstream:
             else:
                 self._count(host, response.status_code)
                 if response.is_success:
+                    if self.on_answer is not None:
+                        await self.on_answer(host, method, path, response)
                     return response
                 if last or response.status_code == 429 or response.status_code not in RETRYABLE_STATUSES:
                     raise error_from_response(response).redacted(self._key)

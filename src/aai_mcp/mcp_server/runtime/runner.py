@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import sys
@@ -36,6 +37,7 @@ from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import Upstream, UpstreamError
 from aai_mcp.upstream.errors import ErrorKind
+from aai_mcp.upstream.usage import UsageMeter
 
 audit = logging.getLogger("aai_mcp.audit")
 log = logging.getLogger("aai_mcp.tools")
@@ -58,6 +60,8 @@ class ToolRunner:
         self.upstream = upstream
         self.settings = settings
         self.shared: SharedState = shared or InProcessState()
+        self.usage: UsageMeter | None = None
+        """Set by the gateway: counts the usage the tools' answers show (the proxy's too)."""
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
         self.poller = TranscriptPoller(
             settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds, self.shared
@@ -210,10 +214,14 @@ class ToolRunner:
         return results.success(shaped, simulated=simulated, plain_text=spec.plain_text), 200
 
     def upstream_for(self, principal: Principal) -> Upstream:
-        """The upstream a caller's calls go through: its own or its account's key, else the server's."""
-        if principal.api_key is None:
-            return self.upstream
-        return self.upstream.with_key(principal.api_key.get_secret_value())
+        """The upstream a caller's calls go through: its own or its account's key, else the server's;
+        its answers metered for the caller's team."""
+        upstream = self.upstream
+        if principal.api_key is not None:
+            upstream = upstream.with_key(principal.api_key.get_secret_value())
+        if self.usage is None:
+            return upstream
+        return upstream.observed(functools.partial(self.usage.upstream_answer, principal.account))
 
     def _with_option_defaults(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         spec = self.registry.specs[name]
