@@ -1,4 +1,4 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys`: one table,
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage`: one table,
 command -> models -> run function.
 
 Every flag, environment variable, config file key, help text and error message is derived from the
@@ -29,6 +29,7 @@ from aai_mcp.config.command_options import (
     SimulateOptions,
     TokenKeys,
     ToolListOptions,
+    UsageOptions,
 )
 from aai_mcp.config.config_file import ConfigFileError, config_path, read_config_file
 from aai_mcp.config.layers import ConfigError, Loaded
@@ -96,6 +97,12 @@ def run_keys(loaded: Loaded) -> int:
     if loaded.command == "keys enable":
         return enable_key(loaded.of(Settings), loaded.of(KeyEnableOptions).name)
     return list_keys(loaded.of(Settings))
+
+
+def run_usage(loaded: Loaded) -> int:
+    from aai_mcp.cli.usage_report import show_usage
+
+    return show_usage(loaded.of(UsageOptions), loaded.of(Settings))
 
 
 def run_token(loaded: Loaded) -> int:
@@ -182,6 +189,13 @@ COMMANDS: tuple[Command, ...] = (
         "Put a pooled key that upstream rejected (401/403) back in use, on every instance.",
         (Group(KeyEnableOptions), Group(Settings, only=STORE)),
         run_keys,
+    ),
+    Command(
+        "usage",
+        "Show each team's usage from the store (audio hours, transcripts, LLM tokens, streaming "
+        "seconds), as every instance recorded it.",
+        (Group(UsageOptions), Group(Settings, only=STORE)),
+        run_usage,
     ),
 )
 PARENTS = {

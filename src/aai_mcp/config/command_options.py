@@ -177,3 +177,19 @@ class KeyEnableOptions(CommandOptions):
     name: Annotated[str, POSITIONAL] = Field(
         description="The pooled key's name as `aai-mcp keys list` shows it (account/VAR), never its value."
     )
+
+
+class UsageOptions(CommandOptions):
+    """`aai-mcp usage`: which team and period to show."""
+
+    team: Annotated[str | None, Option(env=None, file=False)] = Field(
+        None, description="Show this team (account) only."
+    )
+    since: Annotated[str, Option(env=None, file=False)] = Field(
+        "month",
+        description="Start of the period: month (this calendar month, UTC), a date YYYY-MM-DD (UTC), "
+        "or a span back from now such as 7d or 12h.",
+    )
+    json_output: Annotated[bool, Option(flag="--json", env=None, file=False)] = Field(
+        False, description="Print JSON instead of a table."
+    )

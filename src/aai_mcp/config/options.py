@@ -179,6 +179,7 @@ HTTP_ONLY = frozenset(
         "data_dir",
         "database_url",
         "accounts",
+        "team_quotas",
         "max_concurrent_calls_per_token",
         "metrics",
         "host",
