@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from aai_mcp.access.quota_gate import JOBS_RETRY_SECONDS, next_month_start
 from aai_mcp.state.store_sql import SqlStore
-from tests.support.proxy_harness import PROXY, proxy_client
+from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway
 from tests.support.quota_rig import (
     AUTH,
     SIMULATOR_KEY,
@@ -131,3 +132,25 @@ async def test_a_team_without_quotas_gets_no_rate_headers(store: SqlStore) -> No
         answer = await client.get(f"{PROXY}/v2/transcript", headers=AUTH)
     assert answer.status_code == 200
     assert "ratelimit-limit" not in answer.headers
+
+
+async def test_a_refused_request_never_reaches_upstream(store: SqlStore) -> None:
+    upstream = RecordingUpstream()
+    gateway = proxy_gateway(upstream, accounts=[f"team=env:{TEAM_KEY_ENV}"], team_quotas="team:rpm=1")
+    gateway.use_store(store)
+    async with proxy_client(gateway) as client:
+        first = await client.get(f"{PROXY}/v2/transcript", headers=AUTH)
+        second = await client.post(f"{PROXY}/v2/transcript", json={"audio_url": "https://x/a"}, headers=AUTH)
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert len(upstream.seen) == 1
+
+
+async def test_an_unreadable_store_lets_the_team_through(store: SqlStore) -> None:
+    gateway = simulated_gateway(store, "team:jobs=1,audio_hours=1")
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE transcript_jobs"))
+        connection.execute(sa.text("DROP TABLE usage_records"))
+    async with proxy_client(gateway) as client:
+        audio = await upload(client, 1.0)
+        answers = [await create(client, audio) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]  # a quota is not worth an outage
