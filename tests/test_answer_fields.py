@@ -83,3 +83,12 @@ def test_long_values_are_not_kept_and_other_bodies_give_nothing() -> None:
         other = TopLevelScanner(WANTED)
         other.feed(body)
         assert other.found == {}
+
+
+def test_complete_once_the_top_level_object_ends() -> None:
+    body = json.dumps(TRICKY).encode()
+    fields = AnswerFields(WANTED, None)
+    fields.feed(body[:-1])
+    assert not fields.complete  # every nested object closed, the document not yet
+    fields.feed(body[-1:])
+    assert fields.complete and fields.fields() == EXPECTED

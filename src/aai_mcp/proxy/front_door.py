@@ -12,7 +12,7 @@ from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, requ
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target, resolve
 from aai_mcp.proxy.keys import upstream_key
-from aai_mcp.proxy.metering import MeteredSend, admit, record
+from aai_mcp.proxy.metering import MeteredSend, admit
 from aai_mcp.proxy.pooled import forward_pooled
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.relay import relay_response, request_body, upstream_request
@@ -42,9 +42,8 @@ class ProxyApp:
         if team is None:
             await self._forward(principal, target, scope, receive, send)
             return
-        answer = MeteredSend(send, scope["method"], target, rate)
-        await self._forward(principal, target, scope, receive, answer)
-        await record(self.gateway, team, target, answer)
+        metered = MeteredSend(self.gateway, team, scope["method"], target, send, rate)
+        await self._forward(principal, target, scope, receive, metered)
 
     def _authenticate(self, scope: Scope) -> Principal:
         if scope["type"] != "http":

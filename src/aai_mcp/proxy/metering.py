@@ -24,24 +24,37 @@ async def admit(gateway: Gateway, team: str, target: Target) -> RateLimit | None
 
 
 class MeteredSend:
-    """The relay's `send`, adding the team's RateLimit-* headers and reading usage fields on the way."""
+    """The relay's `send`, adding the team's RateLimit-* headers and reading usage fields on the way.
 
-    def __init__(self, send: Send, method: str, target: Target, rate: RateLimit | None) -> None:
+    The usage is recorded before the answer's last bytes go out, so a caller holding the whole
+    answer (a completed transcript) finds it counted, and its next request meets the quota."""
+
+    def __init__(
+        self, gateway: Gateway, team: str, method: str, target: Target, send: Send, rate: RateLimit | None
+    ) -> None:
+        self.gateway, self.team, self.target = gateway, team, target
         self.send = send
         self.rate = rate
         self.metered: Metered | None = metered_call(target.host, method, target.path)
         self.status = 0
         self.fields: AnswerFields | None = None
-        self.complete = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self._started(message)
-        elif message["type"] == "http.response.body":
-            if self.fields is not None:
-                self.fields.feed(message.get("body", b""))
-            self.complete = not message.get("more_body", False)
+        elif message["type"] == "http.response.body" and self.fields is not None:
+            self.fields.feed(message.get("body", b""))
+            # Before the bytes that end the document: with a Content-Length the caller holds the
+            # whole answer as soon as they arrive, before the relay's last (empty) message.
+            if self.fields.complete or not message.get("more_body", False):
+                await self._record(self.fields)
         await self.send(message)
+
+    async def _record(self, fields: AnswerFields) -> None:
+        assert self.metered is not None
+        self.fields = None  # once
+        found = fields.fields()
+        await self.gateway.usage.answer(self.team, self.metered, self.target.path, self.status, found)
 
     def _started(self, message: Message) -> None:
         self.status = message["status"]
@@ -55,11 +68,3 @@ class MeteredSend:
                 (v.decode("latin-1") for k, v in headers if k.lower() == b"content-encoding"), None
             )
             self.fields = AnswerFields(wanted_fields(self.metered), encoding)
-
-
-async def record(gateway: Gateway, team: str, target: Target, answer: MeteredSend) -> None:
-    """The usage a whole relayed answer showed (a cut-off one shows none)."""
-    if answer.metered is None or answer.fields is None or not answer.complete:
-        return
-    fields = answer.fields.fields()
-    await gateway.usage.answer(team, answer.metered, target.path, answer.status, fields)

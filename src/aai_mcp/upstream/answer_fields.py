@@ -50,6 +50,11 @@ class AnswerFields:
             log.warning("usage: an answer's compressed body could not be read; not counted")
             self._decoder = None
 
+    @property
+    def complete(self) -> bool:
+        """The top-level object has ended: every field it had is known."""
+        return self._decoder is not None and self._scanner.closed
+
     def fields(self) -> dict[str, Any]:
         """The wanted top-level fields the answer had (none when it was not a readable JSON object)."""
         return {} if self._decoder is None else self._scanner.found
@@ -97,6 +102,8 @@ class TopLevelScanner:
         self.capture: bytearray | None = None
         """The key's or the wanted value's bytes so far (None: not capturing, or given up)."""
         self.capturing_key = False
+        self.closed = False
+        """The top-level object has ended."""
 
     def feed(self, data: bytes) -> None:
         i, size = 0, len(data)
@@ -146,6 +153,7 @@ class TopLevelScanner:
             if self.depth == 1:
                 self._end_value(data, start, at)
                 start = None
+                self.closed = True
             self.depth -= 1
         elif self.depth == 1 and byte == _COLON:
             self.expect_key = False
