@@ -108,3 +108,13 @@ async def test_a_store_that_fails_loses_the_use_but_never_fails_the_call(
     )
     assert await meter.totals_since("ci", 0) is None
     assert "usage: the store could not be used" in caplog.text
+
+
+async def test_a_transcript_seen_finished_is_not_scanned_again(store: SqlStore) -> None:
+    meter = meter_on(store)
+    assert meter.wants("read", "/v2/transcript/tr_1")
+    done = {"id": "tr_1", "status": "completed", "audio_duration": 3}
+    await meter.answer("ci", "read", "/v2/transcript/tr_1", 200, done)
+    assert not meter.wants("read", "/v2/transcript/tr_1")
+    assert meter.wants("read", "/v2/transcript/tr_2") and meter.wants("llm", "/v1/chat/completions")
+    assert store.usage_totals(0) == [UsageTotals("ci", 3.0, 1)]

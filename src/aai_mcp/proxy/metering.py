@@ -63,7 +63,8 @@ class MeteredSend:
         if self.rate is not None and b"ratelimit-limit" not in names:
             headers += [(k.lower().encode(), v.encode()) for k, v in self.rate.headers().items()]
             message["headers"] = headers
-        if self.metered is not None and 200 <= self.status < 300:
+        wanted = self.metered is not None and self.gateway.usage.wants(self.metered, self.target.path)
+        if self.metered is not None and wanted and 200 <= self.status < 300:
             encoding = next(
                 (v.decode("latin-1") for k, v in headers if k.lower() == b"content-encoding"), None
             )

@@ -67,6 +67,11 @@ class UsageMeter:
         self.clock = clock
         self._seen_finished: OrderedDict[str, None] = OrderedDict()
 
+    def wants(self, metered: Metered, path: str) -> bool:
+        """Whether an answer to this call can still add anything: a transcript this process has seen
+        finished has been counted (its answers, often megabytes, are not scanned again)."""
+        return metered != "read" or _transcript_id(path) not in self._seen_finished
+
     async def answer(
         self, account: str, metered: Metered, path: str, status: int, fields: Mapping[str, Any]
     ) -> None:
@@ -76,7 +81,7 @@ class UsageMeter:
         if metered == "llm":
             await self.llm_answer(account, fields.get("usage"))
         elif metered == "deleted":
-            await self._finish(path.split("?")[0].split("/")[3])
+            await self._finish(_transcript_id(path))
         else:
             await self.transcript(account, fields, created=metered == "created")
 
@@ -85,7 +90,7 @@ class UsageMeter:
     ) -> None:
         """A successful answer read whole (an MCP tool's call): metered when its call is."""
         metered = metered_call(host, method, path)
-        if metered is None:
+        if metered is None or not self.wants(metered, path):
             return
         fields = AnswerFields(wanted_fields(metered), None)  # httpx decoded `content` already
         fields.feed(response.content)
@@ -163,6 +168,11 @@ class UsageMeter:
         except SQLAlchemyError as exc:
             log.warning("usage: the store could not be used: %s", failure_reason(exc))
             return None
+
+
+def _transcript_id(path: str) -> str:
+    """The id in /v2/transcript/{id} (the caller's own segment, as the answer names it)."""
+    return path.split("?")[0].split("/")[3]
 
 
 def _number(value: object) -> float | None:
