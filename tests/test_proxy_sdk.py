@@ -70,11 +70,11 @@ def test_sdk_detects_the_language_and_exports_sentences_paragraphs_and_subtitles
     config = aai.TranscriptionConfig(speech_models=models, language_detection=True)
     transcript = aai.Transcriber(config=config).transcribe(AUDIO_URL)
     assert transcript.status == aai.TranscriptStatus.completed, transcript.error
-    assert transcript.json_response["language_detection"] is True
-    assert transcript.json_response["language_code"]
+    answer = transcript.json_response or {}
+    assert answer["language_detection"] is True and answer["language_code"]
     sentences, paragraphs = transcript.get_sentences(), transcript.get_paragraphs()
     assert sentences and paragraphs
-    assert " ".join(sentence.text for sentence in sentences).split() == transcript.text.split()
+    assert " ".join(sentence.text for sentence in sentences).split() == (transcript.text or "").split()
     srt, vtt = transcript.export_subtitles_srt(), transcript.export_subtitles_vtt(chars_per_caption=32)
     assert srt.startswith("1\n") and "-->" in srt
     assert vtt.startswith("WEBVTT") and "-->" in vtt
@@ -82,7 +82,7 @@ def test_sdk_detects_the_language_and_exports_sentences_paragraphs_and_subtitles
 
 def test_sdk_deletes_a_transcript_through_the_proxy(sdk_via_proxy: str) -> None:
     transcript = transcriber().transcribe(AUDIO_URL)
-    assert transcript.status == aai.TranscriptStatus.completed, transcript.error
+    assert transcript.status == aai.TranscriptStatus.completed and transcript.id, transcript.error
     aai.Transcript.delete_by_id(transcript.id)
     again = aai.Transcript.get_by_id(transcript.id)
     # AssemblyAI keeps a deleted transcript's id and status, with its text blanked.
@@ -91,7 +91,7 @@ def test_sdk_deletes_a_transcript_through_the_proxy(sdk_via_proxy: str) -> None:
 
 def test_sdk_llm_gateway_answers_about_a_transcript(sdk_via_proxy: str) -> None:
     transcript = transcriber().transcribe(AUDIO_URL)
-    assert transcript.status == aai.TranscriptStatus.completed, transcript.error
+    assert transcript.status == aai.TranscriptStatus.completed and transcript.id, transcript.error
     gateway = aai.LLMGateway()
     completion = gateway.chat.completions.create(
         model="claude-sonnet-4-6", messages=[{"role": "user", "content": "Summarize the call in one line."}]
