@@ -201,7 +201,14 @@ async def test_a_transcript_made_through_the_proxy_is_followed_up_by_the_tools_o
         # Another instance on the same store, which never saw the transcript.
         async with mcp_client(pool_gateway(upstream, tools_store)) as client:
             answer = await client.call_tool("get_transcript", {"transcript_id": transcript})
-        assert not answer.is_error and upstream.keys_called()[-1] == KEY_B
+            assert not answer.is_error and upstream.keys_called()[-1] == KEY_B
+            upstream.limited[KEY_A] = 1  # and the other way round: the tools make one with B
+            by_tools = (await transcribe(client)).structured_content["id"]
+            del upstream.limited[KEY_A]
+        assert upstream.owner[by_tools] == KEY_B
+        async with proxy_client(proxy) as http:
+            read = await http.get(f"{PROXY}/v2/transcript/{by_tools}", headers={"authorization": token.token})
+        assert read.status_code == 200 and upstream.keys_called()[-1] == KEY_B
         await proxy.aclose()
     finally:
         proxy_store.close()
