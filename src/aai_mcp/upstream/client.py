@@ -28,7 +28,7 @@ from aai_mcp.upstream.errors import (
 )
 from aai_mcp.upstream.hosts import base_urls
 from aai_mcp.upstream.key_pool import NoUsableKey
-from aai_mcp.upstream.pooled_send import Attempt, PooledKeys
+from aai_mcp.upstream.pooled_send import PooledKeys
 
 if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
     from aai_mcp.metrics import Metrics
@@ -206,9 +206,8 @@ class Upstream:
         """`attempt` with this view's key, or with the pool's choice (recording what the answer made)."""
         if self._pooled is None:
             return await attempt(None)
-        keyed: Attempt = attempt
         try:
-            sent = await self._pooled.send(resource, replayable, keyed)
+            sent = await self._pooled.send(resource, replayable, attempt)
         except NoUsableKey as exc:
             raise no_usable_key(exc.message, exc.retry_after) from None
         if sent.response.is_success and records_resources(host, method, path):
