@@ -30,7 +30,8 @@ AUDIO = "https://example.com/a.mp3"
 
 
 class Finishing(TwoAccounts):
-    """Each transcript is queued at its first read and completed from the second on."""
+    """Each transcript is queued at its first read and completed from the second on; list items carry
+    a status, as upstream's do (the tool's output schema needs it)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,6 +45,10 @@ class Finishing(TwoAccounts):
             self.reads[transcript_id] = self.reads.get(transcript_id, 0) + 1
             if self.reads[transcript_id] > 1:
                 return httpx.Response(200, json={**completed(), "id": transcript_id})
+        if request.method == "GET" and path == "/v2/transcript" and response.status_code == 200:
+            listed = response.json()
+            listed["transcripts"] = [{**item, "status": "queued"} for item in listed["transcripts"]]
+            return httpx.Response(200, json=listed)
         return response
 
 
@@ -213,3 +218,21 @@ async def test_a_transcript_made_through_the_proxy_is_followed_up_by_the_tools_o
     finally:
         proxy_store.close()
         tools_store.close()
+
+
+async def test_a_list_answer_pins_the_transcripts_it_names(
+    pooled: None, upstream: Finishing, store: SqlStore
+) -> None:
+    upstream.owner["tr_made_elsewhere"] = KEY_B  # made before the pool knew, e.g. by a direct SDK call
+    upstream.limited[KEY_A] = 1  # so the list goes out with B
+    gateway = pool_gateway(upstream, store)
+    assert gateway.key_pool is not None
+    async with mcp_client(gateway) as client:
+        listed = await client.call_tool("list_transcripts", {})
+        assert not listed.is_error and "tr_made_elsewhere" in str(listed.structured_content)
+        del upstream.limited[KEY_A]
+        store.enable_key("default/POOL_KEY_A")
+        gateway.key_pool.states.refresh_seconds = 0  # A free and preferred: only affinity picks B
+        answer = await client.call_tool("get_transcript", {"transcript_id": "tr_made_elsewhere"})
+    assert not answer.is_error and upstream.keys_called()[-1] == KEY_B
+    assert store.resource_key("tr_made_elsewhere") == "default/POOL_KEY_B"
