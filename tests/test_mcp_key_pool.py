@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp.client import Client
@@ -18,6 +19,8 @@ from aai_mcp.access import Scopes, mint
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.state.store_sql import SqlStore
+from aai_mcp.transports.http import build_http_app
+from aai_mcp.upstream.key_states import CHANNEL
 from tests.support import error_details, wav_bytes
 from tests.support.proxy_harness import PROXY, SECRET, proxy_client, proxy_gateway
 from tests.support.stores import StoreConfig
@@ -236,3 +239,19 @@ async def test_a_list_answer_pins_the_transcripts_it_names(
         answer = await client.call_tool("get_transcript", {"transcript_id": "tr_made_elsewhere"})
     assert not answer.is_error and upstream.keys_called()[-1] == KEY_B
     assert store.resource_key("tr_made_elsewhere") == "default/POOL_KEY_B"
+
+
+async def test_the_http_apps_lifespan_hears_the_key_pools_news(
+    pooled: None, upstream: Finishing, store: SqlStore
+) -> None:
+    gateway = pool_gateway(upstream, store)
+    pool = gateway.key_pool
+    assert pool is not None
+    app = build_http_app(gateway)
+    async with app.router.lifespan_context(app):
+        # What another instance publishes when upstream refuses one of the keys.
+        news = {"key": "default/POOL_KEY_A", "state": "disabled", "reason": "upstream answered 403"}
+        await gateway.shared.publish(CHANNEL, news)
+        with anyio.fail_after(30):
+            while pool.states.known("default/POOL_KEY_A") is None:
+                await pool.states.heard()
