@@ -89,6 +89,11 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
                 aai.Client._default.http_client.close()
 
 
+def tid(transcript: aai.Transcript) -> str:
+    assert transcript.id is not None
+    return transcript.id
+
+
 def transcriber() -> aai.Transcriber:
     return aai.Transcriber(config=aai.TranscriptionConfig(speech_models=["universal-3-pro", "universal-2"]))
 
@@ -101,27 +106,27 @@ def transcribed() -> aai.Transcript:
 
 def test_a_429_moves_new_work_to_b_while_a_keeps_its_transcripts(rig: Rig) -> None:
     first = transcribed()
-    assert rig.owns(KEY_A, first.id) and rig.paths_seen(KEY_B) == []
+    assert rig.owns(KEY_A, tid(first)) and rig.paths_seen(KEY_B) == []
     rig.simulator.limit_key(KEY_A, 10)
     second = transcriber().submit(AUDIO_URL)  # A answers 429: not processed, so sent again with B
-    assert rig.owns(KEY_B, second.id) and not rig.owns(KEY_A, second.id)
-    follow_up = rig.get(first.id)  # A cools down in the pool: refused here, never sent to B
+    assert rig.owns(KEY_B, tid(second)) and not rig.owns(KEY_A, tid(second))
+    follow_up = rig.get(tid(first))  # A cools down in the pool: refused here, never sent to B
     assert follow_up.status_code == 503, follow_up.text
     assert follow_up.json()["error"]["code"] == "no_usable_key"
     assert 1 <= int(follow_up.headers["retry-after"]) <= 10
     with pytest.raises(aai.types.TranscriptError, match="no_usable_key") as refused:
-        aai.Transcript.get_by_id(first.id)
+        aai.Transcript.get_by_id(tid(first))
     assert refused.value.status_code == 503
     third = transcribed()  # new work while A cools: straight to B, A not even tried
-    assert rig.owns(KEY_B, third.id)
+    assert rig.owns(KEY_B, tid(third))
     assert second.wait_for_completion().status == aai.TranscriptStatus.completed
     # The pool's cooldown (the simulator's Retry-After) ends after the simulator's limit: A again.
-    wait_until(lambda: rig.get(first.id).status_code == 200, timeout=60, what="A back", interval=0.25)
-    assert aai.Transcript.get_by_id(first.id).text == first.text
+    wait_until(lambda: rig.get(tid(first)).status_code == 200, timeout=60, what="A back", interval=0.25)
+    assert aai.Transcript.get_by_id(tid(first)).text == first.text
     assert rig.simulator.account(KEY_A).refused == {429: 1}  # one refusal, no call spent while cooling
-    assert not any(first.id in path for path in rig.paths_seen(KEY_B))
-    assert any(second.id in path for path in rig.paths_seen(KEY_B))
-    assert not any(t in path for t in (second.id, third.id) for path in rig.paths_seen(KEY_A))
+    assert not any(tid(first) in path for path in rig.paths_seen(KEY_B))
+    assert any(tid(second) in path for path in rig.paths_seen(KEY_B))
+    assert not any(t in path for t in (tid(second), tid(third)) for path in rig.paths_seen(KEY_A))
     billed_a, billed_b = rig.simulator.billing(KEY_A), rig.simulator.billing(KEY_B)
     assert (billed_a.transcripts_completed, billed_b.transcripts_completed) == (1, 2)
     assert billed_a.audio_seconds == first.audio_duration
@@ -149,10 +154,10 @@ def test_both_keys_limited_gives_the_sdk_503_no_usable_key_with_retry_after(rig:
 def test_a_rejected_key_stays_out_until_aai_mcp_keys_enable(rig: Rig) -> None:
     rig.simulator.reject_key(KEY_A)
     first = transcribed()  # A answers 401: not processed, so sent again with B
-    assert rig.owns(KEY_B, first.id)
+    assert rig.owns(KEY_B, tid(first))
     rig.simulator.clear_key(KEY_A)  # fixed upstream, but nobody told the pool yet
     second = transcribed()
-    assert rig.owns(KEY_B, second.id)
+    assert rig.owns(KEY_B, tid(second))
     account_a = rig.simulator.account(KEY_A)
     assert account_a.refused == {401: 1} and sum(account_a.answered.values()) == 0
     listed = rig.keys("list")
@@ -162,5 +167,5 @@ def test_a_rejected_key_stays_out_until_aai_mcp_keys_enable(rig: Rig) -> None:
     enabled = rig.keys("enable", NAME_A)
     assert enabled.returncode == 0, enabled.stderr
     third = transcribed()  # A is back, and first in the pool's order when loads are equal
-    assert rig.owns(KEY_A, third.id)
+    assert rig.owns(KEY_A, tid(third))
     assert rig.simulator.billing(KEY_A).transcripts_completed == 1
