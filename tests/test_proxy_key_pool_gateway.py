@@ -65,3 +65,19 @@ async def test_a_gateway_429_cools_its_key_until_the_window_resets(
     # 30 s and the caller is told to come back in 30 s instead of 5.
     assert cooling["team/POOL_KEY_A"] is not None and cooling["team/POOL_KEY_A"] - now <= 5
     assert 1 <= int(answer.headers["retry-after"]) <= 5
+
+
+async def test_a_gateway_call_about_a_transcript_goes_with_the_key_that_made_it(
+    pooled: SimulatedAccounts, store: SqlStore
+) -> None:
+    pooled.simulator.limit_key(KEY_A, 5)  # so the transcript is made with B
+    async with proxy_client(pool_gateway(pooled, store)) as client:
+        body = {"audio_url": "https://example.com/a.mp3", "speech_models": ["universal-2"]}
+        made = (await client.post(f"{PROXY}/v2/transcript", json=body, headers=AUTH)).json()["id"]
+        pooled.simulator.clear_key(KEY_A)
+        store.enable_key("team/POOL_KEY_A")  # A free and first by tie-break: only affinity picks B
+        pooled.clock.advance(3.0)  # the transcript completes
+        answer = await client.post(CHAT_PATH, json={**CHAT, "transcript_id": made}, headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert pooled.keys_called()[-1] == KEY_B
+    assert pooled.simulator.billing(KEY_B).llm_requests == 1

@@ -249,3 +249,15 @@ def test_config_keys_are_distinct_and_in_order() -> None:
     for bad in ((KEY_B, KEY_B), ("",)):
         with pytest.raises(ValueError):
             SimulatorConfig(api_key=KEY_A, api_keys=bad)
+
+
+def test_a_rejected_key_is_refused_the_stream_like_an_unknown_key(
+    two_keys: Starlette, sim2: Simulator
+) -> None:
+    sim2.reject_key(KEY_A)
+    with connect(TestClient(two_keys), key=KEY_A) as ws:
+        messages, code, _ = until_close(ws)
+    assert code == 1008 and messages[0]["error"] == "Unauthorized Connection: Invalid API key or token"
+    sim2.clear_key(KEY_A)
+    with connect(TestClient(two_keys), key=KEY_A) as ws:
+        assert ws.receive_json()["type"] == "Begin"
