@@ -54,6 +54,7 @@ def admin_refusal(headers: Headers, peer: Any, keys: tuple[str, ...]) -> Respons
     if not _is_loopback_peer(peer):
         return JSONResponse({"error": "the /_sim/ routes answer only to this machine"}, status_code=403)
     given = headers.getlist("authorization")
+    # A list, not a generator: every key is compared, so the time taken does not tell which matched.
     if len(given) != 1 or not any([_is_key(given[0], key) for key in keys]):
         message = "the /_sim/ routes need the simulator key in Authorization"
         return JSONResponse({"error": message}, status_code=401)
