@@ -37,6 +37,8 @@ from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import Upstream, UpstreamError
 from aai_mcp.upstream.errors import ErrorKind
+from aai_mcp.upstream.key_pool import KeyPool
+from aai_mcp.upstream.pooled_send import PooledKeys
 from aai_mcp.upstream.usage import UsageMeter
 
 audit = logging.getLogger("aai_mcp.audit")
@@ -69,6 +71,8 @@ class ToolRunner:
         self._calls: set[anyio.CancelScope] = set()
         self._cut_off = math.inf
         self.redactor = held_keys(settings)
+        self.key_pool: KeyPool | None = None
+        """The accounts' key pools (set by Gateway.use_store); a pooled account's calls choose keys in it."""
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
@@ -214,14 +218,22 @@ class ToolRunner:
         return results.success(shaped, simulated=simulated, plain_text=spec.plain_text), 200
 
     def upstream_for(self, principal: Principal) -> Upstream:
-        """The upstream a caller's calls go through: its own or its account's key, else the server's;
-        its answers metered for the caller's team."""
-        upstream = self.upstream
-        if principal.api_key is not None:
-            upstream = upstream.with_key(principal.api_key.get_secret_value())
+        """The upstream a caller's calls go through: its account's key pool when it has one (unless the
+        caller brought its own key), else its own or its account's key, else the server's; its answers
+        metered for the caller's team."""
+        upstream = self._keyed_upstream(principal)
         if self.usage is None:
             return upstream
         return upstream.observed(functools.partial(self.usage.upstream_answer, principal.account))
+
+    def _keyed_upstream(self, principal: Principal) -> Upstream:
+        pool = self.key_pool
+        passthrough = principal.scopes is None and principal.api_key is not None
+        if pool is not None and not passthrough and pool.serves(principal.account):
+            return self.upstream.pooled(PooledKeys(pool, principal.account))
+        if principal.api_key is None:
+            return self.upstream
+        return self.upstream.with_key(principal.api_key.get_secret_value())
 
     def _with_option_defaults(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         spec = self.registry.specs[name]
