@@ -27,8 +27,10 @@ from tests.support.quota_rig import (
     TEAM,
     TEAM_KEY_ENV,
     ask,
+    billing,
     read,
     simulated_gateway,
+    simulator_app,
     transcribe,
     upload,
 )
@@ -49,24 +51,25 @@ def metric(scrape: str, name: str, team: str = TEAM) -> float:
 
 
 async def test_usage_matches_what_the_simulator_billed(store: SqlStore) -> None:
-    gateway = simulated_gateway(store)
+    simulator = simulator_app()
+    gateway = simulated_gateway(store, simulator=simulator)
     async with proxy_client(gateway) as client:
         transcripts = [await transcribe(client, seconds) for seconds in (2.0, 3.5)]
         for transcript in transcripts:  # read again: counted once
             await read(client, transcript["id"])
         answers = [(await ask(client, question)).json() for question in ("Who spoke?", "Summarize it.")]
-    billed_audio = sum(t["audio_duration"] for t in transcripts)
-    prompt = sum(a["usage"]["input_tokens"] for a in answers)
-    completion = sum(a["usage"]["output_tokens"] for a in answers)
-    assert billed_audio == 2 + 4  # the simulator bills whole seconds, rounded up
+    billed = billing(simulator)
+    assert (billed.transcripts_completed, billed.audio_seconds, billed.llm_requests) == (2, 2 + 4, 2)
+    assert billed.llm_input_tokens == sum(a["usage"]["input_tokens"] for a in answers)
+    total = billed.llm_input_tokens + billed.llm_output_tokens
     assert store.usage_totals(0) == [
-        UsageTotals(TEAM, billed_audio, 2, prompt + completion, prompt, completion, 0.0, 0)
+        UsageTotals(TEAM, billed.audio_seconds, 2, total, billed.llm_input_tokens, billed.llm_output_tokens)
     ]
     scrape = gateway.metrics.exposition().decode()
-    assert metric(scrape, "audio_seconds") == billed_audio
-    assert metric(scrape, "transcripts") == 2
-    assert metric(scrape, "llm_prompt_tokens") == prompt
-    assert metric(scrape, "llm_completion_tokens") == completion
+    assert metric(scrape, "audio_seconds") == billed.audio_seconds
+    assert metric(scrape, "transcripts") == billed.transcripts_completed
+    assert metric(scrape, "llm_prompt_tokens") == billed.llm_input_tokens
+    assert metric(scrape, "llm_completion_tokens") == billed.llm_output_tokens
 
 
 async def test_a_transcript_read_by_a_tool_and_the_proxy_is_counted_once(store: SqlStore) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from aai_mcp.access import Scopes, mint
 from aai_mcp.config.settings import SIMULATOR_KEY
 from aai_mcp.gateway import Gateway
+from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
+from aai_mcp.simulator.accounts import Billing
 from aai_mcp.state.store import GatewayStore
 from tests.support import wav_bytes
 from tests.support.proxy_harness import PROXY, SECRET, proxy_gateway
@@ -29,13 +32,28 @@ def team_auth(team: str) -> dict[str, str]:
 AUTH = team_auth(TEAM)
 
 
+def simulator_app() -> Starlette:
+    """The built-in simulator, jobs completing at once; `billing(app)` says what it billed."""
+    config = SimulatorConfig(api_key=SIMULATOR_KEY, processing_delay_seconds=0.0, record_requests=False)
+    return build_simulator_app(config)
+
+
+def billing(app: Starlette) -> Billing:
+    simulator: Simulator = app.state.simulator
+    return simulator.billing(SIMULATOR_KEY)
+
+
 def simulated_gateway(
-    store: GatewayStore | None, quotas: str = "", team: str = TEAM, **settings: Any
+    store: GatewayStore | None,
+    quotas: str = "",
+    team: str = TEAM,
+    simulator: Starlette | None = None,
+    **settings: Any,
 ) -> Gateway:
-    """The proxy's gateway on the in-process simulator (jobs complete at once), `team`'s key the
-    simulator's (set TEAM_KEY_ENV to SIMULATOR_KEY), quotas as configured."""
+    """The proxy's gateway on the in-process simulator (`simulator`, else one of its own), `team`'s
+    key the simulator's (set TEAM_KEY_ENV to SIMULATOR_KEY), quotas as configured."""
     gateway = proxy_gateway(
-        None,
+        None if simulator is None else httpx.ASGITransport(app=simulator),
         api_key=None,
         simulator_delay_seconds=0.0,
         accounts=[f"{team}=env:{TEAM_KEY_ENV}"],
