@@ -10,7 +10,13 @@ import zlib
 
 import pytest
 
-from aai_mcp.upstream.answer_fields import MAX_VALUE, AnswerFields, TopLevelScanner
+from aai_mcp.upstream.answer_fields import (
+    MAX_EVENT_LINE,
+    MAX_VALUE,
+    AnswerFields,
+    EventStreamFields,
+    TopLevelScanner,
+)
 
 WANTED = frozenset({"id", "status", "audio_duration", "usage"})
 TRICKY = {
@@ -92,3 +98,33 @@ def test_complete_once_the_top_level_object_ends() -> None:
     assert not fields.complete  # every nested object closed, the document not yet
     fields.feed(body[-1:])
     assert fields.complete and fields.fields() == EXPECTED
+
+
+SSE = (
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n'
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"usage \\"is\\" fine"}}]}\n\n'
+    b": a comment line\n\n"
+    b'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":'
+    b'{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+@pytest.mark.parametrize("most", [1, 9, 4096])
+def test_a_streamed_llm_answer_gives_its_last_usage(most: int) -> None:
+    fields = EventStreamFields(frozenset({"usage"}), None)
+    done = SSE.index(b"[DONE]")
+    for piece in pieces(SSE[:done], random.Random(most), most):
+        fields.feed(piece)
+    assert not fields.complete  # not before the stream says it is done
+    for piece in pieces(SSE[done:], random.Random(most), most):
+        fields.feed(piece)
+    assert fields.complete
+    assert fields.fields() == {"usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}}
+
+
+def test_an_overlong_event_line_is_skipped_not_held() -> None:
+    fields = EventStreamFields(frozenset({"usage"}), "gzip")
+    long_line = b'data: {"usage": {"total_tokens": 1}, "pad": "' + b"x" * (MAX_EVENT_LINE + 10) + b'"}\n'
+    fields.feed(gzip.compress(long_line + b'data: {"usage": {"total_tokens": 2}}\n'))
+    assert fields.fields() == {"usage": {"total_tokens": 2}}

@@ -170,3 +170,39 @@ async def test_a_large_transcript_is_relayed_intact_while_its_usage_is_counted(
     # by the stand-in from `sent`, which was allocated before tracing started).
     assert peak < 2 * 1024 * 1024, peak
     assert store.usage_totals(0) == [UsageTotals(TEAM, 5400.0, 1)]
+
+
+class StreamedLlm(httpx.AsyncBaseTransport):
+    """The LLM Gateway answering `"stream": true` with server-sent events, usage in the last chunk."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        events = [
+            b'data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n',
+            b'data: {"choices":[{"index":0,"delta":{"content":"lo"}}]}\n\n',
+            b'data: {"choices":[],"usage":{"prompt_tokens":30,"completion_tokens":2,"total_tokens":32}}\n\n',
+            b"data: [DONE]\n\n",
+        ]
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Events(events))
+
+
+class _Events(httpx.AsyncByteStream):
+    def __init__(self, events: list[bytes]) -> None:
+        self.events = events
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in self.events:
+            yield event
+
+
+async def test_a_streamed_llm_answer_is_relayed_and_its_usage_counted(store: SqlStore) -> None:
+    gateway = proxy_gateway(
+        StreamedLlm(), accounts=[f"{TEAM}=env:{TEAM_KEY_ENV}"], team_quotas="team:llm_tokens=32"
+    )
+    gateway.use_store(store)
+    body = {"model": "gpt-5", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    async with proxy_client(gateway) as client:
+        answer = await client.post(f"{PROXY}/llm-gateway/v1/chat/completions", json=body, headers=AUTH)
+        again = await client.post(f"{PROXY}/llm-gateway/v1/chat/completions", json=body, headers=AUTH)
+    assert answer.status_code == 200 and answer.text.endswith("data: [DONE]\n\n")
+    assert store.usage_totals(0) == [UsageTotals(TEAM, llm_tokens=32, prompt_tokens=30, completion_tokens=2)]
+    assert again.status_code == 429  # streaming does not slip past the monthly tokens

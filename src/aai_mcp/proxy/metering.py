@@ -9,7 +9,7 @@ from aai_mcp.access.quota_gate import OverQuota, RateLimit
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target
 from aai_mcp.proxy.refusals import Refused
-from aai_mcp.upstream.answer_fields import AnswerFields
+from aai_mcp.upstream.answer_fields import AnswerFields, EventStreamFields
 from aai_mcp.upstream.usage import Metered, metered_call, wanted_fields
 
 
@@ -37,7 +37,7 @@ class MeteredSend:
         self.rate = rate
         self.metered: Metered | None = metered_call(target.host, method, target.path)
         self.status = 0
-        self.fields: AnswerFields | None = None
+        self.fields: AnswerFields | EventStreamFields | None = None
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -50,7 +50,7 @@ class MeteredSend:
                 await self._record(self.fields)
         await self.send(message)
 
-    async def _record(self, fields: AnswerFields) -> None:
+    async def _record(self, fields: AnswerFields | EventStreamFields) -> None:
         assert self.metered is not None
         self.fields = None  # once
         found = fields.fields()
@@ -65,7 +65,11 @@ class MeteredSend:
             message["headers"] = headers
         wanted = self.metered is not None and self.gateway.usage.wants(self.metered, self.target.path)
         if self.metered is not None and wanted and 200 <= self.status < 300:
-            encoding = next(
-                (v.decode("latin-1") for k, v in headers if k.lower() == b"content-encoding"), None
-            )
-            self.fields = AnswerFields(wanted_fields(self.metered), encoding)
+            encoding = _header(headers, b"content-encoding")
+            events = (_header(headers, b"content-type") or "").startswith("text/event-stream")
+            reader = EventStreamFields if events else AnswerFields
+            self.fields = reader(wanted_fields(self.metered), encoding)
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    return next((v.decode("latin-1").strip().lower() for k, v in headers if k.lower() == name), None)
