@@ -36,6 +36,7 @@ from tests.support.quota_rig import (
 )
 
 pytestmark = pytest.mark.anyio
+QUESTION = {"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "What was said?"}]}
 
 
 @pytest.fixture(autouse=True)
@@ -206,3 +207,14 @@ async def test_a_streamed_llm_answer_is_relayed_and_its_usage_counted(store: Sql
     assert answer.status_code == 200 and answer.text.endswith("data: [DONE]\n\n")
     assert store.usage_totals(0) == [UsageTotals(TEAM, llm_tokens=32, prompt_tokens=30, completion_tokens=2)]
     assert again.status_code == 429  # streaming does not slip past the monthly tokens
+
+
+async def test_a_passthrough_callers_own_key_counts_as_no_teams_usage(store: SqlStore) -> None:
+    gateway = simulated_gateway(store, auth=["tokens", "passthrough-key"])
+    async with proxy_client(gateway) as client:
+        own = {"x-assemblyai-key": SIMULATOR_KEY}
+        answer = await client.post(f"{PROXY}/llm-gateway/v1/chat/completions", json=QUESTION, headers=own)
+        assert answer.status_code == 200, answer.text
+        assert (await ask(client)).status_code == 200  # a team's token: counted
+    (team,) = store.usage_totals(0)
+    assert team.account == TEAM and team.llm_tokens == answer.json()["usage"]["total_tokens"]

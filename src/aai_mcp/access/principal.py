@@ -43,6 +43,12 @@ class Principal:
         """Only a signed token that grants it (a passthrough principal has no scopes)."""
         return self.scopes is not None and self.scopes.metrics is True
 
+    @property
+    def bills_own_key(self) -> bool:
+        """A passthrough caller: its calls go out with its own AssemblyAI key, on its own bill, so they
+        count as no team's usage."""
+        return self.scopes is None and self.api_key is not None
+
     def partition(self) -> str:
         """Separates shared state (poll loops) between callers with different AssemblyAI keys."""
         if self.api_key is None:

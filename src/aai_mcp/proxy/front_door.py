@@ -34,15 +34,15 @@ class ProxyApp:
             _authorize(principal, None)
             target = _route(scope)
             _authorize(principal, target)
-            team = _team(principal)
-            rate = None if team is None else await admit(self.gateway, team, target)
+            # Quotas bind token holders (teams); auth none on loopback spends no team's quota.
+            rate = None if principal.scopes is None else await admit(self.gateway, principal.account, target)
         except Refused as refused:
             await refused.response()(scope, receive, send)
             return
-        if team is None:
+        if principal.bills_own_key:
             await self._forward(principal, target, scope, receive, send)
             return
-        metered = MeteredSend(self.gateway, team, scope["method"], target, send, rate)
+        metered = MeteredSend(self.gateway, principal.account, scope["method"], target, send, rate)
         await self._forward(principal, target, scope, receive, metered)
 
     def _authenticate(self, scope: Scope) -> Principal:
@@ -86,12 +86,6 @@ def _as_bearer(headers: dict[str, str]) -> dict[str, str]:
     if value and " " not in value:
         return {**headers, "authorization": f"Bearer {value}"}
     return headers
-
-
-def _team(principal: Principal) -> str | None:
-    """The team whose quotas and usage a call counts under: a token's account. A caller without
-    scopes (auth none on loopback, a passthrough caller's own key) spends no team's quota."""
-    return None if principal.scopes is None else principal.account
 
 
 def _authorize(principal: Principal, target: Target | None) -> None:

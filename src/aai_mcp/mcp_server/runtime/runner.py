@@ -222,7 +222,7 @@ class ToolRunner:
         caller brought its own key), else its own or its account's key, else the server's; its answers
         metered for the caller's team."""
         upstream = self._keyed_upstream(principal)
-        if self.usage is None:
+        if self.usage is None or principal.bills_own_key:
             return upstream
         return upstream.observed(functools.partial(self.usage.upstream_answer, principal.account))
 
