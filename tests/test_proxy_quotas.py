@@ -154,3 +154,38 @@ async def test_an_unreadable_store_lets_the_team_through(store: SqlStore) -> Non
         audio = await upload(client, 1.0)
         answers = [await create(client, audio) for _ in range(2)]
     assert [a.status_code for a in answers] == [200, 200]  # a quota is not worth an outage
+
+
+async def test_two_creations_at_once_cannot_both_take_the_last_job_place(store: SqlStore) -> None:
+    gateway = simulated_gateway(store, "team:jobs=1")
+    async with proxy_client(gateway) as client:
+        audio = await upload(client, 1.0)
+        # Both read the store before either job is recorded: the place held in shared state decides.
+        held = await gateway.quota_gate.admit("team", "transcription")
+        assert held.job_place is not None
+        refused = await create(client, audio)
+        await gateway.quota_gate.release(held)
+        created = await create(client, audio)
+    assert_refused(refused, 1, JOBS_RETRY_SECONDS)
+    assert "is creating or running as many transcription jobs as it may" in refused.json()["error"]["message"]
+    assert created.status_code == 200
+
+
+@pytest.mark.slow
+async def test_a_job_place_held_on_one_instance_counts_on_another(
+    store: SqlStore, shared_redis: RedisServer
+) -> None:
+    team = f"jobs-{secrets.token_hex(4)}"  # the session's Redis is shared by every test
+    quotas = f"{team}:jobs=1"
+    first = simulated_gateway(store, quotas, team, redis_url=shared_redis.url, instance_id="one")
+    second = simulated_gateway(store, quotas, team, redis_url=shared_redis.url, instance_id="two")
+    auth = team_auth(team)
+    body = {"audio_url": "https://example.com/a.mp3", "speech_models": ["universal-3-pro"]}
+    async with proxy_client(second) as client:
+        held = await first.quota_gate.admit(team, "transcription")
+        refused = await client.post(f"{PROXY}/v2/transcript", json=body, headers=auth)
+        await first.quota_gate.release(held)
+    await first.aclose()
+    await second.aclose()
+    assert held.job_place is not None and held.job_place.shared
+    assert_refused(refused, 1, JOBS_RETRY_SECONDS)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aai_mcp.access.team_quotas import TeamQuota, TeamQuotas
-from aai_mcp.state.shared import SharedState
+from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.upstream.usage import UsageMeter
 
 RATE_WINDOW_SECONDS = 60.0
@@ -42,6 +42,15 @@ class RateLimit:
         }
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A call let through: the minute's state for its answer's headers, and the place it holds among
+    the team's jobs while it creates one (given back with `QuotaGate.release`)."""
+
+    rate: RateLimit | None = None
+    job_place: Hold | None = None
+
+
 class OverQuota(Exception):
     """The team is over one of its quotas: answer 429 with these headers and Retry-After."""
 
@@ -63,16 +72,24 @@ class QuotaGate:
         self.meter = meter
         self.clock = clock
 
-    async def admit(self, team: str, effect: str) -> RateLimit | None:
-        """OverQuota when `team` may not make a call of `effect` now; else the per-minute rate's
-        state (for the answer's RateLimit-* headers) when the team has one."""
+    async def admit(self, team: str, effect: str) -> Admission:
+        """OverQuota when `team` may not make a call of `effect` now. Checks that only read come
+        first; the minute's count and a job place are taken last."""
         quota = self.quotas.of(team)
+        running = None
         if effect == "transcription":
-            await self._jobs(team, quota)
+            running = await self._jobs(team, quota)
             await self._audio(team, quota)
         if effect == "llm":
             await self._llm_tokens(team, quota)
-        return await self._rate(team, quota)
+        rate = await self._rate(team, quota)
+        if running is None or quota.jobs is None:
+            return Admission(rate)
+        return Admission(rate, await self._job_place(team, quota.jobs, running))
+
+    async def release(self, admission: Admission) -> None:
+        if admission.job_place is not None:
+            await self.shared.release(admission.job_place)
 
     async def _rate(self, team: str, quota: TeamQuota) -> RateLimit | None:
         if quota.rpm is None:
@@ -83,17 +100,22 @@ class QuotaGate:
             raise OverQuota(team, state, f"team {team!r} made its {quota.rpm} requests of this minute")
         return state
 
-    async def _jobs(self, team: str, quota: TeamQuota) -> None:
+    async def _jobs(self, team: str, quota: TeamQuota) -> int | None:
+        """Jobs the team has open (None: no limit, or the store cannot tell)."""
         if quota.jobs is None:
-            return
+            return None
         running = await self.meter.open_jobs(team)
         if running is not None and running >= quota.jobs:
-            state = RateLimit("jobs", quota.jobs, 0, JOBS_RETRY_SECONDS)
-            message = (
-                f"team {team!r} has {running} transcription jobs running, its limit is {quota.jobs}: "
-                "try again when one has finished"
-            )
-            raise OverQuota(team, state, message)
+            raise _over_jobs(team, quota.jobs, f"has {running} transcription jobs running")
+        return running
+
+    async def _job_place(self, team: str, jobs: int, running: int) -> Hold:
+        """One of the places left beside the open jobs, held while the job is being created: two
+        creations at once (on any instance, with Redis) cannot both take the last one."""
+        place = await self.shared.try_hold(f"team-jobs:{team}", jobs - running)
+        if place is None:
+            raise _over_jobs(team, jobs, "is creating or running as many transcription jobs as it may")
+        return place
 
     async def _audio(self, team: str, quota: TeamQuota) -> None:
         if quota.audio_hours is None:
@@ -119,6 +141,12 @@ class QuotaGate:
     def _until_next_month(self) -> float:
         now = self.clock()
         return next_month_start(now) - now
+
+
+def _over_jobs(team: str, jobs: int, what: str) -> OverQuota:
+    state = RateLimit("jobs", jobs, 0, JOBS_RETRY_SECONDS)
+    message = f"team {team!r} {what} (its limit is {jobs}): try again when one has finished"
+    return OverQuota(team, state, message)
 
 
 def month_start(now: float) -> float:

@@ -9,6 +9,7 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, request_headers
+from aai_mcp.access.quota_gate import Admission
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target, resolve
 from aai_mcp.proxy.keys import upstream_key
@@ -18,6 +19,7 @@ from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.relay import relay_response, request_body, upstream_request
 
 PROXY_PREFIX = "/v1/assemblyai"
+NOTHING_HELD = Admission()
 log = logging.getLogger("aai_mcp.proxy")
 
 
@@ -34,16 +36,29 @@ class ProxyApp:
             _authorize(principal, None)
             target = _route(scope)
             _authorize(principal, target)
-            # Quotas bind token holders (teams); auth none on loopback spends no team's quota.
-            rate = None if principal.scopes is None else await admit(self.gateway, principal.account, target)
+            admitted = await self._admit(principal, target)
         except Refused as refused:
             await refused.response()(scope, receive, send)
             return
+        try:
+            observed = self._observed(principal, target, scope["method"], send, admitted)
+            await self._forward(principal, target, scope, receive, observed)
+        finally:
+            await self.gateway.quota_gate.release(admitted)
+
+    async def _admit(self, principal: Principal, target: Target) -> Admission:
+        # Quotas bind token holders (teams); auth none on loopback spends no team's quota.
+        if principal.scopes is None:
+            return NOTHING_HELD
+        return await admit(self.gateway, principal.account, target)
+
+    def _observed(
+        self, principal: Principal, target: Target, method: str, send: Send, admitted: Admission
+    ) -> Send:
+        """`send`, reading the usage the answer shows on the way (unless it is on the caller's own bill)."""
         if principal.bills_own_key:
-            await self._forward(principal, target, scope, receive, send)
-            return
-        metered = MeteredSend(self.gateway, principal.account, scope["method"], target, send, rate)
-        await self._forward(principal, target, scope, receive, metered)
+            return send
+        return MeteredSend(self.gateway, principal.account, method, target, send, admitted.rate)
 
     def _authenticate(self, scope: Scope) -> Principal:
         if scope["type"] != "http":

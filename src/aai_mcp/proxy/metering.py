@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.types import Message, Send
 
-from aai_mcp.access.quota_gate import OverQuota, RateLimit
+from aai_mcp.access.quota_gate import Admission, OverQuota, RateLimit
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target
 from aai_mcp.proxy.refusals import Refused
@@ -13,8 +13,8 @@ from aai_mcp.upstream.answer_fields import AnswerFields, EventStreamFields
 from aai_mcp.upstream.usage import Metered, metered_call, wanted_fields
 
 
-async def admit(gateway: Gateway, team: str, target: Target) -> RateLimit | None:
-    """The team's per-minute state when it may go on; Refused (429 team_quota) when it may not."""
+async def admit(gateway: Gateway, team: str, target: Target) -> Admission:
+    """What the team's call was admitted with; Refused (429 team_quota) when it may not go on."""
     try:
         return await gateway.quota_gate.admit(team, target.effect)
     except OverQuota as over:
