@@ -20,7 +20,7 @@ from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.proxy.front_door import ProxyApp
 from aai_mcp.state.store import UsageTotals
 from aai_mcp.state.store_sql import SqlStore
-from tests.support.proxy_harness import PROXY, proxy_client, proxy_gateway
+from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway
 from tests.support.quota_rig import (
     AUTH,
     SIMULATOR_KEY,
@@ -218,3 +218,24 @@ async def test_a_passthrough_callers_own_key_counts_as_no_teams_usage(store: Sql
         assert (await ask(client)).status_code == 200  # a team's token: counted
     (team,) = store.usage_totals(0)
     assert team.account == TEAM and team.llm_tokens == answer.json()["usage"]["total_tokens"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent"),
+    [
+        (b"gzip, deflate, br, zstd", b"gzip, deflate"),
+        (b"br;q=1.0, gzip;q=0.5", b"gzip;q=0.5"),
+        (b"br", b"identity"),
+    ],
+)
+async def test_a_metered_call_asks_upstream_only_for_encodings_usage_can_read(
+    store: SqlStore, asked: bytes, sent: bytes
+) -> None:
+    upstream = RecordingUpstream()
+    gateway = proxy_gateway(upstream, accounts=[f"{TEAM}=env:{TEAM_KEY_ENV}"])
+    gateway.use_store(store)
+    headers = {**AUTH, "accept-encoding": asked.decode()}
+    async with proxy_client(gateway) as client:
+        await client.get(f"{PROXY}/v2/transcript/tr_1", headers=headers)
+        await client.get(f"{PROXY}/v2/transcript", headers=headers)  # not metered: passed as it is
+    assert [seen.request.headers["accept-encoding"].encode() for seen in upstream.seen] == [sent, asked]

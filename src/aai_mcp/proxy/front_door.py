@@ -13,7 +13,7 @@ from aai_mcp.access.quota_gate import Admission
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target, resolve
 from aai_mcp.proxy.keys import upstream_key
-from aai_mcp.proxy.metering import MeteredSend, admit
+from aai_mcp.proxy.metering import MeteredSend, admit, readable_encodings
 from aai_mcp.proxy.pooled import forward_pooled
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.relay import relay_response, request_body, upstream_request
@@ -42,7 +42,8 @@ class ProxyApp:
             return
         try:
             observed = self._observed(principal, target, scope["method"], send, admitted)
-            await self._forward(principal, target, scope, receive, observed)
+            headers = readable_encodings(scope["method"], target, scope["headers"])
+            await self._forward(principal, target, {**scope, "headers": headers}, receive, observed)
         finally:
             await self.gateway.quota_gate.release(admitted)
 

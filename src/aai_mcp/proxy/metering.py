@@ -8,6 +8,7 @@ from starlette.types import Message, Send
 from aai_mcp.access.quota_gate import Admission, OverQuota, RateLimit
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target
+from aai_mcp.proxy.headers import RawHeaders
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.upstream.answer_fields import AnswerFields, EventStreamFields
 from aai_mcp.upstream.usage import Metered, metered_call, wanted_fields
@@ -21,6 +22,31 @@ async def admit(gateway: Gateway, team: str, target: Target) -> Admission:
         gateway.metrics.quota_refused(team, over.state.quota)
         headers = over.state.headers()
         raise Refused(429, "team_quota", over.message, over.state.reset_seconds, headers) from None
+
+
+# Content codings the usage reader can decode: a metered call asks upstream for no other, or a caller
+# asking for br or zstd only would have its usage go uncounted (and its quota unenforced).
+READABLE_CODINGS = frozenset({b"gzip", b"x-gzip", b"deflate", b"identity"})
+
+
+def readable_encodings(method: str, target: Target, headers: RawHeaders) -> RawHeaders:
+    """The caller's headers, its Accept-Encoding narrowed to READABLE_CODINGS on a metered call."""
+    if metered_call(target.host, method, target.path) is None:
+        return headers
+    kept: RawHeaders = []
+    for name, value in headers:
+        if name.lower() != b"accept-encoding":
+            kept.append((name, value))
+            continue
+        codings = [
+            c.strip() for c in value.split(b",") if c.split(b";")[0].strip().lower() in READABLE_CODINGS
+        ]
+        kept.append((name, b", ".join(codings) or b"identity"))
+    return kept
+
+
+def _readable(coding: bytes) -> bool:
+    return coding.split(b";")[0].strip().lower() in READABLE_CODINGS
 
 
 class MeteredSend:
