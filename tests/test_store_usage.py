@@ -46,3 +46,11 @@ def test_jobs_are_open_until_finished(store: SqlStore) -> None:
     assert store.open_jobs("ci", start) == 1
     assert store.open_jobs("research", start) == 1
     assert store.open_jobs("ci", time.time() + 60) == 0  # older than the bound: not counted
+
+
+def test_a_transcripts_audio_goes_to_the_team_that_created_it(store: SqlStore) -> None:
+    store.open_job("tr_made_by_ci", "ci")
+    assert store.record_transcript("tr_made_by_ci", "research", 30.0) == "ci"
+    assert store.record_transcript("tr_made_by_ci", "ci", 30.0) is None  # counted before
+    assert store.record_transcript("tr_seen_only", "research", 5.0) == "research"
+    assert store.usage_totals(0) == [UsageTotals("ci", 30.0, 1), UsageTotals("research", 5.0, 1)]

@@ -113,6 +113,10 @@ class UsageStore(Protocol):
     ) -> bool:
         """Record one use; False when `resource_id` was recorded before (by any instance)."""
 
+    def record_transcript(self, transcript_id: str, reader: str, audio_seconds: float) -> str | None:
+        """A completed transcript's audio, charged to the team that created the job when known (else
+        to `reader`, whose answer showed it completed); the team charged, None when counted before."""
+
     def usage_totals(self, since: float, account: str | None = None) -> list[UsageTotals]:
         """Each team's totals since `since` (epoch seconds), by team name; one team's when given."""
 

@@ -48,6 +48,19 @@ class UsageSql:
             return False  # the unique resource_id: another door or instance counted it first
         return True
 
+    def record_transcript(self, transcript_id: str, reader: str, audio_seconds: float) -> str | None:
+        owner = self._job_owner(transcript_id)
+        account = owner or reader
+        counted = self.record_usage(account, "audio", audio_seconds, resource_id=transcript_id)
+        return account if counted else None
+
+    def _job_owner(self, transcript_id: str) -> str | None:
+        c = transcript_jobs.c
+        query = sa.select(c.account).where(c.transcript_id == transcript_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else str(row.account)
+
     def usage_totals(self, since: float, account: str | None = None) -> list[UsageTotals]:
         c = usage_records.c
         kind_sum = {

@@ -3,6 +3,9 @@ tools as they read): audio of completed transcripts (once per transcript id, acr
 instances: the store's unique id decides), LLM Gateway tokens per answer, streaming seconds per
 session. Also the transcription jobs each team has open, for the concurrent-jobs quota.
 
+A transcript's audio is charged to the team that created it when that is known (its job was seen
+created), else to the team whose answer first showed it completed.
+
 A job is open from its creation's answer until an answer shows it `completed` or `error`, or it is
 deleted; one older than JOB_BOUND_SECONDS no longer counts (a job nobody asks about again must not
 hold a team's place forever). Counting never fails a call: a store error is logged and the use lost.
@@ -107,13 +110,17 @@ class UsageMeter:
             return
         seconds = _number(fields.get("audio_duration"))
         if status == "completed" and seconds is not None:
-            counted = await self._store(
-                lambda store: store.record_usage(account, "audio", seconds, resource_id=transcript_id)
-            )
-            if counted is not False:  # True, or no store to tell (counted in this process only)
-                self.metrics.team_usage(account, "audio_seconds", seconds)
-                self.metrics.team_usage(account, "transcripts", 1)
+            await self._audio(account, transcript_id, seconds)
         await self._finish(transcript_id)
+
+    async def _audio(self, reader: str, transcript_id: str, seconds: float) -> None:
+        if self.store is None:  # counted in this process only
+            charged: object = reader
+        else:
+            charged = await self._store(lambda store: store.record_transcript(transcript_id, reader, seconds))
+        if isinstance(charged, str):
+            self.metrics.team_usage(charged, "audio_seconds", seconds)
+            self.metrics.team_usage(charged, "transcripts", 1)
 
     async def llm_answer(self, account: str, usage: object) -> None:
         """An LLM Gateway answer's `usage` (input/output tokens; OpenAI's prompt/completion too)."""
