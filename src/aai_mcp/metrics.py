@@ -21,6 +21,7 @@ CANCELLED = "cancelled"
 JOB_FAILED = "job_failed"
 UNKNOWN_TOOL = "unknown_tool"
 OUTCOMES = frozenset({OK, CANCELLED, JOB_FAILED, UNKNOWN_TOOL, *(kind.value for kind in ErrorKind)})
+STREAM_OUTCOMES = frozenset({"ended", "client_left", "capped", "refused"})
 HOSTS: frozenset[str] = frozenset(get_args(HostName))
 # No HTTP answer at all (connect error, timeout, broken connection).
 NO_RESPONSE = "none"
@@ -67,6 +68,13 @@ class Metrics:
             ["key", "event"],
             registry=registry,
         )
+        self._stream_sessions = Counter(
+            "aai_mcp_proxy_stream_sessions",
+            "Streaming sessions through the team proxy by how they ended: ended (upstream closed), "
+            "client_left, capped, refused (before the upgrade).",
+            ["outcome"],
+            registry=registry,
+        )
         self._gauges: dict[str, Gauge] = {}
 
     def tool_label(self, name: str) -> str:
@@ -88,6 +96,10 @@ class Metrics:
     def key_event(self, key_name: str | None, event: str) -> None:
         """A key pool event; key names come from the operator's configuration (a closed set)."""
         self._key_events.labels(key=key_name or "", event=event).inc()
+
+    def stream_session(self, outcome: str) -> None:
+        """One streaming session of the team proxy, ended with `outcome` (a closed set)."""
+        self._stream_sessions.labels(outcome=outcome if outcome in STREAM_OUTCOMES else UNKNOWN).inc()
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read at scrape time; registering `name` again (a second app on the same gateway)
