@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,13 @@ from assemblyai.streaming.v3 import StreamingClientOptions
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from aai_mcp.access import Scopes, append_revocation
 from tests.simulator.test_official_sdk import write_wav
 from tests.simulator.test_sdk_streaming import stream_wav
-from tests.support.proxy_harness import proxy_token
+from tests.support.proxy_harness import proxy_minted, proxy_token
 from tests.support.servers import wait_until
 from tests.support.stream_proxy import StreamingSetup, streaming_proxy
+from tests.support.streaming_ws import pcm
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 # Generous: a loaded 2-core machine answers in milliseconds; only a broken proxy waits this long.
@@ -59,3 +62,112 @@ def test_the_official_sdk_streams_a_wav_through_the_proxy(tmp_path: Path) -> Non
     assert [(s.audio_ms, s.close_code) for s in setup.simulator.streams] == [(2000, 1000)]
     ((account, audio, seconds),) = setup.ended
     assert (account, audio) == ("default", 2.0) and seconds > 0
+
+
+def test_a_browser_style_client_authenticates_with_the_subprotocol() -> None:
+    token = proxy_token()
+    with streaming_proxy() as setup, browser(setup, token) as ws:
+        assert ws.subprotocol == "aai-mcp-token." + token  # echoed; the other offer is not selected
+        assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+        ws.send(pcm(300))  # one word
+        assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
+        ws.send(json.dumps({"type": "Terminate"}))
+        rest = messages_until_close(ws)
+    assert rest[-1]["type"] == "Termination"
+    assert ws.close_code == 1000
+
+
+def test_refused_upgrades_answer_http_in_the_proxys_error_shape(tmp_path: Path) -> None:
+    revoked = proxy_minted()
+    revocations = tmp_path / "revoked.txt"
+    append_revocation(revocations, revoked.claims.jti)
+    read_only = proxy_token(Scopes(proxy=True, read_only=True))
+    with streaming_proxy(token_revocation_file=revocations) as setup:
+        cases = {
+            "missing": refusal(setup),
+            "bad": refusal(setup, additional_headers={"Authorization": "aai1.not-a-token"}),
+            "revoked": refusal(setup, additional_headers={"Authorization": revoked.token}),
+            "no proxy scope": refusal(setup, additional_headers={"Authorization": proxy_token(Scopes())}),
+            "read-only": refusal(setup, additional_headers={"Authorization": f"Bearer {read_only}"}),
+            "temporary token": refusal(setup, "sample_rate=16000&token=tmp-abc"),
+        }
+        streams = list(setup.simulator.streams)
+    codes = {case: (status, body["error"]["code"]) for case, (status, body) in cases.items()}
+    assert codes == {
+        "missing": (401, "missing_credentials"),
+        "bad": (401, codes["bad"][1]),
+        "revoked": (401, "revoked"),
+        "no proxy scope": (403, "proxy_not_allowed"),
+        "read-only": (403, "proxy_not_allowed"),
+        "temporary token": (401, "temporary_token_not_accepted"),
+    }
+    assert codes["bad"][1] != "missing_credentials"
+    assert streams == []  # nothing reached upstream
+
+
+def test_a_revoked_token_is_refused_in_the_subprotocol_too(tmp_path: Path) -> None:
+    revoked = proxy_minted()
+    revocations = tmp_path / "revoked.txt"
+    append_revocation(revocations, revoked.claims.jti)
+    with streaming_proxy(token_revocation_file=revocations) as setup:
+        with pytest.raises(InvalidStatus) as refused:
+            browser(setup, revoked.token)
+    assert refused.value.response.status_code == 401
+
+
+def test_a_client_that_vanishes_ends_the_upstream_session_promptly() -> None:
+    with streaming_proxy() as setup:
+        ws = browser(setup, proxy_token())
+        ws.recv(timeout=DEADLINE)
+        ws.send(pcm(300))
+        assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
+        # Abrupt: the TCP connection goes without a close frame.
+        ws.socket.shutdown(socket.SHUT_RDWR)
+        ws.socket.close()
+        wait_until(lambda: setup.simulator.streams and setup.ended, DEADLINE, "the upstream session's end")
+        (record,) = setup.simulator.streams
+        ((_, audio, _),) = setup.ended
+        exposition = setup.gateway.metrics.exposition().decode()
+    assert record.audio_ms == 300
+    assert audio == pytest.approx(0.3)  # no Termination came: estimated from the PCM relayed
+    assert 'aai_mcp_proxy_stream_sessions_total{outcome="client_left"} 1.0' in exposition
+
+
+def test_the_session_cap_terminates_upstream_and_closes_with_4008() -> None:
+    with streaming_proxy(proxy_stream_max_seconds=1.0) as setup, browser(setup, proxy_token()) as ws:
+        assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+        ws.send(pcm(300))
+        received = messages_until_close(ws)  # nothing more sent: the cap ends the session
+        wait_until(lambda: setup.ended, DEADLINE, "the session's end")
+        (record,) = setup.simulator.streams
+        ((_, audio, seconds),) = setup.ended
+    assert received[-1]["type"] == "Termination"
+    assert (ws.close_code, ws.close_reason) == (4008, "aai-mcp session cap reached (1 s)")
+    assert record.close_code == 1000  # upstream ended cleanly on our Terminate
+    assert audio == 0 and seconds >= 1.0
+
+
+def test_upstreams_close_code_and_reason_reach_the_client() -> None:
+    with streaming_proxy() as setup, browser(setup, proxy_token()) as ws:
+        ws.recv(timeout=DEADLINE)
+        ws.send("not json")
+        (error,) = messages_until_close(ws)
+    assert error["type"] == "Error" and error["error_code"] == 3006
+    assert (ws.close_code, ws.close_reason) == (3006, "Invalid JSON: not json")
+
+
+def test_an_upgrade_upstream_refuses_is_refused_with_its_status() -> None:
+    with streaming_proxy() as setup:
+        setup.simulator.queue_fault("503", path_prefix="/v3/ws")
+        status, body = refusal(setup, additional_headers={"Authorization": proxy_token()})
+    assert (status, body["error"]["code"]) == (503, "upstream_refused")
+
+
+def test_the_query_string_reaches_upstream_unchanged() -> None:
+    query = "sample_rate=8000&encoding=pcm_mulaw&format_turns=true&speech_model=universal-streaming-english"
+    with streaming_proxy() as setup, browser(setup, proxy_token(), query) as ws:
+        ws.recv(timeout=DEADLINE)
+        ws.send(b"\x01" * 2400)  # 300 ms of 8 kHz mu-law: one word, only if the rate and encoding arrived
+        assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
+        requests = [r for r in setup.simulator.requests if r.path == "/v3/ws"]
+    assert [r.query for r in requests] == [query]
