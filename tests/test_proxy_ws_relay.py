@@ -7,6 +7,7 @@ import json
 
 import anyio
 import pytest
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketState
 from websockets.exceptions import ConnectionClosedOK
@@ -16,6 +17,8 @@ from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_relay import Relay
 from aai_mcp.proxy.stream_usage import estimated_audio_seconds, termination_audio_seconds
 from aai_mcp.proxy.streaming import refuse_temporary_token, token_subprotocol
+from aai_mcp.transports.http import build_http_app
+from tests.support.proxy_harness import PROXY, proxy_gateway, proxy_token
 
 pytestmark = pytest.mark.anyio
 FRAME = b"\x01" * 3200
@@ -158,3 +161,14 @@ def test_a_temporary_streaming_token_is_not_a_credential_here(query: bytes) -> N
     with pytest.raises(Refused) as refused:
         refuse_temporary_token(query)
     assert refused.value.code == "temporary_token_not_accepted"
+
+
+def test_without_a_key_the_in_process_simulator_cannot_stream() -> None:
+    gateway = proxy_gateway(None, api_key=None)
+    with TestClient(build_http_app(gateway), base_url="http://127.0.0.1") as client:
+        with pytest.raises(WebSocketDenialResponse) as denied:
+            url = "ws://127.0.0.1" + PROXY + "/v3/ws"
+            with client.websocket_connect(url, headers={"Authorization": proxy_token()}):
+                pass
+    assert denied.value.status_code == 503
+    assert denied.value.json()["error"]["code"] == "streaming_unavailable"
