@@ -17,7 +17,7 @@ from aai_mcp.access import Scopes, append_revocation
 from tests.simulator.test_official_sdk import write_wav
 from tests.simulator.test_sdk_streaming import stream_wav
 from tests.support.proxy_harness import proxy_minted, proxy_token
-from tests.support.servers import wait_until
+from tests.support.servers import SIM_KEY, wait_until
 from tests.support.stream_proxy import StreamingSetup, streaming_proxy
 from tests.support.streaming_ws import pcm
 
@@ -171,3 +171,19 @@ def test_the_query_string_reaches_upstream_unchanged() -> None:
         assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
         requests = [r for r in setup.simulator.requests if r.path == "/v3/ws"]
     assert [r.query for r in requests] == [query]
+
+
+def test_passthrough_mode_streams_with_the_callers_own_key() -> None:
+    # The server's own key is one the simulator refuses: only the caller's can open the session.
+    with streaming_proxy(auth=["passthrough-key"], api_key="server-key-the-simulator-refuses") as setup:
+        with connect(setup.url(), additional_headers={"Authorization": SIM_KEY}, open_timeout=DEADLINE) as ws:
+            assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+
+
+def test_a_token_in_the_header_and_another_in_the_subprotocol_are_refused() -> None:
+    with streaming_proxy() as setup:
+        with pytest.raises(InvalidStatus) as refused:
+            browser(setup, proxy_token(), additional_headers={"Authorization": proxy_token()})
+    response = refused.value.response
+    assert response.status_code == 400
+    assert json.loads(response.body or b"{}")["error"]["code"] == "conflicting_credentials"

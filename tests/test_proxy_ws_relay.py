@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketState
-from websockets.exceptions import ConnectionClosedOK
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.frames import Close
 
 from aai_mcp.proxy.refusals import Refused
@@ -63,9 +63,11 @@ class SilentUpstream(GatedUpstream):
 
 
 class Caller:
-    """The client side of the ASGI connection: endless audio frames in, sends gated by permits."""
+    """The client side of the ASGI connection: endless audio frames in (none when silent), sends
+    gated by permits."""
 
-    def __init__(self, gate_sends: bool) -> None:
+    def __init__(self, gate_sends: bool, silent: bool = False) -> None:
+        self.silent = silent
         self.receive_calls = 0
         self.sent: list[Message] = []
         self.permits = anyio.Semaphore(0)
@@ -73,6 +75,8 @@ class Caller:
 
     async def receive(self) -> Message:
         self.receive_calls += 1
+        if self.silent:
+            await anyio.sleep_forever()
         return {"type": "websocket.receive", "bytes": FRAME}
 
     async def send(self, message: Message) -> None:
@@ -172,3 +176,19 @@ def test_without_a_key_the_in_process_simulator_cannot_stream() -> None:
                 pass
     assert denied.value.status_code == 503
     assert denied.value.json()["error"]["code"] == "streaming_unavailable"
+
+
+class LostUpstream(SilentUpstream):
+    """Its connection drops without a close frame."""
+
+    async def recv(self) -> str | bytes:
+        raise ConnectionClosedError(None, None)
+
+
+async def test_an_upstream_lost_without_a_close_frame_closes_the_caller_with_1014() -> None:
+    caller = Caller(gate_sends=False, silent=True)
+    relay = Relay(caller.websocket(), LostUpstream())
+    with anyio.fail_after(30):
+        await relay.run()
+    assert caller.sent[-1]["type"] == "websocket.close"
+    assert (caller.sent[-1]["code"], relay.outcome) == (1014, "ended")

@@ -17,6 +17,7 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.streaming import StreamProxy
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.simulator.account_state import Simulator
+from aai_mcp.state.store import KeyPoolStore
 from aai_mcp.transports.connections import server_config
 from aai_mcp.transports.http import build_http_app
 from tests.support.proxy_harness import PROXY, proxy_gateway
@@ -41,12 +42,17 @@ class StreamingSetup:
 
 
 @contextmanager
-def streaming_proxy(authenticator: Authenticator | None = None, **settings: Any) -> Iterator[StreamingSetup]:
-    """The simulator (accepting SIM_KEY) and a token-auth gateway in front of it, both on loopback."""
+def streaming_proxy(
+    authenticator: Authenticator | None = None, store: KeyPoolStore | None = None, **settings: Any
+) -> Iterator[StreamingSetup]:
+    """The simulator (accepting SIM_KEY) and a token-auth gateway in front of it, both on loopback;
+    with `store`, the accounts configured with several keys pool them."""
     simulator_app = build_simulator_app(SimulatorConfig(api_key=SIM_KEY, processing_delay_seconds=0.2))
     with serve_app_in_thread(simulator_app) as simulator_url:
         values = {"api_key": SIM_KEY, "streaming_base_url": simulator_url, **settings}
         gateway = proxy_gateway(None, **values)
+        if store is not None:
+            gateway.use_store(store)
         app = build_http_app(gateway, authenticator)
         config = server_config(
             app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"

@@ -1,15 +1,21 @@
 """Opening the upstream half of a proxied streaming session: AssemblyAI's v3 WebSocket in the
-configured region, with the account's key (from its pool when it has one), the caller's query as is."""
+configured region, with the account's key (from its pool when it has one), the caller's query as is.
+
+The session counts as open once upstream's first message came (its `Begin`): AssemblyAI accepts the
+upgrade of a bad key and only then closes it with 1008, so a key is judged before the caller is
+accepted, and a refused key of a pool is marked and replaced as the REST proxy does."""
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from aai_mcp.access.principal import Principal
 from aai_mcp.gateway import Gateway
@@ -26,7 +32,45 @@ STREAMING = Target("streaming", "/v3/ws", "transcription")
 # reads too (websockets pauses the socket past this mark) instead of buffering its answers.
 MAX_QUEUED_FRAMES = 2
 NOT_PROCESSED = frozenset({401, 403, 429})
+# AssemblyAI's close for a missing, invalid or expired credential (the simulator's too).
+KEY_REFUSED_CLOSE = 1008
+UNREACHABLE = "AssemblyAI's streaming host could not be reached or did not answer in time."
 log = logging.getLogger("aai_mcp.proxy")
+
+
+class OpenedUpstream:
+    """An upstream session and the messages already read from it (its Begin, or an Error)."""
+
+    def __init__(self, connection: ClientConnection, read: list[str | bytes]) -> None:
+        self.connection = connection
+        self.read = deque(read)
+
+    @property
+    def close_code(self) -> int | None:
+        return self.connection.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        return self.connection.close_reason
+
+    async def recv(self) -> str | bytes:
+        if self.read:
+            return self.read.popleft()
+        return await self.connection.recv()
+
+    async def send(self, message: str | bytes) -> None:
+        await self.connection.send(message)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.connection.close(code, reason)
+
+
+class UpgradeRefused(Exception):
+    """Upstream refused the session: an HTTP status for the upgrade, or a 1008 close before Begin."""
+
+    def __init__(self, status: int, retry_after: float | None = None) -> None:
+        super().__init__(status)
+        self.status, self.retry_after = status, retry_after
 
 
 def streaming_url(gateway: Gateway, query: bytes) -> str:
@@ -45,29 +89,29 @@ def streaming_url(gateway: Gateway, query: bytes) -> str:
 @asynccontextmanager
 async def upstream_session(
     gateway: Gateway, principal: Principal, query: bytes
-) -> AsyncIterator[ClientConnection]:
+) -> AsyncIterator[OpenedUpstream]:
     """The open upstream session (Refused when none could be opened), closed when the block ends."""
     url = streaming_url(gateway, query)
     pool = gateway.key_pool
     if pool is not None and principal.scopes is not None and pool.serves(principal.account):
-        async with _pooled_session(gateway, pool, principal.account, url) as connection:
-            yield connection
+        async with _pooled_session(gateway, pool, principal.account, url) as upstream:
+            yield upstream
         return
     key = upstream_key(principal, STREAMING, gateway.settings)
     try:
-        connection = await _connect(gateway, url, key)
-    except InvalidStatus as refused:
-        raise _handshake_refusal(refused) from None
-    async with connection:
-        yield connection
+        upstream = await _open(gateway, url, key)
+    except UpgradeRefused as refused:
+        raise _refusal(refused) from None
+    async with upstream.connection:
+        yield upstream
 
 
 @asynccontextmanager
 async def _pooled_session(
     gateway: Gateway, pool: KeyPool, account: str, url: str
-) -> AsyncIterator[ClientConnection]:
-    """A key of the pool; one that refused the upgrade (429, 401/403: nothing was processed) is
-    marked as the REST proxy marks it, and another is tried."""
+) -> AsyncIterator[OpenedUpstream]:
+    """A key of the pool; one that upstream refused (nothing was processed) is marked as the REST
+    proxy marks it, and another is tried."""
     tried: set[str] = set()
     while True:
         try:
@@ -77,17 +121,46 @@ async def _pooled_session(
             raise Refused(503, "no_usable_key", exc.message, exc.retry_after) from None
         with pool.using(choice.key):
             try:
-                connection = await _connect(gateway, url, choice.key.value.get_secret_value())
-            except InvalidStatus as refused:
-                if refused.response.status_code not in NOT_PROCESSED:
-                    raise _handshake_refusal(refused) from None
+                upstream = await _open(gateway, url, choice.key.value.get_secret_value())
+            except UpgradeRefused as refused:
+                if refused.status not in NOT_PROCESSED:
+                    raise _refusal(refused) from None
                 await _mark(gateway, pool, choice, refused)
                 tried.add(choice.key.name)
                 gateway.metrics.key_event(choice.key.name, "failover")
                 continue
-            async with connection:
-                yield connection
+            async with upstream.connection:
+                yield upstream
             return
+
+
+async def _open(gateway: Gateway, url: str, key: str) -> OpenedUpstream:
+    """Connected, with upstream's first message read; UpgradeRefused when upstream refused the key."""
+    connection = await _connect(gateway, url, key)
+    try:
+        with anyio.fail_after(gateway.settings.timeout_seconds):
+            first = await connection.recv()
+    except ConnectionClosed:
+        if connection.close_code == KEY_REFUSED_CLOSE:
+            raise UpgradeRefused(401) from None
+        return OpenedUpstream(connection, [])  # the relay passes its close on
+    except TimeoutError:
+        await connection.close()
+        raise Refused(502, "upstream_unreachable", UNREACHABLE) from None
+    if not _begins(first) and await _closes_for_key(connection):
+        raise UpgradeRefused(401)
+    return OpenedUpstream(connection, [first])
+
+
+def _begins(message: str | bytes) -> bool:
+    return isinstance(message, str) and '"Begin"' in message
+
+
+async def _closes_for_key(connection: ClientConnection) -> bool:
+    """After an Error in place of Begin: whether the close that follows refuses the key."""
+    with anyio.move_on_after(connection.close_timeout or 10):
+        await connection.wait_closed()
+    return connection.close_code == KEY_REFUSED_CLOSE
 
 
 async def _connect(gateway: Gateway, url: str, key: str) -> ClientConnection:
@@ -102,33 +175,31 @@ async def _connect(gateway: Gateway, url: str, key: str) -> ClientConnection:
             user_agent_header=None,
         )
     except InvalidStatus as refused:
-        gateway.metrics.upstream_answer("streaming", refused.response.status_code)
-        raise
+        status = refused.response.status_code
+        gateway.metrics.upstream_answer("streaming", status)
+        raise UpgradeRefused(status, retry_after_seconds(_headers(refused))) from None
     except (OSError, TimeoutError, InvalidHandshake) as exc:
         gateway.metrics.upstream_answer("streaming", None)
         # Only the type: the text may name the URL, whose query is the caller's.
         log.warning("proxy: the streaming upgrade to AssemblyAI failed: %s", type(exc).__name__)
-        message = "AssemblyAI's streaming host could not be reached or did not answer in time."
-        raise Refused(502, "upstream_unreachable", message) from None
+        raise Refused(502, "upstream_unreachable", UNREACHABLE) from None
     gateway.metrics.upstream_answer("streaming", 101)
     return connection
 
 
-async def _mark(gateway: Gateway, pool: KeyPool, choice: Choice, refused: InvalidStatus) -> None:
-    status = refused.response.status_code
-    if status == 429:
+async def _mark(gateway: Gateway, pool: KeyPool, choice: Choice, refused: UpgradeRefused) -> None:
+    if refused.status == 429:
         gateway.metrics.key_event(choice.key.name, "rate_limited")
-        await pool.rate_limited(choice.key, retry_after_seconds(_headers(refused)))
+        await pool.rate_limited(choice.key, refused.retry_after)
     else:
         gateway.metrics.key_event(choice.key.name, "refused")
-        await pool.refused(choice.key, status)
+        await pool.refused(choice.key, refused.status)
 
 
-def _handshake_refusal(refused: InvalidStatus) -> Refused:
-    """Upstream's refusal of the upgrade, in the proxy's error shape with upstream's status."""
-    status = refused.response.status_code
-    message = f"AssemblyAI's streaming host refused the session (HTTP {status})."
-    return Refused(status, "upstream_refused", message, retry_after_seconds(_headers(refused)))
+def _refusal(refused: UpgradeRefused) -> Refused:
+    """Upstream's refusal, in the proxy's error shape with upstream's status."""
+    message = f"AssemblyAI's streaming host refused the session (HTTP {refused.status})."
+    return Refused(refused.status, "upstream_refused", message, refused.retry_after)
 
 
 def _headers(refused: InvalidStatus) -> httpx.Headers:
