@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,17 @@ def test_a_token_in_the_header_and_another_in_the_subprotocol_are_refused() -> N
     response = refused.value.response
     assert response.status_code == 400
     assert json.loads(response.body or b"{}")["error"]["code"] == "conflicting_credentials"
+
+
+def test_debug_logging_shows_neither_the_upstream_key_nor_the_callers_words(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caller_log = logging.getLogger("tests.caller")  # the test's own client logs its frames: not ours
+    with streaming_proxy() as setup, browser(setup, proxy_token(), logger=caller_log) as ws:
+        ws.recv(timeout=DEADLINE)
+        ws.send(pcm(300))
+        assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name != caller_log.name)
+    assert "aai_mcp.proxy" in {r.name for r in caplog.records}  # the proxy did log, at INFO
+    assert SIM_KEY not in ours and "thank" not in ours

@@ -38,6 +38,17 @@ UNREACHABLE = "AssemblyAI's streaming host could not be reached or did not answe
 log = logging.getLogger("aai_mcp.proxy")
 
 
+class _NoDebug(logging.LoggerAdapter[logging.Logger]):
+    """websockets logs every header (the upstream key) and frame (the caller's transcripts) when its
+    logger is debug-enabled: this one never is, whatever the server's log level."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+WIRE_LOG = _NoDebug(logging.getLogger("aai_mcp.proxy.upstream"))
+
+
 class OpenedUpstream:
     """An upstream session and the messages already read from it (its Begin, or an Error)."""
 
@@ -173,6 +184,7 @@ async def _connect(gateway: Gateway, url: str, key: str) -> ClientConnection:
             open_timeout=settings.connect_timeout_seconds,
             max_queue=MAX_QUEUED_FRAMES,
             user_agent_header=None,
+            logger=WIRE_LOG,
         )
     except InvalidStatus as refused:
         status = refused.response.status_code
