@@ -202,3 +202,21 @@ def test_debug_logging_shows_neither_the_upstream_key_nor_the_callers_words(
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name != caller_log.name)
     assert "aai_mcp.proxy" in {r.name for r in caplog.records}  # the proxy did log, at INFO
     assert SIM_KEY not in ours and "thank" not in ours
+
+
+def test_a_token_revoked_mid_session_ends_it_cleanly_with_4401(tmp_path: Path) -> None:
+    minted = proxy_minted()
+    revocations = tmp_path / "revoked.txt"
+    revocations.write_text("")
+    settings = {"token_revocation_file": revocations, "stream_recheck_seconds": 0.2}
+    with streaming_proxy(**settings) as setup, browser(setup, minted.token) as ws:
+        assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+        ws.send(pcm(300))
+        assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
+        append_revocation(revocations, minted.claims.jti)
+        received = messages_until_close(ws)
+        wait_until(lambda: setup.simulator.streams, DEADLINE, "the upstream session's end")
+        (record,) = setup.simulator.streams
+    assert received[-1]["type"] == "Termination"  # upstream was told to Terminate: billing stopped
+    assert (ws.close_code, ws.close_reason) == (4401, "revoked")
+    assert record.close_code == 1000

@@ -21,7 +21,7 @@ CANCELLED = "cancelled"
 JOB_FAILED = "job_failed"
 UNKNOWN_TOOL = "unknown_tool"
 OUTCOMES = frozenset({OK, CANCELLED, JOB_FAILED, UNKNOWN_TOOL, *(kind.value for kind in ErrorKind)})
-STREAM_OUTCOMES = frozenset({"ended", "client_left", "capped", "refused"})
+STREAM_OUTCOMES = frozenset({"ended", "client_left", "capped", "credential_refused", "refused"})
 HOSTS: frozenset[str] = frozenset(get_args(HostName))
 # No HTTP answer at all (connect error, timeout, broken connection).
 NO_RESPONSE = "none"
@@ -71,7 +71,8 @@ class Metrics:
         self._stream_sessions = Counter(
             "aai_mcp_proxy_stream_sessions",
             "Streaming sessions through the team proxy by how they ended: ended (upstream closed), "
-            "client_left, capped, refused (before the upgrade).",
+            "client_left, capped, credential_refused (revoked or expired mid-session), refused (before "
+            "the upgrade).",
             ["outcome"],
             registry=registry,
         )

@@ -30,6 +30,7 @@ from aai_mcp.proxy.stream_usage import estimated_audio_seconds
 STREAM_PATH = "/v3/ws"
 SUBPROTOCOL_PREFIX = "aai-mcp-token."
 CAPPED = "capped"
+CREDENTIAL_REFUSED = "credential_refused"
 CAP_CLOSE = 4008
 REFUSED_CLOSE_BASE = 4000
 # Told the audio seconds (upstream's Termination, else estimated from the PCM relayed; None when
@@ -60,7 +61,7 @@ class StreamProxy:
             async with upstream_session(self.gateway, principal, query) as upstream:
                 await websocket.accept(subprotocol)
                 relay = Relay(websocket, upstream)
-                await self._serve(relay, principal, query)
+                await self._serve(relay, principal, scope)
         except Refused as refused:
             self.gateway.metrics.stream_session("refused")
             await deny(websocket, refused)
@@ -75,18 +76,30 @@ class StreamProxy:
         authorize(principal, STREAMING.effect)
         return principal, subprotocol
 
-    async def _serve(self, relay: Relay, principal: Principal, query: bytes) -> None:
+    async def _serve(self, relay: Relay, principal: Principal, scope: Scope) -> None:
         self.open += 1
         try:
             async with anyio.create_task_group() as tasks:
                 cap = session_cap_seconds(self.gateway, principal.account)
                 if cap is not None:
                     tasks.start_soon(_cap, relay, cap)
+                tasks.start_soon(self._recheck, relay, scope)
                 await relay.run()
                 tasks.cancel_scope.cancel()
         finally:
             self.open -= 1
-            self._ended(relay, principal, query)
+            self._ended(relay, principal, scope.get("query_string", b""))
+
+    async def _recheck(self, relay: Relay, scope: Scope) -> None:
+        """A session lasts hours: its credential is checked again as SSE streams' are, and a revoked
+        or expired one ends it like the cap does, with 4000 + the status it would get now."""
+        while True:
+            await anyio.sleep(self.gateway.settings.stream_recheck_seconds)
+            try:
+                self._admit(scope)
+            except Refused as refused:
+                relay.end(CREDENTIAL_REFUSED, REFUSED_CLOSE_BASE + refused.status, refused.code)
+                return
 
     def _ended(self, relay: Relay, principal: Principal, query: bytes) -> None:
         audio = relay.reported_audio_seconds
