@@ -208,7 +208,7 @@ def test_a_token_revoked_mid_session_ends_it_cleanly_with_4401(tmp_path: Path) -
     minted = proxy_minted()
     revocations = tmp_path / "revoked.txt"
     revocations.write_text("")
-    settings = {"token_revocation_file": revocations, "stream_recheck_seconds": 0.2}
+    settings: dict[str, Any] = {"token_revocation_file": revocations, "stream_recheck_seconds": 0.2}
     with streaming_proxy(**settings) as setup, browser(setup, minted.token) as ws:
         assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
         ws.send(pcm(300))
