@@ -7,6 +7,7 @@ accepted, and a refused key of a pool is marked and replaced as the REST proxy d
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -158,17 +159,23 @@ async def _open(gateway: Gateway, url: str, key: str) -> OpenedUpstream:
     except TimeoutError:
         await connection.close()
         raise Refused(502, "upstream_unreachable", UNREACHABLE) from None
-    if not _begins(first) and await _closes_for_key(connection):
+    if _is_error(first) and await _closes_for_key(connection):
         raise UpgradeRefused(401)
     return OpenedUpstream(connection, [first])
 
 
-def _begins(message: str | bytes) -> bool:
-    return isinstance(message, str) and '"Begin"' in message
+def _is_error(message: str | bytes) -> bool:
+    if not isinstance(message, str) or '"Error"' not in message:
+        return False
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and document.get("type") == "Error"
 
 
 async def _closes_for_key(connection: ClientConnection) -> bool:
-    """After an Error in place of Begin: whether the close that follows refuses the key."""
+    """After an Error in place of Begin (a close follows it): whether that close refuses the key."""
     with anyio.move_on_after(connection.close_timeout or 10):
         await connection.wait_closed()
     return connection.close_code == KEY_REFUSED_CLOSE
