@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import anyio
+import httpx
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import Message
@@ -13,14 +14,20 @@ from starlette.websockets import WebSocket, WebSocketState
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.frames import Close
 
+from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_relay import Relay
 from aai_mcp.proxy.stream_usage import estimated_audio_seconds, termination_audio_seconds
 from aai_mcp.proxy.streaming import refuse_temporary_token, token_subprotocol
+from aai_mcp.simulator import SimulatorConfig, build_simulator_app
+from aai_mcp.simulator.account_state import Simulator
 from aai_mcp.transports.http import build_http_app
 from tests.support.proxy_harness import PROXY, proxy_gateway, proxy_token
+from tests.support.servers import SIM_KEY
+from tests.support.streaming_ws import pcm, until_close
 
 pytestmark = pytest.mark.anyio
+STREAM_URL = "ws://127.0.0.1" + PROXY + "/v3/ws?sample_rate=16000"
 FRAME = b"\x01" * 3200
 
 
@@ -55,7 +62,7 @@ class SilentUpstream(GatedUpstream):
 
     async def recv(self) -> str | bytes:
         await self.closed.wait()
-        raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""))
+        raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await super().close(code, reason)
@@ -167,15 +174,45 @@ def test_a_temporary_streaming_token_is_not_a_credential_here(query: bytes) -> N
     assert refused.value.code == "temporary_token_not_accepted"
 
 
-def test_without_a_key_the_in_process_simulator_cannot_stream() -> None:
+def test_without_a_key_the_in_process_simulator_streams_through_the_proxy() -> None:
     gateway = proxy_gateway(None, api_key=None)
     with TestClient(build_http_app(gateway), base_url="http://127.0.0.1") as client:
+        with client.websocket_connect(STREAM_URL, headers={"Authorization": proxy_token()}) as ws:
+            assert ws.receive_json()["type"] == "Begin"
+            ws.send_bytes(pcm(300))
+            assert ws.receive_json()["transcript"] == "thank"
+            ws.send_text(json.dumps({"type": "Terminate"}))
+            messages, code, _ = until_close(ws)
+    assert messages[-1]["type"] == "Termination" and code == 1000
+
+
+def simulated_upstream() -> tuple[Gateway, Simulator]:
+    """A gateway whose AssemblyAI is a simulator app in process (recording its sessions)."""
+    app = build_simulator_app(SimulatorConfig(api_key=SIM_KEY))
+    gateway = proxy_gateway(httpx.ASGITransport(app=app), api_key=SIM_KEY)
+    return gateway, app.state.simulator
+
+
+def test_an_upgrade_the_in_process_simulator_refuses_keeps_its_status_and_retry_after() -> None:
+    gateway, simulator = simulated_upstream()
+    simulator.queue_fault("429", path_prefix="/v3/ws")
+    with TestClient(build_http_app(gateway), base_url="http://127.0.0.1") as client:
         with pytest.raises(WebSocketDenialResponse) as denied:
-            url = "ws://127.0.0.1" + PROXY + "/v3/ws"
-            with client.websocket_connect(url, headers={"Authorization": proxy_token()}):
+            with client.websocket_connect(STREAM_URL, headers={"Authorization": proxy_token()}):
                 pass
-    assert denied.value.status_code == 503
-    assert denied.value.json()["error"]["code"] == "streaming_unavailable"
+    assert (denied.value.status_code, denied.value.json()["error"]["code"]) == (429, "upstream_refused")
+    assert int(denied.value.headers["retry-after"]) >= 1
+
+
+def test_a_caller_leaving_ends_the_in_process_session() -> None:
+    gateway, simulator = simulated_upstream()
+    with TestClient(build_http_app(gateway), base_url="http://127.0.0.1") as client:
+        with client.websocket_connect(STREAM_URL, headers={"Authorization": proxy_token()}) as ws:
+            ws.receive_json()
+            ws.send_bytes(pcm(300))
+            assert ws.receive_json()["transcript"] == "thank"
+        # Leaving the block closes the caller's side; the session ends before the app stops.
+    assert [(s.audio_ms, s.close_code) for s in simulator.streams] == [(300, 1000)]
 
 
 class LostUpstream(SilentUpstream):

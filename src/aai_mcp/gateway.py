@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from aai_mcp.access.accounts import load_key_pools
 from aai_mcp.access.principal import Principal
@@ -40,6 +41,9 @@ class Gateway:
     runner: ToolRunner
     key_pool: KeyPool | None = field(default=None)
     """Set by `use_store` when an account has several upstream keys."""
+    in_process_app: ASGIApp | None = field(default=None)
+    """The ASGI app that stands in for AssemblyAI when the transport is one (the built-in simulator):
+    the streaming proxy opens its WebSocket sessions on it instead of the network."""
 
     @property
     def metrics(self) -> Metrics:
@@ -91,7 +95,8 @@ def build_gateway(
         "Transcripts this instance has a poll loop for (each shared by all its waiters).",
         lambda: len(runner.poller.polling()),
     )
-    return Gateway(settings, catalog, registry, upstream, runner)
+    in_process = transport.app if isinstance(transport, httpx.ASGITransport) else None
+    return Gateway(settings, catalog, registry, upstream, runner, in_process_app=in_process)
 
 
 def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:

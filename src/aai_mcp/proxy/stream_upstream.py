@@ -11,7 +11,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import httpx
@@ -23,6 +23,8 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target
 from aai_mcp.proxy.keys import upstream_key
 from aai_mcp.proxy.refusals import Refused
+from aai_mcp.proxy.stream_in_process import AppRefused, in_process_session
+from aai_mcp.proxy.stream_relay import UpstreamSocket
 from aai_mcp.upstream.client import authorization_value
 from aai_mcp.upstream.hosts import websocket_url
 from aai_mcp.upstream.key_pool import Choice, KeyPool, NoUsableKey
@@ -53,7 +55,7 @@ WIRE_LOG = _NoDebug(logging.getLogger("aai_mcp.proxy.upstream"))
 class OpenedUpstream:
     """An upstream session and the messages already read from it (its Begin, or an Error)."""
 
-    def __init__(self, connection: ClientConnection, read: list[str | bytes]) -> None:
+    def __init__(self, connection: UpstreamSocket, read: list[str | bytes]) -> None:
         self.connection = connection
         self.read = deque(read)
 
@@ -87,13 +89,9 @@ class UpgradeRefused(Exception):
 
 def streaming_url(gateway: Gateway, query: bytes) -> str:
     """The upstream session's URL: the region's (or configured) streaming host, the caller's query."""
-    if gateway.settings.simulated:
-        raise Refused(
-            503,
-            "streaming_unavailable",
-            "The built-in simulator has no streaming WebSocket in process: run `aai-mcp simulate` and "
-            "point --streaming-base-url (with a key) at it, or set ASSEMBLYAI_API_KEY.",
-        )
+    if gateway.settings.simulated and gateway.in_process_app is None:
+        # The simulator's made-up host is never looked up: only its in-process app can answer.
+        raise Refused(503, "streaming_unavailable", "No streaming simulator runs in this process.")
     base = websocket_url(gateway.upstream.base_urls["streaming"], "streaming")
     return base + ("?" + query.decode("latin-1") if query else "")
 
@@ -110,11 +108,11 @@ async def upstream_session(
             yield upstream
         return
     key = upstream_key(principal, STREAMING, gateway.settings)
-    try:
-        upstream = await _open(gateway, url, key)
-    except UpgradeRefused as refused:
-        raise _refusal(refused) from None
-    async with upstream.connection:
+    async with AsyncExitStack() as stack:
+        try:
+            upstream = await stack.enter_async_context(_session(gateway, url, key))
+        except UpgradeRefused as refused:
+            raise _refusal(refused) from None
         yield upstream
 
 
@@ -132,36 +130,61 @@ async def _pooled_session(
             gateway.metrics.key_event(None, "no_usable_key")
             raise Refused(503, "no_usable_key", exc.message, exc.retry_after) from None
         with pool.using(choice.key):
-            try:
-                upstream = await _open(gateway, url, choice.key.value.get_secret_value())
-            except UpgradeRefused as refused:
-                if refused.status not in NOT_PROCESSED:
-                    raise _refusal(refused) from None
-                await _mark(gateway, pool, choice, refused)
-                tried.add(choice.key.name)
-                gateway.metrics.key_event(choice.key.name, "failover")
-                continue
-            async with upstream.connection:
+            async with AsyncExitStack() as stack:
+                key = choice.key.value.get_secret_value()
+                try:
+                    upstream = await stack.enter_async_context(_session(gateway, url, key))
+                except UpgradeRefused as refused:
+                    if refused.status not in NOT_PROCESSED:
+                        raise _refusal(refused) from None
+                    await _mark(gateway, pool, choice, refused)
+                    tried.add(choice.key.name)
+                    gateway.metrics.key_event(choice.key.name, "failover")
+                    continue
                 yield upstream
-            return
+                return
 
 
-async def _open(gateway: Gateway, url: str, key: str) -> OpenedUpstream:
-    """Connected, with upstream's first message read; UpgradeRefused when upstream refused the key."""
-    connection = await _connect(gateway, url, key)
+@asynccontextmanager
+async def _session(gateway: Gateway, url: str, key: str) -> AsyncIterator[OpenedUpstream]:
+    """Connected, with upstream's first message read; UpgradeRefused when upstream refused."""
+    async with _connected(gateway, url, key) as connection:
+        yield OpenedUpstream(connection, await _first_messages(gateway, connection))
+
+
+@asynccontextmanager
+async def _connected(gateway: Gateway, url: str, key: str) -> AsyncIterator[UpstreamSocket]:
+    """Over the network, or with the app that stands in for AssemblyAI in this process."""
+    app = gateway.in_process_app
+    if app is None:
+        async with await _connect(gateway, url, key) as connection:
+            yield connection
+        return
+    authorization = authorization_value("streaming", key)
+    async with AsyncExitStack() as stack:
+        try:
+            session = await stack.enter_async_context(in_process_session(app, httpx.URL(url), authorization))
+        except AppRefused as refused:
+            raise UpgradeRefused(refused.status, refused.retry_after) from None
+        yield session
+
+
+async def _first_messages(gateway: Gateway, connection: UpstreamSocket) -> list[str | bytes]:
+    """Upstream's first message (its Begin), with the close after it when it is an Error instead;
+    UpgradeRefused when that close (or the one in place of any message) refuses the key."""
+    read: list[str | bytes] = []
     try:
         with anyio.fail_after(gateway.settings.timeout_seconds):
-            first = await connection.recv()
+            read.append(await connection.recv())
+            if _is_error(read[0]):
+                read.append(await connection.recv())  # the close follows an Error
     except ConnectionClosed:
         if connection.close_code == KEY_REFUSED_CLOSE:
             raise UpgradeRefused(401) from None
-        return OpenedUpstream(connection, [])  # the relay passes its close on
     except TimeoutError:
         await connection.close()
         raise Refused(502, "upstream_unreachable", UNREACHABLE) from None
-    if _is_error(first) and await _closes_for_key(connection):
-        raise UpgradeRefused(401)
-    return OpenedUpstream(connection, [first])
+    return read
 
 
 def _is_error(message: str | bytes) -> bool:
@@ -172,13 +195,6 @@ def _is_error(message: str | bytes) -> bool:
     except ValueError:
         return False
     return isinstance(document, dict) and document.get("type") == "Error"
-
-
-async def _closes_for_key(connection: ClientConnection) -> bool:
-    """After an Error in place of Begin (a close follows it): whether that close refuses the key."""
-    with anyio.move_on_after(connection.close_timeout or 10):
-        await connection.wait_closed()
-    return connection.close_code == KEY_REFUSED_CLOSE
 
 
 async def _connect(gateway: Gateway, url: str, key: str) -> ClientConnection:
