@@ -55,6 +55,7 @@ def test_the_official_sdk_streams_a_wav_through_the_proxy(tmp_path: Path) -> Non
         options = StreamingClientOptions(api_key=proxy_token(), api_host=setup.ws_base)
         recorder = stream_wav(options, write_wav(tmp_path / "call.wav", seconds=2.0))
         wait_until(lambda: setup.ended, what="the session's end")
+        exposition = setup.gateway.metrics.exposition().decode()
     assert recorder.of("Error") == []
     assert len(recorder.of("Begin")) == 1
     finals = [turn.transcript for turn in recorder.of("Turn") if turn.end_of_turn]
@@ -63,6 +64,7 @@ def test_the_official_sdk_streams_a_wav_through_the_proxy(tmp_path: Path) -> Non
     assert [(s.audio_ms, s.close_code) for s in setup.simulator.streams] == [(2000, 1000)]
     ((account, audio, seconds),) = setup.ended
     assert (account, audio) == ("default", 2.0) and seconds > 0
+    assert 'aai_mcp_proxy_stream_sessions_total{outcome="ended"} 1.0' in exposition
 
 
 def test_a_browser_style_client_authenticates_with_the_subprotocol() -> None:
@@ -220,3 +222,31 @@ def test_a_token_revoked_mid_session_ends_it_cleanly_with_4401(tmp_path: Path) -
     assert received[-1]["type"] == "Termination"  # upstream was told to Terminate: billing stopped
     assert (ws.close_code, ws.close_reason) == (4401, "revoked")
     assert record.close_code == 1000
+
+
+class Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_refused_upgrade_is_not_logged_as_a_server_error() -> None:
+    kept = Kept()
+    uvicorn_log = logging.getLogger("uvicorn.error")  # uvicorn's own handler: not propagated to caplog
+    with streaming_proxy() as setup:
+        level = uvicorn_log.level  # after start: uvicorn's logging configuration resets this logger
+        uvicorn_log.addHandler(kept)
+        uvicorn_log.setLevel(logging.INFO)
+        try:
+            assert refusal(setup)[0] == 401
+            with browser(setup, proxy_token()) as ws:  # a session after it: the server is fine
+                assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+        finally:
+            uvicorn_log.removeHandler(kept)
+            uvicorn_log.setLevel(level)
+    messages = [r.getMessage() for r in kept.records]
+    assert any("WebSocket /v1/assemblyai/v3/ws?sample_rate=16000" in m and "401" in m for m in messages)
+    assert [r.getMessage() for r in kept.records if r.levelno >= logging.ERROR] == []

@@ -53,7 +53,8 @@ class Relay:
     client: WebSocket
     upstream: UpstreamSocket
     outcome: str = ENDED
-    """ENDED (upstream closed), CLIENT_LEFT, or the outcome `end()` was given."""
+    """ENDED (upstream closed, or sent its Termination), CLIENT_LEFT (before that), or the outcome
+    `end()` was given."""
     audio_bytes: int = 0
     """Binary frames relayed upstream (audio)."""
     reported_audio_seconds: float | None = None
@@ -78,7 +79,7 @@ class Relay:
             tasks.start_soon(self._downstream, tasks.cancel_scope)
             with self._reading:
                 await self._upstream_bound()
-                self.outcome = CLIENT_LEFT
+                self._caller_left()
                 await self.upstream.close()
                 tasks.cancel_scope.cancel()
                 return
@@ -124,16 +125,21 @@ class Relay:
         except ConnectionClosed:
             await self._close_client()
         except WebSocketDisconnect:
-            self.outcome = CLIENT_LEFT
+            self._caller_left()
             await self.upstream.close()
         session.cancel()
+
+    def _caller_left(self) -> None:
+        # After upstream's Termination the session is over: a caller (the SDK) may close first.
+        if self._closing is None and self.reported_audio_seconds is None:
+            self.outcome = CLIENT_LEFT
 
     async def _close_client(self) -> None:
         code, reason = self._closing or self._upstream_close()
         try:
             await self.client.close(code, reason)
         except (WebSocketDisconnect, RuntimeError):
-            self.outcome = CLIENT_LEFT if self._closing is None else self.outcome
+            self._caller_left()
 
     def _upstream_close(self) -> tuple[int, str]:
         code = self.upstream.close_code

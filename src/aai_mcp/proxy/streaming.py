@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import anyio
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from aai_mcp.access.principal import Authenticator, Principal
 from aai_mcp.gateway import Gateway
@@ -65,6 +65,9 @@ class StreamProxy:
         except Refused as refused:
             self.gateway.metrics.stream_session("refused")
             await deny(websocket, refused)
+        except WebSocketDisconnect:
+            # Gone while upstream was being opened: that session is closed on the way out.
+            self.gateway.metrics.stream_session("client_left")
 
     def _admit(self, scope: Scope) -> tuple[Principal, str | None]:
         """The caller, and the subprotocol to echo (the one that carried its token)."""
