@@ -18,7 +18,7 @@ from aai_mcp.access import Scopes, append_revocation
 from tests.simulator.test_official_sdk import write_wav
 from tests.simulator.test_sdk_streaming import stream_wav
 from tests.support.proxy_harness import proxy_minted, proxy_token
-from tests.support.servers import SIM_KEY, wait_until
+from tests.support.servers import SIM_KEY, free_port, wait_until
 from tests.support.stream_proxy import StreamingSetup, streaming_proxy
 from tests.support.streaming_ws import pcm
 
@@ -72,6 +72,7 @@ def test_a_browser_style_client_authenticates_with_the_subprotocol() -> None:
     with streaming_proxy() as setup, browser(setup, token) as ws:
         assert ws.subprotocol == "aai-mcp-token." + token  # echoed; the other offer is not selected
         assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+        assert "aai_mcp_proxy_streams_open 1.0" in setup.gateway.metrics.exposition().decode()
         ws.send(pcm(300))  # one word
         assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
         ws.send(json.dumps({"type": "Terminate"}))
@@ -250,3 +251,10 @@ def test_a_refused_upgrade_is_not_logged_as_a_server_error() -> None:
     messages = [r.getMessage() for r in kept.records]
     assert any("WebSocket /v1/assemblyai/v3/ws?sample_rate=16000" in m and "401" in m for m in messages)
     assert [r.getMessage() for r in kept.records if r.levelno >= logging.ERROR] == []
+
+
+def test_an_unreachable_streaming_host_is_502() -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with streaming_proxy(streaming_base_url=closed) as setup:
+        status, body = refusal(setup, additional_headers={"Authorization": proxy_token()})
+    assert (status, body["error"]["code"]) == (502, "upstream_unreachable")
