@@ -5,8 +5,10 @@ same facts in the text). The table must name every ErrorKind, so a new kind need
 from __future__ import annotations
 
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,9 +23,11 @@ from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.mcp_server.handlers.handler_table import HANDLERS
 from aai_mcp.mcp_server.views.contract import Shaped
 from aai_mcp.mcp_server.views.view_table import VIEWS
+from aai_mcp.state.store_sql import open_store
 from aai_mcp.upstream.errors import KINDS, ErrorKind
 from tests.support import error_details, make_settings
 from tests.support.faults import CLIP, refusing_port, serve_app_in_thread
+from tests.support.two_accounts import KEY_A, KEY_B
 
 pytestmark = pytest.mark.anyio
 
@@ -87,6 +91,24 @@ async def too_many_calls() -> types.CallToolResult:
     async with gateway_answering(status(200), max_concurrent_calls_per_token=1) as gateway:
         assert await gateway.runner.try_hold(caller) is not None  # the one place this token has is taken
         return await gateway.runner.call("get_transcript", TRANSCRIPT, principal=caller)
+
+
+async def no_usable_key(monkeypatch: pytest.MonkeyPatch) -> types.CallToolResult:
+    """A pooled account whose two keys both answer 429: the first call cools both, the next is
+    refused without a call upstream, with the soonest Retry-After."""
+    monkeypatch.setenv("POOL_KEY_A", KEY_A)
+    monkeypatch.setenv("POOL_KEY_B", KEY_B)
+    caller = Principal("t", Scopes(), account="team")
+    pooled = ["team=env:POOL_KEY_A", "team=env:POOL_KEY_B"]
+    with tempfile.TemporaryDirectory() as data:
+        store = open_store(Path(data), None, {}, auto_upgrade=True)
+        try:
+            async with gateway_answering(status(429, **{"retry-after": "9"}), accounts=pooled) as gateway:
+                gateway.use_store(store)
+                await gateway.runner.call("get_transcript", {"transcript_id": "new"}, principal=caller)
+                return await gateway.runner.call("get_transcript", TRANSCRIPT, principal=caller)
+        finally:
+            store.close()
 
 
 class Hanging(httpx.AsyncBaseTransport):
@@ -188,6 +210,7 @@ CASES: dict[ErrorKind, Callable[..., Awaitable[types.CallToolResult]]] = {
     ErrorKind.DOWNLOAD_FAILED: download_failed,
     ErrorKind.DOWNLOAD_REJECTED: download_rejected,
     ErrorKind.RATE_LIMITED: lambda: upstream_says(status(429, **{"retry-after": "7"})),
+    ErrorKind.NO_USABLE_KEY: no_usable_key,
     ErrorKind.UPSTREAM_REJECTED: lambda: upstream_says(status(404)),
     ErrorKind.UPSTREAM_UNAVAILABLE: lambda: upstream_says(status(503)),
     ErrorKind.TIMEOUT: timeout,
@@ -203,6 +226,7 @@ RETRYABLE = {
     ErrorKind.DNS_FAILED,
     ErrorKind.DOWNLOAD_FAILED,
     ErrorKind.RATE_LIMITED,
+    ErrorKind.NO_USABLE_KEY,
     ErrorKind.UPSTREAM_UNAVAILABLE,
     ErrorKind.TIMEOUT,
     ErrorKind.CONNECTION_ERROR,
@@ -226,6 +250,8 @@ async def test_each_kind_end_to_end(kind: ErrorKind, monkeypatch: pytest.MonkeyP
     assert ("retryable: yes" if kind in RETRYABLE else "retryable: no") in text
     if kind is ErrorKind.RATE_LIMITED:
         assert error["retry_after_seconds"] == 7 and "retry after: 7 s" in text
+    if kind is ErrorKind.NO_USABLE_KEY:
+        assert 8 <= error["retry_after_seconds"] <= 9 and "retry after: " in text
 
 
 async def test_any_view_can_say_its_payload_is_a_failed_job(monkeypatch: pytest.MonkeyPatch) -> None:

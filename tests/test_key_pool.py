@@ -3,15 +3,20 @@ affinity that never switches keys."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Never
 
+import anyio
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.exc import OperationalError
 
 from aai_mcp.access.accounts import PoolKey
+from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.state.store_sql import SqlStore
 from aai_mcp.upstream.key_pool import KeyPool, NoUsableKey
+from aai_mcp.upstream.key_states import CHANNEL, enabled_message
 
 pytestmark = pytest.mark.anyio
 A = PoolKey("team/A", "team", SecretStr("a" * 32))
@@ -59,15 +64,33 @@ async def test_a_rate_limited_key_cools_down_for_its_retry_after(store: SqlStore
 
 
 async def test_a_refused_key_stays_out_until_enabled_and_other_instances_agree(store: SqlStore) -> None:
-    pool, other = pool_on(store), pool_on(store)
-    await pool.refused(B, 401)
-    assert (await other.choose("team", None)).key == A
-    await pool.refused(A, 403)
-    with pytest.raises(NoUsableKey) as raised:
-        await other.choose("team", None)
-    assert raised.value.retry_after is None  # only an operator brings them back
-    assert store.enable_key("team/B")
-    assert (await other.choose("team", None)).key == B
+    shared = InProcessState()  # what Redis is between instances
+    clock = Clock()
+    pool = KeyPool({"team": [A, B]}, store, clock, shared=shared)
+    # Never reads the store again by itself: what it learns below, it learns from the news.
+    other = KeyPool({"team": [A, B]}, store, clock, shared=shared, refresh_seconds=math.inf)
+    async with other.following():
+        assert (await other.choose("team", None)).key == B  # read once, from the store
+        await pool.refused(B, 401)
+        await until(other, lambda: other.states.known("team/B") is not None)
+        assert (await other.choose("team", None)).key == A
+        await pool.refused(A, 403)
+        await until(other, lambda: other.states.known("team/A") is not None)
+        with pytest.raises(NoUsableKey) as raised:
+            await other.choose("team", None)
+        assert raised.value.retry_after is None  # only an operator brings them back
+        # `aai-mcp keys enable`: the store, then the news.
+        assert store.enable_key("team/B")
+        await shared.publish(CHANNEL, enabled_message("team/B"))
+        await until(other, lambda: other.states.known("team/B") is None)
+        assert (await other.choose("team", None)).key == B
+
+
+async def until(pool: KeyPool, done: Callable[[], bool]) -> None:
+    """Until `done`, each check after the next change `pool` hears (bounded for a loaded machine)."""
+    with anyio.fail_after(30):
+        while not done():
+            await pool.states.heard()
 
 
 async def test_a_follow_up_stays_on_the_key_that_made_the_resource(store: SqlStore) -> None:

@@ -49,6 +49,7 @@ def test_list_shows_states_and_enable_brings_a_key_back(
     assert lines[1].startswith("team/POOL_KEY_B\tweight 3\tcooling down for ")
     code, out = keys(capsys, monkeypatch, store_config, "enable", "team/POOL_KEY_A")
     assert code == 0 and "team/POOL_KEY_A: enabled" in out
+    assert "within 5 s (no shared state to tell it at once)" in out  # no Redis: the store refresh
     code, out = keys(capsys, monkeypatch, store_config, "list")
     assert out.splitlines()[0] == "team/POOL_KEY_A\tweight 1\tusable"
     code, out = keys(capsys, monkeypatch, store_config, "enable", "team/POOL_KEY_A")

@@ -29,6 +29,7 @@ def sdk_via_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     settings = make_settings(api_key=None, simulator_delay_seconds=0.0, auth=["tokens"], token_secrets=SECRET)
     with serve_gateway_in_thread(build_gateway(settings)) as base_url:
         monkeypatch.setattr(aai.settings, "base_url", base_url + PROXY)
+        monkeypatch.setattr(aai.settings, "llm_gateway_base_url", base_url + PROXY + "/llm-gateway")
         monkeypatch.setattr(aai.settings, "api_key", proxy_token())
         monkeypatch.setattr(aai.settings, "polling_interval", 0.05)
         monkeypatch.setattr(aai.Client, "_default", None)
@@ -62,3 +63,43 @@ def test_sdk_with_a_token_lacking_the_proxy_scope_is_refused(
     monkeypatch.setattr(aai.Client, "_default", None)
     with pytest.raises(aai.types.TranscriptError, match="proxy"):
         transcriber().transcribe(AUDIO_URL)
+
+
+def test_sdk_detects_the_language_and_exports_sentences_paragraphs_and_subtitles(sdk_via_proxy: str) -> None:
+    models = ["universal-3-pro", "universal-2"]
+    config = aai.TranscriptionConfig(speech_models=models, language_detection=True)
+    transcript = aai.Transcriber(config=config).transcribe(AUDIO_URL)
+    assert transcript.status == aai.TranscriptStatus.completed, transcript.error
+    answer = transcript.json_response or {}
+    assert answer["language_detection"] is True and answer["language_code"]
+    sentences, paragraphs = transcript.get_sentences(), transcript.get_paragraphs()
+    assert sentences and paragraphs
+    assert " ".join(sentence.text for sentence in sentences).split() == (transcript.text or "").split()
+    srt, vtt = transcript.export_subtitles_srt(), transcript.export_subtitles_vtt(chars_per_caption=32)
+    assert srt.startswith("1\n") and "-->" in srt
+    assert vtt.startswith("WEBVTT") and "-->" in vtt
+
+
+def test_sdk_deletes_a_transcript_through_the_proxy(sdk_via_proxy: str) -> None:
+    transcript = transcriber().transcribe(AUDIO_URL)
+    assert transcript.status == aai.TranscriptStatus.completed and transcript.id, transcript.error
+    aai.Transcript.delete_by_id(transcript.id)
+    again = aai.Transcript.get_by_id(transcript.id)
+    # AssemblyAI keeps a deleted transcript's id and status, with its text blanked.
+    assert again.text != transcript.text
+
+
+def test_sdk_llm_gateway_answers_about_a_transcript(sdk_via_proxy: str) -> None:
+    transcript = transcriber().transcribe(AUDIO_URL)
+    assert transcript.status == aai.TranscriptStatus.completed and transcript.id, transcript.error
+    gateway = aai.LLMGateway()
+    completion = gateway.chat.completions.create(
+        model="claude-sonnet-4-6", messages=[{"role": "user", "content": "Summarize the call in one line."}]
+    )
+    assert completion.choices[0].message.content
+    assert completion.usage is not None and completion.usage.total_tokens > 0
+    understood = gateway.understanding.create(
+        transcript_id=transcript.id,
+        request={"translation": {"target_languages": ["de"]}},
+    )
+    assert understood.speech_understanding is not None

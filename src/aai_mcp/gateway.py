@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -60,7 +62,18 @@ class Gateway:
         an account with one key keeps using it as before."""
         pools = load_key_pools(self.settings.accounts, self.settings.api_key)
         several = {account: keys for account, keys in pools.items() if len(keys) > 1}
-        self.key_pool = KeyPool(several, store) if several else None
+        self.key_pool = KeyPool(several, store, shared=self.shared, metrics=self.metrics) if several else None
+        self.runner.key_pool = self.key_pool
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """What runs beside the server: shared state upkeep, and hearing the key pool's news."""
+        async with self.shared.running():
+            if self.key_pool is None:
+                yield
+                return
+            async with self.key_pool.following():
+                yield
 
     def upstream_for(self, principal: Principal) -> Upstream:
         return self.runner.upstream_for(principal)

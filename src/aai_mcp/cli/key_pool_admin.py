@@ -44,8 +44,34 @@ def enable_key(settings: Settings, name: str) -> int:
         return 1
     if not enabled:
         return _error(f"{name} was neither disabled nor cooling down", 1)
-    print(f"{name}: enabled (every instance uses it again from its next request)")
+    import anyio
+
+    from aai_mcp.upstream.key_states import REFRESH_SECONDS
+
+    told = anyio.run(_tell_instances, settings, name)
+    when = (
+        "from its next request"
+        if told
+        else f"within {REFRESH_SECONDS:.0f} s (no shared state to tell it at once)"
+    )
+    print(f"{name}: enabled (every instance uses it again {when})")
     return 0
+
+
+async def _tell_instances(settings: Settings, name: str) -> bool:
+    """Publish the change where running instances listen (Redis); False when there is no Redis, or it
+    could not be reached: they then read the store again within REFRESH_SECONDS."""
+    from aai_mcp.state.shared import build_shared_state
+    from aai_mcp.upstream.key_states import CHANNEL, enabled_message
+
+    if settings.redis_url is None:
+        return False
+    shared = build_shared_state(settings)
+    try:
+        await shared.publish(CHANNEL, enabled_message(name))
+        return shared.status == "redis"
+    finally:
+        await shared.aclose()
 
 
 def _shown_state(state: KeyState | None, now: float) -> str:

@@ -193,8 +193,11 @@ def chat_completion(
         content = json.dumps(minimal_instance(output_schema(response_format)))
     else:
         content = answer_text(model, messages, transcript_words)
-    choice: dict[str, Any] = {"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "stop"}
     if tool_calls:
+        # The 2026-10 SDK reads them on the message, the 2026-03 spec on the choice: both are sent.
+        message["tool_calls"] = tool_calls
         choice.update(finish_reason="tool_calls", tool_calls=tool_calls)
     input_tokens = sum(count_tokens(m["content"]) + 4 for m in messages)
     output_tokens = count_tokens(content)
@@ -204,7 +207,11 @@ def chat_completion(
         "request_id": str(uuid.uuid4()),
         "choices": [choice],
         "request": echo,
+        # prompt/completion_tokens are what the 2026-10 SDK requires; input/output_tokens (2026-03
+        # spec) are still sent on non-streamed answers.
         "usage": {
+            "prompt_tokens": input_tokens,
+            "completion_tokens": output_tokens,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -71,7 +72,9 @@ async def understanding(request: Request) -> Response:
     except ParamError as exc:
         raise UpstreamError(400, str(exc)) from None
     headers = simulator.rate_windows.hit(SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL, simulator.now())
-    return JSONResponse(result, headers=headers)
+    # The SDK requires request_id (models.py:275-293); a transcript that asked for the same feature
+    # gets only `result` merged in.
+    return JSONResponse({"request_id": str(uuid.uuid4()), **result}, headers=headers)
 
 
 def token_handler(audience: str) -> Any:

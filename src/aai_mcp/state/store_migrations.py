@@ -11,19 +11,24 @@ from __future__ import annotations
 import fcntl
 import functools
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from aai_mcp.state.engines import StoreLocation
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"
+# Alembic itself costs ~10 MB of memory for as long as the server runs: it is imported only to
+# upgrade. Whether a database is current is read from the version table and the migration files.
+_REVISION = re.compile(r'^(revision|down_revision)\s*=\s*(?:"([^"]*)"|None)\s*$', re.MULTILINE)
 # Any constant: every instance that upgrades a PostgreSQL database takes this lock first.
 _PG_UPGRADE_LOCK = 0x6161_692D_6D63_70
 logger = logging.getLogger(__name__)
@@ -34,32 +39,55 @@ class SchemaMismatch(RuntimeError):
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 @functools.cache
+def _revisions() -> dict[str, str | None]:
+    """Each migration file's revision and the one it follows (the same lines Alembic reads)."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("v*.py")):
+        fields = {name: value or None for name, value in _REVISION.findall(path.read_text("utf-8"))}
+        revision = fields.get("revision")
+        assert revision is not None, f"{path.name} names no revision"
+        revisions[revision] = fields.get("down_revision")
+    return revisions
+
+
+@functools.cache
 def head_version() -> str:
-    """The newest schema version this aai-mcp knows."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None, "the store has no migrations"
-    return head
+    """The newest schema version this aai-mcp knows: the one no other migration follows."""
+    revisions = _revisions()
+    heads = set(revisions) - {down for down in revisions.values() if down is not None}
+    assert len(heads) == 1, f"the store's migrations must form one line, not heads {sorted(heads)}"
+    return heads.pop()
 
 
 @functools.cache
 def known_versions() -> frozenset[str]:
-    return frozenset(script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions())
+    return frozenset(_revisions())
 
 
 def current_version(engine: sa.Engine) -> str | None:
     """The database's schema version; None for a database no migration has touched yet."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not sa.inspect(connection).has_table(VERSION_TABLE):
+            return None
+        rows = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise SchemaMismatch(f"the database records several schema versions ({sorted(rows)})")
+    return rows[0] if rows else None
 
 
 def upgrade(engine: sa.Engine, location: StoreLocation) -> tuple[str | None, str]:
     """Bring the schema to the newest version; (version before, version after)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with _upgrade_lock(location), engine.begin() as connection:
         if location.engine == "postgresql":
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_UPGRADE_LOCK)))

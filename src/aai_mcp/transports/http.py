@@ -210,7 +210,7 @@ def build_http_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with authenticator.following(), manager.run(), gateway.shared.running():
+            async with authenticator.following(), manager.run(), gateway.running():
                 yield
         finally:
             await gateway.aclose()

@@ -11,7 +11,7 @@ from aai_mcp.mcp_server.factory import build_server
 async def run_stdio(gateway: Gateway) -> None:
     server = build_server(gateway)
     try:
-        async with gateway.shared.running(), stdio_server() as (read, write):
+        async with gateway.running(), stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
     finally:
         await gateway.aclose()

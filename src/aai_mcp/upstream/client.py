@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -14,15 +14,21 @@ import httpx
 import orjson
 
 from aai_mcp import __version__
+from aai_mcp.access.accounts import PoolKey
 from aai_mcp.catalog.model import HostName, Route
 from aai_mcp.config.settings import Settings
+from aai_mcp.upstream.affinity import followed_resource, records_resources
 from aai_mcp.upstream.errors import (
     RETRYABLE_STATUSES,
+    UpstreamError,
     error_from_response,
     error_from_transport,
     malformed_body,
+    no_usable_key,
 )
 from aai_mcp.upstream.hosts import base_urls
+from aai_mcp.upstream.key_pool import NoUsableKey
+from aai_mcp.upstream.pooled_send import PooledKeys
 
 if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
     from aai_mcp.metrics import Metrics
@@ -51,6 +57,7 @@ class Upstream:
         self.base_urls = base_urls(settings)
         self._key = settings.api_key_value()
         self._own_key = False
+        self._pooled: PooledKeys | None = None
         timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         # One TLS context for all four hosts: each context loads the CA bundle again (~0.7 MB of RSS).
         tls = httpx.create_ssl_context()
@@ -82,6 +89,13 @@ class Upstream:
         """The same connections, authenticating every call with `key` (a caller's or an account's)."""
         view = copy.copy(self)
         view._key, view._own_key = key, True
+        return view
+
+    def pooled(self, keys: PooledKeys) -> Upstream:
+        """The same connections, each call's key chosen by the account's key pool (affinity, cooldowns,
+        failover), as the proxy chooses it."""
+        view = self.with_key(self._key)
+        view._pooled = keys
         return view
 
     def _per_call_headers(self, host: HostName) -> dict[str, str] | None:
@@ -118,20 +132,17 @@ class Upstream:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = await self._clients[host].request(
-                    method, path, params=params, json=json_body, headers=self._per_call_headers(host)
-                )
+                response = await self._send_json(host, method, path, params, json_body)
             except httpx.TransportError as exc:
                 self._count(host, None)
                 # Only GETs get a second attempt: a POST may already have reached upstream.
                 if last:
                     raise error_from_transport(exc, host, method) from None
             else:
-                self._count(host, response.status_code)
                 if response.is_success:
                     return response
                 if last or response.status_code == 429 or response.status_code not in RETRYABLE_STATUSES:
-                    raise error_from_response(response).redacted(self._key)
+                    raise self._redacted(error_from_response(response))
             await anyio.sleep(_backoff(self.settings.retry_backoff_seconds, attempt))
         raise AssertionError("unreachable")
 
@@ -146,20 +157,74 @@ class Upstream:
         timeout = httpx.Timeout(
             self.settings.upload_timeout_seconds, connect=self.settings.connect_timeout_seconds
         )
-        try:
-            response = await self._clients[route.host].request(
-                route.method, route.path, content=chunks, headers=headers, timeout=timeout
+        client = self._clients[route.host]
+
+        async def attempt(key: PoolKey | None) -> httpx.Response:
+            sent = headers if key is None else {**headers, **self._key_header(route.host, key)}
+            response = await client.request(
+                route.method, route.path, content=chunks, headers=sent, timeout=timeout
             )
+            self._count(route.host, response.status_code)
+            return response
+
+        try:
+            # Never sent again with another key: the chunks are spent by the first attempt.
+            response = await self._pooled_or_not(route.host, route.method, route.path, None, False, attempt)
         except httpx.TransportError as exc:
             self._count(route.host, None)
             raise error_from_transport(exc, route.host, route.method) from None
-        self._count(route.host, response.status_code)
         if not response.is_success:
-            raise error_from_response(response).redacted(self._key)
+            raise self._redacted(error_from_response(response))
         answer = decode_json(response)
         if not isinstance(answer, dict) or "upload_url" not in answer:
             raise malformed_body(response.status_code, "no upload_url in the answer")
         return answer
+
+    async def _send_json(
+        self, host: HostName, method: str, path: str, params: Mapping[str, str] | None, json_body: Any
+    ) -> httpx.Response:
+        client = self._clients[host]
+
+        async def attempt(key: PoolKey | None) -> httpx.Response:
+            headers = self._per_call_headers(host) if key is None else self._key_header(host, key)
+            response = await client.request(method, path, params=params, json=json_body, headers=headers)
+            self._count(host, response.status_code)
+            return response
+
+        resource = followed_resource(path, json_body)
+        return await self._pooled_or_not(host, method, path, resource, True, attempt)
+
+    async def _pooled_or_not(
+        self,
+        host: HostName,
+        method: str,
+        path: str,
+        resource: str | None,
+        replayable: bool,
+        attempt: Callable[[PoolKey | None], Awaitable[httpx.Response]],
+    ) -> httpx.Response:
+        """`attempt` with this view's key, or with the pool's choice (recording what the answer made)."""
+        if self._pooled is None:
+            return await attempt(None)
+        try:
+            sent = await self._pooled.send(resource, replayable, attempt)
+        except NoUsableKey as exc:
+            raise no_usable_key(exc.message, exc.retry_after) from None
+        if sent.response.is_success and records_resources(host, method, path):
+            await self._pooled.remember(sent.response.content, sent.choice.key)
+        return sent.response
+
+    @staticmethod
+    def _key_header(host: HostName, key: PoolKey) -> dict[str, str]:
+        return {"Authorization": authorization_value(host, key.value.get_secret_value())}
+
+    def _redacted(self, error: UpstreamError) -> UpstreamError:
+        """Blank out this view's key, and every key of its pool, should upstream echo one back."""
+        error.redacted(self._key)
+        if self._pooled is not None:
+            for key in self._pooled.pool.pools[self._pooled.account]:
+                error.redacted(key.value.get_secret_value())
+        return error
 
 
 def decode_json(response: httpx.Response) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -32,6 +33,7 @@ class ErrorKind(StrEnum):
     DOWNLOAD_FAILED = "download_failed"
     DOWNLOAD_REJECTED = "download_rejected"
     RATE_LIMITED = "rate_limited"
+    NO_USABLE_KEY = "no_usable_key"
     UPSTREAM_REJECTED = "upstream_rejected"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     TIMEOUT = "timeout"
@@ -71,6 +73,12 @@ KINDS: dict[ErrorKind, tuple[bool, str]] = {
         "upload_file(url): the URL's server refused the file (another HTTP error) or redirected too often.",
     ),
     ErrorKind.RATE_LIMITED: (True, "AssemblyAI answered 429; wait `retry_after_seconds` first."),
+    ErrorKind.NO_USABLE_KEY: (
+        True,
+        "Every AssemblyAI key the call may use (the one that made its transcript or upload, else any of "
+        "the account's pool) is cooling down after a 429 or disabled after a 401/403; wait "
+        "`retry_after_seconds` when given, else an operator must run `aai-mcp keys enable`.",
+    ),
     ErrorKind.UPSTREAM_REJECTED: (False, "AssemblyAI refused the request (a 4xx other than 408, 425, 429)."),
     ErrorKind.UPSTREAM_UNAVAILABLE: (True, "AssemblyAI answered 408, 425 or 5xx."),
     ErrorKind.TIMEOUT: (True, "AssemblyAI did not answer in time."),
@@ -140,6 +148,19 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
         kind=kind,
         status=status,
         rate_limit=normalized_rate_limit(response.headers),
+    )
+
+
+def no_usable_key(message: str, retry_after: float | None) -> UpstreamError:
+    """The key pool has no key for this call now: the tool's counterpart of the proxy's 503."""
+    wait = {} if retry_after is None else {"retry_after_seconds": max(1, math.ceil(retry_after))}
+    advice = (
+        f" Wait {wait['retry_after_seconds']} s before calling again."
+        if wait
+        else " An operator must enable a key (`aai-mcp keys enable`)."
+    )
+    return UpstreamError(
+        message=f"No usable AssemblyAI key: {message}.{advice}", kind=ErrorKind.NO_USABLE_KEY, rate_limit=wait
     )
 
 

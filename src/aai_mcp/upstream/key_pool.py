@@ -3,7 +3,9 @@ follows up (affinity), else the least-loaded usable key by weight.
 
 A key cools down after a 429 for its Retry-After and is taken out after a 401/403 until an operator
 enables it (`aai-mcp keys enable`). Both states and the affinity live in the durable store, so every
-instance agrees and a restart forgets nothing. Only key names are ever logged or counted.
+instance agrees and a restart forgets nothing; each instance keeps a copy of the key states
+(key_states.py) and of the owners it has seen, so choosing a key reads no store on the way.
+Only key names are ever logged or counted.
 """
 
 from __future__ import annotations
@@ -11,20 +13,28 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 from sqlalchemy.exc import SQLAlchemyError
 
 from aai_mcp.access.accounts import PoolKey
+from aai_mcp.state.shared import SharedState
 from aai_mcp.state.store import KeyPoolStore, KeyState, failure_reason
+from aai_mcp.upstream.key_states import REFRESH_SECONDS, KeyStates
+
+if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
+    from aai_mcp.metrics import Metrics
 
 # A 429 without Retry-After: long enough not to hammer the key, short enough to come back soon.
 DEFAULT_COOLDOWN_SECONDS = 30.0
+# Owners of the resources this instance has seen (an owner never changes): enough for a busy day's
+# follow-ups without a store read, small enough to be no memory concern (~100 bytes each).
+OWNERS_KEPT = 10_000
 log = logging.getLogger("aai_mcp.key_pool")
 T = TypeVar("T")
 
@@ -53,11 +63,19 @@ class KeyPool:
         pools: dict[str, list[PoolKey]],
         store: KeyPoolStore,
         clock: Callable[[], float] = time.time,
+        shared: SharedState | None = None,
+        refresh_seconds: float = REFRESH_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
+        """`shared`: where changes are published to the other instances (None: nowhere, they then
+        learn within `refresh_seconds`); `metrics`: where key events are counted."""
         self.pools = pools
         self.store = store
         self.clock = clock
+        self.metrics = metrics
+        self.states = KeyStates(store, shared, refresh_seconds)
         self.in_flight: Counter[str] = Counter()
+        self._owners: OrderedDict[str, str] = OrderedDict()
 
     def serves(self, account: str) -> bool:
         return bool(self.pools.get(account))
@@ -70,8 +88,7 @@ class KeyPool:
     ) -> Choice:
         """The key for a request of `account`; NoUsableKey when none may be used now."""
         pool = self.pools[account]
-        no_states: dict[str, KeyState] = {}
-        states = await self._read(self.store.key_states, no_states)
+        states = await self.states.current()
         now = self.clock()
         owner = await self._owner(pool, resource_id)
         if owner is not None:
@@ -92,9 +109,36 @@ class KeyPool:
     async def _owner(self, pool: list[PoolKey], resource_id: str | None) -> PoolKey | None:
         if resource_id is None:
             return None
-        name = await self._read(lambda: self.store.resource_key(resource_id), None)
+        name = self._owners.get(resource_id)
+        if name is None:
+            # Unknown owners are not kept: another instance may make or list the resource later.
+            name = await self._read(lambda: self.store.resource_key(resource_id), None)
+            if name is not None:
+                self._keep_owners([resource_id], name)
         # A resource another account made is not ours to pin: upstream answers it as unknown.
         return next((key for key in pool if key.name == name), None)
+
+    def _keep_owners(self, resource_ids: list[str], name: str) -> None:
+        for resource_id in resource_ids:
+            self._owners[resource_id] = name
+            self._owners.move_to_end(resource_id)
+        while len(self._owners) > OWNERS_KEPT:
+            self._owners.popitem(last=False)
+
+    def event(self, key: PoolKey | None, event: str) -> None:
+        """Count a key event (rate_limited, refused, failover, no_usable_key) by key name."""
+        if self.metrics is not None:
+            self.metrics.key_event(None if key is None else key.name, event)
+
+    @asynccontextmanager
+    async def following(self) -> AsyncIterator[None]:
+        """Hear the other instances' key state changes while the block runs (the server's lifespan)."""
+        async with anyio.create_task_group() as tasks:
+            await tasks.start(self.states.follow)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
 
     @contextmanager
     def using(self, key: PoolKey) -> Iterator[None]:
@@ -108,7 +152,8 @@ class KeyPool:
     async def rate_limited(self, key: PoolKey, retry_after: float | None) -> None:
         seconds = DEFAULT_COOLDOWN_SECONDS if retry_after is None else retry_after
         log.warning("key pool: %s answered 429, cooling down for %.0f s", key.name, seconds)
-        await self._write(lambda: self.store.cool_key(key.name, self.clock() + seconds))
+        self.event(key, "rate_limited")
+        await self.states.cool(key.name, self.clock() + seconds)
 
     async def refused(self, key: PoolKey, status: int) -> None:
         log.warning(
@@ -117,11 +162,13 @@ class KeyPool:
             status,
             key.name,
         )
-        await self._write(lambda: self.store.disable_key(key.name, f"upstream answered {status}"))
+        self.event(key, "refused")
+        await self.states.disable(key.name, f"upstream answered {status}")
 
     async def remember(self, resource_ids: list[str], key: PoolKey) -> None:
         """Resources `key` made: their follow-ups go out with it, on every instance."""
         if resource_ids:
+            self._keep_owners(resource_ids, key.name)
             await self._write(lambda: self.store.record_resource_key(resource_ids, key.name))
 
     async def _read(self, read: Callable[[], T], fallback: T) -> T:

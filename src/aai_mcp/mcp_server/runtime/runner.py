@@ -36,6 +36,8 @@ from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import Upstream, UpstreamError
 from aai_mcp.upstream.errors import ErrorKind
+from aai_mcp.upstream.key_pool import KeyPool
+from aai_mcp.upstream.pooled_send import PooledKeys
 
 audit = logging.getLogger("aai_mcp.audit")
 log = logging.getLogger("aai_mcp.tools")
@@ -65,6 +67,8 @@ class ToolRunner:
         self._calls: set[anyio.CancelScope] = set()
         self._cut_off = math.inf
         self.redactor = held_keys(settings)
+        self.key_pool: KeyPool | None = None
+        """The accounts' key pools (set by Gateway.use_store); a pooled account's calls choose keys in it."""
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
@@ -210,7 +214,12 @@ class ToolRunner:
         return results.success(shaped, simulated=simulated, plain_text=spec.plain_text), 200
 
     def upstream_for(self, principal: Principal) -> Upstream:
-        """The upstream a caller's calls go through: its own or its account's key, else the server's."""
+        """The upstream a caller's calls go through: its account's key pool when it has one (unless the
+        caller brought its own key), else its own or its account's key, else the server's."""
+        pool = self.key_pool
+        passthrough = principal.scopes is None and principal.api_key is not None
+        if pool is not None and not passthrough and pool.serves(principal.account):
+            return self.upstream.pooled(PooledKeys(pool, principal.account))
         if principal.api_key is None:
             return self.upstream
         return self.upstream.with_key(principal.api_key.get_secret_value())

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aai_mcp.mcp_server.views.contract import Shaped, ViewContext
-from aai_mcp.mcp_server.views.shaping import compact, slice_text, take_within
+from aai_mcp.mcp_server.views.shaping import compact, slice_text, take_within, token_counts
 
 # Room left in a fetch result for everything but the transcript text (title, metadata, JSON quoting).
 DOCUMENT_OVERHEAD_CHARS = 1_000
@@ -62,8 +62,7 @@ def answer_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     usage = out["usage"]
     facts = (
         f"(model {out['model']}; transcripts {', '.join(out['transcript_ids'])}; context {out['context']}, "
-        f"{out['context_chars']} characters; tokens in {usage.get('input_tokens')}, "
-        f"out {usage.get('output_tokens')})"
+        f"{out['context_chars']} characters; {token_counts(usage)})"
     )
     text = "\n".join([out["answer"] or "(no answer)", "", facts, *notes])
     return Shaped(structured=out, text=text)

@@ -62,3 +62,10 @@ def capped_json(payload: Any, budget: int, hint: str) -> str:
 def compact(mapping: dict[str, Any]) -> dict[str, Any]:
     """Drop null values, so a compact view only says what is known."""
     return {key: value for key, value in mapping.items() if value is not None}
+
+
+def token_counts(usage: dict[str, Any]) -> str:
+    """An LLM answer's token counts: prompt/completion (2026-10), else input/output (2026-03 spec)."""
+    tokens_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+    tokens_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    return f"tokens in {tokens_in}, out {tokens_out}"

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
-from aai_mcp.mcp_server.views.shaping import capped_json, without_words
+from aai_mcp.mcp_server.views.shaping import capped_json, token_counts, without_words
 from aai_mcp.mcp_server.views.transcript import (
     deleted_view,
     segments_view,
@@ -43,9 +43,7 @@ def chat_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     if tool_calls:
         text += "\nTool calls: " + capped_json(tool_calls, ctx.max_chars // 4, "")
     usage = out["usage"]
-    text += (
-        f"\n(model {out['model']}; tokens in {usage.get('input_tokens')}, out {usage.get('output_tokens')})"
-    )
+    text += f"\n(model {out['model']}; {token_counts(usage)})"
     return Shaped(structured=out, text=text.strip())
 
 

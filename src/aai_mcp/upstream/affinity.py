@@ -1,24 +1,25 @@
-"""Which AssemblyAI resource a proxied call follows up, and which resources an answer made: the key
-pool's affinity reads both (a resource belongs to the account of the key that made it)."""
+"""Which AssemblyAI resource a call follows up, and which resources an answer made: the key pool's
+affinity reads both (a resource belongs to the account of the key that made it). Every front door
+(the proxy, the MCP tools) asks these same questions about its calls."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from aai_mcp.proxy.allowlist import Target
-
 TRANSCRIPTS = "/v2/transcript"
+UPLOAD = "/v2/upload"
 # Body fields that name an earlier resource: a transcript request's upload URL, an LLM Gateway
 # understanding request's transcript.
 _FOLLOWED_FIELDS = ("transcript_id", "audio_url")
 
 
-def followed_resource(target: Target, body: bytes | None) -> str | None:
-    """The transcript id in the path, else an upload URL or transcript id named in a JSON body."""
-    if target.path.startswith(TRANSCRIPTS + "/"):
-        return target.path.split("/")[3]
-    document = _json(body) if body else None
+def followed_resource(path: str, body: Any) -> str | None:
+    """The transcript id in the path, else an upload URL or transcript id named in a JSON body
+    (`body`: the raw bytes, or the document itself when the caller built it)."""
+    if path.startswith(TRANSCRIPTS + "/"):
+        return path.split("/")[3]
+    document = _json(body) if isinstance(body, bytes) and body else body
     if isinstance(document, dict):
         for field in _FOLLOWED_FIELDS:
             value = document.get(field)
@@ -27,11 +28,10 @@ def followed_resource(target: Target, body: bytes | None) -> str | None:
     return None
 
 
-def records_resources(method: str, target: Target) -> bool:
+def records_resources(host: str, method: str, path: str) -> bool:
     """Answers that name resources the key just made or can see: upload, transcript create and list."""
-    return target.host == "api" and (
-        (method == "POST" and target.path in ("/v2/upload", TRANSCRIPTS))
-        or (method == "GET" and target.path == TRANSCRIPTS)
+    return host == "api" and (
+        (method == "POST" and path in (UPLOAD, TRANSCRIPTS)) or (method == "GET" and path == TRANSCRIPTS)
     )
 
 
