@@ -28,13 +28,13 @@ from aai_mcp.proxy.stream_relay import UpstreamSocket
 from aai_mcp.upstream.client import authorization_value
 from aai_mcp.upstream.hosts import websocket_url
 from aai_mcp.upstream.key_pool import Choice, KeyPool, NoUsableKey
+from aai_mcp.upstream.pooled_send import NOT_PROCESSED
 from aai_mcp.upstream.ratelimit import retry_after_seconds
 
 STREAMING = Target("streaming", "/v3/ws", "transcription")
 # Upstream frames waiting to be relayed: a couple, so a client that stops reading stops upstream's
 # reads too (websockets pauses the socket past this mark) instead of buffering its answers.
 MAX_QUEUED_FRAMES = 2
-NOT_PROCESSED = frozenset({401, 403, 429})
 # AssemblyAI's close for a missing, invalid or expired credential (the simulator's too).
 KEY_REFUSED_CLOSE = 1008
 UNREACHABLE = "AssemblyAI's streaming host could not be reached or did not answer in time."
@@ -120,14 +120,15 @@ async def upstream_session(
 async def _pooled_session(
     gateway: Gateway, pool: KeyPool, account: str, url: str
 ) -> AsyncIterator[OpenedUpstream]:
-    """A key of the pool; one that upstream refused (nothing was processed) is marked as the REST
-    proxy marks it, and another is tried."""
+    """A key of the pool; one that upstream refused (nothing was processed) is marked and another is
+    tried, as upstream/pooled_send.py does for a request. Not that loop itself: a session holds its
+    key (`using`, which the least-loaded choice reads) for as long as it lasts, not for one answer."""
     tried: set[str] = set()
     while True:
         try:
             choice = await pool.choose(account, None, frozenset(tried))
         except NoUsableKey as exc:
-            gateway.metrics.key_event(None, "no_usable_key")
+            pool.event(None, "no_usable_key")
             raise Refused(503, "no_usable_key", exc.message, exc.retry_after) from None
         with pool.using(choice.key):
             async with AsyncExitStack() as stack:
@@ -137,9 +138,9 @@ async def _pooled_session(
                 except UpgradeRefused as refused:
                     if refused.status not in NOT_PROCESSED:
                         raise _refusal(refused) from None
-                    await _mark(gateway, pool, choice, refused)
+                    await _mark(pool, choice, refused)
                     tried.add(choice.key.name)
-                    gateway.metrics.key_event(choice.key.name, "failover")
+                    pool.event(choice.key, "failover")
                     continue
                 yield upstream
                 return
@@ -222,12 +223,11 @@ async def _connect(gateway: Gateway, url: str, key: str) -> ClientConnection:
     return connection
 
 
-async def _mark(gateway: Gateway, pool: KeyPool, choice: Choice, refused: UpgradeRefused) -> None:
+async def _mark(pool: KeyPool, choice: Choice, refused: UpgradeRefused) -> None:
+    """As upstream/pooled_send.py marks a refused request (the pool counts the event)."""
     if refused.status == 429:
-        gateway.metrics.key_event(choice.key.name, "rate_limited")
         await pool.rate_limited(choice.key, refused.retry_after)
     else:
-        gateway.metrics.key_event(choice.key.name, "refused")
         await pool.refused(choice.key, refused.status)
 
 
