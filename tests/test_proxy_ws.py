@@ -258,3 +258,18 @@ def test_an_unreachable_streaming_host_is_502() -> None:
     with streaming_proxy(streaming_base_url=closed) as setup:
         status, body = refusal(setup, additional_headers={"Authorization": proxy_token()})
     assert (status, body["error"]["code"]) == (502, "upstream_unreachable")
+
+
+def test_a_gateway_shutting_down_ends_its_upstream_sessions() -> None:
+    with streaming_proxy() as setup:
+        ws = browser(setup, proxy_token())
+        ws.recv(timeout=DEADLINE)
+        ws.send(pcm(300))
+        assert json.loads(ws.recv(timeout=DEADLINE))["transcript"] == "thank"
+        setup.stop_gateway()  # as on SIGTERM
+        wait_until(lambda: setup.simulator.streams, DEADLINE, "the upstream session's end")
+        (record,) = setup.simulator.streams
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=DEADLINE)
+    assert record.audio_ms == 300
+    assert ws.close_code == 1012  # uvicorn's "service restart": the caller may reconnect elsewhere

@@ -5,7 +5,7 @@ streaming host that simulator."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +29,13 @@ class StreamingSetup:
     gateway_url: str
     simulator: Simulator
     gateway: Gateway
+    gateway_server: ExitStack
     ended: list[tuple[str, float | None, float]] = field(default_factory=list)
     """Every on_session_end call: account, audio seconds, session seconds."""
+
+    def stop_gateway(self) -> None:
+        """Shut the gateway's server down (as on SIGTERM), the simulator still running."""
+        self.gateway_server.close()
 
     @property
     def ws_base(self) -> str:
@@ -57,8 +62,9 @@ def streaming_proxy(
         config = server_config(
             app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
         )
-        with uvicorn_in_thread(config) as gateway_url:
-            setup = StreamingSetup(gateway_url, simulator_app.state.simulator, gateway)
+        with ExitStack() as gateway_server:
+            gateway_url = gateway_server.enter_context(uvicorn_in_thread(config))
+            setup = StreamingSetup(gateway_url, simulator_app.state.simulator, gateway, gateway_server)
             stream_proxy(app).on_session_end = lambda *end: setup.ended.append(end)
             yield setup
 

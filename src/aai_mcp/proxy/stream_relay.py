@@ -23,10 +23,10 @@ from aai_mcp.proxy.stream_usage import termination_audio_seconds
 TERMINATE = json.dumps({"type": "Terminate"})
 # How long upstream has to answer our Terminate with its Termination before it is closed anyway.
 TERMINATE_GRACE_SECONDS = 10.0
-# Upstream's connection dropped without a close frame (1006 is never sent on the wire): 1014 is
-# "Bad Gateway" in the IANA registry of WebSocket close codes.
+# Upstream's connection ended without a close code the caller can be sent (1005 none, 1006 dropped,
+# 1015 TLS failed): 1014 is "Bad Gateway" in the IANA registry of WebSocket close codes.
 UPSTREAM_LOST = 1014
-NO_STATUS = (1005, 1006)
+NO_STATUS = (1005, 1006, 1015)
 
 ENDED = "ended"
 CLIENT_LEFT = "client_left"
