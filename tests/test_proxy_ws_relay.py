@@ -202,6 +202,8 @@ def test_an_upgrade_the_in_process_simulator_refuses_keeps_its_status_and_retry_
                 pass
     assert (denied.value.status_code, denied.value.json()["error"]["code"]) == (429, "upstream_refused")
     assert int(denied.value.headers["retry-after"]) >= 1
+    scrape = gateway.metrics.exposition().decode()
+    assert 'aai_mcp_upstream_rate_limited_total{host="streaming"} 1.0' in scrape
 
 
 def test_a_caller_leaving_ends_the_in_process_session() -> None:

@@ -166,7 +166,9 @@ async def _connected(gateway: Gateway, url: str, key: str) -> AsyncIterator[Upst
         try:
             session = await stack.enter_async_context(in_process_session(app, httpx.URL(url), authorization))
         except AppRefused as refused:
+            gateway.metrics.upstream_answer("streaming", refused.status)
             raise UpgradeRefused(refused.status, refused.retry_after) from None
+        gateway.metrics.upstream_answer("streaming", 101)
         yield session
 
 
