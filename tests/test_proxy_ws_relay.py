@@ -9,13 +9,14 @@ import anyio
 import httpx
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.frames import Close
 
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.refusals import Refused
+from aai_mcp.proxy.stream_in_process import in_process_session
 from aai_mcp.proxy.stream_relay import Relay
 from aai_mcp.proxy.stream_usage import estimated_audio_seconds, termination_audio_seconds
 from aai_mcp.proxy.streaming import refuse_temporary_token, token_subprotocol
@@ -231,3 +232,17 @@ async def test_an_upstream_lost_without_a_close_frame_closes_the_caller_with_101
         await relay.run()
     assert caller.sent[-1]["type"] == "websocket.close"
     assert (caller.sent[-1]["code"], relay.outcome) == (1014, "ended")
+
+
+async def test_closing_an_in_process_session_never_waits_on_an_app_that_only_sends() -> None:
+    async def chatty(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        while True:  # never reads again
+            await send({"type": "websocket.send", "text": "turn"})
+
+    with anyio.fail_after(30):
+        async with in_process_session(chatty, httpx.URL("ws://sim/v3/ws"), SIM_KEY) as session:
+            assert await session.recv() == "turn"
+            await session.send(FRAME)  # taken by nobody: the app's inbox is now full
+        assert session.app_done.is_set()

@@ -6,6 +6,7 @@ Each direction holds one message at most, like the network path's bounded buffer
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -100,11 +101,11 @@ class InProcessSession:
     async def close(self, code: int = NORMAL, reason: str = "") -> None:
         if self.close_code is None:
             self._closed(code, reason)
-            try:
-                await self._to_app.send({"type": "websocket.disconnect", "code": code, "reason": reason})
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass
-        self._outbox.close()  # whatever the app still sends is dropped: nobody reads it
+            # Never waited for: an app busy sending is not reading, and learns from its next send
+            # failing instead (nobody reads what it sends from now on).
+            with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._to_app.send_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self._outbox.close()
         with anyio.move_on_after(CLOSE_GRACE_SECONDS):
             await self.app_done.wait()
 
