@@ -17,8 +17,8 @@ from websockets.sync.client import ClientConnection, connect
 from aai_mcp.access import Scopes, append_revocation
 from tests.simulator.test_official_sdk import write_wav
 from tests.simulator.test_sdk_streaming import stream_wav
-from tests.support.proxy_harness import proxy_minted, proxy_token
-from tests.support.servers import SIM_KEY, free_port, wait_until
+from tests.support.proxy_harness import PROXY, SECRET, proxy_minted, proxy_token
+from tests.support.servers import SIM_KEY, clean_env, free_port, serve_in_process, wait_until
 from tests.support.stream_proxy import StreamingSetup, streaming_proxy
 from tests.support.streaming_ws import pcm
 
@@ -273,3 +273,23 @@ def test_a_gateway_shutting_down_ends_its_upstream_sessions() -> None:
             ws.recv(timeout=DEADLINE)
     assert record.audio_ms == 300
     assert ws.close_code == 1012  # uvicorn's "service restart": the caller may reconnect elsewhere
+
+
+def test_the_sdk_streams_through_aai_mcp_serve_on_its_built_in_simulator(tmp_path: Path) -> None:
+    env = clean_env(AAI_MCP_TOKEN_SECRETS=SECRET)  # no key: the simulator in the serving process
+    with serve_in_process("--auth", "tokens", env=env) as server:
+        api_host = server.base_url.replace("http://", "ws://", 1) + PROXY
+        options = StreamingClientOptions(api_key=proxy_token(), api_host=api_host)
+        recorder = stream_wav(options, write_wav(tmp_path / "call.wav", seconds=2.0))
+        refused = stream_wav(
+            StreamingClientOptions(api_key=proxy_token(Scopes()), api_host=api_host),
+            write_wav(tmp_path / "short.wav", seconds=0.5),
+        )
+        log = server.stderr()
+    assert recorder.of("Error") == [] and len(recorder.of("Begin")) == 1
+    assert [t.transcript for t in recorder.of("Turn") if t.end_of_turn][-1] == (
+        "Thank you for calling Northwind Telecom"
+    )
+    assert recorder.of("Termination")[0].audio_duration_seconds == 2
+    assert [str(e) for e in refused.of("Error")] == ["WebSocket handshake rejected (HTTP 403)"]
+    assert "without completing handshake" not in log
