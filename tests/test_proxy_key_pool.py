@@ -1,6 +1,7 @@
-"""The team proxy on a pool of two keys (two AssemblyAI accounts): new work moves off a rate-limited
-or rejected key, follow-ups never leave the key that made their resource, and when nothing is left the
-caller gets 503 with Retry-After. The pool's state is in the store, on both engines."""
+"""The team proxy on a pool of two keys (two AssemblyAI accounts of the built-in simulator, in
+memory): new work moves off a rate-limited or rejected key, follow-ups never leave the key that made
+their resource, and when nothing is left the caller gets 503 with Retry-After. The pool's state is in
+the store, on both engines."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from aai_mcp.access.principal import Authenticator
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.front_door import ProxyApp
 from aai_mcp.state.store_sql import SqlStore
+from tests.support import wav_bytes
 from tests.support.proxy_harness import PROXY, SECRET, proxy_client, proxy_gateway
+from tests.support.simulated_accounts import SPEECH_MODELS, SimulatedAccounts
 from tests.support.stores import StoreConfig
-from tests.support.two_accounts import KEY_A, KEY_B, TwoAccounts
+from tests.support.two_accounts import KEY_A, KEY_B
 
 pytestmark = pytest.mark.anyio
 TOKEN = mint(SECRET.encode(), name="pool", scopes=Scopes(proxy=True), expires_at=None, account="team").token
@@ -26,8 +29,8 @@ AUTH = {"authorization": TOKEN}
 
 
 @pytest.fixture
-def upstream() -> TwoAccounts:
-    return TwoAccounts()
+def upstream() -> SimulatedAccounts:
+    return SimulatedAccounts.start()
 
 
 @pytest.fixture
@@ -37,24 +40,25 @@ def pooled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def pool_gateway(upstream: TwoAccounts, store: SqlStore) -> Gateway:
+def pool_gateway(upstream: SimulatedAccounts, store: SqlStore) -> Gateway:
     gateway = proxy_gateway(upstream.transport(), accounts=["team=env:POOL_KEY_A", "team=env:POOL_KEY_B"])
     gateway.use_store(store)
     return gateway
 
 
 async def create(client: httpx.AsyncClient, audio_url: str = "https://example.com/a.mp3") -> httpx.Response:
-    return await client.post(f"{PROXY}/v2/transcript", json={"audio_url": audio_url}, headers=AUTH)
+    body = {"audio_url": audio_url, "speech_models": SPEECH_MODELS}
+    return await client.post(f"{PROXY}/v2/transcript", json=body, headers=AUTH)
 
 
 async def test_a_429_moves_new_work_while_follow_ups_stay_on_their_key(
-    pooled: None, upstream: TwoAccounts, store: SqlStore
+    pooled: None, upstream: SimulatedAccounts, store: SqlStore
 ) -> None:
     gateway = pool_gateway(upstream, store)
     async with proxy_client(gateway) as client:
         first = (await create(client)).json()["id"]
         assert upstream.keys_called() == [KEY_A]
-        upstream.limited[KEY_A] = 30
+        upstream.simulator.limit_key(KEY_A, 30)
         answer = await create(client)
         assert answer.status_code == 200  # A's 429 was not processed: sent again with B
         second = answer.json()["id"]
@@ -63,7 +67,7 @@ async def test_a_429_moves_new_work_while_follow_ups_stay_on_their_key(
         assert follow_up.status_code == 503  # never B, which would not know the transcript
         assert follow_up.json()["error"]["code"] == "no_usable_key"
         assert 29 <= int(follow_up.headers["retry-after"]) <= 30
-        assert len(upstream.calls) == 3  # refused here, without spending a call on A
+        assert len(upstream.simulator.requests) == 3  # refused here, without spending a call on A
         assert (await client.get(f"{PROXY}/v2/transcript/{second}", headers=AUTH)).status_code == 200
         assert upstream.keys_called()[-1] == KEY_B
     scrape = gateway.metrics.exposition().decode()
@@ -72,9 +76,10 @@ async def test_a_429_moves_new_work_while_follow_ups_stay_on_their_key(
 
 
 async def test_both_keys_exhausted_gives_503_with_the_soonest_retry_after(
-    pooled: None, upstream: TwoAccounts, store: SqlStore
+    pooled: None, upstream: SimulatedAccounts, store: SqlStore
 ) -> None:
-    upstream.limited.update({KEY_A: 40, KEY_B: 12})
+    upstream.simulator.limit_key(KEY_A, 40)
+    upstream.simulator.limit_key(KEY_B, 12)
     async with proxy_client(pool_gateway(upstream, store)) as client:
         answer = await create(client)
         assert answer.status_code == 503
@@ -82,13 +87,13 @@ async def test_both_keys_exhausted_gives_503_with_the_soonest_retry_after(
         assert 11 <= int(answer.headers["retry-after"]) <= 12
         assert sorted(upstream.keys_called()) == sorted([KEY_A, KEY_B])
         again = await create(client)  # both cooling: answered without calling upstream
-        assert again.status_code == 503 and len(upstream.calls) == 2
+        assert again.status_code == 503 and len(upstream.simulator.requests) == 2
 
 
 async def test_a_rejected_key_is_out_until_an_operator_enables_it(
-    pooled: None, upstream: TwoAccounts, store: SqlStore
+    pooled: None, upstream: SimulatedAccounts, store: SqlStore
 ) -> None:
-    upstream.rejected.add(KEY_A)
+    upstream.simulator.reject_key(KEY_A)
     gateway = pool_gateway(upstream, store)
     assert gateway.key_pool is not None
     # Enabled in the store only (as by `keys enable` without Redis): seen at the next refresh, now.
@@ -96,7 +101,7 @@ async def test_a_rejected_key_is_out_until_an_operator_enables_it(
     async with proxy_client(gateway) as client:
         assert (await create(client)).status_code == 200
         assert upstream.keys_called() == [KEY_A, KEY_B]
-        upstream.rejected.clear()  # fixed upstream, but nobody told the pool yet
+        upstream.simulator.clear_key(KEY_A)  # fixed upstream, but nobody told the pool yet
         assert (await create(client)).status_code == 200
         assert upstream.keys_called()[2:] == [KEY_B]
         assert store.key_states()["team/POOL_KEY_A"].disabled_reason == "upstream answered 401"
@@ -106,11 +111,11 @@ async def test_a_rejected_key_is_out_until_an_operator_enables_it(
 
 
 async def test_an_upload_is_never_replayed_and_its_transcript_stays_on_its_key(
-    pooled: None, upstream: TwoAccounts, store: SqlStore
+    pooled: None, upstream: SimulatedAccounts, store: SqlStore
 ) -> None:
     gateway = pool_gateway(upstream, store)
     async with proxy_client(gateway) as client:
-        upload = await client.post(f"{PROXY}/v2/upload", content=b"RIFF" + b"\0" * 1000, headers=AUTH)
+        upload = await client.post(f"{PROXY}/v2/upload", content=wav_bytes(), headers=AUTH)
         upload_url = upload.json()["upload_url"]
         assert upstream.keys_called() == [KEY_A]
         assert gateway.key_pool is not None
@@ -118,24 +123,25 @@ async def test_an_upload_is_never_replayed_and_its_transcript_stays_on_its_key(
         with gateway.key_pool.using(gateway.key_pool.pools["team"][0]):
             answer = await create(client, upload_url)
         assert answer.status_code == 200 and upstream.keys_called()[1] == KEY_A
-        upstream.limited[KEY_A] = 5
+        assert upstream.owner(answer.json()["id"]) == KEY_A
+        upstream.simulator.limit_key(KEY_A, 5)
         # Bounded: sending a spent stream again would wait for the caller's body forever.
         with anyio.fail_after(60):
-            refused = await client.post(f"{PROXY}/v2/upload", content=b"RIFF" + b"\0" * 1000, headers=AUTH)
+            refused = await client.post(f"{PROXY}/v2/upload", content=wav_bytes(), headers=AUTH)
         assert refused.status_code == 429  # the streamed body is gone: relayed, not sent again
         assert upstream.keys_called()[2:] == [KEY_A]
 
 
 async def test_affinity_survives_a_restart_and_reaches_a_second_instance(
-    pooled: None, upstream: TwoAccounts, store_config: StoreConfig
+    pooled: None, upstream: SimulatedAccounts, store_config: StoreConfig
 ) -> None:
     first_store = store_config.open(auto_upgrade=True)
     try:
-        upstream.limited[KEY_A] = 1  # so the transcript is made with B
+        upstream.simulator.limit_key(KEY_A, 1)  # so the transcript is made with B
         async with proxy_client(pool_gateway(upstream, first_store)) as client:
             transcript = (await create(client)).json()["id"]
-        assert upstream.owner[transcript] == KEY_B
-        del upstream.limited[KEY_A]
+        assert upstream.owner(transcript) == KEY_B
+        upstream.simulator.clear_key(KEY_A)
     finally:
         first_store.close()
     second_store = store_config.open()  # a restart, or another instance on the same store
@@ -149,20 +155,22 @@ async def test_affinity_survives_a_restart_and_reaches_a_second_instance(
 
 
 async def test_a_list_answer_pins_the_transcripts_it_names(
-    pooled: None, upstream: TwoAccounts, store: SqlStore
+    pooled: None, upstream: SimulatedAccounts, store: SqlStore
 ) -> None:
-    upstream.owner["tr_made_elsewhere"] = KEY_B  # made before the pool knew, e.g. by a direct SDK call
-    upstream.limited[KEY_A] = 1  # so the list goes out with B
+    elsewhere = await upstream.create_directly(KEY_B)  # before the pool knew, e.g. by a direct SDK call
+    upstream.simulator.limit_key(KEY_A, 1)  # so the list goes out with B
     async with proxy_client(pool_gateway(upstream, store)) as client:
         listed = await client.get(f"{PROXY}/v2/transcript", headers=AUTH)
-        assert listed.json()["transcripts"] == [{"id": "tr_made_elsewhere"}]
-        del upstream.limited[KEY_A]
+        assert [item["id"] for item in listed.json()["transcripts"]] == [elsewhere]
+        upstream.simulator.clear_key(KEY_A)
         store.enable_key("team/POOL_KEY_A")  # A is free and preferred by tie-break: only affinity picks B
-        answer = await client.get(f"{PROXY}/v2/transcript/tr_made_elsewhere", headers=AUTH)
+        answer = await client.get(f"{PROXY}/v2/transcript/{elsewhere}", headers=AUTH)
     assert answer.status_code == 200 and upstream.keys_called()[-1] == KEY_B
 
 
-def test_an_account_with_one_key_is_not_pooled(pooled: None, upstream: TwoAccounts, store: SqlStore) -> None:
+def test_an_account_with_one_key_is_not_pooled(
+    pooled: None, upstream: SimulatedAccounts, store: SqlStore
+) -> None:
     gateway = proxy_gateway(upstream.transport(), accounts=["team=env:POOL_KEY_A"])
     gateway.use_store(store)
     assert gateway.key_pool is None
@@ -174,7 +182,7 @@ def test_an_account_with_one_key_is_not_pooled(pooled: None, upstream: TwoAccoun
 
 
 async def test_a_caller_leaving_mid_body_sends_nothing_upstream(
-    pooled: None, upstream: TwoAccounts, store: SqlStore
+    pooled: None, upstream: SimulatedAccounts, store: SqlStore
 ) -> None:
     gateway = pool_gateway(upstream, store)
     app = ProxyApp(gateway, Authenticator(gateway.settings))
@@ -197,4 +205,4 @@ async def test_a_caller_leaving_mid_body_sends_nothing_upstream(
         "headers": [(b"authorization", TOKEN.encode()), (b"content-length", b"40")],
     }
     await app(scope, receive, send)
-    assert upstream.calls == [] and sent == []
+    assert upstream.simulator.requests == [] and sent == []

@@ -162,13 +162,33 @@ def stdio(settings: Settings) -> int:
 def simulate(options: SimulateOptions, settings: Settings) -> int:
     from aai_mcp.simulator import SimulatorConfig, run_simulator
 
-    configure_logging(settings.log_level, [])
+    try:
+        keys = simulator_keys(options)
+    except OSError as exc:
+        print(
+            f"aai-mcp simulate: cannot read the key file {options.key_file}: {exc.strerror}", file=sys.stderr
+        )
+        return 2
+    configure_logging(settings.log_level, list(keys))
     config = SimulatorConfig(
-        api_key=options.key,
+        api_key=keys[0],
+        api_keys=keys[1:],
         processing_delay_seconds=settings.simulator_delay_seconds,
         rate_429=options.rate_429,
         rate_5xx=options.rate_5xx,
         latency_ms=options.latency_ms,
     )
-    run_simulator(config, host=options.host, port=options.port)
+    # Keys from the environment or a file are secrets as real keys are: counted, never printed.
+    run_simulator(config, host=options.host, port=options.port, show_keys=keys == (options.key,))
     return 0
+
+
+def simulator_keys(options: SimulateOptions) -> tuple[str, ...]:
+    """The keys of AAI_MCP_SIMULATOR_KEYS, then of the key file, in order, each once; else --key."""
+    raw = options.keys.get_secret_value() if options.keys is not None else ""
+    keys = [key.strip() for key in raw.split(",")]
+    if options.key_file is not None:
+        lines = options.key_file.read_text(encoding="utf-8").splitlines()
+        keys += [line.strip() for line in lines if not line.lstrip().startswith("#")]
+    found = tuple(dict.fromkeys(key for key in keys if key))
+    return found or (options.key,)

@@ -53,6 +53,16 @@ class SimulateOptions(CommandOptions):
         min_length=1,
         description="The API key the simulator accepts, also needed by its /_sim/ admin routes.",
     )
+    keys: Annotated[
+        SecretStr | None, Option(secret=True, hint="or list them in a file named by key_file")
+    ] = Field(
+        None,
+        description="Keys the simulator accepts instead of --key, comma-separated: each one AssemblyAI "
+        "account of its own (uploads and transcripts apart, rate-limited or rejected apart).",
+    )
+    key_file: Path | None = Field(
+        None, description="File of keys the simulator accepts instead of --key, one a line (# comments)."
+    )
     rate_429: float = Field(0.0, ge=0, le=1, description="Fraction of requests answered 429.")
     rate_5xx: float = Field(0.0, ge=0, le=1, description="Fraction of requests answered 5xx.")
     latency_ms: int = Field(0, ge=0, description="Latency added to every request, in milliseconds.")

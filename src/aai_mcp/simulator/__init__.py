@@ -1,7 +1,8 @@
 """An offline fake of the AssemblyAI API (pre-recorded STT, LLM Gateway, token hosts).
 
 Used in-process through `httpx.ASGITransport(app=build_simulator_app(config))` when no
-API key is configured, standalone via `run_simulator`, and by tests.
+API key is configured, standalone via `run_simulator`, and by tests. Each accepted key is an
+account of its own (`SimulatorConfig.api_keys`), so the key pool can be tried against it.
 """
 
 from .account_state import RecordedRequest, Simulator

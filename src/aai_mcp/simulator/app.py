@@ -38,7 +38,7 @@ def build_simulator_app(config: SimulatorConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(AdminGuard, key=config.api_key),
+            Middleware(AdminGuard, keys=config.keys),
             Middleware(SimulatorMiddleware, simulator=simulator, routes=routes),
         ],
         exception_handlers={UpstreamError: upstream_error, HTTPException: http_error},

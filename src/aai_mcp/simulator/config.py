@@ -10,7 +10,10 @@ from datetime import datetime
 
 @dataclass(frozen=True, kw_only=True)
 class SimulatorConfig:
-    """How the simulator behaves: accepted key, job timing, injected faults.
+    """How the simulator behaves: accepted keys, job timing, injected faults.
+
+    `api_key` and each of `api_keys` is one AssemblyAI account of its own: a key sees only the
+    uploads and transcripts it made. Any of them opens the `/_sim/` admin routes.
 
     `clock` is read for every lifecycle decision (queued -> processing -> completed,
     token expiry, rate-limit windows), so tests can pass a fake clock and advance it
@@ -19,6 +22,8 @@ class SimulatorConfig:
     """
 
     api_key: str = "sim-key"
+    api_keys: tuple[str, ...] = ()
+    """More accounts beside `api_key`'s (a repeat of `api_key` adds none)."""
     processing_delay_seconds: float = 3.0
     clock: Callable[[], float] = time.monotonic
     rate_429: float = 0.0
@@ -36,8 +41,10 @@ class SimulatorConfig:
     record_requests: bool = True  # the request log is for tests; off, a long-running simulator stays flat
 
     def __post_init__(self) -> None:
-        if not self.api_key:
-            raise ValueError("api_key must not be empty")
+        if not self.api_key or not all(self.api_keys):
+            raise ValueError("api_key and api_keys must not be empty")
+        if len(set(self.api_keys)) != len(self.api_keys):
+            raise ValueError("api_keys must be distinct: each key is one account")
         if self.processing_delay_seconds < 0:
             raise ValueError("processing_delay_seconds must be >= 0")
         for name in ("rate_429", "rate_5xx"):
@@ -51,3 +58,8 @@ class SimulatorConfig:
             raise ValueError("max_streams must be >= 0")
         if self.retry_after_seconds < 0 or self.latency_ms < 0 or self.slow_body_seconds < 0:
             raise ValueError("retry_after_seconds, latency_ms and slow_body_seconds must be >= 0")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every accepted key, `api_key` first: account 0, 1, ... in this order."""
+        return tuple(dict.fromkeys((self.api_key, *self.api_keys)))

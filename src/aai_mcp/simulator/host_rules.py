@@ -31,16 +31,16 @@ def host_for_path(path: str) -> Host | None:
     return None
 
 
-def is_authorized(host: Host, header: str | None, api_key: str) -> bool:
-    """api and streaming want the bare key; llm-gateway and agents also take `Bearer <key>`."""
-    if header is None:
-        return False
-    if header == api_key:
-        return True
+def presented_key(host: Host, header: str | None) -> str | None:
+    """The key an Authorization header carries in a form `host` takes: api and streaming want the
+    bare key; llm-gateway and agents also take `Bearer <key>`."""
+    if not header:
+        return None
     if host in (Host.LLM_GATEWAY, Host.AGENTS):
         scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and token.strip() == api_key
-    return False
+        if scheme.lower() == "bearer":
+            return token.strip()
+    return header
 
 
 AUTH_MESSAGES = {

@@ -30,15 +30,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_simulator(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve the simulator until interrupted. Port 0 picks a free port (printed on stderr)."""
+def run_simulator(
+    config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8765, show_keys: bool = True
+) -> None:
+    """Serve the simulator until interrupted. Port 0 picks a free port (printed on stderr).
+    `show_keys=False` prints how many keys it accepts instead of the keys."""
     url_host = f"[{host}]" if ":" in host else host
     if not Authority(url_host).is_loopback:
         print(EXPOSED_WARNING.format(host=host), file=sys.stderr, flush=True)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
     print(
-        f"AssemblyAI simulator at http://{url_host}:{bound_port} (accepted API key: {config.api_key})",
+        f"AssemblyAI simulator at http://{url_host}:{bound_port} ({accepted(config, show_keys)})",
         file=sys.stderr,
         flush=True,
     )
@@ -47,3 +50,11 @@ def run_simulator(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def accepted(config: SimulatorConfig, show_keys: bool) -> str:
+    if not show_keys:
+        return f"{len(config.keys)} accounts, one per API key given; keys not shown"
+    if len(config.keys) == 1:
+        return f"accepted API key: {config.api_key}"
+    return f"accepted API keys, one account each: {', '.join(config.keys)}"

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 import anyio
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .account_state import Simulator
 from .faults import FaultContext, canned_response, run_with_reset, run_with_slow_body
-from .host_rules import Host, host_for_path, is_authorized, unauthorized
+from .host_rules import Host, host_for_path, presented_key, unauthorized
+from .key_accounts import Account
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 
 
@@ -53,30 +56,58 @@ class SimulatorMiddleware:
             return
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
-        self.simulator.record(method, path, query, route_template(self.routes, scope))
+        template = route_template(self.routes, scope)
+        key = presented_key(host, Headers(scope=scope).get("authorization"))
+        account = self.simulator.accounts.get(key) if key is not None else None
+        self.simulator.record(method, path, query, template, account)
         if self.simulator.config.latency_ms:
             await anyio.sleep(self.simulator.config.latency_ms / 1000)
         fault = self.simulator.next_fault(method, path)
+        inner = self.authenticated(host, account, f"{method} {template}")
         if fault is None:
-            await self.authenticated(host, scope, receive, send)
+            await inner(scope, receive, send)
             return
-        await self.deliver_fault(fault, host, scope, receive, send)
+        await self.deliver_fault(fault, host, inner, scope, receive, send)
 
-    async def authenticated(self, host: Host, scope: Scope, receive: Receive, send: Send) -> None:
-        header = Headers(scope=scope).get("authorization")
-        if not is_authorized(host, header, self.simulator.config.api_key):
-            await unauthorized(host)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    def authenticated(self, host: Host, account: Account | None, route: str) -> ASGIApp:
+        """The route behind the key's checks: unknown or rejected -> 401, rate-limited -> 429."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if account is None:
+                await unauthorized(host)(scope, receive, send)
+                return
+            refusal = await self.key_refusal(host, account, scope, receive)
+            if refusal is not None:
+                account.refused[refusal.status_code] += 1
+                await refusal(scope, receive, send)
+                return
+            account.answered[route] += 1
+            await self.app(scope, receive, send)
+
+        return app
+
+    async def key_refusal(
+        self, host: Host, account: Account, scope: Scope, receive: Receive
+    ) -> Response | None:
+        if account.rejected:
+            return unauthorized(host)
+        config = self.simulator.config
+        wait = account.retry_after(self.simulator.now(), config.retry_after_seconds)
+        if wait is None:
+            return None
+        context = await self.fault_context(host, scope, receive)
+        return canned_response("429", replace(context, retry_after_seconds=wait))
 
     async def deliver_fault(
-        self, fault: tuple[str, float | None], host: Host, scope: Scope, receive: Receive, send: Send
+        self,
+        fault: tuple[str, float | None],
+        host: Host,
+        inner: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
         kind, delay = fault
-
-        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
-            await self.authenticated(host, scope, receive, send)
-
         if kind == "slow-body":
             seconds = self.simulator.config.slow_body_seconds if delay is None else delay
             await run_with_slow_body(inner, scope, receive, send, seconds)

@@ -1,5 +1,5 @@
-"""The simulator's own endpoints: health (open) and the `/_sim/` test controls, which need the
-simulator's key, a loopback Host and a loopback peer: they reset state and inject faults, so a web
+"""The simulator's own endpoints: health (open) and the `/_sim/` test controls, which need one of
+the simulator's keys, a loopback Host and a loopback peer: they reset state and inject faults, so a web
 page the browser was tricked into sending there (DNS rebinding: a foreign Host) or another machine
 (which can send any Host it likes, but not connect from loopback) must not reach them."""
 
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aai_mcp.transports.host_check import parse_host
 
+from .admin_accounts import ACCOUNT_ROUTES
 from .faults import FAULT_KINDS, fault_summary
 from .routes_api import simulator_of
 
@@ -32,20 +33,20 @@ class AdminGuard:
     """`admin_refusal` for every path under /_sim, in front of routing: before the trailing-slash
     redirect (which would echo the Host in a Location) and for methods no route takes."""
 
-    def __init__(self, app: ASGIApp, key: str) -> None:
+    def __init__(self, app: ASGIApp, keys: tuple[str, ...]) -> None:
         self.app = app
-        self.key = key
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = None
         if scope["type"] == "http" and str(scope["path"]).startswith(ADMIN_PREFIX):
-            refusal = admin_refusal(Headers(scope=scope), scope.get("client"), self.key)
+            refusal = admin_refusal(Headers(scope=scope), scope.get("client"), self.keys)
         await (refusal or self.app)(scope, receive, send)
 
 
-def admin_refusal(headers: Headers, peer: Any, key: str) -> Response | None:
+def admin_refusal(headers: Headers, peer: Any, keys: tuple[str, ...]) -> Response | None:
     """421 unless the one Host names loopback; 403 unless the peer is loopback; 401 unless the one
-    Authorization is the key."""
+    Authorization is one of the keys."""
     hosts = headers.getlist("host")
     authority = parse_host(hosts[0]) if len(hosts) == 1 else None
     if authority is None or not authority.is_loopback:
@@ -53,7 +54,8 @@ def admin_refusal(headers: Headers, peer: Any, key: str) -> Response | None:
     if not _is_loopback_peer(peer):
         return JSONResponse({"error": "the /_sim/ routes answer only to this machine"}, status_code=403)
     given = headers.getlist("authorization")
-    if len(given) != 1 or not _is_key(given[0], key):
+    # A list, not a generator: every key is compared, so the time taken does not tell which matched.
+    if len(given) != 1 or not any([_is_key(given[0], key) for key in keys]):
         message = "the /_sim/ routes need the simulator key in Authorization"
         return JSONResponse({"error": message}, status_code=401)
     return None
@@ -124,4 +126,5 @@ ADMIN_ROUTES = [
     Route(f"{ADMIN_PREFIX}/faults", list_faults, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/stats", stats, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/reset", reset, methods=["POST"]),
+    *ACCOUNT_ROUTES,
 ]

@@ -21,8 +21,9 @@ from .captions import (
     sentences_json,
     word_search_json,
 )
-from .host_rules import UpstreamError
+from .host_rules import UpstreamError, host_for_path, presented_key
 from .jobs import TranscriptRecord, download_failure, upload_failure, upload_id_of, uploaded_audio_ms
+from .key_accounts import Account
 from .listing import ListQueryError, matching, page_details, parse_list_query, select_page
 from .params import ParamError, validate_transcript_params
 from .render import list_item, transcript_json
@@ -35,6 +36,15 @@ TERMINAL = ("completed", "error")
 def simulator_of(request: Request) -> Simulator:
     simulator: Simulator = request.app.state.simulator
     return simulator
+
+
+def account_of(request: Request) -> Account:
+    """The account whose key came with the request (the middleware let only known keys through)."""
+    host = host_for_path(request.url.path)
+    assert host is not None
+    key = presented_key(host, request.headers.get("authorization"))
+    assert key is not None
+    return simulator_of(request).account(key)
 
 
 def base_url(request: Request) -> str:
@@ -59,19 +69,20 @@ async def upload(request: Request) -> Response:
     uploaded = await consume_upload(request.stream(), simulator.new_id())
     if uploaded.size == 0:
         raise UpstreamError(400, "Upload body is empty: send the raw audio file bytes")
-    simulator.uploads[uploaded.upload_id] = uploaded
+    account_of(request).uploads[uploaded.upload_id] = uploaded
     return JSONResponse({"upload_url": uploaded.url})
 
 
-def failure_for(simulator: Simulator, audio_url: str) -> tuple[str | None, str | None]:
-    """(failure reason, upload id) for an audio_url, or 403 for uploads we never issued."""
+def failure_for(account: Account, audio_url: str) -> tuple[str | None, str | None]:
+    """(failure reason, upload id) for an audio_url, or 403 for uploads this account never made
+    (AssemblyAI's answer to another project's upload URL)."""
     parts = urlsplit(audio_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UpstreamError(400, "audio_url must be a publicly accessible http(s) URL")
     upload_id = upload_id_of(audio_url)
     if upload_id is None:
         return download_failure(audio_url), None
-    uploaded = simulator.uploads.get(upload_id)
+    uploaded = account.uploads.get(upload_id)
     if uploaded is None:
         raise UpstreamError(403, "Cannot access uploaded file")
     return upload_failure(uploaded), upload_id
@@ -85,18 +96,19 @@ async def create_transcript(request: Request) -> Response:
             check_understanding(params["speech_understanding"])
     except ParamError as exc:
         raise UpstreamError(400, str(exc)) from None
-    failure, upload_id = failure_for(simulator, params["audio_url"])
+    account = account_of(request)
+    failure, upload_id = failure_for(account, params["audio_url"])
     record = TranscriptRecord(
         transcript_id=simulator.new_id(),
-        sequence=simulator.transcripts.next_sequence(),
+        sequence=account.transcripts.next_sequence(),
         params=params,
         created_clock=simulator.now(),
         created_wall=simulator.wall_now(),
         failure=failure,
         upload_id=upload_id,
-        audio_ms=uploaded_audio_ms(simulator.uploads, upload_id),
+        audio_ms=uploaded_audio_ms(account.uploads, upload_id),
     )
-    simulator.transcripts.add(record)
+    account.transcripts.add(record)
     return JSONResponse(transcript_json(record, "queued"))
 
 
@@ -106,7 +118,7 @@ async def list_transcripts(request: Request) -> Response:
         query = parse_list_query(request.query_params)
     except ListQueryError as exc:
         raise UpstreamError(400, str(exc)) from None
-    records = simulator.transcripts.newest_first()
+    records = account_of(request).transcripts.newest_first()
     candidates = matching(records, query, simulator.status_of)
     page = select_page(candidates, query, records)
     delay = simulator.config.processing_delay_seconds
@@ -117,8 +129,9 @@ async def list_transcripts(request: Request) -> Response:
 
 
 def find_record(request: Request) -> TranscriptRecord:
-    # Unknown ids are 404 whatever their shape: upstream has issued non-UUID ids before.
-    record = simulator_of(request).transcripts.get(request.path_params["transcript_id"])
+    # Unknown ids are 404 whatever their shape: upstream has issued non-UUID ids before. Another
+    # account's transcript is unknown to this key.
+    record = account_of(request).transcripts.get(request.path_params["transcript_id"])
     if record is None:
         raise UpstreamError(404, "Not found")
     return record
@@ -139,7 +152,7 @@ async def delete_transcript(request: Request) -> Response:
         )
     record.deleted = True
     if record.upload_id is not None:
-        simulator.uploads.pop(record.upload_id, None)  # upstream deletes the uploaded file too
+        account_of(request).uploads.pop(record.upload_id, None)  # upstream deletes the uploaded file too
     return JSONResponse(transcript_json(record, status))
 
 

@@ -13,10 +13,11 @@ from starlette.routing import Route
 from .account_state import Simulator
 from .host_rules import UpstreamError
 from .jobs import TranscriptRecord
+from .key_accounts import Account
 from .llm import chat_completion, chat_messages, check_model, check_options, substitute_transcript
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 from .params import ParamError
-from .routes_api import simulator_of
+from .routes_api import account_of, simulator_of
 from .temp_tokens import TokenParamError, issue_token
 from .understanding import run_understanding
 
@@ -31,10 +32,10 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def completed_transcript(simulator: Simulator, transcript_id: Any) -> TranscriptRecord:
+def completed_transcript(simulator: Simulator, account: Account, transcript_id: Any) -> TranscriptRecord:
     if not isinstance(transcript_id, str) or not transcript_id:
         raise UpstreamError(400, "transcript_id must be a non-empty string")
-    record = simulator.transcripts.get(transcript_id)
+    record = account.transcripts.get(transcript_id)
     if record is None:
         raise UpstreamError(404, f"Transcript {transcript_id} not found")
     if record.deleted:
@@ -46,32 +47,34 @@ def completed_transcript(simulator: Simulator, transcript_id: Any) -> Transcript
 
 
 async def chat_completions(request: Request) -> Response:
-    simulator = simulator_of(request)
+    simulator, account = simulator_of(request), account_of(request)
     body = await json_object(request)
     model = check_model(body)
     messages = chat_messages(body)
     check_options(body)
     transcript_words = None
     if body.get("transcript_id") is not None:
-        record = completed_transcript(simulator, body["transcript_id"])
+        record = completed_transcript(simulator, account, body["transcript_id"])
         messages = substitute_transcript(messages, record.content.text)
         transcript_words = len(record.content.words)
     result = chat_completion(body, messages, transcript_words)
-    headers = simulator.rate_windows.hit(SERVICE_LLM, model, simulator.now())
+    account.usage.add_llm(result["usage"])
+    headers = account.rate_windows.hit(SERVICE_LLM, model, simulator.now())
     return JSONResponse(result, headers=headers)
 
 
 async def understanding(request: Request) -> Response:
-    simulator = simulator_of(request)
+    simulator, account = simulator_of(request), account_of(request)
     body = await json_object(request)
     if "transcript_id" not in body:
         raise UpstreamError(400, "transcript_id is required")
-    record = completed_transcript(simulator, body["transcript_id"])
+    record = completed_transcript(simulator, account, body["transcript_id"])
     try:
         result = run_understanding(body.get("speech_understanding"), record.content)
     except ParamError as exc:
         raise UpstreamError(400, str(exc)) from None
-    headers = simulator.rate_windows.hit(SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL, simulator.now())
+    account.usage.understanding_requests += 1
+    headers = account.rate_windows.hit(SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL, simulator.now())
     # The SDK requires request_id (models.py:275-293); a transcript that asked for the same feature
     # gets only `result` merged in.
     return JSONResponse({"request_id": str(uuid.uuid4()), **result}, headers=headers)
@@ -79,9 +82,9 @@ async def understanding(request: Request) -> Response:
 
 def token_handler(audience: str) -> Any:
     async def handler(request: Request) -> Response:
-        simulator = simulator_of(request)
+        simulator, account = simulator_of(request), account_of(request)
         try:
-            issued = issue_token(request.query_params, audience, simulator.now(), simulator.config.api_key)
+            issued = issue_token(request.query_params, audience, simulator.now(), account.key, account.index)
         except TokenParamError as exc:
             raise UpstreamError(400, str(exc)) from None
         simulator.tokens[issued.token] = issued

@@ -47,11 +47,13 @@ class StreamRefused(Exception):
         self.message = message
 
 
-def authenticate(simulator: Simulator, authorization: str | None, token: str | None) -> int:
-    """The session's maximum length in seconds; a temporary token is spent here (single use).
-    The official SDK sends a temporary token in `Authorization`, browsers as `?token=`."""
-    if token is None and authorization == simulator.config.api_key:
-        return DEFAULT_SESSION_SECONDS
+def authenticate(simulator: Simulator, authorization: str | None, token: str | None) -> tuple[int, int]:
+    """The session's maximum length in seconds and the index of the account it is billed to; a
+    temporary token is spent here (single use). The official SDK sends a temporary token in
+    `Authorization`, browsers as `?token=`."""
+    account = simulator.accounts.get(authorization or "") if token is None else None
+    if account is not None and not account.rejected:
+        return DEFAULT_SESSION_SECONDS, account.index
     credential = token if token is not None else authorization
     if not credential:
         raise StreamRefused(UNAUTHORIZED, "Unauthorized Connection: Missing Authorization header")
@@ -63,7 +65,7 @@ def authenticate(simulator: Simulator, authorization: str | None, token: str | N
     if not issued.usable_at(simulator.now()):
         raise StreamRefused(UNAUTHORIZED, "Unauthorized Connection: Signature has expired")
     simulator.spent_tokens.add(credential)
-    return issued.max_session_duration_seconds
+    return issued.max_session_duration_seconds, issued.account
 
 
 @dataclass
@@ -72,6 +74,7 @@ class StreamSession:
     simulator: Simulator
     settings: StreamSettings
     max_seconds: int
+    account: int
     session_id: str = ""
     started: float = 0.0
     last_activity: float = 0.0
@@ -215,21 +218,37 @@ def redacted_query(websocket: WebSocket) -> str:
 DENIED_KINDS = frozenset({"429", "429-date", "500", "502", "503", "504"})
 
 
+def denial_context(simulator: Simulator, retry_after_seconds: int) -> FaultContext:
+    return FaultContext(
+        host=Host.STREAMING,
+        retry_after_seconds=retry_after_seconds,
+        wall_now=simulator.wall_now(),
+        model="",
+        service="",
+        rate_limit=simulator.config.gateway_rate_limit,
+    )
+
+
+async def deny_limited_key(websocket: WebSocket, simulator: Simulator) -> bool:
+    """Whether the upgrade came with a rate-limited key and was refused with 429."""
+    account = simulator.accounts.get(websocket.headers.get("authorization") or "")
+    if account is None or "token" in websocket.query_params:
+        return False
+    wait = account.retry_after(simulator.now(), simulator.config.retry_after_seconds)
+    if wait is None:
+        return False
+    account.refused[429] += 1
+    await websocket.send_denial_response(canned_response("429", denial_context(simulator, wait)))
+    return True
+
+
 async def deliver_fault(websocket: WebSocket, simulator: Simulator) -> bool:
     """Whether a queued fault answered this upgrade instead of a session."""
     fault = simulator.faults.take("GET", "/v3/ws")
     if fault is None:
         return False
     if fault.kind in DENIED_KINDS:
-        config = simulator.config
-        context = FaultContext(
-            host=Host.STREAMING,
-            retry_after_seconds=config.retry_after_seconds,
-            wall_now=simulator.wall_now(),
-            model="",
-            service="",
-            rate_limit=config.gateway_rate_limit,
-        )
+        context = denial_context(simulator, simulator.config.retry_after_seconds)
         await websocket.send_denial_response(canned_response(fault.kind, context))
         return True
     await websocket.accept()
@@ -239,8 +258,9 @@ async def deliver_fault(websocket: WebSocket, simulator: Simulator) -> bool:
 
 async def streaming_endpoint(websocket: WebSocket) -> None:
     simulator: Simulator = websocket.app.state.simulator
-    simulator.record("GET", "/v3/ws", redacted_query(websocket), "/v3/ws")
-    if await deliver_fault(websocket, simulator):
+    account = simulator.accounts.get(websocket.headers.get("authorization") or "")
+    simulator.record("GET", "/v3/ws", redacted_query(websocket), "/v3/ws", account)
+    if await deliver_fault(websocket, simulator) or await deny_limited_key(websocket, simulator):
         return
     await websocket.accept()
     session: StreamSession | None = None
@@ -259,12 +279,18 @@ async def streaming_endpoint(websocket: WebSocket) -> None:
         code = gone.code
     if session is not None:
         simulator.record_stream(
-            StreamRecord(session.session_id, session.audio_ms, simulator.now() - session.started, code)
+            StreamRecord(
+                session.session_id,
+                session.audio_ms,
+                simulator.now() - session.started,
+                code,
+                session.account,
+            )
         )
 
 
 def open_session(websocket: WebSocket, simulator: Simulator) -> StreamSession:
-    max_seconds = authenticate(
+    max_seconds, account = authenticate(
         simulator, websocket.headers.get("authorization"), websocket.query_params.get("token")
     )
     try:
@@ -274,7 +300,7 @@ def open_session(websocket: WebSocket, simulator: Simulator) -> StreamSession:
     limit = simulator.config.max_streams
     if limit is not None and simulator.open_streams >= limit:
         raise StreamRefused(TOO_MANY_SESSIONS, "Unauthorized Connection: Too many concurrent sessions")
-    return StreamSession(websocket, simulator, settings, max_seconds)
+    return StreamSession(websocket, simulator, settings, max_seconds, account)
 
 
 STREAMING_ROUTES = [WebSocketRoute("/v3/ws", streaming_endpoint)]

@@ -27,6 +27,7 @@ class IssuedToken:
     max_session_duration_seconds: int
     issued_at: float  # simulator clock
     expires_at: float
+    account: int = 0  # the index of the account that asked for it: its sessions are billed there
 
     def usable_at(self, now: float) -> bool:
         return now < self.expires_at
@@ -62,7 +63,9 @@ def sign_token(claims: dict[str, object], secret: str) -> str:
     return f"{header}.{payload}.{b64(signature)}"
 
 
-def issue_token(params: Mapping[str, str], audience: str, now: float, secret: str) -> IssuedToken:
+def issue_token(
+    params: Mapping[str, str], audience: str, now: float, secret: str, account: int = 0
+) -> IssuedToken:
     expires = parse_int_param(params, "expires_in_seconds", EXPIRES_RANGE, None)
     session = parse_int_param(params, "max_session_duration_seconds", SESSION_RANGE, DEFAULT_SESSION_SECONDS)
     claims: dict[str, object] = {
@@ -78,4 +81,5 @@ def issue_token(params: Mapping[str, str], audience: str, now: float, secret: st
         max_session_duration_seconds=session,
         issued_at=now,
         expires_at=now + expires,
+        account=account,
     )

@@ -15,7 +15,7 @@ import httpx
 from aai_mcp.access.accounts import PoolKey
 from aai_mcp.upstream.affinity import made_resources
 from aai_mcp.upstream.key_pool import Choice, KeyPool, NoUsableKey
-from aai_mcp.upstream.ratelimit import retry_after_seconds
+from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
 # Upstream refused these without processing the request: another key may be asked the same.
 NOT_PROCESSED = frozenset({401, 403, 429})
@@ -69,7 +69,10 @@ class PooledKeys:
 
     async def _mark(self, key: PoolKey, response: httpx.Response) -> None:
         if response.status_code == 429:
-            await self.pool.rate_limited(key, retry_after_seconds(response.headers))
+            # A 429 of the LLM Gateway says when in X-RateLimit-Reset (no Retry-After): read either.
+            await self.pool.rate_limited(
+                key, normalized_rate_limit(response.headers).get("retry_after_seconds")
+            )
         else:
             await self.pool.refused(key, response.status_code)
 
