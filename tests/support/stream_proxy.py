@@ -48,11 +48,16 @@ class StreamingSetup:
 
 @contextmanager
 def streaming_proxy(
-    authenticator: Authenticator | None = None, store: KeyPoolStore | None = None, **settings: Any
+    authenticator: Authenticator | None = None,
+    store: KeyPoolStore | None = None,
+    simulator_keys: tuple[str, ...] = (),
+    **settings: Any,
 ) -> Iterator[StreamingSetup]:
-    """The simulator (accepting SIM_KEY) and a token-auth gateway in front of it, both on loopback;
-    with `store`, the accounts configured with several keys pool them."""
-    simulator_app = build_simulator_app(SimulatorConfig(api_key=SIM_KEY, processing_delay_seconds=0.2))
+    """The simulator (SIM_KEY's account, and one account per key of `simulator_keys`) and a
+    token-auth gateway in front of it, both on loopback; with `store`, the accounts configured with
+    several keys pool them."""
+    config = SimulatorConfig(api_key=SIM_KEY, api_keys=simulator_keys, processing_delay_seconds=0.2)
+    simulator_app = build_simulator_app(config)
     with serve_app_in_thread(simulator_app) as simulator_url:
         values = {"api_key": SIM_KEY, "streaming_base_url": simulator_url, **settings}
         gateway = proxy_gateway(None, **values)
