@@ -56,8 +56,8 @@ def streaming_proxy(
     """The simulator (SIM_KEY's account, and one account per key of `simulator_keys`) and a
     token-auth gateway in front of it, both on loopback; with `store`, the accounts configured with
     several keys pool them."""
-    config = SimulatorConfig(api_key=SIM_KEY, api_keys=simulator_keys, processing_delay_seconds=0.2)
-    simulator_app = build_simulator_app(config)
+    accounts = SimulatorConfig(api_key=SIM_KEY, api_keys=simulator_keys, processing_delay_seconds=0.2)
+    simulator_app = build_simulator_app(accounts)
     with serve_app_in_thread(simulator_app) as simulator_url:
         values = {"api_key": SIM_KEY, "streaming_base_url": simulator_url, **settings}
         gateway = proxy_gateway(None, **values)
