@@ -19,7 +19,7 @@ from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_in_process import in_process_session
 from aai_mcp.proxy.stream_relay import Relay
 from aai_mcp.proxy.stream_usage import estimated_audio_seconds, termination_audio_seconds
-from aai_mcp.proxy.streaming import refuse_temporary_token, token_subprotocol
+from aai_mcp.proxy.streaming import deny, refuse_temporary_token, token_subprotocol
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.simulator.account_state import Simulator
 from aai_mcp.transports.http import build_http_app
@@ -246,3 +246,18 @@ async def test_closing_an_in_process_session_never_waits_on_an_app_that_only_sen
             assert await session.recv() == "turn"
             await session.send(FRAME)  # taken by nobody: the app's inbox is now full
         assert session.app_done.is_set()
+
+
+async def test_without_the_denial_extension_a_refusal_closes_with_4000_plus_its_status() -> None:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    websocket = WebSocket({"type": "websocket", "path": "/", "headers": [], "extensions": {}}, receive, send)
+    await deny(websocket, Refused(403, "proxy_not_allowed", "no proxy scope"))
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"]
+    assert (sent[1]["code"], sent[1]["reason"]) == (4403, "proxy_not_allowed")
