@@ -105,6 +105,12 @@ def test_js_sdk_lists_the_transcripts_it_made(run: dict[str, Any]) -> None:
     assert listed["created_is_date"] is True  # the SDK parsed the list items it got
 
 
+def test_js_sdk_pages_by_before_id_through_the_proxy(run: dict[str, Any]) -> None:
+    """The way to page that works today: the list parameters, not page_details' absolute URLs."""
+    newest_first = value(run, "list")["ids"]
+    assert value(run, "list_before_id") == newest_first[1:2]
+
+
 def test_js_sdk_exports_sentences_paragraphs_subtitles_and_searches_words(run: dict[str, Any]) -> None:
     text = value(run, "transcribe_url")["text"]
     assert " ".join(value(run, "sentences")).split() == text.split()

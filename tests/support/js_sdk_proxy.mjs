@@ -63,6 +63,11 @@ await step("list", async () => {
 // The SDK README's way to page: hand the previous page's prev_url back to list().
 const older = await step("list_one", async () => (await team.transcripts.list({ limit: 1 })).page_details);
 await step("list_prev_url", async () => (await team.transcripts.list(older.prev_url)).transcripts.length);
+// Paging by parameters stays on the base URL: the next older page after the newest transcript.
+await step("list_before_id", async () => {
+  const newest = (await team.transcripts.list({ limit: 1 })).transcripts[0].id;
+  return (await team.transcripts.list({ limit: 1, before_id: newest })).transcripts.map((t) => t.id);
+});
 
 const id = fromUrl?.id;
 await step("sentences", async () => (await team.transcripts.sentences(id)).sentences.map((s) => s.text));
