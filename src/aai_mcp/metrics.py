@@ -21,6 +21,7 @@ CANCELLED = "cancelled"
 JOB_FAILED = "job_failed"
 UNKNOWN_TOOL = "unknown_tool"
 OUTCOMES = frozenset({OK, CANCELLED, JOB_FAILED, UNKNOWN_TOOL, *(kind.value for kind in ErrorKind)})
+STREAM_OUTCOMES = frozenset({"ended", "client_left", "capped", "credential_refused", "refused"})
 HOSTS: frozenset[str] = frozenset(get_args(HostName))
 # No HTTP answer at all (connect error, timeout, broken connection).
 NO_RESPONSE = "none"
@@ -75,6 +76,14 @@ class Metrics:
             ["key", "event"],
             registry=registry,
         )
+        self._stream_sessions = Counter(
+            "aai_mcp_proxy_stream_sessions",
+            "Streaming sessions through the team proxy by how they ended: ended (upstream closed), "
+            "client_left, capped, credential_refused (revoked or expired mid-session), refused (before "
+            "the upgrade).",
+            ["outcome"],
+            registry=registry,
+        )
         self.teams: frozenset[str] = frozenset()
         """The team label values besides `unknown`: the configured accounts (set by the gateway)."""
         self._team_usage = {
@@ -108,6 +117,10 @@ class Metrics:
     def key_event(self, key_name: str | None, event: str) -> None:
         """A key pool event; key names come from the operator's configuration (a closed set)."""
         self._key_events.labels(key=key_name or "", event=event).inc()
+
+    def stream_session(self, outcome: str) -> None:
+        """One streaming session of the team proxy, ended with `outcome` (a closed set)."""
+        self._stream_sessions.labels(outcome=outcome if outcome in STREAM_OUTCOMES else UNKNOWN).inc()
 
     def team_label(self, team: str) -> str:
         return team if team in self.teams else UNKNOWN

@@ -11,7 +11,7 @@ from aai_mcp.access import Scopes, mint
 from aai_mcp.config.settings import SIMULATOR_KEY
 from aai_mcp.gateway import Gateway
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from aai_mcp.simulator.accounts import Billing
+from aai_mcp.simulator.key_accounts import Billing
 from aai_mcp.state.store import GatewayStore
 from tests.support import wav_bytes
 from tests.support.proxy_harness import PROXY, SECRET, proxy_gateway

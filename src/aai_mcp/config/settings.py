@@ -194,6 +194,13 @@ class Settings(BaseSettings):
     max_concurrent_calls_per_token: int = Field(
         8, ge=1, description="Tool calls one token (or passthrough key) may have running at once."
     )
+    proxy_stream_max_seconds: float = Field(
+        4 * 3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest a streaming session through the team proxy may last; then it is ended "
+        "(Terminate upstream, close 4008).",
+    )
 
     host: str = Field("127.0.0.1", description="Address `serve` binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` binds.")

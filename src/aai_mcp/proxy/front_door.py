@@ -8,9 +8,10 @@ import logging
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, request_headers
+from aai_mcp.access.principal import Authenticator, Principal
 from aai_mcp.access.quota_gate import Admission
 from aai_mcp.gateway import Gateway
+from aai_mcp.proxy.admission import authenticate, authorize
 from aai_mcp.proxy.allowlist import Target, resolve
 from aai_mcp.proxy.keys import upstream_key
 from aai_mcp.proxy.metering import MeteredSend, admit, readable_encodings
@@ -33,9 +34,9 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             principal = self._authenticate(scope)
-            _authorize(principal, None)
+            authorize(principal, None)
             target = _route(scope)
-            _authorize(principal, target)
+            authorize(principal, target.effect)
             admitted = await self._admit(principal, target)
         except Refused as refused:
             await refused.response()(scope, receive, send)
@@ -64,11 +65,7 @@ class ProxyApp:
     def _authenticate(self, scope: Scope) -> Principal:
         if scope["type"] != "http":
             raise Refused(404, "not_found", "The proxy forwards HTTP requests only.")
-        try:
-            headers = request_headers(scope["headers"])
-            return self.authenticator.authenticate(_as_bearer(headers), None)
-        except AuthFailure as failure:
-            raise Refused(failure.status, failure.code, failure.message) from None
+        return authenticate(self.authenticator, scope["headers"])
 
     async def _forward(
         self, principal: Principal, target: Target, scope: Scope, receive: Receive, send: Send
@@ -94,24 +91,6 @@ class ProxyApp:
             await relay_response(response, send)
         finally:
             await response.aclose()
-
-
-def _as_bearer(headers: dict[str, str]) -> dict[str, str]:
-    """The official SDKs send their key raw in Authorization: a raw value counts as a bearer."""
-    value = headers.get("authorization", "").strip()
-    if value and " " not in value:
-        return {**headers, "authorization": f"Bearer {value}"}
-    return headers
-
-
-def _authorize(principal: Principal, target: Target | None) -> None:
-    """The proxy scope first (before the path is looked at), then the call's own effect."""
-    # No scopes: auth mode none (a loopback-only server) or a passthrough caller's own key.
-    if principal.scopes is None:
-        return
-    reason = principal.scopes.allows_proxy(None if target is None else target.effect)
-    if reason is not None:
-        raise Refused(403, "proxy_not_allowed", reason)
 
 
 def _route(scope: Scope) -> Target:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .accounts import Account, Billing, build_accounts
 from .config import SimulatorConfig
 from .faults import FaultQueue, QueuedFault, fault_summary, random_fault
 from .jobs import TranscriptRecord, TranscriptStore
+from .key_accounts import Account, Billing, build_accounts
 from .llm_windows import RateWindows
 from .temp_tokens import IssuedToken
 from .upload_route import UploadedFile

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .account_state import Simulator, billing_of
-from .accounts import Account
+from .key_accounts import Account
 from .routes_api import simulator_of
 
 ACCOUNTS_PREFIX = "/_sim/accounts"

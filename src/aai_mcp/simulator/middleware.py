@@ -14,9 +14,9 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .account_state import Simulator
-from .accounts import Account
 from .faults import FaultContext, canned_response, run_with_reset, run_with_slow_body
 from .host_rules import Host, host_for_path, presented_key, unauthorized
+from .key_accounts import Account
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 
 

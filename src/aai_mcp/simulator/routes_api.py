@@ -11,7 +11,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .account_state import Simulator
-from .accounts import Account
 from .captions import (
     ViewError,
     paragraphs_json,
@@ -24,6 +23,7 @@ from .captions import (
 )
 from .host_rules import UpstreamError, host_for_path, presented_key
 from .jobs import TranscriptRecord, download_failure, upload_failure, upload_id_of, uploaded_audio_ms
+from .key_accounts import Account
 from .listing import ListQueryError, matching, page_details, parse_list_query, select_page
 from .params import ParamError, validate_transcript_params
 from .render import list_item, transcript_json

@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .account_state import Simulator
-from .accounts import Account
 from .host_rules import UpstreamError
 from .jobs import TranscriptRecord
+from .key_accounts import Account
 from .llm import chat_completion, chat_messages, check_model, check_options, substitute_transcript
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 from .params import ParamError

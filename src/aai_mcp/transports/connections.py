@@ -25,6 +25,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from aai_mcp.config.settings import Settings
+from aai_mcp.transports.websocket_protocol import WebSocketProtocol
 
 
 @dataclass
@@ -164,6 +165,7 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Con
         "access_log": False,  # its lines would carry legacy SSE session ids in query strings
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "http": protocol_for(settings),
+        "ws": WebSocketProtocol,
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         **overrides,
     }

@@ -16,7 +16,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp.access.principal import Authenticator
@@ -25,6 +25,7 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.metrics import Metrics
 from aai_mcp.proxy import PROXY_PREFIX, ProxyApp
+from aai_mcp.proxy.streaming import STREAM_PATH, StreamProxy
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.draining import (
     Draining,
@@ -224,6 +225,7 @@ def build_http_app(
             Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
             *metrics_routes(gateway, authenticator),
+            WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
         ],
         lifespan=lifespan,

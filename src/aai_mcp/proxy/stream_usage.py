@@ -1,0 +1,40 @@
+"""What a streaming session used: the audio upstream reports in its `Termination` message, else (a
+session that ended without one, as when the caller vanished) what the relayed PCM bytes amount to."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+# The encodings whose bytes say how long the audio is (opus and aac frames do not).
+BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}
+DEFAULT_SAMPLE_RATE = 16000
+DEFAULT_ENCODING = "pcm_s16le"
+
+
+def termination_audio_seconds(text: str) -> float | None:
+    """`audio_duration_seconds` of a `Termination` message, None for any other message."""
+    # Cheap test first: every Turn of a session passes through here.
+    if '"Termination"' not in text:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("type") != "Termination":
+        return None
+    seconds = message.get("audio_duration_seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        return None
+    return float(seconds)
+
+
+def estimated_audio_seconds(query: bytes, audio_bytes: int) -> float | None:
+    """Seconds of PCM audio in `audio_bytes` at the session's sample rate and encoding; None when
+    the encoding has no fixed size or the query does not parse."""
+    params = parse_qs(query.decode("latin-1"))
+    encoding = params.get("encoding", [DEFAULT_ENCODING])[-1]
+    rate_text = params.get("sample_rate", [str(DEFAULT_SAMPLE_RATE)])[-1]
+    if encoding not in BYTES_PER_SAMPLE or not rate_text.isdigit() or int(rate_text) == 0:
+        return None
+    return audio_bytes / (BYTES_PER_SAMPLE[encoding] * int(rate_text))
