@@ -52,7 +52,7 @@ class ProxyApp:
         # Quotas bind token holders (teams); auth none on loopback spends no team's quota.
         if principal.scopes is None:
             return NOTHING_HELD
-        return await admit(self.gateway, principal.account, target)
+        return await admit(self.gateway, principal.account, target.effect)
 
     def _observed(
         self, principal: Principal, target: Target, method: str, send: Send, admitted: Admission

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.types import Message, Send
 
+from aai_mcp.access.principal import Principal
 from aai_mcp.access.quota_gate import Admission, OverQuota, RateLimit
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target
@@ -14,14 +15,21 @@ from aai_mcp.upstream.answer_fields import AnswerFields, EventStreamFields
 from aai_mcp.upstream.usage import Metered, metered_call, wanted_fields
 
 
-async def admit(gateway: Gateway, team: str, target: Target) -> Admission:
+async def admit(gateway: Gateway, team: str, effect: str) -> Admission:
     """What the team's call was admitted with; Refused (429 team_quota) when it may not go on."""
     try:
-        return await gateway.quota_gate.admit(team, target.effect)
+        return await gateway.quota_gate.admit(team, effect)
     except OverQuota as over:
         gateway.metrics.quota_refused(team, over.state.quota)
         headers = over.state.headers()
         raise Refused(429, "team_quota", over.message, over.state.reset_seconds, headers) from None
+
+
+async def admit_stream(gateway: Gateway, principal: Principal) -> None:
+    """A streaming session's upgrade counts as one of the team's requests of the minute (its length
+    is capped by the team's `stream_seconds`, its audio recorded when it ends)."""
+    if principal.scopes is not None:
+        await admit(gateway, principal.account, "stream")
 
 
 # Content codings the usage reader can decode: a metered call asks upstream for no other, or a caller

@@ -6,6 +6,8 @@ from aai_mcp.gateway import Gateway
 
 
 def session_cap_seconds(gateway: Gateway, account: str) -> float | None:
-    """Seconds after which `account`'s streaming session is ended; None: no cap of ours."""
-    del account  # every team has the server-wide cap until per-team quotas set their own
-    return gateway.settings.proxy_stream_max_seconds
+    """Seconds after which `account`'s streaming session is ended: the server-wide cap, or the team's
+    own `stream_seconds` quota when that is shorter; None: no cap of ours."""
+    caps = (gateway.settings.proxy_stream_max_seconds, gateway.quotas.stream_session_seconds(account))
+    known = [cap for cap in caps if cap is not None]
+    return min(known) if known else None

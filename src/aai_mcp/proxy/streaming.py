@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from aai_mcp.access.principal import Authenticator, Principal
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.admission import authenticate, authorize
+from aai_mcp.proxy.metering import admit_stream
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_cap import session_cap_seconds
 from aai_mcp.proxy.stream_relay import Relay
@@ -57,6 +58,7 @@ class StreamProxy:
         websocket = WebSocket(scope, receive, send)
         try:
             principal, subprotocol = self._admit(scope)
+            await admit_stream(self.gateway, principal)
             query = scope.get("query_string", b"")
             async with upstream_session(self.gateway, principal, query) as upstream:
                 await websocket.accept(subprotocol)
@@ -91,7 +93,10 @@ class StreamProxy:
                 tasks.cancel_scope.cancel()
         finally:
             self.open -= 1
-            self._ended(relay, principal, scope.get("query_string", b""))
+            audio = self._ended(relay, principal, scope.get("query_string", b""))
+            if audio is not None and not principal.bills_own_key:
+                with anyio.CancelScope(shield=True):
+                    await self.gateway.usage.record_stream(principal.account, audio)
 
     async def _recheck(self, relay: Relay, scope: Scope) -> None:
         """A session lasts hours: its credential is checked again as SSE streams' are, and a revoked
@@ -104,7 +109,7 @@ class StreamProxy:
                 relay.end(CREDENTIAL_REFUSED, REFUSED_CLOSE_BASE + refused.status, refused.code)
                 return
 
-    def _ended(self, relay: Relay, principal: Principal, query: bytes) -> None:
+    def _ended(self, relay: Relay, principal: Principal, query: bytes) -> float | None:
         audio = relay.reported_audio_seconds
         if audio is None:
             audio = estimated_audio_seconds(query, relay.audio_bytes)
@@ -120,6 +125,7 @@ class StreamProxy:
         )
         if self.on_session_end is not None:
             self.on_session_end(principal.account, audio, seconds)
+        return audio
 
 
 async def _cap(relay: Relay, seconds: float) -> None:
