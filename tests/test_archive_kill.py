@@ -122,3 +122,5 @@ def test_kill_9_in_the_middle_then_resume_gives_the_rows_of_an_uninterrupted_run
     rows = _rows(killed)
     assert rows == _rows(whole)
     assert {row["transcript_id"] for row in rows} == expected and len(rows) == len(expected)
+    shown = log.read_text()
+    assert SIM_KEY not in shown and (killed.database_url is None or killed.password() not in shown)
