@@ -124,3 +124,21 @@ def test_kill_9_in_the_middle_then_resume_gives_the_rows_of_an_uninterrupted_run
     assert {row["transcript_id"] for row in rows} == expected and len(rows) == len(expected)
     shown = log.read_text()
     assert SIM_KEY not in shown and (killed.database_url is None or killed.password() not in shown)
+
+
+def test_ctrl_c_stops_with_130_and_the_same_command_resumes(
+    history_simulator: ServerProcess, tmp_path: Path
+) -> None:
+    store, log = StoreConfig(tmp_path / "data", None), tmp_path / "backfill.log"
+    run = _backfill(history_simulator, store, log)
+    try:
+        wait_until(lambda: run.poll() is not None or _count(store) >= KILL_AFTER, RUN_DEADLINE, "80 stored")
+        assert run.poll() is None, f"the run ended before Ctrl-C:\n{log.read_text()}"
+        run.send_signal(signal.SIGINT)
+        assert run.wait(60) == 130
+    finally:
+        run.kill()
+        run.wait(30)
+    assert "interrupted; run the same command again to resume" in log.read_text()
+    assert _backfill(history_simulator, store, log).wait(RUN_DEADLINE) == 0, log.read_text()
+    assert {row["transcript_id"] for row in _rows(store)} == _listed(history_simulator)
