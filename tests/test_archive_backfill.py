@@ -75,6 +75,16 @@ async def test_after_id_pages_toward_newer_transcripts(store: SqlStore) -> None:
     assert set(archive.all_ids()) == {r.transcript_id for r in ordered[:25]}
 
 
+async def test_before_id_with_after_id_takes_the_span_between(store: SqlStore) -> None:
+    seeded = seeded_simulator(count=60, days=30)
+    simulator = seeded.simulator
+    ordered = [r for r in simulator.transcripts.newest_first() if simulator.status_of(r) == "completed"]
+    plan = BackfillPlan(before_id=ordered[5].transcript_id, after_id=ordered[30].transcript_id, page_size=4)
+    archive = ArchiveStore(store.engine)
+    await backfill(seeded, archive, plan)
+    assert set(archive.all_ids()) == {r.transcript_id for r in ordered[6:30]}
+
+
 class Stop(Exception):
     """Stands in for a crash in the middle of a page."""
 

@@ -24,7 +24,7 @@ class ProgressDisplay:
     out: TextIO
     terminal: bool
     since: date | None = None
-    clock: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)
     _started_archived: int | None = None
     _drawn_at: float = 0.0
 
@@ -52,7 +52,7 @@ class ProgressDisplay:
         if progress.oldest_seen is not None:
             parts.append(f"back to {progress.oldest_seen.date().isoformat()}")
         if share is not None:
-            eta = eta_seconds(share, time.monotonic() - self.clock)
+            eta = eta_seconds(share, time.monotonic() - self.started)
             parts.append(f"ETA {format_seconds(eta)}" if eta is not None else "ETA ?")
             if self.terminal:
                 filled = round(share * BAR_WIDTH)
@@ -60,7 +60,7 @@ class ProgressDisplay:
         return " · ".join(parts)
 
     def rate(self, progress: Progress) -> float:
-        elapsed = max(time.monotonic() - self.clock, 1e-6)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
         return (progress.archived - (self._started_archived or 0)) / elapsed
 
     def finish(self, progress: Progress) -> None:
