@@ -100,7 +100,7 @@ def run_keys(loaded: Loaded) -> int:
 
 
 def run_archive(loaded: Loaded) -> int:
-    from aai_mcp.cli.archive import run_backfill
+    from aai_mcp.cli.archive_admin import run_backfill
 
     return run_backfill(loaded.of(BackfillOptions), loaded.of(Settings))
 
