@@ -21,6 +21,7 @@ from aai_mcp.proxy.list_pages import rewritten_page
 from aai_mcp.state.store_sql import open_store
 from aai_mcp.transports.http import build_http_app
 from tests.support.proxy_harness import PROXY, SECRET, proxy_gateway
+from tests.support.servers import serve_gateway_in_thread
 from tests.support.two_accounts import KEY_A, KEY_B
 
 pytestmark = pytest.mark.anyio
@@ -158,3 +159,18 @@ def test_an_api_base_url_with_a_path_loses_it_on_the_proxy() -> None:
     rewritten = rewritten_page(body, public_base=PUBLIC + PROXY, upstream_prefix="/aai")
     assert rewritten is not None
     assert json.loads(rewritten)["page_details"]["prev_url"] == PUBLIC + PROXY + OLDER
+
+
+@pytest.mark.slow
+def test_links_follow_the_scheme_uvicorn_presents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind a TLS-terminating proxy on loopback (uvicorn trusts 127.0.0.1's X-Forwarded-Proto by
+    default), the links are https:// on the Host the caller used, over a real socket."""
+    monkeypatch.setenv("POOL_KEY_A", KEY_A)
+    upstream = Upstream(list_page(UPSTREAM + OLDER, None), {"content-type": "application/json"})
+    gateway = proxy_gateway(upstream.transport(), accounts=["team=env:POOL_KEY_A"])
+    with serve_gateway_in_thread(gateway) as base_url:
+        headers = {**AUTH, "x-forwarded-proto": "https"}
+        answer = httpx.get(f"{base_url}{PROXY}/v2/transcript", headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    host = base_url.removeprefix("http://")
+    assert answer.json()["page_details"]["prev_url"] == f"https://{host}{PROXY}{OLDER}"
