@@ -2,9 +2,9 @@
 
 `client.streaming.transcriber({websocketBaseUrl})` takes the whole URL and accepts only wss://, so
 the simulator is served here over TLS on loopback with a throwaway certificate node is told to
-trust. This is what the WebSocket proxy at /v1/assemblyai/v3/ws must satisfy for JavaScript
-callers: the SDK sends its API key raw in the upgrade's Authorization header (Node), or a
-temporary token as ?token= (its only form in a browser), minted through `streamingBaseUrl`.
+trust. The SDK sends its API key raw in the upgrade's Authorization header (Node), or a temporary
+token as ?token= (its only form in a browser), minted through `streamingBaseUrl`. The same client
+through the WebSocket proxy: tests/test_js_sdk_proxy_streaming.py.
 """
 
 from __future__ import annotations

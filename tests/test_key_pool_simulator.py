@@ -18,6 +18,7 @@ import pytest
 from aai_mcp.access import Scopes, mint
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from tests.support.proxy_harness import PROXY
+from tests.support.redis import RedisServer
 from tests.support.servers import clean_env, serve_app_in_thread, serve_in_process, upstream_args, wait_until
 
 # The SDK still calls pydantic v1-style `.dict()`, which warns under pydantic 2.
@@ -45,6 +46,12 @@ class Rig:
         url = f"{self.proxy_url}/v2/transcript/{transcript_id}"
         return httpx.get(url, headers={"authorization": TOKEN.token}, timeout=60)
 
+    def listed_with(self, key: str) -> bool:
+        """Lists through the proxy; True once a list went out with `key` (the first usable key)."""
+        url = f"{self.proxy_url}/v2/transcript"
+        httpx.get(url, headers={"authorization": TOKEN.token}, timeout=60).raise_for_status()
+        return "/v2/transcript" in self.paths_seen(key)
+
     def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "aai_mcp", "keys", *args]
         return subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=120)
@@ -57,7 +64,7 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_redis: RedisServer) -> Iterator[Rig]:
     config = SimulatorConfig(
         api_key=KEY_A,
         api_keys=(KEY_B,),
@@ -72,6 +79,9 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
         AAI_MCP_DATA_DIR=str(tmp_path / "data"),
         POOL_KEY_A=KEY_A,
         POOL_KEY_B=KEY_B,
+        # As deployed with several instances: `aai-mcp keys enable` publishes the change, and the
+        # running server applies it as the message arrives (without Redis: at its next 5 s refresh).
+        AAI_MCP_REDIS_URL=shared_redis.url,
     )
     with (
         serve_app_in_thread(app) as simulator_url,
@@ -119,9 +129,12 @@ def test_a_429_moves_new_work_to_b_while_a_keeps_its_transcripts(rig: Rig) -> No
     assert rig.owns(KEY_B, tid(second)) and not rig.owns(KEY_A, tid(second))
     follow_up = rig.get(tid(first))  # A cools down in the pool: refused here, never sent to B
     assert follow_up.status_code == 503, follow_up.text
-    assert follow_up.json()["error"]["code"] == "no_usable_key"
+    assert follow_up.json()["code"] == "no_usable_key"
     assert 1 <= int(follow_up.headers["retry-after"]) <= UNTIL_CLEARED_RETRY_AFTER
-    with pytest.raises(aai.types.TranscriptError, match="no_usable_key") as refused:
+    # The SDK shows the proxy's message (its `error`), not the code beside it.
+    with pytest.raises(
+        aai.types.TranscriptError, match=rf"key that made this resource \({NAME_A}\) is cooling down"
+    ) as refused:
         aai.Transcript.get_by_id(tid(first))
     assert refused.value.status_code == 503
     third = transcribed()  # new work while A cools: straight to B, A not even tried
@@ -129,6 +142,8 @@ def test_a_429_moves_new_work_to_b_while_a_keeps_its_transcripts(rig: Rig) -> No
     assert second.wait_for_completion().status == aai.TranscriptStatus.completed
     rig.simulator.clear_key(KEY_A)
     assert rig.keys("enable", NAME_A).returncode == 0  # the operator ends the cooldown early
+    # Published through Redis; until the server has it, a follow-up is a 503 with no upstream call.
+    wait_until(lambda: rig.get(tid(first)).status_code == 200, 30, "keys enable to reach the server")
     assert aai.Transcript.get_by_id(tid(first)).text == first.text  # with A again: B would not know it
     assert rig.simulator.account(KEY_A).refused == {429: 1}  # one refusal, no call spent while cooling
     assert not any(tid(first) in path for path in rig.paths_seen(KEY_B))
@@ -143,12 +158,14 @@ def test_a_429_moves_new_work_to_b_while_a_keeps_its_transcripts(rig: Rig) -> No
 def test_both_keys_limited_gives_the_sdk_503_no_usable_key_with_retry_after(rig: Rig) -> None:
     rig.simulator.limit_key(KEY_A, 40)
     rig.simulator.limit_key(KEY_B, 12)
-    with pytest.raises(aai.types.TranscriptError, match="no_usable_key") as refused:
+    with pytest.raises(
+        aai.types.TranscriptError, match="key of account 'team' is cooling down or disabled"
+    ) as refused:
         transcriber().transcribe(AUDIO_URL)
     assert refused.value.status_code == 503
     answer = create(rig)
     assert answer.status_code == 503
-    assert answer.json()["error"]["code"] == "no_usable_key"
+    assert answer.json()["code"] == "no_usable_key"
     assert 1 <= int(answer.headers["retry-after"]) <= 12  # the soonest key back: B's
     for key in (KEY_A, KEY_B):  # each tried once; the second request cost no upstream call
         assert rig.simulator.account(key).refused == {429: 1}
@@ -175,6 +192,7 @@ def test_a_rejected_key_stays_out_until_aai_mcp_keys_enable(rig: Rig) -> None:
     assert KEY_A not in listed.stdout + listed.stderr
     enabled = rig.keys("enable", NAME_A)
     assert enabled.returncode == 0, enabled.stderr
+    wait_until(lambda: rig.listed_with(KEY_A), 30, "keys enable to reach the server")
     third = transcribed()  # A is back, and first in the pool's order when loads are equal
     assert rig.owns(KEY_A, tid(third))
     assert rig.simulator.billing(KEY_A).transcripts_completed == 1

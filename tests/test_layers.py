@@ -1,6 +1,6 @@
-"""The core never reaches into a front door: catalog, upstream, access, config, state and metrics import
-none of mcp_server, proxy, transports, cli or simulator, so a new front door can use the core without the
-MCP one; and the MCP front door and the team proxy do not reach into each other."""
+"""The core never reaches into a front door: archive, catalog, upstream, access, config, state and
+metrics import none of mcp_server, proxy, transports, cli or simulator, so a new front door can use
+the core without the MCP one; and the MCP front door and the team proxy do not reach into each other."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import aai_mcp
 
 PACKAGE = Path(aai_mcp.__file__).parent
 CORE = (
+    "archive",
     "catalog",
     "upstream",
     "access",

@@ -106,7 +106,7 @@ def test_js_sdk_lists_the_transcripts_it_made(run: dict[str, Any]) -> None:
 
 
 def test_js_sdk_pages_by_before_id_through_the_proxy(run: dict[str, Any]) -> None:
-    """The way to page that works today: the list parameters, not page_details' absolute URLs."""
+    """Paging by the list parameters (limit, before_id) stays on the proxy too."""
     newest_first = value(run, "list")["ids"]
     assert value(run, "list_before_id") == newest_first[1:2]
 
@@ -153,18 +153,18 @@ def test_js_sdk_llm_call_without_the_proxy_scope_is_refused_with_403(run: dict[s
 
 
 def test_js_sdk_shows_why_a_token_without_the_proxy_scope_is_refused(run: dict[str, Any]) -> None:
-    """FAILS (proxy error shape): the JS SDK throws `new Error(body.error)` when `error` is present
-    (src/services/base.ts), which is right for AssemblyAI's `{"error": "<message>"}`. The proxy's
-    `{"error": {"code", "message"}}` makes that `Error("[object Object]")`: the caller cannot tell
-    a missing proxy scope from anything else. A string `error` (code beside it) reads in both SDKs."""
+    """The JS SDK throws `new Error(body.error)` when `error` is present (src/services/base.ts),
+    which is right for AssemblyAI's `{"error": "<message>"}`; a nested `{"error": {"code",
+    "message"}}` made that `Error("[object Object]")`. The proxy's string `error` (its code beside
+    it) reads in both SDKs."""
     error = thrown(run, "unscoped_transcribe")
     assert "proxy" in error["message"], f"the JS SDK surfaced the proxy's 403 as {error['message']!r}"
 
 
 def test_js_sdk_pages_through_transcripts_without_leaving_the_proxy(run: dict[str, Any]) -> None:
-    """FAILS (list answers relayed byte for byte): the SDK README pages with
-    `client.transcripts.list(page.page_details.prev_url)`; an absolute URL is fetched as is (no base
-    URL), so the next page goes to upstream's own host with the team token in Authorization."""
+    """The SDK README pages with `client.transcripts.list(page.page_details.prev_url)`; an absolute
+    URL is fetched as is (no base URL), so the proxy rewrites those links onto itself: relayed as
+    upstream sent them, the next page went to upstream's own host with the team token."""
     details = value(run, "list_one")
     assert details["prev_url"].startswith(run["gateway"] + PROXY + "/v2/transcript?"), details
     assert value(run, "list_prev_url") == 1

@@ -65,7 +65,7 @@ async def test_a_429_moves_new_work_while_follow_ups_stay_on_their_key(
         assert upstream.keys_called()[1:] == [KEY_A, KEY_B]
         follow_up = await client.get(f"{PROXY}/v2/transcript/{first}", headers=AUTH)
         assert follow_up.status_code == 503  # never B, which would not know the transcript
-        assert follow_up.json()["error"]["code"] == "no_usable_key"
+        assert follow_up.json()["code"] == "no_usable_key"
         assert 29 <= int(follow_up.headers["retry-after"]) <= 30
         assert len(upstream.simulator.requests) == 3  # refused here, without spending a call on A
         assert (await client.get(f"{PROXY}/v2/transcript/{second}", headers=AUTH)).status_code == 200
@@ -83,7 +83,7 @@ async def test_both_keys_exhausted_gives_503_with_the_soonest_retry_after(
     async with proxy_client(pool_gateway(upstream, store)) as client:
         answer = await create(client)
         assert answer.status_code == 503
-        assert answer.json()["error"]["code"] == "no_usable_key"
+        assert answer.json()["code"] == "no_usable_key"
         assert 11 <= int(answer.headers["retry-after"]) <= 12
         assert sorted(upstream.keys_called()) == sorted([KEY_A, KEY_B])
         again = await create(client)  # both cooling: answered without calling upstream

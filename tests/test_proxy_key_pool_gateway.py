@@ -57,7 +57,7 @@ async def test_a_gateway_429_cools_its_key_until_the_window_resets(
     pooled.simulator.limit_key(KEY_B, 8)
     async with proxy_client(pool_gateway(pooled, store)) as client:
         answer = await client.post(CHAT_PATH, json=CHAT, headers=AUTH)
-    assert answer.status_code == 503 and answer.json()["error"]["code"] == "no_usable_key"
+    assert answer.status_code == 503 and answer.json()["code"] == "no_usable_key"
     states = store.key_states()
     cooling = {name: state.cooling_until for name, state in states.items()}
     now = time.time()

@@ -41,7 +41,7 @@ def team_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def assert_refused(answer: httpx.Response, limit: int, reset: float, tolerance: float = 5) -> None:
     assert answer.status_code == 429, answer.text
-    assert answer.json()["error"]["code"] == "team_quota"
+    assert answer.json()["code"] == "team_quota"
     assert answer.headers["ratelimit-limit"] == str(limit)
     assert answer.headers["ratelimit-remaining"] == "0"
     assert abs(int(answer.headers["ratelimit-reset"]) - reset) <= tolerance
@@ -58,7 +58,7 @@ async def test_requests_per_minute_answer_429_with_the_headers(store: SqlStore) 
     reset = int(answers[2].headers["ratelimit-reset"])
     assert 1 <= reset <= 60
     assert_refused(answers[2], 2, reset)
-    assert "2 requests of this minute" in answers[2].json()["error"]["message"]
+    assert "2 requests of this minute" in answers[2].json()["error"]
     scrape = gateway.metrics.exposition().decode()
     assert 'aai_mcp_team_quota_refusals_total{quota="rpm",team="team"} 1.0' in scrape
 
@@ -93,7 +93,7 @@ async def test_concurrent_jobs_are_limited_until_one_is_seen_finished(store: Sql
         assert first.status_code == 200
         refused = await create(client, audio)
         assert_refused(refused, 1, JOBS_RETRY_SECONDS)
-        assert "1" in refused.json()["error"]["message"]
+        assert "1" in refused.json()["error"]
         assert (await read(client, first.json()["id"]))["status"] == "completed"
         assert (await create(client, audio)).status_code == 200
 
@@ -167,7 +167,7 @@ async def test_two_creations_at_once_cannot_both_take_the_last_job_place(store: 
         await gateway.quota_gate.release(held)
         created = await create(client, audio)
     assert_refused(refused, 1, JOBS_RETRY_SECONDS)
-    assert "is creating or running as many transcription jobs as it may" in refused.json()["error"]["message"]
+    assert "is creating or running as many transcription jobs as it may" in refused.json()["error"]
     assert created.status_code == 200
 
 

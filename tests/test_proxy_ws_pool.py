@@ -87,6 +87,6 @@ def test_both_keys_rate_limited_gives_503_with_the_soonest_retry_after(setup: St
         one_word_session(setup)
     response = refused.value.response
     assert response.status_code == 503
-    assert json.loads(response.body or b"{}")["error"]["code"] == "no_usable_key"
+    assert json.loads(response.body or b"{}")["code"] == "no_usable_key"
     assert 11 <= int(response.headers["Retry-After"]) <= 12
     assert setup.simulator.streams == []

@@ -73,7 +73,7 @@ def test_each_upgrade_counts_against_the_teams_requests_per_minute(store: SqlSto
         streams = len(setup.simulator.streams)
     response = refused.value.response
     assert response.status_code == 429
-    assert json.loads(response.body or b"{}")["error"]["code"] == "team_quota"
+    assert json.loads(response.body or b"{}")["code"] == "team_quota"
     assert response.headers["RateLimit-Limit"] == "1" and response.headers["RateLimit-Remaining"] == "0"
     assert response.headers["Retry-After"] == response.headers["RateLimit-Reset"]
     assert streams == 1  # the refused one never reached upstream

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from aai_mcp.state.engines import StoreConfigError, default_data_dir, store_location
 from aai_mcp.state.store import Store
 from aai_mcp.state.store_migrations import SchemaMismatch, head_version
-from aai_mcp.state.store_schema import metadata, revoked_tokens
+from aai_mcp.state.store_schema import include_name, include_object, metadata, revoked_tokens
 from aai_mcp.state.store_sql import SqlStore, open_store
 from tests.support import postgres
 from tests.support.postgres import PostgresServer
@@ -93,7 +93,8 @@ def test_a_restart_loses_no_revocation(store_config: StoreConfig) -> None:
 
 def test_the_migrations_create_exactly_the_tables_the_queries_use(store: SqlStore) -> None:
     with store.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        opts = {"include_name": include_name, "include_object": include_object}
+        differences = compare_metadata(MigrationContext.configure(connection, opts=opts), metadata)
     assert differences == []
 
 

@@ -1,8 +1,10 @@
 // The official JavaScript SDK's streaming v3 client (`assemblyai` 4.x) at a WebSocket URL of our
-// choosing. Reads {sdk, httpsUrl, wsUrl, apiKey, wavPath} as JSON on stdin; streams the WAV's PCM
-// twice, once with the API key (Node sends it in the upgrade's Authorization header) and once with
-// a temporary token from createTemporaryToken (sent as ?token=, the SDK's only browser form), and
-// prints one JSON object: per session {value: {begin, turns, closeCode}} or {thrown: {name, message}}.
+// choosing. Reads {sdk, httpsUrl, wsUrl, apiKey, wavPath, sessions?, refusedKey?} as JSON on stdin;
+// streams the WAV's PCM once per session named in `sessions` (default withKey, withToken):
+//   withKey    the API key (Node sends it in the upgrade's Authorization header)
+//   withToken  a temporary token from createTemporaryToken (sent as ?token=, the SDK's only browser form)
+//   refused    `refusedKey` instead of the API key, with no retries (a key the server refuses)
+// and prints one JSON object: per session {value: {begin, turns, closeCode}} or {thrown: {name, message}}.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -17,8 +19,8 @@ const WAV_HEADER = 44; // a plain PCM WAV, as tests/support wav writers make it
 const CHUNK = 3200; // 100 ms of 16 kHz 16-bit mono
 const pcm = (await readFile(plan.wavPath)).subarray(WAV_HEADER);
 
-async function session(credentials) {
-  const transcriber = client.streaming.transcriber({
+async function session(credentials, by = client) {
+  const transcriber = by.streaming.transcriber({
     websocketBaseUrl: plan.wsUrl,
     sampleRate: 16_000,
     formatTurns: true,
@@ -45,8 +47,16 @@ async function outcome(run) {
   }
 }
 
-const withKey = await outcome(() => session({}));
-const withToken = await outcome(async () =>
-  session({ token: await client.streaming.createTemporaryToken({ expires_in_seconds: 60 }) }),
-);
-process.stdout.write(JSON.stringify({ withKey, withToken }));
+const sessions = {
+  withKey: () => session({}),
+  withToken: async () =>
+    session({ token: await client.streaming.createTemporaryToken({ expires_in_seconds: 60 }) }),
+  refused: () =>
+    session(
+      { maxConnectionRetries: 0 },
+      new AssemblyAI({ apiKey: plan.refusedKey, streamingBaseUrl: plan.httpsUrl }),
+    ),
+};
+const record = {};
+for (const name of plan.sessions ?? ["withKey", "withToken"]) record[name] = await outcome(sessions[name]);
+process.stdout.write(JSON.stringify(record));

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -28,6 +28,9 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.transports.connections import server_config
 from aai_mcp.transports.http import build_http_app
+
+if TYPE_CHECKING:  # importing it loads cryptography, which only TLS tests need
+    from tests.support.tls import LoopbackCertificate
 
 STARTUP_TIMEOUT = 30.0
 UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents")
@@ -52,15 +55,21 @@ def serve_in_thread(settings: Settings) -> AbstractContextManager[str]:
 
 
 def serve_gateway_in_thread(
-    gateway: Gateway, authenticator: Authenticator | None = None
+    gateway: Gateway, authenticator: Authenticator | None = None, tls: LoopbackCertificate | None = None
 ) -> AbstractContextManager[str]:
-    """Serve an already built gateway (so a test keeps a handle on it); yields the base URL."""
-    app = build_http_app(gateway, authenticator)
-    # The configuration `serve` runs with (its connection deadlines and caps), on an ephemeral port.
-    config = server_config(
-        app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    return uvicorn_in_thread(config)
+    """Serve an already built gateway (so a test keeps a handle on it); yields the base URL, https://
+    with `tls` (for clients that speak only wss:// or https://)."""
+    return uvicorn_in_thread(gateway_server_config(build_http_app(gateway, authenticator), gateway, tls))
+
+
+def gateway_server_config(
+    app: ASGIApp, gateway: Gateway, tls: LoopbackCertificate | None = None
+) -> uvicorn.Config:
+    """The configuration `serve` runs with (its connection deadlines and caps), on an ephemeral port."""
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "log_level": "warning", "lifespan": "on"}
+    if tls is not None:
+        options |= {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+    return server_config(app, gateway.settings, **options)
 
 
 def serve_app_in_thread(app: ASGIApp) -> AbstractContextManager[str]:
@@ -79,7 +88,7 @@ def uvicorn_in_thread(config: uvicorn.Config) -> Iterator[str]:
         if not server.started:
             raise RuntimeError("uvicorn did not start")
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if config.is_ssl else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

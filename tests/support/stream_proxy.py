@@ -18,10 +18,10 @@ from aai_mcp.proxy.streaming import StreamProxy
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.simulator.account_state import Simulator
 from aai_mcp.state.store import GatewayStore
-from aai_mcp.transports.connections import server_config
 from aai_mcp.transports.http import build_http_app
 from tests.support.proxy_harness import PROXY, proxy_gateway
-from tests.support.servers import SIM_KEY, serve_app_in_thread, uvicorn_in_thread
+from tests.support.servers import SIM_KEY, gateway_server_config, serve_app_in_thread, uvicorn_in_thread
+from tests.support.tls import LoopbackCertificate
 
 
 @dataclass
@@ -39,8 +39,8 @@ class StreamingSetup:
 
     @property
     def ws_base(self) -> str:
-        """What the SDK's `api_host` is set to: the proxy prefix on the gateway, ws://."""
-        return self.gateway_url.replace("http://", "ws://", 1) + PROXY
+        """What the SDK's `api_host` is set to: the proxy prefix on the gateway, ws:// (wss:// over TLS)."""
+        return self.gateway_url.replace("http", "ws", 1) + PROXY
 
     def url(self, query: str = "sample_rate=16000") -> str:
         return f"{self.ws_base}/v3/ws?{query}"
@@ -51,11 +51,12 @@ def streaming_proxy(
     authenticator: Authenticator | None = None,
     store: GatewayStore | None = None,
     simulator_keys: tuple[str, ...] = (),
+    tls: LoopbackCertificate | None = None,
     **settings: Any,
 ) -> Iterator[StreamingSetup]:
     """The simulator (SIM_KEY's account, and one account per key of `simulator_keys`) and a
     token-auth gateway in front of it, both on loopback; with `store`, the accounts configured with
-    several keys pool them."""
+    several keys pool them; with `tls`, the gateway is served over TLS (https://, wss://)."""
     accounts = SimulatorConfig(api_key=SIM_KEY, api_keys=simulator_keys, processing_delay_seconds=0.2)
     simulator_app = build_simulator_app(accounts)
     with serve_app_in_thread(simulator_app) as simulator_url:
@@ -64,10 +65,8 @@ def streaming_proxy(
         if store is not None:
             gateway.use_store(store)
         app = build_http_app(gateway, authenticator)
-        config = server_config(
-            app, gateway.settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-        )
         with ExitStack() as gateway_server:
+            config = gateway_server_config(app, gateway, tls)
             gateway_url = gateway_server.enter_context(uvicorn_in_thread(config))
             setup = StreamingSetup(gateway_url, simulator_app.state.simulator, gateway, gateway_server)
             stream_proxy(app).on_session_end = lambda *end: setup.ended.append(end)

@@ -1,4 +1,5 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage`: one table,
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage | archive`: one
+table,
 command -> models -> run function.
 
 Every flag, environment variable, config file key, help text and error message is derived from the
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from aai_mcp import __version__
 from aai_mcp.cli.flags import Command, Group, loaded_from
 from aai_mcp.cli.flags import build_parser as build_command_parser
+from aai_mcp.config.archive_options import BackfillOptions
 from aai_mcp.config.command_options import (
     ClientConfigOptions,
     InspectOptions,
@@ -105,6 +107,12 @@ def run_usage(loaded: Loaded) -> int:
     return show_usage(loaded.of(UsageOptions), loaded.of(Settings))
 
 
+def run_archive(loaded: Loaded) -> int:
+    from aai_mcp.cli.archive_admin import run_backfill
+
+    return run_backfill(loaded.of(BackfillOptions), loaded.of(Settings))
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -116,6 +124,9 @@ SECRET_FILE = frozenset({"token_secret_file", "token_secrets"})
 REVOCATION_FILE = frozenset({"token_revocation_file"})
 STORE = frozenset({"data_dir", "database_url"})
 POOL = STORE | {"accounts", "api_key"}
+UPSTREAM = frozenset(
+    {"api_key", "region", "api_base_url", "timeout_seconds", "connect_timeout_seconds", "get_retries"}
+)
 
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.", (Group(Settings),), run_serve),
@@ -197,11 +208,19 @@ COMMANDS: tuple[Command, ...] = (
         (Group(UsageOptions), Group(Settings, only=STORE)),
         run_usage,
     ),
+    Command(
+        "archive backfill",
+        "Copy AssemblyAI's transcripts (the last 90 days') into the store, paced under the rate limit; "
+        "stopped anywhere, the same command resumes where it stopped.",
+        (Group(BackfillOptions), Group(Settings, only=STORE | UPSTREAM | {"retry_backoff_seconds"})),
+        run_archive,
+    ),
 )
 PARENTS = {
     "token": "Mint, inspect and revoke scoped access tokens.",
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
+    "archive": "The transcript archive in the store: backfill it from AssemblyAI.",
 }
 
 

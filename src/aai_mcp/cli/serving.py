@@ -177,6 +177,9 @@ def simulate(options: SimulateOptions, settings: Settings) -> int:
         rate_429=options.rate_429,
         rate_5xx=options.rate_5xx,
         latency_ms=options.latency_ms,
+        seed=options.history_seed,
+        history_count=options.history,
+        history_days=options.history_days,
     )
     # Keys from the environment or a file are secrets as real keys are: counted, never printed.
     run_simulator(config, host=options.host, port=options.port, show_keys=keys == (options.key,))

@@ -66,6 +66,13 @@ class SimulateOptions(CommandOptions):
     rate_429: float = Field(0.0, ge=0, le=1, description="Fraction of requests answered 429.")
     rate_5xx: float = Field(0.0, ge=0, le=1, description="Fraction of requests answered 5xx.")
     latency_ms: int = Field(0, ge=0, description="Latency added to every request, in milliseconds.")
+    history: int = Field(
+        0, ge=0, description="Completed transcripts the first key's account starts with (past ones)."
+    )
+    history_days: float = Field(
+        30.0, gt=0, description="Days the --history transcripts are spread over (older than 90 are gone)."
+    )
+    history_seed: int = Field(0, description="Seed of the --history transcripts (same seed, same ids).")
 
     @model_validator(mode="after")
     def _rates_fit(self) -> Self:

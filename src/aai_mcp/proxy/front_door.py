@@ -14,10 +14,12 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.admission import authenticate, authorize
 from aai_mcp.proxy.allowlist import Target, resolve
 from aai_mcp.proxy.keys import upstream_key
+from aai_mcp.proxy.list_pages import page_links_rewrite
 from aai_mcp.proxy.metering import MeteredSend, admit, readable_encodings
 from aai_mcp.proxy.pooled import forward_pooled
 from aai_mcp.proxy.refusals import Refused
-from aai_mcp.proxy.relay import relay_response, request_body, upstream_request
+from aai_mcp.proxy.relay import request_body, upstream_request
+from aai_mcp.proxy.whole_answers import relay_answer
 
 PROXY_PREFIX = "/v1/assemblyai"
 NOTHING_HELD = Admission()
@@ -70,11 +72,12 @@ class ProxyApp:
     async def _forward(
         self, principal: Principal, target: Target, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        upstream = self.gateway.upstream
+        rewrite = page_links_rewrite(scope, target, PROXY_PREFIX, upstream.base_urls[target.host])
         pool = self.gateway.key_pool
         if pool is not None and principal.scopes is not None and pool.serves(principal.account):
-            await forward_pooled(self.gateway, pool, principal, target, scope, receive, send)
+            await forward_pooled(self.gateway, pool, principal, target, rewrite, scope, receive, send)
             return
-        upstream = self.gateway.upstream
         key = upstream_key(principal, target, self.gateway.settings)
         content = request_body(scope["headers"], receive)
         query = scope.get("query_string", b"")
@@ -88,7 +91,7 @@ class ProxyApp:
             await Refused(502, "upstream_unreachable", message).response()(scope, receive, send)
             return
         try:
-            await relay_response(response, send)
+            await relay_answer(response, send, rewrite)
         finally:
             await response.aclose()
 

@@ -1,7 +1,7 @@
 """Forwarding through the key pool: the upstream layer (upstream/pooled_send.py) picks the key, marks
 refusals and goes again with another key; here only what is HTTP: the caller's body (kept whole when
-small, so it can be sent again), the answer relayed (read whole when it names resources to remember),
-and the proxy's own refusals (503 no_usable_key, 502)."""
+small, so it can be sent again), the answer relayed (read whole when it names resources to remember:
+proxy/whole_answers.py) and the proxy's own refusals (503 no_usable_key, 502)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ from aai_mcp.access.accounts import PoolKey
 from aai_mcp.access.principal import Principal
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target
+from aai_mcp.proxy.list_pages import Rewrite
 from aai_mcp.proxy.refusals import Refused
-from aai_mcp.proxy.relay import has_body, read_body, read_raw, relay_response, request_body, upstream_request
+from aai_mcp.proxy.relay import has_body, read_body, request_body, upstream_request
+from aai_mcp.proxy.whole_answers import relay_answer
 from aai_mcp.upstream.affinity import UPLOAD, followed_resource, records_resources
 from aai_mcp.upstream.key_pool import KeyPool, NoUsableKey
 from aai_mcp.upstream.pooled_send import PooledKeys, Sent
 
 # Bodies up to this size are kept to be sent again with another key (transcript requests, LLM calls).
 MAX_REPLAYED_BODY = 64 * 1024
-# Answers read whole to record the resources they name (an upload URL, a transcript or a list page).
-MAX_RECORDED_ANSWER = 4 * 1024 * 1024
 log = logging.getLogger("aai_mcp.proxy")
 
 
@@ -32,10 +32,12 @@ async def forward_pooled(
     pool: KeyPool,
     principal: Principal,
     target: Target,
+    rewrite: Rewrite | None,
     scope: Scope,
     receive: Receive,
     send: Send,
 ) -> None:
+    """`rewrite`: what changes a successful answer read whole (a list page's links), if anything."""
     headers = scope["headers"]
     try:
         body = await _replayable_body(target, headers, receive)
@@ -64,22 +66,17 @@ async def forward_pooled(
         await Refused(502, "upstream_unreachable", message).response()(scope, receive, send)
         return
     try:
-        await _relay(keys, sent, records_resources(target.host, scope["method"], target.path), send)
+        recorded = records_resources(target.host, scope["method"], target.path)
+        await _relay(keys, sent, recorded, rewrite, send)
     finally:
         await sent.response.aclose()
 
 
-async def _relay(keys: PooledKeys, sent: Sent, recorded: bool, send: Send) -> None:
-    response = sent.response
-    length = response.headers.get("content-length")
-    small = length is None or (length.isdigit() and int(length) <= MAX_RECORDED_ANSWER)
-    if not (response.is_success and recorded and small):
-        await relay_response(response, send)
-        return
-    raw = await read_raw(response)
-    decoded = httpx.Response(200, headers=response.headers, content=raw).content
-    await keys.remember(decoded, sent.choice.key)
-    await relay_response(response, send, raw)
+async def _relay(keys: PooledKeys, sent: Sent, recorded: bool, rewrite: Rewrite | None, send: Send) -> None:
+    async def remember(decoded: bytes) -> None:
+        await keys.remember(decoded, sent.choice.key)
+
+    await relay_answer(sent.response, send, rewrite, remember if recorded else None)
 
 
 async def _replayable_body(

@@ -1,4 +1,8 @@
-"""The proxy's one error shape: `{"error": {"code", "message"}}` with the status that says why."""
+"""The proxy's one error shape: `{"error": "<message>", "code": "<code>"}` with the status that says why.
+
+AssemblyAI's own shape is `{"error": "<message>"}`, and both official SDKs show `error` as the
+message (the JavaScript one throws `new Error(body.error)`), so the message goes there as a string;
+the proxy's machine-readable code sits beside it, where neither SDK looks."""
 
 from __future__ import annotations
 
@@ -29,5 +33,5 @@ class Refused(Exception):
             headers["WWW-Authenticate"] = 'Bearer realm="aai-mcp"'
         if self.retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
-        body = {"error": {"code": self.code, "message": self.message}}
+        body = {"error": self.message, "code": self.code}
         return JSONResponse(body, status_code=self.status, headers=headers or None)

@@ -64,15 +64,21 @@ def _timeout(settings: Settings, target: Target) -> dict[str, float | None]:
     return httpx.Timeout(read, connect=settings.connect_timeout_seconds).as_dict()
 
 
-async def relay_response(response: httpx.Response, send: Send, read: bytes | None = None) -> None:
-    """Upstream's status, headers and raw (still encoded) body bytes, chunk by chunk; `read`: the
-    raw body already read whole (to see what resources it names)."""
-    headers = returned_response_headers(response.headers.raw)
-    if response.status_code == 429:
-        headers += _missing_rate_limit_headers(response.headers)
+async def relay_response(
+    response: httpx.Response,
+    send: Send,
+    body: AsyncIterator[bytes] | None = None,
+    headers: RawHeaders | None = None,
+) -> None:
+    """Upstream's status, headers and raw (still encoded) body bytes, chunk by chunk; `body` and
+    `headers`: what to send instead, for an answer already read (proxy/whole_answers.py)."""
+    if headers is None:
+        headers = returned_response_headers(response.headers.raw)
+        if response.status_code == 429:
+            headers += _missing_rate_limit_headers(response.headers)
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     try:
-        async for chunk in _raw_chunks(response) if read is None else _once(read):
+        async for chunk in raw_chunks(response) if body is None else body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except httpx.TransportError as exc:
         # Too late for a 502: the connection must break so the caller cannot take the cut answer for
@@ -81,22 +87,14 @@ async def relay_response(response: httpx.Response, send: Send, read: bytes | Non
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+async def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as upstream sent it (still encoded), chunk by chunk."""
     if response.is_stream_consumed:
         # A transport that hands over the body already read (httpx.MockTransport, respx).
         yield response.content
         return
     async for chunk in response.aiter_raw():
         yield chunk
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
-
-
-async def read_raw(response: httpx.Response) -> bytes:
-    """The raw (still encoded) body, whole: for small answers only."""
-    return b"".join([chunk async for chunk in _raw_chunks(response)])
 
 
 class AnswerCutOff(Exception):

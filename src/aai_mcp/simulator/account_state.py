@@ -12,6 +12,7 @@ from typing import Any
 
 from .config import SimulatorConfig
 from .faults import FaultQueue, QueuedFault, fault_summary, random_fault
+from .history import HistoryPlan, expired, seed_history
 from .jobs import TranscriptRecord, TranscriptStore
 from .key_accounts import Account, Billing, build_accounts
 from .llm_windows import RateWindows
@@ -62,6 +63,8 @@ class Simulator:
         self._clock_origin = config.clock()
         self._wall_origin = config.started_at or datetime.now(UTC)
         self._seed_random()
+        if config.history_count:
+            self.seed_history(config.history_count, config.history_days, seed=config.seed)
 
     def _seed_random(self) -> None:
         # Separate streams so injecting faults does not change which ids get minted.
@@ -70,7 +73,7 @@ class Simulator:
 
     def reset(self) -> None:
         """Forget everything: every account's transcripts, uploads, usage and switches; tokens,
-        streams, faults, the request log."""
+        streams, faults, the request log. A configured history is seeded again."""
         for account in self.accounts.values():
             account.forget()
         self.tokens.clear()
@@ -79,6 +82,8 @@ class Simulator:
         self.requests.clear()
         self.faults.clear()
         self._seed_random()
+        if self.config.history_count:
+            self.seed_history(self.config.history_count, self.config.history_days, seed=self.config.seed)
 
     @property
     def primary(self) -> Account:
@@ -126,6 +131,20 @@ class Simulator:
 
     def now(self) -> float:
         return self.config.clock()
+
+    def seed_history(
+        self, count: int, days: float, *, seed: int = 0, key: str | None = None
+    ) -> list[TranscriptRecord]:
+        """Give `key`'s account (the first by default) `count` finished transcripts created over the
+        last `days` days, the same for the same `seed`; those past the retention are already gone."""
+        account = self.account(key) if key is not None else self.primary
+        plan = HistoryPlan(count, days, seed)
+        delay = self.config.processing_delay_seconds
+        return seed_history(account.transcripts, plan, self.wall_now(), self.now(), delay)
+
+    def expired(self, record: TranscriptRecord) -> bool:
+        """Past AssemblyAI's retention (config.retention_days) by the simulator's wall clock."""
+        return expired(record, self.wall_now(), self.config.retention_days)
 
     def wall_now(self) -> datetime:
         """Wall time that moves with the injected clock."""

@@ -38,6 +38,11 @@ class SimulatorConfig:
     # Streaming audio faster than this many times real time (after a 1 s head start) closes 3007;
     # None (the default) lets tests send files as fast as they can.
     stream_realtime_factor: float | None = None
+    history_count: int = 0
+    """Transcripts the first account starts with, created over the last `history_days` (from `seed`)."""
+    history_days: float = 30.0
+    retention_days: float | None = 90.0
+    """Older transcripts are gone (404, absent from the list), as AssemblyAI's; None keeps all."""
     record_requests: bool = True  # the request log is for tests; off, a long-running simulator stays flat
 
     def __post_init__(self) -> None:
@@ -56,6 +61,10 @@ class SimulatorConfig:
             raise ValueError("stream_realtime_factor must be > 0")
         if self.max_streams is not None and self.max_streams < 0:
             raise ValueError("max_streams must be >= 0")
+        if self.history_count < 0 or self.history_days <= 0:
+            raise ValueError("history_count must be >= 0 and history_days > 0")
+        if self.retention_days is not None and self.retention_days <= 0:
+            raise ValueError("retention_days must be > 0")
         if self.retry_after_seconds < 0 or self.latency_ms < 0 or self.slow_body_seconds < 0:
             raise ValueError("retry_after_seconds, latency_ms and slow_body_seconds must be >= 0")
 

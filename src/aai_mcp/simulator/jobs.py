@@ -114,6 +114,13 @@ class TranscriptStore:
     def get(self, transcript_id: str) -> TranscriptRecord | None:
         return self._records.get(transcript_id)
 
+    def renumber(self) -> None:
+        """Sequences in creation-time order again, after transcripts were added with past times."""
+        ordered = sorted(self._records.values(), key=lambda r: (r.created_wall, r.sequence))
+        for sequence, record in enumerate(ordered, start=1):
+            record.sequence = sequence
+        self._sequence = len(ordered)
+
     def newest_first(self) -> list[TranscriptRecord]:
         return sorted(self._records.values(), key=lambda r: r.sequence, reverse=True)
 

@@ -119,7 +119,9 @@ async def list_transcripts(request: Request) -> Response:
     except ListQueryError as exc:
         raise UpstreamError(400, str(exc)) from None
     records = account_of(request).transcripts.newest_first()
-    candidates = matching(records, query, simulator.status_of)
+    # A cursor may name an expired transcript: it still marks a place in the sequence.
+    visible = [r for r in records if not simulator.expired(r)]
+    candidates = matching(visible, query, simulator.status_of)
     page = select_page(candidates, query, records)
     delay = simulator.config.processing_delay_seconds
     root = base_url(request)
@@ -132,7 +134,7 @@ def find_record(request: Request) -> TranscriptRecord:
     # Unknown ids are 404 whatever their shape: upstream has issued non-UUID ids before. Another
     # account's transcript is unknown to this key.
     record = account_of(request).transcripts.get(request.path_params["transcript_id"])
-    if record is None:
+    if record is None or simulator_of(request).expired(record):
         raise UpstreamError(404, "Not found")
     return record
 

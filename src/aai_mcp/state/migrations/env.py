@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from alembic import context
 
-from aai_mcp.state.store_schema import metadata
+from aai_mcp.state.store_schema import include_name, include_object, metadata
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=True,
+    include_name=include_name,
+    include_object=include_object,
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,205 @@
+"""The transcript archive in the store: upsert by transcript id, ranked full-text search with snippets
+and the timestamps of the hit, a duplicate report by audio hash, and the checkpoints of backfills.
+
+One schema on SQLite and PostgreSQL (migration 0003); only full-text search differs per engine
+(archive_search.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aai_mcp.state.archive_search import SearchHit, search_transcripts
+from aai_mcp.state.store_schema import archive_runs, archived_transcripts
+
+# Upstream fields the request config keeps: what the transcript was made with, minus anything secret
+# (the webhook's auth value never comes back from upstream; the audio URL may be a signed link).
+_RESULT_FIELDS = frozenset(
+    {
+        "id", "status", "text", "words", "utterances", "confidence", "audio_duration", "error",
+        "audio_url", "webhook_auth_header_value", "speech_model_used", "language_confidence",
+        "auto_highlights_result", "content_safety_labels", "iab_categories_result", "entities",
+        "sentiment_analysis_results", "chapters", "summary", "translated_texts", "speech_understanding",
+        "webhook_status_code", "throttled", "created", "completed",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ArchivedTranscript:
+    """One transcript as the archive keeps it (times in epoch seconds)."""
+
+    transcript_id: str
+    status: str
+    request_config: dict[str, Any]
+    created_at: float | None = None
+    completed_at: float | None = None
+    audio_duration: int | None = None
+    language_code: str | None = None
+    speech_model: str | None = None
+    text: str | None = None
+    utterances: list[dict[str, Any]] | None = None
+    words: list[dict[str, Any]] | None = None
+    sentences: list[dict[str, Any]] | None = None
+    paragraphs: list[dict[str, Any]] | None = None
+    srt: str | None = None
+    vtt: str | None = None
+    audio_hash: str | None = None
+    upstream_deleted: bool = False
+
+    @classmethod
+    def from_upstream(cls, transcript: dict[str, Any], **extra: Any) -> ArchivedTranscript:
+        """From upstream's transcript object (GET /v2/transcript/{id}); `extra` adds what other calls
+        gave (sentences, paragraphs, srt, vtt, created_at, completed_at, audio_hash)."""
+        config = {k: v for k, v in transcript.items() if k not in _RESULT_FIELDS and v is not None}
+        return cls(
+            transcript_id=str(transcript["id"]),
+            status=str(transcript["status"]),
+            request_config=config,
+            audio_duration=_int_or_none(transcript.get("audio_duration")),
+            language_code=transcript.get("language_code"),
+            speech_model=transcript.get("speech_model_used") or transcript.get("speech_model"),
+            text=transcript.get("text"),
+            utterances=transcript.get("utterances"),
+            words=transcript.get("words"),
+            **extra,
+        )
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class DuplicateAudio:
+    """Transcripts of the same audio (same hash), oldest first."""
+
+    audio_hash: str
+    transcript_ids: tuple[str, ...]
+
+
+@dataclass
+class Checkpoint:
+    """Where a backfill run stands: the last list cursor fully stored, and its counts so far."""
+
+    run_key: str
+    filters: dict[str, Any]
+    cursor_id: str | None = None
+    pages: int = 0
+    archived: int = 0
+    skipped: int = 0
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+
+
+class ArchiveStore:
+    """The archive's tables on one engine (the platform store's: `SqlStore.engine`)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+
+    def upsert(self, transcript: ArchivedTranscript) -> bool:
+        """Store `transcript`, replacing what was kept under its id; True when the id is new.
+        first_seen_at stays the first time's; last_synced_at is now."""
+        now = time.time()
+        values = {**transcript.row(), "first_seen_at": now, "last_synced_at": now}
+        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(archived_transcripts)
+        update = {k: v for k, v in values.items() if k not in ("transcript_id", "first_seen_at")}
+        statement = insert.values(**values).on_conflict_do_update(
+            index_elements=["transcript_id"], set_=update
+        )
+        with self.engine.begin() as connection:
+            known = connection.execute(self._id_query([transcript.transcript_id])).first() is not None
+            connection.execute(statement)
+        return not known
+
+    @staticmethod
+    def _id_query(ids: list[str]) -> sa.Select[Any]:
+        column = archived_transcripts.c.transcript_id
+        return sa.select(column).where(column.in_(ids))
+
+    def archived_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` the archive holds."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return set()
+        with self.engine.connect() as connection:
+            return {str(found) for found in connection.execute(self._id_query(wanted)).scalars()}
+
+    def get(self, transcript_id: str) -> ArchivedTranscript | None:
+        columns = [archived_transcripts.c[name] for name in ArchivedTranscript.__dataclass_fields__]
+        query = sa.select(*columns).where(archived_transcripts.c.transcript_id == transcript_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else ArchivedTranscript(**row._asdict())
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(sa.select(sa.func.count()).select_from(archived_transcripts)).scalar_one()
+            )
+
+    def all_ids(self) -> list[str]:
+        query = sa.select(archived_transcripts.c.transcript_id).order_by(archived_transcripts.c.transcript_id)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def search(self, query: str, limit: int = 10) -> list[SearchHit]:
+        """Transcripts matching every word of `query`, best first, each with a snippet and the
+        utterances (speaker, start, end in ms) where the words are."""
+        with self.engine.connect() as connection:
+            return search_transcripts(connection, query, limit)
+
+    def duplicates(self) -> list[DuplicateAudio]:
+        """Every audio hash held by more than one transcript."""
+        table = archived_transcripts
+        shared = (
+            sa.select(table.c.audio_hash)
+            .where(table.c.audio_hash.is_not(None))
+            .group_by(table.c.audio_hash)
+            .having(sa.func.count() > 1)
+        )
+        query = (
+            sa.select(table.c.audio_hash, table.c.transcript_id)
+            .where(table.c.audio_hash.in_(shared))
+            .order_by(table.c.audio_hash, table.c.created_at, table.c.transcript_id)
+        )
+        groups: dict[str, list[str]] = {}
+        with self.engine.connect() as connection:
+            for row in connection.execute(query):
+                groups.setdefault(row.audio_hash, []).append(row.transcript_id)
+        return [DuplicateAudio(h, tuple(ids)) for h, ids in groups.items()]
+
+    def checkpoint(self, run_key: str) -> Checkpoint | None:
+        query = sa.select(archive_runs).where(archive_runs.c.run_key == run_key)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        fields = row._asdict()
+        fields.pop("updated_at")
+        return Checkpoint(**fields)
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Record `checkpoint` (insert or replace its run's row)."""
+        values = {**checkpoint.__dict__, "updated_at": time.time()}
+        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(archive_runs)
+        update = {k: v for k, v in values.items() if k != "run_key"}
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert.values(**values).on_conflict_do_update(index_elements=["run_key"], set_=update)
+            )
+
+    def forget_checkpoint(self, run_key: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(archive_runs.delete().where(archive_runs.c.run_key == run_key))
