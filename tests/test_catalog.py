@@ -402,6 +402,8 @@ def test_composite_tools_use_other_tools_only_for_the_arguments_that_need_them()
     assert uses == {
         "transcribe": [("upload_file", ["data_base64", "path"])],
         "llm_chat_completion": [("get_transcript", ["transcript_id"])],
+        # It reads transcripts (archived or recent): a token must be allowed to list and read them.
+        "search_archive": [("list_transcripts", []), ("get_transcript", [])],
     }
 
 

@@ -23,6 +23,7 @@ from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import Metrics
+from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import SharedState, build_shared_state
 from aai_mcp.state.store import GatewayStore
 from aai_mcp.upstream import Upstream
@@ -65,10 +66,12 @@ class Gateway:
         """Ephemeral state shared with the other instances (in-process when there is no Redis)."""
         return self.runner.shared
 
-    def use_store(self, store: GatewayStore) -> None:
+    def use_store(self, store: GatewayStore, archive: ArchiveStore | None = None) -> None:
         """Pool the keys of every account configured with several (their state kept in `store`);
-        an account with one key keeps using it as before. Usage is counted into `store` from now on."""
+        an account with one key keeps using it as before. Usage is counted into `store` from now on.
+        With `archive` (the store's transcript archive), tools that read transcripts read it first."""
         self.usage.store = store
+        self.runner.archive = archive
         pools = load_key_pools(self.settings.accounts, self.settings.api_key)
         several = {account: keys for account, keys in pools.items() if len(keys) > 1}
         self.key_pool = KeyPool(several, store, shared=self.shared, metrics=self.metrics) if several else None

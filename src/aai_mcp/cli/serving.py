@@ -92,13 +92,14 @@ def serve(settings: Settings) -> int:
 def _run_http(
     settings: Settings, authenticator: Authenticator, listener: socket.socket, store: SqlStore | None
 ) -> int:
+    from aai_mcp.state.archive_store import ArchiveStore
     from aai_mcp.transports.connections import server_config
     from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
 
     gateway = build_gateway(settings)
     if store is not None:
-        gateway.use_store(store)
+        gateway.use_store(store, ArchiveStore(store.engine))
     draining = draining_for(gateway)
     app = build_http_app(gateway, authenticator, draining)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"

@@ -15,23 +15,44 @@ import sqlalchemy as sa
 MAX_QUERY_WORDS = 16
 MAX_HIT_SPANS = 5
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SQLITE_QUERY = sa.text(
-    "SELECT t.transcript_id, t.created_at, t.utterances, t.words, "
-    "snippet(archived_transcripts_fts, 0, '[', ']', ' … ', 16) AS snippet, "
-    "bm25(archived_transcripts_fts) AS rank "
-    "FROM archived_transcripts_fts JOIN archived_transcripts t ON t.seq = archived_transcripts_fts.rowid "
-    "WHERE archived_transcripts_fts MATCH :match ORDER BY rank, t.transcript_id LIMIT :limit"
+_COLUMNS = "t.transcript_id, t.created_at, t.status, t.upstream_deleted, t.utterances, t.words, "
+# Only the caller's account's rows; the other filters are off when their parameter is NULL.
+_FILTERS = (
+    "t.account = :account AND (CAST(:status AS TEXT) IS NULL OR t.status = :status) "
+    "AND (CAST(:since AS DOUBLE PRECISION) IS NULL OR t.created_at >= :since) "
+    "AND (CAST(:until AS DOUBLE PRECISION) IS NULL OR t.created_at < :until)"
 )
-# ts_rank grows with relevance (bm25 shrinks), so the two orderings agree: best first.
+_SQLITE_QUERY = sa.text(
+    f"SELECT {_COLUMNS}"
+    "snippet(archived_transcripts_fts, 0, '[', ']', ' … ', 16) AS snippet, "
+    # bm25 shrinks with relevance: negated, so rank grows with relevance on both engines.
+    "-bm25(archived_transcripts_fts) AS rank "
+    "FROM archived_transcripts_fts JOIN archived_transcripts t ON t.seq = archived_transcripts_fts.rowid "
+    f"WHERE archived_transcripts_fts MATCH :match AND {_FILTERS} "
+    "ORDER BY rank DESC, t.transcript_id LIMIT :limit OFFSET :offset"
+)
 _POSTGRES_QUERY = sa.text(
-    "SELECT t.transcript_id, t.created_at, t.utterances, t.words, "
+    f"SELECT {_COLUMNS}"
     "ts_headline('english', coalesce(t.text, ''), q, "
     "'StartSel=[, StopSel=], MaxWords=24, MinWords=8, MaxFragments=2, "
     'FragmentDelimiter=" … "\') AS snippet, '
     "ts_rank(t.search_vector, q) AS rank "
     "FROM archived_transcripts t, plainto_tsquery('english', :match) q "
-    "WHERE t.search_vector @@ q ORDER BY rank DESC, t.transcript_id LIMIT :limit"
+    f"WHERE t.search_vector @@ q AND {_FILTERS} "
+    "ORDER BY rank DESC, t.transcript_id LIMIT :limit OFFSET :offset"
 )
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Which rows a search may return: always one account's; optionally by status, created time
+    (epoch seconds, `until` excluded) and the speaker of the utterances that hold the words."""
+
+    account: str
+    status: str | None = None
+    since: float | None = None
+    until: float | None = None
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,28 +72,55 @@ class SearchHit:
     rank: float
     created_at: float | None
     spans: tuple[HitSpan, ...]
+    status: str = "completed"
+    upstream_deleted: bool = False
 
 
 def query_words(query: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(query)][:MAX_QUERY_WORDS]
 
 
-def search_transcripts(connection: sa.Connection, query: str, limit: int) -> list[SearchHit]:
+def search_transcripts(
+    connection: sa.Connection, query: str, limit: int, filters: SearchFilters, offset: int = 0
+) -> list[SearchHit]:
+    """One page of hits (rows `offset` to `offset + limit` of the ranking). A speaker filter keeps the
+    hits with an utterance of that speaker holding the words, so a page may come back shorter."""
     words = query_words(query)
     if not words:
         return []
+    params = {
+        "account": filters.account,
+        "status": filters.status,
+        "since": filters.since,
+        "until": filters.until,
+        "limit": limit,
+        "offset": offset,
+    }
     if connection.dialect.name == "postgresql":
-        rows = connection.execute(_POSTGRES_QUERY, {"match": " ".join(words), "limit": limit})
+        rows = connection.execute(_POSTGRES_QUERY, {**params, "match": " ".join(words)})
     else:
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-        rows = connection.execute(_SQLITE_QUERY, {"match": match, "limit": limit})
-    return [_hit(row, words) for row in rows]
+        rows = connection.execute(_SQLITE_QUERY, {**params, "match": match})
+    hits = [_hit(row, words, filters.speaker) for row in rows]
+    return [hit for hit in hits if filters.speaker is None or hit.spans]
 
 
-def _hit(row: sa.Row[Any], words: list[str]) -> SearchHit:
+def _hit(row: sa.Row[Any], words: list[str], speaker: str | None) -> SearchHit:
     utterances = _decoded(row.utterances)
-    spans = _utterance_spans(utterances, words) if utterances else _word_spans(_decoded(row.words), words)
-    return SearchHit(row.transcript_id, row.snippet, float(row.rank), row.created_at, spans)
+    if speaker is not None:
+        utterances = [u for u in utterances if str(u.get("speaker")) == speaker]
+        spans = _utterance_spans(utterances, words)
+    else:
+        spans = _utterance_spans(utterances, words) if utterances else _word_spans(_decoded(row.words), words)
+    return SearchHit(
+        row.transcript_id,
+        row.snippet,
+        float(row.rank),
+        row.created_at,
+        spans,
+        status=str(row.status),
+        upstream_deleted=bool(row.upstream_deleted),
+    )
 
 
 def _decoded(value: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aai_mcp.state.archive_search import SearchHit, search_transcripts
+from aai_mcp.access.accounts import DEFAULT_ACCOUNT
+from aai_mcp.state.archive_search import SearchFilters, SearchHit, search_transcripts
 from aai_mcp.state.store_schema import archive_runs, archived_transcripts
 
 # Upstream fields the request config keeps: what the transcript was made with, minus anything secret
@@ -52,6 +53,8 @@ class ArchivedTranscript:
     vtt: str | None = None
     audio_hash: str | None = None
     upstream_deleted: bool = False
+    account: str = DEFAULT_ACCOUNT
+    """Whose transcript it is: the account whose key made it (the server's own key: the default)."""
 
     @classmethod
     def from_upstream(cls, transcript: dict[str, Any], **extra: Any) -> ArchivedTranscript:
@@ -136,9 +139,12 @@ class ArchiveStore:
         with self.engine.connect() as connection:
             return {str(found) for found in connection.execute(self._id_query(wanted)).scalars()}
 
-    def get(self, transcript_id: str) -> ArchivedTranscript | None:
+    def get(self, transcript_id: str, account: str | None = None) -> ArchivedTranscript | None:
+        """The transcript kept under `transcript_id`; with `account`, only when it is that account's."""
         columns = [archived_transcripts.c[name] for name in ArchivedTranscript.__dataclass_fields__]
         query = sa.select(*columns).where(archived_transcripts.c.transcript_id == transcript_id)
+        if account is not None:
+            query = query.where(archived_transcripts.c.account == account)
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else ArchivedTranscript(**row._asdict())
@@ -154,11 +160,15 @@ class ArchiveStore:
         with self.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 
-    def search(self, query: str, limit: int = 10) -> list[SearchHit]:
+    def search(
+        self, query: str, limit: int = 10, filters: SearchFilters | None = None, offset: int = 0
+    ) -> list[SearchHit]:
         """Transcripts matching every word of `query`, best first, each with a snippet and the
-        utterances (speaker, start, end in ms) where the words are."""
+        utterances (speaker, start, end in ms) where the words are; one account's only (the default
+        account's when `filters` names none)."""
         with self.engine.connect() as connection:
-            return search_transcripts(connection, query, limit)
+            chosen = filters or SearchFilters(DEFAULT_ACCOUNT)
+            return search_transcripts(connection, query, limit, chosen, offset)
 
     def duplicates(self) -> list[DuplicateAudio]:
         """Every audio hash held by more than one transcript."""

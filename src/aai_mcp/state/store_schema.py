@@ -70,6 +70,9 @@ archived_transcripts = sa.Table(
     sa.Column("first_seen_at", sa.Float, nullable=False),
     sa.Column("last_synced_at", sa.Float, nullable=False),
     sa.Column("upstream_deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Whose transcript it is (the account whose key made it, migration 0005): readers see only theirs.
+    sa.Column("account", sa.String(200), nullable=False, server_default="default"),
+    sa.Index("ix_archived_transcripts_account", "account", "created_at"),
     sqlite_autoincrement=True,
 )
 

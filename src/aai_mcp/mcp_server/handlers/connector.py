@@ -11,10 +11,12 @@ from typing import Any
 
 from aai_mcp.caller_input import ToolInputError
 from aai_mcp.config.settings import Settings
+from aai_mcp.mcp_server.handlers.archived_copies import archived_copy, iso_time
 from aai_mcp.mcp_server.handlers.ask import DELETED_URL, gather_bounded, read_one, unusable
 from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.mcp_server.views.answers import transcript_url
+from aai_mcp.state.archive_search import SearchFilters, SearchHit
 from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.hosts import REGION_HOSTS
@@ -131,20 +133,42 @@ def result(hit: Hit, terms: Terms, url_base: str) -> dict[str, str]:
 
 
 async def search(call: ToolCall) -> dict[str, Any]:
-    """Word-search the recent transcripts; rank by exact-phrase hits, then word hits, then recency."""
-    terms = search_terms(str(call.args["query"]))
-    items = await recent_completed(call)
+    """The archive's hits first (when the server has one: older than upstream keeps), then the recent
+    transcripts' word-search hits it lacks, ranked by exact-phrase hits, then word hits, then recency."""
+    query = str(call.args["query"])
+    terms = search_terms(query)
+    url_base = transcript_url_base(call.settings)
+    archived = archive_results(call, query, url_base)
+    items = [item for item in await recent_completed(call) if str(item["id"]) not in archived]
     hits = await gather_bounded(items, lambda item: count_matches(call, item, terms))
     found = [hit for hit in hits if hit is not None]
     ranked = sorted(found, key=lambda hit: (-hit.phrase_count, -hit.word_count))
-    url_base = transcript_url_base(call.settings)
-    return {"results": [result(hit, terms, url_base) for hit in ranked]}
+    return {"results": [*archived.values(), *(result(hit, terms, url_base) for hit in ranked)]}
+
+
+def archive_results(call: ToolCall, query: str, url_base: str) -> dict[str, dict[str, str]]:
+    """The caller's account's archived transcripts matching `query`, best first, by id."""
+    if call.archive is None:
+        return {}
+    hits = call.archive.search(query, call.settings.search_max_transcripts, SearchFilters(call.account))
+    return {hit.transcript_id: archived_result(hit, url_base) for hit in hits}
+
+
+def archived_result(hit: SearchHit, url_base: str) -> dict[str, str]:
+    when = iso_time(hit.created_at) or "unknown date"
+    kept = "archived; deleted upstream" if hit.upstream_deleted else "archived"
+    return {
+        "id": hit.transcript_id,
+        "title": f"Transcript {hit.transcript_id} — {when[:16].replace('T', ' ')} ({kept}): {hit.snippet}",
+        "url": transcript_url(url_base, hit.transcript_id),
+    }
 
 
 async def fetch(call: ToolCall) -> dict[str, Any]:
-    """One completed transcript; the document view renders it."""
+    """One completed transcript, from the archive when it holds it; the document view renders it."""
     transcript_id = str(call.args["id"])
-    transcript = await read_one(call, transcript_id)
+    archived = archived_copy(call.archive, call.account, transcript_id)
+    transcript = archived or await read_one(call, transcript_id)
     problem = unusable(transcript_id, transcript)
     if problem:
         raise ToolInputError(problem)

@@ -3,6 +3,12 @@ and the upstream calls each makes (its tools declare exactly these in `calls:`).
 
 from __future__ import annotations
 
+from aai_mcp.mcp_server.handlers.archive_reads import (
+    GET_TRANSCRIPT_CALLS,
+    SEARCH_ARCHIVE_CALLS,
+    get_transcript,
+    search_archive,
+)
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
@@ -21,6 +27,8 @@ HANDLERS: dict[str, Handler] = {
     "ask": ask,
     "search": search,
     "fetch": fetch,
+    "search_archive": search_archive,
+    "get_transcript": get_transcript,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -29,4 +37,6 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "ask": ASK_CALLS,
     "search": SEARCH_CALLS,
     "fetch": FETCH_CALLS,
+    "search_archive": SEARCH_ARCHIVE_CALLS,
+    "get_transcript": GET_TRANSCRIPT_CALLS,
 }

@@ -33,6 +33,7 @@ from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import CANCELLED, JOB_FAILED, OK, UNKNOWN_TOOL, Metrics, unregistered_metrics
 from aai_mcp.redaction import Redactor, held_keys
+from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import Upstream, UpstreamError
@@ -73,6 +74,8 @@ class ToolRunner:
         self.redactor = held_keys(settings)
         self.key_pool: KeyPool | None = None
         """The accounts' key pools (set by Gateway.use_store); a pooled account's calls choose keys in it."""
+        self.archive: ArchiveStore | None = None
+        """The transcript archive (set by Gateway.use_store): tools that read transcripts read it first."""
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
@@ -198,6 +201,8 @@ class ToolRunner:
             poller=self.poller,
             progress=progress,
             partition=principal.partition(),
+            archive=self.archive,
+            account=principal.account,
         )
         handler: Handler = HANDLERS[spec.handler] if spec.handler else forward
         try:

@@ -12,6 +12,7 @@ from aai_mcp.upstream import Upstream
 
 if TYPE_CHECKING:
     from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
+    from aai_mcp.state.archive_store import ArchiveStore
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
@@ -30,6 +31,10 @@ class ToolCall:
     progress: ProgressFn = field(default=no_progress)
     partition: str = ""
     """Whose AssemblyAI key this call uses, so shared poll loops never mix callers."""
+    archive: ArchiveStore | None = None
+    """The gateway's transcript archive, when the server has a store."""
+    account: str = "default"
+    """The caller's account: the only one whose archived transcripts it may find."""
 
 
 Handler = Callable[[ToolCall], Awaitable[Any]]

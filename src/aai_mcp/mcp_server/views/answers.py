@@ -6,6 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from aai_mcp.mcp_server.views.archive_answers import archive_note
 from aai_mcp.mcp_server.views.contract import Shaped, ViewContext
 from aai_mcp.mcp_server.views.shaping import compact, slice_text, take_within, token_counts
 
@@ -85,6 +86,10 @@ def document_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     if text_range and text_range["next_offset"] is not None:
         metadata.update(truncated=True, total_chars=len(full))
         text += _truncation_notice(transcript_id, text_range["next_offset"], len(full), bool(utterances))
+    archived = archive_note(payload)
+    if archived:
+        metadata["archive"] = payload["archive"]
+        text = f"[{archived}]\n{text}"
     structured = {
         "id": transcript_id,
         "title": _document_title(transcript_id, payload),

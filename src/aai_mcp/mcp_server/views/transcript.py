@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aai_mcp.mcp_server.views.archive_answers import archive_note
 from aai_mcp.mcp_server.views.contract import Shaped, ViewContext
 from aai_mcp.mcp_server.views.shaping import clock, compact, slice_text, take_within, without_words
 
@@ -51,6 +52,10 @@ def transcript_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         out["error"] = payload.get("error") or "AssemblyAI reported an error without a reason."
     out.update({key: payload[key] for key in WAIT_FIELDS if key in payload})
     notes: list[str] = []
+    archived = archive_note(payload)
+    if archived:
+        out["archive"] = payload["archive"]
+        notes.append(archived)
     if status == "completed":
         _add_content(out, payload, ctx, notes)
     if notes:

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_results_view
+from aai_mcp.mcp_server.views.archive_answers import archive_search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
 from aai_mcp.mcp_server.views.shaping import capped_json, token_counts, without_words
 from aai_mcp.mcp_server.views.transcript import (
@@ -92,4 +93,5 @@ VIEWS: dict[str, View] = {
     "answer": answer_view,
     "search_results": search_results_view,
     "document": document_view,
+    "archive_search_results": archive_search_results_view,
 }

@@ -1,0 +1,118 @@
+"""Reading the gateway's transcript archive (when the server has a store) before upstream, which
+deletes transcripts after 90 days: search_archive, and the archived copy behind get_transcript and
+fetch. Every answer from the archive says so (`archive` in the payload, a note in the text); a caller
+only ever sees its own account's rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aai_mcp.caller_input import ToolInputError
+from aai_mcp.mcp_server.handlers.archived_copies import archived_copy, iso_time
+from aai_mcp.mcp_server.handlers.ask import gather_bounded
+from aai_mcp.mcp_server.handlers.connector import count_matches, recent_completed, search_terms
+from aai_mcp.mcp_server.runtime.forward import forward
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall
+from aai_mcp.state.archive_search import SearchFilters, SearchHit
+
+SEARCH_ARCHIVE_CALLS = frozenset({"list", "word_search"})  # only without a store: recent transcripts
+GET_TRANSCRIPT_CALLS = frozenset({"read"})
+CURSOR_PREFIX = "offset:"
+
+
+async def get_transcript(call: ToolCall) -> Any:
+    """A completed transcript the archive holds comes from the archive (it outlives upstream's 90
+    days); anything else is forwarded as before."""
+    archived = archived_copy(call.archive, call.account, str(call.args["transcript_id"]))
+    return archived if archived is not None else await forward(call)
+
+
+async def search_archive(call: ToolCall) -> dict[str, Any]:
+    """Ranked full-text search of the caller's account's archive; without a store, a word search of
+    the recent transcripts upstream still holds (filters other than the query cannot apply there)."""
+    query = str(call.args["query"])
+    if call.archive is None:
+        return await _recent_search(call, query)
+    limit = int(call.args.get("limit", 10))
+    offset = _offset(call.args.get("cursor"))
+    filters = SearchFilters(
+        account=call.account,
+        status=call.args.get("status"),
+        since=_epoch(call.args.get("created_after"), "created_after"),
+        until=_epoch(call.args.get("created_before"), "created_before"),
+        speaker=call.args.get("speaker"),
+    )
+    if not search_terms(query).words:
+        raise ToolInputError("query has no words to search for.")
+    # One row more than asked says whether another page exists.
+    hits = call.archive.search(query, limit + 1, filters, offset)
+    more = len(hits) > limit or _short_by_speaker(call, query, limit, filters, offset)
+    return {
+        "source": "archive",
+        "results": [_archive_result(hit) for hit in hits[:limit]],
+        "next_cursor": f"{CURSOR_PREFIX}{offset + limit}" if more else None,
+    }
+
+
+def _short_by_speaker(call: ToolCall, query: str, limit: int, filters: SearchFilters, offset: int) -> bool:
+    # A speaker filter drops rows after ranking: whether more rows remain is asked without it.
+    if filters.speaker is None or call.archive is None:
+        return False
+    unfiltered = SearchFilters(filters.account, filters.status, filters.since, filters.until)
+    return len(call.archive.search(query, 1, unfiltered, offset + limit)) > 0
+
+
+def _archive_result(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "transcript_id": hit.transcript_id,
+        "snippet": hit.snippet,
+        "rank": hit.rank,
+        "created": iso_time(hit.created_at),
+        "status": hit.status,
+        "upstream_deleted": hit.upstream_deleted,
+        "hits": [{"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text} for s in hit.spans],
+    }
+
+
+async def _recent_search(call: ToolCall, query: str) -> dict[str, Any]:
+    terms = search_terms(query)
+    items = await recent_completed(call)
+    found = [hit for hit in await gather_bounded(items, lambda i: count_matches(call, i, terms)) if hit]
+    ranked = sorted(found, key=lambda hit: (-hit.phrase_count, -hit.word_count))
+    results: list[dict[str, Any]] = [
+        {
+            "transcript_id": hit.transcript_id,
+            "snippet": "",
+            "rank": float(hit.phrase_count * 1000 + hit.word_count),
+            "created": hit.created or None,
+            "status": "completed",
+            "upstream_deleted": False,
+            "hits": [],
+        }
+        for hit in ranked[: int(call.args.get("limit", 10))]
+    ]
+    return {"source": "upstream", "results": results, "next_cursor": None}
+
+
+def _offset(cursor: Any) -> int:
+    if cursor is None:
+        return 0
+    text = str(cursor)
+    digits = text.removeprefix(CURSOR_PREFIX)
+    if not text.startswith(CURSOR_PREFIX) or not digits.isdigit():
+        raise ToolInputError("cursor is not one this tool gave: pass next_cursor from a previous answer.")
+    return int(digits)
+
+
+def _epoch(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ToolInputError(f"{name} is not an ISO 8601 date or time, e.g. 2026-01-31.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
