@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aai_mcp.state.archive_search import SearchFilters
 from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore, Checkpoint
 from aai_mcp.state.store_sql import SqlStore
 from tests.support.stores import StoreConfig
@@ -96,3 +97,36 @@ def test_a_checkpoint_survives_reopening(store: SqlStore, store_config: StoreCon
     finally:
         reopened.close()
     assert found is not None and (found.cursor_id, found.pages, found.archived) == ("t-5", 4, 30)
+
+
+def test_reads_see_only_the_callers_account(store: SqlStore) -> None:
+    archive = ArchiveStore(store.engine)
+    theirs = ArchivedTranscript(**{**_transcript("t-other", "Their refund call.").row(), "account": "other"})
+    archive.upsert(theirs)
+    archive.upsert(_transcript("t-mine", "My refund call."))
+    assert archive.get("t-other", account="default") is None
+    kept = archive.get("t-other", account="other")
+    assert kept is not None and kept.account == "other"
+    assert [h.transcript_id for h in archive.search("refund", filters=SearchFilters("default"))] == ["t-mine"]
+    assert [h.transcript_id for h in archive.search("refund", filters=SearchFilters("other"))] == ["t-other"]
+    assert [h.transcript_id for h in archive.search("refund")] == ["t-mine"]  # no account: the default's
+
+
+def test_search_filters_by_status_and_created_time(store: SqlStore) -> None:
+    archive = ArchiveStore(store.engine)
+    archive.upsert(_transcript("early", "A refund request.", created=1000))
+    archive.upsert(_transcript("late", "A refund request.", created=5000))
+    failed = ArchivedTranscript(
+        **{**_transcript("failed", "A refund request.", created=3000).row(), "status": "error"}
+    )
+    archive.upsert(failed)
+
+    def ids(**filters: Any) -> set[str]:
+        return {
+            h.transcript_id for h in archive.search("refund", filters=SearchFilters("default", **filters))
+        }
+
+    assert ids() == {"early", "late", "failed"}
+    assert ids(status="completed") == {"early", "late"}
+    assert ids(since=2000) == {"late", "failed"} and ids(until=5000) == {"early", "failed"}
+    assert ids(since=2000, until=4000) == {"failed"}

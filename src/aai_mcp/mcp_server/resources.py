@@ -7,12 +7,13 @@ import logging
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
@@ -21,8 +22,10 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
 from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.caller_input import quoted
 from aai_mcp.gateway import Gateway
+from aai_mcp.mcp_server.handlers.archived_copies import upstream_shape
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.transcript import segments_view, transcript_view
+from aai_mcp.state.archive_store import ArchivedTranscript
 from aai_mcp.upstream import UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path
@@ -109,6 +112,17 @@ SUB_PATHS = {
     "/subtitles.vtt": "vtt",
     "/subtitles.srt": "srt",
 }
+# What the archive keeps of each part (None: not kept, so upstream is asked).
+ARCHIVED_PARTS: dict[str, Callable[[ArchivedTranscript], Any]] = {
+    "": lambda kept: kept.text,
+    "/text": lambda kept: kept.text,
+    "/sentences": lambda kept: kept.sentences,
+    "/paragraphs": lambda kept: kept.paragraphs,
+    "/subtitles.vtt": lambda kept: kept.vtt,
+    "/subtitles.srt": lambda kept: kept.srt,
+}
+ARCHIVE_META = "aai_mcp/archive"
+"""_meta key of a resource read from the archive: {source, upstream_deleted, expired}."""
 LIST_TOOL = "list_transcripts"
 """resources/list mirrors list_transcripts: listing needs its permission."""
 # Long enough to quote any well-formed URI whole (prefix, a 128-character id, the longest suffix).
@@ -292,11 +306,49 @@ class TranscriptResources:
         except MCPError:
             refused(self.caller, "(not-a-resource)")
             raise
+        archived = await self._archived(transcript_id, part)
+        if archived is not None:
+            # Marked in _meta, never in the content: a client reads /text or subtitles as they are.
+            meta = {ARCHIVE_META: upstream_shape(archived)["archive"]}
+            return types.ReadResourceResult(
+                contents=[
+                    types.TextResourceContents(
+                        uri=uri, mime_type=part.mime_type, text=self._from_archive(archived, part), meta=meta
+                    )
+                ]
+            )
         async with self._guarded(part.name, f"Reading {uri} failed"):
             text = await self._read(transcript_id, part)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type=part.mime_type, text=text)]
         )
+
+    async def _archived(self, transcript_id: str, part: Part) -> ArchivedTranscript | None:
+        """The caller's account's completed archived copy when it holds this part (read before upstream,
+        which deletes transcripts after 90 days)."""
+        archive = self.gateway.runner.archive
+        if archive is None:
+            return None
+        account = self.principal.account
+        kept = await anyio.to_thread.run_sync(lambda: archive.get(transcript_id, account=account))
+        if kept is None or kept.status != "completed" or ARCHIVED_PARTS[part.suffix](kept) is None:
+            return None
+        audit.info("token=%s resource=%s outcome=ok source=archive", self.caller, part.name)
+        return kept
+
+    def _from_archive(self, kept: ArchivedTranscript, part: Part) -> str:
+        if part.suffix in ("/subtitles.vtt", "/subtitles.srt"):
+            return str(ARCHIVED_PARTS[part.suffix](kept))
+        if part.suffix in SUB_PATHS:
+            kind = SUB_PATHS[part.suffix]
+            payload = {"id": kept.transcript_id, kind: ARCHIVED_PARTS[part.suffix](kept)}
+            shaped = segments_view(kind)(payload, self._context(f"get_{kind}")).structured
+            return _dumps({key: shaped[key] for key in ("id", "kind", "total", "items")})
+        payload = upstream_shape(kept)
+        if part.suffix == "/text":
+            return str(payload.get("text") or "")
+        shaped = transcript_view(payload, self._context("get_transcript")).structured
+        return _dumps({key: value for key, value in shaped.items() if key != "notes"})
 
     async def _read(self, transcript_id: str, part: Part) -> str:
         if part.suffix not in SUB_PATHS:

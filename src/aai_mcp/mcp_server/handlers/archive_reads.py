@@ -9,13 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+
 from aai_mcp.caller_input import ToolInputError
-from aai_mcp.mcp_server.handlers.archived_copies import archived_copy, iso_time
+from aai_mcp.mcp_server.handlers.archived_copies import archived_copy, iso_time, past_retention
 from aai_mcp.mcp_server.handlers.ask import gather_bounded
 from aai_mcp.mcp_server.handlers.connector import count_matches, recent_completed, search_terms
 from aai_mcp.mcp_server.runtime.forward import forward
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.state.archive_search import SearchFilters, SearchHit
+from aai_mcp.state.archive_store import ArchiveStore
 
 SEARCH_ARCHIVE_CALLS = frozenset({"list", "word_search"})  # only without a store: recent transcripts
 GET_TRANSCRIPT_CALLS = frozenset({"read"})
@@ -25,7 +28,7 @@ CURSOR_PREFIX = "offset:"
 async def get_transcript(call: ToolCall) -> Any:
     """A completed transcript the archive holds comes from the archive (it outlives upstream's 90
     days); anything else is forwarded as before."""
-    archived = archived_copy(call.archive, call.account, str(call.args["transcript_id"]))
+    archived = await archived_copy(call.archive, call.account, str(call.args["transcript_id"]))
     return archived if archived is not None else await forward(call)
 
 
@@ -47,8 +50,9 @@ async def search_archive(call: ToolCall) -> dict[str, Any]:
     if not search_terms(query).words:
         raise ToolInputError("query has no words to search for.")
     # One row more than asked says whether another page exists.
-    hits = call.archive.search(query, limit + 1, filters, offset)
-    more = len(hits) > limit or _short_by_speaker(call, query, limit, filters, offset)
+    archive = call.archive
+    hits = await anyio.to_thread.run_sync(lambda: archive.search(query, limit + 1, filters, offset))
+    more = len(hits) > limit or await _short_by_speaker(archive, query, limit, filters, offset)
     return {
         "source": "archive",
         "results": [_archive_result(hit) for hit in hits[:limit]],
@@ -56,12 +60,14 @@ async def search_archive(call: ToolCall) -> dict[str, Any]:
     }
 
 
-def _short_by_speaker(call: ToolCall, query: str, limit: int, filters: SearchFilters, offset: int) -> bool:
+async def _short_by_speaker(
+    archive: ArchiveStore, query: str, limit: int, filters: SearchFilters, offset: int
+) -> bool:
     # A speaker filter drops rows after ranking: whether more rows remain is asked without it.
-    if filters.speaker is None or call.archive is None:
+    if filters.speaker is None:
         return False
     unfiltered = SearchFilters(filters.account, filters.status, filters.since, filters.until)
-    return len(call.archive.search(query, 1, unfiltered, offset + limit)) > 0
+    return bool(await anyio.to_thread.run_sync(lambda: archive.search(query, 1, unfiltered, offset + limit)))
 
 
 def _archive_result(hit: SearchHit) -> dict[str, Any]:
@@ -72,6 +78,7 @@ def _archive_result(hit: SearchHit) -> dict[str, Any]:
         "created": iso_time(hit.created_at),
         "status": hit.status,
         "upstream_deleted": hit.upstream_deleted,
+        "expired": past_retention(hit.created_at),
         "hits": [{"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text} for s in hit.spans],
     }
 
@@ -89,6 +96,7 @@ async def _recent_search(call: ToolCall, query: str) -> dict[str, Any]:
             "created": hit.created or None,
             "status": "completed",
             "upstream_deleted": False,
+            "expired": False,
             "hits": [],
         }
         for hit in ranked[: int(call.args.get("limit", 10))]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
 from aai_mcp.caller_input import ToolInputError
 from aai_mcp.config.settings import Settings
 from aai_mcp.mcp_server.handlers.archived_copies import archived_copy, iso_time
@@ -138,7 +140,7 @@ async def search(call: ToolCall) -> dict[str, Any]:
     query = str(call.args["query"])
     terms = search_terms(query)
     url_base = transcript_url_base(call.settings)
-    archived = archive_results(call, query, url_base)
+    archived = await archive_results(call, query, url_base)
     items = [item for item in await recent_completed(call) if str(item["id"]) not in archived]
     hits = await gather_bounded(items, lambda item: count_matches(call, item, terms))
     found = [hit for hit in hits if hit is not None]
@@ -146,11 +148,13 @@ async def search(call: ToolCall) -> dict[str, Any]:
     return {"results": [*archived.values(), *(result(hit, terms, url_base) for hit in ranked)]}
 
 
-def archive_results(call: ToolCall, query: str, url_base: str) -> dict[str, dict[str, str]]:
+async def archive_results(call: ToolCall, query: str, url_base: str) -> dict[str, dict[str, str]]:
     """The caller's account's archived transcripts matching `query`, best first, by id."""
-    if call.archive is None:
+    archive = call.archive
+    if archive is None:
         return {}
-    hits = call.archive.search(query, call.settings.search_max_transcripts, SearchFilters(call.account))
+    wanted, filters = call.settings.search_max_transcripts, SearchFilters(call.account)
+    hits = await anyio.to_thread.run_sync(lambda: archive.search(query, wanted, filters))
     return {hit.transcript_id: archived_result(hit, url_base) for hit in hits}
 
 
@@ -167,7 +171,7 @@ def archived_result(hit: SearchHit, url_base: str) -> dict[str, str]:
 async def fetch(call: ToolCall) -> dict[str, Any]:
     """One completed transcript, from the archive when it holds it; the document view renders it."""
     transcript_id = str(call.args["id"])
-    archived = archived_copy(call.archive, call.account, transcript_id)
+    archived = await archived_copy(call.archive, call.account, transcript_id)
     transcript = archived or await read_one(call, transcript_id)
     problem = unusable(transcript_id, transcript)
     if problem:

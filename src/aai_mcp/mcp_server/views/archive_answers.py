@@ -19,7 +19,7 @@ def archive_note(payload: dict[str, Any]) -> str | None:
     marker = payload.get("archive")
     if not isinstance(marker, dict):
         return None
-    if marker.get("upstream_deleted"):
+    if marker.get("upstream_deleted") or marker.get("expired"):
         return (
             "Read from the server's archive: AssemblyAI no longer has this transcript (deleted or expired)."
         )
@@ -50,7 +50,7 @@ def _render(out: dict[str, Any]) -> str:
     where = "archive" if out["source"] == "archive" else "recent transcripts"
     lines = [f"{len(results)} hit(s) in the {where}:"]
     for hit in results:
-        gone = ", deleted upstream (archive only)" if hit["upstream_deleted"] else ""
+        gone = ", gone upstream (archive only)" if hit["upstream_deleted"] or hit["expired"] else ""
         lines.append(f"{hit['transcript_id']}  created {hit.get('created') or '?'}{gone}: {hit['snippet']}")
         lines.extend(_span_line(span) for span in hit["hits"])
     lines.extend(out.get("notes", []))
