@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
+from mcp_types import TextResourceContents
 from pydantic import SecretStr
 
 from aai_mcp.access.principal import Principal
@@ -220,9 +221,11 @@ async def test_transcript_resources_read_the_archive_first_marked_in_meta(archiv
     uri = f"assemblyai://transcripts/{archived.expired.transcript_id}"
     mine = TranscriptResources(archived.gateway, OWNER)
     [whole] = (await mine.read(uri)).contents
+    assert isinstance(whole, TextResourceContents)
     assert whole.meta == {ARCHIVE_META: {"source": "archive", "upstream_deleted": False, "expired": True}}
     assert json.loads(whole.text)["archive"]["expired"] is True
     [text] = (await mine.read(f"{uri}/text")).contents
+    assert isinstance(text, TextResourceContents)
     assert text.text == archived_text(archived.expired) and text.meta is not None
     # Subtitles were not archived: upstream is asked, and it no longer has the transcript.
     with pytest.raises(MCPError):
