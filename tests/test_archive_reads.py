@@ -162,13 +162,13 @@ async def test_search_archive_ranks_hits_with_snippets_and_timestamps(archived: 
 
 async def test_search_archive_puts_the_better_match_first(archived: Archived) -> None:
     word = distinctive_word(record_text(archived.expired))
-    out = (await archived.call("search_archive", {"query": word, "limit": 50})).structured_content
+    out = (await archived.call("search_archive", {"query": word, "max_results": 50})).structured_content
     ranks = [item["rank"] for item in out["results"]]
     assert len(ranks) > 1 and ranks == sorted(ranks, reverse=True)
 
 
 async def test_search_archive_filters_by_speaker_date_and_pages_by_cursor(archived: Archived) -> None:
-    query = {"query": distinctive_word(record_text(archived.expired)), "limit": 50}
+    query = {"query": distinctive_word(record_text(archived.expired)), "max_results": 50}
     everything = (await archived.call("search_archive", query)).structured_content["results"]
     assert len(everything) >= 3, "the word is in several transcripts"
     speakers = {span["speaker"] for hit in everything for span in hit["hits"] if "speaker" in span}
@@ -180,8 +180,12 @@ async def test_search_archive_filters_by_speaker_date_and_pages_by_cursor(archiv
     older = (await archived.call("search_archive", {**query, "created_before": cut})).structured_content
     assert all(hit["created"] < cut[:19] for hit in older["results"])
     assert archived.expired.transcript_id not in {hit["transcript_id"] for hit in older["results"]}
-    first = (await archived.call("search_archive", {**query, "limit": 2})).structured_content
-    second = await archived.call("search_archive", {**query, "limit": 2, "cursor": first["next_cursor"]})
+    failed = await archived.call("search_archive", {**query, "status_filter": "error"})
+    assert failed.structured_content["results"] == []  # only completed transcripts were archived
+    first = (await archived.call("search_archive", {**query, "max_results": 2})).structured_content
+    second = await archived.call(
+        "search_archive", {**query, "max_results": 2, "cursor": first["next_cursor"]}
+    )
     paged = [hit["transcript_id"] for hit in first["results"] + second.structured_content["results"]]
     assert paged == [hit["transcript_id"] for hit in everything[:4]]
 

@@ -46,7 +46,7 @@ async def test_a_bug_is_an_internal_error_with_one_audit_line_and_no_argument_va
     caplog.set_level(logging.DEBUG)
     gateway = build_gateway(make_settings(api_key=None))
     async with Client(build_server(gateway)) as client:
-        result = await client.call_tool("get_transcript", {"transcript_id": "secret-id-1234"})
+        result = await client.call_tool("get_sentences", {"transcript_id": "secret-id-1234"})
     await gateway.aclose()
     details = error_details(result)
     assert (details["kind"], details["retryable"]) == ("internal", False)

@@ -49,6 +49,11 @@ NOT_EXPOSED: dict[tuple[str, str], str] = {
         "completed transcripts and pages with before_id itself."
         for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
     },
+    **{
+        ("search_archive", name): "search_archive searches the gateway's archive; only without one does "
+        "it list recent completed transcripts, paging with before_id itself."
+        for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
+    },
 }
 # Spec-required parameters a handler fills from settings when the caller leaves them out.
 HANDLER_FILLS: dict[tuple[str, str], str] = {

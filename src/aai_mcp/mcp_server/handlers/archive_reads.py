@@ -38,11 +38,11 @@ async def search_archive(call: ToolCall) -> dict[str, Any]:
     query = str(call.args["query"])
     if call.archive is None:
         return await _recent_search(call, query)
-    limit = int(call.args.get("limit", 10))
+    limit = int(call.args.get("max_results", 10))
     offset = _offset(call.args.get("cursor"))
     filters = SearchFilters(
         account=call.account,
-        status=call.args.get("status"),
+        status=call.args.get("status_filter"),
         since=_epoch(call.args.get("created_after"), "created_after"),
         until=_epoch(call.args.get("created_before"), "created_before"),
         speaker=call.args.get("speaker"),
@@ -99,7 +99,7 @@ async def _recent_search(call: ToolCall, query: str) -> dict[str, Any]:
             "expired": False,
             "hits": [],
         }
-        for hit in ranked[: int(call.args.get("limit", 10))]
+        for hit in ranked[: int(call.args.get("max_results", 10))]
     ]
     return {"source": "upstream", "results": results, "next_cursor": None}
 
