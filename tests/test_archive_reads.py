@@ -180,6 +180,9 @@ async def test_search_archive_filters_by_speaker_date_and_pages_by_cursor(archiv
     older = (await archived.call("search_archive", {**query, "created_before": cut})).structured_content
     assert all(hit["created"] < cut[:19] for hit in older["results"])
     assert archived.expired.transcript_id not in {hit["transcript_id"] for hit in older["results"]}
+    paged_by_speaker = await every_page(archived, {**query, "speaker": speaker, "max_results": 2})
+    assert paged_by_speaker == await every_page(archived, {**query, "speaker": speaker})
+    assert len(set(paged_by_speaker)) == len(paged_by_speaker) > 2  # several pages, no hit twice
     failed = await archived.call("search_archive", {**query, "status_filter": "error"})
     assert failed.structured_content["results"] == []  # only completed transcripts were archived
     first = (await archived.call("search_archive", {**query, "max_results": 2})).structured_content
@@ -188,6 +191,19 @@ async def test_search_archive_filters_by_speaker_date_and_pages_by_cursor(archiv
     )
     paged = [hit["transcript_id"] for hit in first["results"] + second.structured_content["results"]]
     assert paged == [hit["transcript_id"] for hit in everything[:4]]
+
+
+async def every_page(archived: Archived, args: dict[str, Any]) -> list[str]:
+    """The transcript ids of every page, following next_cursor (a speaker filter makes short pages)."""
+    ids: list[str] = []
+    cursor: str | None = None
+    for _ in range(100):
+        page = await archived.call("search_archive", {**args, **({"cursor": cursor} if cursor else {})})
+        ids += [hit["transcript_id"] for hit in page.structured_content["results"]]
+        cursor = page.structured_content.get("next_cursor")
+        if cursor is None:
+            return ids
+    raise AssertionError("next_cursor never ran out")
 
 
 async def test_another_accounts_token_finds_and_reads_nothing_of_this_account(archived: Archived) -> None:

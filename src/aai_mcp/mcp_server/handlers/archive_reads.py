@@ -47,27 +47,27 @@ async def search_archive(call: ToolCall) -> dict[str, Any]:
         until=_epoch(call.args.get("created_before"), "created_before"),
         speaker=call.args.get("speaker"),
     )
-    if not search_terms(query).words:
-        raise ToolInputError("query has no words to search for.")
-    # One row more than asked says whether another page exists.
-    archive = call.archive
-    hits = await anyio.to_thread.run_sync(lambda: archive.search(query, limit + 1, filters, offset))
-    more = len(hits) > limit or await _short_by_speaker(archive, query, limit, filters, offset)
+    search_terms(query)  # refuses a query without words, saying what to pass
+    hits, more = await _page(call.archive, query, limit, filters, offset)
     return {
         "source": "archive",
-        "results": [_archive_result(hit) for hit in hits[:limit]],
+        "results": [_archive_result(hit) for hit in hits],
         "next_cursor": f"{CURSOR_PREFIX}{offset + limit}" if more else None,
     }
 
 
-async def _short_by_speaker(
+async def _page(
     archive: ArchiveStore, query: str, limit: int, filters: SearchFilters, offset: int
-) -> bool:
-    # A speaker filter drops rows after ranking: whether more rows remain is asked without it.
+) -> tuple[list[SearchHit], bool]:
+    """Ranked rows offset..offset+limit (fewer with a speaker filter, which drops rows after ranking),
+    and whether rows remain after them. The cursor counts ranked rows, so no hit is shown twice."""
     if filters.speaker is None:
-        return False
+        hits = await anyio.to_thread.run_sync(lambda: archive.search(query, limit + 1, filters, offset))
+        return hits[:limit], len(hits) > limit
+    hits = await anyio.to_thread.run_sync(lambda: archive.search(query, limit, filters, offset))
     unfiltered = SearchFilters(filters.account, filters.status, filters.since, filters.until)
-    return bool(await anyio.to_thread.run_sync(lambda: archive.search(query, 1, unfiltered, offset + limit)))
+    rest = await anyio.to_thread.run_sync(lambda: archive.search(query, 1, unfiltered, offset + limit))
+    return hits, bool(rest)
 
 
 def _archive_result(hit: SearchHit) -> dict[str, Any]:
