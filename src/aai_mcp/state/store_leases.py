@@ -43,8 +43,9 @@ class StoreLeases:
             set_={"holder": holder, "expires_at": values["expires_at"]},
             where=(store_leases.c.expires_at < now) | (store_leases.c.holder == holder),
         )
+        # RETURNING, not rowcount: a row comes back only when inserted or updated, on both engines.
         with self.engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
+            return connection.execute(statement.returning(store_leases.c.name)).first() is not None
 
     def release(self, name: str, holder: str) -> None:
         """Give `name` up when `holder` still holds it."""
