@@ -4,7 +4,6 @@ interrupted. A round that overruns its interval is followed at once by the next 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -12,25 +11,10 @@ import anyio
 
 from aai_mcp.archive.pacing import Sleep
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNIT_SECONDS = {"d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0}
-
-
-def interval_seconds(text: str) -> float:
-    """`1h`, `15m`, `30s`, `1h30m`, `1d` -> seconds; ValueError for anything else or zero."""
-    compact = text.strip().lower()
-    parts = _PART.findall(compact)
-    if not parts or "".join(n + u for n, u in parts) != compact:
-        raise ValueError(f"not a duration like 30s, 15m, 1h or 1h30m: {text!r}")
-    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    if seconds <= 0:
-        raise ValueError("the interval must be more than 0")
-    return seconds
-
 
 async def every(
     interval: float,
-    round_: Callable[[int], Awaitable[None]],
+    round_: Callable[[int], Awaitable[object]],
     *,
     sleep: Sleep = anyio.sleep,
     clock: Callable[[], float] = time.monotonic,
