@@ -110,8 +110,7 @@ def test_every_stops_with_130_on_ctrl_c(history_simulator: ServerProcess, tmp_pa
     store, log = StoreConfig(tmp_path / "data", None), tmp_path / "sync.log"
     run = _sync(history_simulator, store, log, "--every", "1h")
     try:
-        said = lambda: run.poll() is not None or "sync round 1:" in log.read_text()  # noqa: E731
-        wait_until(said, RUN_DEADLINE, "round 1")
+        wait_until(lambda: _said(run, log, "sync round 1:"), RUN_DEADLINE, "round 1")
         assert run.poll() is None, f"--every ended by itself:\n{log.read_text()}"
         run.send_signal(signal.SIGINT)
         assert run.wait(60) == 130
@@ -120,3 +119,7 @@ def test_every_stops_with_130_on_ctrl_c(history_simulator: ServerProcess, tmp_pa
         run.wait(30)
     shown = log.read_text()
     assert "started from now" in shown and "interrupted" in shown
+
+
+def _said(run: subprocess.Popen[bytes], log: Path, text: str) -> bool:
+    return run.poll() is not None or text in log.read_text()
