@@ -13,6 +13,7 @@ from aai_mcp.archive.sync import LEASE_NAME, SYNC_RUN_KEY, SyncBusy, SyncCounts
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.store_leases import StoreLeases
 from aai_mcp.state.store_sql import SqlStore
+from aai_mcp.upstream.errors import UpstreamError
 from tests.support.archive_runs import FakeTime, available, backfill, fetches
 from tests.support.archive_sync import PROCESSING_SECONDS, clocked_simulator, submit, sync_of, upstream_of
 
@@ -127,3 +128,28 @@ def test_a_lease_is_one_holders_until_it_lapses(store: SqlStore) -> None:
     assert leases.holder("job") is not None and not leases.claim("job", "a", 60)
     leases.release("job", "b")
     assert leases.claim("job", "a", 60)
+
+
+async def test_a_round_stopped_mid_way_loses_nothing_and_the_next_fetches_nothing_twice(
+    store: SqlStore,
+) -> None:
+    seeded, clock = clocked_simulator(count=10)
+    archive = ArchiveStore(store.engine)
+    await backfill(seeded, archive, BackfillPlan())
+    new = await submit(seeded, 30)
+    clock.now += PROCESSING_SECONDS + 1
+    stuck = new[15]  # on the second page upward (pages of 10)
+    seeded.simulator.queue_fault("429", count=8, path_prefix=f"/v2/transcript/{stuck}")
+    async with upstream_of(seeded) as upstream:
+        with pytest.raises(UpstreamError, match="429|rate"):
+            await sync_of(upstream, archive, page_size=10, concurrency=1).run()
+        checkpoint = archive.checkpoint(SYNC_RUN_KEY)
+        assert checkpoint is not None and checkpoint.cursor_id == new[9]  # page 1 done, page 2 not
+        held_at_stop = set(archive.all_ids()) & set(new)
+        assert set(new[:10]) <= held_at_stop and stuck not in held_at_stop
+        assert StoreLeases(store.engine).holder(LEASE_NAME) is None  # released on the way out
+        resumed = await sync_of(upstream, archive, page_size=10, concurrency=1).run()
+    assert resumed.already == len(held_at_stop) - 10 and resumed.new == 30 - len(held_at_stop)
+    assert set(new) <= set(archive.all_ids())
+    counts = fetches(seeded.simulator)
+    assert counts[stuck] == 9 and all(counts[i] == 1 for i in new if i != stuck)

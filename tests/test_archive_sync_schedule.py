@@ -82,3 +82,19 @@ def test_the_command_says_when_another_sync_holds_the_lease(
         assert ArchiveStore(store.engine).checkpoint("sync") is not None
     finally:
         store.close()
+
+
+@pytest.mark.anyio
+async def test_a_round_stopped_by_upstream_says_so_and_returns_1(
+    store: SqlStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeded, sim_clock = clocked_simulator(count=5)
+    archive = ArchiveStore(store.engine)
+    await backfill(seeded, archive, BackfillPlan())
+    await submit(seeded, 3)
+    sim_clock.now += PROCESSING_SECONDS + 1
+    seeded.simulator.queue_fault("429", count=8, path_prefix="/v2/transcript/")  # a fetch, in a group
+    async with upstream_of(seeded) as upstream:
+        assert await sync_round(sync_of(upstream, archive, concurrency=1), 2) == 1
+    said = capsys.readouterr().err
+    assert "sync round 2:" in said and "the next sync goes on from the checkpoint" in said

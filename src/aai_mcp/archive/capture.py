@@ -73,16 +73,27 @@ class Fetcher:
 async def each_at_most(
     concurrency: int, items: list[dict[str, Any]], work: Callable[[dict[str, Any]], Awaitable[None]]
 ) -> None:
-    """Run `work` on every item, `concurrency` at a time; the first failure cancels the rest."""
+    """Run `work` on every item, `concurrency` at a time; the first failure cancels the rest and is
+    raised as itself."""
     limiter = anyio.Semaphore(concurrency)
 
     async def one(item: dict[str, Any]) -> None:
         async with limiter:
             await work(item)
 
-    async with anyio.create_task_group() as group:
-        for item in items:
-            group.start_soon(one, item)
+    try:
+        async with anyio.create_task_group() as group:
+            for item in items:
+                group.start_soon(one, item)
+    except BaseExceptionGroup as failed:
+        # The first failure cancelled the rest: callers handle it as the error it is (an UpstreamError
+        # says "run again"), not as a group their `except` clauses would miss.
+        raise first_of(failed) from failed
+
+
+def first_of(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return first_of(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def created_at(item: dict[str, Any]) -> datetime | None:
