@@ -16,8 +16,9 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from aai_mcp.archive.sync import SYNC_RUN_KEY
+from aai_mcp.archive.sync import LEASE_NAME, SYNC_RUN_KEY
 from aai_mcp.state.archive_store import ArchiveStore, Checkpoint
+from aai_mcp.state.store_leases import StoreLeases
 from aai_mcp.state.store_schema import archived_transcripts
 from tests.support.servers import SIM_KEY, ServerProcess, simulator_env, standalone_simulator, wait_until
 from tests.support.stores import StoreConfig
@@ -119,6 +120,11 @@ def test_every_stops_with_130_on_ctrl_c(history_simulator: ServerProcess, tmp_pa
         run.wait(30)
     shown = log.read_text()
     assert "started from now" in shown and "interrupted" in shown
+    opened = store.open()
+    try:  # no lease left behind: a cron sync right after runs
+        assert StoreLeases(opened.engine).holder(LEASE_NAME) is None
+    finally:
+        opened.close()
 
 
 def _said(run: subprocess.Popen[bytes], log: Path, text: str) -> bool:
