@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from aai_mcp.archive.backfill import BackfillPlan
-from aai_mcp.archive.sync import LEASE_NAME, SYNC_RUN_KEY, SyncBusy, SyncCounts
+from aai_mcp.archive.sync import LEASE_NAME, LEASE_SECONDS, SYNC_RUN_KEY, LeaseLost, SyncBusy, SyncCounts
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.store_leases import StoreLeases
 from aai_mcp.state.store_sql import SqlStore
@@ -153,3 +153,31 @@ async def test_a_round_stopped_mid_way_loses_nothing_and_the_next_fetches_nothin
     assert set(new) <= set(archive.all_ids())
     counts = fetches(seeded.simulator)
     assert counts[stuck] == 9 and all(counts[i] == 1 for i in new if i != stuck)
+
+
+async def test_a_sync_whose_lease_lapsed_and_was_taken_stops_at_the_next_page(store: SqlStore) -> None:
+    seeded, clock = clocked_simulator(count=10)
+    archive = ArchiveStore(store.engine)
+    await backfill(seeded, archive, BackfillPlan())
+    await submit(seeded, 30)
+    clock.now += PROCESSING_SECONDS + 1
+    lease_now = [1000.0]
+    leases = StoreLeases(store.engine, clock=lambda: lease_now[0])
+    time = FakeTime()
+
+    async def stall_then_lose_the_lease(seconds: float) -> None:
+        await time.sleep(seconds)
+        if len(time.slept) == 5:  # on page 1: this sync stalls past its lease, another takes it
+            lease_now[0] += LEASE_SECONDS + 1
+            assert leases.claim(LEASE_NAME, "other-host:1:ffff", LEASE_SECONDS)
+
+    async with upstream_of(seeded) as upstream:
+        sync = sync_of(upstream, archive, time, page_size=10, concurrency=1)
+        sync.leases = leases
+        sync.pacer.sleep = stall_then_lose_the_lease
+        with pytest.raises(LeaseLost, match="other-host"):
+            await sync.run()
+    holder = leases.holder(LEASE_NAME)
+    assert holder is not None and holder.holder == "other-host:1:ffff"  # ours gone, theirs kept
+    checkpoint = archive.checkpoint(SYNC_RUN_KEY)
+    assert checkpoint is not None and checkpoint.pages == 1  # it stopped before a second page
