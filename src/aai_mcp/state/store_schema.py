@@ -89,6 +89,23 @@ archive_runs = sa.Table(
     sa.Column("finished_at", sa.Float, nullable=True),
 )
 
+# Transcripts a sync listed while queued or processing: the next sync stores them once finished.
+archive_pending = sa.Table(
+    "archive_pending",
+    metadata,
+    sa.Column("transcript_id", sa.String(100), primary_key=True),
+    sa.Column("seen_at", sa.Float, nullable=False),
+)
+
+# One holder per name until expires_at (renewed while it works): a crashed holder's lease lapses.
+store_leases = sa.Table(
+    "store_leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
 # Objects the migrations create for one engine only, which SQLAlchemy Core cannot describe: the
 # schema comparison (tests/test_store.py, Alembic's autogenerate) leaves them out.
 ENGINE_SPECIFIC_TABLE_PREFIX = "archived_transcripts_fts"
