@@ -98,9 +98,8 @@ async def test_a_stopped_run_resumes_without_loss_or_fetching_twice(store: SqlSt
         if progress.archived == 130:
             raise Stop
 
-    with pytest.raises(BaseExceptionGroup) as stopped:
+    with pytest.raises(Stop):  # itself, not in a group: the CLI's `except` clauses see it
         await backfill(seeded, archive, plan, report=crash_after_130)
-    assert stopped.group_contains(Stop)
     stored = archive.count()  # 130, or one more the next fetch finished before the crash reached it
     assert 130 <= stored <= 131
     checkpoint = archive.checkpoint(plan.run_key())

@@ -214,6 +214,18 @@ def test_a_bad_origin_gets_403_on_every_route(
     assert answer.json()["error"]["code"] == "invalid_origin"
 
 
+def test_the_team_proxy_refuses_a_bad_host_or_origin_in_its_own_shape(base_url: str, own_host: str) -> None:
+    path = "/v1/assemblyai/v2/transcript"
+    bad_host = raw_request(base_url, "GET", path, mcp_headers("evil.example"))
+    assert bad_host.status == 421
+    assert bad_host.json() == {"error": "Invalid Host header", "code": "invalid_host"}
+    bad_origin = raw_request(
+        base_url, "GET", path, [*mcp_headers(own_host), ("Origin", "https://evil.example")]
+    )
+    assert bad_origin.status == 403 and bad_origin.json()["code"] == "invalid_origin"
+    assert isinstance(bad_origin.json()["error"], str)
+
+
 def test_the_trailing_slash_redirect_never_echoes_a_bad_host(base_url: str, own_host: str) -> None:
     refused = raw_request(base_url, "POST", "/messages", mcp_headers("127.0.0.1:80@evil.com"), "{}")
     assert refused.status == 421 and "location" not in refused.headers

@@ -16,15 +16,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-import anyio
-
-from aai_mcp.archive.pacing import Pacer, paced_get
-from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore, Checkpoint
-from aai_mcp.upstream.client import Upstream, decode_json, decode_text
-from aai_mcp.upstream.errors import UpstreamError
-
-LIST_PATH = "/v2/transcript"
-FETCHABLE = ("completed", "error")
+from aai_mcp.archive.capture import FINISHED, Fetcher, Views, created_at, each_at_most
+from aai_mcp.archive.pacing import Pacer
+from aai_mcp.state.archive_store import ArchiveStore, Checkpoint
+from aai_mcp.upstream.client import Upstream
 
 
 @dataclass(frozen=True)
@@ -43,6 +38,10 @@ class BackfillPlan:
     concurrency: int = 4
     refresh: bool = False
     """Fetch and store again transcripts the archive already holds."""
+
+    @property
+    def views(self) -> Views:
+        return Views(self.sentences, self.paragraphs, self.subtitles)
 
     @property
     def upward(self) -> bool:
@@ -88,13 +87,15 @@ class Backfill:
     report: Report = lambda _progress, _page: None
     progress: Progress = field(default_factory=Progress)
 
+    @property
+    def fetcher(self) -> Fetcher:
+        return Fetcher(self.upstream, self.pacer, self.plan.views)
+
     async def run(self) -> Progress:
         checkpoint = self._start()
         cursor = checkpoint.cursor_id or (self.plan.after_id if self.plan.upward else self.plan.before_id)
         while True:
-            body = decode_json(
-                await paced_get(self.upstream, self.pacer, LIST_PATH, self._list_params(cursor))
-            )
+            body = await self.fetcher.page(self._list_params(cursor))
             items: list[dict[str, Any]] = body.get("transcripts") or []
             wanted, stop = self._select(items)
             await self._store_all(wanted)
@@ -146,7 +147,7 @@ class Backfill:
                 continue
             if (day is not None and self.plan.until is not None and day > self.plan.until) or item.get(
                 "status"
-            ) not in FETCHABLE:
+            ) not in FINISHED:
                 self.progress.skipped += 1
                 continue
             wanted.append(item)
@@ -163,53 +164,16 @@ class Backfill:
         held = set() if self.plan.refresh else self.archive.archived_ids(i["id"] for i in items)
         self.progress.already += len(held)
         todo = [i for i in items if i["id"] not in held]
-        limiter = anyio.Semaphore(self.plan.concurrency)
-
-        async def one(item: dict[str, Any]) -> None:
-            async with limiter:
-                await self._store(item)
-
-        async with anyio.create_task_group() as group:
-            for item in todo:
-                group.start_soon(one, item)
+        await each_at_most(self.plan.concurrency, todo, self._store)
 
     async def _store(self, item: dict[str, Any]) -> None:
-        try:
-            transcript = await self._fetch(item)
-        except UpstreamError as exc:
-            if exc.status != 404:
-                raise
+        transcript = await self.fetcher.transcript(item)
+        if transcript is None:
             self.progress.gone += 1  # deleted or expired between the list and the fetch
             return
         self.archive.upsert(transcript)
         self.progress.archived += 1
         self.report(self.progress, False)
-
-    async def _fetch(self, item: dict[str, Any]) -> ArchivedTranscript:
-        path = f"{LIST_PATH}/{item['id']}"
-        body = decode_json(await paced_get(self.upstream, self.pacer, path))
-        extra: dict[str, Any] = {
-            "created_at": _epoch(created_at(item)),
-            "completed_at": _epoch(completed_at(item)),
-        }
-        if body.get("status") == "completed":
-            extra.update(await self._views(path))
-        return ArchivedTranscript.from_upstream(body, **extra)
-
-    async def _views(self, path: str) -> dict[str, Any]:
-        views: dict[str, Any] = {}
-        if self.plan.sentences:
-            views["sentences"] = decode_json(await paced_get(self.upstream, self.pacer, f"{path}/sentences"))[
-                "sentences"
-            ]
-        if self.plan.paragraphs:
-            views["paragraphs"] = decode_json(
-                await paced_get(self.upstream, self.pacer, f"{path}/paragraphs")
-            )["paragraphs"]
-        if self.plan.subtitles:
-            for kind in ("srt", "vtt"):
-                views[kind] = decode_text(await paced_get(self.upstream, self.pacer, f"{path}/{kind}"))
-        return views
 
     def _record_page(self, checkpoint: Checkpoint, cursor: str | None) -> None:
         self.progress.pages += 1
@@ -220,26 +184,3 @@ class Backfill:
         checkpoint.skipped = self.progress.skipped
         self.archive.save_checkpoint(checkpoint)
         self.report(self.progress, True)
-
-
-def created_at(item: dict[str, Any]) -> datetime | None:
-    return _upstream_time(item.get("created"))
-
-
-def completed_at(item: dict[str, Any]) -> datetime | None:
-    return _upstream_time(item.get("completed"))
-
-
-def _upstream_time(value: Any) -> datetime | None:
-    """Upstream's list times have no zone; they are UTC."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _epoch(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()

@@ -1,21 +1,24 @@
 """`aai-mcp archive backfill`: copy AssemblyAI's transcripts into the store (SQLite under the data
-directory, or PostgreSQL at AAI_MCP_DATABASE_URL), resumable.
+directory, or PostgreSQL at AAI_MCP_DATABASE_URL), resumable. `aai-mcp archive sync`: the new and newly
+finished ones since the last sync, once or `--every` interval.
 
-Exit codes: 0 done, 1 stopped by upstream or the store (run again to resume), 2 the configuration is
-wrong, 130 interrupted (Ctrl-C; run again to resume).
+Exit codes: 0 done (sync: also when another sync held the lease), 1 stopped by upstream or the store
+(run again to resume), 2 the configuration is wrong, 130 interrupted (Ctrl-C; run again to resume).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aai_mcp.config.archive_options import BackfillOptions
+from aai_mcp.config.archive_options import BackfillOptions, SyncOptions
 from aai_mcp.config.settings import Settings
 
 if TYPE_CHECKING:
     from aai_mcp.archive.backfill import BackfillPlan
+    from aai_mcp.archive.sync import Sync
     from aai_mcp.state.store_sql import SqlStore
     from aai_mcp.upstream.client import Upstream
 
@@ -39,6 +42,15 @@ def plan_of(options: BackfillOptions) -> BackfillPlan:
 
 
 def run_backfill(options: BackfillOptions, settings: Settings) -> int:
+    return _in_store(settings, lambda store: _backfill_into(store, options, settings))
+
+
+def run_sync(options: SyncOptions, settings: Settings) -> int:
+    return _in_store(settings, lambda store: _sync_into(store, options, settings))
+
+
+def _in_store(settings: Settings, work: Callable[[SqlStore], int]) -> int:
+    """Open the store, run `work` in it, close it; the store's failures as exit codes."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from aai_mcp.state.engines import StoreConfigError
@@ -49,13 +61,13 @@ def run_backfill(options: BackfillOptions, settings: Settings) -> int:
     try:
         store = open_store(settings.data_dir, settings.database_url, os.environ)
     except (StoreConfigError, SchemaMismatch) as exc:
-        return _error(str(exc), 2)
+        return error(str(exc), 2)
     except SQLAlchemyError as exc:
-        return _error(f"cannot reach the store: {failure_reason(exc)}", 1)
+        return error(f"cannot reach the store: {failure_reason(exc)}", 1)
     try:
-        return _backfill_into(store, options, settings)
+        return work(store)
     except SQLAlchemyError as exc:
-        return _error(f"the store failed: {failure_reason(exc)}; run again to resume", 1)
+        return error(f"the store failed: {failure_reason(exc)}; run again to resume", 1)
     finally:
         store.close()
 
@@ -74,7 +86,7 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
     print(f"aai-mcp archive: backfill into {store.shown}", file=sys.stderr, flush=True)
 
     async def work() -> int:
-        async with _upstream(settings) as upstream:
+        async with upstream_of(settings) as upstream:
             backfill = Backfill(
                 upstream, ArchiveStore(store.engine), plan, Pacer(options.max_per_second), display
             )
@@ -83,22 +95,79 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
             try:
                 display.finish(await backfill.run())
             except UpstreamError as exc:
-                return _error(f"{exc}; run again to resume from page {backfill.progress.pages}", 1)
+                return error(f"{exc}; run again to resume from page {backfill.progress.pages}", 1)
             return 0
 
     try:
         return anyio.run(work)
     except KeyboardInterrupt:
-        return _error("interrupted; run the same command again to resume", 130)
+        return error("interrupted; run the same command again to resume", 130)
 
 
-def _upstream(settings: Settings) -> Upstream:
+def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int:
+    import anyio
+
+    from aai_mcp.archive.capture import Views
+    from aai_mcp.archive.pacing import Pacer
+    from aai_mcp.archive.schedule import every
+    from aai_mcp.archive.sync import Sync, SyncPlan
+    from aai_mcp.state.archive_store import ArchiveStore
+    from aai_mcp.state.store_leases import StoreLeases
+
+    views = Views(options.sentences, options.paragraphs, options.subtitles)
+    plan = SyncPlan(views, options.page_size, options.concurrency)
+    print(f"aai-mcp archive: sync into {store.shown}", file=sys.stderr, flush=True)
+
+    async def work() -> int:
+        async with upstream_of(settings) as upstream:
+            pacer = Pacer(options.max_per_second)
+            sync = Sync(upstream, ArchiveStore(store.engine), StoreLeases(store.engine), plan, pacer)
+            interval = options.every_seconds
+            if interval is None:
+                return await sync_round(sync, 0)
+            await every(interval, lambda number: sync_round(sync, number))
+            return 0
+
+    try:
+        return anyio.run(work)
+    except KeyboardInterrupt:
+        return error("interrupted; the next sync goes on from the checkpoint", 130)
+
+
+async def sync_round(sync: Sync, number: int) -> int:
+    """Run one round and say what it did; 0 also when another sync held the lease (its work is
+    being done), 1 when upstream stopped it. Round 0: the only one (no --every)."""
+    from aai_mcp.archive.sync import LeaseLost, SyncBusy
+    from aai_mcp.upstream.errors import UpstreamError
+
+    name = "sync" if number == 0 else f"sync round {number}"
+    try:
+        counts = await sync.run()
+    except SyncBusy as busy:
+        print(f"aai-mcp archive: {name}: {busy}", file=sys.stderr, flush=True)
+        return 0
+    except (UpstreamError, LeaseLost) as exc:
+        return error(f"{name}: {exc}; the next sync goes on from the checkpoint", 1)
+    start = ""
+    if counts.started_from_now:
+        start = "; first sync on an empty archive: started from now (archive backfill copies the past)"
+    print(
+        f"aai-mcp archive: {name}: {counts.new} new, {counts.completed} newly completed, "
+        f"{counts.pending} still pending, {counts.already} already archived, {counts.failed} failed, "
+        f"{counts.gone} gone{start}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0
+
+
+def upstream_of(settings: Settings) -> Upstream:
     from aai_mcp.gateway import simulator_transport
     from aai_mcp.upstream.client import Upstream
 
     return Upstream(settings, transport=simulator_transport(settings) if settings.simulated else None)
 
 
-def _error(message: str, code: int) -> int:
+def error(message: str, code: int) -> int:
     print(f"\naai-mcp archive: {message}", file=sys.stderr, flush=True)
     return code

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from aai_mcp import __version__
 from aai_mcp.cli.flags import Command, Group, loaded_from
 from aai_mcp.cli.flags import build_parser as build_command_parser
-from aai_mcp.config.archive_options import BackfillOptions
+from aai_mcp.config.archive_options import BackfillOptions, SyncOptions
 from aai_mcp.config.command_options import (
     ClientConfigOptions,
     InspectOptions,
@@ -111,6 +111,12 @@ def run_archive(loaded: Loaded) -> int:
     from aai_mcp.cli.archive_admin import run_backfill
 
     return run_backfill(loaded.of(BackfillOptions), loaded.of(Settings))
+
+
+def run_archive_sync(loaded: Loaded) -> int:
+    from aai_mcp.cli.archive_admin import run_sync
+
+    return run_sync(loaded.of(SyncOptions), loaded.of(Settings))
 
 
 def run_token(loaded: Loaded) -> int:
@@ -215,12 +221,20 @@ COMMANDS: tuple[Command, ...] = (
         (Group(BackfillOptions), Group(Settings, only=STORE | UPSTREAM | {"retry_backoff_seconds"})),
         run_archive,
     ),
+    Command(
+        "archive sync",
+        "Store the transcripts new or newly completed since the last sync (a checkpoint in the store), "
+        "once or --every interval; one sync at a time (a lease in the store), a second one says so and "
+        "exits 0.",
+        (Group(SyncOptions), Group(Settings, only=STORE | UPSTREAM | {"retry_backoff_seconds"})),
+        run_archive_sync,
+    ),
 )
 PARENTS = {
     "token": "Mint, inspect and revoke scoped access tokens.",
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
-    "archive": "The transcript archive in the store: backfill it from AssemblyAI.",
+    "archive": "The transcript archive in the store: backfill it from AssemblyAI, then sync it.",
 }
 
 

@@ -1,4 +1,5 @@
-"""Which AssemblyAI key a proxied request is sent with: the one seam the key pool will replace."""
+"""Which AssemblyAI key a proxied request is sent with when its account has no pool (one key, or a
+passthrough caller's own); pooled accounts choose through upstream/pooled_send.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aai_mcp.proxy.allowlist import Target
 
 def upstream_key(principal: Principal, target: Target, settings: Settings) -> str:
     """The caller's own key in passthrough mode, else its account's, else the server's key (the
-    simulator's when none is set). `target` is unused until the pool's affinity needs it."""
+    simulator's when none is set). `target` is unused: affinity matters only within a pool."""
     del target
     if principal.api_key is not None:
         return principal.api_key.get_secret_value()

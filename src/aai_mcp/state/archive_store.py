@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.state.archive_search import SearchFilters, SearchHit, search_transcripts
-from aai_mcp.state.store_schema import archive_runs, archived_transcripts
+from aai_mcp.state.store_schema import archive_pending, archive_runs, archived_transcripts
 
 # Upstream fields the request config keeps: what the transcript was made with, minus anything secret
 # (the webhook's auth value never comes back from upstream; the audio URL may be a signed link).
@@ -213,3 +213,33 @@ class ArchiveStore:
     def forget_checkpoint(self, run_key: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(archive_runs.delete().where(archive_runs.c.run_key == run_key))
+
+    def newest_id(self) -> str | None:
+        """The archived transcript created last (where a first sync starts)."""
+        table = archived_transcripts
+        query = (
+            sa.select(table.c.transcript_id)
+            .where(table.c.created_at.is_not(None))
+            .order_by(table.c.created_at.desc(), table.c.seq.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar()
+
+    def add_pending(self, ids: Iterable[str]) -> None:
+        """Remember transcripts seen unfinished (queued, processing) for a later sync."""
+        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(archive_pending)
+        rows = [{"transcript_id": i, "seen_at": time.time()} for i in dict.fromkeys(ids)]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(insert.values(rows).on_conflict_do_nothing())
+
+    def pending_ids(self) -> list[str]:
+        query = sa.select(archive_pending.c.transcript_id).order_by(archive_pending.c.seen_at)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def drop_pending(self, transcript_id: str) -> None:
+        table = archive_pending
+        with self.engine.begin() as connection:
+            connection.execute(table.delete().where(table.c.transcript_id == transcript_id))

@@ -70,7 +70,7 @@ archived_transcripts = sa.Table(
     sa.Column("first_seen_at", sa.Float, nullable=False),
     sa.Column("last_synced_at", sa.Float, nullable=False),
     sa.Column("upstream_deleted", sa.Boolean, nullable=False, server_default=sa.false()),
-    # Whose transcript it is (the account whose key made it, migration 0005): readers see only theirs.
+    # Whose transcript it is (the account whose key made it, migration 0006): readers see only theirs.
     sa.Column("account", sa.String(200), nullable=False, server_default="default"),
     sa.Index("ix_archived_transcripts_account", "account", "created_at"),
     sqlite_autoincrement=True,
@@ -90,6 +90,23 @@ archive_runs = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
+)
+
+# Transcripts a sync listed while queued or processing: the next sync stores them once finished.
+archive_pending = sa.Table(
+    "archive_pending",
+    metadata,
+    sa.Column("transcript_id", sa.String(100), primary_key=True),
+    sa.Column("seen_at", sa.Float, nullable=False),
+)
+
+# One holder per name until expires_at (renewed while it works): a crashed holder's lease lapses.
+store_leases = sa.Table(
+    "store_leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )
 
 # Objects the migrations create for one engine only, which SQLAlchemy Core cannot describe: the

@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from aai_mcp.proxy import PROXY_PREFIX
+
 logger = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -188,10 +190,11 @@ class HostCheck:
         else:
             status, code, message = refusal
             # Closed: after a request framed two ways, what follows on the connection is not trusted.
-            body = {"error": {"code": code, "message": message}}
-            await JSONResponse(body, status_code=status, headers={"Connection": "close"})(
-                scope, receive, send
-            )
+            await JSONResponse(
+                refusal_body(scope["path"], code, message),
+                status_code=status,
+                headers={"Connection": "close"},
+            )(scope, receive, send)
 
     def _refusal(self, headers: list[tuple[bytes, bytes]]) -> tuple[int, str, str] | None:
         if _values(headers, b"content-length") and _values(headers, b"transfer-encoding"):
@@ -208,3 +211,11 @@ class HostCheck:
             logger.debug("refused a request with an Origin header that is not allowed")
             return 403, "invalid_origin", "Invalid Origin header"
         return None
+
+
+def refusal_body(path: str, code: str, message: str) -> dict[str, object]:
+    """The team proxy answers in AssemblyAI's own shape (a message both official SDKs show, the code
+    beside it: proxy/refusals.py); every other route in the gateway's `{"error": {code, message}}`."""
+    if path == PROXY_PREFIX or path.startswith(PROXY_PREFIX + "/"):
+        return {"error": message, "code": code}
+    return {"error": {"code": code, "message": message}}
