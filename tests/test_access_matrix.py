@@ -123,21 +123,21 @@ def token_allows(case: Case, target: ToolSpec, other: ToolSpec) -> bool:
     return case.token != "outside" or other.name != target.name
 
 
+def usable(case: Case, target: ToolSpec, other: ToolSpec) -> bool:
+    """Offered and allowed, with every tool it always uses (a `uses` entry without `when`)."""
+    filters = case.server(target)
+    needed = [other] + [CATALOG.tools[use.tool] for use in other.uses if not use.when]
+    return all(offered_by_server(filters, tool) and token_allows(case, target, tool) for tool in needed)
+
+
 def expected_outcome(case: Case, spec: ToolSpec) -> str:
     if case.token in REFUSED_CODES:
         return "unauthorized"
-    if not offered_by_server(case.server(spec), spec):
-        return "unknown"
-    return "unknown" if not token_allows(case, spec, spec) else "allowed"
+    return "allowed" if usable(case, spec, spec) else "unknown"
 
 
 def expected_listing(case: Case, spec: ToolSpec) -> set[str]:
-    filters = case.server(spec)
-    return {
-        other.name
-        for other in CATALOG.tools.values()
-        if offered_by_server(filters, other) and token_allows(case, spec, other)
-    }
+    return {other.name for other in CATALOG.tools.values() if usable(case, spec, other)}
 
 
 # --- minimal valid arguments from a JSON schema ----------------------------------------------------
