@@ -13,37 +13,20 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from aai_mcp.access import Scopes
 from aai_mcp.access.tokens import mint
 from bench import common
-from bench.upload import MIB, last_upload, test_file, warm_page_cache
+from bench.upload import MIB, curl_upload, last_upload, test_file, warm_page_cache
 from tests.support import servers
 from tests.support.servers import SIM_KEY
 
 TARGET_RSS_MB = 100.0
 PROXY = "/v1/assemblyai"
 SECRET = "bench-proxy-signing-secret-0123456789abcdef"
-
-
-def curl_upload(url: str, credential: str, path: Path) -> float:
-    """POST the file streamed from disk (-T), as a developer's script would."""
-    curl = shutil.which("curl")
-    if curl is None:
-        raise SystemExit("curl is missing: apt-get install -y curl")
-    started = time.perf_counter()
-    subprocess.run(
-        [curl, "-sS", "--fail", "-o", "/dev/null", "-X", "POST", "-T", str(path), "-H", "Expect:",
-         "-H", f"Authorization: {credential}", "-H", "Content-Type: application/octet-stream",
-         f"{url}/v2/upload"],
-        check=True,
-    )  # fmt: skip
-    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         for index in range(args.rounds):
             for who in ("direct", "proxy") if index % 2 == 0 else ("proxy", "direct"):
                 if who == "direct":
-                    times[who].append(curl_upload(sim.base_url, SIM_KEY, path))
+                    times[who].append(curl_upload(sim.base_url, path))
                 else:
-                    times[who].append(curl_upload(aai.base_url + PROXY, token, path))
+                    times[who].append(curl_upload(aai.base_url + PROXY, path, token))
                 _check(last_upload(sim.base_url), size)
         peak = common.proc_status_kib(aai.pid, "VmHWM") / 1024
     direct, proxied = common.median(times["direct"]), common.median(times["proxy"])

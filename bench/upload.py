@@ -52,17 +52,18 @@ def test_file(size_mib: int, directory: Path) -> Path:
     return path
 
 
-def curl_upload(sim_url: str, path: Path) -> float:
-    """POST the file with curl, streamed (-T): curl 7.88 refuses `--data-binary @file` for 1 GiB
-    ("option --data-binary: out of memory"), and -T reads the file as it sends, like aai-mcp."""
+def curl_upload(url: str, path: Path, credential: str = SIM_KEY) -> float:
+    """POST the file to `url`/v2/upload with curl, streamed (-T): curl 7.88 refuses `--data-binary
+    @file` for 1 GiB ("option --data-binary: out of memory"), and -T reads the file as it sends,
+    like aai-mcp."""
     curl = shutil.which("curl")
     if curl is None:
         raise SystemExit("curl is missing: apt-get install -y curl")
     started = time.perf_counter()
     subprocess.run(
         [curl, "-sS", "--fail", "-o", "/dev/null", "-X", "POST", "-T", str(path), "-H", "Expect:",
-         "-H", f"Authorization: {SIM_KEY}", "-H", "Content-Type: application/octet-stream",
-         f"{sim_url}/v2/upload"],
+         "-H", f"Authorization: {credential}", "-H", "Content-Type: application/octet-stream",
+         f"{url}/v2/upload"],
         check=True,
     )  # fmt: skip
     return time.perf_counter() - started

@@ -6,19 +6,12 @@ store cannot be reached or the key had no state, 2 the configuration is wrong.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
 
+from aai_mcp.cli.store_session import with_store
 from aai_mcp.config.settings import Settings
 from aai_mcp.state.store import KeyState
-
-if TYPE_CHECKING:
-    from aai_mcp.state.store_sql import SqlStore
-
-T = TypeVar("T")
 
 
 def list_keys(settings: Settings) -> int:
@@ -28,7 +21,7 @@ def list_keys(settings: Settings) -> int:
         pools = load_key_pools(settings.accounts, settings.api_key)
     except AccountsError as exc:
         return _error(str(exc), 2)
-    states = _with_store(settings, lambda store: store.key_states())
+    states = with_store("keys", settings, lambda store: store.key_states())
     if states is None:
         return 1
     now = time.time()
@@ -39,7 +32,7 @@ def list_keys(settings: Settings) -> int:
 
 
 def enable_key(settings: Settings, name: str) -> int:
-    enabled = _with_store(settings, lambda store: store.enable_key(name))
+    enabled = with_store("keys", settings, lambda store: store.enable_key(name))
     if enabled is None:
         return 1
     if not enabled:
@@ -80,32 +73,6 @@ def _shown_state(state: KeyState | None, now: float) -> str:
     if state is not None and state.cooling_until is not None and state.cooling_until > now:
         return f"cooling down for {int(state.cooling_until - now) + 1} s"
     return "usable"
-
-
-def _with_store(settings: Settings, use: Callable[[SqlStore], T]) -> T | None:
-    """`use` on the store; None (the reason printed, never a password) when it cannot be opened."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from aai_mcp.state.engines import StoreConfigError
-    from aai_mcp.state.store import failure_reason
-    from aai_mcp.state.store_migrations import SchemaMismatch
-    from aai_mcp.state.store_sql import open_store
-
-    try:
-        store = open_store(settings.data_dir, settings.database_url, os.environ)
-    except (StoreConfigError, SchemaMismatch) as exc:
-        _error(str(exc), 1)
-        return None
-    except SQLAlchemyError as exc:
-        _error(f"cannot open the store: {failure_reason(exc)}", 1)
-        return None
-    try:
-        return use(store)
-    except SQLAlchemyError as exc:
-        _error(f"the store {store.shown} failed: {failure_reason(exc)}", 1)
-        return None
-    finally:
-        store.close()
 
 
 def _error(message: str, code: int) -> int:

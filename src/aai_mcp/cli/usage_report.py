@@ -7,13 +7,13 @@ Exit codes: 0 shown, 1 the store cannot be read, 2 the options are wrong.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
 from aai_mcp.access.quota_gate import month_start
+from aai_mcp.cli.store_session import with_store
 from aai_mcp.config.command_options import UsageOptions
 from aai_mcp.config.settings import Settings
 from aai_mcp.state.store import UsageTotals
@@ -26,7 +26,7 @@ def show_usage(options: UsageOptions, settings: Settings) -> int:
         since = period_start(options.since, time.time())
     except ValueError as exc:
         return _error(str(exc), 2)
-    totals = _read(settings, since, options.team)
+    totals = with_store("usage", settings, lambda store: store.usage_totals(since, options.team))
     if totals is None:
         return 1
     if options.team is not None and not totals:
@@ -45,31 +45,6 @@ def period_start(since: str, now: float) -> float:
         return datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
     except ValueError:
         raise ValueError(f"--since {since}: not a date (YYYY-MM-DD), month, or a span like 7d") from None
-
-
-def _read(settings: Settings, since: float, team: str | None) -> list[UsageTotals] | None:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from aai_mcp.state.engines import StoreConfigError
-    from aai_mcp.state.store import failure_reason
-    from aai_mcp.state.store_migrations import SchemaMismatch
-    from aai_mcp.state.store_sql import open_store
-
-    try:
-        store = open_store(settings.data_dir, settings.database_url, os.environ)
-    except (StoreConfigError, SchemaMismatch) as exc:
-        _error(str(exc), 1)
-        return None
-    except SQLAlchemyError as exc:
-        _error(f"cannot open the store: {failure_reason(exc)}", 1)
-        return None
-    try:
-        return store.usage_totals(since, team)
-    except SQLAlchemyError as exc:
-        _error(f"the store {store.shown} failed: {failure_reason(exc)}", 1)
-        return None
-    finally:
-        store.close()
 
 
 def _as_table(since: float, totals: list[UsageTotals]) -> str:

@@ -17,7 +17,7 @@ from aai_mcp.proxy.keys import upstream_key
 from aai_mcp.proxy.list_pages import page_links_rewrite
 from aai_mcp.proxy.metering import MeteredSend, admit, readable_encodings
 from aai_mcp.proxy.pooled import forward_pooled
-from aai_mcp.proxy.refusals import Refused
+from aai_mcp.proxy.refusals import Refused, unreachable
 from aai_mcp.proxy.relay import request_body, upstream_request
 from aai_mcp.proxy.whole_answers import relay_answer
 
@@ -85,10 +85,7 @@ class ProxyApp:
         try:
             response = await upstream.send_streaming(target.host, request)
         except httpx.TransportError as exc:
-            # No path: it holds transcript ids, which are the caller's data.
-            log.warning("proxy: %s to %s failed: %s", scope["method"], target.host, type(exc).__name__)
-            message = f"AssemblyAI's {target.host} host could not be reached or did not answer in time."
-            await Refused(502, "upstream_unreachable", message).response()(scope, receive, send)
+            await unreachable(scope["method"], target.host, exc, log).response()(scope, receive, send)
             return
         try:
             await relay_answer(response, send, rewrite)

@@ -15,7 +15,7 @@ from aai_mcp.access.principal import Principal
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.allowlist import Target
 from aai_mcp.proxy.list_pages import Rewrite
-from aai_mcp.proxy.refusals import Refused
+from aai_mcp.proxy.refusals import Refused, unreachable
 from aai_mcp.proxy.relay import has_body, read_body, request_body, upstream_request
 from aai_mcp.proxy.whole_answers import relay_answer
 from aai_mcp.upstream.affinity import UPLOAD, followed_resource, records_resources
@@ -60,10 +60,7 @@ async def forward_pooled(
         await Refused(503, "no_usable_key", exc.message, exc.retry_after).response()(scope, receive, send)
         return
     except httpx.TransportError as exc:
-        # No path: it holds transcript ids, which are the caller's data.
-        log.warning("proxy: %s to %s failed: %s", scope["method"], target.host, type(exc).__name__)
-        message = f"AssemblyAI's {target.host} host could not be reached or did not answer in time."
-        await Refused(502, "upstream_unreachable", message).response()(scope, receive, send)
+        await unreachable(scope["method"], target.host, exc, log).response()(scope, receive, send)
         return
     try:
         recorded = records_resources(target.host, scope["method"], target.path)

@@ -6,6 +6,7 @@ the proxy's machine-readable code sits beside it, where neither SDK looks."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 from starlette.responses import JSONResponse
@@ -35,3 +36,11 @@ class Refused(Exception):
             headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
         body = {"error": self.message, "code": self.code}
         return JSONResponse(body, status_code=self.status, headers=headers or None)
+
+
+def unreachable(method: str, host: str, exc: Exception, log: logging.Logger) -> Refused:
+    """The 502 for a request whose upstream host failed to answer, logged without its path (it
+    holds transcript ids, the caller's data) and without httpx's text (it names the URL)."""
+    log.warning("proxy: %s to %s failed: %s", method, host, type(exc).__name__)
+    message = f"AssemblyAI's {host} host could not be reached or did not answer in time."
+    return Refused(502, "upstream_unreachable", message)
