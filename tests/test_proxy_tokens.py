@@ -3,6 +3,7 @@ AssemblyAI key unless passthrough mode says so; refusals in one JSON shape, noth
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
@@ -144,3 +145,18 @@ def test_token_mint_grants_the_proxy_only_with_the_flag() -> None:
 
     assert minted_scopes().allows_proxy() is not None
     assert minted_scopes("--proxy").allows_proxy() is None
+
+
+async def test_every_proxied_call_writes_one_audit_line_without_ids(caplog: pytest.LogCaptureFixture) -> None:
+    gateway = proxy_gateway(RecordingUpstream())
+    caplog.set_level(logging.INFO, logger="aai_mcp.audit")
+    async with proxy_client(gateway) as client:
+        await client.get(f"{PROXY}/v2/transcript/tid-secret-123", headers={"authorization": proxy_token()})
+        await client.get(f"{PROXY}/v2/transcript/tid-secret-123", headers={"authorization": "Bearer nope"})
+        await client.request("BREW", f"{PROXY}/v2/transcript", headers={"authorization": proxy_token()})
+    lines = [r.getMessage() for r in caplog.records if r.name == "aai_mcp.audit"]
+    assert len(lines) == 3, lines
+    assert "proxy=GET api:/v2/transcript/{} status=200" in lines[0] and "token=" in lines[0]
+    assert "token=unauthenticated proxy=unknown status=401" in lines[1]
+    assert "proxy=unknown status=404" in lines[2] and "BREW" not in lines[2]
+    assert not any("tid-secret-123" in line for line in lines)

@@ -50,6 +50,8 @@ class Target:
     host: HostName
     path: str
     effect: Effect
+    route: str = ""
+    """The allowlist's template of the path (`{}` for an id): what logs may show of the call."""
 
 
 def resolve(method: str, path: str) -> Target | None:
@@ -61,7 +63,7 @@ def resolve(method: str, path: str) -> Target | None:
     for host, allowed_method, template, effect in ALLOWED:
         prefix = HOST_PREFIXES[host]
         if allowed_method == method and _matches(prefix + template, segments):
-            return Target(host, path[len(prefix) :], effect)
+            return Target(host, path[len(prefix) :], effect, prefix + template)
     return None
 
 

@@ -4,9 +4,10 @@ forward -> observe (usage)."""
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from aai_mcp.access.principal import Authenticator, Principal
 from aai_mcp.access.quota_gate import Admission
@@ -24,6 +25,7 @@ from aai_mcp.proxy.whole_answers import relay_answer
 PROXY_PREFIX = "/v1/assemblyai"
 NOTHING_HELD = Admission()
 log = logging.getLogger("aai_mcp.proxy")
+audit = logging.getLogger("aai_mcp.audit")
 
 
 class ProxyApp:
@@ -34,10 +36,39 @@ class ProxyApp:
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        seen = {"caller": "unauthenticated", "route": "unknown"}
+        if scope["type"] != "http":
+            await self._call(scope, receive, send, seen)
+            return
+        started, answered = time.monotonic(), [0]
+
+        async def noted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered[0] = message["status"]
+            await send(message)
+
+        try:
+            await self._call(scope, receive, noted, seen)
+        finally:
+            # One line per proxied call, as per tool call: who, which route (its template: the path's
+            # ids are the caller's data; `unknown` when it is not one), the status (0: none answered).
+            audit.info(
+                "token=%s proxy=%s status=%d duration_ms=%.0f",
+                seen["caller"],
+                seen["route"],
+                answered[0],
+                (time.monotonic() - started) * 1000,
+            )
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send, seen: dict[str, str]) -> None:
+        """Handle one request; `seen` gets the caller's id and the route as they become known."""
         try:
             principal = self._authenticate(scope)
+            seen["caller"] = principal.id
             authorize(principal, None)
             target = _route(scope)
+            # The method only once the allowlist matched it: before, it is any text the caller sent.
+            seen["route"] = f"{scope['method']} {target.host}:{target.route}"
             authorize(principal, target.effect)
             admitted = await self._admit(principal, target)
         except Refused as refused:
