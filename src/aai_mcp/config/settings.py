@@ -131,6 +131,13 @@ class Settings(BaseSettings):
         description="Link base of search/fetch results (the transcript id is appended; https, ending "
         "in /). Default: the region's REST address, https://api.assemblyai.com/v2/transcript/.",
     )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The gateway's address as AssemblyAI and people's browsers reach it (http(s), no "
+        "query), e.g. https://aai.example.com: the base of webhook and upload-link URLs. Unset: "
+        "neither is offered.",
+    )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
     )
@@ -354,6 +361,12 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith(REDIS_SCHEMES):
             raise ValueError("must start with " + ", ".join(REDIS_SCHEMES))
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        # One spelling, so callers join paths with f"{public_url}/webhooks/..." and never get "//".
+        return value.rstrip("/") if value else value
 
     @field_validator("upload_roots", mode="before")
     @classmethod
