@@ -98,21 +98,24 @@ class DeliveryWorker:
                 logger.warning("delivery: the store failed (%s); trying again", failure_reason(exc))
                 await anyio.sleep(idle_seconds)
 
-    async def drain(self) -> None:
+    async def drain(self, idle_seconds: float = 1.0) -> None:
         """Deliver until no row for these destinations is pending (each one delivered or dead),
-        waiting out the retries' backoff."""
+        waiting out the retries' backoff and other workers' leases."""
         while True:
             if await self.run_once():
                 continue
             due = await anyio.to_thread.run_sync(self.outbox.next_due, list(self.destinations))
             if due is None:
                 return
-            await anyio.sleep(max(0.0, due - self.clock()) + 0.01)
+            await anyio.sleep(self._wait_for(due, idle_seconds))
 
     async def _idle_wait(self, idle_seconds: float) -> float:
         due = await anyio.to_thread.run_sync(self.outbox.next_due, list(self.destinations))
-        if due is None:
-            return idle_seconds
+        return idle_seconds if due is None else self._wait_for(due, idle_seconds)
+
+    def _wait_for(self, due: float, idle_seconds: float) -> float:
+        # At most idle_seconds: a row another worker holds is due at its lease's end, but that worker
+        # usually finishes it long before.
         return min(idle_seconds, max(0.01, due - self.clock()))
 
     async def _deliver(self, item: Claimed) -> None:
