@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -55,6 +55,8 @@ class Gateway:
     in_process_app: ASGIApp | None = field(default=None)
     """The ASGI app that stands in for AssemblyAI when the transport is one (the built-in simulator):
     the streaming proxy opens its WebSocket sessions on it instead of the network."""
+    companions: list[Callable[[], AbstractAsyncContextManager[None]]] = field(default_factory=list)
+    """Background work that runs while the server runs (the delivery worker, when the store is open)."""
 
     @property
     def metrics(self) -> Metrics:
@@ -79,8 +81,11 @@ class Gateway:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """What runs beside the server: shared state upkeep, and hearing the key pool's news."""
-        async with self.shared.running():
+        """What runs beside the server: shared state upkeep, the companions, and hearing the key pool's
+        news."""
+        async with self.shared.running(), AsyncExitStack() as stack:
+            for companion in self.companions:
+                await stack.enter_async_context(companion())
             if self.key_pool is None:
                 yield
                 return
