@@ -74,7 +74,9 @@ def deliveries_of(engine: sa.Engine, settings: Settings, env: Mapping[str, str] 
     return Deliveries(DeliveryOutbox(engine), tuple(configured_destinations(settings, env)))
 
 
-def archive_store_of(engine: sa.Engine, settings: Settings) -> ArchiveStore:
+def archive_store_of(
+    engine: sa.Engine, settings: Settings, env: Mapping[str, str] | None = None
+) -> ArchiveStore:
     """The archive on `engine`, enqueueing a delivery of each newly archived transcript (the one way
     commands and the server open it, so no capture path forgets to)."""
-    return ArchiveStore(engine, on_new=deliveries_of(engine, settings).on_archived)
+    return ArchiveStore(engine, on_new=deliveries_of(engine, settings, env).on_archived)
