@@ -47,7 +47,7 @@ def _export(store: SqlStore, source: RowSource, options: ExportOptions) -> int:
         count = _export_to_file(store, source, options, options.out)
     seconds = time.monotonic() - started
     print(
-        f"aai-mcp archive: exported {count} {source.name} rows as {options.format} in {seconds:.1f} s",
+        f"aai-mcp archive: exported {count} {source.name} rows as {options.format} in {seconds:.3f} s",
         file=sys.stderr,
         flush=True,
     )
