@@ -29,7 +29,7 @@ BATCH = 500
 
 
 def _transcript(n: int, utterances: int) -> dict[str, Any]:
-    turns = [
+    turns: list[dict[str, Any]] = [
         {"speaker": "AB"[i % 2], "start": i * 4000, "end": i * 4000 + 3500, "confidence": 0.9,
          "text": " ".join(WORDS[(n + i + k) % len(WORDS)] for k in range(14)).capitalize() + "."}
         for i in range(utterances)
