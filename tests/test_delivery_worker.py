@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 import orjson
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from aai_mcp.delivery.destinations import Destination
 from aai_mcp.delivery.retry_policy import RetryPolicy, retry_after_seconds
@@ -130,6 +131,24 @@ async def test_logs_name_the_destination_never_its_url_or_secret(
     assert "to crm" in logged and "delivered" in logged
     for secret in ("hunter2", "t0ken-in-path", "q-secret", "receiver.invalid", SECRET):
         assert secret not in logged
+
+
+async def test_a_store_failure_while_recording_leaves_the_row_to_its_lease(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker, outbox, clock = _worker(store, lambda _r: httpx.Response(200))
+    outbox.enqueue("k", "s", {}, ["crm"])
+
+    def failing(*_args: object) -> bool:
+        raise OperationalError("UPDATE delivery_outbox", None, Exception("server closed the connection"))
+
+    monkeypatch.setattr(outbox, "delivered", failing)
+    assert await worker.run_once() == 1  # no exception: the batch goes on
+    monkeypatch.undo()
+    assert await worker.run_once() == 0  # still leased
+    clock.now += worker.lease_seconds + 1
+    assert await worker.run_once() == 1
+    assert outbox.counts() == {"pending": 0, "delivered": 1, "dead": 0}
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:

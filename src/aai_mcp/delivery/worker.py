@@ -119,8 +119,17 @@ class DeliveryWorker:
         return min(idle_seconds, max(0.01, due - self.clock()))
 
     async def _deliver(self, item: Claimed) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from aai_mcp.state.store import failure_reason
+
         outcome = await self._send(item, self.destinations[item.destination])
-        await anyio.to_thread.run_sync(self._record, item, outcome)
+        try:
+            await anyio.to_thread.run_sync(self._record, item, outcome)
+        except SQLAlchemyError as exc:
+            # Handled here, inside the batch's task group (it would reach run() as an exception group):
+            # the row keeps its lease, which lapses, and it is tried again then.
+            logger.warning("delivery %s: the store failed (%s)", item.event_id, failure_reason(exc))
 
     async def _send(self, item: Claimed, destination: Destination) -> Outcome:
         body = event_body(item)
