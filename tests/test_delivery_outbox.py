@@ -58,6 +58,10 @@ def test_one_event_per_kind_and_subject(store: SqlStore) -> None:
     assert deliveries.enqueue_delivery("extraction.completed", "t-1:support_qa:v1", {"risk": True}) is None
     assert deliveries.enqueue_delivery("extraction.completed", "t-1:support_qa:v2", {"risk": False})
     assert deliveries.outbox.counts()["pending"] == 2
+    with store.engine.connect() as connection, connection.begin() as transaction:
+        assert deliveries.enqueue_delivery("extraction.completed", "t-2:sales:v1", {}, connection)
+        transaction.rollback()  # the result was not stored: neither is its delivery
+    assert deliveries.outbox.counts()["pending"] == 2
 
 
 def test_a_claimed_row_is_no_one_elses_until_its_lease_lapses(store: SqlStore) -> None:

@@ -44,10 +44,16 @@ class Deliveries:
     outbox: DeliveryOutbox
     destinations: tuple[str, ...]
 
-    def enqueue_delivery(self, kind: str, subject_id: str, payload: Any) -> str | None:
+    def enqueue_delivery(
+        self, kind: str, subject_id: str, payload: Any, connection: sa.Connection | None = None
+    ) -> str | None:
         """Deliver `payload` (JSON-able) as a `kind` event about `subject_id` to every destination;
-        the event id, None when no destination is configured. For extraction results: kind
-        "extraction.completed", subject_id "<transcript id>:<kit>", payload the stored result."""
+        the event id, None when no destination is configured or the subject was enqueued before. For
+        extraction results: kind "extraction.completed", subject_id "<transcript id>:<kit>:<version>"
+        (a new version when the result changes), payload the stored result. With `connection`, inside
+        the caller's transaction (the one that stores the result), so neither is kept without the other."""
+        if connection is not None:
+            return self.outbox.enqueue_in(connection, kind, subject_id, payload, self.destinations)
         return self.outbox.enqueue(kind, subject_id, payload, self.destinations)
 
     def on_archived(self, connection: sa.Connection, transcript: ArchivedTranscript) -> None:
