@@ -1,10 +1,13 @@
 """The delivery commands end to end, on SQLite and PostgreSQL, with a real receiver on loopback:
-`archive deliver --drain` delivers through injected 500s, `archive redeliver` lists dead letters and
-replays them by id or all, and `aai-mcp serve` (store open) runs the worker by itself. Nothing shows a
+`archive deliver --drain` delivers through injected 500s, two of them at once share the outbox,
+`archive redeliver` lists dead letters and replays them by id or all, and `aai-mcp serve` (store
+open) runs the worker by itself. Nothing shows a
 destination's URL or secret."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -113,3 +116,23 @@ def test_serve_runs_the_delivery_worker(store_config: StoreConfig) -> None:
     finally:
         store.close()
     _secrets_absent(logs, base_url)
+
+
+def test_two_deliver_processes_share_the_outbox(store_config: StoreConfig) -> None:
+    receiver = Receiver(
+        SECRET, lambda event_id, tries: "500" if tries == 0 and event_id[-1] in "0369" else None
+    )
+    with serve_app_in_thread(receiver.app()) as base_url:
+        env = _env(store_config, base_url)
+        _archive(store_config, env, 40)
+        command = [sys.executable, "-m", "aai_mcp", "archive", "deliver", "--drain"]
+        processes = [
+            subprocess.Popen(command, env=clean_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        said = [process.communicate(timeout=300)[1].decode() for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], said
+    assert receiver.most_in_flight == 1
+    assert len(receiver.accepted) == 40 and set(receiver.accepted.values()) == {1}
+    for text in said:
+        _secrets_absent(text, base_url)
