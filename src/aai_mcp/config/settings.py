@@ -138,6 +138,25 @@ class Settings(BaseSettings):
         "query), e.g. https://aai.example.com: the base of webhook and upload-link URLs. Unset: "
         "neither is offered.",
     )
+    webhook_auth_header_name: str = Field(
+        "X-AAI-MCP-Webhook-Secret",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Header AssemblyAI sends with the gateway's completion webhooks (its value: "
+        "webhook_auth_header_value).",
+    )
+    webhook_auth_header_value: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="Secret the gateway gives AssemblyAI for its webhooks and checks on each one. With "
+        "public_url, it turns on webhook capture at {public_url}/webhooks/assemblyai.",
+    )
+    webhook_auto: bool = Field(
+        True,
+        description="create_transcript and transcribe set the gateway's webhook when capture is on "
+        "(never over a webhook_url the caller gave).",
+    )
+    webhook_wait_poll_seconds: float = Field(
+        30.0, gt=0, description="Interval between safety-net polls of a transcript whose webhook is expected."
+    )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
     )
