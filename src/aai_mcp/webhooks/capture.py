@@ -19,6 +19,7 @@ from typing import Literal
 import anyio
 import httpx
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from sqlalchemy.exc import SQLAlchemyError
 
 from aai_mcp.archive.capture import UNFINISHED, Fetcher, Views
@@ -76,7 +77,7 @@ class WebhookCapture:
         self._fetcher = Fetcher(upstream, Pacer(max_per_second), views)
         self._limit = anyio.Semaphore(concurrency)
         self._sleep = sleep
-        self._send, self._receive = anyio.create_memory_object_stream[str](QUEUE_SIZE)
+        self._send: MemoryObjectSendStream[str] | None = None
         self._in_flight: set[str] = set()
         self.settled = anyio.Event()
         """Set (and replaced) each time a capture ends, stored or given up: tests await it."""
@@ -86,8 +87,11 @@ class WebhookCapture:
         self.archive.add_pending([transcript_id])
 
     def hand_off(self, transcript_id: str) -> None:
-        """Capture `transcript_id` soon (it is pending already, so a full queue loses nothing)."""
+        """Capture `transcript_id` soon (it is pending already, so a full queue, or a capture not
+        running, loses nothing: the next start's sweep or `archive sync` takes it)."""
         try:
+            if self._send is None:
+                raise anyio.ClosedResourceError
             self._send.send_nowait(transcript_id)
         except (anyio.WouldBlock, anyio.ClosedResourceError):
             log.warning("webhook capture queue full: %s left pending for archive sync", transcript_id)
@@ -95,13 +99,17 @@ class WebhookCapture:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Capture in the background; first, every transcript left pending (a crash, a last try)."""
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._work, group)
-            group.start_soon(self._sweep)
-            try:
-                yield
-            finally:
-                group.cancel_scope.cancel()
+        send, receive = anyio.create_memory_object_stream[str](QUEUE_SIZE)
+        with send, receive:
+            async with anyio.create_task_group() as group:
+                self._send = send
+                group.start_soon(self._work, receive, group)
+                group.start_soon(self._sweep)
+                try:
+                    yield
+                finally:
+                    self._send = None
+                    group.cancel_scope.cancel()
 
     async def _sweep(self) -> None:
         try:
@@ -110,8 +118,8 @@ class WebhookCapture:
         except SQLAlchemyError as exc:
             log.warning("webhook capture could not read the pending list at start: %s", type(exc).__name__)
 
-    async def _work(self, group: TaskGroup) -> None:
-        async for transcript_id in self._receive:
+    async def _work(self, receive: MemoryObjectReceiveStream[str], group: TaskGroup) -> None:
+        async for transcript_id in receive:
             if transcript_id not in self._in_flight:  # upstream may send one webhook twice
                 self._in_flight.add(transcript_id)
                 group.start_soon(self._capture, transcript_id)

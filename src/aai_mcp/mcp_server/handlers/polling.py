@@ -190,25 +190,29 @@ class TranscriptPoller:
     ) -> None:
         """Poll while this instance holds the lease; otherwise relay what the holder announces."""
         while not watch.finished and (remaining := deadline - time.monotonic()) > 0:
-            pause = min(watch.interval * random.uniform(0.8, 1.2), remaining)
             if await lease.lead(self._lease_ttl):
                 await _poll(lease, transcript_id, watch)
                 await _report(watch, started, deadline, progress)
                 if watch.finished:
                     return
+                pause = self._pause(watch) * random.uniform(0.8, 1.2)
                 with anyio.move_on_after(max(0.0, min(pause, deadline - time.monotonic()))):
                     await watch.woken.wait()
                 watch.woken = anyio.Event()
-                watch.interval = self._next_interval(watch)
-            elif _relay(await lease.observe(pause), watch):
-                await _report(watch, started, deadline, progress)
+            else:
+                news = await lease.observe(min(watch.interval * random.uniform(0.8, 1.2), remaining))
+                if _relay(news, watch):
+                    await _report(watch, started, deadline, progress)
 
-    def _next_interval(self, watch: _Watch) -> float:
-        """Backing off to the longest interval; a transcript that will announce itself by webhook
-        (it carries the gateway's) is polled only as a safety net, at the webhook interval."""
+    def _pause(self, watch: _Watch) -> float:
+        """Until the next poll: backing off to the longest interval; a transcript that will announce
+        itself by webhook (it carries the gateway's) is polled only as a safety net, at the webhook
+        interval (the webhook wakes the loop at once)."""
         if self._webhook is not None and (watch.latest or {}).get("webhook_url") == self._webhook.url:
             return self._webhook.interval
-        return min(watch.interval * 1.5, self._max_interval)
+        pause = watch.interval
+        watch.interval = min(watch.interval * 1.5, self._max_interval)
+        return pause
 
 
 async def _poll(lease: PollLease, transcript_id: str, watch: _Watch) -> None:
