@@ -14,14 +14,18 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from aai_mcp.gateway import build_gateway
+from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.simulator.webhooks import WebhookSender
 from aai_mcp.webhooks.submission import WEBHOOK_PATH
 from tests.support import text_of
 from tests.support.archive_runs import fetches
 from tests.support.archive_sync import PROCESSING_SECONDS
+from tests.support.redis import RedisServer
 from tests.support.stores import StoreConfig
-from tests.support.webhook_rig import HEADER, PUBLIC_URL, SECRET, Rig, webhook_rig
+from tests.support.webhook_rig import HEADER, PUBLIC_URL, SECRET, Rig, webhook_rig, webhook_settings
 
 pytestmark = pytest.mark.anyio
 AUDIO = "https://calls.example.com/call.wav"
@@ -85,41 +89,63 @@ async def test_the_gateways_webhook_is_set_only_when_configured_and_never_over_t
     assert SECRET not in shown and SECRET not in caplog.text
 
 
+# A safety-net interval far past the tests' deadline: only the webhook can end the wait in time.
+NEVER = {"webhook_wait_poll_seconds": 3000, "wait_max_seconds": 3000}
+
+
+async def polls_until_woken(rig: Rig, runner: ToolRunner) -> int:
+    """Create a transcript through `runner`, wait for it there, let it complete (the simulator sends
+    its webhook to `rig`'s gateway); the wait's upstream polls."""
+    created = await runner.call("create_transcript", {"audio_url": AUDIO})
+    assert not created.is_error
+    transcript_id = rig.simulator.transcripts.newest_first()[0].transcript_id
+    polled, done = anyio.Event(), anyio.Event()
+    outcome: dict[str, Any] = {}
+    polls = 0
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        nonlocal polls
+        polls += 1  # the wait reports after each of its polls
+        polled.set()
+
+    async def wait() -> None:
+        args = {"transcript_id": transcript_id, "timeout_seconds": 3000}
+        outcome["result"] = await runner.call("wait_for_transcript", args, progress)
+        done.set()
+
+    sender = WebhookSender(rig.simulator.webhooks, rig.simulator.status_of, httpx.ASGITransport(rig.app))
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group, sender.running():
+            group.start_soon(wait)
+            await polled.wait()  # the first poll saw it queued
+            rig.clock.now += PROCESSING_SECONDS + 1  # it completes; the simulator sends the webhook
+            await done.wait()
+    result = outcome["result"]
+    assert not result.is_error and (result.structured_content or {}).get("status") == "completed"
+    record = rig.simulator.transcripts.get(transcript_id)
+    assert record is not None and record.webhook_status_code == 202
+    return polls
+
+
 async def test_a_waiter_wakes_on_the_webhook_instead_of_the_next_poll(tmp_path: Path) -> None:
-    # A safety-net interval far past the test's deadline: only the webhook can end the wait in time.
-    async with sqlite_rig(tmp_path, webhook_wait_poll_seconds=3000, wait_max_seconds=3000) as rig:
-        created = await rig.gateway.runner.call("create_transcript", {"audio_url": AUDIO})
-        assert not created.is_error
-        transcript_id = rig.simulator.transcripts.newest_first()[0].transcript_id
-        polled, done = anyio.Event(), anyio.Event()
-        outcome: dict[str, Any] = {}
-        polls = 0
-
-        async def progress(value: float, total: float | None, message: str | None) -> None:
-            nonlocal polls
-            polls += 1  # the wait reports after each of its polls
-            polled.set()
-
-        async def wait() -> None:
-            args = {"transcript_id": transcript_id, "timeout_seconds": 3000}
-            outcome["result"] = await rig.gateway.runner.call("wait_for_transcript", args, progress)
-            done.set()
-
-        sender = WebhookSender(rig.simulator.webhooks, rig.simulator.status_of, httpx.ASGITransport(rig.app))
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as group, sender.running():
-                group.start_soon(wait)
-                await polled.wait()  # the first poll saw it queued
-                assert fetches(rig.simulator)[transcript_id] == 1
-                rig.clock.now += PROCESSING_SECONDS + 1  # it completes; the simulator sends the webhook
-                await done.wait()
-        text = text_of(outcome["result"])
-        assert '"completed"' in text or "completed" in text
-        assert polls == 2  # the first poll, and the one the webhook woke
-        record = rig.simulator.transcripts.get(transcript_id)
-        assert record is not None and record.webhook_status_code == 202
+    async with sqlite_rig(tmp_path, **NEVER) as rig:
+        assert await polls_until_woken(rig, rig.gateway.runner) == 2  # the first, and the woken one
         await rig.until_stored(1)
+        [transcript_id] = rig.archive.all_ids()
         assert fetches(rig.simulator)[transcript_id] == 3  # the wait's two, and the capture's
+
+
+async def test_a_webhook_received_by_one_instance_wakes_a_waiter_on_another(
+    tmp_path: Path, shared_redis: RedisServer
+) -> None:
+    shared = {"redis_url": SecretStr(shared_redis.url), **NEVER}
+    async with sqlite_rig(tmp_path, **shared) as rig:
+        other = build_gateway(webhook_settings(**shared), transport=httpx.ASGITransport(rig.seeded.app))
+        try:
+            async with other.running():
+                assert await polls_until_woken(rig, other.runner) == 2
+        finally:
+            await other.aclose()
 
 
 async def test_without_the_webhook_the_same_waiter_polls_on_its_interval(tmp_path: Path) -> None:
