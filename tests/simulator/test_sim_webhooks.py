@@ -139,3 +139,17 @@ async def test_a_public_receiver_is_never_contacted(sim: Harness) -> None:
         await sender.deliver(client, record)
     assert sim.simulator.webhooks.attempts == 0
     assert (await sim.get(created["id"]))["webhook_status_code"] is None
+
+
+async def test_the_fault_hook_is_set_through_the_admin_routes(sim: Harness) -> None:
+    admin = {"Host": "127.0.0.1:8765"}
+    answer = await sim.client.post("/_sim/webhooks", json={"fail_every": 10}, headers=admin)
+    assert answer.status_code == 200 and answer.json()["fail_every"] == 10
+    assert sim.simulator.webhooks.fail_every == 10
+    for bad in ({"fail_every": -1}, {"fail_every": "10"}, {"fail_every": True}, []):
+        assert (await sim.client.post("/_sim/webhooks", json=bad, headers=admin)).status_code == 400
+    await sim.create(webhook_url=HOOK)
+    counts = (await sim.client.get("/_sim/webhooks", headers=admin)).json()
+    assert counts == {"waiting": 1, "attempts": 0, "failed_attempts": 0, "fail_every": 10}
+    await sim.client.post("/_sim/reset", headers=admin)
+    assert sim.simulator.webhooks.fail_every == 0 and sim.simulator.webhooks.waiting == []

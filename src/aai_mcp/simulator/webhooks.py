@@ -67,6 +67,7 @@ class WebhookOutbox:
 
     def clear(self) -> None:
         self.waiting.clear()
+        self.attempts = self.failed_attempts = self.fail_every = 0
 
 
 class WebhookSender:
