@@ -146,7 +146,8 @@ async def test_the_fault_hook_is_set_through_the_admin_routes(sim: Harness) -> N
     answer = await sim.client.post("/_sim/webhooks", json={"fail_every": 10}, headers=admin)
     assert answer.status_code == 200 and answer.json()["fail_every"] == 10
     assert sim.simulator.webhooks.fail_every == 10
-    for bad in ({"fail_every": -1}, {"fail_every": "10"}, {"fail_every": True}, []):
+    bodies: list[object] = [{"fail_every": -1}, {"fail_every": "10"}, {"fail_every": True}, []]
+    for bad in bodies:
         assert (await sim.client.post("/_sim/webhooks", json=bad, headers=admin)).status_code == 400
     await sim.create(webhook_url=HOOK)
     counts = (await sim.client.get("/_sim/webhooks", headers=admin)).json()
