@@ -174,3 +174,9 @@ async def test_without_the_webhook_the_same_waiter_polls_on_its_interval(tmp_pat
                 rig.clock.now += PROCESSING_SECONDS + 1
         assert seen >= 4 and fetches(rig.simulator)[transcript_id] == seen
         assert "webhook_url" not in newest_params(rig)
+
+
+def test_a_short_webhook_secret_is_refused_without_being_quoted() -> None:
+    with pytest.raises(ValueError, match="at least 16 characters") as refused:
+        webhook_settings(webhook_auth_header_value=SecretStr("short-secret-15"))
+    assert "short-secret-15" not in str(refused.value)
