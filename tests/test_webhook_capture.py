@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from aai_mcp.state.store_sql import SqlStore
-from aai_mcp.webhooks.capture import RetryPolicy, WebhookCapture
+from aai_mcp.webhooks.background_capture import RetryPolicy, WebhookCapture
 from aai_mcp.webhooks.endpoint import MAX_BODY_BYTES
 from aai_mcp.webhooks.submission import WEBHOOK_PATH
 from tests.support.archive_runs import fetches

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
-from aai_mcp.simulator.webhooks import WebhookSender
+from aai_mcp.simulator.webhook_sender import WebhookSender
 from aai_mcp.webhooks.submission import WEBHOOK_PATH
 from tests.support import text_of
 from tests.support.archive_runs import fetches

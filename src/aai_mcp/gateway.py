@@ -29,7 +29,7 @@ from aai_mcp.state.store import GatewayStore
 from aai_mcp.upstream import Upstream
 from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.usage import UsageMeter, team_names
-from aai_mcp.webhooks.capture import WebhookCapture
+from aai_mcp.webhooks.background_capture import WebhookCapture
 from aai_mcp.webhooks.submission import capture_enabled
 from aai_mcp.webhooks.wakeups import waking_waiters
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from aai_mcp.simulator.account_state import Simulator
-from aai_mcp.simulator.webhooks import MAX_ATTEMPTS, WebhookSender, is_loopback_url
+from aai_mcp.simulator.webhook_sender import MAX_ATTEMPTS, WebhookSender, is_loopback_url
 from tests.support.simulator_harness import DELAY, Harness
 
 pytestmark = pytest.mark.anyio

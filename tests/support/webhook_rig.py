@@ -20,7 +20,7 @@ from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.store_sql import SqlStore
 from aai_mcp.transports.http import build_http_app
 from aai_mcp.upstream.hosts import SIMULATOR_BASE_URL
-from aai_mcp.webhooks.capture import RetryPolicy, WebhookCapture
+from aai_mcp.webhooks.background_capture import RetryPolicy, WebhookCapture
 from aai_mcp.webhooks.submission import WEBHOOK_PATH
 from tests.support import make_settings
 from tests.support.archive_runs import HISTORY_KEY, Seeded

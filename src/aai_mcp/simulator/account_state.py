@@ -18,7 +18,7 @@ from .key_accounts import Account, Billing, build_accounts
 from .llm_windows import RateWindows
 from .temp_tokens import IssuedToken
 from .upload_route import UploadedFile
-from .webhooks import WebhookOutbox
+from .webhook_sender import WebhookOutbox
 
 
 @dataclass(frozen=True)

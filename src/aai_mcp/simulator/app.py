@@ -19,7 +19,7 @@ from .routes_admin import ADMIN_ROUTES, AdminGuard
 from .routes_api import API_ROUTES
 from .routes_gateway import GATEWAY_ROUTES
 from .streaming_route import STREAMING_ROUTES
-from .webhooks import WebhookSender
+from .webhook_sender import WebhookSender
 
 NOT_FOUND = "Not found"
 

@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from aai_mcp.config.settings import Settings
 from aai_mcp.state.shared import SharedState
-from aai_mcp.webhooks.capture import WebhookCapture
+from aai_mcp.webhooks.background_capture import WebhookCapture
 from aai_mcp.webhooks.submission import TRANSCRIPT_NEWS
 
 log = logging.getLogger("aai_mcp.webhooks")
