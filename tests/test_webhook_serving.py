@@ -17,8 +17,10 @@ from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.transports.http import build_http_app
 from aai_mcp.webhooks.submission import WEBHOOK_PATH
 from tests.support import make_settings
+from tests.support.raw_mcp import Session, call
 from tests.support.servers import (
     SIM_KEY,
+    clean_env,
     free_port,
     server_process,
     simulator_env,
@@ -93,3 +95,39 @@ def test_serve_captures_a_transcript_the_simulator_announces(tmp_path: Path) -> 
             log = gateway.stderr()
     assert f"webhook transcript={transcript_id} status=completed answer=202" in log
     assert SECRET not in log
+
+
+@pytest.mark.slow
+def test_serve_with_its_built_in_simulator_wakes_transcribe_on_the_webhook(tmp_path: Path) -> None:
+    """No API key: the in-process simulator sends the webhook to the gateway's own public URL; with a
+    safety-net poll of 600 s, transcribe returns only because the webhook woke it."""
+    port = free_port()
+    env = clean_env(
+        AAI_MCP_WEBHOOK_AUTH_HEADER_VALUE=SECRET,
+        AAI_MCP_DATA_DIR=str(tmp_path),
+        AAI_MCP_SIMULATOR_DELAY_SECONDS="0.5",
+        AAI_MCP_WEBHOOK_WAIT_POLL_SECONDS="600",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "aai_mcp",
+        "serve",
+        "--port",
+        str(port),
+        "--public-url",
+        f"http://127.0.0.1:{port}",
+    ]
+    with server_process(command, port, env) as gateway, httpx.Client(timeout=120) as http:
+        session = Session(http, f"{gateway.base_url}/mcp", {})
+        args = {"audio_url": "https://calls.example.com/one.wav", "timeout_seconds": 90}
+        answer = session.result(call(1, "transcribe", **args))["result"]
+        log = gateway.stderr()
+    content = answer["structuredContent"]
+    assert not answer.get("isError") and content["status"] == "completed" and content["waited_seconds"] < 60
+    assert f"webhook transcript={content['id']} status=completed answer=202" in log
+    store = StoreConfig(tmp_path, None).open()
+    try:
+        assert ArchiveStore(store.engine).archived_ids([content["id"]]) == {content["id"]}
+    finally:
+        store.close()

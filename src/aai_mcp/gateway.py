@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -95,7 +95,23 @@ class Gateway:
                 await beside.enter_async_context(waking_waiters(self.shared, self.runner.poller))
             if self.webhook_capture is not None:
                 await beside.enter_async_context(self.webhook_capture.running())
+            sender = self._built_in_simulator_webhooks()
+            if sender is not None:
+                await beside.enter_async_context(sender)
             yield
+
+    def _built_in_simulator_webhooks(self) -> AbstractAsyncContextManager[None] | None:
+        """The built-in simulator (no API key) runs in this process without a lifespan of its own: its
+        webhooks are sent from here, over loopback to the public URL, as AssemblyAI would."""
+        if not (self.settings.simulated and capture_enabled(self.settings)):
+            return None
+        from aai_mcp.simulator.account_state import Simulator
+        from aai_mcp.simulator.webhook_sender import WebhookSender
+
+        simulator = getattr(getattr(self.in_process_app, "state", None), "simulator", None)
+        if not isinstance(simulator, Simulator):
+            return None
+        return WebhookSender(simulator.webhooks, simulator.status_of).running()
 
     def upstream_for(self, principal: Principal) -> Upstream:
         return self.runner.upstream_for(principal)
