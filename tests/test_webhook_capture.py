@@ -9,6 +9,7 @@ import logging
 
 import anyio
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from aai_mcp.state.store_sql import SqlStore
 from aai_mcp.webhooks.background_capture import RetryPolicy, WebhookCapture
@@ -180,3 +181,32 @@ async def test_a_webhook_for_a_failed_job_is_recorded_and_taken_off_without_stor
         with anyio.fail_after(30):
             await settled.wait()
         assert rig.archive.count() == 0 and rig.archive.pending_ids() == []
+
+
+async def test_a_webhook_sent_twice_while_its_capture_runs_is_captured_once(store: SqlStore) -> None:
+    async with webhook_rig(store) as rig:
+        [transcript_id] = await finished(rig)
+        rig.upstream_gate.close_gate()
+        body = {"transcript_id": transcript_id, "status": "completed"}
+        assert (await rig.post(body)).status_code == 202
+        with anyio.fail_after(30):
+            await rig.upstream_gate.someone_held.wait()
+        assert (await rig.post(body)).status_code == 202  # upstream retried: already being captured
+        rig.upstream_gate.open.set()
+        await rig.until_stored(1)
+        assert rig.upstream_gate.held == 1 and fetches(rig.simulator)[transcript_id] == 1
+
+
+async def test_a_store_that_cannot_record_the_webhook_answers_503_for_upstream_to_retry(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(transcript_id: str) -> None:
+        raise OperationalError("INSERT ...", {}, Exception(f"password={SECRET}"))
+
+    async with webhook_rig(store) as rig:
+        [transcript_id] = await finished(rig)
+        monkeypatch.setattr(rig.capture, "record", broken)
+        answer = await rig.post({"transcript_id": transcript_id, "status": "completed"})
+        assert answer.status_code == 503 and SECRET not in answer.text
+        assert rig.archive.count() == 0 and fetches(rig.simulator).get(transcript_id) is None
+    assert "answer=503 (store: OperationalError)" in caplog.text and SECRET not in caplog.text
