@@ -78,6 +78,12 @@ async def test_a_body_that_is_not_a_transcript_webhook_is_400(store: SqlStore, b
         assert answer.status_code == 400 and nothing_recorded(rig)
 
 
+async def test_only_post_is_answered(store: SqlStore) -> None:
+    async with webhook_rig(store) as rig, rig.client() as client:
+        answer = await client.get(WEBHOOK_PATH, headers={HEADER: SECRET})
+        assert answer.status_code == 405 and nothing_recorded(rig)
+
+
 async def test_a_body_past_the_limit_is_413(store: SqlStore) -> None:
     async with webhook_rig(store) as rig:
         padding = "x" * MAX_BODY_BYTES
