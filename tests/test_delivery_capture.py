@@ -1,6 +1,7 @@
-"""Every capture path enqueues through the archive's upsert: a backfill and a sync against the
-simulator, into the archive as the commands open it (archive_store_of with destinations configured),
-leave one event per newly archived transcript for each destination, and nothing for one stored again.
+"""Every capture path enqueues through the archive's upsert: a backfill, a sync and webhook captures
+against the simulator, into the archive as the commands and serve open it (archive_store_of with
+destinations configured), leave one event per newly archived transcript for each destination, and
+nothing for one stored again.
 A wrong destination setting stops a command before any work, naming the entry, never its secret."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aai_mcp.state.delivery_outbox import DeliveryOutbox
 from aai_mcp.state.store_sql import SqlStore
 from tests.support.archive_runs import available, backfill
 from tests.support.archive_sync import PROCESSING_SECONDS, clocked_simulator, submit, sync_of, upstream_of
+from tests.support.webhook_rig import webhook_rig
 
 SECRET = "whsec-capture-test-secret"
 
@@ -50,6 +52,24 @@ async def test_backfill_and_sync_enqueue_each_new_transcript_once_per_destinatio
     assert outbox.counts()["pending"] == 2 * (stored + 5)
     subjects = {c.subject_id for c in outbox.claim("w", ["crm"], 1000, 60)}
     assert subjects == set(archive.all_ids())
+
+
+@pytest.mark.anyio
+async def test_webhook_captures_enqueue_each_new_transcript(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = archive_store_of(store.engine, _settings(monkeypatch))
+    outbox = DeliveryOutbox(store.engine)
+    async with webhook_rig(store, archive=archive) as rig:
+        ids = await rig.submit(3)
+        rig.clock.now += PROCESSING_SECONDS + 1
+        for transcript_id in [*ids, ids[0]]:  # the first announced twice: stored again, not enqueued again
+            assert (
+                await rig.post({"transcript_id": transcript_id, "status": "completed"})
+            ).status_code == 202
+        await rig.until_stored(3)
+    assert outbox.counts()["pending"] == 2 * 3
+    assert {c.subject_id for c in outbox.claim("w", ["crm"], 1000, 60)} == set(ids)
 
 
 @pytest.mark.parametrize("command", [["archive", "backfill"], ["archive", "sync"], ["archive", "deliver"]])
