@@ -96,6 +96,16 @@ async def test_retryable_answers_back_off_then_deliver(store: SqlStore, status: 
     assert outbox.counts() == {"pending": 0, "delivered": 1, "dead": 0}
 
 
+async def test_deliver_due_tries_what_is_due_once_and_leaves_retries_to_the_worker(store: SqlStore) -> None:
+    answers = iter([500, 200, 200])
+    worker, outbox, clock = _worker(store, lambda _r: httpx.Response(next(answers)))
+    for n in range(2):
+        outbox.enqueue("k", f"s-{n}", {}, ["crm"])
+    await worker.deliver_due()  # returns without waiting out the first row's backoff
+    assert outbox.counts() == {"pending": 1, "delivered": 1, "dead": 0}
+    assert _row_due(outbox) == clock.now + 10
+
+
 async def test_retry_after_is_honoured(store: SqlStore) -> None:
     answers = iter([httpx.Response(429, headers={"Retry-After": "120"}), httpx.Response(200)])
     worker, outbox, clock = _worker(store, lambda _r: next(answers))

@@ -1,5 +1,5 @@
 """`aai-mcp archive deliver`: run the delivery worker (until Ctrl-C, or --drain: until nothing is
-pending). `aai-mcp archive redeliver`: list dead letters, or replay them (--all, --id) and deliver.
+pending). `aai-mcp archive redeliver`: list dead letters, or replay them (--all, --id) and try each once now.
 
 Exit codes: 0 done, 1 the store failed or a replayed row died again, 2 the configuration is wrong,
 130 interrupted.
@@ -8,7 +8,7 @@ Exit codes: 0 done, 1 the store failed or a replayed row died again, 2 the confi
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from aai_mcp.cli.archive_admin import error
 from aai_mcp.cli.store_session import with_store
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 def run_deliver(options: DeliverOptions, settings: Settings) -> int:
     if (problem := _destinations_problem(settings)) is not None:
         return problem
-    code = with_store("archive deliver", settings, lambda store: _deliver(store, settings, options.drain))
+    mode: Literal["run", "drain"] = "drain" if options.drain else "run"
+    code = with_store("archive deliver", settings, lambda store: _deliver(store, settings, mode))
     return 1 if code is None else code
 
 
@@ -48,7 +49,7 @@ def _destinations_problem(settings: Settings) -> int | None:
     return None
 
 
-def _deliver(store: SqlStore, settings: Settings, drain: bool) -> int:
+def _deliver(store: SqlStore, settings: Settings, mode: Literal["run", "drain", "due"]) -> int:
     import anyio
 
     from aai_mcp.delivery.running import delivery_client, worker_of
@@ -57,7 +58,7 @@ def _deliver(store: SqlStore, settings: Settings, drain: bool) -> int:
     async def work() -> None:
         async with delivery_client() as client:
             worker = worker_of(store.engine, settings, client)
-            await (worker.drain() if drain else worker.run())
+            await {"run": worker.run, "drain": worker.drain, "due": worker.deliver_due}[mode]()
 
     print(f"aai-mcp archive: delivering from {store.shown}", file=sys.stderr, flush=True)
     try:
@@ -76,7 +77,9 @@ def _redeliver(store: SqlStore, settings: Settings, options: RedeliverOptions) -
         return _list_dead(outbox)
     replayed = outbox.requeue_dead(ids)
     print(f"aai-mcp archive: {replayed} dead letters back in the outbox", file=sys.stderr, flush=True)
-    return _deliver(store, settings, drain=True) if replayed else 0
+    # Each replayed row is tried once now; one that fails again waits for its retry in the worker
+    # (serve, archive sync --every, archive deliver), not in this command.
+    return _deliver(store, settings, "due") if replayed else 0
 
 
 def _list_dead(outbox: DeliveryOutbox) -> int:

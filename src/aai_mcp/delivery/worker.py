@@ -98,6 +98,12 @@ class DeliveryWorker:
                 logger.warning("delivery: the store failed (%s); trying again", failure_reason(exc))
                 await anyio.sleep(idle_seconds)
 
+    async def deliver_due(self) -> None:
+        """Try every row due now once (and those a try makes due at once); rows waiting for a later
+        retry stay for the running worker."""
+        while await self.run_once():
+            pass
+
     async def drain(self, idle_seconds: float = 1.0) -> None:
         """Deliver until no row for these destinations is pending (each one delivered or dead),
         waiting out the retries' backoff and other workers' leases."""
