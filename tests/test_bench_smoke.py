@@ -79,3 +79,8 @@ def test_profile_summary_counts_own_and_inclusive_samples() -> None:
     assert "4 samples" in summary
     assert "| 75.0% | `decode (json/decoder.py)` |" in summary
     assert "| 100.0% | `work (app.py)` |" in summary
+
+
+def test_export() -> None:
+    out = run_bench("export", "--transcripts", "20", "--utterances", "2")
+    assert "| 20          | parquet | utterances  | 40 " in out

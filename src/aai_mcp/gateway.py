@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -60,6 +60,8 @@ class Gateway:
     the streaming proxy opens its WebSocket sessions on it instead of the network."""
     webhook_capture: WebhookCapture | None = field(default=None)
     """Set by `use_store` when webhook capture is configured (public_url and the webhook secret)."""
+    companions: list[Callable[[], AbstractAsyncContextManager[None]]] = field(default_factory=list)
+    """Background work that runs while the server runs (the delivery worker, when the store is open)."""
 
     @property
     def metrics(self) -> Metrics:
@@ -87,7 +89,7 @@ class Gateway:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """What runs beside the server: shared state upkeep, hearing the key pool's news, waking
-        waiters on webhooks and capturing the transcripts webhooks announce."""
+        waiters on webhooks, capturing the transcripts webhooks announce, and the companions."""
         async with self.shared.running(), AsyncExitStack() as beside:
             if self.key_pool is not None:
                 await beside.enter_async_context(self.key_pool.following())
@@ -98,6 +100,8 @@ class Gateway:
             sender = self._built_in_simulator_webhooks()
             if sender is not None:
                 await beside.enter_async_context(sender)
+            for companion in self.companions:
+                await beside.enter_async_context(companion())
             yield
 
     def _built_in_simulator_webhooks(self) -> AbstractAsyncContextManager[None] | None:

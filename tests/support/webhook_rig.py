@@ -127,12 +127,12 @@ class Rig:
 
 @asynccontextmanager
 async def webhook_rig(
-    store: SqlStore, retry: RetryPolicy | None = None, **overrides: Any
+    store: SqlStore, retry: RetryPolicy | None = None, archive: ArchiveStore | None = None, **overrides: Any
 ) -> AsyncIterator[Rig]:
     seeded, clock = clocked_simulator(count=0)
     gate = GatedTransport(seeded.app)
     gateway = build_gateway(webhook_settings(**overrides), transport=gate)
-    archive = ArchiveStore(store.engine)
+    archive = archive or ArchiveStore(store.engine)
     gateway.use_store(store, archive)
     pauses = Pauses()
     capture = WebhookCapture(gateway.upstream, archive, retry=retry or RetryPolicy(), sleep=pauses.sleep)

@@ -53,6 +53,8 @@ def _in_store(settings: Settings, work: Callable[[SqlStore], int]) -> int:
     """Open the store, run `work` in it, close it; the store's failures as exit codes."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from aai_mcp.config.options import option_names
+    from aai_mcp.delivery.destinations import DestinationError
     from aai_mcp.state.engines import StoreConfigError
     from aai_mcp.state.store import failure_reason
     from aai_mcp.state.store_migrations import SchemaMismatch
@@ -66,6 +68,8 @@ def _in_store(settings: Settings, work: Callable[[SqlStore], int]) -> int:
         return error(f"cannot reach the store: {failure_reason(exc)}", 1)
     try:
         return work(store)
+    except DestinationError as exc:
+        return error(f"{option_names('delivery_destinations')}: {exc}", 2)
     except SQLAlchemyError as exc:
         return error(f"the store failed: {failure_reason(exc)}; run again to resume", 1)
     finally:
@@ -78,7 +82,7 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
     from aai_mcp.archive.backfill import Backfill
     from aai_mcp.archive.pacing import Pacer
     from aai_mcp.archive.progress_display import ProgressDisplay
-    from aai_mcp.state.archive_store import ArchiveStore
+    from aai_mcp.delivery.deliveries import archive_store_of
     from aai_mcp.upstream.errors import UpstreamError
 
     plan = plan_of(options)
@@ -88,7 +92,11 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
     async def work() -> int:
         async with upstream_of(settings) as upstream:
             backfill = Backfill(
-                upstream, ArchiveStore(store.engine), plan, Pacer(options.max_per_second), display
+                upstream,
+                archive_store_of(store.engine, settings),
+                plan,
+                Pacer(options.max_per_second),
+                display,
             )
             if (resumed := backfill.archive.checkpoint(plan.run_key())) and resumed.finished_at is None:
                 print(f"aai-mcp archive: resuming after page {resumed.pages}", file=sys.stderr, flush=True)
@@ -111,7 +119,8 @@ def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int
     from aai_mcp.archive.pacing import Pacer
     from aai_mcp.archive.schedule import every
     from aai_mcp.archive.sync import Sync, SyncPlan
-    from aai_mcp.state.archive_store import ArchiveStore
+    from aai_mcp.delivery.deliveries import archive_store_of
+    from aai_mcp.delivery.running import delivering
     from aai_mcp.state.store_leases import StoreLeases
 
     views = Views(options.sentences, options.paragraphs, options.subtitles)
@@ -121,11 +130,13 @@ def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int
     async def work() -> int:
         async with upstream_of(settings) as upstream:
             pacer = Pacer(options.max_per_second)
-            sync = Sync(upstream, ArchiveStore(store.engine), StoreLeases(store.engine), plan, pacer)
+            archive = archive_store_of(store.engine, settings)
+            sync = Sync(upstream, archive, StoreLeases(store.engine), plan, pacer)
             interval = options.every_seconds
             if interval is None:
                 return await sync_round(sync, 0)
-            await every(interval, lambda number: sync_round(sync, number))
+            async with delivering(store.engine, settings):  # the delivery worker runs between rounds too
+                await every(interval, lambda number: sync_round(sync, number))
             return 0
 
     try:

@@ -214,6 +214,17 @@ class Settings(BaseSettings):
         "team:rpm=120,jobs=4,audio_hours=50,llm_tokens=2000000,stream_seconds=3600 (each limit optional; "
         "a team is an account).",
     )
+    delivery_destinations: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="Where each newly archived transcript and extraction result is delivered, signed: "
+        "name=URL#env:VAR or name=URL#file:/path entries separated by ';' (the HMAC secret is read from "
+        "there). A URL may hold credentials: never shown.",
+    )
+    delivery_max_attempts: int = Field(8, ge=1, le=50, description="Tries per delivery before a dead letter.")
+    delivery_retry_seconds: float = Field(
+        5.0, gt=0, description="Wait after a delivery's first failed try; doubled after each (with jitter)."
+    )
+    delivery_timeout_seconds: float = Field(10.0, gt=0, description="Time a destination has to answer.")
     metrics: Literal["off", "loopback", "token"] = Field(
         "loopback",
         description="Who may read /metrics: off (404), loopback (this machine, not through a proxy, or a "

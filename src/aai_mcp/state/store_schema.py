@@ -156,3 +156,38 @@ transcript_jobs = sa.Table(
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Index("transcript_jobs_by_account", "account", "finished_at"),
 )
+
+# Delivery to configured destinations (migration 0009): one event per thing to deliver (a newly
+# archived transcript, an extraction result) with its payload kept once, and one outbox row per event
+# and destination with its state: pending (due at next_attempt_at, claimed by a worker's lease),
+# delivered, or dead (the last try failed, or the receiver refused it for good; `archive redeliver`).
+delivery_events = sa.Table(
+    "delivery_events",
+    metadata,
+    sa.Column("event_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # One event per thing delivered: a transcript archived by two capture paths at once is sent once.
+    sa.UniqueConstraint("kind", "subject_id", name="uq_delivery_events_subject"),
+)
+delivery_outbox = sa.Table(
+    "delivery_outbox",
+    metadata,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(40), sa.ForeignKey("delivery_events.event_id"), nullable=False),
+    sa.Column("destination", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("lease_holder", sa.String(200), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("event_id", "destination", name="uq_delivery_outbox_event_destination"),
+    sa.Index("ix_delivery_outbox_due", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
