@@ -42,6 +42,7 @@ EU_MODEL_PREFIXES = ("claude-", "gemini-")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 CommaList = Annotated[list[str], NoDecode]
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$")
 PathList = Annotated[list[Path] | None, NoDecode]
 
 
@@ -137,6 +138,12 @@ class Settings(BaseSettings):
         description="The gateway's address as AssemblyAI and people's browsers reach it (http(s), no "
         "query), e.g. https://aai.example.com: the base of webhook and upload-link URLs. Unset: "
         "neither is offered.",
+    )
+    viewer_media_origins: CommaList = Field(
+        [],
+        description="Origins (scheme://host[:port]) whose audio the transcript viewer may play, e.g. "
+        "https://media.example.com: the view's CSP allows media from these alone. Empty: the viewer shows "
+        "no player (it never reaches the network otherwise).",
     )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
@@ -331,6 +338,7 @@ class Settings(BaseSettings):
         "tags",
         "auth",
         "accounts",
+        "viewer_media_origins",
         mode="before",
     )
     @classmethod
@@ -367,6 +375,15 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         # One spelling, so callers join paths with f"{public_url}/webhooks/..." and never get "//".
         return value.rstrip("/") if value else value
+
+    @field_validator("viewer_media_origins")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        # An origin, nothing more: a path or a wildcard would widen the view's CSP beyond what is named.
+        bad = [item for item in value if not ORIGIN.fullmatch(item)]
+        if bad:
+            raise ValueError("each entry must be an origin like https://media.example.com[:port]")
+        return value
 
     @field_validator("upload_roots", mode="before")
     @classmethod
