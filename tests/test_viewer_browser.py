@@ -1,0 +1,199 @@
+"""The transcript viewer in a real browser: Debian's chromium renders the ui:// page in a minimal MCP
+Apps host (tests/support/apps_host.html: sandboxed iframe, the CSP the view asks for, the host side of
+ui/initialize, tool-input, tool-result, download-file), fed the result of transcribe from the gateway
+in-process over the simulator, with a generated WAV on loopback as the audio.
+
+Screenshots go to test-artifacts/views/ (gitignored) and are read back for the speakers' colours and
+the search highlights."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.client import Client
+from mcp_types import TextResourceContents
+
+from aai_mcp.gateway import build_gateway
+from aai_mcp.mcp_server.factory import build_server
+from tests.support import make_settings
+from tests.support.view_host import ARTIFACTS, chromium, colour_counts, host_server, write_wav
+
+pytestmark = pytest.mark.slow
+
+SPEAKER_COLOURS = ["#2563eb", "#d9480f"]  # the viewer's first two palette entries
+MARK_COLOUR = "#ffe066"
+WAV_SECONDS = 200  # longer than the simulator's transcript (159 s)
+DEADLINE_MS = 30_000  # generous: a loaded 2-core machine
+SRT_CUE = re.compile(r"^(\d+)\n(\d\d:\d\d:\d\d,\d\d\d) --> (\d\d:\d\d:\d\d,\d\d\d)\n(.*)$", re.S)
+
+
+async def transcribed(origin: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """transcribe's result (as a host receives it) and the view its tool names."""
+    settings = make_settings(api_key=None, simulator_delay_seconds=0.0, viewer_media_origins=origin)
+    gateway = build_gateway(settings)
+    try:
+        async with Client(build_server(gateway)) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            uri = (tools["transcribe"].meta or {})["ui"]["resourceUri"]
+            arguments = {"audio_url": f"{origin}/talk.wav", "speaker_labels": True}
+            result = await client.call_tool("transcribe", arguments)
+            (content,) = (await client.read_resource(uri)).contents
+    finally:
+        await gateway.aclose()
+    assert isinstance(content, TextResourceContents) and content.meta is not None
+    view = {"html": content.text, "csp": content.meta["ui"]["csp"], "arguments": arguments}
+    return result.model_dump(by_alias=True, exclude_none=True, mode="json"), view
+
+
+def stamp(ms: int) -> str:
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def clock(ms: int) -> str:
+    seconds = ms // 1000
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def search_word(utterances: list[dict[str, Any]]) -> str:
+    """A word of six letters or more that appears in several utterances."""
+    words = Counter(word for u in utterances for word in set(re.findall(r"[a-z]{6,}", u["text"].lower())))
+    word, seen = words.most_common(1)[0]
+    assert seen >= 2
+    return str(word)
+
+
+def mount(page: Any, origin: str, view: dict[str, Any], result: dict[str, Any], caps: dict[str, Any]) -> Any:
+    page.goto(f"{origin}/host.html")
+    page.evaluate("(view) => mount(view)", {**view, "result": result, "capabilities": caps})
+    frame = page.wait_for_selector("#view").content_frame()
+    frame.wait_for_selector("#viewer:not(.hidden)", timeout=DEADLINE_MS)
+    return frame
+
+
+def check_rendering(frame: Any, utterances: list[dict[str, Any]]) -> None:
+    speakers = list(dict.fromkeys(u["speaker"] for u in utterances))
+    assert frame.locator("#legend .chip").all_inner_texts() == [f"Speaker {s}" for s in speakers]
+    assert frame.locator("#timeline .track").count() == len(speakers)
+    assert frame.locator("#timeline .seg").count() == len(utterances)
+    lines = frame.locator("#lines .line")
+    assert lines.count() == len(utterances)
+    for index in (0, len(utterances) - 1):
+        line = lines.nth(index)
+        assert line.locator(".text").inner_text() == utterances[index]["text"]
+        assert line.locator("time").inner_text() == clock(utterances[index]["start"])
+        assert line.locator(".who").inner_text() == utterances[index]["speaker"]
+        assert line.is_visible() or index > 0
+
+
+def check_seek(frame: Any, origin: str, utterances: list[dict[str, Any]]) -> None:
+    player = frame.locator("#player")
+    assert player.is_visible() and player.get_attribute("src") == f"{origin}/talk.wav"
+    frame.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=DEADLINE_MS)
+    index = next(i for i, u in enumerate(utterances) if u["start"] > 30_000)
+    start = utterances[index]["start"] / 1000
+    frame.locator("#lines .line").nth(index).click()
+    played_from = (
+        "([a, b]) => { const t = document.querySelector('#player').currentTime; return t >= a && t < b; }"
+    )
+    frame.wait_for_function(played_from, arg=[start - 0.3, start + 20], timeout=DEADLINE_MS)
+    assert "current" in (frame.locator("#lines .line").nth(index).get_attribute("class") or "")
+
+
+def check_search(frame: Any, utterances: list[dict[str, Any]]) -> int:
+    word = search_word(utterances)
+    expected = sum(u["text"].lower().count(word) for u in utterances)
+    frame.locator("#search").fill(word.upper())  # case does not matter
+    frame.wait_for_function(f"() => document.querySelectorAll('#lines mark').length === {expected}")
+    marks = frame.locator("#lines mark").all_inner_texts()
+    assert [m.lower() for m in marks] == [word] * expected
+    assert frame.locator("#count").inner_text() == f"{expected} matches"
+    return int(expected)
+
+
+def check_srt(page: Any, frame: Any, utterances: list[dict[str, Any]]) -> None:
+    frame.locator("#srt").click()
+    page.wait_for_function("() => window.host.downloads.length === 1", timeout=DEADLINE_MS)
+    (content,) = page.evaluate("() => window.host.downloads[0].contents")
+    resource = content["resource"]
+    assert content["type"] == "resource" and resource["mimeType"] == "application/x-subrip"
+    assert resource["uri"].endswith(".srt")
+    cues = resource["text"].strip().split("\n\n")
+    assert len(cues) == len(utterances)
+    for number, (cue, u) in enumerate(zip(cues, utterances, strict=True), start=1):
+        match = SRT_CUE.match(cue)
+        assert match, cue
+        assert match.groups() == (
+            str(number),
+            stamp(u["start"]),
+            stamp(u["end"]),
+            f"{u['speaker']}: {u['text']}",
+        )
+
+
+def shot(page: Any, name: str) -> bytes:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path: Path = ARTIFACTS / name
+    png: bytes = page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size == len(png) > 10_000
+    return png
+
+
+def test_the_transcript_viewer_plays_searches_and_downloads_in_chromium(tmp_path: Path) -> None:
+    wav = tmp_path / "talk.wav"
+    write_wav(wav, WAV_SECONDS)
+    with host_server(wav) as origin:
+        # Before the browser: Playwright's sync API runs its own event loop in this thread.
+        result, view = anyio.run(transcribed, origin)
+        utterances = result["structuredContent"]["utterances"]
+        assert view["csp"] == {"connectDomains": [], "resourceDomains": [origin]}
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 820, "height": 900})
+            requested: list[str] = []
+            errors: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
+            page.on(
+                "console", lambda message: errors.append(message.text) if message.type == "error" else None
+            )
+            frame = mount(page, origin, view, result, {"downloadFile": {}})
+
+            check_rendering(frame, utterances)
+            check_seek(frame, origin, utterances)
+            colours = [*SPEAKER_COLOURS, MARK_COLOUR]
+            plain = colour_counts(browser, shot(page, "transcript-viewer.png"), colours)
+            found = check_search(frame, utterances)
+            searched = colour_counts(browser, shot(page, "transcript-viewer-search.png"), [MARK_COLOUR])
+            check_srt(page, frame, utterances)
+            host = page.evaluate("() => window.host")
+
+    # The screenshots show both speakers' colours, and highlights only once searched.
+    assert min(plain[:2]) > 500 and plain[2] == 0, plain
+    assert searched[0] > 50 * found, (searched, found)
+    assert host["initialized"] and host["sizes"] and host["requests"][0] == "ui/initialize"
+    # The view reached nothing but the audio: no other request, no CSP violation.
+    assert set(requested) == {f"{origin}/host.html", f"{origin}/talk.wav"}, requested
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_without_the_hosts_download_the_view_downloads_vtt_itself(tmp_path: Path) -> None:
+    wav = tmp_path / "talk.wav"
+    write_wav(wav, 5)
+    with host_server(wav) as origin:
+        result, view = anyio.run(transcribed, origin)
+        utterances = result["structuredContent"]["utterances"]
+        with chromium() as browser:
+            page = browser.new_page()
+            frame = mount(page, origin, view, result, {})
+            with page.expect_download(timeout=DEADLINE_MS) as download:
+                frame.locator("#vtt").click()
+            text = Path(download.value.path()).read_text(encoding="utf-8")
+            name = download.value.suggested_filename
+            host = page.evaluate("() => window.host")
+    assert name == f"transcript-{result['structuredContent']['id']}.vtt"
+    assert text.startswith("WEBVTT\n\n") and text.count(" --> ") == len(utterances)
+    assert f"<v {utterances[0]['speaker']}>{utterances[0]['text']}" in text
+    assert "ui/download-file" not in host["requests"]
