@@ -4,6 +4,7 @@ both protocol eras, and results that do not change with the client's support for
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +23,9 @@ from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.apps.app_views import BY_TOOL, VIEWS, AppViews
 from aai_mcp.mcp_server.factory import build_server
 from tests.support import make_settings
-from tests.test_access_composite import in_memory
+from tests.support.servers import serve_gateway_in_thread
+from tests.test_access_composite import SECRET, in_memory, simulated_gateway
+from tests.test_access_reads import as_token
 
 pytestmark = pytest.mark.anyio
 
@@ -189,3 +192,22 @@ async def test_a_local_or_unfinished_transcript_carries_no_audio_for_the_view() 
         queued = await client.call_tool("get_transcript", {"transcript_id": created.structured_content["id"]})
     assert queued.structured_content["status"] in ("queued", "processing")
     assert "aai-mcp/view" not in (queued.meta or {})
+
+
+@pytest.mark.slow
+async def test_a_tokens_scopes_decide_whether_it_reads_the_viewer(caplog: pytest.LogCaptureFixture) -> None:
+    gateway, _ = simulated_gateway(auth=["tokens"], token_secrets=SECRET)
+    caplog.set_level(logging.INFO, logger="aai_mcp.audit")
+    with serve_gateway_in_thread(gateway) as url:
+        async with as_token(url, {"transcribe"}) as client:
+            assert (await read_view(client)).mime_type == APP_MIME_TYPE
+        async with as_token(url, {"list_transcripts", "get_sentences"}) as client:
+            with pytest.raises(MCPError) as caught:
+                await client.read_resource(VIEWER)
+    assert caught.value.error.code == INVALID_PARAMS and "none for this caller" in caught.value.error.message
+    lines = [
+        r.getMessage() for r in caplog.records if r.name == "aai_mcp.audit" and "resource=" in r.getMessage()
+    ]
+    assert any("resource=transcript_viewer outcome=ok" in line for line in lines), lines
+    assert any("resource=(not-a-view) outcome=unknown_resource" in line for line in lines), lines
+    assert not any("ui://" in line for line in lines)  # the URI is the caller's argument: never logged
