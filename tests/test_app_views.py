@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from aai_mcp.access import Scopes
 from aai_mcp.gateway import build_gateway
-from aai_mcp.mcp_server.apps.app_views import BY_TOOL, VIEWS, AppViews
+from aai_mcp.mcp_server.apps.app_views import BY_TOOL, VIEWS, AppView, AppViews
 from aai_mcp.mcp_server.factory import build_server
 from tests.support import make_settings
 from tests.support.servers import serve_gateway_in_thread
@@ -87,7 +87,8 @@ async def test_the_viewer_is_a_self_contained_app_page_with_a_closed_csp() -> No
     # Nothing loads from elsewhere: no external script, stylesheet, font, image or fetch.
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
     assert not re.search(r"@import|url\(|fetch\(|XMLHttpRequest|WebSocket|EventSource", html)
-    assert '<script type="application/json" id="config">{"mediaOrigins": []}</script>' in html
+    island = '<script type="application/json" id="config">{"mediaOrigins": [], "connectOrigins": []}</script>'
+    assert island in html
 
 
 async def test_media_origins_open_the_csp_for_media_and_reach_the_page() -> None:
@@ -96,7 +97,40 @@ async def test_media_origins_open_the_csp_for_media_and_reach_the_page() -> None
         content = await read_view(client)
     assert content.meta is not None
     assert content.meta["ui"]["csp"] == {"connectDomains": [], "resourceDomains": origins}
-    assert json.dumps({"mediaOrigins": origins}) in content.text
+    assert json.dumps({"mediaOrigins": origins, "connectOrigins": []}) in content.text
+
+
+def test_a_view_that_sends_to_the_gateway_may_reach_its_public_origin_alone() -> None:
+    # The shape the upload widget (create_upload_link) takes: it PUTs the file to its upload link.
+    widget = AppView(
+        uri="ui://aai-mcp/test-widget.html",
+        name="test_widget",
+        title="Test widget",
+        description="Sends to the gateway.",
+        page="transcript_viewer.html",
+        tools=("upload_file",),
+        sends_to_gateway=True,
+    )
+    gateway = build_gateway(make_settings(**SETTINGS, public_url="https://aai.example.com/base/"))
+    views = AppViews(
+        gateway.registry,
+        None,
+        ["https://media.example.com"],
+        "local",
+        gateway.settings.public_url,
+        [widget],
+    )
+    (content,) = views.read(widget.uri).contents
+    assert content.meta == {
+        "ui": {
+            "csp": {"connectDomains": ["https://aai.example.com"], "resourceDomains": []},
+            "prefersBorder": True,
+        }
+    }
+    assert isinstance(content, TextResourceContents)
+    assert '{"mediaOrigins": [], "connectOrigins": ["https://aai.example.com"]}' in content.text
+    with pytest.raises(MCPError):
+        views.read(VIEWER)  # only the views given are served
 
 
 NOT_ORIGINS = ["https://media.example.com/a", "https://*.example.com", "ftp://example.com", "example.com"]

@@ -52,9 +52,9 @@ def build_server(gateway: Gateway) -> Server[Any]:
         return TranscriptResources(gateway, principal_of(ctx))
 
     def views_for(ctx: ServerRequestContext[Any]) -> AppViews:
-        principal = principal_of(ctx)
-        origins = gateway.settings.viewer_media_origins
-        return AppViews(gateway.registry, principal.scopes, origins, principal.id)
+        principal, settings = principal_of(ctx), gateway.settings
+        origins = settings.viewer_media_origins
+        return AppViews(gateway.registry, principal.scopes, origins, principal.id, settings.public_url)
 
     async def redacted(ctx: ServerRequestContext[Any], answer: Awaitable[Result]) -> Result:
         # Resources show upstream's transcripts like get_transcript does: the same keys are blanked.

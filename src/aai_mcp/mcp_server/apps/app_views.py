@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import mcp_types as types
 from mcp.server.apps import APP_MIME_TYPE
@@ -45,6 +47,9 @@ class AppView:
     """The tools whose results this view renders (their definitions point here)."""
     plays_media: bool = False
     """The view may play audio from the configured viewer media origins (CSP media-src)."""
+    sends_to_gateway: bool = False
+    """The view may send requests to the gateway's public URL and nowhere else (CSP connect-src):
+    what an upload widget needs to PUT a file to its upload link."""
 
 
 VIEWS = (
@@ -83,15 +88,22 @@ class AppViews:
     """resources/read of the `ui://` views a caller with `scopes` may see."""
 
     def __init__(
-        self, registry: Registry, scopes: Scopes | None, media_origins: list[str], caller: str = "local"
+        self,
+        registry: Registry,
+        scopes: Scopes | None,
+        media_origins: list[str],
+        caller: str = "local",
+        public_url: str | None = None,
+        views: Sequence[AppView] = VIEWS,
     ) -> None:
         self.caller = caller
         self.views = {
             view.uri: view
-            for view in VIEWS
+            for view in views
             if any(registry.visible(tool, scopes) is not None for tool in view.tools)
         }
         self.media_origins = list(media_origins)
+        self.gateway_origins = [origin_of(public_url)] if public_url else []
 
     def read(self, uri: str) -> types.ReadResourceResult:
         view = self.views.get(uri)
@@ -110,20 +122,29 @@ class AppViews:
             ]
         )
 
+    def _origins(self, view: AppView) -> dict[str, list[str]]:
+        # No frame or base-uri domain, ever: media only from origins the operator named, requests only
+        # to this gateway, and each only for a view that needs it; anything else loads nothing.
+        return {
+            "connectDomains": self.gateway_origins if view.sends_to_gateway else [],
+            "resourceDomains": self.media_origins if view.plays_media else [],
+        }
+
     def _ui_meta(self, view: AppView) -> dict[str, Any]:
-        # No connect, frame or base-uri domain: the view never reaches the network itself; media only
-        # from origins the operator named, so a transcript's audio plays and nothing else loads.
-        csp: dict[str, Any] = {"connectDomains": [], "resourceDomains": []}
-        if view.plays_media:
-            csp["resourceDomains"] = self.media_origins
-        return {"csp": csp, "prefersBorder": True}
+        return {"csp": self._origins(view), "prefersBorder": True}
 
     def _page(self, view: AppView) -> str:
         html = resources.files(__package__).joinpath(view.page).read_text(encoding="utf-8")
-        config = {"mediaOrigins": self.media_origins if view.plays_media else []}
+        origins = self._origins(view)
+        config = {"mediaOrigins": origins["resourceDomains"], "connectOrigins": origins["connectDomains"]}
         # "</" never appears in the JSON, so the island cannot close its script element early.
         return html.replace(CONFIG_MARK, json.dumps(config).replace("</", "<\\/"), 1)
 
 
 def is_view_uri(uri: str) -> bool:
     return uri.startswith(UI_SCHEME)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
