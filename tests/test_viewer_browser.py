@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -191,12 +192,24 @@ def hosted_download(page: Any, frame: Any, button: str) -> dict[str, Any]:
     return resource
 
 
-def shot(page: Any, name: str) -> bytes:
+PAINTED = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
+def shot(browser: Any, page: Any, frame: Any, name: str, colours: list[str], wanted: int) -> list[int]:
+    """A screenshot saved as `name` once it shows `wanted` of the first colour, and how many pixels
+    show each of `colours`. The view's iframe paints in its own process: under load a screenshot
+    can come before its first paint, so a blank one is taken again (until the deadline), not a pass.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path: Path = ARTIFACTS / name
-    png: bytes = page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size == len(png) > 10_000
-    return png
+    deadline = time.monotonic() + DEADLINE_MS / 1000
+    while True:
+        frame.evaluate(PAINTED)
+        png: bytes = page.locator("#view").screenshot(path=str(path))  # the view as the chat shows it
+        counts = colour_counts(browser, png, colours)
+        if counts[0] >= wanted or time.monotonic() > deadline:
+            assert path.stat().st_size == len(png) > 10_000
+            return counts
 
 
 def test_the_transcript_viewer_plays_searches_and_downloads_in_chromium(tmp_path: Path) -> None:
@@ -209,7 +222,8 @@ def test_the_transcript_viewer_plays_searches_and_downloads_in_chromium(tmp_path
         official = gateway.tool("get_subtitles", transcript_id=transcript_id, subtitle_format="srt")
         assert view["csp"] == {"connectDomains": [], "resourceDomains": [origin]}
         with chromium() as browser:
-            page = browser.new_page(viewport={"width": 820, "height": 900})
+            # Tall enough for the whole view: a full-page screenshot would resize, and repaint, it.
+            page = browser.new_page(viewport={"width": 820, "height": 1400})
             requested: list[str] = []
             errors: list[str] = []
             page.on("request", lambda request: requested.append(request.url))
@@ -220,9 +234,9 @@ def test_the_transcript_viewer_plays_searches_and_downloads_in_chromium(tmp_path
             check_rendering(frame, utterances)
             check_seek(frame, origin, utterances)
             colours = [*SPEAKER_COLOURS, MARK_COLOUR]
-            plain = colour_counts(browser, shot(page, "transcript-viewer.png"), colours)
+            plain = shot(browser, page, frame, "transcript-viewer.png", colours, 500)
             found = check_search(frame, utterances)
-            searched = colour_counts(browser, shot(page, "transcript-viewer-search.png"), [MARK_COLOUR])
+            searched = shot(browser, page, frame, "transcript-viewer-search.png", [MARK_COLOUR], 50 * found)
             srt = hosted_download(page, frame, "#srt")
             host = page.evaluate("() => window.host")
 
