@@ -37,8 +37,11 @@ class StoreUnavailable(Exception):
 
 
 def open_serving_store(settings: Settings) -> SqlStore | None:
-    """The durable store when this server needs one (it accepts tokens, whose revocations it holds)."""
-    if "tokens" not in settings.auth:
+    """The durable store when this server needs one: it accepts tokens (whose revocations it holds) or
+    captures webhooks (into the archive)."""
+    from aai_mcp.webhooks.submission import capture_enabled
+
+    if "tokens" not in settings.auth and not capture_enabled(settings):
         return None
     from sqlalchemy.exc import SQLAlchemyError
 
