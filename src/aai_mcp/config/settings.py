@@ -43,6 +43,7 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 MIN_WEBHOOK_SECRET_CHARS = 16
 
 CommaList = Annotated[list[str], NoDecode]
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$")
 PathList = Annotated[list[Path] | None, NoDecode]
 
 
@@ -158,6 +159,12 @@ class Settings(BaseSettings):
     )
     webhook_wait_poll_seconds: float = Field(
         30.0, gt=0, description="Interval between safety-net polls of a transcript whose webhook is expected."
+    )
+    viewer_media_origins: CommaList = Field(
+        [],
+        description="Origins (scheme://host[:port]) whose audio the transcript viewer may play, e.g. "
+        "https://media.example.com: the view's CSP allows media from these alone. Empty: the viewer shows "
+        "no player (it never reaches the network otherwise).",
     )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
@@ -363,6 +370,7 @@ class Settings(BaseSettings):
         "tags",
         "auth",
         "accounts",
+        "viewer_media_origins",
         mode="before",
     )
     @classmethod
@@ -409,6 +417,15 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         # One spelling, so callers join paths with f"{public_url}/webhooks/..." and never get "//".
         return value.rstrip("/") if value else value
+
+    @field_validator("viewer_media_origins")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        # An origin, nothing more: a path or a wildcard would widen the view's CSP beyond what is named.
+        bad = [item for item in value if not ORIGIN.fullmatch(item)]
+        if bad:
+            raise ValueError("each entry must be an origin like https://media.example.com[:port]")
+        return value
 
     @field_validator("upload_roots", mode="before")
     @classmethod
