@@ -37,8 +37,9 @@ class StoreUnavailable(Exception):
 
 
 def open_serving_store(settings: Settings) -> SqlStore | None:
-    """The durable store when this server needs one (it accepts tokens, whose revocations it holds)."""
-    if "tokens" not in settings.auth:
+    """The durable store when this server needs one: it accepts tokens (whose revocations it holds), or
+    it has a public URL (upload links live in the store)."""
+    if "tokens" not in settings.auth and settings.public_url is None:
         return None
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -41,6 +41,7 @@ from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
 from aai_mcp.transports.metrics_endpoint import MetricsEndpoint
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
+from aai_mcp.uplink.routes import LINK_PREFIX, UploadLinkApp
 
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
 
@@ -227,6 +228,7 @@ def build_http_app(
             *metrics_routes(gateway, authenticator),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
+            Mount(LINK_PREFIX, app=UploadLinkApp(lambda: gateway.runner.links, gateway.shared, settings)),
         ],
         lifespan=lifespan,
         middleware=[
