@@ -15,6 +15,7 @@ import anyio
 import httpx
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from aai_mcp.access.principal import Principal
 from aai_mcp.access.scopes import Scopes
@@ -25,6 +26,7 @@ from aai_mcp.state.store_sql import SqlStore
 from aai_mcp.transports.http import build_http_app
 from aai_mcp.uplink import link_service
 from tests.support import CANARY_KEY, error_details, make_settings, wav_bytes
+from tests.support.redis import RedisServer
 from tests.support.stores import StoreConfig
 
 pytestmark = pytest.mark.anyio
@@ -68,8 +70,11 @@ async def rig_on(store: SqlStore, simulator_app: Any, **settings: Any) -> AsyncI
     )
     gateway.use_store(store)
     app = build_http_app(gateway)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as http:
-        yield Rig(gateway, http, simulator_app.state.simulator, store)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as http:
+            yield Rig(gateway, http, simulator_app.state.simulator, store)
+    finally:
+        await gateway.aclose()
 
 
 @pytest.fixture
@@ -269,6 +274,38 @@ async def test_two_gateways_on_one_store_share_a_link(store_config: StoreConfig,
             on_b = result["r"].structured_content
             assert on_b["state"] == "done" and on_b["upload_url"].startswith("https://cdn.assemblyai.com/")
             assert (await b.put(url, wav_bytes())).status_code == 409  # used, whichever instance is asked
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_with_redis_a_waiter_on_another_gateway_wakes_on_the_news(
+    store_config: StoreConfig, simulator_app: Any, shared_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store is never re-read without news: only what A publishes through Redis can wake B's waiter.
+    monkeypatch.setattr(link_service, "RECHECK_SECONDS", 3600.0)
+    first, second = store_config.open(auto_upgrade=True), store_config.open(auto_upgrade=True)
+    redis = {"redis_url": SecretStr(shared_redis.url)}
+    try:
+        async with rig_on(first, simulator_app, **redis) as a, rig_on(second, simulator_app, **redis) as b:
+            url = await a.new_link()
+            async with anyio.create_task_group() as group:
+                result: dict[str, Any] = {}
+
+                waiting = anyio.Event()
+
+                async def heard(done: float, total: float | None, message: str | None) -> None:
+                    waiting.set()  # B read the store (nothing yet) and now waits for news
+
+                async def wait_on_b() -> None:
+                    args = {"link": url, "timeout_seconds": 120}
+                    result["r"] = await b.call("wait_for_upload", args, progress=heard)
+
+                group.start_soon(wait_on_b)
+                await waiting.wait()
+                assert (await a.put(url, wav_bytes())).status_code == 200
+            on_b = result["r"].structured_content
+            assert on_b["state"] == "done" and on_b["timed_out"] is False
     finally:
         first.close()
         second.close()
