@@ -311,6 +311,15 @@ async def test_with_redis_a_waiter_on_another_gateway_wakes_on_the_news(
         second.close()
 
 
+async def test_link_pages_are_rate_limited_per_client(store: SqlStore, simulator_app: Any) -> None:
+    async with rig_on(store, simulator_app, upload_link_requests_per_minute=3) as rig:
+        url = await rig.new_link()
+        answers = [(await rig.http.get(_local(url))).status_code for _ in range(4)]
+        assert answers == [200, 200, 200, 429]
+        refused = await rig.put(url, wav_bytes())
+        assert refused.status_code == 429 and not rig.simulator.uploads
+
+
 async def test_without_a_public_url_the_tool_says_what_it_needs(store: SqlStore) -> None:
     gateway = build_gateway(make_settings())
     gateway.use_store(store)
