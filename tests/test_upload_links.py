@@ -23,6 +23,7 @@ from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_schema import upload_links
 from aai_mcp.state.store_sql import SqlStore
+from aai_mcp.state.upload_link_store import LinkCredential, UploadLinks
 from aai_mcp.transports.http import build_http_app
 from aai_mcp.uplink import link_service
 from tests.support import CANARY_KEY, error_details, make_settings, wav_bytes
@@ -318,6 +319,35 @@ async def test_link_pages_are_rate_limited_per_client(store: SqlStore, simulator
         assert answers == [200, 200, 200, 429]
         refused = await rig.put(url, wav_bytes())
         assert refused.status_code == 429 and not rig.simulator.uploads
+
+
+def test_a_link_is_claimed_once_and_never_after_it_expires(store: SqlStore) -> None:
+    now = [1000.0]
+    links = UploadLinks(store.engine, clock=lambda: now[0])
+    first, _ = links.create("default", 100, ttl_seconds=60)
+    second, _ = links.create("default", 100, ttl_seconds=60)
+    assert links.claim(first.link_id) is True
+    assert links.claim(first.link_id) is False  # one conditional UPDATE: a second claimant loses
+    now[0] += 60
+    assert links.claim(second.link_id) is False
+    found = links.find(second)
+    assert found is not None and found.state(now[0]) == "expired"
+    assert links.find(LinkCredential(second.link_id, first.secret)) is None  # another link's secret
+
+
+async def test_an_upload_cut_off_midway_leaves_the_link_failed_with_why(rig: Rig) -> None:
+    url = await rig.new_link()
+    audio = wav_bytes(1.0)
+
+    async def cut_off() -> AsyncIterator[bytes]:
+        yield audio[:4096]
+        raise ConnectionResetError("the browser went away")
+
+    with pytest.raises(ConnectionResetError):
+        await rig.put(url, cut_off())
+    state = (await rig.call("wait_for_upload", {"link": url})).structured_content
+    assert state["state"] == "failed" and "interrupted" in state["error"]
+    assert (await rig.put(url, audio)).status_code == 409  # a link takes one upload, even a failed one
 
 
 async def test_without_a_public_url_the_tool_says_what_it_needs(store: SqlStore) -> None:

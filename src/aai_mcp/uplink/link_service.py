@@ -55,8 +55,12 @@ def refusal_for(link: UploadLink, now: float) -> LinkRefused | None:
     if state == "expired":
         return LinkRefused(410, "expired", "This upload link has expired. Ask for a new one in your chat.")
     if state != "waiting":
-        return LinkRefused(409, "used", "This upload link was already used. Ask for a new one in your chat.")
+        return _used()
     return None
+
+
+def _used() -> LinkRefused:
+    return LinkRefused(409, "used", "This upload link was already used. Ask for a new one in your chat.")
 
 
 @dataclass
@@ -105,9 +109,9 @@ class LinkUploads:
                 415, "not_media", "This file is not audio or video. Pick a recording (mp3, wav, m4a, mp4…)."
             )
         if not await anyio.to_thread.run_sync(self.links.claim, link.link_id):
-            raise refusal_for(link, float("inf")) or LinkRefused(
-                409, "used", "This upload link was already used."
-            )
+            # Another upload claimed it meanwhile, or it expired while the first bytes came.
+            current = await self.get(link.link_id) or link
+            raise refusal_for(current, self.clock()) or _used()
         await self._announce(link.link_id, "receiving", 0)
         return await self._relay(link, _chained(head, rest), size)
 
