@@ -167,6 +167,32 @@ WATCH_BAR = """() => {
     window.aaiSeen = seen;
     setInterval(() => { if (seen[seen.length - 1] !== bar.value) { seen.push(bar.value); } }, 2);
 }"""
+
+
+async def test_the_page_refuses_a_file_that_is_not_audio_before_sending_it(served: Served) -> None:
+    assert CHROMIUM.exists(), "chromium is missing: apt-get install -y --no-install-recommends chromium"
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with agent(served) as client:
+        link = await call(client, "create_upload_link", {})
+        async with async_playwright() as playwright:
+            args = ["--no-sandbox"] if os.geteuid() == 0 else []
+            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(link["url"])
+            document = {"name": "notes.pdf", "mimeType": "audio/mpeg", "buffer": b"%PDF-1.7\n" + bytes(5000)}
+            await page.set_input_files("#file", files=[document])  # a PDF that claims to be audio
+            await page.wait_for_function(ENDED)
+            await page.screenshot(path=ARTIFACTS / "4-not-audio.png", full_page=True)
+            assert await page.evaluate("document.body.dataset.state") == "error"
+            assert "not audio or video" in await page.locator("#error-text").inner_text()
+            assert await page.locator("#drop").is_visible()  # the person may pick another file
+            await browser.close()
+        state = await call(client, "wait_for_upload", {"link": link["url"], "timeout_seconds": 1})
+    assert state["state"] == "waiting" and state["bytes_received"] == 0  # nothing was sent
+
+
 # Functions, not expressions: Playwright evaluates an expression with eval(), which the page's CSP refuses.
 ENDED = "() => ['done', 'error'].includes(document.body.dataset.state)"
 
