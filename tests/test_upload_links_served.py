@@ -171,7 +171,7 @@ WATCH_BAR = """() => {
 
 async def test_the_page_refuses_a_file_that_is_not_audio_before_sending_it(served: Served) -> None:
     assert CHROMIUM.exists(), "chromium is missing: apt-get install -y --no-install-recommends chromium"
-    from playwright.async_api import async_playwright
+    from playwright.async_api import FilePayload, async_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with agent(served) as client:
@@ -181,7 +181,9 @@ async def test_the_page_refuses_a_file_that_is_not_audio_before_sending_it(serve
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
             page = await browser.new_page(viewport={"width": 390, "height": 844})
             await page.goto(link["url"])
-            document = {"name": "notes.pdf", "mimeType": "audio/mpeg", "buffer": b"%PDF-1.7\n" + bytes(5000)}
+            document = FilePayload(
+                name="notes.pdf", mimeType="audio/mpeg", buffer=b"%PDF-1.7\n" + bytes(5000)
+            )
             await page.set_input_files("#file", files=[document])  # a PDF that claims to be audio
             await page.wait_for_function(ENDED)
             await page.screenshot(path=ARTIFACTS / "4-not-audio.png", full_page=True)
