@@ -63,6 +63,11 @@ def test_waiting() -> None:
     assert "4 waits on 4 transcripts" in out and "4 waits on 1 transcript" in out
 
 
+def test_webhook_wait() -> None:
+    out = run_bench("webhook_wait", "--waits", "2", "--delay", "0.5")
+    assert "polling only" in out and "webhook (polling as safety net)" in out
+
+
 def test_cold_start() -> None:
     out = run_bench("cold_start", "--runs", "1")
     assert "aai-mcp serve" in out and "bare SDK server" in out

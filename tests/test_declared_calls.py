@@ -30,6 +30,7 @@ URL = "https://example.com/support-call.mp3"
 # "{id}" stands for a completed transcript made before the run.
 RUNS: dict[str, list[dict[str, Any]]] = {
     "upload_file": [{"data_base64": CLIP}, {"path": "{file}"}],
+    "create_transcript": [{"audio_url": URL}],
     "transcribe": [{"audio_url": URL}, {"data_base64": CLIP}, {"audio_url": URL, "wait": False}],
     "wait_for_transcript": [{"transcript_id": "{id}"}],
     "ask_transcript": [

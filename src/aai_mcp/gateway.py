@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -32,6 +32,9 @@ from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import Upstream
 from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.usage import UsageMeter, team_names
+from aai_mcp.webhooks.background_capture import WebhookCapture
+from aai_mcp.webhooks.submission import capture_enabled
+from aai_mcp.webhooks.wakeups import waking_waiters
 
 log = logging.getLogger("aai_mcp")
 
@@ -58,6 +61,8 @@ class Gateway:
     in_process_app: ASGIApp | None = field(default=None)
     """The ASGI app that stands in for AssemblyAI when the transport is one (the built-in simulator):
     the streaming proxy opens its WebSocket sessions on it instead of the network."""
+    webhook_capture: WebhookCapture | None = field(default=None)
+    """Set by `use_store` when webhook capture is configured (public_url and the webhook secret)."""
 
     @property
     def metrics(self) -> Metrics:
@@ -79,6 +84,8 @@ class Gateway:
         several = {account: keys for account, keys in pools.items() if len(keys) > 1}
         self.key_pool = KeyPool(several, store, shared=self.shared, metrics=self.metrics) if several else None
         self.runner.key_pool = self.key_pool
+        if archive is not None and capture_enabled(self.settings):
+            self.webhook_capture = WebhookCapture(self.upstream, archive)
         self.runner.links = self._link_service(store)
 
     def _link_service(self, store: GatewayStore) -> LinkUploads | None:
@@ -106,13 +113,32 @@ class Gateway:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """What runs beside the server: shared state upkeep, and hearing the key pool's news."""
-        async with self.shared.running():
-            if self.key_pool is None:
-                yield
-                return
-            async with self.key_pool.following():
-                yield
+        """What runs beside the server: shared state upkeep, hearing the key pool's news, waking
+        waiters on webhooks and capturing the transcripts webhooks announce."""
+        async with self.shared.running(), AsyncExitStack() as beside:
+            if self.key_pool is not None:
+                await beside.enter_async_context(self.key_pool.following())
+            if capture_enabled(self.settings):
+                await beside.enter_async_context(waking_waiters(self.shared, self.runner.poller))
+            if self.webhook_capture is not None:
+                await beside.enter_async_context(self.webhook_capture.running())
+            sender = self._built_in_simulator_webhooks()
+            if sender is not None:
+                await beside.enter_async_context(sender)
+            yield
+
+    def _built_in_simulator_webhooks(self) -> AbstractAsyncContextManager[None] | None:
+        """The built-in simulator (no API key) runs in this process without a lifespan of its own: its
+        webhooks are sent from here, over loopback to the public URL, as AssemblyAI would."""
+        if not (self.settings.simulated and capture_enabled(self.settings)):
+            return None
+        from aai_mcp.simulator.account_state import Simulator
+        from aai_mcp.simulator.webhook_sender import WebhookSender
+
+        simulator = getattr(getattr(self.in_process_app, "state", None), "simulator", None)
+        if not isinstance(simulator, Simulator):
+            return None
+        return WebhookSender(simulator.webhooks, simulator.status_of).running()
 
     def upstream_for(self, principal: Principal) -> Upstream:
         return self.runner.upstream_for(principal)

@@ -40,6 +40,7 @@ DEFAULT_LLM_MODELS = (
 )
 EU_MODEL_PREFIXES = ("claude-", "gemini-")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MIN_WEBHOOK_SECRET_CHARS = 16
 
 CommaList = Annotated[list[str], NoDecode]
 PathList = Annotated[list[Path] | None, NoDecode]
@@ -149,6 +150,26 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests per minute one client address may make to upload-link pages (they need "
         "no token: the link is the credential), across every instance when state is shared.",
+    )
+    webhook_auth_header_name: str = Field(
+        "X-AAI-MCP-Webhook-Secret",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Header AssemblyAI sends with the gateway's completion webhooks (its value: "
+        "webhook_auth_header_value).",
+    )
+    webhook_auth_header_value: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="Secret the gateway gives AssemblyAI for its webhooks and checks on each one (16 "
+        "characters at least). With public_url, it turns on webhook capture at "
+        "{public_url}/webhooks/assemblyai.",
+    )
+    webhook_auto: bool = Field(
+        True,
+        description="create_transcript and transcribe set the gateway's webhook when capture is on "
+        "(never over a webhook_url the caller gave).",
+    )
+    webhook_wait_poll_seconds: float = Field(
+        30.0, gt=0, description="Interval between safety-net polls of a transcript whose webhook is expected."
     )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
@@ -364,6 +385,16 @@ class Settings(BaseSettings):
         from aai_mcp.access.team_quotas import parse_team_quotas
 
         parse_team_quotas(value)  # TeamQuotaError is a ValueError: reported with the option's names
+        return value
+
+    @field_validator("webhook_auth_header_value")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Anyone who guesses it can fill the archive's pending list; the message never quotes it.
+        if value is not None and len(value.get_secret_value()) < MIN_WEBHOOK_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_WEBHOOK_SECRET_CHARS} characters (try `openssl rand -hex 32`)"
+            )
         return value
 
     @field_validator("redis_url")

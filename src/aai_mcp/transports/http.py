@@ -42,6 +42,8 @@ from aai_mcp.transports.metrics_endpoint import MetricsEndpoint
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 from aai_mcp.uplink.routes import LINK_PREFIX, UploadLinkApp
+from aai_mcp.webhooks.endpoint import WebhookEndpoint
+from aai_mcp.webhooks.submission import WEBHOOK_PATH
 
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
 
@@ -150,6 +152,14 @@ def metrics_routes(gateway: Gateway, authenticator: Authenticator) -> list[Route
     return [Route("/metrics", endpoint=endpoint, methods=["GET"])]
 
 
+def webhook_routes(gateway: Gateway) -> list[Route]:
+    """POST /webhooks/assemblyai when webhook capture is on (else the path does not exist: 404)."""
+    if gateway.webhook_capture is None:
+        return []
+    endpoint = WebhookEndpoint(gateway.settings, gateway.webhook_capture, gateway.shared)
+    return [Route(WEBHOOK_PATH, endpoint=endpoint, methods=["POST"])]
+
+
 def count_open(metrics: Metrics, sessions: Ledger, streams: Ledger) -> None:
     metrics.gauge("aai_mcp_sessions_open", "Streamable HTTP sessions open.", lambda: sessions.open)
     metrics.gauge("aai_mcp_sse_streams_open", "SSE streams open (legacy, and MCP GET).", lambda: streams.open)
@@ -226,6 +236,7 @@ def build_http_app(
             Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
             *metrics_routes(gateway, authenticator),
+            *webhook_routes(gateway),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
             Mount(LINK_PREFIX, app=UploadLinkApp(lambda: gateway.runner.links, gateway.shared, settings)),

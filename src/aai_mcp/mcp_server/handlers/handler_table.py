@@ -14,8 +14,10 @@ from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fet
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
 from aai_mcp.mcp_server.handlers.workflows import (
+    CREATE_CALLS,
     TRANSCRIBE_CALLS,
     WAIT_CALLS,
+    create_transcript,
     transcribe,
     wait_for_transcript,
 )
@@ -23,6 +25,7 @@ from aai_mcp.mcp_server.runtime.tool_call import Handler
 
 HANDLERS: dict[str, Handler] = {
     "upload": upload,
+    "create_transcript": create_transcript,
     "wait_for_transcript": wait_for_transcript,
     "transcribe": transcribe,
     "ask": ask,
@@ -35,6 +38,7 @@ HANDLERS: dict[str, Handler] = {
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
+    "create_transcript": CREATE_CALLS,
     "wait_for_transcript": WAIT_CALLS,
     "transcribe": TRANSCRIBE_CALLS,
     "ask": ASK_CALLS,

@@ -23,7 +23,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.logs import redacting
 from aai_mcp.mcp_server.handlers.connector import transcript_url_base
 from aai_mcp.mcp_server.handlers.handler_table import HANDLERS
-from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
+from aai_mcp.mcp_server.handlers.polling import ExpectedWebhook, TranscriptPoller
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.runtime import results
 from aai_mcp.mcp_server.runtime.forward import forward
@@ -42,6 +42,7 @@ from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.pooled_send import PooledKeys
 from aai_mcp.upstream.usage import UsageMeter
+from aai_mcp.webhooks.submission import gateway_webhook_url
 
 audit = logging.getLogger("aai_mcp.audit")
 log = logging.getLogger("aai_mcp.tools")
@@ -68,7 +69,10 @@ class ToolRunner:
         """Set by the gateway: counts the usage the tools' answers show (the proxy's too)."""
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
         self.poller = TranscriptPoller(
-            settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds, self.shared
+            settings.wait_poll_initial_seconds,
+            settings.wait_poll_max_seconds,
+            self.shared,
+            expected_webhook(settings),
         )
         self._calls: set[anyio.CancelScope] = set()
         self._cut_off = math.inf
@@ -259,6 +263,11 @@ class ToolRunner:
         Give it back with `self.shared.release`."""
         limit = sys.maxsize if principal is LOCAL else self.settings.max_concurrent_calls_per_token
         return await self.shared.try_hold(principal.id, limit)
+
+
+def expected_webhook(settings: Settings) -> ExpectedWebhook | None:
+    url = gateway_webhook_url(settings)
+    return None if url is None else ExpectedWebhook(url, settings.webhook_wait_poll_seconds)
 
 
 def _log_internal(name: str, exc: Exception) -> None:
