@@ -350,6 +350,16 @@ async def test_an_upload_cut_off_midway_leaves_the_link_failed_with_why(rig: Rig
     assert (await rig.put(url, audio)).status_code == 409  # a link takes one upload, even a failed one
 
 
+async def test_the_page_answers_by_the_public_name_and_takes_its_own_origin(rig: Rig) -> None:
+    url = await rig.new_link()
+    public = {"host": "aai.example.test", "origin": PUBLIC_URL}
+    assert (await rig.http.get(_local(url), headers={"host": "aai.example.test"})).status_code == 200
+    uploaded = await rig.http.put(_local(url), content=wav_bytes(), headers=public)
+    assert uploaded.status_code == 200, uploaded.text  # a browser's upload request sends its Origin
+    elsewhere = {"host": "aai.example.test", "origin": "https://evil.example"}
+    assert (await rig.http.put(_local(url), content=wav_bytes(), headers=elsewhere)).status_code == 403
+
+
 async def test_without_a_public_url_the_tool_says_what_it_needs(store: SqlStore) -> None:
     gateway = build_gateway(make_settings())
     gateway.use_store(store)
