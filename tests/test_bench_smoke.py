@@ -42,6 +42,12 @@ def test_upload(tmp_path: Path) -> None:
     assert "throughput >= 70% of curl" in out
 
 
+def test_upload_link(tmp_path: Path) -> None:
+    out = run_bench("upload_link", "--size-mib", "2", "--rounds", "1", "--dir", str(tmp_path))
+    assert "curl -T -> aai-mcp link -> simulator" in out
+    assert "peak RSS grows < 20 MB" in out
+
+
 def test_catalog_size_of_ours() -> None:
     out = run_bench("catalog_size", "--no-reference")
     assert "**all tools**" in out and "create_transcript" in out

@@ -11,9 +11,10 @@ import httpx
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
-from aai_mcp.access.accounts import load_key_pools
+from aai_mcp.access.accounts import load_accounts, load_key_pools
 from aai_mcp.access.principal import Principal
 from aai_mcp.access.quota_gate import QuotaGate
+from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.team_quotas import TeamQuotas, parse_team_quotas
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.config.settings import SIMULATOR_KEY, Settings
@@ -26,6 +27,8 @@ from aai_mcp.metrics import Metrics
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import SharedState, build_shared_state
 from aai_mcp.state.store import GatewayStore
+from aai_mcp.state.upload_link_store import UploadLinks
+from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import Upstream
 from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.usage import UsageMeter, team_names
@@ -85,6 +88,30 @@ class Gateway:
         self.runner.key_pool = self.key_pool
         if archive is not None and capture_enabled(self.settings):
             self.webhook_capture = WebhookCapture(self.upstream, archive)
+        self.runner.links = self._link_service(store)
+
+    def _link_service(self, store: GatewayStore) -> LinkUploads | None:
+        """Upload links, kept in the store (an SqlStore: the one store kind that has an engine)."""
+        engine = getattr(store, "engine", None)
+        if engine is None or "create_upload_link" not in self.catalog.tools:
+            return None
+        accounts = load_accounts(self.settings.accounts, self.settings.api_key)
+
+        def upstream_for(account: str) -> Upstream:
+            # The link's creator is not on the line when the file arrives: its account stands in.
+            principal = Principal(
+                id="upload-link", scopes=Scopes(), account=account, api_key=accounts.get(account)
+            )
+            return self.runner.upstream_for(principal)
+
+        return LinkUploads(
+            UploadLinks(engine),
+            self.shared,
+            upstream_for,
+            self.catalog.tools["create_upload_link"].call("upload"),
+            self.settings.public_url,
+            self.settings.upload_link_max_bytes,
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -140,6 +140,18 @@ class Settings(BaseSettings):
         "query), e.g. https://aai.example.com: the base of webhook and upload-link URLs. Unset: "
         "neither is offered.",
     )
+    upload_link_max_bytes: int = Field(
+        2_000_000_000,
+        ge=1,
+        le=2_200_000_000,
+        description="Largest file one upload link takes, counted as it arrives (AssemblyAI takes 2.2 GB).",
+    )
+    upload_link_requests_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Requests per minute one client address may make to upload-link pages (they need "
+        "no token: the link is the credential), across every instance when state is shared.",
+    )
     webhook_auth_header_name: str = Field(
         "X-AAI-MCP-Webhook-Secret",
         pattern=r"^[A-Za-z0-9-]{1,64}$",

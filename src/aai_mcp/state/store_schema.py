@@ -191,3 +191,22 @@ delivery_outbox = sa.Table(
     sa.Index("ix_delivery_outbox_due", "state", "next_attempt_at"),
     sqlite_autoincrement=True,
 )
+# One-time upload links (migration 0011). The link's secret is kept only as its SHA-256: reading the
+# table gives nobody a working link. `state`: waiting, receiving, done or failed (expiry is read from
+# expires_at, never written).
+upload_links = sa.Table(
+    "upload_links",
+    metadata,
+    sa.Column("link_id", sa.String(64), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("max_bytes", sa.BigInteger, nullable=False),
+    sa.Column("bytes_received", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("upload_url", sa.String(500), nullable=True),
+    sa.Column("failure", sa.String(500), nullable=True),
+    sa.Index("upload_links_by_expiry", "expires_at"),
+)

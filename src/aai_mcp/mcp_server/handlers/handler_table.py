@@ -11,6 +11,7 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 )
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
 from aai_mcp.mcp_server.handlers.workflows import (
     CREATE_CALLS,
@@ -32,6 +33,8 @@ HANDLERS: dict[str, Handler] = {
     "fetch": fetch,
     "search_archive": search_archive,
     "get_transcript": get_transcript,
+    "create_upload_link": create_upload_link,
+    "wait_for_upload": wait_for_upload,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -43,4 +46,6 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "fetch": FETCH_CALLS,
     "search_archive": SEARCH_ARCHIVE_CALLS,
     "get_transcript": GET_TRANSCRIPT_CALLS,
+    "create_upload_link": LINK_CALLS,
+    "wait_for_upload": LINK_CALLS,
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aai_mcp.mcp_server.handlers.polling import WaitOutcome
+from aai_mcp.mcp_server.handlers.upload_links import upload_url_of_link
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
@@ -13,7 +14,7 @@ from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.webhooks.submission import with_gateway_webhook
 
-TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64")
+TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64", "upload_link")
 WAIT_CALLS = frozenset({"read"})
 TRANSCRIBE_CALLS = frozenset({"upload", "create", "read"})
 CREATE_CALLS = frozenset({"create"})
@@ -54,7 +55,9 @@ async def transcribe(call: ToolCall) -> dict[str, Any]:
     source, value = one_source(call, TRANSCRIBE_SOURCES)
     steps: dict[str, Any] = {}
     body = _create_body(call)
-    if source != "audio_url":
+    if source == "upload_link":
+        steps["upload_url"] = body["audio_url"] = await upload_url_of_link(call, value)
+    elif source != "audio_url":
         try:
             uploaded = await upload_from(call, source, value)
         except UpstreamError as exc:

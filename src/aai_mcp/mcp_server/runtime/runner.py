@@ -36,6 +36,7 @@ from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
+from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import Upstream, UpstreamError
 from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.key_pool import KeyPool
@@ -80,6 +81,8 @@ class ToolRunner:
         """The accounts' key pools (set by Gateway.use_store); a pooled account's calls choose keys in it."""
         self.archive: ArchiveStore | None = None
         """The transcript archive (set by Gateway.use_store): tools that read transcripts read it first."""
+        self.links: LinkUploads | None = None
+        """Upload links (set by Gateway.use_store): their state lives in the store."""
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
@@ -207,6 +210,8 @@ class ToolRunner:
             partition=principal.partition(),
             archive=self.archive,
             account=principal.account,
+            links=self.links,
+            own_key=principal.bills_own_key,
         )
         handler: Handler = HANDLERS[spec.handler] if spec.handler else forward
         try:
