@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from .host_rules import UpstreamError
+from .llm_extraction import extraction_answer, is_extraction_schema
 
 ANTHROPIC_MODELS = (
     "claude-opus-4-6",
@@ -190,7 +191,9 @@ def chat_completion(
     tool_calls = tool_calls_for(body)
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        content = json.dumps(minimal_instance(output_schema(response_format)))
+        schema = output_schema(response_format)
+        shaped = extraction_answer(schema, messages) if is_extraction_schema(schema) else None
+        content = json.dumps(shaped if shaped is not None else minimal_instance(schema))
     else:
         content = answer_text(model, messages, transcript_words)
     message: dict[str, Any] = {"role": "assistant", "content": content}
