@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aai_mcp.state.store_schema import extraction_results
+from aai_mcp.state.store_schema import archived_transcripts, extraction_results
 
 _KEY = ("kit", "transcript_id", "account")
 
@@ -76,3 +76,11 @@ class ExtractionStore:
             query = query.where(table.c.account == account)
         with self.engine.connect() as connection:
             return [StoredExtraction(**row._asdict()) for row in connection.execute(query)]
+
+    def archived_completed_ids(self) -> list[str]:
+        """The completed transcripts in the archive, oldest archived first: what `archive extract`
+        goes through."""
+        table = archived_transcripts
+        query = sa.select(table.c.transcript_id).where(table.c.status == "completed").order_by(table.c.seq)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
