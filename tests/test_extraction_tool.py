@@ -36,6 +36,7 @@ class Intercepting(httpx.AsyncBaseTransport):
         self.inner = inner
         self.chat_bodies: list[dict[str, Any]] = []
         self.rewrite: Rewrite | None = None
+        self.status: int | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
@@ -43,6 +44,8 @@ class Intercepting(httpx.AsyncBaseTransport):
         if request.url.path != CHAT:
             return response
         self.chat_bodies.append(json.loads(request.content))
+        if self.status is not None:
+            return httpx.Response(self.status, json={"error": "The model is overloaded"})
         if self.rewrite is None:
             return response
         completion = json.loads(await response.aread())
@@ -199,3 +202,19 @@ async def test_without_speaker_labels_the_text_is_used_and_quotes_still_get_time
     assert "[00:00]" not in rig.transport.chat_bodies[0]["messages"][1]["content"]
     quotes = evidence_of(result)
     assert quotes and all(q["verified"] and q["end"] > q["start"] for q in quotes)
+
+
+async def test_the_simulated_answer_is_deterministic(rig: Rig) -> None:
+    transcript_id = await rig.create(speaker_labels=True)
+    first = await rig.extract([transcript_id], "sales-call")
+    second = await rig.extract([transcript_id], "sales-call")
+    assert len(rig.transport.chat_bodies) == 2  # no store: each call runs
+    assert first.structured_content["results"] == second.structured_content["results"]
+
+
+async def test_an_llm_gateway_failure_is_a_clear_error(rig: Rig) -> None:
+    transcript_id = await rig.create(speaker_labels=True)
+    rig.transport.status = 503
+    result = await rig.extract([transcript_id])
+    assert result.is_error
+    assert "Asking claude-sonnet-4-6 through the LLM Gateway failed" in text_of(result)
