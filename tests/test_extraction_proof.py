@@ -18,7 +18,7 @@ from tests.support.extraction_runs import extract_archive, seeded_archive
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-HISTORY = 80
+HISTORY = 120
 KITS = ("support-call-qa", "sales-call")
 WORD = re.compile(r"\w+")
 
