@@ -4,6 +4,7 @@ runs it again and replaces the row."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,8 @@ async def test_a_changed_transcript_text_runs_again_and_replaces_the_row(rig: Ri
     after = rig.results.get("churn-check", rig.transcript_id, "default")
     assert before is not None and after is not None
     assert after.text_digest != before.text_digest and after.kit_digest == before.kit_digest
+    # The archive's copy was read first (its text, not upstream's, made the new result).
+    assert after.text_digest == hashlib.sha256(b"I want to cancel my plan today.").hexdigest()
     assert rig.results.count() == 1
 
 
