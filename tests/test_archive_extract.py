@@ -5,12 +5,15 @@ kit is refused (listed) and the run goes on."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from aai_mcp.archive.extract_progress import ExtractDisplay
+from aai_mcp.archive.extract_run import ExtractCounts
 from aai_mcp.cli.main import main
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.extraction_store import ExtractionStore
@@ -97,3 +100,21 @@ async def test_an_answer_that_breaks_the_kit_is_refused_and_the_run_goes_on(stor
     assert counts.extracted == counts.total - 1
     again, _ = await extract_archive(seeded, archive, "support-call-qa")
     assert (again.extracted, again.current) == (1, counts.total - 1)
+
+
+def test_the_display_draws_a_bar_on_a_terminal_and_about_twenty_lines_otherwise() -> None:
+    terminal, plain = io.StringIO(), io.StringIO()
+    on_terminal, in_a_log = ExtractDisplay(terminal, True), ExtractDisplay(plain, False)
+    counts = ExtractCounts(total=100)
+    for done in range(100):
+        counts.extracted = done + 1
+        on_terminal(counts)
+        in_a_log(counts)
+    on_terminal.finish(counts)
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\r[") and "\x1b[K" in drawn
+    assert "[########################] 100% 100/100 · 100 extracted" in drawn
+    assert drawn.rstrip().endswith("0 rate-limit waits (0 s)")
+    lines = plain.getvalue().splitlines()
+    assert 19 <= len(lines) <= 21 and lines[-1].startswith("aai-mcp archive: extract: 100/100")
+    assert "\r" not in plain.getvalue()
