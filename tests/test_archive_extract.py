@@ -118,3 +118,32 @@ def test_the_display_draws_a_bar_on_a_terminal_and_about_twenty_lines_otherwise(
     lines = plain.getvalue().splitlines()
     assert 19 <= len(lines) <= 21 and lines[-1].startswith("aai-mcp archive: extract: 100/100")
     assert "\r" not in plain.getvalue()
+
+
+def test_ctrl_c_stops_with_130_and_the_same_command_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = StoreConfig(tmp_path / "data", None).open(auto_upgrade=True)
+    seeded_archive(ArchiveStore(store.engine), COUNT)
+    held = len(ExtractionStore(store.engine).archived_completed_ids())
+    monkeypatch.setenv("AAI_MCP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
+    draw = ExtractDisplay.__call__
+
+    def interrupted_after_three(self: ExtractDisplay, counts: ExtractCounts) -> None:
+        # Ctrl-C lands on the main thread, where the event loop (and this report) runs.
+        if counts.done == 3:
+            raise KeyboardInterrupt
+        draw(self, counts)
+
+    monkeypatch.setattr(ExtractDisplay, "__call__", interrupted_after_three)
+    command = ["archive", "extract", "--kit", "sales-call", "--concurrency", "1"]
+    assert main(command) == 130
+    assert "interrupted; run the same command again to resume" in capsys.readouterr().err
+    monkeypatch.setattr(ExtractDisplay, "__call__", draw)
+    assert main(command) == 0
+    assert f"extract done: {held - 3} extracted, 3 already current" in capsys.readouterr().err
+    try:
+        assert ExtractionStore(store.engine).count("sales-call") == held
+    finally:
+        store.close()
