@@ -6,6 +6,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY tool_schemas ./tool_schemas
+COPY extraction_kits ./extraction_kits
 RUN pip install . && useradd --create-home --uid 10001 aai \
     && mkdir -p /data && chown aai:aai /data && chmod 0700 /data
 

@@ -50,6 +50,7 @@ AUDIO_URL = "https://example.com/support-call.mp3"
 SOURCES: dict[str, dict[str, Any]] = {
     "transcribe": {"audio_url": AUDIO_URL},
     "upload_file": {"data_base64": base64.b64encode(b"RIFF fake audio").decode()},
+    "extract_from_transcript": {"kit": "support-call-qa"},
 }
 Filters = dict[str, Any]
 # Tools whose work happens outside the call (an upload link's file arrives later, through the page):

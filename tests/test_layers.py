@@ -12,6 +12,7 @@ import aai_mcp
 PACKAGE = Path(aai_mcp.__file__).parent
 CORE = (
     "archive",
+    "extraction",
     "catalog",
     "upstream",
     "access",

@@ -45,6 +45,21 @@ NOT_EXPOSED: dict[tuple[str, str], str] = {
         for name in ("messages", "temperature", "stream", "tools", "tool_choice", "response_format")
     },
     **{
+        ("extract_from_transcript", name): "extract_from_transcript builds the conversation and the "
+        "structured output schema from the kit; llm_chat_completion offers the full request."
+        for name in (
+            "messages",
+            "prompt",
+            "temperature",
+            "stream",
+            "tools",
+            "tool_choice",
+            "response_format",
+            "max_tokens",
+            "transcript_id",
+        )
+    },
+    **{
         ("search", name): "search(query) follows OpenAI's connector convention; the handler lists "
         "completed transcripts and pages with before_id itself."
         for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
@@ -58,6 +73,7 @@ NOT_EXPOSED: dict[tuple[str, str], str] = {
 # Spec-required parameters a handler fills from settings when the caller leaves them out.
 HANDLER_FILLS: dict[tuple[str, str], str] = {
     ("ask_transcript", "model"): "settings.llm_default_model, which no static default can state.",
+    ("extract_from_transcript", "model"): "settings.llm_default_model, as ask_transcript.",
 }
 # ENDPOINTS.md §6: the TranscriptParams fields the spec marks `deprecated: true`.
 DEPRECATED_TRANSCRIPT_PARAMS = {

@@ -18,6 +18,7 @@ from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.team_quotas import TeamQuotas, parse_team_quotas
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.config.settings import SIMULATOR_KEY, Settings
+from aai_mcp.extraction.kits import available_kits
 from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.filters import server_scopes
@@ -163,6 +164,7 @@ def build_gateway(
     `catalog` replaces the tool_schemas/ shipped with the package (a catalog loaded from elsewhere)."""
     if catalog is None:
         catalog = load_default_catalog()
+    available_kits(settings.extraction_kits_dir)  # a bad extraction kit fails at start, naming its file
     registry = Registry(catalog, server_scopes(settings, catalog))
     if transport is None and settings.simulated:
         transport = simulator_transport(settings)

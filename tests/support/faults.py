@@ -107,6 +107,7 @@ def known_values(transcript_id: str) -> dict[str, Any]:
         "audio_url": AUDIO_URL,
         "model": MODEL,
         "query": "refund",
+        "kit": "support-call-qa",
         "speech_understanding": {"request": {"translation": {"target_languages": ["es"]}}},
     }
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import httpx
 
-from aai_mcp.catalog.model import HostName
+from aai_mcp.catalog.model import HostName, HttpMethod
 from aai_mcp.upstream.client import Upstream
 from aai_mcp.upstream.errors import UpstreamError
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
@@ -67,11 +68,26 @@ async def paced_get(
     host: HostName = "api",
 ) -> httpx.Response:
     """GET `path` in turn; a 429 is waited out for its Retry-After and asked again (up to a limit)."""
+    return await paced_request(upstream, pacer, "GET", path, params=params, host=host)
+
+
+async def paced_request(
+    upstream: Upstream,
+    pacer: Pacer,
+    method: HttpMethod,
+    path: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    host: HostName = "api",
+    json_body: Any = None,
+) -> httpx.Response:
+    """`method` `path` in turn, waiting out 429s as paced_get does (`archive extract` POSTs to the
+    LLM Gateway this way)."""
     unnamed = UNNAMED_WAIT_SECONDS
     for attempt in range(MAX_RATE_LIMITED_TRIES):
         await pacer.turn()
         try:
-            response = await upstream.request(host, "GET", path, params=params)
+            response = await upstream.request(host, method, path, params=params, json_body=json_body)
         except UpstreamError as exc:
             if exc.status != 429 or attempt == MAX_RATE_LIMITED_TRIES - 1:
                 raise

@@ -35,6 +35,7 @@ from aai_mcp.config.command_options import (
 )
 from aai_mcp.config.config_file import ConfigFileError, config_path, read_config_file
 from aai_mcp.config.delivery_options import DeliverOptions, ExportOptions, RedeliverOptions
+from aai_mcp.config.extract_options import ExtractOptions
 from aai_mcp.config.layers import ConfigError, Loaded
 from aai_mcp.config.options import HTTP_ONLY, config_error_lines
 from aai_mcp.config.settings import Settings
@@ -131,6 +132,12 @@ def run_archive_delivery(loaded: Loaded) -> int:
     return run_deliver(loaded.of(DeliverOptions), loaded.of(Settings))
 
 
+def run_archive_extract(loaded: Loaded) -> int:
+    from aai_mcp.cli.archive_extract import run_extract
+
+    return run_extract(loaded.of(ExtractOptions), loaded.of(Settings))
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -144,6 +151,10 @@ STORE = frozenset({"data_dir", "database_url"})
 POOL = STORE | {"accounts", "api_key"}
 DELIVERY = frozenset(
     {"delivery_destinations", "delivery_max_attempts", "delivery_retry_seconds", "delivery_timeout_seconds"}
+)
+LLM = frozenset(
+    {"llm_gateway_base_url", "llm_models", "llm_default_model", "ask_max_context_chars"}
+    | {"extraction_kits_dir"}
 )
 UPSTREAM = frozenset(
     {"api_key", "region", "api_base_url", "timeout_seconds", "connect_timeout_seconds", "get_retries"}
@@ -267,12 +278,21 @@ COMMANDS: tuple[Command, ...] = (
         (Group(ExportOptions), Group(Settings, only=STORE)),
         run_archive_delivery,
     ),
+    Command(
+        "archive extract",
+        "Run an extraction kit (--kit) over the archive's completed transcripts through the LLM Gateway, "
+        "paced under the rate limit; results still current for the kit and the text are skipped, so the "
+        "same command resumes where it stopped.",
+        (Group(ExtractOptions), Group(Settings, only=STORE | UPSTREAM | LLM)),
+        run_archive_extract,
+    ),
 )
 PARENTS = {
     "token": "Mint, inspect and revoke scoped access tokens.",
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
-    "archive": "The transcript archive in the store: backfill it from AssemblyAI, sync, deliver, export it.",
+    "archive": "The transcript archive in the store: backfill it from AssemblyAI, sync it, extract "
+    "typed fields from it, deliver and export it.",
 }
 
 

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     ask_max_context_chars: int = Field(
         400_000, ge=1_000, description="Largest transcript context ask_transcript sends to the LLM."
     )
+    extraction_kits_dir: Path | None = Field(
+        None,
+        description="A folder of your own extraction kits (*.yaml) beside the shipped ones, for "
+        "extract_from_transcript and `archive extract`.",
+    )
     transcript_url_base: str | None = Field(
         None,
         pattern=r"^https://[^\s?#]+/$",

@@ -210,3 +210,20 @@ upload_links = sa.Table(
     sa.Column("failure", sa.String(500), nullable=True),
     sa.Index("upload_links_by_expiry", "expires_at"),
 )
+# One structured extraction per (kit, transcript, account) (migration 0008), with the digests of what
+# made it: the kit's instructions and schema, and the transcript's text. A run whose digests both
+# match reuses the row; otherwise it is run again and the row replaced.
+extraction_results = sa.Table(
+    "extraction_results",
+    metadata,
+    sa.Column("kit", sa.String(100), primary_key=True),
+    sa.Column("transcript_id", sa.String(100), primary_key=True),
+    sa.Column("account", sa.String(200), primary_key=True),
+    sa.Column("kit_digest", sa.String(64), nullable=False),
+    sa.Column("text_digest", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(100), nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("verified_quotes", sa.Integer, nullable=False),
+    sa.Column("unverified_quotes", sa.Integer, nullable=False),
+    sa.Column("extracted_at", sa.Float, nullable=False),
+)

@@ -11,6 +11,7 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 )
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.structured_extraction import EXTRACT_CALLS, extract
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
 from aai_mcp.mcp_server.handlers.workflows import (
@@ -35,6 +36,7 @@ HANDLERS: dict[str, Handler] = {
     "get_transcript": get_transcript,
     "create_upload_link": create_upload_link,
     "wait_for_upload": wait_for_upload,
+    "extract": extract,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -48,4 +50,5 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "get_transcript": GET_TRANSCRIPT_CALLS,
     "create_upload_link": LINK_CALLS,
     "wait_for_upload": LINK_CALLS,
+    "extract": EXTRACT_CALLS,
 }

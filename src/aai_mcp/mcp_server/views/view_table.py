@@ -9,6 +9,7 @@ from urllib.parse import quote
 from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_results_view
 from aai_mcp.mcp_server.views.archive_answers import archive_search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
+from aai_mcp.mcp_server.views.extraction_answers import extraction_view
 from aai_mcp.mcp_server.views.shaping import capped_json, token_counts, without_words
 from aai_mcp.mcp_server.views.transcript import (
     deleted_view,
@@ -94,4 +95,5 @@ VIEWS: dict[str, View] = {
     "search_results": search_results_view,
     "document": document_view,
     "archive_search_results": archive_search_results_view,
+    "extraction": extraction_view,
 }
