@@ -1,6 +1,7 @@
 """`aai-mcp archive export` on SQLite and PostgreSQL: each format round-trips (JSONL parsed, CSV read
 with the csv module, Parquet read back with pyarrow), rows per transcript and per utterance, batched
-(a Parquet row group per batch), one account's rows, and clear refusals (no fields rows, no pyarrow)."""
+(a Parquet row group per batch), one account's rows, extracted fields one per row, and a clear
+refusal without pyarrow."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from aai_mcp.archive import export_rows
+from aai_mcp.archive.export_rows import BATCH_TRANSCRIPTS
 from aai_mcp.cli.main import main
 from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
+from aai_mcp.state.extraction_store import ExtractionStore, StoredExtraction
 from tests.support.stores import StoreConfig
 
 LINES = ("Hello, thanks for calling.", "My parcel never arrived.", "Let me check, one moment.")
@@ -117,12 +120,43 @@ def test_jsonl_on_standard_output(
     assert b"exported 7 transcripts rows as jsonl" in captured.err
 
 
-def test_fields_rows_and_a_missing_pyarrow_are_refused_clearly(
+def test_fields_rows_one_per_extracted_field_round_trip(
+    store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _seed(store_config, monkeypatch, count=1)
+    quote = {"quote": "My parcel never arrived", "verified": True, "start": 1000, "end": 1900, "speaker": "B"}
+    made_up = {"quote": "I want a refund", "verified": False}
+    store = store_config.open()
+    try:
+        results = ExtractionStore(store.engine)
+        for n in range(3 * BATCH_TRANSCRIPTS // 2):  # more than one batch: the keyset paging is used
+            fields = {
+                "risk_flag": {"value": n % 2 == 0, "confidence": 0.5, "evidence": [made_up, quote]},
+                "causes": {"value": ["late parcel", f"cause {n}"], "confidence": 0.9, "evidence": []},
+            }
+            account = "team-b" if n % 3 == 0 else "default"
+            results.save(StoredExtraction("qa", f"t-{n:04d}", account, "k", "x", "m", fields, 1, 1, 5.0))
+    finally:
+        store.close()
+    rows = [json.loads(line) for line in _export(tmp_path, "--rows", "fields").read_text().splitlines()]
+    assert len(rows) == 2 * (3 * BATCH_TRANSCRIPTS // 2)
+    assert [(r["transcript_id"], r["field"]) for r in rows[:2]] == [
+        ("t-0000", "risk_flag"),
+        ("t-0000", "causes"),
+    ]
+    flag, causes = rows[0], rows[1]
+    assert json.loads(flag["value"]) is True and flag["quotes"] == 2 and flag["verified_quotes"] == 1
+    assert (flag["first_quote"], flag["first_start_ms"], flag["first_end_ms"]) == (quote["quote"], 1000, 1900)
+    assert json.loads(causes["value"]) == ["late parcel", "cause 0"] and causes["first_quote"] is None
+    assert len({r["transcript_id"] for r in rows}) == 3 * BATCH_TRANSCRIPTS // 2  # none twice, none lost
+    team_b = _export(tmp_path, "--rows", "fields", "--account", "team-b").read_text().splitlines()
+    assert len(team_b) == 2 * BATCH_TRANSCRIPTS // 2
+
+
+def test_a_missing_pyarrow_is_refused_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _seed(StoreConfig(tmp_path / "data", None), monkeypatch, count=1)
-    assert main(["archive", "export", "--rows", "fields"]) == 2
-    assert "no fields rows" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now fails as if not installed
     assert main(["archive", "export", "--format", "parquet", "--out", str(tmp_path / "x.parquet")]) == 2
     assert "pip install 'aai-mcp[parquet]'" in capsys.readouterr().err

@@ -24,7 +24,9 @@ from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.mcp_server.resources import ARCHIVE_META, TranscriptResources
 from aai_mcp.simulator.jobs import TranscriptRecord
 from aai_mcp.simulator.render import transcript_json
+from aai_mcp.state.archive_search import ExtractedFilter, Scalar, SearchFilters, search_transcripts
 from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
+from aai_mcp.state.extraction_store import ExtractionStore, StoredExtraction
 from aai_mcp.state.store_sql import SqlStore
 from tests.support import make_settings, text_of
 from tests.support.archive_runs import HISTORY_KEY, Seeded, seeded_simulator
@@ -275,3 +277,68 @@ async def test_without_a_store_the_tools_answer_from_upstream_as_before() -> Non
         )
     finally:
         await gateway.aclose()
+
+
+def stored_fields(store: SqlStore, transcript_id: str, kit: str, account: str, **values: Any) -> None:
+    """An extraction result of `kit` for `transcript_id`, as extract_from_transcript would keep it."""
+    fields = {name: {"value": value, "confidence": 0.9, "evidence": []} for name, value in values.items()}
+    result = StoredExtraction(kit, transcript_id, account, "k" * 64, "t" * 64, "m", fields, 0, 0, 1.0)
+    ExtractionStore(store.engine).save(result)
+
+
+async def test_search_archive_filters_on_extracted_field_values(archived: Archived, store: SqlStore) -> None:
+    query = {"query": distinctive_word(record_text(archived.expired)), "max_results": 50}
+    everything = (await archived.call("search_archive", query)).structured_content["results"]
+    first, second, third = (hit["transcript_id"] for hit in everything[:3])
+    qa, sales = "support-call-qa", "sales-call"
+    stored_fields(store, first, qa, "default", risk_flag=True, resolution="resolved",
+                  customer_frustration_causes=["long wait", "Billing error"])  # fmt: skip
+    stored_fields(store, second, qa, "default", risk_flag=False, resolution="unresolved",
+                  customer_frustration_causes=["long wait"])  # fmt: skip
+    stored_fields(store, third, sales, "default", competitors_mentioned=["Acme Voice"])
+    # Another team's result for the third says it was risky: it must not leak into this account's search.
+    stored_fields(store, third, qa, STRANGER.account or "", risk_flag=True)
+
+    async def found(kit: str, **extracted: Any) -> list[str]:
+        result = await archived.call("search_archive", {**query, "kit": kit, "extracted": extracted})
+        assert not result.is_error, result.content
+        return sorted(hit["transcript_id"] for hit in result.structured_content["results"])
+
+    assert await found(qa, risk_flag=True) == [first]
+    assert await found(qa, risk_flag=False) == [second]
+    assert await found(qa, customer_frustration_causes="LONG WAIT") == sorted([first, second])
+    assert await found(qa, customer_frustration_causes="billing error") == [first]
+    assert await found(qa, resolution="resolved") == [first]  # equality, not a substring of "unresolved"
+    assert await found(qa, risk_flag=False, customer_frustration_causes="long wait") == [second]
+    assert await found(qa, risk_flag="true") == []  # a string is not the boolean
+    assert await found(sales, competitors_mentioned="acme voice") == [third]
+    assert await found(sales, competitors_mentioned="Acme") == []
+
+
+async def test_extracted_filters_name_a_kit_and_its_fields(archived: Archived) -> None:
+    base = {"query": MARKER_WORD}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"extracted": {"risk_flag": True}}, "pass kit too"),
+        ({"kit": "no-such-kit", "extracted": {"risk_flag": True}}, "No extraction kit"),
+        ({"kit": "support-call-qa", "extracted": {"churn": True}}, "has no field 'churn'"),
+        ({"kit": "sales-call", "extracted": {f"f{i}": 1 for i in range(9)}}, "at most 8 fields"),
+    ]
+    for args, message in cases:
+        result = await archived.call("search_archive", {**base, **args})
+        assert result.is_error and message in text_of(result), (args, text_of(result))
+
+
+def test_numbers_in_extracted_fields_match_by_value(store: SqlStore) -> None:
+    archive = ArchiveStore(store.engine)
+    answer = {"id": "n1", "status": "completed", "text": "quarterly numbers", "utterances": []}
+    archive.upsert(ArchivedTranscript.from_upstream(answer, created_at=1.0))
+    fields = {"score": {"value": 7, "confidence": 1.0, "evidence": []}}
+    ExtractionStore(store.engine).save(StoredExtraction("k", "n1", "default", "", "", "m", fields, 0, 0, 1.0))
+
+    def hits(value: Scalar) -> list[str]:
+        filters = SearchFilters("default", extracted=ExtractedFilter("k", (("score", value),)))
+        with store.engine.connect() as connection:
+            return [hit.transcript_id for hit in search_transcripts(connection, "quarterly", 10, filters)]
+
+    assert hits(7) == hits(7.0) == ["n1"]
+    assert hits(8) == [] and hits("7") == [] and hits(True) == []

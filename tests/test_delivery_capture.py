@@ -6,6 +6,7 @@ A wrong destination setting stops a command before any work, naming the entry, n
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from pydantic import SecretStr
 from aai_mcp.archive.backfill import BackfillPlan
 from aai_mcp.cli.main import main
 from aai_mcp.config.settings import Settings
-from aai_mcp.delivery.deliveries import archive_store_of
+from aai_mcp.delivery.deliveries import EXTRACTION_COMPLETED, archive_store_of, extraction_store_of
 from aai_mcp.state.delivery_outbox import DeliveryOutbox
+from aai_mcp.state.extraction_store import StoredExtraction
 from aai_mcp.state.store_sql import SqlStore
 from tests.support.archive_runs import available, backfill
 from tests.support.archive_sync import PROCESSING_SECONDS, clocked_simulator, submit, sync_of, upstream_of
@@ -96,3 +98,32 @@ def test_deliver_without_destinations_says_how_to_set_them(
     monkeypatch.setenv("AAI_MCP_DATA_DIR", str(tmp_path))
     assert main(["archive", "deliver", "--drain"]) == 2
     assert "no destination is configured: set AAI_MCP_DELIVERY_DESTINATIONS" in capsys.readouterr().err
+
+
+def test_each_new_or_changed_extraction_result_is_enqueued_once_per_destination(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tool and `archive extract` open results through extraction_store_of: a stored result is
+    enqueued in the same transaction, a re-run that says the same is not sent again, a changed one is."""
+    results = extraction_store_of(store.engine, _settings(monkeypatch))
+    outbox = DeliveryOutbox(store.engine)
+    fields = {"risk_flag": {"value": True, "confidence": 0.9, "evidence": []}}
+    result = StoredExtraction("support-call-qa", "t-1", "default", "k1", "x1", "m", fields, 0, 0, 1.0)
+    results.save(result)
+    results.save(replace(result, extracted_at=2.0))  # refreshed, same answer: not news
+    assert outbox.counts()["pending"] == 2
+    changed = {"risk_flag": {"value": False, "confidence": 0.8, "evidence": []}}
+    results.save(replace(result, fields=changed, extracted_at=3.0))
+    assert outbox.counts()["pending"] == 4
+    claimed = outbox.claim("w", ["crm"], 1000, 60)
+    assert {c.kind for c in claimed} == {EXTRACTION_COMPLETED}
+    assert [c.subject_id.split(":")[:2] for c in claimed] == [["t-1", "support-call-qa"]] * 2
+    assert [c.payload["fields"] for c in claimed] == [fields, changed]
+
+
+def test_without_destinations_extraction_results_are_stored_and_nothing_enqueued(store: SqlStore) -> None:
+    results = extraction_store_of(store.engine, Settings())
+    result = StoredExtraction("sales-call", "t-2", "default", "k", "x", "m", {}, 0, 0, 1.0)
+    results.save(result)
+    assert results.get("sales-call", "t-2", "default") == result
+    assert DeliveryOutbox(store.engine).counts().get("pending", 0) == 0

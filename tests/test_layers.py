@@ -13,6 +13,7 @@ PACKAGE = Path(aai_mcp.__file__).parent
 CORE = (
     "archive",
     "extraction",
+    "delivery",
     "catalog",
     "upstream",
     "access",

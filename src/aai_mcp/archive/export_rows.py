@@ -3,12 +3,13 @@ whatever the archive's size. Each batch is its own query, keyset-paged on the ar
 cursor held open across batches, the same on SQLite and PostgreSQL), reading only the columns a row
 needs (never the words, the bulk of a transcript).
 
-A row source is a name, typed columns, and batches. `transcripts` and `utterances` read the archive;
-more (extracted fields) plug in through ROW_SOURCES.
+A row source is a name, typed columns, and batches. `transcripts` and `utterances` read the archive,
+`fields` the stored extraction results (one row per extracted field, keyset-paged on their key).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from aai_mcp.state.store_schema import archived_transcripts
+from aai_mcp.state.store_schema import archived_transcripts, extraction_results
 
 ColumnKind = Literal["string", "int", "float", "bool"]
 Row = dict[str, Any]
@@ -111,7 +112,51 @@ def _utterance_row(found: Any, index: int, utterance: dict[str, Any]) -> Row:
     }  # fmt: skip
 
 
+_FIELD_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
+    ("transcript_id", "string"), ("account", "string"), ("kit", "string"), ("field", "string"),
+    ("value", "string"), ("confidence", "float"), ("quotes", "int"), ("verified_quotes", "int"),
+    ("first_quote", "string"), ("first_start_ms", "int"), ("first_end_ms", "int"),
+    ("model", "string"), ("extracted_at", "string"),
+)  # fmt: skip
+
+
+def _field_batches(engine: sa.Engine, account: str | None) -> Iterator[list[Row]]:
+    """One row per field of each stored result, BATCH_TRANSCRIPTS results at a time."""
+    r = extraction_results.c
+    key = sa.tuple_(r.transcript_id, r.kit, r.account)
+    after: tuple[str, str, str] | None = None
+    while True:
+        query = sa.select(extraction_results).order_by(r.transcript_id, r.kit, r.account)
+        if after is not None:
+            query = query.where(key > sa.tuple_(*(sa.literal(v) for v in after)))
+        if account is not None:
+            query = query.where(r.account == account)
+        with engine.connect() as connection:
+            page = list(connection.execute(query.limit(BATCH_TRANSCRIPTS)))
+        if not page:
+            return
+        rows = [_field_row(found, name, field) for found in page for name, field in found.fields.items()]
+        if rows:
+            yield rows
+        after = (page[-1].transcript_id, page[-1].kit, page[-1].account)
+
+
+def _field_row(found: Any, name: str, field: dict[str, Any]) -> Row:
+    evidence = field.get("evidence") or []
+    verified = [e for e in evidence if e.get("verified")]
+    first = verified[0] if verified else (evidence[0] if evidence else {})
+    return {
+        "transcript_id": found.transcript_id, "account": found.account, "kit": found.kit, "field": name,
+        # Any JSON value (a list of objections, a flag): kept as JSON text so every format holds it.
+        "value": json.dumps(field.get("value"), ensure_ascii=False),
+        "confidence": field.get("confidence"), "quotes": len(evidence), "verified_quotes": len(verified),
+        "first_quote": first.get("quote"), "first_start_ms": first.get("start"),
+        "first_end_ms": first.get("end"), "model": found.model, "extracted_at": _iso(found.extracted_at),
+    }  # fmt: skip
+
+
 ROW_SOURCES: dict[str, RowSource] = {
     "transcripts": RowSource("transcripts", _TRANSCRIPT_COLUMNS, _transcript_batches),
     "utterances": RowSource("utterances", _UTTERANCE_COLUMNS, _utterance_batches),
+    "fields": RowSource("fields", _FIELD_COLUMNS, _field_batches),
 }

@@ -27,9 +27,7 @@ def run_export(options: ExportOptions, settings: Settings) -> int:
     from aai_mcp.archive.export_formats import ExportFormatUnavailable, check_format
     from aai_mcp.archive.export_rows import ROW_SOURCES
 
-    source = ROW_SOURCES.get(options.rows)
-    if source is None:
-        return error(f"this aai-mcp has no {options.rows} rows to export (no extraction results here)", 2)
+    source = ROW_SOURCES[options.rows]
     try:
         check_format(options.format)
     except ExportFormatUnavailable as exc:

@@ -44,8 +44,8 @@ def _extract_into(
     from aai_mcp.archive.extract_progress import ExtractDisplay
     from aai_mcp.archive.extract_run import ArchiveExtraction
     from aai_mcp.archive.pacing import Pacer
+    from aai_mcp.delivery.deliveries import extraction_store_of
     from aai_mcp.state.archive_store import ArchiveStore
-    from aai_mcp.state.extraction_store import ExtractionStore
     from aai_mcp.upstream.errors import UpstreamError
 
     display = ExtractDisplay(sys.stderr, sys.stderr.isatty())
@@ -56,7 +56,7 @@ def _extract_into(
             run = ArchiveExtraction(
                 upstream,
                 ArchiveStore(store.engine),
-                ExtractionStore(store.engine),
+                extraction_store_of(store.engine, settings),
                 kit,
                 model,
                 Pacer(options.max_per_second),

@@ -6,9 +6,11 @@ transcript, exactly when it is stored.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from aai_mcp.delivery.destinations import Destination, parse_destinations
 from aai_mcp.delivery.retry_policy import RetryPolicy
 from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
 from aai_mcp.state.delivery_outbox import DeliveryOutbox
+from aai_mcp.state.extraction_store import ExtractionStore, StoredExtraction
 
 TRANSCRIPT_ARCHIVED = "transcript.archived"
 EXTRACTION_COMPLETED = "extraction.completed"
@@ -63,6 +66,21 @@ class Deliveries:
             connection, TRANSCRIPT_ARCHIVED, transcript.transcript_id, payload, self.destinations
         )
 
+    def on_extracted(self, connection: sa.Connection, result: StoredExtraction) -> None:
+        """ExtractionStore's hook for a stored result (inside its save's transaction): delivered
+        once per version, so a re-run that changes nothing is not sent again."""
+        payload = asdict(result)
+        self.outbox.enqueue_in(
+            connection, EXTRACTION_COMPLETED, extraction_subject(result), payload, self.destinations
+        )
+
+
+def extraction_subject(result: StoredExtraction) -> str:
+    """ "<transcript id>:<kit>:<version>", the version a digest of what the result says."""
+    said = json.dumps([result.account, result.kit_digest, result.text_digest, result.fields], sort_keys=True)
+    version = hashlib.sha256(said.encode()).hexdigest()[:16]
+    return f"{result.transcript_id}:{result.kit}:{version}"
+
 
 def configured_destinations(
     settings: Settings, env: Mapping[str, str] | None = None
@@ -86,3 +104,11 @@ def archive_store_of(
     """The archive on `engine`, enqueueing a delivery of each newly archived transcript (the one way
     commands and the server open it, so no capture path forgets to)."""
     return ArchiveStore(engine, on_new=deliveries_of(engine, settings, env).on_archived)
+
+
+def extraction_store_of(
+    engine: sa.Engine, settings: Settings, env: Mapping[str, str] | None = None
+) -> ExtractionStore:
+    """The extraction results on `engine`, enqueueing a delivery of each new or changed result (the one
+    way the tool and `archive extract` open them)."""
+    return ExtractionStore(engine, on_saved=deliveries_of(engine, settings, env).on_extracted)

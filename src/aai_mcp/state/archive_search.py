@@ -22,25 +22,38 @@ _FILTERS = (
     "AND (CAST(:since AS DOUBLE PRECISION) IS NULL OR t.created_at >= :since) "
     "AND (CAST(:until AS DOUBLE PRECISION) IS NULL OR t.created_at < :until)"
 )
-_SQLITE_QUERY = sa.text(
+_SQLITE_QUERY = (
     f"SELECT {_COLUMNS}"
     "snippet(archived_transcripts_fts, 0, '[', ']', ' … ', 16) AS snippet, "
     # bm25 shrinks with relevance: negated, so rank grows with relevance on both engines.
     "-bm25(archived_transcripts_fts) AS rank "
     "FROM archived_transcripts_fts JOIN archived_transcripts t ON t.seq = archived_transcripts_fts.rowid "
-    f"WHERE archived_transcripts_fts MATCH :match AND {_FILTERS} "
+    f"WHERE archived_transcripts_fts MATCH :match AND {_FILTERS}{{extracted}} "
     "ORDER BY rank DESC, t.transcript_id LIMIT :limit OFFSET :offset"
 )
-_POSTGRES_QUERY = sa.text(
+_POSTGRES_QUERY = (
     f"SELECT {_COLUMNS}"
     "ts_headline('english', coalesce(t.text, ''), q, "
     "'StartSel=[, StopSel=], MaxWords=24, MinWords=8, MaxFragments=2, "
     'FragmentDelimiter=" … "\') AS snippet, '
     "ts_rank(t.search_vector, q) AS rank "
     "FROM archived_transcripts t, plainto_tsquery('english', :match) q "
-    f"WHERE t.search_vector @@ q AND {_FILTERS} "
+    f"WHERE t.search_vector @@ q AND {_FILTERS}{{extracted}} "
     "ORDER BY rank DESC, t.transcript_id LIMIT :limit OFFSET :offset"
 )
+
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class ExtractedFilter:
+    """Only transcripts whose stored result of `kit` (extraction_results) has each field's value: a
+    list field matches when it holds the value; strings compare case-insensitively, booleans and
+    numbers by type and value. Field names are the kit's (checked by the caller), bound as data."""
+
+    kit: str
+    values: tuple[tuple[str, Scalar], ...]
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class SearchFilters:
     since: float | None = None
     until: float | None = None
     speaker: str | None = None
+    extracted: ExtractedFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -96,13 +110,61 @@ def search_transcripts(
         "limit": limit,
         "offset": offset,
     }
-    if connection.dialect.name == "postgresql":
-        rows = connection.execute(_POSTGRES_QUERY, {**params, "match": " ".join(words)})
+    postgres = connection.dialect.name == "postgresql"
+    clause, extracted_params = _extracted_clause(filters.extracted, postgres)
+    params.update(extracted_params)
+    if postgres:
+        statement = sa.text(_POSTGRES_QUERY.format(extracted=clause))
+        rows = connection.execute(statement, {**params, "match": " ".join(words)})
     else:
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-        rows = connection.execute(_SQLITE_QUERY, {**params, "match": match})
+        rows = connection.execute(sa.text(_SQLITE_QUERY.format(extracted=clause)), {**params, "match": match})
     hits = [_hit(row, words, filters.speaker) for row in rows]
     return [hit for hit in hits if filters.speaker is None or hit.spans]
+
+
+def _extracted_clause(extracted: ExtractedFilter | None, postgres: bool) -> tuple[str, dict[str, Any]]:
+    """The SQL (and its parameters) keeping the transcripts whose stored result matches `extracted`."""
+    if extracted is None:
+        return "", {}
+    params: dict[str, Any] = {"x_kit": extracted.kit}
+    conditions = []
+    for index, (field, value) in enumerate(extracted.values):
+        params[f"x_f{index}"] = field if postgres else f'$."{field}".value'
+        params[f"x_v{index}"] = value.lower() if isinstance(value, str) else value
+        conditions.append(_field_condition(index, value, postgres))
+    return (
+        " AND EXISTS (SELECT 1 FROM extraction_results er WHERE er.transcript_id = t.transcript_id "
+        "AND er.account = t.account AND er.kit = :x_kit" + "".join(f" AND {c}" for c in conditions) + ")",
+        params,
+    )
+
+
+def _field_condition(index: int, value: Scalar, postgres: bool) -> str:
+    """One field holds `value` (or is it): each element of a list, or the scalar itself, compared."""
+    v = f":x_v{index}"
+    if postgres:
+        element = "e.v"
+        found = f"er.fields::jsonb -> :x_f{index} -> 'value'"
+        source = (
+            f"jsonb_array_elements(CASE WHEN jsonb_typeof({found}) = 'array' THEN {found} "
+            f"ELSE jsonb_build_array({found}) END) AS e(v)"
+        )
+        if isinstance(value, bool):
+            test = f"{element} = to_jsonb(CAST({v} AS BOOLEAN))"
+        elif isinstance(value, int | float):
+            test = f"jsonb_typeof({element}) = 'number' AND CAST({element} #>> '{{}}' AS NUMERIC) = {v}"
+        else:
+            test = f"jsonb_typeof({element}) = 'string' AND lower({element} #>> '{{}}') = {v}"
+        return f"EXISTS (SELECT 1 FROM {source} WHERE {test})"
+    # SQLite's json_each walks a list's elements, or yields a scalar once; `type` tells true from 1.
+    if isinstance(value, bool):
+        test = f"j.type = '{'true' if value else 'false'}'"
+    elif isinstance(value, int | float):
+        test = f"j.type IN ('integer', 'real') AND j.value = {v}"
+    else:
+        test = f"j.type = 'text' AND lower(j.value) = {v}"
+    return f"EXISTS (SELECT 1 FROM json_each(er.fields, :x_f{index}) AS j WHERE {test})"
 
 
 def _hit(row: sa.Row[Any], words: list[str], speaker: str | None) -> SearchHit:

@@ -3,6 +3,7 @@ kit or the transcript's text changed (the digests say which)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,8 +37,12 @@ class StoredExtraction:
 class ExtractionStore:
     """The extraction results table on one engine (the platform store's)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, on_saved: Callable[[sa.Connection, StoredExtraction], None] | None = None
+    ) -> None:
         self.engine = engine
+        # Called inside save's transaction (delivery's outbox): a result is never kept without it.
+        self.on_saved = on_saved
         self._insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
 
     def get(self, kit: str, transcript_id: str, account: str) -> StoredExtraction | None:
@@ -60,6 +65,8 @@ class ExtractionStore:
         )
         with self.engine.begin() as connection:
             connection.execute(statement)
+            if self.on_saved is not None:
+                self.on_saved(connection, result)
 
     def count(self, kit: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(extraction_results)

@@ -6,18 +6,20 @@ only ever sees its own account's rows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 
-from aai_mcp.caller_input import ToolInputError
+from aai_mcp.caller_input import ToolInputError, quoted
 from aai_mcp.mcp_server.handlers.archived_copies import archived_copy, iso_time, past_retention
 from aai_mcp.mcp_server.handlers.ask import gather_bounded
 from aai_mcp.mcp_server.handlers.connector import count_matches, recent_completed, search_terms
+from aai_mcp.mcp_server.handlers.structured_extraction import chosen_kit
 from aai_mcp.mcp_server.runtime.forward import forward
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
-from aai_mcp.state.archive_search import SearchFilters, SearchHit
+from aai_mcp.state.archive_search import ExtractedFilter, SearchFilters, SearchHit
 from aai_mcp.state.archive_store import ArchiveStore
 
 SEARCH_ARCHIVE_CALLS = frozenset({"list", "word_search"})  # only without a store: recent transcripts
@@ -46,6 +48,7 @@ async def search_archive(call: ToolCall) -> dict[str, Any]:
         since=_epoch(call.args.get("created_after"), "created_after"),
         until=_epoch(call.args.get("created_before"), "created_before"),
         speaker=call.args.get("speaker"),
+        extracted=extracted_filter(call),
     )
     search_terms(query)  # refuses a query without words, saying what to pass
     hits, more = await _page(call.archive, query, limit, filters, offset)
@@ -65,7 +68,7 @@ async def _page(
         hits = await anyio.to_thread.run_sync(lambda: archive.search(query, limit + 1, filters, offset))
         return hits[:limit], len(hits) > limit
     hits = await anyio.to_thread.run_sync(lambda: archive.search(query, limit, filters, offset))
-    unfiltered = SearchFilters(filters.account, filters.status, filters.since, filters.until)
+    unfiltered = replace(filters, speaker=None)
     rest = await anyio.to_thread.run_sync(lambda: archive.search(query, 1, unfiltered, offset + limit))
     return hits, bool(rest)
 
@@ -112,6 +115,30 @@ def _offset(cursor: Any) -> int:
     if not text.startswith(CURSOR_PREFIX) or not digits.isdigit():
         raise ToolInputError("cursor is not one this tool gave: pass next_cursor from a previous answer.")
     return int(digits)
+
+
+MAX_EXTRACTED_FILTERS = 8
+
+
+def extracted_filter(call: ToolCall) -> ExtractedFilter | None:
+    """`extracted` field values of kit `kit`, checked against the kit: its fields, scalar values."""
+    wanted, kit_name = call.args.get("extracted"), call.args.get("kit")
+    if not wanted:
+        return None
+    if not kit_name:
+        raise ToolInputError("extracted filters name fields of a kit: pass kit too, e.g. support-call-qa.")
+    if len(wanted) > MAX_EXTRACTED_FILTERS:
+        raise ToolInputError(f"extracted takes at most {MAX_EXTRACTED_FILTERS} fields at once.")
+    kit = chosen_kit(call)
+    unknown = sorted(set(wanted) - set(kit.fields))
+    if unknown:
+        raise ToolInputError(
+            f"Kit {kit.name} has no field {quoted(unknown[0])}. Its fields: {', '.join(sorted(kit.fields))}."
+        )
+    for field, value in wanted.items():
+        if not isinstance(value, str | int | float | bool):
+            raise ToolInputError(f"extracted.{field} must be a string, number or boolean to match.")
+    return ExtractedFilter(kit.name, tuple(sorted(wanted.items())))
 
 
 def _epoch(value: Any, name: str) -> float | None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from aai_mcp.caller_input import ToolInputError, quoted
+from aai_mcp.delivery.deliveries import extraction_store_of
 from aai_mcp.extraction.kits import ExtractionKit, available_kits
 from aai_mcp.extraction.run import Extractor, TranscriptText, shown
 from aai_mcp.mcp_server.handlers.archived_copies import archived_copy
 from aai_mcp.mcp_server.handlers.ask import choose_model, gather_bounded, read_one, unusable
 from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
-from aai_mcp.state.extraction_store import ExtractionStore
 from aai_mcp.upstream import UpstreamError, decode_json
 
 EXTRACT_CALLS = frozenset({"chat", "read"})
@@ -56,7 +56,7 @@ def extractor_for(call: ToolCall, model: str) -> Extractor:
         except UpstreamError as exc:
             raise exc.during(f"Asking {model} through the LLM Gateway failed") from None
 
-    store = ExtractionStore(call.archive.engine) if call.archive is not None else None
+    store = extraction_store_of(call.archive.engine, call.settings) if call.archive is not None else None
     return Extractor(chat, model, store, call.account, call.settings.ask_max_context_chars)
 
 
