@@ -153,18 +153,27 @@ def test_every_secret_setting_and_account_key_is_redacted_from_logs(
 ) -> None:
     # Derived from the fields marked secret, so a secret setting added later is covered without a list.
     monkeypatch.setenv("TEAM_KEY", "team-account-key-0123456789abcdef")
+    monkeypatch.setenv("CRM_SIGNING", "crm-signing-secret-0123456789")
+    crm_url = "https://hooks:crm-pass-0123456789@127.0.0.1/in/tok-0123456789abcdef"
     values = {
         "api_key": "own-api-key-0123456789abcdef",
         "token_secrets": "signing-secret-0123456789abcdef",
         "database_url": "postgresql://aai:db%2Fpass-0123456789@127.0.0.1/aai",
         "redis_url": "redis://:redis-pass-0123456789@127.0.0.1:6379/0",
+        "webhook_auth_header_value": "webhook-secret-0123456789abcdef",
+        "delivery_destinations": f"crm={crm_url}#env:CRM_SIGNING",
     }
     assert set(values) == secret_fields(Settings), "a new secret field: add a value for it here"
     settings = make_settings(
         **{name: SecretStr(value) for name, value in values.items()}, accounts=["team=env:TEAM_KEY"]
     )
     leaks = [*values.values(), "db/pass-0123456789", "db%2Fpass-0123456789", "redis-pass-0123456789"]
-    leaks.append("team-account-key-0123456789abcdef")
+    leaks += [
+        "team-account-key-0123456789abcdef",
+        "crm-signing-secret-0123456789",
+        crm_url,
+        "crm-pass-0123456789",
+    ]
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:

@@ -29,7 +29,20 @@ def log_secrets(settings: Settings) -> list[str]:
         secret = getattr(settings, name)
         if secret is not None:
             values += secret_parts(secret.get_secret_value())
-    return values + sorted(held_keys(settings).secrets)
+    return values + destination_secrets(settings) + sorted(held_keys(settings).secrets)
+
+
+def destination_secrets(settings: Settings) -> list[str]:
+    """Each delivery destination's URL (it may carry a token) and its signing secret, which the setting
+    only points at (an environment variable or a file)."""
+    from aai_mcp.delivery.deliveries import configured_destinations
+    from aai_mcp.delivery.destinations import DestinationError
+
+    try:
+        found = configured_destinations(settings)
+    except DestinationError:
+        return []  # a command refuses such a setting before it runs anything
+    return [part for d in found.values() for part in (*secret_parts(d.url), d.secret)]
 
 
 class StoreUnavailable(Exception):
