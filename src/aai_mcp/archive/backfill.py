@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from aai_mcp.archive.capture import FINISHED, Fetcher, Views, created_at, each_at_most
+from aai_mcp.archive.capture import FINISHED, Fetcher, Views, created_at, each_at_most, listed_deleted
 from aai_mcp.archive.pacing import Pacer
 from aai_mcp.state.archive_store import ArchiveStore, Checkpoint
 from aai_mcp.upstream.client import Upstream
@@ -67,6 +67,8 @@ class Progress:
     already: int = 0
     skipped: int = 0
     gone: int = 0
+    duplicates: int = 0
+    """Archived transcripts whose audio an older one of the same account had (at the run's end)."""
     pages: int = 0
     resumed_from: str | None = None
     oldest_seen: datetime | None = None
@@ -89,7 +91,7 @@ class Backfill:
 
     @property
     def fetcher(self) -> Fetcher:
-        return Fetcher(self.upstream, self.pacer, self.plan.views)
+        return Fetcher(self.upstream, self.pacer, self.plan.views, self.archive)
 
     async def run(self) -> Progress:
         checkpoint = self._start()
@@ -107,6 +109,7 @@ class Backfill:
                 break
         checkpoint.finished_at = datetime.now(UTC).timestamp()
         self.archive.save_checkpoint(checkpoint)
+        self.progress.duplicates = self.archive.duplicate_count()
         return self.progress
 
     def _start(self) -> Checkpoint:
@@ -160,7 +163,9 @@ class Backfill:
         progress.newest_seen = max(filter(None, (progress.newest_seen, created)))
         progress.oldest_seen = min(filter(None, (progress.oldest_seen, created)))
 
-    async def _store_all(self, items: list[dict[str, Any]]) -> None:
+    async def _store_all(self, listed: list[dict[str, Any]]) -> None:
+        items = listed_deleted(self.archive, listed)
+        self.progress.gone += len(listed) - len(items)
         held = set() if self.plan.refresh else self.archive.archived_ids(i["id"] for i in items)
         self.progress.already += len(held)
         todo = [i for i in items if i["id"] not in held]

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aai_mcp.archive.capture import FINISHED, UNFINISHED, Fetcher, Views, each_at_most
+from aai_mcp.archive.capture import FINISHED, UNFINISHED, Fetcher, Views, each_at_most, listed_deleted
 from aai_mcp.archive.pacing import Pacer
 from aai_mcp.state.archive_store import ArchiveStore, Checkpoint
 from aai_mcp.state.store_leases import LeaseHolder, StoreLeases
@@ -31,6 +32,8 @@ SYNC_RUN_KEY = "sync"
 LEASE_NAME = "archive-sync"
 # Renewed after every page and every pending batch; a crashed holder's lease lapses after this long.
 LEASE_SECONDS = 300.0
+# AssemblyAI deletes a transcript this long after it was made: a sync flags archived ones past it.
+RETENTION_SECONDS = 90 * 86_400.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class SyncCounts:
     failed: int = 0
     """Listed or pending, then ended in error: not stored (backfill --status error keeps those)."""
     gone: int = 0
+    expired: int = 0
+    """Archived transcripts flagged upstream_deleted this round for being past the retention."""
+    duplicates: int = 0
+    """Archived transcripts whose audio an older one of the same account had (after the round)."""
     pages: int = 0
     started_from_now: bool = False
 
@@ -104,7 +111,7 @@ class Sync:
 
     @property
     def fetcher(self) -> Fetcher:
-        return Fetcher(self.upstream, self.pacer, self.plan.views)
+        return Fetcher(self.upstream, self.pacer, self.plan.views, self.archive)
 
     async def _round(self, counts: SyncCounts) -> SyncCounts:
         earlier = self.archive.pending_ids()
@@ -112,6 +119,10 @@ class Sync:
         await self._list_new(checkpoint, counts)
         await self._finish_pending(earlier, counts)
         counts.pending = len(self.archive.pending_ids())
+        # Expiry needs no upstream call (upstream deletes at 90 days), and refetching every archived
+        # row each round would cost one GET per row: deletions show only in pages the round lists.
+        counts.expired = self.archive.mark_past_retention(time.time() - RETENTION_SECONDS)
+        counts.duplicates = self.archive.duplicate_count()
         checkpoint.finished_at = datetime.now(UTC).timestamp()
         self.archive.save_checkpoint(checkpoint)
         return counts
@@ -150,7 +161,8 @@ class Sync:
     async def _take_page(self, items: list[dict[str, Any]], counts: SyncCounts) -> None:
         counts.pages += 1
         self.archive.add_pending(i["id"] for i in items if i.get("status") in UNFINISHED)
-        finished = [i for i in items if i.get("status") in FINISHED]
+        finished = listed_deleted(self.archive, [i for i in items if i.get("status") in FINISHED])
+        counts.gone += sum(1 for i in items if i.get("status") in FINISHED) - len(finished)
         held = self.archive.archived_ids(i["id"] for i in finished)
         counts.already += len(held)
         todo = [i for i in finished if i["id"] not in held]

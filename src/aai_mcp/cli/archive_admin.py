@@ -154,7 +154,8 @@ async def sync_round(sync: Sync, number: int) -> int:
     print(
         f"aai-mcp archive: {name}: {counts.new} new, {counts.completed} newly completed, "
         f"{counts.pending} still pending, {counts.already} already archived, {counts.failed} failed, "
-        f"{counts.gone} gone{start}",
+        f"{counts.gone} gone, {counts.expired} flagged past retention, "
+        f"{counts.duplicates} duplicates by audio hash{start}",
         file=sys.stderr,
         flush=True,
     )

@@ -119,6 +119,12 @@ def run_archive_sync(loaded: Loaded) -> int:
     return run_sync(loaded.of(SyncOptions), loaded.of(Settings))
 
 
+def run_archive_duplicates(loaded: Loaded) -> int:
+    from aai_mcp.cli.archive_duplicates import show_duplicates
+
+    return show_duplicates(loaded.of(Settings))
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -228,6 +234,13 @@ COMMANDS: tuple[Command, ...] = (
         "exits 0.",
         (Group(SyncOptions), Group(Settings, only=STORE | UPSTREAM | {"retry_backoff_seconds"})),
         run_archive_sync,
+    ),
+    Command(
+        "archive duplicates",
+        "List archived transcripts of the same audio (its SHA-256, taken as the upload went through "
+        "aai-mcp): per account and hash, oldest first, with dates.",
+        (Group(Settings, only=STORE),),
+        run_archive_duplicates,
     ),
 )
 PARENTS = {

@@ -12,6 +12,7 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
+from aai_mcp.mcp_server.handlers.upstream_deletions import DELETE_CALLS, delete_transcript
 from aai_mcp.mcp_server.handlers.workflows import (
     TRANSCRIBE_CALLS,
     WAIT_CALLS,
@@ -29,6 +30,7 @@ HANDLERS: dict[str, Handler] = {
     "fetch": fetch,
     "search_archive": search_archive,
     "get_transcript": get_transcript,
+    "delete_transcript": delete_transcript,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -39,4 +41,5 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "fetch": FETCH_CALLS,
     "search_archive": SEARCH_ARCHIVE_CALLS,
     "get_transcript": GET_TRANSCRIPT_CALLS,
+    "delete_transcript": DELETE_CALLS,
 }
