@@ -42,6 +42,11 @@ def test_upload(tmp_path: Path) -> None:
     assert "throughput >= 70% of curl" in out
 
 
+def test_archive_backfill() -> None:
+    out = run_bench("archive_backfill", "--history", "30", "--engines", "sqlite")
+    assert "| sqlite " in out and "MiB/audio hour" in out
+
+
 def test_catalog_size_of_ours() -> None:
     out = run_bench("catalog_size", "--no-reference")
     assert "**all tools**" in out and "create_transcript" in out

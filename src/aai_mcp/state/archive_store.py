@@ -7,6 +7,7 @@ One schema on SQLite and PostgreSQL (migration 0003); only full-text search diff
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class ArchivedTranscript:
         return {name: getattr(self, name) for name in STORED_FIELDS}
 
 
+_TIMES = ("first_seen_at", "last_synced_at")
 STORED_FIELDS = tuple(name for name in ArchivedTranscript.__dataclass_fields__ if name != "audio_url")
 
 
@@ -128,17 +130,32 @@ class ArchiveStore:
         first_seen_at stays the first time's; last_synced_at is now."""
         now = time.time()
         values = {**transcript.row(), "first_seen_at": now, "last_synced_at": now}
-        if values["audio_hash"] is None and transcript.audio_url is not None:
-            values["audio_hash"] = self._hash_query(transcript.audio_url).scalar_subquery()
-        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(archived_transcripts)
-        update = {k: v for k, v in values.items() if k not in ("transcript_id", "first_seen_at")}
-        statement = insert.values(**values).on_conflict_do_update(
-            index_elements=["transcript_id"], set_=update
-        )
+        values["hashed_upload_url"] = transcript.audio_url
+        statement = self._upsert_statement
         with self.engine.begin() as connection:
             known = connection.execute(self._id_query([transcript.transcript_id])).first() is not None
-            connection.execute(statement)
+            connection.execute(statement, values)
         return not known
+
+    @functools.cached_property
+    def _upsert_statement(self) -> sa.Insert:
+        """One statement for every upsert (compiled once, bound per row): the new row's values replace
+        the kept ones (`excluded`), so each value is bound and serialized once. audio_hash: the given
+        one, else the hash recorded for the upload the audio_url names."""
+        table = archived_transcripts
+        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(table)
+        upload = sa.bindparam("hashed_upload_url", type_=sa.String())
+        hashed = sa.select(upload_hashes.c.audio_hash).where(upload_hashes.c.upload_url == upload)
+        values: dict[str, sa.ColumnElement[Any]] = {
+            name: sa.bindparam(name, type_=table.c[name].type) for name in (*STORED_FIELDS, *_TIMES)
+        }
+        values["audio_hash"] = sa.func.coalesce(values["audio_hash"], hashed.scalar_subquery())
+        keep = ("transcript_id", "first_seen_at")
+        update = {name: insert.excluded[name] for name in values if name not in keep}
+        statement: sa.Insert = insert.values(values).on_conflict_do_update(
+            index_elements=["transcript_id"], set_=update
+        )
+        return statement
 
     @staticmethod
     def _id_query(ids: list[str]) -> sa.Select[Any]:
