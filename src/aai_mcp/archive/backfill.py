@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from aai_mcp.archive.capture import FINISHED, Fetcher, Views, created_at, each_at_most, listed_deleted
 from aai_mcp.archive.pacing import Pacer
+from aai_mcp.archive.sources import Source
 from aai_mcp.state.archive_store import ArchiveStore, Checkpoint
 from aai_mcp.upstream.client import Upstream
 
@@ -88,10 +89,18 @@ class Backfill:
     pacer: Pacer
     report: Report = lambda _progress, _page: None
     progress: Progress = field(default_factory=Progress)
+    source: Source = field(default_factory=Source)
+    """Whose list this run pages through (`upstream` sends with its key); its own checkpoint."""
 
     @property
     def fetcher(self) -> Fetcher:
-        return Fetcher(self.upstream, self.pacer, self.plan.views, self.archive)
+        return Fetcher(self.upstream, self.pacer, self.plan.views, self.archive, self.source.account)
+
+    def run_key(self) -> str:
+        """The plan's run for the server's own key (as before accounts), one per other key."""
+        if self.source.name is None:
+            return self.plan.run_key()
+        return hashlib.sha256(f"{self.plan.run_key()}:{self.source.name}".encode()).hexdigest()[:32]
 
     async def run(self) -> Progress:
         checkpoint = self._start()
@@ -113,7 +122,7 @@ class Backfill:
         return self.progress
 
     def _start(self) -> Checkpoint:
-        key = self.plan.run_key()
+        key = self.run_key()
         found = self.archive.checkpoint(key)
         if found is not None and found.finished_at is None:
             self.progress.resumed_from = found.cursor_id
@@ -123,7 +132,10 @@ class Backfill:
                 found.pages,
             )
             return found
-        fresh = Checkpoint(key, self.plan.filters())
+        filters = self.plan.filters()
+        if self.source.name is not None:
+            filters["key"] = self.source.name
+        fresh = Checkpoint(key, filters)
         self.archive.save_checkpoint(fresh)
         return fresh
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.archive.pacing import Pacer, paced_get
 from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
 from aai_mcp.upstream.client import Upstream, decode_json, decode_text
@@ -40,6 +41,8 @@ class Fetcher:
     views: Views
     archive: ArchiveStore | None = None
     """Given, an archived copy of a transcript found gone upstream is flagged upstream_deleted."""
+    account: str = DEFAULT_ACCOUNT
+    """Whose transcripts these are (the account whose key `upstream` sends with)."""
 
     async def page(self, params: dict[str, str]) -> dict[str, Any]:
         body: dict[str, Any] = decode_json(await paced_get(self.upstream, self.pacer, LIST_PATH, params))
@@ -60,6 +63,7 @@ class Fetcher:
         if deleted_upstream(body):
             return self._gone(item)  # a scrubbed copy must never replace the archived one
         extra: dict[str, Any] = {
+            "account": self.account,
             "created_at": _epoch(created_at(item) or created_at(body)),
             "completed_at": _epoch(completed_at(item) or completed_at(body)),
         }

@@ -140,6 +140,8 @@ UPSTREAM = frozenset(
     {"api_key", "region", "api_base_url", "timeout_seconds", "connect_timeout_seconds", "get_retries"}
 )
 
+# What backfill and sync read: the store, upstream, and --accounts (each configured key's transcripts).
+ARCHIVE_SETTINGS = STORE | UPSTREAM | {"retry_backoff_seconds", "accounts"}
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.", (Group(Settings),), run_serve),
     Command(
@@ -224,7 +226,7 @@ COMMANDS: tuple[Command, ...] = (
         "archive backfill",
         "Copy AssemblyAI's transcripts (the last 90 days') into the store, paced under the rate limit; "
         "stopped anywhere, the same command resumes where it stopped.",
-        (Group(BackfillOptions), Group(Settings, only=STORE | UPSTREAM | {"retry_backoff_seconds"})),
+        (Group(BackfillOptions), Group(Settings, only=ARCHIVE_SETTINGS)),
         run_archive,
     ),
     Command(
@@ -232,7 +234,7 @@ COMMANDS: tuple[Command, ...] = (
         "Store the transcripts new or newly completed since the last sync (a checkpoint in the store), "
         "once or --every interval; one sync at a time (a lease in the store), a second one says so and "
         "exits 0.",
-        (Group(SyncOptions), Group(Settings, only=STORE | UPSTREAM | {"retry_backoff_seconds"})),
+        (Group(SyncOptions), Group(Settings, only=ARCHIVE_SETTINGS)),
         run_archive_sync,
     ),
     Command(

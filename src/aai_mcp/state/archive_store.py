@@ -292,28 +292,31 @@ class ArchiveStore:
         with self.engine.begin() as connection:
             connection.execute(archive_runs.delete().where(archive_runs.c.run_key == run_key))
 
-    def newest_id(self) -> str | None:
-        """The archived transcript created last (where a first sync starts)."""
+    def newest_id(self, account: str = DEFAULT_ACCOUNT) -> str | None:
+        """The account's archived transcript created last (where its first sync starts)."""
         table = archived_transcripts
         query = (
             sa.select(table.c.transcript_id)
-            .where(table.c.created_at.is_not(None))
+            .where(table.c.created_at.is_not(None), table.c.account == account)
             .order_by(table.c.created_at.desc(), table.c.seq.desc())
             .limit(1)
         )
         with self.engine.connect() as connection:
             return connection.execute(query).scalar()
 
-    def add_pending(self, ids: Iterable[str]) -> None:
-        """Remember transcripts seen unfinished (queued, processing) for a later sync."""
+    def add_pending(self, ids: Iterable[str], source: str | None = None) -> None:
+        """Remember transcripts seen unfinished (queued, processing) for a later sync; `source`: the
+        key that listed them (None: the server's own), which must fetch them."""
         insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(archive_pending)
-        rows = [{"transcript_id": i, "seen_at": time.time()} for i in dict.fromkeys(ids)]
+        rows = [{"transcript_id": i, "seen_at": time.time(), "source": source} for i in dict.fromkeys(ids)]
         if rows:
             with self.engine.begin() as connection:
                 connection.execute(insert.values(rows).on_conflict_do_nothing())
 
-    def pending_ids(self) -> list[str]:
-        query = sa.select(archive_pending.c.transcript_id).order_by(archive_pending.c.seen_at)
+    def pending_ids(self, source: str | None = None) -> list[str]:
+        table = archive_pending
+        query = sa.select(table.c.transcript_id).order_by(table.c.seen_at)
+        query = query.where(table.c.source.is_(None) if source is None else table.c.source == source)
         with self.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 

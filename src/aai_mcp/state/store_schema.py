@@ -109,6 +109,8 @@ archive_pending = sa.Table(
     metadata,
     sa.Column("transcript_id", sa.String(100), primary_key=True),
     sa.Column("seen_at", sa.Float, nullable=False),
+    # The key whose list showed it (migration 0010), which must fetch it; NULL: the server's own key.
+    sa.Column("source", sa.String(200), nullable=True),
 )
 
 # One holder per name until expires_at (renewed while it works): a crashed holder's lease lapses.
