@@ -47,6 +47,12 @@ def test_archive_backfill() -> None:
     assert "| sqlite " in out and "MiB/audio hour" in out
 
 
+def test_upload_link(tmp_path: Path) -> None:
+    out = run_bench("upload_link", "--size-mib", "2", "--rounds", "1", "--dir", str(tmp_path))
+    assert "curl -T -> aai-mcp link -> simulator" in out
+    assert "peak RSS grows < 20 MB" in out
+
+
 def test_catalog_size_of_ours() -> None:
     out = run_bench("catalog_size", "--no-reference")
     assert "**all tools**" in out and "create_transcript" in out
@@ -60,6 +66,11 @@ def test_catalog_size_against_fastmcp() -> None:
 def test_waiting() -> None:
     out = run_bench("waiting", "--waits", "4", "--delay", "0.5", "--clients", "2")
     assert "4 waits on 4 transcripts" in out and "4 waits on 1 transcript" in out
+
+
+def test_webhook_wait() -> None:
+    out = run_bench("webhook_wait", "--waits", "2", "--delay", "0.5")
+    assert "polling only" in out and "webhook (polling as safety net)" in out
 
 
 def test_cold_start() -> None:
@@ -79,3 +90,8 @@ def test_profile_summary_counts_own_and_inclusive_samples() -> None:
     assert "4 samples" in summary
     assert "| 75.0% | `decode (json/decoder.py)` |" in summary
     assert "| 100.0% | `work (app.py)` |" in summary
+
+
+def test_export() -> None:
+    out = run_bench("export", "--transcripts", "20", "--utterances", "2")
+    assert "| 20          | parquet | utterances  | 40 " in out

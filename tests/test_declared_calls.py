@@ -18,7 +18,9 @@ from aai_mcp.catalog.model import Route
 from aai_mcp.gateway import Gateway, build_gateway, load_default_catalog
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from tests.support import CANARY_KEY, make_settings
+from aai_mcp.state.store_sql import SqlStore
+from aai_mcp.transports.http import build_http_app
+from tests.support import CANARY_KEY, make_settings, wav_bytes
 from tests.support.faults import CLIP, MODEL
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +30,7 @@ URL = "https://example.com/support-call.mp3"
 # "{id}" stands for a completed transcript made before the run.
 RUNS: dict[str, list[dict[str, Any]]] = {
     "upload_file": [{"data_base64": CLIP}, {"path": "{file}"}],
+    "create_transcript": [{"audio_url": URL}],
     "transcribe": [{"audio_url": URL}, {"data_base64": CLIP}, {"audio_url": URL, "wait": False}],
     "wait_for_transcript": [{"transcript_id": "{id}"}],
     "ask_transcript": [
@@ -133,6 +136,34 @@ async def test_a_handler_tool_sends_exactly_its_declared_calls(rig: Rig, tool: s
     assert all(status < 400 for status in rig.transport.statuses), rig.transport.statuses
 
 
+# Tools whose declared call is made after the call, when the person's file arrives through the link.
+LINK_TOOLS = frozenset({"create_upload_link", "wait_for_upload"})
+
+
+async def test_an_upload_link_sends_exactly_its_tools_declared_calls(store: SqlStore) -> None:
+    app = build_simulator_app(SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=0.0))
+    transport = Recording(httpx.ASGITransport(app=app))
+    gateway = build_gateway(make_settings(public_url="https://aai.example.test"), transport=transport)
+    gateway.use_store(store)
+    page = httpx.ASGITransport(app=build_http_app(gateway))
+    try:
+        async with Client(build_server(gateway)) as client, httpx.AsyncClient(transport=page) as http:
+            link = (await client.call_tool("create_upload_link", {})).structured_content["url"]
+            assert not transport.requests  # nothing upstream until the file arrives
+            local = "http://127.0.0.1:8000" + link.removeprefix("https://aai.example.test")
+            assert (await http.put(local, content=wav_bytes())).status_code == 200
+            waited = await client.call_tool("wait_for_upload", {"link": link})
+            assert waited.structured_content["state"] == "done"
+    finally:
+        await gateway.aclose()
+    hosts = {httpx.URL(url).host: name for name, url in gateway.upstream.base_urls.items()}
+    for tool in sorted(LINK_TOOLS):
+        calls = gateway.catalog.tools[tool].calls
+        for request in transport.requests:
+            assert any(matches(call, hosts[request.url.host], request) for call in calls), (tool, request)
+    assert [(r.method, r.url.path) for r in transport.requests] == [("POST", "/v2/upload")]
+
+
 def test_every_handler_tool_is_run_here() -> None:
     handler_tools = {name for name, spec in load_default_catalog().tools.items() if spec.handler}
-    assert handler_tools == set(RUNS)
+    assert handler_tools == set(RUNS) | LINK_TOOLS

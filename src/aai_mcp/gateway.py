@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
-from aai_mcp.access.accounts import load_key_pools
+from aai_mcp.access.accounts import load_accounts, load_key_pools
 from aai_mcp.access.principal import Principal
 from aai_mcp.access.quota_gate import QuotaGate
+from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.team_quotas import TeamQuotas, parse_team_quotas
 from aai_mcp.catalog import Catalog, default_schema_dir, load_catalog
 from aai_mcp.config.settings import SIMULATOR_KEY, Settings
@@ -26,9 +27,14 @@ from aai_mcp.metrics import Metrics
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import SharedState, build_shared_state
 from aai_mcp.state.store import GatewayStore
+from aai_mcp.state.upload_link_store import UploadLinks
+from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import Upstream
 from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.usage import UsageMeter, team_names
+from aai_mcp.webhooks.background_capture import WebhookCapture
+from aai_mcp.webhooks.submission import capture_enabled
+from aai_mcp.webhooks.wakeups import waking_waiters
 
 log = logging.getLogger("aai_mcp")
 
@@ -55,6 +61,10 @@ class Gateway:
     in_process_app: ASGIApp | None = field(default=None)
     """The ASGI app that stands in for AssemblyAI when the transport is one (the built-in simulator):
     the streaming proxy opens its WebSocket sessions on it instead of the network."""
+    webhook_capture: WebhookCapture | None = field(default=None)
+    """Set by `use_store` when webhook capture is configured (public_url and the webhook secret)."""
+    companions: list[Callable[[], AbstractAsyncContextManager[None]]] = field(default_factory=list)
+    """Background work that runs while the server runs (the delivery worker, when the store is open)."""
 
     @property
     def metrics(self) -> Metrics:
@@ -76,16 +86,63 @@ class Gateway:
         several = {account: keys for account, keys in pools.items() if len(keys) > 1}
         self.key_pool = KeyPool(several, store, shared=self.shared, metrics=self.metrics) if several else None
         self.runner.key_pool = self.key_pool
+        if archive is not None and capture_enabled(self.settings):
+            self.webhook_capture = WebhookCapture(self.upstream, archive)
+        self.runner.links = self._link_service(store)
+
+    def _link_service(self, store: GatewayStore) -> LinkUploads | None:
+        """Upload links, kept in the store (an SqlStore: the one store kind that has an engine)."""
+        engine = getattr(store, "engine", None)
+        if engine is None or "create_upload_link" not in self.catalog.tools:
+            return None
+        accounts = load_accounts(self.settings.accounts, self.settings.api_key)
+
+        def upstream_for(account: str) -> Upstream:
+            # The link's creator is not on the line when the file arrives: its account stands in.
+            principal = Principal(
+                id="upload-link", scopes=Scopes(), account=account, api_key=accounts.get(account)
+            )
+            return self.runner.upstream_for(principal)
+
+        return LinkUploads(
+            UploadLinks(engine),
+            self.shared,
+            upstream_for,
+            self.catalog.tools["create_upload_link"].call("upload"),
+            self.settings.public_url,
+            self.settings.upload_link_max_bytes,
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """What runs beside the server: shared state upkeep, and hearing the key pool's news."""
-        async with self.shared.running():
-            if self.key_pool is None:
-                yield
-                return
-            async with self.key_pool.following():
-                yield
+        """What runs beside the server: shared state upkeep, hearing the key pool's news, waking
+        waiters on webhooks, capturing the transcripts webhooks announce, and the companions."""
+        async with self.shared.running(), AsyncExitStack() as beside:
+            if self.key_pool is not None:
+                await beside.enter_async_context(self.key_pool.following())
+            if capture_enabled(self.settings):
+                await beside.enter_async_context(waking_waiters(self.shared, self.runner.poller))
+            if self.webhook_capture is not None:
+                await beside.enter_async_context(self.webhook_capture.running())
+            sender = self._built_in_simulator_webhooks()
+            if sender is not None:
+                await beside.enter_async_context(sender)
+            for companion in self.companions:
+                await beside.enter_async_context(companion())
+            yield
+
+    def _built_in_simulator_webhooks(self) -> AbstractAsyncContextManager[None] | None:
+        """The built-in simulator (no API key) runs in this process without a lifespan of its own: its
+        webhooks are sent from here, over loopback to the public URL, as AssemblyAI would."""
+        if not (self.settings.simulated and capture_enabled(self.settings)):
+            return None
+        from aai_mcp.simulator.account_state import Simulator
+        from aai_mcp.simulator.webhook_sender import WebhookSender
+
+        simulator = getattr(getattr(self.in_process_app, "state", None), "simulator", None)
+        if not isinstance(simulator, Simulator):
+            return None
+        return WebhookSender(simulator.webhooks, simulator.status_of).running()
 
     def upstream_for(self, principal: Principal) -> Upstream:
         return self.runner.upstream_for(principal)

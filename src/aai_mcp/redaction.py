@@ -187,8 +187,11 @@ def secret_parts(value: str) -> list[str]:
 
 
 def held_keys(settings: Settings) -> Redactor:
-    """A redactor for every AssemblyAI key the server holds: its own and every key of each account's pool."""
+    """A redactor for every AssemblyAI key the server holds (its own and every key of each account's
+    pool) and the secret its webhooks carry."""
     keys = [settings.api_key.get_secret_value()] if settings.api_key else []
+    if settings.webhook_auth_header_value is not None:
+        keys.append(settings.webhook_auth_header_value.get_secret_value())
     try:
         pools = load_key_pools(settings.accounts, None).values()
         keys += [key.value.get_secret_value() for pool in pools for key in pool]

@@ -53,6 +53,8 @@ def _in_store(settings: Settings, work: Callable[[SqlStore], int]) -> int:
     """Open the store, run `work` in it, close it; the store's failures as exit codes."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from aai_mcp.config.options import option_names
+    from aai_mcp.delivery.destinations import DestinationError
     from aai_mcp.state.engines import StoreConfigError
     from aai_mcp.state.store import failure_reason
     from aai_mcp.state.store_migrations import SchemaMismatch
@@ -66,6 +68,8 @@ def _in_store(settings: Settings, work: Callable[[SqlStore], int]) -> int:
         return error(f"cannot reach the store: {failure_reason(exc)}", 1)
     try:
         return work(store)
+    except DestinationError as exc:
+        return error(f"{option_names('delivery_destinations')}: {exc}", 2)
     except SQLAlchemyError as exc:
         return error(f"the store failed: {failure_reason(exc)}; run again to resume", 1)
     finally:
@@ -79,7 +83,7 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
     from aai_mcp.archive.pacing import Pacer
     from aai_mcp.archive.progress_display import ProgressDisplay
     from aai_mcp.archive.sources import sources_of
-    from aai_mcp.state.archive_store import ArchiveStore
+    from aai_mcp.delivery.deliveries import archive_store_of
     from aai_mcp.upstream.errors import UpstreamError
 
     plan = plan_of(options)
@@ -90,13 +94,12 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
 
     async def work() -> int:
         async with upstream_of(settings) as upstream:
+            archive = archive_store_of(store.engine, settings)
             for source in sources:
                 if len(sources) > 1:
                     print(f"aai-mcp archive: backfill of {source.shown()}", file=sys.stderr, flush=True)
                 pacer = Pacer(options.max_per_second)
-                backfill = Backfill(
-                    source.upstream(upstream), ArchiveStore(store.engine), plan, pacer, display, source=source
-                )
+                backfill = Backfill(source.upstream(upstream), archive, plan, pacer, display, source=source)
                 if (
                     resumed := backfill.archive.checkpoint(backfill.run_key())
                 ) and resumed.finished_at is None:
@@ -123,7 +126,8 @@ def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int
     from aai_mcp.archive.schedule import every
     from aai_mcp.archive.sources import sources_of
     from aai_mcp.archive.sync import Sync, SyncPlan
-    from aai_mcp.state.archive_store import ArchiveStore
+    from aai_mcp.delivery.deliveries import archive_store_of
+    from aai_mcp.delivery.running import delivering
     from aai_mcp.state.store_leases import StoreLeases
 
     views = Views(options.sentences, options.paragraphs, options.subtitles)
@@ -134,7 +138,7 @@ def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int
 
     async def work() -> int:
         async with upstream_of(settings) as upstream:
-            archive, leases = ArchiveStore(store.engine), StoreLeases(store.engine)
+            archive, leases = archive_store_of(store.engine, settings), StoreLeases(store.engine)
             syncs = [
                 Sync(
                     source.upstream(upstream),
@@ -149,7 +153,8 @@ def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int
             interval = options.every_seconds
             if interval is None:
                 return await sync_all(syncs, 0)
-            await every(interval, lambda number: sync_all(syncs, number))
+            async with delivering(store.engine, settings):  # the delivery worker runs between rounds too
+                await every(interval, lambda number: sync_all(syncs, number))
             return 0
 
     try:

@@ -34,6 +34,7 @@ from aai_mcp.config.command_options import (
     UsageOptions,
 )
 from aai_mcp.config.config_file import ConfigFileError, config_path, read_config_file
+from aai_mcp.config.delivery_options import DeliverOptions, ExportOptions, RedeliverOptions
 from aai_mcp.config.layers import ConfigError, Loaded
 from aai_mcp.config.options import HTTP_ONLY, config_error_lines
 from aai_mcp.config.settings import Settings
@@ -125,6 +126,17 @@ def run_archive_duplicates(loaded: Loaded) -> int:
     return show_duplicates(loaded.of(Settings))
 
 
+def run_archive_delivery(loaded: Loaded) -> int:
+    from aai_mcp.cli.archive_delivery import run_deliver, run_redeliver
+    from aai_mcp.cli.archive_export import run_export
+
+    if loaded.command == "archive export":
+        return run_export(loaded.of(ExportOptions), loaded.of(Settings))
+    if loaded.command == "archive redeliver":
+        return run_redeliver(loaded.of(RedeliverOptions), loaded.of(Settings))
+    return run_deliver(loaded.of(DeliverOptions), loaded.of(Settings))
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -136,12 +148,15 @@ SECRET_FILE = frozenset({"token_secret_file", "token_secrets"})
 REVOCATION_FILE = frozenset({"token_revocation_file"})
 STORE = frozenset({"data_dir", "database_url"})
 POOL = STORE | {"accounts", "api_key"}
+DELIVERY = frozenset(
+    {"delivery_destinations", "delivery_max_attempts", "delivery_retry_seconds", "delivery_timeout_seconds"}
+)
 UPSTREAM = frozenset(
     {"api_key", "region", "api_base_url", "timeout_seconds", "connect_timeout_seconds", "get_retries"}
 )
 
 # What backfill and sync read: the store, upstream, and --accounts (each configured key's transcripts).
-ARCHIVE_SETTINGS = STORE | UPSTREAM | {"retry_backoff_seconds", "accounts"}
+ARCHIVE_SETTINGS = STORE | UPSTREAM | DELIVERY | {"retry_backoff_seconds", "accounts"}
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.", (Group(Settings),), run_serve),
     Command(
@@ -244,12 +259,32 @@ COMMANDS: tuple[Command, ...] = (
         (Group(Settings, only=STORE),),
         run_archive_duplicates,
     ),
+    Command(
+        "archive deliver",
+        "Deliver the outbox (newly archived transcripts, extraction results) to the configured "
+        "destinations, signed, retried with backoff; until Ctrl-C, or --drain until nothing is pending.",
+        (Group(DeliverOptions), Group(Settings, only=STORE | DELIVERY)),
+        run_archive_delivery,
+    ),
+    Command(
+        "archive redeliver",
+        "List the dead letters (deliveries whose last try failed), or replay them (--all, --id) now.",
+        (Group(RedeliverOptions), Group(Settings, only=STORE | DELIVERY)),
+        run_archive_delivery,
+    ),
+    Command(
+        "archive export",
+        "Write the archive as rows (one per transcript, utterance or extracted field) in JSONL, CSV or "
+        "Parquet, streamed in constant memory.",
+        (Group(ExportOptions), Group(Settings, only=STORE)),
+        run_archive_delivery,
+    ),
 )
 PARENTS = {
     "token": "Mint, inspect and revoke scoped access tokens.",
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
-    "archive": "The transcript archive in the store: backfill it from AssemblyAI, then sync it.",
+    "archive": "The transcript archive in the store: backfill it from AssemblyAI, sync, deliver, export it.",
 }
 
 

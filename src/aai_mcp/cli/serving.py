@@ -37,8 +37,11 @@ class StoreUnavailable(Exception):
 
 
 def open_serving_store(settings: Settings) -> SqlStore | None:
-    """The durable store when this server needs one (it accepts tokens, whose revocations it holds)."""
-    if "tokens" not in settings.auth:
+    """The durable store when this server needs one: it accepts tokens (whose revocations it holds),
+    captures webhooks (into the archive) or has a public URL (upload links live in the store)."""
+    from aai_mcp.webhooks.submission import capture_enabled
+
+    if "tokens" not in settings.auth and not capture_enabled(settings) and settings.public_url is None:
         return None
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -57,6 +60,17 @@ def open_serving_store(settings: Settings) -> SqlStore | None:
         raise StoreUnavailable(f"cannot open the store {shown}: {reason}") from None
 
 
+def destinations_problem(settings: Settings) -> str | None:
+    from aai_mcp.delivery.deliveries import configured_destinations
+    from aai_mcp.delivery.destinations import DestinationError
+
+    try:
+        configured_destinations(settings)
+    except DestinationError as exc:
+        return str(exc)
+    return None
+
+
 def serve(settings: Settings) -> int:
     from aai_mcp.transports.http import checked_authenticator
 
@@ -68,6 +82,9 @@ def serve(settings: Settings) -> int:
         return 2
     except ValueError as exc:
         print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    if (problem := destinations_problem(settings)) is not None:
+        print(f"aai-mcp: {option_names('delivery_destinations')}: {problem}", file=sys.stderr)
         return 2
     try:
         listener = bind(settings.host, settings.port)
@@ -92,14 +109,16 @@ def serve(settings: Settings) -> int:
 def _run_http(
     settings: Settings, authenticator: Authenticator, listener: socket.socket, store: SqlStore | None
 ) -> int:
-    from aai_mcp.state.archive_store import ArchiveStore
+    from aai_mcp.delivery.deliveries import archive_store_of
+    from aai_mcp.delivery.running import delivering
     from aai_mcp.transports.connections import server_config
     from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
 
     gateway = build_gateway(settings)
     if store is not None:
-        gateway.use_store(store, ArchiveStore(store.engine))
+        gateway.use_store(store, archive_store_of(store.engine, settings))
+        gateway.companions.append(lambda: delivering(store.engine, settings))
     draining = draining_for(gateway)
     app = build_http_app(gateway, authenticator, draining)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"

@@ -40,8 +40,10 @@ DEFAULT_LLM_MODELS = (
 )
 EU_MODEL_PREFIXES = ("claude-", "gemini-")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MIN_WEBHOOK_SECRET_CHARS = 16
 
 CommaList = Annotated[list[str], NoDecode]
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$")
 PathList = Annotated[list[Path] | None, NoDecode]
 
 
@@ -138,6 +140,44 @@ class Settings(BaseSettings):
         "query), e.g. https://aai.example.com: the base of webhook and upload-link URLs. Unset: "
         "neither is offered.",
     )
+    upload_link_max_bytes: int = Field(
+        2_000_000_000,
+        ge=1,
+        le=2_200_000_000,
+        description="Largest file one upload link takes, counted as it arrives (AssemblyAI takes 2.2 GB).",
+    )
+    upload_link_requests_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Requests per minute one client address may make to upload-link pages (they need "
+        "no token: the link is the credential), across every instance when state is shared.",
+    )
+    webhook_auth_header_name: str = Field(
+        "X-AAI-MCP-Webhook-Secret",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Header AssemblyAI sends with the gateway's completion webhooks (its value: "
+        "webhook_auth_header_value).",
+    )
+    webhook_auth_header_value: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="Secret the gateway gives AssemblyAI for its webhooks and checks on each one (16 "
+        "characters at least). With public_url, it turns on webhook capture at "
+        "{public_url}/webhooks/assemblyai.",
+    )
+    webhook_auto: bool = Field(
+        True,
+        description="create_transcript and transcribe set the gateway's webhook when capture is on "
+        "(never over a webhook_url the caller gave).",
+    )
+    webhook_wait_poll_seconds: float = Field(
+        30.0, gt=0, description="Interval between safety-net polls of a transcript whose webhook is expected."
+    )
+    viewer_media_origins: CommaList = Field(
+        [],
+        description="Origins (scheme://host[:port]) whose audio the transcript viewer may play, e.g. "
+        "https://media.example.com: the view's CSP allows media from these alone. Empty: the viewer shows "
+        "no player (it never reaches the network otherwise).",
+    )
     search_max_transcripts: int = Field(
         20, ge=1, le=200, description="Most recent transcripts `search` scans (bounds its upstream calls)."
     )
@@ -193,6 +233,17 @@ class Settings(BaseSettings):
         "team:rpm=120,jobs=4,audio_hours=50,llm_tokens=2000000,stream_seconds=3600 (each limit optional; "
         "a team is an account).",
     )
+    delivery_destinations: Annotated[SecretStr | None, Option(secret=True)] = Field(
+        None,
+        description="Where each newly archived transcript and extraction result is delivered, signed: "
+        "name=URL#env:VAR or name=URL#file:/path entries separated by ';' (the HMAC secret is read from "
+        "there). A URL may hold credentials: never shown.",
+    )
+    delivery_max_attempts: int = Field(8, ge=1, le=50, description="Tries per delivery before a dead letter.")
+    delivery_retry_seconds: float = Field(
+        5.0, gt=0, description="Wait after a delivery's first failed try; doubled after each (with jitter)."
+    )
+    delivery_timeout_seconds: float = Field(10.0, gt=0, description="Time a destination has to answer.")
     metrics: Literal["off", "loopback", "token"] = Field(
         "loopback",
         description="Who may read /metrics: off (404), loopback (this machine, not through a proxy, or a "
@@ -331,6 +382,7 @@ class Settings(BaseSettings):
         "tags",
         "auth",
         "accounts",
+        "viewer_media_origins",
         mode="before",
     )
     @classmethod
@@ -354,6 +406,16 @@ class Settings(BaseSettings):
         parse_team_quotas(value)  # TeamQuotaError is a ValueError: reported with the option's names
         return value
 
+    @field_validator("webhook_auth_header_value")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Anyone who guesses it can fill the archive's pending list; the message never quotes it.
+        if value is not None and len(value.get_secret_value()) < MIN_WEBHOOK_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_WEBHOOK_SECRET_CHARS} characters (try `openssl rand -hex 32`)"
+            )
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -367,6 +429,15 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         # One spelling, so callers join paths with f"{public_url}/webhooks/..." and never get "//".
         return value.rstrip("/") if value else value
+
+    @field_validator("viewer_media_origins")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        # An origin, nothing more: a path or a wildcard would widen the view's CSP beyond what is named.
+        bad = [item for item in value if not ORIGIN.fullmatch(item)]
+        if bad:
+            raise ValueError("each entry must be an origin like https://media.example.com[:port]")
+        return value
 
     @field_validator("upload_roots", mode="before")
     @classmethod

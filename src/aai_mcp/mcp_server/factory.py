@@ -15,6 +15,8 @@ from aai_mcp.access.principal import LOCAL, Principal
 from aai_mcp.access.principal import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
 from aai_mcp.catalog.prompt_specs import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
+from aai_mcp.mcp_server.apps.app_views import AppViews, is_view_uri
+from aai_mcp.mcp_server.apps.capability import AppsServer
 from aai_mcp.mcp_server.prompts import Prompts
 from aai_mcp.mcp_server.resources import TranscriptResources
 from aai_mcp.redaction import redacted_model
@@ -48,6 +50,11 @@ def build_server(gateway: Gateway) -> Server[Any]:
 
     def resources_for(ctx: ServerRequestContext[Any]) -> TranscriptResources:
         return TranscriptResources(gateway, principal_of(ctx))
+
+    def views_for(ctx: ServerRequestContext[Any]) -> AppViews:
+        principal, settings = principal_of(ctx), gateway.settings
+        origins = settings.viewer_media_origins
+        return AppViews(gateway.registry, principal.scopes, origins, principal.id, settings.public_url)
 
     async def redacted(ctx: ServerRequestContext[Any], answer: Awaitable[Result]) -> Result:
         # Resources show upstream's transcripts like get_transcript does: the same keys are blanked.
@@ -89,6 +96,8 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
+        if is_view_uri(params.uri):
+            return views_for(ctx).read(params.uri)
         return await redacted(ctx, resources_for(ctx).read(params.uri))
 
     async def list_prompts(
@@ -102,7 +111,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
         return prompts.get(params.name, params.arguments, principal_of(ctx).scopes)
 
     # Capabilities (tools, resources, prompts) follow from the handlers given here.
-    return Server(
+    return AppsServer(
         "aai-mcp",
         version=__version__,
         title="AssemblyAI MCP gateway",

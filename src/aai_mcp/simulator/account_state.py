@@ -18,6 +18,7 @@ from .key_accounts import Account, Billing, build_accounts
 from .llm_windows import RateWindows
 from .temp_tokens import IssuedToken
 from .upload_route import UploadedFile
+from .webhook_sender import WebhookOutbox
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Simulator:
         self.open_streams = 0
         self.requests: list[RecordedRequest] = []
         self.faults = FaultQueue()
+        self.webhooks = WebhookOutbox()
         self._clock_origin = config.clock()
         self._wall_origin = config.started_at or datetime.now(UTC)
         self._seed_random()
@@ -81,6 +83,7 @@ class Simulator:
         self.streams.clear()
         self.requests.clear()
         self.faults.clear()
+        self.webhooks.clear()
         self._seed_random()
         if self.config.history_count:
             self.seed_history(self.config.history_count, self.config.history_days, seed=self.config.seed)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -16,6 +19,7 @@ from .routes_admin import ADMIN_ROUTES, AdminGuard
 from .routes_api import API_ROUTES
 from .routes_gateway import GATEWAY_ROUTES
 from .streaming_route import STREAMING_ROUTES
+from .webhook_sender import WebhookSender
 
 NOT_FOUND = "Not found"
 
@@ -34,6 +38,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 def build_simulator_app(config: SimulatorConfig) -> Starlette:
     """A fresh simulator; its state is `app.state.simulator` (a `Simulator`)."""
     simulator = Simulator(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Served on a socket (uvicorn runs the lifespan), it sends webhooks; in-process callers run
+        # their own WebhookSender, with a transport of their choice.
+        async with WebhookSender(simulator.webhooks, simulator.status_of).running():
+            yield
+
     routes = [*API_ROUTES, *GATEWAY_ROUTES, *STREAMING_ROUTES, *ADMIN_ROUTES]
     app = Starlette(
         routes=routes,
@@ -42,6 +54,7 @@ def build_simulator_app(config: SimulatorConfig) -> Starlette:
             Middleware(SimulatorMiddleware, simulator=simulator, routes=routes),
         ],
         exception_handlers={UpstreamError: upstream_error, HTTPException: http_error},
+        lifespan=lifespan,
     )
     app.state.simulator = simulator
     return app

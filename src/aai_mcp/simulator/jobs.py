@@ -30,6 +30,8 @@ class TranscriptRecord:
     audio_ms: int | None = None
     """Length of the uploaded audio when its header told (WAV); the scripted call is fitted into it."""
     deleted: bool = False
+    webhook_status_code: int | None = None
+    """What the receiver answered the last webhook attempt (None: not sent, or no answer)."""
     _content: CallContent | None = field(default=None, repr=False)
 
     @property

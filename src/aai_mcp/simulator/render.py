@@ -100,7 +100,7 @@ def base_transcript(record: TranscriptRecord, status: str) -> dict[str, Any]:
         "audio_url": record.audio_url,
         **echoed_params(record.params),
         "webhook_auth": bool(record.params.get("webhook_auth_header_name")),
-        "webhook_status_code": None,
+        "webhook_status_code": record.webhook_status_code,
         "language_confidence": None,
         "speech_model_used": None,
         "throttled": None,

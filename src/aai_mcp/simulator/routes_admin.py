@@ -110,6 +110,30 @@ async def list_faults(request: Request) -> Response:
     return JSONResponse({"pending": [fault_summary(f) for f in simulator_of(request).faults.pending()]})
 
 
+async def webhook_faults(request: Request) -> Response:
+    """`{"fail_every": N}`: every Nth webhook delivery attempt fails (503) and is retried; 0: none."""
+    try:
+        body = json.loads(await request.body())
+        fail_every = body.get("fail_every") if isinstance(body, dict) else None
+        if not isinstance(fail_every, int) or isinstance(fail_every, bool) or fail_every < 0:
+            raise ValueError("fail_every must be an integer >= 0")
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    outbox = simulator_of(request).webhooks
+    outbox.fail_every = fail_every
+    return await webhook_counts(request)
+
+
+async def webhook_counts(request: Request) -> Response:
+    outbox = simulator_of(request).webhooks
+    counts = {
+        "waiting": len(outbox.waiting),
+        "attempts": outbox.attempts,
+        "failed_attempts": outbox.failed_attempts,
+    }
+    return JSONResponse({**counts, "fail_every": outbox.fail_every})
+
+
 async def stats(request: Request) -> Response:
     return JSONResponse(simulator_of(request).stats())
 
@@ -124,6 +148,8 @@ ADMIN_ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/faults", queue_fault, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/faults", list_faults, methods=["GET"]),
+    Route(f"{ADMIN_PREFIX}/webhooks", webhook_faults, methods=["POST"]),
+    Route(f"{ADMIN_PREFIX}/webhooks", webhook_counts, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/stats", stats, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/reset", reset, methods=["POST"]),
     *ACCOUNT_ROUTES,

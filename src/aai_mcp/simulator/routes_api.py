@@ -109,6 +109,7 @@ async def create_transcript(request: Request) -> Response:
         audio_ms=uploaded_audio_ms(account.uploads, upload_id),
     )
     account.transcripts.add(record)
+    simulator.webhooks.submitted(record)
     return JSONResponse(transcript_json(record, "queued"))
 
 

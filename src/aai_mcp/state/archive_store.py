@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,9 +121,15 @@ class Checkpoint:
 class ArchiveStore:
     """The archive's tables on one engine (the platform store's: `SqlStore.engine`)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, on_new: Callable[[sa.Connection, ArchivedTranscript], None] | None = None
+    ) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
+        # Called in the upsert's transaction for a transcript archived for the first time: every
+        # capture path (backfill, sync, webhook) stores through upsert, so this is where deliveries
+        # are enqueued, atomically with the row.
+        self.on_new = on_new
 
     def upsert(self, transcript: ArchivedTranscript) -> bool:
         """Store `transcript`, replacing what was kept under its id; True when the id is new.
@@ -135,6 +141,8 @@ class ArchiveStore:
         with self.engine.begin() as connection:
             known = connection.execute(self._id_query([transcript.transcript_id])).first() is not None
             connection.execute(statement, values)
+            if not known and self.on_new is not None:
+                self.on_new(connection, transcript)
         return not known
 
     @functools.cached_property

@@ -77,7 +77,7 @@ archived_transcripts = sa.Table(
 )
 
 # The SHA-256 of each upload's bytes, computed while they streamed through aai-mcp to /v2/upload: a
-# transcript whose audio_url is that upload_url is archived with it (migration 0010).
+# transcript whose audio_url is that upload_url is archived with it (migration 0012).
 upload_hashes = sa.Table(
     "upload_hashes",
     metadata,
@@ -109,7 +109,7 @@ archive_pending = sa.Table(
     metadata,
     sa.Column("transcript_id", sa.String(100), primary_key=True),
     sa.Column("seen_at", sa.Float, nullable=False),
-    # The key whose list showed it (migration 0010), which must fetch it; NULL: the server's own key.
+    # The key whose list showed it (migration 0012), which must fetch it; NULL: the server's own key.
     sa.Column("source", sa.String(200), nullable=True),
 )
 
@@ -168,4 +168,58 @@ transcript_jobs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Index("transcript_jobs_by_account", "account", "finished_at"),
+)
+
+# Delivery to configured destinations (migration 0009): one event per thing to deliver (a newly
+# archived transcript, an extraction result) with its payload kept once, and one outbox row per event
+# and destination with its state: pending (due at next_attempt_at, claimed by a worker's lease),
+# delivered, or dead (the last try failed, or the receiver refused it for good; `archive redeliver`).
+delivery_events = sa.Table(
+    "delivery_events",
+    metadata,
+    sa.Column("event_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # One event per thing delivered: a transcript archived by two capture paths at once is sent once.
+    sa.UniqueConstraint("kind", "subject_id", name="uq_delivery_events_subject"),
+)
+delivery_outbox = sa.Table(
+    "delivery_outbox",
+    metadata,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(40), sa.ForeignKey("delivery_events.event_id"), nullable=False),
+    sa.Column("destination", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("lease_holder", sa.String(200), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("event_id", "destination", name="uq_delivery_outbox_event_destination"),
+    sa.Index("ix_delivery_outbox_due", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
+# One-time upload links (migration 0011). The link's secret is kept only as its SHA-256: reading the
+# table gives nobody a working link. `state`: waiting, receiving, done or failed (expiry is read from
+# expires_at, never written).
+upload_links = sa.Table(
+    "upload_links",
+    metadata,
+    sa.Column("link_id", sa.String(64), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("max_bytes", sa.BigInteger, nullable=False),
+    sa.Column("bytes_received", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("upload_url", sa.String(500), nullable=True),
+    sa.Column("failure", sa.String(500), nullable=True),
+    sa.Index("upload_links_by_expiry", "expires_at"),
 )

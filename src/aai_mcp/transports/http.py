@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from mcp.server.lowlevel import Server
@@ -41,6 +42,9 @@ from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
 from aai_mcp.transports.metrics_endpoint import MetricsEndpoint
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
+from aai_mcp.uplink.routes import LINK_PREFIX, UploadLinkApp
+from aai_mcp.webhooks.endpoint import WebhookEndpoint
+from aai_mcp.webhooks.submission import WEBHOOK_PATH
 
 INSTANCE_HEADER = "X-AAI-MCP-Instance"
 
@@ -136,8 +140,16 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
 
 
 def checked_host_policy(settings: Settings) -> HostPolicy:
-    """Hosts and origins accepted; ValueError when a configured one is not a host or an origin."""
-    return host_policy(settings.host, settings.allowed_hosts, settings.allowed_origins)
+    """Hosts and origins accepted; ValueError when a configured one is not a host or an origin.
+
+    The public URL's host and origin too: people's browsers (the upload page, whose upload request
+    carries an Origin) and AssemblyAI (webhooks) reach the gateway by that name."""
+    hosts, origins = list(settings.allowed_hosts), list(settings.allowed_origins)
+    if settings.public_url is not None:
+        public = urlsplit(settings.public_url)
+        hosts.append(public.netloc)
+        origins.append(f"{public.scheme}://{public.netloc}")
+    return host_policy(settings.host, hosts, origins)
 
 
 def metrics_routes(gateway: Gateway, authenticator: Authenticator) -> list[Route]:
@@ -147,6 +159,14 @@ def metrics_routes(gateway: Gateway, authenticator: Authenticator) -> list[Route
         return []
     endpoint = MetricsEndpoint(gateway.metrics, authenticator, mode)
     return [Route("/metrics", endpoint=endpoint, methods=["GET"])]
+
+
+def webhook_routes(gateway: Gateway) -> list[Route]:
+    """POST /webhooks/assemblyai when webhook capture is on (else the path does not exist: 404)."""
+    if gateway.webhook_capture is None:
+        return []
+    endpoint = WebhookEndpoint(gateway.settings, gateway.webhook_capture, gateway.shared)
+    return [Route(WEBHOOK_PATH, endpoint=endpoint, methods=["POST"])]
 
 
 def count_open(metrics: Metrics, sessions: Ledger, streams: Ledger) -> None:
@@ -225,8 +245,10 @@ def build_http_app(
             Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
             *metrics_routes(gateway, authenticator),
+            *webhook_routes(gateway),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
+            Mount(LINK_PREFIX, app=UploadLinkApp(lambda: gateway.runner.links, gateway.shared, settings)),
         ],
         lifespan=lifespan,
         middleware=[

@@ -11,11 +11,14 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 )
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
 from aai_mcp.mcp_server.handlers.upstream_deletions import DELETE_CALLS, delete_transcript
 from aai_mcp.mcp_server.handlers.workflows import (
+    CREATE_CALLS,
     TRANSCRIBE_CALLS,
     WAIT_CALLS,
+    create_transcript,
     transcribe,
     wait_for_transcript,
 )
@@ -23,6 +26,7 @@ from aai_mcp.mcp_server.runtime.tool_call import Handler
 
 HANDLERS: dict[str, Handler] = {
     "upload": upload,
+    "create_transcript": create_transcript,
     "wait_for_transcript": wait_for_transcript,
     "transcribe": transcribe,
     "ask": ask,
@@ -31,9 +35,12 @@ HANDLERS: dict[str, Handler] = {
     "search_archive": search_archive,
     "get_transcript": get_transcript,
     "delete_transcript": delete_transcript,
+    "create_upload_link": create_upload_link,
+    "wait_for_upload": wait_for_upload,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
+    "create_transcript": CREATE_CALLS,
     "wait_for_transcript": WAIT_CALLS,
     "transcribe": TRANSCRIBE_CALLS,
     "ask": ASK_CALLS,
@@ -42,4 +49,6 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "search_archive": SEARCH_ARCHIVE_CALLS,
     "get_transcript": GET_TRANSCRIPT_CALLS,
     "delete_transcript": DELETE_CALLS,
+    "create_upload_link": LINK_CALLS,
+    "wait_for_upload": LINK_CALLS,
 }

@@ -24,6 +24,14 @@ LEASE_MARGIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
+class ExpectedWebhook:
+    """The gateway's webhook URL, and the slower poll interval of a transcript that carries it."""
+
+    url: str
+    interval: float
+
+
+@dataclass(frozen=True)
 class WaitOutcome:
     transcript: dict[str, Any]
     waited_seconds: float
@@ -43,6 +51,8 @@ class _Watch:
     leader: bool = False
     waiters: int = 0
     changed: anyio.Event = field(default_factory=anyio.Event)
+    woken: anyio.Event = field(default_factory=anyio.Event)
+    """Set by a webhook's news: the leader polls at once instead of finishing its pause."""
 
     def publish(self, latest: dict[str, Any] | None, error: UpstreamError | None) -> None:
         self.latest, self.error = latest, error
@@ -67,11 +77,19 @@ class TranscriptPoller:
     otherwise passes on what the lease holder announces.
     """
 
-    def __init__(self, first_interval: float, max_interval: float, shared: SharedState | None = None) -> None:
+    def __init__(
+        self,
+        first_interval: float,
+        max_interval: float,
+        shared: SharedState | None = None,
+        webhook: ExpectedWebhook | None = None,
+    ) -> None:
         self._first_interval = first_interval
         self._max_interval = max_interval
+        self._webhook = webhook
         self._shared: SharedState = shared or InProcessState()
-        self._lease_ttl = max_interval * 1.2 + LEASE_MARGIN_SECONDS
+        longest = max(max_interval, webhook.interval if webhook else 0.0)
+        self._lease_ttl = longest * 1.2 + LEASE_MARGIN_SECONDS
         self._watches: dict[tuple[str, str], _Watch] = {}
         self._waits: set[anyio.CancelScope] = set()
         self._stopped = False
@@ -92,6 +110,12 @@ class TranscriptPoller:
                 yield
             finally:
                 self._waits.discard(scope)
+
+    def wake(self, transcript_id: str) -> None:
+        """A webhook said `transcript_id` finished: its poll loops (every caller's) poll now."""
+        for (_, polled), watch in list(self._watches.items()):
+            if polled == transcript_id:
+                watch.woken.set()
 
     def polling(self) -> list[str]:
         """Transcripts that have a poll loop right now (for health checks and tests)."""
@@ -166,16 +190,29 @@ class TranscriptPoller:
     ) -> None:
         """Poll while this instance holds the lease; otherwise relay what the holder announces."""
         while not watch.finished and (remaining := deadline - time.monotonic()) > 0:
-            pause = min(watch.interval * random.uniform(0.8, 1.2), remaining)
             if await lease.lead(self._lease_ttl):
                 await _poll(lease, transcript_id, watch)
                 await _report(watch, started, deadline, progress)
                 if watch.finished:
                     return
-                await anyio.sleep(max(0.0, min(pause, deadline - time.monotonic())))
-                watch.interval = min(watch.interval * 1.5, self._max_interval)
-            elif _relay(await lease.observe(pause), watch):
-                await _report(watch, started, deadline, progress)
+                pause = self._pause(watch) * random.uniform(0.8, 1.2)
+                with anyio.move_on_after(max(0.0, min(pause, deadline - time.monotonic()))):
+                    await watch.woken.wait()
+                watch.woken = anyio.Event()
+            else:
+                news = await lease.observe(min(watch.interval * random.uniform(0.8, 1.2), remaining))
+                if _relay(news, watch):
+                    await _report(watch, started, deadline, progress)
+
+    def _pause(self, watch: _Watch) -> float:
+        """Until the next poll: backing off to the longest interval; a transcript that will announce
+        itself by webhook (it carries the gateway's) is polled only as a safety net, at the webhook
+        interval (the webhook wakes the loop at once)."""
+        if self._webhook is not None and (watch.latest or {}).get("webhook_url") == self._webhook.url:
+            return self._webhook.interval
+        pause = watch.interval
+        watch.interval = min(watch.interval * 1.5, self._max_interval)
+        return pause
 
 
 async def _poll(lease: PollLease, transcript_id: str, watch: _Watch) -> None:

@@ -1,19 +1,23 @@
-"""Multi-step transcript tools: wait for a job with progress, and transcribe in one call."""
+"""Transcript jobs: start one (with the gateway's webhook when capture is on), wait for one with
+progress, and transcribe in one call."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aai_mcp.mcp_server.handlers.polling import WaitOutcome
+from aai_mcp.mcp_server.handlers.upload_links import upload_url_of_link
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import malformed_body
+from aai_mcp.webhooks.submission import with_gateway_webhook
 
-TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64")
+TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64", "upload_link")
 WAIT_CALLS = frozenset({"read"})
 TRANSCRIBE_CALLS = frozenset({"upload", "create", "read"})
+CREATE_CALLS = frozenset({"create"})
 
 
 def _timeout(call: ToolCall) -> float:
@@ -34,6 +38,14 @@ def _with_wait(outcome: WaitOutcome) -> dict[str, Any]:
     return {**outcome.transcript, "waited_seconds": outcome.waited_seconds, "timed_out": outcome.timed_out}
 
 
+def _create_body(call: ToolCall) -> dict[str, Any]:
+    return with_gateway_webhook(request_body(call), call.settings)
+
+
+async def create_transcript(call: ToolCall) -> Any:
+    return decode_json(await send(call, "create", json_body=_create_body(call)))
+
+
 async def wait_for_transcript(call: ToolCall) -> dict[str, Any]:
     transcript_id = str(call.args["transcript_id"])
     return _with_wait(await _wait(call, transcript_id))
@@ -42,8 +54,10 @@ async def wait_for_transcript(call: ToolCall) -> dict[str, Any]:
 async def transcribe(call: ToolCall) -> dict[str, Any]:
     source, value = one_source(call, TRANSCRIBE_SOURCES)
     steps: dict[str, Any] = {}
-    body = request_body(call)
-    if source != "audio_url":
+    body = _create_body(call)
+    if source == "upload_link":
+        steps["upload_url"] = body["audio_url"] = await upload_url_of_link(call, value)
+    elif source != "audio_url":
         try:
             uploaded = await upload_from(call, source, value)
         except UpstreamError as exc:

@@ -10,6 +10,7 @@ import mcp_types as types
 
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.catalog import Catalog, ToolSpec
+from aai_mcp.mcp_server.apps.app_views import with_view
 from aai_mcp.mcp_server.registry.definitions import input_schema, tool_definition
 
 
@@ -32,7 +33,9 @@ class Registry:
         self.specs = {
             name: spec for name, spec in self.catalog.tools.items() if self.scopes.allows(spec) is None
         }
-        self.definitions = {name: tool_definition(spec, self.catalog) for name, spec in self.specs.items()}
+        self.definitions = {
+            name: with_view(tool_definition(spec, self.catalog)) for name, spec in self.specs.items()
+        }
 
     def get(self, name: str) -> ToolSpec | None:
         return self.specs.get(name)

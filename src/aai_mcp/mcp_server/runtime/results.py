@@ -27,6 +27,8 @@ SIMULATED_BANNER = (
 META_SIMULATED = "aai-mcp/simulated"
 META_RATE_LIMIT = "aai-mcp/rate_limit"
 META_ERROR = "aai-mcp/error"
+META_VIEW = "aai-mcp/view"
+"""What an MCP Apps view needs beyond structuredContent (Shaped.view_data)."""
 INTERNAL_MESSAGE = (
     "The gateway failed while running this tool (an internal error, logged on the server without "
     "your arguments). Nothing more is known about whether it reached AssemblyAI."
@@ -56,7 +58,7 @@ def success(shaped: Shaped, *, simulated: bool, plain_text: bool = False) -> typ
         content=_text(shaped.text, simulated and not plain_text),
         structured_content=shaped.structured,
         is_error=shaped.failed_job,
-        _meta=_meta(simulated),
+        _meta=_meta(simulated, {META_VIEW: shaped.view_data} if shaped.view_data else None),
     )
 
 

@@ -23,7 +23,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.logs import redacting
 from aai_mcp.mcp_server.handlers.connector import transcript_url_base
 from aai_mcp.mcp_server.handlers.handler_table import HANDLERS
-from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
+from aai_mcp.mcp_server.handlers.polling import ExpectedWebhook, TranscriptPoller
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.runtime import results
 from aai_mcp.mcp_server.runtime.forward import forward
@@ -36,11 +36,13 @@ from aai_mcp.redaction import Redactor, held_keys
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
+from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import Upstream, UpstreamError
 from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.pooled_send import PooledKeys
 from aai_mcp.upstream.usage import UsageMeter
+from aai_mcp.webhooks.submission import gateway_webhook_url
 
 audit = logging.getLogger("aai_mcp.audit")
 log = logging.getLogger("aai_mcp.tools")
@@ -67,7 +69,10 @@ class ToolRunner:
         """Set by the gateway: counts the usage the tools' answers show (the proxy's too)."""
         self._validators = {name: ArgumentValidator(spec) for name, spec in registry.specs.items()}
         self.poller = TranscriptPoller(
-            settings.wait_poll_initial_seconds, settings.wait_poll_max_seconds, self.shared
+            settings.wait_poll_initial_seconds,
+            settings.wait_poll_max_seconds,
+            self.shared,
+            expected_webhook(settings),
         )
         self._calls: set[anyio.CancelScope] = set()
         self._cut_off = math.inf
@@ -76,6 +81,8 @@ class ToolRunner:
         """The accounts' key pools (set by Gateway.use_store); a pooled account's calls choose keys in it."""
         self.archive: ArchiveStore | None = None
         """The transcript archive (set by Gateway.use_store): tools that read transcripts read it first."""
+        self.links: LinkUploads | None = None
+        """Upload links (set by Gateway.use_store): their state lives in the store."""
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
@@ -203,6 +210,8 @@ class ToolRunner:
             partition=principal.partition(),
             archive=self.archive,
             account=principal.account,
+            links=self.links,
+            own_key=principal.bills_own_key,
         )
         handler: Handler = HANDLERS[spec.handler] if spec.handler else forward
         try:
@@ -254,6 +263,11 @@ class ToolRunner:
         Give it back with `self.shared.release`."""
         limit = sys.maxsize if principal is LOCAL else self.settings.max_concurrent_calls_per_token
         return await self.shared.try_hold(principal.id, limit)
+
+
+def expected_webhook(settings: Settings) -> ExpectedWebhook | None:
+    url = gateway_webhook_url(settings)
+    return None if url is None else ExpectedWebhook(url, settings.webhook_wait_poll_seconds)
 
 
 def _log_internal(name: str, exc: Exception) -> None:

@@ -13,6 +13,7 @@ from aai_mcp.upstream import Upstream
 if TYPE_CHECKING:
     from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
     from aai_mcp.state.archive_store import ArchiveStore
+    from aai_mcp.uplink.link_service import LinkUploads
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
@@ -35,6 +36,10 @@ class ToolCall:
     """The gateway's transcript archive, when the server has a store."""
     account: str = "default"
     """The caller's account: the only one whose archived transcripts it may find."""
+    links: LinkUploads | None = None
+    """Upload links, when the server has a store."""
+    own_key: bool = False
+    """The caller brought its own AssemblyAI key (passthrough), which the server never keeps."""
 
 
 Handler = Callable[[ToolCall], Awaitable[Any]]

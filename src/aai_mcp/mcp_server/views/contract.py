@@ -35,6 +35,9 @@ class Shaped:
     failed_job: bool = False
     """The payload is a job that failed upstream (a transcript with status error): the result is an
     isError result in the tool's normal output shape. The view says so, since only it knows the shape."""
+    view_data: dict[str, Any] | None = None
+    """What an MCP Apps view needs beyond `structured` (a transcript's audio URL): it goes into the
+    result's `_meta`, which hosts hand to the view, so structuredContent and text stay as they were."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "structured", without_nulls(self.structured))

@@ -60,7 +60,20 @@ def transcript_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         _add_content(out, payload, ctx, notes)
     if notes:
         out["notes"] = notes
-    return Shaped(structured=out, text=_render(out, payload), failed_job=payload.get("status") == "error")
+    return Shaped(
+        structured=out,
+        text=_render(out, payload),
+        failed_job=payload.get("status") == "error",
+        view_data=_playable(payload) if status == "completed" else None,
+    )
+
+
+def _playable(payload: dict[str, Any]) -> dict[str, Any] | None:
+    # Only a web address can play in a browser; the viewer still plays it only from allowed origins.
+    audio_url = payload.get("audio_url")
+    if isinstance(audio_url, str) and audio_url.startswith(("https://", "http://")):
+        return {"audio_url": audio_url}
+    return None
 
 
 def _add_content(out: dict[str, Any], payload: dict[str, Any], ctx: ViewContext, notes: list[str]) -> None:

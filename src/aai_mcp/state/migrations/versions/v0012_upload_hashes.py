@@ -3,8 +3,8 @@ a transcript made from that upload is archived with its audio's hash and the dup
 group transcripts of the same audio. And the key whose list showed each pending transcript (a sync
 per configured key: archive/sources.py), NULL for the server's own key.
 
-Revision ID: 0010
-Revises: 0006
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0006"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,88 @@
+"""The one-call API every producer uses: `Deliveries.enqueue_delivery(kind, id, payload)` records an
+event for every configured destination (nothing when none is). The archive calls `on_archived` inside
+its own upsert's transaction, so backfill, sync and webhook capture all enqueue each newly archived
+transcript, exactly when it is stored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from aai_mcp.config.settings import Settings
+from aai_mcp.delivery.destinations import Destination, parse_destinations
+from aai_mcp.delivery.retry_policy import RetryPolicy
+from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
+from aai_mcp.state.delivery_outbox import DeliveryOutbox
+
+TRANSCRIPT_ARCHIVED = "transcript.archived"
+EXTRACTION_COMPLETED = "extraction.completed"
+# What a receiver gets of a transcript: its metadata, text and utterances (each without its words,
+# the bulk of a transcript); the full transcript stays in the archive.
+_TRANSCRIPT_FIELDS = (
+    "transcript_id", "account", "status", "created_at", "completed_at", "audio_duration",
+    "language_code", "speech_model", "audio_hash", "text", "request_config",
+)  # fmt: skip
+
+
+def transcript_payload(transcript: ArchivedTranscript) -> dict[str, Any]:
+    payload = {name: getattr(transcript, name) for name in _TRANSCRIPT_FIELDS}
+    payload["utterances"] = [
+        {k: v for k, v in utterance.items() if k != "words"} for utterance in transcript.utterances or []
+    ]
+    return payload
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """Enqueue deliveries to the configured destinations (names only: URLs and secrets are the worker's)."""
+
+    outbox: DeliveryOutbox
+    destinations: tuple[str, ...]
+
+    def enqueue_delivery(
+        self, kind: str, subject_id: str, payload: Any, connection: sa.Connection | None = None
+    ) -> str | None:
+        """Deliver `payload` (JSON-able) as a `kind` event about `subject_id` to every destination;
+        the event id, None when no destination is configured or the subject was enqueued before. For
+        extraction results: kind "extraction.completed", subject_id "<transcript id>:<kit>:<version>"
+        (a new version when the result changes), payload the stored result. With `connection`, inside
+        the caller's transaction (the one that stores the result), so neither is kept without the other."""
+        if connection is not None:
+            return self.outbox.enqueue_in(connection, kind, subject_id, payload, self.destinations)
+        return self.outbox.enqueue(kind, subject_id, payload, self.destinations)
+
+    def on_archived(self, connection: sa.Connection, transcript: ArchivedTranscript) -> None:
+        """ArchiveStore's hook for a newly archived transcript (inside its upsert's transaction)."""
+        payload = transcript_payload(transcript)
+        self.outbox.enqueue_in(
+            connection, TRANSCRIPT_ARCHIVED, transcript.transcript_id, payload, self.destinations
+        )
+
+
+def configured_destinations(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> dict[str, Destination]:
+    """The destinations of `delivery_destinations` (DestinationError when an entry is wrong)."""
+    text = settings.delivery_destinations
+    return parse_destinations(text.get_secret_value() if text else None, os.environ if env is None else env)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.delivery_max_attempts, settings.delivery_retry_seconds)
+
+
+def deliveries_of(engine: sa.Engine, settings: Settings, env: Mapping[str, str] | None = None) -> Deliveries:
+    return Deliveries(DeliveryOutbox(engine), tuple(configured_destinations(settings, env)))
+
+
+def archive_store_of(
+    engine: sa.Engine, settings: Settings, env: Mapping[str, str] | None = None
+) -> ArchiveStore:
+    """The archive on `engine`, enqueueing a delivery of each newly archived transcript (the one way
+    commands and the server open it, so no capture path forgets to)."""
+    return ArchiveStore(engine, on_new=deliveries_of(engine, settings, env).on_archived)

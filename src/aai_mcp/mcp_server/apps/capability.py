@@ -1,0 +1,38 @@
+"""The MCP Apps extension advertised to clients of both protocol eras this server speaks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp_types as types
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+from mcp.server.lowlevel import NotificationOptions, Server
+
+EXTENSION_SETTINGS: dict[str, Any] = {"mimeTypes": [APP_MIME_TYPE]}
+
+
+class AppsServer(Server[Any]):
+    """The low-level server, announcing `io.modelcontextprotocol/ui`.
+
+    2026-07-28 clients read `capabilities.extensions` (initialize and server/discover). The SDK leaves
+    that key out of a 2025-11-25 initialize result (the field is not in that era's schema), so the
+    extension is also named under `capabilities.experimental`, the map that era keeps for
+    capabilities outside the spec; hosts of either era then see it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extensions[EXTENSION_ID] = dict(EXTENSION_SETTINGS)
+
+    def get_capabilities(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+        *,
+        protocol_version: str | None = None,
+    ) -> types.ServerCapabilities:
+        experimental = {EXTENSION_ID: dict(EXTENSION_SETTINGS), **(experimental_capabilities or {})}
+        return super().get_capabilities(
+            notification_options, experimental, extensions, protocol_version=protocol_version
+        )
