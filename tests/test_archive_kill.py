@@ -1,6 +1,8 @@
-"""The proof of resume with real processes: `aai-mcp archive backfill` against `aai-mcp simulate`
-seeded with 300 transcripts over 120 days, killed with SIGKILL in the middle and run again, ends with
-exactly the rows of an uninterrupted run (and exactly the transcripts the simulator still lists)."""
+"""The proof of resume with real processes (issue 13 part 8): `aai-mcp archive backfill` against
+`aai-mcp simulate` seeded with 2 000 transcripts over 120 days (90-day retention), killed with SIGKILL
+in the middle and run again, ends with exactly the rows of an uninterrupted run, and exactly the
+transcripts the simulator still lists (all available, none expired). Ctrl-C is proved on 300 with
+sentences fetched too."""
 
 from __future__ import annotations
 
@@ -23,13 +25,22 @@ from tests.support.stores import StoreConfig
 
 pytestmark = pytest.mark.slow
 KILL_AFTER = 80
-RUN_DEADLINE = 300.0  # generous: a loaded 2-core machine
+PROOF_KILL_AFTER = 500
+RUN_DEADLINE = 600.0  # generous: a loaded 2-core machine
 
 
 @pytest.fixture(scope="module")
 def history_simulator() -> Iterator[ServerProcess]:
-    # Latency keeps the run long enough to be killed in the middle, whatever the machine's speed.
+    # Latency keeps the run long enough to be stopped in the middle, whatever the machine's speed.
     args = ("--history", "300", "--history-days", "120", "--history-seed", "5", "--latency-ms", "25")
+    with standalone_simulator(*args) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def proof_simulator() -> Iterator[ServerProcess]:
+    # No latency: ~1 400 available transcripts take long enough to be killed at 500.
+    args = ("--history", "2000", "--history-days", "120", "--history-seed", "5", "--log-level", "WARNING")
     with standalone_simulator(*args) as simulator:
         yield simulator
 
@@ -44,9 +55,11 @@ def _stores(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> tupl
     return configs[0], configs[1]
 
 
-def _backfill(simulator: ServerProcess, store: StoreConfig, log: Path) -> subprocess.Popen[bytes]:
+def _backfill(
+    simulator: ServerProcess, store: StoreConfig, log: Path, *views: str
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "aai_mcp", "archive", "backfill", "--api-base-url", simulator.base_url]
-    command += ["--page-size", "25", "--concurrency", "2", "--max-per-second", "1000", "--sentences"]
+    command += ["--page-size", "100", "--concurrency", "4", "--max-per-second", "1000", *views]
     with log.open("ab") as out:
         return subprocess.Popen(command, env=simulator_env(**store.env()), stdout=out, stderr=out)
 
@@ -94,17 +107,19 @@ def _listed(simulator: ServerProcess) -> set[str]:
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_kill_9_in_the_middle_then_resume_gives_the_rows_of_an_uninterrupted_run(
-    engine: str, history_simulator: ServerProcess, tmp_path: Path, request: pytest.FixtureRequest
+    engine: str, proof_simulator: ServerProcess, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     whole, killed = _stores(engine, tmp_path, request)
     log = tmp_path / "backfill.log"
-    uninterrupted = _backfill(history_simulator, whole, log)
+    uninterrupted = _backfill(proof_simulator, whole, log)
     assert uninterrupted.wait(RUN_DEADLINE) == 0, log.read_text()
 
-    victim = _backfill(history_simulator, killed, log)
+    victim = _backfill(proof_simulator, killed, log)
     try:
         wait_until(
-            lambda: victim.poll() is not None or _count(killed) >= KILL_AFTER, RUN_DEADLINE, "80 stored"
+            lambda: victim.poll() is not None or _count(killed) >= PROOF_KILL_AFTER,
+            RUN_DEADLINE,
+            f"{PROOF_KILL_AFTER} stored",
         )
         assert victim.poll() is None, f"the run ended before it could be killed:\n{log.read_text()}"
         victim.send_signal(signal.SIGKILL)
@@ -113,10 +128,10 @@ def test_kill_9_in_the_middle_then_resume_gives_the_rows_of_an_uninterrupted_run
         victim.wait(30)
     assert victim.returncode == -signal.SIGKILL
     stored_at_kill = _count(killed)
-    expected = _listed(history_simulator)
-    assert KILL_AFTER <= stored_at_kill < len(expected)
+    expected = _listed(proof_simulator)
+    assert PROOF_KILL_AFTER <= stored_at_kill < len(expected)
 
-    resumed = _backfill(history_simulator, killed, log)
+    resumed = _backfill(proof_simulator, killed, log)
     assert resumed.wait(RUN_DEADLINE) == 0, log.read_text()
     assert "resuming after page" in log.read_text()
     rows = _rows(killed)
@@ -130,7 +145,7 @@ def test_ctrl_c_stops_with_130_and_the_same_command_resumes(
     history_simulator: ServerProcess, tmp_path: Path
 ) -> None:
     store, log = StoreConfig(tmp_path / "data", None), tmp_path / "backfill.log"
-    run = _backfill(history_simulator, store, log)
+    run = _backfill(history_simulator, store, log, "--sentences")
     try:
         wait_until(lambda: run.poll() is not None or _count(store) >= KILL_AFTER, RUN_DEADLINE, "80 stored")
         assert run.poll() is None, f"the run ended before Ctrl-C:\n{log.read_text()}"
@@ -140,5 +155,5 @@ def test_ctrl_c_stops_with_130_and_the_same_command_resumes(
         run.kill()
         run.wait(30)
     assert "interrupted; run the same command again to resume" in log.read_text()
-    assert _backfill(history_simulator, store, log).wait(RUN_DEADLINE) == 0, log.read_text()
+    assert _backfill(history_simulator, store, log, "--sentences").wait(RUN_DEADLINE) == 0, log.read_text()
     assert {row["transcript_id"] for row in _rows(store)} == _listed(history_simulator)

@@ -130,3 +130,39 @@ def test_search_filters_by_status_and_created_time(store: SqlStore) -> None:
     assert ids(status="completed") == {"early", "late"}
     assert ids(since=2000) == {"late", "failed"} and ids(until=5000) == {"early", "failed"}
     assert ids(since=2000, until=4000) == {"failed"}
+
+
+def test_a_transcript_of_an_upload_hashed_on_the_way_is_archived_with_its_hash(store: SqlStore) -> None:
+    archive = ArchiveStore(store.engine)
+    archive.record_upload("https://cdn.example/upload/1", "sha256:11", 1000)
+    archive.record_upload("https://cdn.example/upload/1", "sha256:other", 5)  # first hash stays
+    body = {"id": "t-up", "status": "completed", "text": "hi", "audio_url": "https://cdn.example/upload/1"}
+    archive.upsert(ArchivedTranscript.from_upstream(body))
+    elsewhere = {**body, "id": "t-url", "audio_url": "https://calls.example.com/a.wav"}
+    archive.upsert(ArchivedTranscript.from_upstream(elsewhere))
+    kept, other = archive.get("t-up"), archive.get("t-url")
+    assert kept is not None and kept.audio_hash == "sha256:11"
+    assert other is not None and other.audio_hash is None
+    assert "audio_url" not in kept.request_config  # a signed link is never kept
+
+
+def test_duplicates_are_grouped_per_account_with_dates_and_counted(store: SqlStore) -> None:
+    archive = ArchiveStore(store.engine)
+    for transcript_id, account, created in (("a1", "a", 1.0), ("a2", "a", 2.0), ("b1", "b", 3.0)):
+        row = {**_transcript(transcript_id, "x", audio_hash="sha256:same", created=created).row()}
+        archive.upsert(ArchivedTranscript(**{**row, "account": account}))
+    report = archive.duplicates()
+    assert [(d.account, d.transcripts) for d in report] == [("a", (("a1", 1.0), ("a2", 2.0)))]
+    assert archive.duplicate_count() == 1
+
+
+def test_upstream_deleted_is_flagged_once_and_cleared_by_a_fresh_copy(store: SqlStore) -> None:
+    archive = ArchiveStore(store.engine)
+    archive.upsert(_transcript("t-1", "x"))
+    assert archive.mark_upstream_deleted(["t-1", "t-unknown"]) == 1
+    assert archive.mark_upstream_deleted(["t-1"]) == 0
+    kept = archive.get("t-1")
+    assert kept is not None and kept.upstream_deleted is True
+    archive.upsert(_transcript("t-1", "x"))  # fetched again: upstream has it
+    again = archive.get("t-1")
+    assert again is not None and again.upstream_deleted is False

@@ -42,6 +42,11 @@ def test_upload(tmp_path: Path) -> None:
     assert "throughput >= 70% of curl" in out
 
 
+def test_archive_backfill() -> None:
+    out = run_bench("archive_backfill", "--history", "30", "--engines", "sqlite")
+    assert "| sqlite " in out and "MiB/audio hour" in out
+
+
 def test_upload_link(tmp_path: Path) -> None:
     out = run_bench("upload_link", "--size-mib", "2", "--rounds", "1", "--dir", str(tmp_path))
     assert "curl -T -> aai-mcp link -> simulator" in out

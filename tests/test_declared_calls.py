@@ -40,6 +40,7 @@ RUNS: dict[str, list[dict[str, Any]]] = {
     "search": [{"query": "refund"}],
     "fetch": [{"id": "{id}"}],
     "get_transcript": [{"transcript_id": "{id}"}],
+    "delete_transcript": [{"transcript_id": "{id}"}],
     # Without a store (as here) it word-searches the recent transcripts: its declared calls.
     "search_archive": [{"query": "refund"}],
     "extract_from_transcript": [{"transcript_ids": ["{id}"], "kit": "support-call-qa", "model": MODEL}],

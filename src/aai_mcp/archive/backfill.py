@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from aai_mcp.archive.capture import FINISHED, Fetcher, Views, created_at, each_at_most
+from aai_mcp.archive.capture import FINISHED, Fetcher, Views, created_at, each_at_most, listed_deleted
 from aai_mcp.archive.pacing import Pacer
+from aai_mcp.archive.sources import Source
 from aai_mcp.state.archive_store import ArchiveStore, Checkpoint
 from aai_mcp.upstream.client import Upstream
 
@@ -67,6 +68,8 @@ class Progress:
     already: int = 0
     skipped: int = 0
     gone: int = 0
+    duplicates: int = 0
+    """Archived transcripts whose audio an older one of the same account had (at the run's end)."""
     pages: int = 0
     resumed_from: str | None = None
     oldest_seen: datetime | None = None
@@ -86,10 +89,18 @@ class Backfill:
     pacer: Pacer
     report: Report = lambda _progress, _page: None
     progress: Progress = field(default_factory=Progress)
+    source: Source = field(default_factory=Source)
+    """Whose list this run pages through (`upstream` sends with its key); its own checkpoint."""
 
     @property
     def fetcher(self) -> Fetcher:
-        return Fetcher(self.upstream, self.pacer, self.plan.views)
+        return Fetcher(self.upstream, self.pacer, self.plan.views, self.archive, self.source.account)
+
+    def run_key(self) -> str:
+        """The plan's run for the server's own key (as before accounts), one per other key."""
+        if self.source.name is None:
+            return self.plan.run_key()
+        return hashlib.sha256(f"{self.plan.run_key()}:{self.source.name}".encode()).hexdigest()[:32]
 
     async def run(self) -> Progress:
         checkpoint = self._start()
@@ -107,10 +118,11 @@ class Backfill:
                 break
         checkpoint.finished_at = datetime.now(UTC).timestamp()
         self.archive.save_checkpoint(checkpoint)
+        self.progress.duplicates = self.archive.duplicate_count()
         return self.progress
 
     def _start(self) -> Checkpoint:
-        key = self.plan.run_key()
+        key = self.run_key()
         found = self.archive.checkpoint(key)
         if found is not None and found.finished_at is None:
             self.progress.resumed_from = found.cursor_id
@@ -120,7 +132,10 @@ class Backfill:
                 found.pages,
             )
             return found
-        fresh = Checkpoint(key, self.plan.filters())
+        filters = self.plan.filters()
+        if self.source.name is not None:
+            filters["key"] = self.source.name
+        fresh = Checkpoint(key, filters)
         self.archive.save_checkpoint(fresh)
         return fresh
 
@@ -160,7 +175,9 @@ class Backfill:
         progress.newest_seen = max(filter(None, (progress.newest_seen, created)))
         progress.oldest_seen = min(filter(None, (progress.oldest_seen, created)))
 
-    async def _store_all(self, items: list[dict[str, Any]]) -> None:
+    async def _store_all(self, listed: list[dict[str, Any]]) -> None:
+        items = listed_deleted(self.archive, listed)
+        self.progress.gone += len(listed) - len(items)
         held = set() if self.plan.refresh else self.archive.archived_ids(i["id"] for i in items)
         self.progress.already += len(held)
         todo = [i for i in items if i["id"] not in held]

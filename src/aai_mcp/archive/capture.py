@@ -10,14 +10,17 @@ from typing import Any
 
 import anyio
 
+from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.archive.pacing import Pacer, paced_get
-from aai_mcp.state.archive_store import ArchivedTranscript
+from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
 from aai_mcp.upstream.client import Upstream, decode_json, decode_text
 from aai_mcp.upstream.errors import UpstreamError
 
 LIST_PATH = "/v2/transcript"
 FINISHED = ("completed", "error")
 UNFINISHED = ("queued", "processing")
+# What upstream leaves in audio_url after DELETE (listed and fetched alike): the content is gone.
+DELETED_AUDIO_URL = "http://deleted_by_user"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class Fetcher:
     upstream: Upstream
     pacer: Pacer
     views: Views
+    archive: ArchiveStore | None = None
+    """Given, an archived copy of a transcript found gone upstream is flagged upstream_deleted."""
+    account: str = DEFAULT_ACCOUNT
+    """Whose transcripts these are (the account whose key `upstream` sends with)."""
 
     async def page(self, params: dict[str, str]) -> dict[str, Any]:
         body: dict[str, Any] = decode_json(await paced_get(self.upstream, self.pacer, LIST_PATH, params))
@@ -43,21 +50,32 @@ class Fetcher:
 
     async def transcript(self, item: dict[str, Any]) -> ArchivedTranscript | None:
         """The transcript `item` (a list entry, or just {"id": ...}) names; None when upstream no
-        longer has it (deleted or expired since it was listed)."""
+        longer has it (deleted or expired since it was listed; its archived copy is flagged so)."""
+        if deleted_upstream(item):
+            return self._gone(item)  # listed as deleted: nothing left to fetch
         path = f"{LIST_PATH}/{item['id']}"
         try:
             body = decode_json(await paced_get(self.upstream, self.pacer, path))
         except UpstreamError as exc:
             if exc.status != 404:
                 raise
-            return None
+            return self._gone(item)
+        if deleted_upstream(body):
+            return self._gone(item)  # a scrubbed copy must never replace the archived one
         extra: dict[str, Any] = {
+            "account": self.account,
             "created_at": _epoch(created_at(item) or created_at(body)),
             "completed_at": _epoch(completed_at(item) or completed_at(body)),
         }
         if body.get("status") == "completed":
             extra.update(await self._views(path))
         return ArchivedTranscript.from_upstream(body, **extra)
+
+    def _gone(self, item: dict[str, Any]) -> ArchivedTranscript | None:
+        """None: upstream has nothing; an archived copy is flagged so."""
+        if self.archive is not None:
+            self.archive.mark_upstream_deleted([str(item["id"])])
+        return None
 
     async def _views(self, path: str) -> dict[str, Any]:
         views: dict[str, Any] = {}
@@ -68,6 +86,17 @@ class Fetcher:
             for kind in ("srt", "vtt"):
                 views[kind] = decode_text(await paced_get(self.upstream, self.pacer, f"{path}/{kind}"))
         return views
+
+
+def deleted_upstream(transcript: dict[str, Any]) -> bool:
+    """A list item or transcript upstream has deleted (DELETE keeps its id, status and duration)."""
+    return transcript.get("audio_url") == DELETED_AUDIO_URL
+
+
+def listed_deleted(archive: ArchiveStore, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flags the archived copies of the items the list shows deleted; the items left to fetch."""
+    archive.mark_upstream_deleted(str(i["id"]) for i in items if deleted_upstream(i))
+    return [i for i in items if not deleted_upstream(i)]
 
 
 async def each_at_most(

@@ -71,7 +71,8 @@ class ProgressDisplay:
             f"aai-mcp archive: done: {progress.archived} archived, {progress.already} already held, "
             f"{progress.skipped} skipped, {progress.gone} gone upstream, {progress.pages} pages, "
             f"{self.rate(progress):.1f} transcripts/s, "
-            f"{len(progress.waits)} rate-limit waits ({waited:.0f} s)",
+            f"{len(progress.waits)} rate-limit waits ({waited:.0f} s), "
+            f"{progress.duplicates} duplicates by audio hash (archive duplicates lists them)",
             file=self.out,
             flush=True,
         )

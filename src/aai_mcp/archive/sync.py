@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aai_mcp.archive.capture import FINISHED, UNFINISHED, Fetcher, Views, each_at_most
+from aai_mcp.archive.capture import FINISHED, UNFINISHED, Fetcher, Views, each_at_most, listed_deleted
 from aai_mcp.archive.pacing import Pacer
+from aai_mcp.archive.sources import Source
 from aai_mcp.state.archive_store import ArchiveStore, Checkpoint
 from aai_mcp.state.store_leases import LeaseHolder, StoreLeases
 from aai_mcp.upstream.client import Upstream
@@ -31,6 +33,8 @@ SYNC_RUN_KEY = "sync"
 LEASE_NAME = "archive-sync"
 # Renewed after every page and every pending batch; a crashed holder's lease lapses after this long.
 LEASE_SECONDS = 300.0
+# AssemblyAI deletes a transcript this long after it was made: a sync flags archived ones past it.
+RETENTION_SECONDS = 90 * 86_400.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class SyncCounts:
     failed: int = 0
     """Listed or pending, then ended in error: not stored (backfill --status error keeps those)."""
     gone: int = 0
+    expired: int = 0
+    """Archived transcripts flagged upstream_deleted this round for being past the retention."""
+    duplicates: int = 0
+    """Archived transcripts whose audio an older one of the same account had (after the round)."""
     pages: int = 0
     started_from_now: bool = False
 
@@ -92,6 +100,9 @@ class Sync:
     plan: SyncPlan
     pacer: Pacer
     holder: str = field(default_factory=holder_name)
+    source: Source = field(default_factory=Source)
+    """Whose list this sync pages through (`upstream` sends with its key): its own checkpoint and
+    pending list."""
 
     async def run(self) -> SyncCounts:
         """One round under the lease; SyncBusy when another sync holds it."""
@@ -104,23 +115,32 @@ class Sync:
 
     @property
     def fetcher(self) -> Fetcher:
-        return Fetcher(self.upstream, self.pacer, self.plan.views)
+        return Fetcher(self.upstream, self.pacer, self.plan.views, self.archive, self.source.account)
+
+    @property
+    def run_key(self) -> str:
+        return SYNC_RUN_KEY if self.source.name is None else f"{SYNC_RUN_KEY}:{self.source.name}"
 
     async def _round(self, counts: SyncCounts) -> SyncCounts:
-        earlier = self.archive.pending_ids()
+        earlier = self.archive.pending_ids(self.source.name)
         checkpoint = await self._checkpoint(counts)
         await self._list_new(checkpoint, counts)
         await self._finish_pending(earlier, counts)
-        counts.pending = len(self.archive.pending_ids())
+        counts.pending = len(self.archive.pending_ids(self.source.name))
+        # Expiry needs no upstream call (upstream deletes at 90 days), and refetching every archived
+        # row each round would cost one GET per row: deletions show only in pages the round lists.
+        counts.expired = self.archive.mark_past_retention(time.time() - RETENTION_SECONDS)
+        counts.duplicates = self.archive.duplicate_count()
         checkpoint.finished_at = datetime.now(UTC).timestamp()
         self.archive.save_checkpoint(checkpoint)
         return counts
 
     async def _checkpoint(self, counts: SyncCounts) -> Checkpoint:
-        found = self.archive.checkpoint(SYNC_RUN_KEY)
+        found = self.archive.checkpoint(self.run_key)
         if found is not None:
             return found
-        fresh = Checkpoint(SYNC_RUN_KEY, {"sync": True}, cursor_id=self.archive.newest_id())
+        held = self.archive.newest_id(self.source.account)
+        fresh = Checkpoint(self.run_key, {"sync": True, "key": self.source.name}, cursor_id=held)
         if fresh.cursor_id is None:
             counts.started_from_now = True
             newest = (await self.fetcher.page({"limit": "1"})).get("transcripts") or []
@@ -149,8 +169,10 @@ class Sync:
 
     async def _take_page(self, items: list[dict[str, Any]], counts: SyncCounts) -> None:
         counts.pages += 1
-        self.archive.add_pending(i["id"] for i in items if i.get("status") in UNFINISHED)
-        finished = [i for i in items if i.get("status") in FINISHED]
+        unfinished = (i["id"] for i in items if i.get("status") in UNFINISHED)
+        self.archive.add_pending(unfinished, self.source.name)
+        finished = listed_deleted(self.archive, [i for i in items if i.get("status") in FINISHED])
+        counts.gone += sum(1 for i in items if i.get("status") in FINISHED) - len(finished)
         held = self.archive.archived_ids(i["id"] for i in finished)
         counts.already += len(held)
         todo = [i for i in finished if i["id"] not in held]
@@ -178,7 +200,7 @@ class Sync:
         if transcript is None:
             counts.gone += 1
         elif transcript.status in UNFINISHED:
-            self.archive.add_pending([transcript.transcript_id])
+            self.archive.add_pending([transcript.transcript_id], self.source.name)
             return False
         elif transcript.status == "completed":
             self.archive.upsert(transcript)

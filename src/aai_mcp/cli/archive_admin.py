@@ -82,6 +82,7 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
     from aai_mcp.archive.backfill import Backfill
     from aai_mcp.archive.pacing import Pacer
     from aai_mcp.archive.progress_display import ProgressDisplay
+    from aai_mcp.archive.sources import sources_of
     from aai_mcp.delivery.deliveries import archive_store_of
     from aai_mcp.upstream.errors import UpstreamError
 
@@ -89,21 +90,26 @@ def _backfill_into(store: SqlStore, options: BackfillOptions, settings: Settings
     display = ProgressDisplay(sys.stderr, sys.stderr.isatty(), plan.since)
     print(f"aai-mcp archive: backfill into {store.shown}", file=sys.stderr, flush=True)
 
+    sources = sources_of(settings)
+
     async def work() -> int:
         async with upstream_of(settings) as upstream:
-            backfill = Backfill(
-                upstream,
-                archive_store_of(store.engine, settings),
-                plan,
-                Pacer(options.max_per_second),
-                display,
-            )
-            if (resumed := backfill.archive.checkpoint(plan.run_key())) and resumed.finished_at is None:
-                print(f"aai-mcp archive: resuming after page {resumed.pages}", file=sys.stderr, flush=True)
-            try:
-                display.finish(await backfill.run())
-            except UpstreamError as exc:
-                return error(f"{exc}; run again to resume from page {backfill.progress.pages}", 1)
+            archive = archive_store_of(store.engine, settings)
+            for source in sources:
+                if len(sources) > 1:
+                    print(f"aai-mcp archive: backfill of {source.shown()}", file=sys.stderr, flush=True)
+                pacer = Pacer(options.max_per_second)
+                backfill = Backfill(source.upstream(upstream), archive, plan, pacer, display, source=source)
+                if (
+                    resumed := backfill.archive.checkpoint(backfill.run_key())
+                ) and resumed.finished_at is None:
+                    print(
+                        f"aai-mcp archive: resuming after page {resumed.pages}", file=sys.stderr, flush=True
+                    )
+                try:
+                    display.finish(await backfill.run())
+                except UpstreamError as exc:
+                    return error(f"{exc}; run again to resume from page {backfill.progress.pages}", 1)
             return 0
 
     try:
@@ -118,6 +124,7 @@ def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int
     from aai_mcp.archive.capture import Views
     from aai_mcp.archive.pacing import Pacer
     from aai_mcp.archive.schedule import every
+    from aai_mcp.archive.sources import sources_of
     from aai_mcp.archive.sync import Sync, SyncPlan
     from aai_mcp.delivery.deliveries import archive_store_of
     from aai_mcp.delivery.running import delivering
@@ -127,22 +134,43 @@ def _sync_into(store: SqlStore, options: SyncOptions, settings: Settings) -> int
     plan = SyncPlan(views, options.page_size, options.concurrency)
     print(f"aai-mcp archive: sync into {store.shown}", file=sys.stderr, flush=True)
 
+    sources = sources_of(settings)
+
     async def work() -> int:
         async with upstream_of(settings) as upstream:
-            pacer = Pacer(options.max_per_second)
-            archive = archive_store_of(store.engine, settings)
-            sync = Sync(upstream, archive, StoreLeases(store.engine), plan, pacer)
+            archive, leases = archive_store_of(store.engine, settings), StoreLeases(store.engine)
+            syncs = [
+                Sync(
+                    source.upstream(upstream),
+                    archive,
+                    leases,
+                    plan,
+                    Pacer(options.max_per_second),
+                    source=source,
+                )
+                for source in sources
+            ]
             interval = options.every_seconds
             if interval is None:
-                return await sync_round(sync, 0)
+                return await sync_all(syncs, 0)
             async with delivering(store.engine, settings):  # the delivery worker runs between rounds too
-                await every(interval, lambda number: sync_round(sync, number))
+                await every(interval, lambda number: sync_all(syncs, number))
             return 0
 
     try:
         return anyio.run(work)
     except KeyboardInterrupt:
         return error("interrupted; the next sync goes on from the checkpoint", 130)
+
+
+async def sync_all(syncs: list[Sync], number: int) -> int:
+    """One round of each source's sync in turn (the first failure ends the round: 1)."""
+    for sync in syncs:
+        if len(syncs) > 1:
+            print(f"aai-mcp archive: sync of {sync.source.shown()}", file=sys.stderr, flush=True)
+        if await sync_round(sync, number) != 0:
+            return 1
+    return 0
 
 
 async def sync_round(sync: Sync, number: int) -> int:
@@ -165,7 +193,8 @@ async def sync_round(sync: Sync, number: int) -> int:
     print(
         f"aai-mcp archive: {name}: {counts.new} new, {counts.completed} newly completed, "
         f"{counts.pending} still pending, {counts.already} already archived, {counts.failed} failed, "
-        f"{counts.gone} gone{start}",
+        f"{counts.gone} gone, {counts.expired} flagged past retention, "
+        f"{counts.duplicates} duplicates by audio hash{start}",
         file=sys.stderr,
         flush=True,
     )

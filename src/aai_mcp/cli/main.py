@@ -121,6 +121,12 @@ def run_archive_sync(loaded: Loaded) -> int:
     return run_sync(loaded.of(SyncOptions), loaded.of(Settings))
 
 
+def run_archive_duplicates(loaded: Loaded) -> int:
+    from aai_mcp.cli.archive_duplicates import show_duplicates
+
+    return show_duplicates(loaded.of(Settings))
+
+
 def run_archive_delivery(loaded: Loaded) -> int:
     from aai_mcp.cli.archive_delivery import run_deliver, run_redeliver
     from aai_mcp.cli.archive_export import run_export
@@ -160,6 +166,8 @@ UPSTREAM = frozenset(
     {"api_key", "region", "api_base_url", "timeout_seconds", "connect_timeout_seconds", "get_retries"}
 )
 
+# What backfill and sync read: the store, upstream, and --accounts (each configured key's transcripts).
+ARCHIVE_SETTINGS = STORE | UPSTREAM | DELIVERY | {"retry_backoff_seconds", "accounts"}
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Serve Streamable HTTP (/mcp), SSE (/sse) and /healthz.", (Group(Settings),), run_serve),
     Command(
@@ -244,10 +252,7 @@ COMMANDS: tuple[Command, ...] = (
         "archive backfill",
         "Copy AssemblyAI's transcripts (the last 90 days') into the store, paced under the rate limit; "
         "stopped anywhere, the same command resumes where it stopped.",
-        (
-            Group(BackfillOptions),
-            Group(Settings, only=STORE | UPSTREAM | DELIVERY | {"retry_backoff_seconds"}),
-        ),
+        (Group(BackfillOptions), Group(Settings, only=ARCHIVE_SETTINGS)),
         run_archive,
     ),
     Command(
@@ -255,8 +260,15 @@ COMMANDS: tuple[Command, ...] = (
         "Store the transcripts new or newly completed since the last sync (a checkpoint in the store), "
         "once or --every interval; one sync at a time (a lease in the store), a second one says so and "
         "exits 0.",
-        (Group(SyncOptions), Group(Settings, only=STORE | UPSTREAM | DELIVERY | {"retry_backoff_seconds"})),
+        (Group(SyncOptions), Group(Settings, only=ARCHIVE_SETTINGS)),
         run_archive_sync,
+    ),
+    Command(
+        "archive duplicates",
+        "List archived transcripts of the same audio (its SHA-256, taken as the upload went through "
+        "aai-mcp): per account and hash, oldest first, with dates.",
+        (Group(Settings, only=STORE),),
+        run_archive_duplicates,
     ),
     Command(
         "archive deliver",

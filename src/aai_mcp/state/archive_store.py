@@ -7,6 +7,7 @@ One schema on SQLite and PostgreSQL (migration 0003); only full-text search diff
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.state.archive_search import SearchFilters, SearchHit, search_transcripts
-from aai_mcp.state.store_schema import archive_pending, archive_runs, archived_transcripts
+from aai_mcp.state.store_schema import archive_pending, archive_runs, archived_transcripts, upload_hashes
 
 # Upstream fields the request config keeps: what the transcript was made with, minus anything secret
 # (the webhook's auth value never comes back from upstream; the audio URL may be a signed link).
@@ -55,6 +56,8 @@ class ArchivedTranscript:
     upstream_deleted: bool = False
     account: str = DEFAULT_ACCOUNT
     """Whose transcript it is: the account whose key made it (the server's own key: the default)."""
+    audio_url: str | None = field(default=None, compare=False)
+    """Not stored (it may be a signed link): upsert looks it up among the uploads hashed on the way."""
 
     @classmethod
     def from_upstream(cls, transcript: dict[str, Any], **extra: Any) -> ArchivedTranscript:
@@ -71,11 +74,16 @@ class ArchivedTranscript:
             text=transcript.get("text"),
             utterances=transcript.get("utterances"),
             words=transcript.get("words"),
+            audio_url=transcript.get("audio_url"),
             **extra,
         )
 
     def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {name: getattr(self, name) for name in STORED_FIELDS}
+
+
+_TIMES = ("first_seen_at", "last_synced_at")
+STORED_FIELDS = tuple(name for name in ArchivedTranscript.__dataclass_fields__ if name != "audio_url")
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -84,10 +92,16 @@ def _int_or_none(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class DuplicateAudio:
-    """Transcripts of the same audio (same hash), oldest first."""
+    """One account's transcripts of the same audio (same hash), oldest first."""
 
     audio_hash: str
-    transcript_ids: tuple[str, ...]
+    account: str
+    transcripts: tuple[tuple[str, float | None], ...]
+    """(transcript id, created_at) pairs."""
+
+    @property
+    def transcript_ids(self) -> tuple[str, ...]:
+        return tuple(transcript_id for transcript_id, _created in self.transcripts)
 
 
 @dataclass
@@ -122,17 +136,34 @@ class ArchiveStore:
         first_seen_at stays the first time's; last_synced_at is now."""
         now = time.time()
         values = {**transcript.row(), "first_seen_at": now, "last_synced_at": now}
-        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(archived_transcripts)
-        update = {k: v for k, v in values.items() if k not in ("transcript_id", "first_seen_at")}
-        statement = insert.values(**values).on_conflict_do_update(
-            index_elements=["transcript_id"], set_=update
-        )
+        values["hashed_upload_url"] = transcript.audio_url
+        statement = self._upsert_statement
         with self.engine.begin() as connection:
             known = connection.execute(self._id_query([transcript.transcript_id])).first() is not None
-            connection.execute(statement)
+            connection.execute(statement, values)
             if not known and self.on_new is not None:
                 self.on_new(connection, transcript)
         return not known
+
+    @functools.cached_property
+    def _upsert_statement(self) -> sa.Insert:
+        """One statement for every upsert (compiled once, bound per row): the new row's values replace
+        the kept ones (`excluded`), so each value is bound and serialized once. audio_hash: the given
+        one, else the hash recorded for the upload the audio_url names."""
+        table = archived_transcripts
+        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(table)
+        upload = sa.bindparam("hashed_upload_url", type_=sa.String())
+        hashed = sa.select(upload_hashes.c.audio_hash).where(upload_hashes.c.upload_url == upload)
+        values: dict[str, sa.ColumnElement[Any]] = {
+            name: sa.bindparam(name, type_=table.c[name].type) for name in (*STORED_FIELDS, *_TIMES)
+        }
+        values["audio_hash"] = sa.func.coalesce(values["audio_hash"], hashed.scalar_subquery())
+        keep = ("transcript_id", "first_seen_at")
+        update = {name: insert.excluded[name] for name in values if name not in keep}
+        statement: sa.Insert = insert.values(values).on_conflict_do_update(
+            index_elements=["transcript_id"], set_=update
+        )
+        return statement
 
     @staticmethod
     def _id_query(ids: list[str]) -> sa.Select[Any]:
@@ -149,7 +180,7 @@ class ArchiveStore:
 
     def get(self, transcript_id: str, account: str | None = None) -> ArchivedTranscript | None:
         """The transcript kept under `transcript_id`; with `account`, only when it is that account's."""
-        columns = [archived_transcripts.c[name] for name in ArchivedTranscript.__dataclass_fields__]
+        columns = [archived_transcripts.c[name] for name in STORED_FIELDS]
         query = sa.select(*columns).where(archived_transcripts.c.transcript_id == transcript_id)
         if account is not None:
             query = query.where(archived_transcripts.c.account == account)
@@ -179,24 +210,71 @@ class ArchiveStore:
             return search_transcripts(connection, query, limit, chosen, offset)
 
     def duplicates(self) -> list[DuplicateAudio]:
-        """Every audio hash held by more than one transcript."""
+        """Every audio hash held by more than one transcript of the same account."""
         table = archived_transcripts
         shared = (
-            sa.select(table.c.audio_hash)
+            sa.select(table.c.account, table.c.audio_hash)
             .where(table.c.audio_hash.is_not(None))
-            .group_by(table.c.audio_hash)
+            .group_by(table.c.account, table.c.audio_hash)
             .having(sa.func.count() > 1)
         )
         query = (
-            sa.select(table.c.audio_hash, table.c.transcript_id)
-            .where(table.c.audio_hash.in_(shared))
-            .order_by(table.c.audio_hash, table.c.created_at, table.c.transcript_id)
+            sa.select(table.c.account, table.c.audio_hash, table.c.transcript_id, table.c.created_at)
+            .where(sa.tuple_(table.c.account, table.c.audio_hash).in_(shared))
+            .order_by(table.c.account, table.c.audio_hash, table.c.created_at, table.c.transcript_id)
         )
-        groups: dict[str, list[str]] = {}
+        groups: dict[tuple[str, str], list[tuple[str, float | None]]] = {}
         with self.engine.connect() as connection:
             for row in connection.execute(query):
-                groups.setdefault(row.audio_hash, []).append(row.transcript_id)
-        return [DuplicateAudio(h, tuple(ids)) for h, ids in groups.items()]
+                member = (row.transcript_id, row.created_at)
+                groups.setdefault((row.account, row.audio_hash), []).append(member)
+        return [DuplicateAudio(h, account, tuple(members)) for (account, h), members in groups.items()]
+
+    def duplicate_count(self) -> int:
+        """Transcripts whose audio an older transcript of the same account already had."""
+        return sum(len(group.transcripts) - 1 for group in self.duplicates())
+
+    def record_upload(self, upload_url: str, audio_hash: str, size_bytes: int) -> None:
+        """Remember the hash of an upload's bytes (computed as they streamed to /v2/upload)."""
+        values = {"upload_url": upload_url, "audio_hash": audio_hash, "size_bytes": size_bytes}
+        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(upload_hashes)
+        statement = insert.values(**values, recorded_at=time.time()).on_conflict_do_nothing()
+        with self.engine.begin() as connection:
+            connection.execute(statement)
+
+    @staticmethod
+    def _hash_query(upload_url: str) -> sa.Select[Any]:
+        return sa.select(upload_hashes.c.audio_hash).where(upload_hashes.c.upload_url == upload_url)
+
+    def upload_hash(self, upload_url: str) -> str | None:
+        with self.engine.connect() as connection:
+            found: str | None = connection.execute(self._hash_query(upload_url)).scalar()
+            return found
+
+    def mark_upstream_deleted(self, transcript_ids: Iterable[str]) -> int:
+        """Flag archived transcripts upstream no longer has (deleted, expired); how many it flagged."""
+        wanted = list(dict.fromkeys(transcript_ids))
+        if not wanted:
+            return 0
+        table = archived_transcripts
+        statement = (
+            table.update()
+            .where(table.c.transcript_id.in_(wanted), table.c.upstream_deleted.is_(sa.false()))
+            .values(upstream_deleted=True)
+        )
+        with self.engine.begin() as connection:
+            return int(connection.execute(statement).rowcount)
+
+    def mark_past_retention(self, created_before: float) -> int:
+        """Flag as upstream_deleted every archived transcript created before `created_before`."""
+        table = archived_transcripts
+        statement = (
+            table.update()
+            .where(table.c.created_at < created_before, table.c.upstream_deleted.is_(sa.false()))
+            .values(upstream_deleted=True)
+        )
+        with self.engine.begin() as connection:
+            return int(connection.execute(statement).rowcount)
 
     def checkpoint(self, run_key: str) -> Checkpoint | None:
         query = sa.select(archive_runs).where(archive_runs.c.run_key == run_key)
@@ -222,28 +300,31 @@ class ArchiveStore:
         with self.engine.begin() as connection:
             connection.execute(archive_runs.delete().where(archive_runs.c.run_key == run_key))
 
-    def newest_id(self) -> str | None:
-        """The archived transcript created last (where a first sync starts)."""
+    def newest_id(self, account: str = DEFAULT_ACCOUNT) -> str | None:
+        """The account's archived transcript created last (where its first sync starts)."""
         table = archived_transcripts
         query = (
             sa.select(table.c.transcript_id)
-            .where(table.c.created_at.is_not(None))
+            .where(table.c.created_at.is_not(None), table.c.account == account)
             .order_by(table.c.created_at.desc(), table.c.seq.desc())
             .limit(1)
         )
         with self.engine.connect() as connection:
             return connection.execute(query).scalar()
 
-    def add_pending(self, ids: Iterable[str]) -> None:
-        """Remember transcripts seen unfinished (queued, processing) for a later sync."""
+    def add_pending(self, ids: Iterable[str], source: str | None = None) -> None:
+        """Remember transcripts seen unfinished (queued, processing) for a later sync; `source`: the
+        key that listed them (None: the server's own), which must fetch them."""
         insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(archive_pending)
-        rows = [{"transcript_id": i, "seen_at": time.time()} for i in dict.fromkeys(ids)]
+        rows = [{"transcript_id": i, "seen_at": time.time(), "source": source} for i in dict.fromkeys(ids)]
         if rows:
             with self.engine.begin() as connection:
                 connection.execute(insert.values(rows).on_conflict_do_nothing())
 
-    def pending_ids(self) -> list[str]:
-        query = sa.select(archive_pending.c.transcript_id).order_by(archive_pending.c.seen_at)
+    def pending_ids(self, source: str | None = None) -> list[str]:
+        table = archive_pending
+        query = sa.select(table.c.transcript_id).order_by(table.c.seen_at)
+        query = query.where(table.c.source.is_(None) if source is None else table.c.source == source)
         with self.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 

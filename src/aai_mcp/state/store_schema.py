@@ -76,6 +76,17 @@ archived_transcripts = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# The SHA-256 of each upload's bytes, computed while they streamed through aai-mcp to /v2/upload: a
+# transcript whose audio_url is that upload_url is archived with it (migration 0012).
+upload_hashes = sa.Table(
+    "upload_hashes",
+    metadata,
+    sa.Column("upload_url", sa.String(1000), primary_key=True),
+    sa.Column("audio_hash", sa.String(100), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+)
+
 # One row per backfill (its filters hashed into run_key): the cursor of the last page fully stored,
 # so a run stopped anywhere starts again from there.
 archive_runs = sa.Table(
@@ -98,6 +109,8 @@ archive_pending = sa.Table(
     metadata,
     sa.Column("transcript_id", sa.String(100), primary_key=True),
     sa.Column("seen_at", sa.Float, nullable=False),
+    # The key whose list showed it (migration 0012), which must fetch it; NULL: the server's own key.
+    sa.Column("source", sa.String(200), nullable=True),
 )
 
 # One holder per name until expires_at (renewed while it works): a crashed holder's lease lapses.

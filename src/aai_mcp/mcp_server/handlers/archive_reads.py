@@ -17,7 +17,7 @@ from aai_mcp.mcp_server.handlers.archived_copies import archived_copy, iso_time,
 from aai_mcp.mcp_server.handlers.ask import gather_bounded
 from aai_mcp.mcp_server.handlers.connector import count_matches, recent_completed, search_terms
 from aai_mcp.mcp_server.handlers.structured_extraction import chosen_kit
-from aai_mcp.mcp_server.runtime.forward import forward
+from aai_mcp.mcp_server.handlers.upstream_deletions import forward_noting_gone
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.state.archive_search import ExtractedFilter, SearchFilters, SearchHit
 from aai_mcp.state.archive_store import ArchiveStore
@@ -30,8 +30,9 @@ CURSOR_PREFIX = "offset:"
 async def get_transcript(call: ToolCall) -> Any:
     """A completed transcript the archive holds comes from the archive (it outlives upstream's 90
     days); anything else is forwarded as before."""
-    archived = await archived_copy(call.archive, call.account, str(call.args["transcript_id"]))
-    return archived if archived is not None else await forward(call)
+    transcript_id = str(call.args["transcript_id"])
+    archived = await archived_copy(call.archive, call.account, transcript_id)
+    return archived if archived is not None else await forward_noting_gone(call, transcript_id)
 
 
 async def search_archive(call: ToolCall) -> dict[str, Any]:

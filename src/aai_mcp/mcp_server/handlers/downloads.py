@@ -17,6 +17,7 @@ import httpcore
 import httpx
 
 from aai_mcp.caller_input import ToolInputError
+from aai_mcp.mcp_server.handlers.hashed_uploads import upload_hashed
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream import UpstreamError
 from aai_mcp.upstream.errors import RETRYABLE_STATUSES, ErrorKind
@@ -126,5 +127,5 @@ async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, An
                     )
                 yield chunk
 
-    answer = await call.upstream.upload(call.spec.call("upload"), chunks(), size)
+    answer = await upload_hashed(call, chunks(), size)
     return answer, counted

@@ -14,6 +14,7 @@ from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fet
 from aai_mcp.mcp_server.handlers.structured_extraction import EXTRACT_CALLS, extract
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
+from aai_mcp.mcp_server.handlers.upstream_deletions import DELETE_CALLS, delete_transcript
 from aai_mcp.mcp_server.handlers.workflows import (
     CREATE_CALLS,
     TRANSCRIBE_CALLS,
@@ -34,6 +35,7 @@ HANDLERS: dict[str, Handler] = {
     "fetch": fetch,
     "search_archive": search_archive,
     "get_transcript": get_transcript,
+    "delete_transcript": delete_transcript,
     "create_upload_link": create_upload_link,
     "wait_for_upload": wait_for_upload,
     "extract": extract,
@@ -48,6 +50,7 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "fetch": FETCH_CALLS,
     "search_archive": SEARCH_ARCHIVE_CALLS,
     "get_transcript": GET_TRANSCRIPT_CALLS,
+    "delete_transcript": DELETE_CALLS,
     "create_upload_link": LINK_CALLS,
     "wait_for_upload": LINK_CALLS,
     "extract": EXTRACT_CALLS,

@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from aai_mcp.caller_input import ToolInputError, quoted
 from aai_mcp.mcp_server.handlers.downloads import CHUNK_BYTES, relay_url
+from aai_mcp.mcp_server.handlers.hashed_uploads import upload_hashed
 from aai_mcp.mcp_server.handlers.safe_open import open_beneath_roots
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 
@@ -69,9 +70,7 @@ async def _upload_path(call: ToolCall, raw: str) -> dict[str, Any]:
             raise ToolInputError(
                 f"{quoted(raw)} is {opened.size} bytes; AssemblyAI accepts at most 2.2 GB per upload."
             )
-        answer = await call.upstream.upload(
-            call.spec.call("upload"), _file_chunks(handle, opened.size), opened.size
-        )
+        answer = await upload_hashed(call, _file_chunks(handle, opened.size), opened.size)
     return _result(answer, opened.size)
 
 
@@ -107,7 +106,7 @@ async def _upload_base64(call: ToolCall, data: str) -> dict[str, Any]:
     async def one_chunk() -> AsyncIterator[bytes]:
         yield audio
 
-    return _result(await call.upstream.upload(call.spec.call("upload"), one_chunk(), len(audio)), len(audio))
+    return _result(await upload_hashed(call, one_chunk(), len(audio)), len(audio))
 
 
 async def _upload_url(call: ToolCall, url: str) -> dict[str, Any]:
