@@ -11,6 +11,7 @@ import anyio
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from aai_mcp.state.archive_store import ArchivedTranscript
 from aai_mcp.state.store_sql import SqlStore
 from aai_mcp.webhooks.background_capture import RetryPolicy, WebhookCapture
 from aai_mcp.webhooks.endpoint import MAX_BODY_BYTES
@@ -216,3 +217,17 @@ async def test_a_store_that_cannot_record_the_webhook_answers_503_for_upstream_t
         assert answer.status_code == 503 and SECRET not in answer.text
         assert rig.archive.count() == 0 and fetches(rig.simulator).get(transcript_id) is None
     assert "answer=503 (store: OperationalError)" in caplog.text and SECRET not in caplog.text
+
+
+async def test_a_webhook_for_a_transcript_gone_upstream_flags_its_archived_copy(store: SqlStore) -> None:
+    async with webhook_rig(store) as rig:
+        kept = {"id": "gone-0001", "status": "completed", "text": "kept words", "utterances": []}
+        rig.archive.upsert(ArchivedTranscript.from_upstream(kept, created_at=1.0))
+        settled = rig.capture.settled
+        answer = await rig.post({"transcript_id": "gone-0001", "status": "completed"})
+        assert answer.status_code == 202  # the simulator answers 404 for it: deleted upstream
+        with anyio.fail_after(30):
+            await settled.wait()
+        archived = rig.archive.get("gone-0001")
+        assert archived is not None and archived.upstream_deleted and archived.text == "kept words"
+        assert rig.archive.pending_ids() == []

@@ -74,7 +74,8 @@ class WebhookCapture:
         self.upstream = upstream
         self.archive = archive
         self.retry = retry
-        self._fetcher = Fetcher(upstream, Pacer(max_per_second), views)
+        # The archive given: a transcript gone upstream (404, or scrubbed) flags its archived copy.
+        self._fetcher = Fetcher(upstream, Pacer(max_per_second), views, archive)
         self._limit = anyio.Semaphore(concurrency)
         self._sleep = sleep
         self._send: MemoryObjectSendStream[str] | None = None
