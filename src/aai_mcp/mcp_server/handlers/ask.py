@@ -76,14 +76,16 @@ def choose_model(call: ToolCall) -> str:
     raise ToolInputError(f"Model '{model}' {reason}. Use one of: {', '.join(accepted)}.")
 
 
-def transcript_ids(call: ToolCall) -> list[str]:
+def transcript_ids(
+    call: ToolCall,
+    tool: str = "ask_transcript",
+    advice: str = "Ask about fewer at a time and combine the answers.",
+) -> list[str]:
+    """The distinct transcript_ids given, in order, at most ask_max_transcripts of them."""
     ids = list(dict.fromkeys(str(item) for item in call.args["transcript_ids"]))
     limit = call.settings.ask_max_transcripts
     if len(ids) > limit:
-        raise ToolInputError(
-            f"{len(ids)} transcripts given; one ask_transcript call takes at most {limit}. "
-            "Ask about fewer at a time and combine the answers."
-        )
+        raise ToolInputError(f"{len(ids)} transcripts given; one {tool} call takes at most {limit}. {advice}")
     return ids
 
 

@@ -11,7 +11,7 @@ from aai_mcp.delivery.deliveries import extraction_store_of
 from aai_mcp.extraction.kits import ExtractionKit, available_kits
 from aai_mcp.extraction.run import Extractor, TranscriptText, shown
 from aai_mcp.mcp_server.handlers.archived_copies import archived_copy
-from aai_mcp.mcp_server.handlers.ask import choose_model, gather_bounded, read_one, unusable
+from aai_mcp.mcp_server.handlers.ask import choose_model, gather_bounded, read_one, transcript_ids, unusable
 from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream import UpstreamError, decode_json
@@ -25,17 +25,6 @@ def chosen_kit(call: ToolCall) -> ExtractionKit:
     if name not in kits:
         raise ToolInputError(f"No extraction kit {quoted(name)}. Use one of: {', '.join(sorted(kits))}.")
     return kits[name]
-
-
-def chosen_ids(call: ToolCall) -> list[str]:
-    ids = list(dict.fromkeys(str(item) for item in call.args["transcript_ids"]))
-    limit = call.settings.ask_max_transcripts
-    if len(ids) > limit:
-        raise ToolInputError(
-            f"{len(ids)} transcripts given; one extract_from_transcript call takes at most {limit}. "
-            "Extract from fewer at a time."
-        )
-    return ids
 
 
 async def transcript_text(call: ToolCall, transcript_id: str) -> TranscriptText:
@@ -64,7 +53,7 @@ async def extract(call: ToolCall) -> dict[str, Any]:
     """Each transcript's fields for the kit, in the order given (bounded and concurrent)."""
     kit = chosen_kit(call)
     model = choose_model(call)
-    ids = chosen_ids(call)
+    ids = transcript_ids(call, "extract_from_transcript", "Extract from fewer at a time.")
     sources = await gather_bounded(ids, lambda transcript_id: transcript_text(call, transcript_id))
     extractor = extractor_for(call, model)
     refresh = bool(call.args.get("refresh"))
