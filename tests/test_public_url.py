@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from aai_mcp.transports.http import checked_host_policy
 from tests.support import make_settings
 
 
@@ -28,3 +29,18 @@ def test_a_public_url_that_is_not_a_plain_http_address_is_refused(given: str) ->
 
 def test_the_public_url_is_unset_by_default() -> None:
     assert make_settings().public_url is None
+
+
+def test_the_public_urls_host_and_origin_pass_the_host_and_origin_checks() -> None:
+    """AssemblyAI's webhooks and people's browsers reach the gateway by the public name: accepted
+    without listing it in allowed_hosts; other names still refused."""
+    policy = checked_host_policy(make_settings(public_url="https://aai.example.com:8443/gw"))
+    assert policy.host_allowed("aai.example.com:8443")
+    assert policy.origin_allowed("https://aai.example.com:8443")
+    assert not policy.host_allowed("evil.example.com") and not policy.origin_allowed(
+        "https://evil.example.com"
+    )
+    assert not policy.origin_allowed("http://aai.example.com:8443")  # the scheme is part of the origin
+    unset = checked_host_policy(make_settings())
+    assert not unset.host_allowed("aai.example.com:8443")
+    assert not unset.origin_allowed("https://aai.example.com:8443")
