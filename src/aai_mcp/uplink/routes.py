@@ -25,6 +25,15 @@ log = logging.getLogger("aai_mcp.uplink")
 LINK_PREFIX = "/u"
 RATE_WINDOW_SECONDS = 60.0
 OFF = LinkRefused(404, "off", "Upload links are not enabled on this server.")
+# The upload widget (an MCP Apps view) sends from the chat host's sandbox origin, which no list can
+# name: the link is the credential, so any origin may send to it, never with cookies or auth.
+CROSS_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {
+    **CROSS_ORIGIN,
+    "Access-Control-Allow-Methods": "PUT, POST",
+    "Access-Control-Allow-Headers": "Accept, Content-Type",
+    "Access-Control-Max-Age": "600",
+}
 UNKNOWN = LinkRefused(404, "unknown", "This upload link does not exist, or it was mistyped.")
 
 
@@ -41,13 +50,17 @@ class UploadLinkApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         response = await self._answer(request)
+        if request.method != "GET" and request.method != "HEAD":
+            response.headers.update(CROSS_ORIGIN)
         response.headers.update({k: v for k, v in security_headers().items() if k not in response.headers})
         await response(scope, receive, send)
 
     async def _answer(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=PREFLIGHT)
         if request.method not in ("GET", "HEAD", "PUT", "POST"):
             return PlainTextResponse(
-                "Method not allowed.\n", status_code=405, headers={"Allow": "GET, PUT, POST"}
+                "Method not allowed.\n", status_code=405, headers={"Allow": "GET, PUT, POST, OPTIONS"}
             )
         if await self._over_rate(request):
             return _refusal(request, LinkRefused(429, "rate_limited", "Too many requests; wait a minute."))

@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access.scopes import Scopes
+from aai_mcp.uplink.page import upload_script
 
 if TYPE_CHECKING:  # the registry stamps tool definitions with this module's _meta: no import cycle
     from aai_mcp.mcp_server.registry import Registry
@@ -33,6 +34,8 @@ audit = logging.getLogger("aai_mcp.audit")
 UI_SCHEME = "ui://"
 # Where the page reads the origins it may play audio from (a JSON island the server fills in).
 CONFIG_MARK = "/*AAI_MCP_VIEW_CONFIG*/{}"
+# Where a page takes the upload script the upload page runs too (one copy of the upload's logic).
+UPLOAD_CLIENT_MARK = "/*AAI_MCP_UPLOAD_CLIENT*/"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,15 @@ VIEWS = (
         page="transcript_viewer.html",
         tools=("get_transcript", "wait_for_transcript", "transcribe"),
         plays_media=True,
+    ),
+    AppView(
+        uri="ui://aai-mcp/upload-widget.html",
+        name="upload_widget",
+        title="Upload widget",
+        description="The upload link's page inside the chat: pick or drop a recording, watch it upload.",
+        page="upload_widget.html",
+        tools=("create_upload_link",),
+        sends_to_gateway=True,
     ),
 )
 BY_TOOL = {tool: view for view in VIEWS for tool in view.tools}
@@ -138,6 +150,7 @@ class AppViews:
         origins = self._origins(view)
         config = {"mediaOrigins": origins["resourceDomains"], "connectOrigins": origins["connectDomains"]}
         # "</" never appears in the JSON, so the island cannot close its script element early.
+        html = html.replace(UPLOAD_CLIENT_MARK, upload_script(), 1)
         return html.replace(CONFIG_MARK, json.dumps(config).replace("</", "<\\/"), 1)
 
 
