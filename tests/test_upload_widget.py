@@ -14,12 +14,12 @@ import pytest
 from mcp.server.apps import APP_MIME_TYPE
 from mcp_types import TextResourceContents
 
-from aai_mcp.mcp_server.apps.app_views import UPLOAD_CLIENT_MARK
+from aai_mcp.mcp_server.apps.app_views import UPLOAD_CLIENT_MARK, VIEW_BRIDGE_MARK, view_bridge
 from aai_mcp.state.store_sql import SqlStore, open_store
 from aai_mcp.uplink.page import upload_script
 from tests import test_upload_links
 from tests.support import wav_bytes
-from tests.test_app_views import WIDGET, connected, read_view
+from tests.test_app_views import VIEWER, WIDGET, connected, read_view
 from tests.test_upload_links import PUBLIC_URL, Rig, _local
 
 pytestmark = pytest.mark.anyio
@@ -46,6 +46,7 @@ async def test_the_widget_runs_the_upload_pages_script_and_reaches_the_gateway_a
     html = content.text
     # One copy of the upload's logic: the very script the page serves, put in where the mark was.
     assert html.count(upload_script()) == 1 and UPLOAD_CLIENT_MARK not in html
+    assert html.count(view_bridge()) == 1 and VIEW_BRIDGE_MARK not in html  # as the viewer's
     assert "function startUploads(options)" in upload_script() and "ui/initialize" in html
     island = json.dumps({"mediaOrigins": [], "connectOrigins": ["https://aai.example.com"]})
     assert f'<script type="application/json" id="config">{island}</script>' in html
@@ -57,7 +58,9 @@ async def test_the_widget_runs_the_upload_pages_script_and_reaches_the_gateway_a
 async def test_without_a_public_url_the_widget_may_reach_nothing() -> None:
     async with connected() as client:
         content = await read_view(client, WIDGET)
+        viewer = await read_view(client, VIEWER)
     assert content.meta is not None and content.meta["ui"]["csp"]["connectDomains"] == []
+    assert viewer.text.count(view_bridge()) == 1 and VIEW_BRIDGE_MARK not in viewer.text
 
 
 async def upload_link_result(store: SqlStore, apps: bool, mode: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,8 +35,10 @@ audit = logging.getLogger("aai_mcp.audit")
 UI_SCHEME = "ui://"
 # Where the page reads the origins it may play audio from (a JSON island the server fills in).
 CONFIG_MARK = "/*AAI_MCP_VIEW_CONFIG*/{}"
-# Where a page takes the upload script the upload page runs too (one copy of the upload's logic).
+# Scripts a page shares, put in where its mark is: one copy of the host protocol for every view, and
+# of the upload's logic for the upload widget and the upload page.
 UPLOAD_CLIENT_MARK = "/*AAI_MCP_UPLOAD_CLIENT*/"
+VIEW_BRIDGE_MARK = "/*AAI_MCP_VIEW_BRIDGE*/"
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,15 @@ class AppViews:
         html = resources.files(__package__).joinpath(view.page).read_text(encoding="utf-8")
         origins = self._origins(view)
         config = {"mediaOrigins": origins["resourceDomains"], "connectOrigins": origins["connectDomains"]}
+        for mark, script in ((VIEW_BRIDGE_MARK, view_bridge()), (UPLOAD_CLIENT_MARK, upload_script())):
+            html = html.replace(mark, script, 1)
         # "</" never appears in the JSON, so the island cannot close its script element early.
-        html = html.replace(UPLOAD_CLIENT_MARK, upload_script(), 1)
         return html.replace(CONFIG_MARK, json.dumps(config).replace("</", "<\\/"), 1)
+
+
+@cache
+def view_bridge() -> str:
+    return resources.files(__package__).joinpath("view_bridge.js").read_text(encoding="utf-8")
 
 
 def is_view_uri(uri: str) -> bool:
