@@ -7,25 +7,17 @@ done with an upload_url. Screenshots go to test-artifacts/views/ and are read ba
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.raw_mcp import Session, call
-from tests.support.servers import (
-    aai_mcp_command,
-    free_port,
-    server_process,
-    simulator_env,
-    standalone_simulator,
-    upstream_args,
-)
+from tests import test_upload_links_served
+from tests.support.raw_mcp import Session
 from tests.support.view_host import ARTIFACTS, chromium, colour_counts, host_server, write_wav
-from tests.test_upload_links_served import ENDED, WATCH_BAR, wav_file
+from tests.test_upload_links_served import ENDED, WATCH_BAR, Served, wav_file
+from tests.test_viewer_browser import Gateway
 
 pytestmark = pytest.mark.slow
 
@@ -35,41 +27,19 @@ DONE_GREEN = "#1a7f37"  # the done panel's border
 DEADLINE_MS = 120_000  # generous: a loaded 2-core machine
 
 
-@pytest.fixture(scope="module")
-def gateway_url() -> Iterator[str]:
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    with standalone_simulator("--log-level", "WARNING") as simulator:
-        flags = [*upstream_args(simulator.base_url), "--public-url", public]
-        with server_process(aai_mcp_command("serve", port, *flags), port, simulator_env()) as gateway:
-            assert gateway.base_url == public
-            yield public
+# `aai-mcp serve` (public URL: its own loopback origin) over the standalone simulator, per module.
+served = test_upload_links_served.served
 
 
-class Agent:
-    """The host's MCP client: one session with the gateway."""
-
-    def __init__(self, session: Session) -> None:
-        self.session, self.ids = session, itertools.count(1)
-
-    def rpc(self, method: str, **params: Any) -> dict[str, Any]:
-        body = {"jsonrpc": "2.0", "id": next(self.ids), "method": method, "params": params}
-        answer: dict[str, Any] = self.session.result(body)["result"]
-        return answer
-
-    def tool(self, name: str, **arguments: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = self.session.result(call(next(self.ids), name, **arguments))["result"]
-        assert not answer.get("isError"), answer
-        return answer
-
-    def widget(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """create_upload_link's result and the view its definition names, as a host gets them."""
-        tools = {tool["name"]: tool for tool in self.rpc("tools/list")["tools"]}
-        uri = tools["create_upload_link"]["_meta"]["ui"]["resourceUri"]
-        result = self.tool("create_upload_link")
-        (content,) = self.rpc("resources/read", uri=uri)["contents"]
-        view = {"html": content["text"], "csp": content["_meta"]["ui"]["csp"], "arguments": {}}
-        return result, view
+def widget(gateway: Gateway) -> tuple[dict[str, Any], dict[str, Any]]:
+    """create_upload_link's result and the view its definition names, as a host gets them."""
+    tools = {tool["name"]: tool for tool in gateway.rpc("tools/list")["tools"]}
+    uri = tools["create_upload_link"]["_meta"]["ui"]["resourceUri"]
+    result = gateway.tool("create_upload_link")
+    assert not result.get("isError"), result
+    (content,) = gateway.rpc("resources/read", uri=uri)["contents"]
+    view = {"html": content["text"], "csp": content["_meta"]["ui"]["csp"], "arguments": {}}
+    return result, view
 
 
 def throttle(page: Any, frame: Any) -> None:
@@ -98,12 +68,13 @@ def shot(page: Any, name: str) -> bytes:
     return png
 
 
-def test_the_upload_widget_uploads_a_file_inside_the_chat(gateway_url: str, tmp_path: Path) -> None:
+def test_the_upload_widget_uploads_a_file_inside_the_chat(served: Served, tmp_path: Path) -> None:
+    gateway_url = served.gateway.base_url
     audio = wav_file(tmp_path / "interview.wav", FILE_BYTES)
     write_wav(tmp_path / "unused.wav", 1)  # the host server also serves a WAV; this view plays none
     with httpx.Client(timeout=60) as http, host_server(tmp_path / "unused.wav") as origin:
-        agent = Agent(Session(http, f"{gateway_url}/mcp", {}))
-        result, view = agent.widget()
+        agent = Gateway(Session(http, f"{gateway_url}/mcp", {}))
+        result, view = widget(agent)
         link = result["structuredContent"]["url"]
         assert link.startswith(f"{gateway_url}/u/") and origin != gateway_url
         assert view["csp"] == {"connectDomains": [gateway_url], "resourceDomains": []}
