@@ -108,6 +108,22 @@ async def test_the_link_answers_the_widgets_preflight_and_upload_from_any_origin
     assert "access-control-allow-origin" not in page.headers  # the page itself is not for other origins
 
 
+async def test_the_link_tells_the_widget_its_state_before_and_after(rig: Rig) -> None:
+    url = await rig.new_link()
+    wanted = {"Origin": "null", "Accept": "application/json"}
+    before = await rig.http.get(_local(url), headers=wanted)
+    assert before.status_code == 200 and before.headers["access-control-allow-origin"] == "*"
+    assert before.json() == {"state": "waiting", "message": ""}
+    assert (await rig.put(url, wav_bytes(1.0))).status_code == 200
+    after = (await rig.http.get(_local(url), headers=wanted)).json()
+    assert after == {
+        "state": "done",
+        "message": "This link was used: the file arrived. Go back to your chat.",
+    }
+    unknown = await rig.http.get(_local(url)[:-4] + "AAAA", headers=wanted)
+    assert unknown.status_code == 404 and unknown.json()["state"] == "unknown"
+
+
 async def test_other_routes_keep_refusing_a_foreign_origin(rig: Rig) -> None:
     refused = await rig.http.post("/mcp", headers={"Origin": "https://sandbox.chat.example"}, json={})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "invalid_origin"

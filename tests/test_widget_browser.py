@@ -117,3 +117,60 @@ def test_the_upload_widget_uploads_a_file_inside_the_chat(served: Served, tmp_pa
     assert set(requested) == {f"{origin}/host.html", link}, requested
     assert not [e for e in errors if "Content Security Policy" in e], errors
     print(f"\nwidget upload of {FILE_BYTES / 1e6:.0f} MB: bar values seen {increasing}")
+
+
+def mounted(browser: Any, origin: str, view: dict[str, Any], result: dict[str, Any]) -> tuple[Any, Any]:
+    page = browser.new_page(viewport={"width": 820, "height": 700})
+    page.goto(f"{origin}/host.html")
+    page.evaluate("(view) => mount(view)", {**view, "result": result, "capabilities": {}})
+    return page, page.wait_for_selector("#view").content_frame()
+
+
+def chosen(frame: Any, name: str, data: bytes) -> str:
+    """Choose a file in the widget; the error it shows."""
+    frame.evaluate(
+        "document.body.dataset.state = 'choosing'"
+    )  # what a previous choice left is not the answer
+    frame.set_input_files("#file", files=[{"name": name, "mimeType": "audio/wav", "buffer": data}])
+    frame.wait_for_function(ENDED, timeout=DEADLINE_MS)
+    assert frame.evaluate("document.body.dataset.state") == "error"
+    text: str = frame.locator("#error-text").inner_text()
+    return text
+
+
+def refusal(frame: Any) -> str:
+    """The sentence the widget shows instead of its drop zone."""
+    frame.wait_for_selector("#message", state="visible", timeout=DEADLINE_MS)
+    assert frame.locator("#upload").is_hidden()
+    text: str = frame.locator("#message-text").inner_text()
+    return text
+
+
+def test_the_widget_says_what_is_wrong_and_sends_nowhere_else(served: Served, tmp_path: Path) -> None:
+    gateway_url = served.gateway.base_url
+    sound = wav_file(tmp_path / "call.wav", 200_000).read_bytes()
+    write_wav(tmp_path / "unused.wav", 1)
+    with httpx.Client(timeout=60) as http, host_server(tmp_path / "unused.wav") as origin:
+        agent = Gateway(Session(http, f"{gateway_url}/mcp", {}))
+        result, view = widget(agent)
+        link = result["structuredContent"]["url"]
+        with chromium() as browser:
+            page, frame = mounted(browser, origin, view, result)
+            frame.wait_for_selector("#drop", state="visible", timeout=DEADLINE_MS)
+            not_media = chosen(frame, "notes.wav", b"%PDF-1.7\n" + bytes(5000))
+            assert frame.locator("#drop").is_visible()  # another file may be picked
+            assert http.put(link, content=sound).status_code == 200  # meanwhile, from a terminal
+            used = chosen(frame, "call.wav", sound)
+            shot(page, "upload-widget-used.png")
+            _, again = mounted(browser, origin, view, result)  # the same result shown once more
+            used_before = refusal(again)
+            url = "https://elsewhere.example/u/a.b"
+            moved = {**result, "structuredContent": {**result["structuredContent"], "url": url}}
+            _, other = mounted(browser, origin, view, moved)
+            elsewhere = refusal(other)
+    assert not_media == "That file is not audio or video. Pick a recording (mp3, wav, m4a, mp4…)."
+    assert used == "This upload link was already used. Ask for a new one in your chat." or used == (
+        "This link was used: the file arrived. Go back to your chat."  # cut off: the link said why
+    ), used
+    assert used_before == "This link was used: the file arrived. Go back to your chat."
+    assert elsewhere == f"This chat cannot send files from here. Open the link in your browser instead: {url}"

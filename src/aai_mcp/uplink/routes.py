@@ -19,7 +19,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.state.shared import SharedState
 from aai_mcp.state.upload_link_store import UploadLink, parse_link
 from aai_mcp.uplink.link_service import LinkRefused, LinkUploads
-from aai_mcp.uplink.page import new_nonce, render, security_headers
+from aai_mcp.uplink.page import MESSAGES, new_nonce, render, security_headers
 
 log = logging.getLogger("aai_mcp.uplink")
 LINK_PREFIX = "/u"
@@ -95,8 +95,13 @@ class UploadLinkApp:
 
 def _page(service: LinkUploads, link: UploadLink | None, request: Request) -> Response:
     state = "unknown" if link is None else link.state(service.clock())
-    nonce = new_nonce()
     status = 200 if link is not None else 404
+    if _wants_json(request):
+        # What the upload widget asks before it offers the drop zone, and after a broken upload: the
+        # state and the page's own sentence for it (a refused PUT is cut off before the answer).
+        answer = {"state": state, "message": MESSAGES.get(state, "")}
+        return JSONResponse(answer, status_code=status, headers=CROSS_ORIGIN)
+    nonce = new_nonce()
     shown = f"{service.public_url}{request.url.path}" if service.public_url else str(request.url)
     page = render(link, state, shown, nonce)
     return HTMLResponse(page, status_code=status, headers=security_headers(nonce))

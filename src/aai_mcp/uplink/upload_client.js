@@ -2,6 +2,17 @@
 // the file checked before anything is sent, a PUT with a real progress bar, speed and time left, the
 // done state and the gateway's own error messages. Both documents carry the same elements (#upload,
 // #drop, #file, #progress, #bar, #sent, #speed, #eta, #done, #error, #message) and call startUploads.
+
+// The link's state and the sentence for it ({} when the gateway cannot be asked).
+function linkState(url, then) {
+  var xhr = new XMLHttpRequest();
+  xhr.onload = function () { var answer = {}; try { answer = JSON.parse(xhr.responseText); } catch (ignored) { answer = {}; } then(answer); };
+  xhr.onerror = function () { then({}); };
+  xhr.open("GET", url);
+  xhr.setRequestHeader("Accept", "application/json");
+  xhr.send();
+}
+
 function startUploads(options) {
   "use strict";
   var body = document.body, url = options.url, maxBytes = Number(options.maxBytes);
@@ -59,7 +70,13 @@ function startUploads(options) {
       var error = answer.error || {};
       fail(error.message || ("The upload failed (HTTP " + xhr.status + ")."), error.code === "not_media" || error.code === "empty");
     };
-    xhr.onerror = function () { fail("The connection broke off before the file arrived. Ask for a new link in your chat.", false); };
+    // A refused upload (used, expired) is cut off before its answer arrives: the link says why.
+    xhr.onerror = function () {
+      linkState(url, function (answer) {
+        var known = answer.message && answer.state !== "receiving";
+        fail(known ? answer.message : "The connection broke off before the file arrived. Ask for a new link in your chat.", false);
+      });
+    };
     xhr.open("PUT", url);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.send(file);
