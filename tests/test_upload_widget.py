@@ -14,9 +14,9 @@ import pytest
 from mcp.server.apps import APP_MIME_TYPE
 from mcp_types import TextResourceContents
 
-from aai_mcp.mcp_server.apps.app_views import UPLOAD_CLIENT_MARK, VIEW_BRIDGE_MARK, view_bridge
+from aai_mcp.mcp_server.apps.app_views import VIEW_BRIDGE_MARK, shared_parts, view_bridge
 from aai_mcp.state.store_sql import SqlStore, open_store
-from aai_mcp.uplink.page import upload_script
+from aai_mcp.uplink.page import render, upload_parts, upload_script
 from tests import test_upload_links
 from tests.support import wav_bytes
 from tests.test_app_views import VIEWER, WIDGET, connected, read_view
@@ -45,8 +45,13 @@ async def test_the_widget_runs_the_upload_pages_script_and_reaches_the_gateway_a
     assert content.meta == {"ui": {"csp": csp, "prefersBorder": True}}
     html = content.text
     # One copy of the upload's logic: the very script the page serves, put in where the mark was.
-    assert html.count(upload_script()) == 1 and UPLOAD_CLIENT_MARK not in html
-    assert html.count(view_bridge()) == 1 and VIEW_BRIDGE_MARK not in html  # as the viewer's
+    # One copy of the upload's logic and controls: the very script and markup the page serves, and of
+    # the host protocol the viewer speaks, each put in where its mark was.
+    for mark, shared in shared_parts().items():
+        assert html.count(shared) == 1 and mark not in html, mark
+    assert set(shared_parts().values()) >= {upload_script(), view_bridge(), *upload_parts()}
+    page = render(None, "waiting", "https://aai.example.com/u/x.y", "n")
+    assert upload_script() in page and all(part in page for part in upload_parts())
     assert "function startUploads(options)" in upload_script() and "ui/initialize" in html
     island = json.dumps({"mediaOrigins": [], "connectOrigins": ["https://aai.example.com"]})
     assert f'<script type="application/json" id="config">{island}</script>' in html
