@@ -22,6 +22,7 @@ from aai_mcp.access import Scopes
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.apps.app_views import BY_TOOL, VIEWS, AppView, AppViews
 from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.state.store_sql import SqlStore
 from tests.support import make_settings
 from tests.support.servers import serve_gateway_in_thread
 from tests.test_access_composite import SECRET, in_memory, simulated_gateway
@@ -30,7 +31,9 @@ from tests.test_access_reads import as_token
 pytestmark = pytest.mark.anyio
 
 VIEWER = "ui://aai-mcp/transcript-viewer.html"
+WIDGET = "ui://aai-mcp/upload-widget.html"
 VIEWED = {"get_transcript", "wait_for_transcript", "transcribe"}
+VIEW_OF = {**dict.fromkeys(VIEWED, VIEWER), "create_upload_link": WIDGET}
 AUDIO_URL = "https://media.example.com/calls/support-call.mp3"
 SETTINGS = {"api_key": None, "simulator_delay_seconds": 0.0}
 
@@ -45,8 +48,12 @@ class AppsSupport(ClientExtension):
 
 
 @asynccontextmanager
-async def connected(apps: bool = False, mode: str = "auto", **settings: Any) -> AsyncIterator[Client]:
+async def connected(
+    apps: bool = False, mode: str = "auto", store: SqlStore | None = None, **settings: Any
+) -> AsyncIterator[Client]:
     gateway = build_gateway(make_settings(**{**SETTINGS, **settings}))
+    if store is not None:
+        gateway.use_store(store)
     extensions = [AppsSupport()] if apps else None
     try:
         async with Client(build_server(gateway), mode=mode, extensions=extensions) as client:
@@ -66,14 +73,11 @@ async def test_the_viewed_tools_name_the_viewer_and_no_other_tool_names_a_view()
     async with connected() as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     bound = {name: tool.meta for name, tool in tools.items() if tool.meta and "ui" in tool.meta}
-    assert set(bound) == VIEWED
-    for meta in bound.values():
-        assert meta == {
-            "ui": {"resourceUri": VIEWER},
-            "ui/resourceUri": VIEWER,
-            "openai/outputTemplate": VIEWER,
-        }
-    assert not any(tool.meta for name, tool in tools.items() if name not in VIEWED)
+    assert set(bound) == set(VIEW_OF)
+    for name, meta in bound.items():
+        uri = VIEW_OF[name]
+        assert meta == {"ui": {"resourceUri": uri}, "ui/resourceUri": uri, "openai/outputTemplate": uri}
+    assert not any(tool.meta for name, tool in tools.items() if name not in VIEW_OF)
 
 
 async def test_the_viewer_is_a_self_contained_app_page_with_a_closed_csp() -> None:

@@ -356,8 +356,12 @@ async def test_the_page_answers_by_the_public_name_and_takes_its_own_origin(rig:
     assert (await rig.http.get(_local(url), headers={"host": "aai.example.test"})).status_code == 200
     uploaded = await rig.http.put(_local(url), content=wav_bytes(), headers=public)
     assert uploaded.status_code == 200, uploaded.text  # a browser's upload request sends its Origin
+    # Another origin is the link's business, not the Origin check's (the upload widget sends from
+    # the chat's sandbox: tests/test_upload_widget.py): the used link refuses; a foreign Host still 421.
     elsewhere = {"host": "aai.example.test", "origin": "https://evil.example"}
-    assert (await rig.http.put(_local(url), content=wav_bytes(), headers=elsewhere)).status_code == 403
+    assert (await rig.http.put(_local(url), content=wav_bytes(), headers=elsewhere)).status_code == 409
+    rebound = {"host": "evil.example", "origin": "https://evil.example"}
+    assert (await rig.http.put(_local(url), content=wav_bytes(), headers=rebound)).status_code == 421
 
 
 async def test_without_a_public_url_the_tool_says_what_it_needs(store: SqlStore) -> None:

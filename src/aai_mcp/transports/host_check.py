@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from aai_mcp.proxy import PROXY_PREFIX
+from aai_mcp.uplink.routes import LINK_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class HostCheck:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope["headers"])
+        refusal = self._refusal(scope["headers"], scope["path"])
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -196,7 +197,7 @@ class HostCheck:
                 headers={"Connection": "close"},
             )(scope, receive, send)
 
-    def _refusal(self, headers: list[tuple[bytes, bytes]]) -> tuple[int, str, str] | None:
+    def _refusal(self, headers: list[tuple[bytes, bytes]], path: str) -> tuple[int, str, str] | None:
         if _values(headers, b"content-length") and _values(headers, b"transfer-encoding"):
             # h11 lets chunked win; a proxy in front that trusts Content-Length would see the rest
             # of this body as a second request it never checked (request smuggling).
@@ -207,10 +208,18 @@ class HostCheck:
             logger.debug("refused a request with a Host header that is not allowed")
             return 421, "invalid_host", "Invalid Host header"
         origins = _values(headers, b"origin")
+        if _is_upload_link(path):
+            # The link in the path is the credential, not the browser's place: a page rebound to this
+            # address has none, and the upload widget sends from the chat host's own origin.
+            return None
         if origins and (len(origins) > 1 or not self.policy.origin_allowed(origins[0])):
             logger.debug("refused a request with an Origin header that is not allowed")
             return 403, "invalid_origin", "Invalid Origin header"
         return None
+
+
+def _is_upload_link(path: str) -> bool:
+    return path.startswith(LINK_PREFIX + "/")
 
 
 def refusal_body(path: str, code: str, message: str) -> dict[str, object]:

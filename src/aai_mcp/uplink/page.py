@@ -47,6 +47,20 @@ def security_headers(nonce: str | None = None) -> dict[str, str]:
 
 
 @cache
+def upload_script() -> str:
+    """The upload's script, shared by the page and the upload widget (an MCP Apps view): one copy."""
+    return resources.files("aai_mcp.uplink").joinpath("upload_client.js").read_text(encoding="utf-8")
+
+
+@cache
+def upload_parts() -> tuple[str, str]:
+    """The drop zone (file picker) and the progress section, shared with the upload widget too."""
+    text = resources.files("aai_mcp.uplink").joinpath("upload_parts.html").read_text(encoding="utf-8")
+    drop_zone, progress = text.split("<!-- progress -->\n")
+    return drop_zone.rstrip("\n"), progress.rstrip("\n")
+
+
+@cache
 def _template() -> Template:
     text = resources.files("aai_mcp.uplink").joinpath("upload_page.html").read_text(encoding="utf-8")
     return Template(text)
@@ -62,6 +76,9 @@ def render(link: UploadLink | None, state: str, link_url: str, nonce: str) -> st
         expiry = f"This link works once, until {until}."
     return _template().substitute(
         nonce=nonce,
+        upload_client=upload_script(),
+        drop_zone=upload_parts()[0],
+        progress=upload_parts()[1],
         title=html.escape(TITLES.get(state, TITLES["unknown"])),
         state=html.escape(state),
         max_bytes=str(max_bytes),

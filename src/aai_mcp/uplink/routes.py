@@ -19,12 +19,21 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.state.shared import SharedState
 from aai_mcp.state.upload_link_store import UploadLink, parse_link
 from aai_mcp.uplink.link_service import LinkRefused, LinkUploads
-from aai_mcp.uplink.page import new_nonce, render, security_headers
+from aai_mcp.uplink.page import MESSAGES, new_nonce, render, security_headers
 
 log = logging.getLogger("aai_mcp.uplink")
 LINK_PREFIX = "/u"
 RATE_WINDOW_SECONDS = 60.0
 OFF = LinkRefused(404, "off", "Upload links are not enabled on this server.")
+# The upload widget (an MCP Apps view) sends from the chat host's sandbox origin, which no list can
+# name: the link is the credential, so any origin may send to it, never with cookies or auth.
+CROSS_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {
+    **CROSS_ORIGIN,
+    "Access-Control-Allow-Methods": "PUT, POST",
+    "Access-Control-Allow-Headers": "Accept, Content-Type",
+    "Access-Control-Max-Age": "600",
+}
 UNKNOWN = LinkRefused(404, "unknown", "This upload link does not exist, or it was mistyped.")
 
 
@@ -41,13 +50,17 @@ class UploadLinkApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         response = await self._answer(request)
+        if request.method != "GET" and request.method != "HEAD":
+            response.headers.update(CROSS_ORIGIN)
         response.headers.update({k: v for k, v in security_headers().items() if k not in response.headers})
         await response(scope, receive, send)
 
     async def _answer(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=PREFLIGHT)
         if request.method not in ("GET", "HEAD", "PUT", "POST"):
             return PlainTextResponse(
-                "Method not allowed.\n", status_code=405, headers={"Allow": "GET, PUT, POST"}
+                "Method not allowed.\n", status_code=405, headers={"Allow": "GET, PUT, POST, OPTIONS"}
             )
         if await self._over_rate(request):
             return _refusal(request, LinkRefused(429, "rate_limited", "Too many requests; wait a minute."))
@@ -82,8 +95,13 @@ class UploadLinkApp:
 
 def _page(service: LinkUploads, link: UploadLink | None, request: Request) -> Response:
     state = "unknown" if link is None else link.state(service.clock())
-    nonce = new_nonce()
     status = 200 if link is not None else 404
+    if _wants_json(request):
+        # What the upload widget asks before it offers the drop zone, and after a broken upload: the
+        # state and the page's own sentence for it (a refused PUT is cut off before the answer).
+        answer = {"state": state, "message": MESSAGES.get(state, "")}
+        return JSONResponse(answer, status_code=status, headers=CROSS_ORIGIN)
+    nonce = new_nonce()
     shown = f"{service.public_url}{request.url.path}" if service.public_url else str(request.url)
     page = render(link, state, shown, nonce)
     return HTMLResponse(page, status_code=status, headers=security_headers(nonce))

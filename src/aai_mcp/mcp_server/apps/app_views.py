@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from aai_mcp.access.scopes import Scopes
+from aai_mcp.uplink.page import upload_parts, upload_script
 
 if TYPE_CHECKING:  # the registry stamps tool definitions with this module's _meta: no import cycle
     from aai_mcp.mcp_server.registry import Registry
@@ -33,6 +35,10 @@ audit = logging.getLogger("aai_mcp.audit")
 UI_SCHEME = "ui://"
 # Where the page reads the origins it may play audio from (a JSON island the server fills in).
 CONFIG_MARK = "/*AAI_MCP_VIEW_CONFIG*/{}"
+# Parts a page shares, put in where its mark is: one copy of the host protocol for every view, and of
+# the upload's logic and controls for the upload widget and the upload page.
+UPLOAD_CLIENT_MARK = "/*AAI_MCP_UPLOAD_CLIENT*/"
+VIEW_BRIDGE_MARK = "/*AAI_MCP_VIEW_BRIDGE*/"
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,15 @@ VIEWS = (
         page="transcript_viewer.html",
         tools=("get_transcript", "wait_for_transcript", "transcribe"),
         plays_media=True,
+    ),
+    AppView(
+        uri="ui://aai-mcp/upload-widget.html",
+        name="upload_widget",
+        title="Upload widget",
+        description="The upload link's page inside the chat: pick or drop a recording, watch it upload.",
+        page="upload_widget.html",
+        tools=("create_upload_link",),
+        sends_to_gateway=True,
     ),
 )
 BY_TOOL = {tool: view for view in VIEWS for tool in view.tools}
@@ -137,8 +152,26 @@ class AppViews:
         html = resources.files(__package__).joinpath(view.page).read_text(encoding="utf-8")
         origins = self._origins(view)
         config = {"mediaOrigins": origins["resourceDomains"], "connectOrigins": origins["connectDomains"]}
+        for mark, shared in shared_parts().items():
+            html = html.replace(mark, shared, 1)
         # "</" never appears in the JSON, so the island cannot close its script element early.
         return html.replace(CONFIG_MARK, json.dumps(config).replace("</", "<\\/"), 1)
+
+
+def shared_parts() -> dict[str, str]:
+    """What a view page takes from elsewhere, by the mark that stands for it."""
+    drop_zone, progress = upload_parts()
+    return {
+        VIEW_BRIDGE_MARK: view_bridge(),
+        UPLOAD_CLIENT_MARK: upload_script(),
+        "<!--AAI_MCP_DROP_ZONE-->": drop_zone,
+        "<!--AAI_MCP_PROGRESS-->": progress,
+    }
+
+
+@cache
+def view_bridge() -> str:
+    return resources.files(__package__).joinpath("view_bridge.js").read_text(encoding="utf-8")
 
 
 def is_view_uri(uri: str) -> bool:
