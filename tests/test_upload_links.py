@@ -21,6 +21,7 @@ from aai_mcp.access.principal import Principal
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
+from aai_mcp.simulator.faults import FAULT_KINDS
 from aai_mcp.state.store_schema import upload_links
 from aai_mcp.state.store_sql import SqlStore
 from aai_mcp.state.upload_link_store import LinkCredential, UploadLinks
@@ -369,3 +370,24 @@ async def test_without_a_public_url_the_tool_says_what_it_needs(store: SqlStore)
     gateway.use_store(store)
     result = await gateway.runner.call("create_upload_link", {}, principal=TEAM)
     assert "AAI_MCP_PUBLIC_URL" in error_details(result)["message"]
+
+
+@pytest.mark.parametrize("fault", [kind for kind in FAULT_KINDS if kind != "slow-body"])
+async def test_an_upstream_fault_during_a_link_upload_fails_the_link_with_why(rig: Rig, fault: str) -> None:
+    """The link tools' declared call is the person's upload (tests/test_fault_matrix.py leaves them to
+    this test): each upstream fault answers the uploader 502, leaves the link failed saying AssemblyAI
+    did not take the file, is sent once (an upload is never retried blindly), never shows the key,
+    and the next link works."""
+    url = await rig.new_link()
+    rig.simulator.queue_fault(fault, 1, path_prefix="/v2/upload", method="POST")
+    answer = await rig.put(url, wav_bytes(1.0))
+    assert answer.status_code == 502 and "did not take the file" in answer.text, answer.text
+    state = (await rig.call("wait_for_upload", {"link": url})).structured_content
+    assert state["state"] == "failed" and state["error"].startswith("AssemblyAI refused the upload"), state
+    sent = [r for r in rig.simulator.requests if r.method == "POST" and r.path == "/v2/upload"]
+    assert len(sent) == 1
+    assert CANARY_KEY not in answer.text and CANARY_KEY not in str(state)
+    healthy = await rig.new_link()
+    assert (await rig.put(healthy, wav_bytes(1.0))).status_code == 200
+    done = (await rig.call("wait_for_upload", {"link": healthy})).structured_content
+    assert done["upload_url"].rsplit("/", 1)[1] in rig.simulator.uploads
