@@ -129,9 +129,7 @@ STAGES = (
 )  # fmt: skip
 
 
-# Tools whose declared upstream call is made later, by a person's upload through the link, not during
-# the tool call: their faults are those of that upload (tests/test_upload_links.py, every fault here).
-LINK_TOOLS = frozenset({"create_upload_link", "wait_for_upload"})
+LINK_TOOLS = faults.LINK_TOOLS  # their faults are those of the later upload (tests/test_upload_links.py)
 
 
 def spec_targets(catalog: Catalog | None = None) -> list[Target]:

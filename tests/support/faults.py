@@ -56,6 +56,11 @@ TRANSCRIPT_BODY = {
 FORMATS = {"uri": "https://example.com/a", "date": "2024-05-01"}
 
 
+# Tools whose declared upstream call is made later, by a person's upload through the link, not during
+# the tool call: upstream faults and rate limits reach that upload (tests/test_upload_links.py).
+LINK_TOOLS = frozenset({"create_upload_link", "wait_for_upload"})
+
+
 @functools.cache
 def catalog() -> Catalog:
     """The catalog, loaded once per test session (build_gateway loads it on every call)."""
