@@ -21,6 +21,7 @@ pytest_plugins = (
     "tests.support.postgres",
     "tests.support.stores",
     "tests.support.unit_boundary",
+    "tests.support.exit_threads",
     "pytester",
 )
 
@@ -34,30 +35,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     config.stash[_CATALOG_PATCH].undo()
-    report_threads_that_block_exit()
-
-
-def report_threads_that_block_exit() -> None:
-    """Non-daemon threads still alive after the run keep the interpreter from exiting (a CI run once
-    hung so on an idle AnyIO worker thread, whose event loop ran on in a thread nobody stopped): name
-    them and show every thread's stack, so the test that left them is found, not guessed."""
-    import sys
-    import threading
-    import traceback
-
-    main = threading.main_thread()
-    blocking = [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]
-    if not blocking:
-        return
-    frames = sys._current_frames()
-    out = sys.__stderr__
-    assert out is not None
-    print(f"\n{len(blocking)} non-daemon thread(s) alive at exit:", [t.name for t in blocking], file=out)
-    for thread in threading.enumerate():
-        frame = frames.get(thread.ident or -1)
-        if frame is not None and thread is not main:
-            print(f"--- {thread.name} (daemon={thread.daemon})", file=out)
-            print("".join(traceback.format_stack(frame)[-8:]), file=out)
 
 
 @pytest.fixture
