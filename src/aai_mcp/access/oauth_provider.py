@@ -16,6 +16,7 @@ from mcp.server.auth.provider import (
     AuthorizationCode,
     AuthorizationParams,
     AuthorizeError,
+    OAuthAuthorizationServerProvider,
     RefreshToken,
     RegistrationError,
     TokenError,
@@ -57,7 +58,7 @@ class OAuthConfig:
     """The newest token signing secret."""
 
 
-class StoreProvider:
+class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToken, AccessToken]):
     """OAuthAuthorizationServerProvider over OAuthRecords. The records block: each call runs in a thread."""
 
     def __init__(self, records: OAuthRecords, config: OAuthConfig) -> None:

@@ -50,11 +50,16 @@ class StoreUnavailable(Exception):
 
 
 def open_serving_store(settings: Settings) -> SqlStore | None:
-    """The durable store when this server needs one: it accepts tokens (whose revocations it holds),
+    """The durable store when this server needs one: it accepts tokens (whose revocations it holds;
+    with oauth, its clients and codes too),
     captures webhooks (into the archive) or has a public URL (upload links live in the store)."""
     from aai_mcp.webhooks.submission import capture_enabled
 
-    if "tokens" not in settings.auth and not capture_enabled(settings) and settings.public_url is None:
+    if (
+        not {"tokens", "oauth"} & set(settings.auth)
+        and not capture_enabled(settings)
+        and settings.public_url is None
+    ):
         return None
     from sqlalchemy.exc import SQLAlchemyError
 
