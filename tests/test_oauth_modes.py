@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from aai_mcp.access.principal import Authenticator, AuthFailure
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import mint
+from aai_mcp.transports.http import checked_authenticator
 from tests.support import make_settings
 
 SECRET = "oauth-modes-secret-0123456789abcdef"
@@ -41,6 +42,15 @@ def test_oauth_needs_a_public_url_that_is_https_or_loopback() -> None:
     with pytest.raises(ValueError, match="HTTPS"):
         authenticator("oauth", public_url="http://mcp.example.test")
     assert authenticator("oauth", public_url="http://127.0.0.1:8000").resource == "http://127.0.0.1:8000/mcp"
+
+
+def test_a_malformed_operator_password_hash_stops_the_start() -> None:
+    settings = make_settings(
+        auth=["oauth"], public_url=PUBLIC, token_secrets=SecretStr(SECRET),
+        oauth_operator_password_hash=SecretStr("not-a-hash"),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="scrypt"):
+        checked_authenticator(settings)
 
 
 def test_oauth_needs_a_signing_secret() -> None:

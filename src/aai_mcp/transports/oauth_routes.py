@@ -30,7 +30,9 @@ def oauth_routes(
     provider = StoreProvider(OAuthRecords(authenticator.oauth_engine), config)
     scopes = supported(toolsets)
     registration = ClientRegistrationOptions(enabled=True, valid_scopes=scopes, default_scopes=DEFAULT_SCOPES)
-    consent = ConsentPage(provider, _sign_in(password_hash), config.secret, public_url.startswith("https:"))
+    consent = ConsentPage(
+        provider, operator_sign_in(password_hash), config.secret, public_url.startswith("https:")
+    )
     return [
         *create_auth_routes(
             provider,
@@ -48,7 +50,8 @@ def oauth_routes(
     ]
 
 
-def _sign_in(password_hash: SecretStr | None) -> SignIn:
+def operator_sign_in(password_hash: SecretStr | None) -> SignIn:
+    """How the operator signs in on the consent page; ValueError for a malformed hash."""
     if password_hash is None:
         return NoSignIn()
     return PasswordSignIn(password_hash.get_secret_value())
