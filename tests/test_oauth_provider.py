@@ -18,7 +18,7 @@ from aai_mcp.access.oauth_scopes import narrowed, to_scopes
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import check_signature
 from aai_mcp.state.oauth_store import OAuthRecords
-from aai_mcp.state.store_schema import oauth_codes
+from aai_mcp.state.store_schema import oauth_codes, oauth_requests
 from aai_mcp.state.store_sql import SqlStore
 
 pytestmark = pytest.mark.anyio
@@ -150,3 +150,17 @@ def test_scope_strings_map_onto_the_one_scopes_model() -> None:
     assert narrowed(["toolset:audio"], ["audio", "transcription"], read_only=False) == ["toolset:audio"]
     assert narrowed(["mcp"], ["audio"], read_only=True) == ["toolset:audio", "mcp:read-only"]
     assert narrowed(["mcp:read-only"], [], read_only=False) == ["mcp:read-only"]
+
+
+async def test_a_new_request_prunes_expired_requests_and_codes(store: SqlStore) -> None:
+    clock = Clock()
+    provider = StoreProvider(OAuthRecords(store.engine, clock), CONFIG)
+    await consented(provider, ["mcp"])  # one code, spent by nobody
+    stale = await provider.authorize(client(), params())  # one request, decided by nobody
+    clock.now += 3600
+    fresh = await provider.authorize(client(), params())
+    with store.engine.connect() as connection:
+        codes = connection.execute(sa.select(sa.func.count()).select_from(oauth_codes)).scalar_one()
+        requests = connection.execute(sa.select(oauth_requests.c.request_id)).scalars().all()
+    assert codes == 0
+    assert requests == [fresh.split("request=")[1]] and stale != fresh

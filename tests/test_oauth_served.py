@@ -131,3 +131,18 @@ async def test_plain_pkce_and_a_wrong_verifier_get_their_oauth_errors(server: Se
         replayed = [await exchange(http, client_id, code, pkce.verifier) for _ in range(2)]
         assert [r.status_code for r in replayed] == [200, 400]
         assert replayed[1].json()["error"] == "invalid_grant"
+
+
+async def test_a_redirect_uri_other_than_the_registered_one_is_refused(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        client_id = await register(http)
+        elsewhere = await authorize(http, client_id, new_pkce(), redirect_uri="https://evil.test/callback")
+        # Refused on the spot, never redirected there (no open redirect through redirect_uri).
+        assert elsewhere.status_code == 400 and "location" not in elsewhere.headers
+        assert elsewhere.json()["error"] == "invalid_request"
+        pkce = new_pkce()
+        started = await authorize(http, client_id, pkce)
+        form = await open_consent(http, started.headers["location"])
+        code = query((await consent(http, form)).headers["location"])["code"]
+        other = await exchange(http, client_id, code, pkce.verifier, redirect="http://127.0.0.1:3000/other")
+        assert other.status_code == 400 and other.json()["error"] == "invalid_request"

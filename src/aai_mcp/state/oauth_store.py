@@ -76,14 +76,20 @@ class OAuthRecords:
         return None if info is None else dict(info)
 
     def save_request(self, client_id: str, params: dict[str, Any], ttl_seconds: float) -> str:
+        """A new request waiting for consent; the ones nobody decided in time, and expired codes, are
+        dropped on the way (each new request prunes, so the tables stay as small as the traffic)."""
         request_id = new_secret()
+        now = self.clock()
         with self.engine.begin() as connection:
+            connection.execute(oauth_requests.delete().where(oauth_requests.c.expires_at <= now))
+            # Past its expiry a code is refused whether or not its row is there.
+            connection.execute(oauth_codes.delete().where(oauth_codes.c.expires_at <= now))
             connection.execute(
                 oauth_requests.insert().values(
                     request_id=request_id,
                     client_id=client_id,
                     params=params,
-                    expires_at=self.clock() + ttl_seconds,
+                    expires_at=now + ttl_seconds,
                 )
             )
         return request_id
