@@ -167,3 +167,16 @@ async def test_a_token_for_another_resource_or_an_operator_token_is_refused(http
     minted = mint(SECRET.encode(), name="x", scopes=Scopes(), expires_at=None)
     assert (await mcp_call(http, minted.token)).json()["error"]["code"] == "tokens_disabled"
     assert REDIRECT.startswith("http://127.0.0.1")
+
+
+async def test_a_denied_request_goes_back_with_access_denied_and_is_decided(http: httpx.AsyncClient) -> None:
+    client_id = await register(http)
+    started = await authorize(http, client_id, new_pkce())
+    form = await open_consent(http, started.headers["location"])
+    denied = await consent(http, form, decision="deny", password="")
+    assert denied.status_code == 303
+    back = query(denied.headers["location"])
+    assert denied.headers["location"].startswith(REDIRECT)
+    assert back == {"error": "access_denied", "state": "state-1"}
+    again = await http.get(started.headers["location"])
+    assert again.status_code == 400 and "already decided" in again.text
