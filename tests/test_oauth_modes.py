@@ -68,6 +68,15 @@ def test_each_mode_accepts_the_tokens_meant_for_it() -> None:
     assert [refusal(tokens_only, h) for h in (ours, operator)] == ["wrong_resource", None]
 
 
+def test_an_oauth_token_is_refused_in_the_url() -> None:
+    ours = bearer(PUBLIC + "/mcp")["authorization"].removeprefix("Bearer ")
+    with pytest.raises(AuthFailure) as refused:
+        authenticator("oauth", "tokens").authenticate({}, ours)
+    assert refused.value.code == "token_in_path"
+    operator = bearer(None)["authorization"].removeprefix("Bearer ")
+    assert authenticator("oauth", "tokens").authenticate({}, operator).scopes == Scopes()
+
+
 def test_a_401_points_at_the_resource_metadata_only_with_oauth() -> None:
     assert authenticator("oauth").resource_metadata == (
         "https://mcp.example.test/.well-known/oauth-protected-resource/mcp"

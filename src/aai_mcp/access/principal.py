@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Container, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import SecretStr
@@ -20,6 +20,9 @@ from aai_mcp.access.secrets import load_signing_secrets
 from aai_mcp.access.tokens import HEADER_NAME, TokenError, verify
 from aai_mcp.config.settings import Settings, is_key_text
 from aai_mcp.state.store import Store
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 TOKEN_PREFIX = "aai1."
 PASSTHROUGH_HEADER = "x-assemblyai-key"
@@ -94,15 +97,15 @@ class Authenticator:
             RevocationList(settings.token_revocation_file) if settings.token_revocation_file else None
         )
         self.feed: RevocationFeed | None = None
-        self.oauth_engine: Any = None
+        self.oauth_engine: sa.Engine | None = None
         """The store's engine with auth oauth (after `use_store`): clients, consents and codes live there."""
         self.revocations = _AnyOf(self.revoked)
         self.accounts = load_accounts(settings.accounts, settings.api_key)
         self.problem()  # logs a missing or unreadable revocation file at start, not at the first request
 
     def use_store(self, store: Store) -> None:
-        """Refuse the tokens revoked in the store too (with tokens mode on); the ids revoked so far are
-        read now, so they are refused from the first request."""
+        """Refuse the tokens revoked in the store too (with tokens or oauth on); the ids revoked so far
+        are read now, so they are refused from the first request."""
         if not self.modes & SIGNED_TOKEN_MODES:
             return
         if "oauth" in self.modes:
@@ -146,7 +149,7 @@ class Authenticator:
         if token is not None:
             if not self.modes & SIGNED_TOKEN_MODES:
                 raise AuthFailure(401, "tokens_disabled", "This server does not accept access tokens.")
-            return self._token_principal(token, headers.get(HEADER_NAME.lower()))
+            return self._token_principal(token, headers.get(HEADER_NAME.lower()), in_path=bool(path_token))
         if "passthrough-key" in self.modes:
             key = header_key or bearer
             if key and not _plausible_key(key):
@@ -157,14 +160,14 @@ class Authenticator:
                 return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
         raise AuthFailure(401, "missing_credentials", self._how_to_authenticate())
 
-    def _token_principal(self, token: str, header_secret: str | None) -> Principal:
+    def _token_principal(self, token: str, header_secret: str | None, *, in_path: bool = False) -> Principal:
         try:
             claims = verify(token, self.secrets, time.time(), self.revocations, header_secret)
         except RevocationUnavailable as exc:
             raise AuthFailure(503, exc.code, exc.reason) from None
         except TokenError as exc:
             raise AuthFailure(401, exc.code, exc.reason) from None
-        self._check_audience(claims.jti, claims.aud)
+        self._check_audience(claims.jti, claims.aud, in_path)
         if claims.account not in self.accounts and not (
             claims.account == DEFAULT_ACCOUNT and not self.accounts
         ):
@@ -188,13 +191,16 @@ class Authenticator:
             return None
         return str(build_resource_metadata_url(AnyHttpUrl(self.resource)))
 
-    def _check_audience(self, jti: str, audience: str | None) -> None:
-        """An OAuth token is valid only for the resource it was issued for (RFC 8707); an operator's
-        token (no audience) only while tokens mode is on."""
+    def _check_audience(self, jti: str, audience: str | None, in_path: bool) -> None:
+        """An OAuth token is valid only for the resource it was issued for (RFC 8707), and only as a
+        bearer (the MCP authorization spec: never in the URL, where logs and histories keep it); an
+        operator's token (no audience) only while tokens mode is on."""
         if audience is None and "tokens" not in self.modes:
             raise AuthFailure(401, "tokens_disabled", "This server accepts only tokens issued by OAuth.")
         if audience is not None and audience != self.resource:
             raise AuthFailure(401, "wrong_resource", f"token {jti} was issued for another resource")
+        if audience is not None and in_path:
+            raise AuthFailure(401, "token_in_path", "Send an OAuth access token as a bearer, not in the URL.")
 
     def _how_to_authenticate(self) -> str:
         ways = []
