@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from aai_mcp.access.principal import Authenticator, AuthFailure
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import mint
+from aai_mcp.cli.serving import oauth_banner
 from aai_mcp.transports.http import checked_authenticator
 from tests.support import make_settings
 
@@ -82,3 +83,10 @@ def test_a_401_points_at_the_resource_metadata_only_with_oauth() -> None:
         "https://mcp.example.test/.well-known/oauth-protected-resource/mcp"
     )
     assert authenticator("tokens").resource_metadata is None
+
+
+def test_the_start_banner_says_when_no_one_can_approve() -> None:
+    settings = make_settings(auth=["oauth"], public_url=PUBLIC, token_secrets=SecretStr(SECRET))
+    assert oauth_banner(PUBLIC + "/mcp", settings).endswith("so no client can be approved")
+    hashed = settings.model_copy(update={"oauth_operator_password_hash": SecretStr("scrypt$...")})
+    assert "approved" not in oauth_banner(PUBLIC + "/mcp", hashed)

@@ -146,3 +146,9 @@ async def test_a_redirect_uri_other_than_the_registered_one_is_refused(server: S
         code = query((await consent(http, form)).headers["location"])["code"]
         other = await exchange(http, client_id, code, pkce.verifier, redirect="http://127.0.0.1:3000/other")
         assert other.status_code == 400 and other.json()["error"] == "invalid_request"
+
+
+def test_the_start_names_the_issuer(server: ServerProcess) -> None:
+    banner = f"OAuth authorization server {server.base_url} for {server.base_url}/mcp"
+    assert banner in server.stderr()
+    assert "no client can be approved" not in server.stderr()  # the password hash is set
