@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Container, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import SecretStr
@@ -20,9 +21,15 @@ from aai_mcp.access.tokens import HEADER_NAME, TokenError, verify
 from aai_mcp.config.settings import Settings, is_key_text
 from aai_mcp.state.store import Store
 
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
 TOKEN_PREFIX = "aai1."
 PASSTHROUGH_HEADER = "x-assemblyai-key"
-AUTH_MODES = frozenset({"none", "tokens", "passthrough-key"})
+AUTH_MODES = frozenset({"none", "tokens", "passthrough-key", "oauth"})
+# Modes whose callers present this server's signed tokens (operator-minted, or issued by OAuth).
+SIGNED_TOKEN_MODES = frozenset({"tokens", "oauth"})
+MCP_PATH = "/mcp"
 SCOPE_KEY = "aai_mcp.principal"
 # Sent twice, which copy counts differs between proxies and servers: refused instead of picking one.
 # The session id too: it names whose session a request joins.
@@ -81,21 +88,28 @@ class Authenticator:
             raise ValueError("auth mode 'none' cannot be combined with other modes")
         self.modes = frozenset(settings.auth)
         self.secrets = load_signing_secrets(settings.token_secrets, settings.token_secret_file)
-        if "tokens" in self.modes and not self.secrets:
-            raise ValueError("auth mode 'tokens' needs AAI_MCP_TOKEN_SECRETS or --token-secret-file")
+        for mode in sorted(self.modes & SIGNED_TOKEN_MODES):
+            if not self.secrets:
+                raise ValueError(f"auth mode '{mode}' needs AAI_MCP_TOKEN_SECRETS or --token-secret-file")
+        self.resource = _oauth_resource(self.modes, settings.public_url)
+        """This server's MCP URL with auth oauth (what its OAuth tokens are bound to), else None."""
         self.revoked = (
             RevocationList(settings.token_revocation_file) if settings.token_revocation_file else None
         )
         self.feed: RevocationFeed | None = None
+        self.oauth_engine: sa.Engine | None = None
+        """The store's engine with auth oauth (after `use_store`): clients, consents and codes live there."""
         self.revocations = _AnyOf(self.revoked)
         self.accounts = load_accounts(settings.accounts, settings.api_key)
         self.problem()  # logs a missing or unreadable revocation file at start, not at the first request
 
     def use_store(self, store: Store) -> None:
-        """Refuse the tokens revoked in the store too (with tokens mode on); the ids revoked so far are
-        read now, so they are refused from the first request."""
-        if "tokens" not in self.modes:
+        """Refuse the tokens revoked in the store too (with tokens or oauth on); the ids revoked so far
+        are read now, so they are refused from the first request."""
+        if not self.modes & SIGNED_TOKEN_MODES:
             return
+        if "oauth" in self.modes:
+            self.oauth_engine = getattr(store, "engine", None)
         self.feed = RevocationFeed(store)
         self.feed.refresh()
         self.revocations = _AnyOf(self.revoked, self.feed)
@@ -107,7 +121,7 @@ class Authenticator:
     def problem(self) -> str | None:
         """Why every token is refused right now (the revocation file is missing or unreadable, or the
         store has not been read for too long), or None."""
-        if "tokens" not in self.modes:
+        if not self.modes & SIGNED_TOKEN_MODES:
             return None
         sources = [source for source in (self.revoked, self.feed) if source is not None]
         return next((problem for source in sources if (problem := source.problem())), None)
@@ -133,9 +147,9 @@ class Authenticator:
         _one_credential(path_token, bearer, header_key)
         token = path_token or (bearer if bearer.startswith(TOKEN_PREFIX) else None)
         if token is not None:
-            if "tokens" not in self.modes:
+            if not self.modes & SIGNED_TOKEN_MODES:
                 raise AuthFailure(401, "tokens_disabled", "This server does not accept access tokens.")
-            return self._token_principal(token, headers.get(HEADER_NAME.lower()))
+            return self._token_principal(token, headers.get(HEADER_NAME.lower()), in_path=bool(path_token))
         if "passthrough-key" in self.modes:
             key = header_key or bearer
             if key and not _plausible_key(key):
@@ -146,13 +160,14 @@ class Authenticator:
                 return Principal(id=f"passthrough:{_fingerprint(key)}", api_key=SecretStr(key))
         raise AuthFailure(401, "missing_credentials", self._how_to_authenticate())
 
-    def _token_principal(self, token: str, header_secret: str | None) -> Principal:
+    def _token_principal(self, token: str, header_secret: str | None, *, in_path: bool = False) -> Principal:
         try:
             claims = verify(token, self.secrets, time.time(), self.revocations, header_secret)
         except RevocationUnavailable as exc:
             raise AuthFailure(503, exc.code, exc.reason) from None
         except TokenError as exc:
             raise AuthFailure(401, exc.code, exc.reason) from None
+        self._check_audience(claims.jti, claims.aud, in_path)
         if claims.account not in self.accounts and not (
             claims.account == DEFAULT_ACCOUNT and not self.accounts
         ):
@@ -166,8 +181,31 @@ class Authenticator:
             api_key=self.accounts.get(claims.account),
         )
 
+    @property
+    def resource_metadata(self) -> str | None:
+        """The RFC 9728 metadata URL of the MCP endpoint (auth oauth): 401s point clients at it."""
+        from mcp.server.auth.routes import build_resource_metadata_url
+        from pydantic import AnyHttpUrl
+
+        if self.resource is None:
+            return None
+        return str(build_resource_metadata_url(AnyHttpUrl(self.resource)))
+
+    def _check_audience(self, jti: str, audience: str | None, in_path: bool) -> None:
+        """An OAuth token is valid only for the resource it was issued for (RFC 8707), and only as a
+        bearer (the MCP authorization spec: never in the URL, where logs and histories keep it); an
+        operator's token (no audience) only while tokens mode is on."""
+        if audience is None and "tokens" not in self.modes:
+            raise AuthFailure(401, "tokens_disabled", "This server accepts only tokens issued by OAuth.")
+        if audience is not None and audience != self.resource:
+            raise AuthFailure(401, "wrong_resource", f"token {jti} was issued for another resource")
+        if audience is not None and in_path:
+            raise AuthFailure(401, "token_in_path", "Send an OAuth access token as a bearer, not in the URL.")
+
     def _how_to_authenticate(self) -> str:
         ways = []
+        if "oauth" in self.modes:
+            ways.append("an OAuth access token as 'Authorization: Bearer <token>' (see resource_metadata)")
         if "tokens" in self.modes:
             ways.append("an access token in the URL (/mcp/t/<token>) or as 'Authorization: Bearer <token>'")
         if "passthrough-key" in self.modes:
@@ -183,6 +221,19 @@ class _AnyOf:
 
     def __contains__(self, jti: object) -> bool:
         return any(jti in source for source in self.sources)
+
+
+def _oauth_resource(modes: frozenset[str], public_url: str | None) -> str | None:
+    if "oauth" not in modes:
+        return None
+    if public_url is None:
+        raise ValueError("auth mode 'oauth' needs public_url (AAI_MCP_PUBLIC_URL): its metadata names it")
+    from mcp.server.auth.routes import validate_issuer_url
+    from pydantic import AnyHttpUrl
+
+    # RFC 8414: the issuer is https (plain http only on loopback, for trying it out).
+    validate_issuer_url(AnyHttpUrl(public_url))
+    return public_url.rstrip("/") + MCP_PATH
 
 
 def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -64,15 +64,20 @@ class Claims(BaseModel):
     account: str = Field(pattern=ACCOUNT_PATTERN)
     hdr: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     """sha256 hex of the secret the client must also send in the X-AAI-MCP-Secret header."""
+    aud: str | None = Field(None, max_length=1000)
+    """The one resource (RFC 8707: this server's MCP URL) an OAuth-issued token is valid for; None on
+    tokens minted by the operator, which any of this server's endpoints accept."""
 
     def expired(self, now: float) -> bool:
         return self.exp is not None and now >= self.exp
 
     def payload(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"scopes", "hdr"})
+        data = self.model_dump(mode="json", exclude={"scopes", "hdr", "aud"})
         data["scopes"] = self.scopes.model_dump(mode="json", exclude_none=True)
-        if self.hdr is not None:
-            data["hdr"] = self.hdr
+        # Left out when absent, so tokens without them encode exactly as before these claims existed.
+        for optional in ("hdr", "aud"):
+            if getattr(self, optional) is not None:
+                data[optional] = getattr(self, optional)
         return data
 
 
@@ -94,6 +99,7 @@ def mint(
     account: str = "default",
     require_header: bool = False,
     issued_at: float | None = None,
+    audience: str | None = None,
 ) -> Minted:
     """A new token signed with `secret`. Raises ValueError for a short secret or a past expiry."""
     if len(secret) < MIN_SECRET_BYTES:
@@ -111,6 +117,7 @@ def mint(
         scopes=scopes,
         account=account,
         hdr=None if header_secret is None else _sha256(header_secret),
+        aud=audience,
     )
     encoded = json.dumps(claims.payload(), separators=(",", ":"), sort_keys=True).encode()
     body = f"{PREFIX}.{_b64encode(encoded)}"

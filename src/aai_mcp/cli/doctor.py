@@ -126,7 +126,7 @@ def check_auth(settings: Settings) -> Check:
     from aai_mcp.transports.http import checked_authenticator
 
     modes = ",".join(settings.auth)
-    if "tokens" in settings.auth:
+    if _signs_tokens(settings):
         try:
             secrets = load_signing_secrets(settings.token_secrets, settings.token_secret_file)
         except SecretsError as exc:
@@ -142,8 +142,13 @@ def check_auth(settings: Settings) -> Check:
         checked_authenticator(settings)
     except ValueError as exc:
         return Check(False, "auth", str(exc), "see the message; --auth tokens is the usual choice")
-    detail = "no token secret needed" if "tokens" not in settings.auth else "token signing secret set"
+    detail = "token signing secret set" if _signs_tokens(settings) else "no token secret needed"
     return Check(True, "auth", f"{modes} ({detail})")
+
+
+def _signs_tokens(settings: Settings) -> bool:
+    """tokens and oauth both use the signing secret and the store (revocations; OAuth clients, codes)."""
+    return bool({"tokens", "oauth"} & set(settings.auth))
 
 
 def check_upload_roots(settings: Settings) -> list[Check]:
@@ -188,7 +193,7 @@ def check_store(settings: Settings, env: Mapping[str, str]) -> Check:
         location = store_location(settings.data_dir, settings.database_url, env)
     except StoreConfigError as exc:
         return Check(False, "store", str(exc), "correct AAI_MCP_DATABASE_URL")
-    if "tokens" not in settings.auth:
+    if not _signs_tokens(settings):
         return Check(True, "store", f"not used without --auth tokens (it would be {location.shown})")
     try:
         return _store_schema(location)

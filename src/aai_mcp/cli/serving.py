@@ -50,11 +50,16 @@ class StoreUnavailable(Exception):
 
 
 def open_serving_store(settings: Settings) -> SqlStore | None:
-    """The durable store when this server needs one: it accepts tokens (whose revocations it holds),
+    """The durable store when this server needs one: it accepts tokens (whose revocations it holds;
+    with oauth, its clients and codes too),
     captures webhooks (into the archive) or has a public URL (upload links live in the store)."""
     from aai_mcp.webhooks.submission import capture_enabled
 
-    if "tokens" not in settings.auth and not capture_enabled(settings) and settings.public_url is None:
+    if (
+        not {"tokens", "oauth"} & set(settings.auth)
+        and not capture_enabled(settings)
+        and settings.public_url is None
+    ):
         return None
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -141,10 +146,21 @@ def _run_http(
         f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), /sse (legacy SSE), /healthz",
         file=sys.stderr,
     )
+    if authenticator.resource is not None:
+        print(f"aai-mcp: {oauth_banner(authenticator.resource, settings)}", file=sys.stderr)
     config = server_config(app, settings)
     server = DrainingServer(config, on_shutdown=draining.begin)
     server.run(sockets=[listener])
     return 0 if server.started else 1
+
+
+def oauth_banner(resource: str, settings: Settings) -> str:
+    """What auth oauth offers, and the one setting without which no client can be approved."""
+    issuer = resource.removesuffix("/mcp")
+    line = f"OAuth authorization server {issuer} for {resource} (consent at {issuer}/oauth/consent)"
+    if settings.oauth_operator_password_hash is None:
+        line += "; AAI_MCP_OAUTH_OPERATOR_PASSWORD_HASH is unset, so no client can be approved"
+    return line
 
 
 def bind(host: str, port: int) -> socket.socket:

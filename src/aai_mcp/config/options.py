@@ -173,6 +173,7 @@ HTTP_ONLY = frozenset(
     {
         "auth",
         "insecure_no_auth",
+        "oauth_operator_password_hash",
         "token_secrets",
         "token_secret_file",
         "token_revocation_file",

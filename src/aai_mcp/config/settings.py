@@ -200,7 +200,16 @@ class Settings(BaseSettings):
     read_only: bool = Field(False, description="Offer only tools whose readOnlyHint is true.")
 
     auth: CommaList = Field(
-        ["none"], description="HTTP auth modes: none, or tokens and/or passthrough-key (comma-separated)."
+        ["none"],
+        description="HTTP auth modes: none, or tokens, passthrough-key and/or oauth (comma-separated; "
+        "oauth needs public_url and a token signing secret).",
+    )
+    oauth_operator_password_hash: Annotated[
+        SecretStr | None, Option(secret=True, hint="make one with aai_mcp.access.operator_sign_in")
+    ] = Field(
+        None,
+        description="scrypt hash of the password the operator signs in with on the OAuth consent page "
+        "(auth oauth). Unset: no one can approve a client.",
     )
     insecure_no_auth: bool = Field(
         False,

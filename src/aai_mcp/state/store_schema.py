@@ -240,3 +240,58 @@ extraction_results = sa.Table(
     sa.Column("unverified_quotes", sa.Integer, nullable=False),
     sa.Column("extracted_at", sa.Float, nullable=False),
 )
+# The built-in OAuth authorization server (migration 0013). Codes and refresh tokens are kept only as
+# their SHA-256, like upload links: reading the tables (a backup, a replica) gives nobody a credential.
+# A client registered by DCR (RFC 7591), its metadata as the SDK's OAuthClientInformationFull JSON.
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(200), primary_key=True),
+    sa.Column("client_info", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+# An authorization request waiting for the operator's consent (any instance may show the page).
+oauth_requests = sa.Table(
+    "oauth_requests",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+# What the operator approved for a client: the scopes and the resource its tokens are bound to.
+oauth_grants = sa.Table(
+    "oauth_grants",
+    metadata,
+    sa.Column("grant_id", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(200), nullable=False, index=True),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("resource", sa.String(1000), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+)
+# A single-use authorization code; used_at is set by the one exchange that wins.
+oauth_codes = sa.Table(
+    "oauth_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("grant_id", sa.String(64), nullable=False),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("redirect_uri", sa.String(2000), nullable=False),
+    sa.Column("redirect_uri_explicit", sa.Boolean, nullable=False),
+    sa.Column("code_challenge", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float, nullable=True),
+)
+# Refresh tokens by family (the grant): rotation marks the old one rotated_at; presenting a rotated
+# one again revokes the family. Not issued yet (the next slice), the table is here so its migration is.
+oauth_refresh_tokens = sa.Table(
+    "oauth_refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("grant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Column("issued_at", sa.Float, nullable=False),
+    sa.Column("rotated_at", sa.Float, nullable=True),
+)

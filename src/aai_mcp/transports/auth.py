@@ -28,7 +28,7 @@ class AuthMiddleware:
         try:
             principal = credential_principal(self.authenticator, scope)
         except AuthFailure as failure:
-            await refusal_response(failure)(scope, receive, send)
+            await refusal_response(failure, self.authenticator.resource_metadata)(scope, receive, send)
             return
         await self.app(scope if principal is None else {**scope, SCOPE_KEY: principal}, receive, send)
 
@@ -49,9 +49,13 @@ def _path_token(path: str) -> str | None:
     return path[len(TOKEN_PATH_PREFIX) :].strip("/") or None
 
 
-def refusal_response(failure: AuthFailure) -> JSONResponse:
-    """The one JSON shape of an authentication or authorization refusal."""
-    headers = {"WWW-Authenticate": 'Bearer realm="aai-mcp"'} if failure.status == 401 else None
+def refusal_response(failure: AuthFailure, resource_metadata: str | None = None) -> JSONResponse:
+    """The one JSON shape of an authentication or authorization refusal. With `resource_metadata`
+    (auth oauth), a 401 names it so an MCP client can discover where to get a token (RFC 9728 §5.1)."""
+    challenge = 'Bearer realm="aai-mcp"'
+    if resource_metadata is not None:
+        challenge += f', resource_metadata="{resource_metadata}"'
+    headers = {"WWW-Authenticate": challenge} if failure.status == 401 else None
     body = {"error": {"code": failure.code, "message": failure.message}}
     return JSONResponse(body, status_code=failure.status, headers=headers)
 

@@ -40,6 +40,7 @@ from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
 from aai_mcp.transports.metrics_endpoint import MetricsEndpoint
+from aai_mcp.transports.oauth_routes import oauth_routes, operator_sign_in
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 from aai_mcp.uplink.routes import LINK_PREFIX, UploadLinkApp
@@ -182,6 +183,8 @@ def checked_authenticator(settings: Settings) -> Authenticator:
     """The authenticator for these settings; ValueError (or UnsafeConfiguration) when they are wrong."""
     checked_host_policy(settings)  # a malformed --allowed-hosts/--allowed-origins fails here, before start
     authenticator = Authenticator(settings)
+    if authenticator.resource is not None:
+        operator_sign_in(settings.oauth_operator_password_hash)  # a malformed hash fails here, at start
     if authenticator.open and not is_loopback(settings.host) and not settings.insecure_no_auth:
         raise UnsafeConfiguration(
             f"refusing to serve {settings.host} without authentication: anyone who reaches it could spend "
@@ -246,6 +249,9 @@ def build_http_app(
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
             *metrics_routes(gateway, authenticator),
             *webhook_routes(gateway),
+            *oauth_routes(
+                authenticator, tuple(gateway.catalog.toolsets), settings.oauth_operator_password_hash
+            ),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
             Mount(LINK_PREFIX, app=UploadLinkApp(lambda: gateway.runner.links, gateway.shared, settings)),

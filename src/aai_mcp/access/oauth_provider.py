@@ -1,0 +1,212 @@
+"""The SDK's OAuthAuthorizationServerProvider, backed by the store: clients registered by DCR,
+authorization requests held for the consent page, single-use codes, and access tokens that are this
+server's signed tokens (access/tokens.py) carrying the approved scopes and bound to this server's MCP
+URL (RFC 8707), so they pass through the same checks as operator-minted ones."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from ipaddress import ip_address
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+from mcp.server.auth.provider import (
+    AccessToken,
+    AuthorizationCode,
+    AuthorizationParams,
+    AuthorizeError,
+    OAuthAuthorizationServerProvider,
+    RefreshToken,
+    RegistrationError,
+    TokenError,
+    construct_redirect_uri,
+)
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from pydantic import AnyUrl
+
+from aai_mcp.access.oauth_scopes import to_scopes, unknown
+from aai_mcp.access.tokens import TokenError as AccessTokenError
+from aai_mcp.access.tokens import check_signature, mint
+from aai_mcp.state.oauth_store import Grant, OAuthRecords, PendingRequest, new_secret
+
+CODE_SECONDS = 60.0
+REQUEST_SECONDS = 600.0
+ACCESS_SECONDS = 3600
+CONSENT_PATH = "/oauth/consent"
+
+
+class LoopbackClient(OAuthClientInformationFull):
+    """A registered client whose loopback redirect URIs match on any port (RFC 8252 §7.3: a native
+    app listens on whatever port it got); every other redirect URI matches exactly."""
+
+    def validate_redirect_uri(self, redirect_uri: AnyUrl | None) -> AnyUrl:
+        if redirect_uri is not None and any(
+            _same_loopback(str(redirect_uri), str(registered)) for registered in self.redirect_uris or []
+        ):
+            return redirect_uri
+        return super().validate_redirect_uri(redirect_uri)
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    resource: str
+    """This server's MCP URL (public_url + /mcp): the one resource its tokens are for."""
+    public_url: str
+    toolsets: tuple[str, ...]
+    secret: bytes
+    """The newest token signing secret."""
+
+
+class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToken, AccessToken]):
+    """OAuthAuthorizationServerProvider over OAuthRecords. The records block: each call runs in a thread."""
+
+    def __init__(self, records: OAuthRecords, config: OAuthConfig) -> None:
+        self.records = records
+        self.config = config
+
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        info = await anyio.to_thread.run_sync(self.records.client, client_id)
+        return None if info is None else LoopbackClient.model_validate(info)
+
+    async def register_client(self, client_info: OAuthClientInformationFull) -> None:
+        for uri in client_info.redirect_uris or []:
+            if not _allowed_redirect(str(uri)):
+                raise RegistrationError(
+                    "invalid_redirect_uri", "a redirect URI is https, or http on a loopback address"
+                )
+        stored = client_info.model_dump(mode="json", exclude_none=True)
+        await anyio.to_thread.run_sync(self.records.save_client, str(client_info.client_id), stored)
+
+    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+        if params.resource is not None and params.resource != self.config.resource:
+            only = f"this server issues tokens only for {self.config.resource}"
+            raise AuthorizeError("invalid_target", only)
+        asked = unknown(params.scopes or [], self.config.toolsets)
+        if asked:
+            raise AuthorizeError("invalid_scope", "unknown scope(s): " + " ".join(asked))
+        saved = params.model_dump(mode="json")
+        request_id = await anyio.to_thread.run_sync(
+            self.records.save_request, str(client.client_id), saved, REQUEST_SECONDS
+        )
+        return construct_redirect_uri(self.config.public_url + CONSENT_PATH, request=request_id)
+
+    async def pending(self, request_id: str) -> PendingRequest | None:
+        return await anyio.to_thread.run_sync(self.records.pending, request_id)
+
+    async def approve(self, pending: PendingRequest, scopes: list[str], subject: str) -> str | None:
+        """Issue a code for the operator's decision; the client's redirect URL with it, or None when
+        the request was decided already (a form posted twice) or expired."""
+        if not await anyio.to_thread.run_sync(self.records.take_request, pending.request_id):
+            return None
+        params = AuthorizationParams.model_validate(pending.params)
+        grant = Grant(new_secret(), pending.client_id, subject, scopes, self.config.resource)
+        code = new_secret()
+
+        def save() -> None:
+            self.records.grant_with_code(
+                grant,
+                code,
+                redirect_uri=str(params.redirect_uri),
+                explicit=params.redirect_uri_provided_explicitly,
+                challenge=params.code_challenge,
+                ttl=CODE_SECONDS,
+            )
+
+        await anyio.to_thread.run_sync(save)
+        return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state)
+
+    async def deny(self, pending: PendingRequest) -> str | None:
+        if not await anyio.to_thread.run_sync(self.records.take_request, pending.request_id):
+            return None
+        params = AuthorizationParams.model_validate(pending.params)
+        return construct_redirect_uri(str(params.redirect_uri), error="access_denied", state=params.state)
+
+    async def load_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: str
+    ) -> AuthorizationCode | None:
+        row = await anyio.to_thread.run_sync(self.records.code, authorization_code, str(client.client_id))
+        if row is None:
+            return None
+        return AuthorizationCode(
+            code=authorization_code,
+            scopes=row.grant.scopes,
+            expires_at=row.expires_at,
+            client_id=row.grant.client_id,
+            code_challenge=row.code_challenge,
+            redirect_uri=AnyUrl(row.redirect_uri),
+            redirect_uri_provided_explicitly=row.redirect_uri_explicit,
+            resource=row.grant.resource,
+            subject=row.grant.subject,
+        )
+
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
+    ) -> OAuthToken:
+        # The SDK checked expiry, redirect URI and verifier; spending the code is ours, and atomic.
+        if not await anyio.to_thread.run_sync(self.records.use_code, authorization_code.code):
+            raise TokenError("invalid_grant", "authorization code was already used or has expired")
+        minted = mint(
+            self.config.secret,
+            name=_token_name(client),
+            scopes=to_scopes(authorization_code.scopes),
+            expires_at=time.time() + ACCESS_SECONDS,
+            audience=authorization_code.resource or self.config.resource,
+        )
+        return OAuthToken(
+            access_token=minted.token, expires_in=ACCESS_SECONDS, scope=" ".join(authorization_code.scopes)
+        )
+
+    async def load_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: str
+    ) -> RefreshToken | None:
+        return None  # no refresh tokens are issued yet (rotation is the next slice)
+
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
+    ) -> OAuthToken:
+        raise TokenError("unsupported_grant_type", "refresh tokens are not issued by this server yet")
+
+    async def load_access_token(self, token: str) -> AccessToken | None:
+        """For the SDK's ProviderTokenVerifier; the MCP endpoints check tokens in AuthMiddleware."""
+        try:
+            claims = check_signature(token, [self.config.secret])
+        except AccessTokenError:
+            return None
+        if claims.aud != self.config.resource or claims.expired(time.time()):
+            return None
+        return AccessToken(token=token, client_id=claims.name, scopes=[], expires_at=claims.exp)
+
+    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
+        return None  # the revocation endpoint is not offered yet
+
+
+def _token_name(client: OAuthClientInformationFull) -> str:
+    # Claims.name: printable, at most 64 characters; it shows in logs and `token list`.
+    name = "".join(ch for ch in (client.client_name or "oauth client") if ch.isprintable())
+    return ("oauth:" + name)[:64]
+
+
+def _host_is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _allowed_redirect(uri: str) -> bool:
+    parts = urlsplit(uri)
+    if parts.fragment:
+        return False  # RFC 6749 §3.1.2
+    return parts.scheme == "https" or (parts.scheme == "http" and _host_is_loopback(parts.hostname))
+
+
+def _same_loopback(requested: str, registered: str) -> bool:
+    """Equal but for the port, both http on a loopback address."""
+    a, b = urlsplit(requested), urlsplit(registered)
+    if a.scheme != "http" or b.scheme != "http" or not _host_is_loopback(b.hostname):
+        return False
+    without_port = [urlunsplit((p.scheme, p.hostname or "", p.path, p.query, p.fragment)) for p in (a, b)]
+    return a.hostname == b.hostname and without_port[0] == without_port[1]
