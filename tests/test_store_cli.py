@@ -162,6 +162,7 @@ def test_every_secret_setting_and_account_key_is_redacted_from_logs(
         "redis_url": "redis://:redis-pass-0123456789@127.0.0.1:6379/0",
         "webhook_auth_header_value": "webhook-secret-0123456789abcdef",
         "delivery_destinations": f"crm={crm_url}#env:CRM_SIGNING",
+        "oauth_operator_password_hash": "scrypt$16384$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoMDEyMzQ1",
     }
     assert set(values) == secret_fields(Settings), "a new secret field: add a value for it here"
     settings = make_settings(
