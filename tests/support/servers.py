@@ -32,7 +32,9 @@ from aai_mcp.transports.http import build_http_app
 if TYPE_CHECKING:  # importing it loads cryptography, which only TLS tests need
     from tests.support.tls import LoopbackCertificate
 
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 90.0
+"""Generous: a deadline, not a wait (readiness is polled), and a start on a 2-core machine running
+several suites at once took over 30 s."""
 UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents")
 SIM_KEY = "standalone-sim-key"
 """The key a standalone simulator accepts, and the gateways pointed at it send."""
