@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import time
 
+import anyio
 import httpcore
 import httpx
 import pytest
+from anyio.lowlevel import checkpoint
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import AnyUrl
 
 from aai_mcp.access.client_metadata_documents import (
     CACHE_SECONDS,
+    FETCHES_AT_ONCE,
     DocumentRefused,
     MetadataDocuments,
     checked_client_id_url,
@@ -141,3 +144,28 @@ async def test_the_provider_answers_with_the_document_or_a_refusal() -> None:
     bad = await provider.get_client("https://app.example.com/bad.json")
     assert isinstance(bad, RefusedClient) and bad.refusal == "it was bad"
     assert bad.client_secret is None and bad.token_endpoint_auth_method == "client_secret_post"
+
+
+@pytest.mark.anyio
+async def test_fetches_wait_their_turn_beyond_the_cap() -> None:
+    running, most = 0, 0
+    release = anyio.Event()
+
+    class Counting(MetadataDocuments):
+        async def _get(self, url: httpx.URL) -> tuple[bytes, float | None]:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await release.wait()
+            running -= 1
+            return body(client_id=str(url)), None
+
+    documents = Counting(fetch_limits((), 60.0))
+    async with anyio.create_task_group() as tasks:
+        for n in range(FETCHES_AT_ONCE + 4):
+            tasks.start_soon(documents.client, f"https://app{n}.example.com/client.json")
+        for _ in range(50):  # let every task run up to where it waits (no time passes)
+            await checkpoint()
+        assert running == FETCHES_AT_ONCE
+        release.set()
+    assert most == FETCHES_AT_ONCE and len(documents.cached) == FETCHES_AT_ONCE + 4

@@ -24,6 +24,7 @@ import anyio
 import anyio.to_thread
 import httpcore
 import httpx
+from anyio.lowlevel import RunVar
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import ValidationError
 
@@ -37,6 +38,9 @@ CACHE_SECONDS = (60.0, 24 * 3600.0)
 (authorize, consent, token) fetches once; at most a day, so a changed document counts by tomorrow."""
 DEFAULT_CACHE_SECONDS = 300.0
 DEFAULT_FETCH_SECONDS = 5.0
+# /authorize is unauthenticated, so anyone can make this server fetch a URL: at most this many at once
+# per process (the rest wait, within their deadline), so it cannot be turned into a request cannon.
+FETCHES_AT_ONCE = 8
 MAX_CLIENT_ID_CHARS = 200  # the store's client_id columns (requests, grants, codes) hold 200
 CACHED_CLIENTS = 1000
 SECRET_METHODS = ("client_secret_post", "client_secret_basic", "client_secret_jwt")
@@ -116,7 +120,8 @@ class MetadataDocuments:
 
     async def _fetch(self, url: httpx.URL) -> tuple[bytes, float | None]:
         with anyio.move_on_after(self.limits.timeout_seconds):
-            return await self._get(url)
+            async with fetch_limiter():
+                return await self._get(url)
         raise DocumentRefused(
             f"the client metadata document did not arrive within {self.limits.timeout_seconds:g} s"
         )
@@ -138,6 +143,18 @@ class MetadataDocuments:
                     return await capped_body(response), max_age(response.headers)
             except httpx.HTTPError:
                 raise DocumentRefused(UNREACHABLE) from None
+
+
+_fetches: RunVar[anyio.CapacityLimiter] = RunVar("aai_mcp_client_metadata_fetches")
+
+
+def fetch_limiter() -> anyio.CapacityLimiter:
+    """This event loop's cap on document fetches (a limiter belongs to one loop)."""
+    try:
+        return _fetches.get()
+    except LookupError:
+        _fetches.set(anyio.CapacityLimiter(FETCHES_AT_ONCE))
+        return _fetches.get()
 
 
 # One text for every refused host: which check failed would map the server's inside network.
