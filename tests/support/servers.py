@@ -32,8 +32,7 @@ from aai_mcp.transports.http import build_http_app
 if TYPE_CHECKING:  # importing it loads cryptography, which only TLS tests need
     from tests.support.tls import LoopbackCertificate
 
-# `serve` alone took 20-24 s to answer /healthz with 8 engineers and CI on 2 cores (30 s timed out).
-STARTUP_TIMEOUT = 90.0
+STARTUP_TIMEOUT = 30.0
 UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents")
 SIM_KEY = "standalone-sim-key"
 """The key a standalone simulator accepts, and the gateways pointed at it send."""
