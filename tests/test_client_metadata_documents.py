@@ -154,6 +154,7 @@ async def test_a_refused_document_client_cannot_use_the_token_endpoint(
 ) -> None:
     refused = await exchange(http, documents.url("other-id.json"), "some-code", new_pkce().verifier)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    assert "client_metadata_document_refused" in refused.json()["error_description"]
 
 
 async def test_a_host_outside_the_allowance_is_never_contacted(

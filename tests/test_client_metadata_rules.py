@@ -25,7 +25,13 @@ from aai_mcp.access.client_metadata_documents import (
     max_age,
     parsed_document,
 )
-from aai_mcp.access.oauth_provider import LoopbackClient, OAuthConfig, RefusedClient, StoreProvider
+from aai_mcp.access.oauth_provider import (
+    REFUSED_METHOD,
+    LoopbackClient,
+    OAuthConfig,
+    RefusedClient,
+    StoreProvider,
+)
 from aai_mcp.config.settings import Settings
 from aai_mcp.transports.oauth_routes import client_metadata_documents
 
@@ -143,7 +149,7 @@ async def test_the_provider_answers_with_the_document_or_a_refusal() -> None:
     )
     bad = await provider.get_client("https://app.example.com/bad.json")
     assert isinstance(bad, RefusedClient) and bad.refusal == "it was bad"
-    assert bad.client_secret is None and bad.token_endpoint_auth_method == "client_secret_post"
+    assert bad.client_secret is None and bad.token_endpoint_auth_method == REFUSED_METHOD
 
 
 @pytest.mark.anyio

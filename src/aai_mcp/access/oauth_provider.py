@@ -55,11 +55,14 @@ class LoopbackClient(OAuthClientInformationFull):
         return super().validate_redirect_uri(redirect_uri)
 
 
+REFUSED_METHOD = "client_metadata_document_refused"
+
+
 class RefusedClient(OAuthClientInformationFull):
     """Stands in for a client whose metadata document was refused. The SDK's authorize handler says
     only "not found" for a missing client; this one makes it answer invalid_request with the reason,
-    without redirecting anywhere. Its secret-based method with no secret fails the token endpoint's
-    client authentication (invalid_client)."""
+    without redirecting anywhere. Its auth method is one the SDK does not know, so the token endpoint's
+    client authentication fails (invalid_client, "Unsupported auth method: <REFUSED_METHOD>")."""
 
     refusal: str = ""
 
@@ -105,7 +108,7 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
                 raise DocumentRefused("its redirect_uris must be https, or http on a loopback address")
         except DocumentRefused as refused:
             return RefusedClient(
-                client_id=client_id, token_endpoint_auth_method="client_secret_post", refusal=refused.message
+                client_id=client_id, token_endpoint_auth_method=REFUSED_METHOD, refusal=refused.message
             )
         # A document without `scope` may ask for any of ours (DCR fills in the same default): the
         # operator narrows them on the consent page.
