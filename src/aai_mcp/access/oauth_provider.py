@@ -1,7 +1,8 @@
-"""The SDK's OAuthAuthorizationServerProvider, backed by the store: clients registered by DCR
-(or described by a client metadata document, access/client_metadata_documents.py), authorization requests held for the consent page, single-use codes, and access tokens that are this
-server's signed tokens (access/tokens.py) carrying the approved scopes and bound to this server's MCP
-URL (RFC 8707), so they pass through the same checks as operator-minted ones."""
+"""The SDK's OAuthAuthorizationServerProvider, backed by the store: clients registered by DCR or
+described by a client metadata document (access/client_metadata_documents.py), authorization
+requests held for the consent page, single-use codes, and access tokens that are this server's signed
+tokens (access/tokens.py) carrying the approved scopes and bound to this server's MCP URL (RFC 8707),
+so they pass through the same checks as operator-minted ones."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The OAuth authorization server's HTTP routes (auth oauth), from the SDK's building blocks: RFC 8414
-metadata (plus client_id_metadata_document_supported), DCR (RFC 7591), authorize and token (PKCE S256 only), RFC 9728 metadata for /mcp, and our
-consent page between authorize and the client's redirect."""
+metadata (plus client_id_metadata_document_supported), DCR (RFC 7591), authorize and token (PKCE
+S256 only), RFC 9728 metadata for /mcp, and our consent page between authorize and the client's
+redirect."""
 
 from __future__ import annotations
 
