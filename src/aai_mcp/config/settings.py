@@ -211,6 +211,14 @@ class Settings(BaseSettings):
         description="scrypt hash of the password the operator signs in with on the OAuth consent page "
         "(auth oauth). Unset: no one can approve a client.",
     )
+    oauth_client_metadata_private_hosts: CommaList = Field(
+        [],
+        description="Hosts whose OAuth client metadata documents (https client_id URLs) are fetched even "
+        "though they resolve to private or loopback addresses: for tests and intranet clients only.",
+    )
+    oauth_client_metadata_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Deadline for fetching one OAuth client metadata document."
+    )
     insecure_no_auth: bool = Field(
         False,
         description="Allow auth=none on a non-loopback address (anyone who reaches it can spend the key).",
@@ -389,6 +397,7 @@ class Settings(BaseSettings):
     @field_validator(
         "allowed_hosts",
         "allowed_origins",
+        "oauth_client_metadata_private_hosts",
         "llm_models",
         "toolsets",
         "tools",
