@@ -9,16 +9,22 @@ from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOption
 from pydantic import AnyHttpUrl, SecretStr
 from starlette.routing import BaseRoute, Route
 
+from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.access.oauth_provider import CONSENT_PATH, OAuthConfig, StoreProvider
 from aai_mcp.access.oauth_scopes import DEFAULT_SCOPES, supported
 from aai_mcp.access.operator_sign_in import NoSignIn, PasswordSignIn, SignIn
 from aai_mcp.access.principal import Authenticator
+from aai_mcp.access.sign_in_attempts import SignInAttempts
 from aai_mcp.state.oauth_store import OAuthRecords
+from aai_mcp.state.shared import SharedState
 from aai_mcp.transports.oauth_consent import ConsentPage
 
 
 def oauth_routes(
-    authenticator: Authenticator, toolsets: tuple[str, ...], password_hash: SecretStr | None
+    authenticator: Authenticator,
+    toolsets: tuple[str, ...],
+    password_hash: SecretStr | None,
+    shared: SharedState,
 ) -> list[BaseRoute]:
     """Nothing unless auth oauth is on; then every route an MCP client's OAuth flow needs."""
     if authenticator.resource is None:
@@ -26,12 +32,17 @@ def oauth_routes(
     if authenticator.oauth_engine is None:
         raise ValueError("auth mode 'oauth' needs the durable store (its clients and codes live there)")
     public_url = authenticator.resource.removesuffix("/mcp")
-    config = OAuthConfig(authenticator.resource, public_url, toolsets, authenticator.secrets[0])
+    accounts = tuple(authenticator.accounts) or (DEFAULT_ACCOUNT,)
+    config = OAuthConfig(authenticator.resource, public_url, toolsets, authenticator.secrets[0], accounts)
     provider = StoreProvider(OAuthRecords(authenticator.oauth_engine), config)
     scopes = supported(toolsets)
     registration = ClientRegistrationOptions(enabled=True, valid_scopes=scopes, default_scopes=DEFAULT_SCOPES)
     consent = ConsentPage(
-        provider, operator_sign_in(password_hash), config.secret, public_url.startswith("https:")
+        provider,
+        operator_sign_in(password_hash),
+        config.secret,
+        public_url.startswith("https:"),
+        SignInAttempts(shared),
     )
     return [
         *create_auth_routes(
