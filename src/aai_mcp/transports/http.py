@@ -250,7 +250,10 @@ def build_http_app(
             *metrics_routes(gateway, authenticator),
             *webhook_routes(gateway),
             *oauth_routes(
-                authenticator, tuple(gateway.catalog.toolsets), settings.oauth_operator_password_hash
+                authenticator,
+                tuple(gateway.catalog.toolsets),
+                settings.oauth_operator_password_hash,
+                gateway.shared,
             ),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
