@@ -39,8 +39,9 @@ _HEADERS = {
     "base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
-    # The URL holds the request id: no other site learns it from a Referer.
-    "Referrer-Policy": "no-referrer",
+    # The URL holds the request id: no other site learns it from a Referer. Not no-referrer: under
+    # that a browser posts the form with `Origin: null`, which the Origin check rightly refuses.
+    "Referrer-Policy": "same-origin",
 }
 
 

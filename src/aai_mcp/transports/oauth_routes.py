@@ -54,7 +54,10 @@ def oauth_routes(
         *create_protected_resource_routes(
             resource_url=AnyHttpUrl(authenticator.resource),
             authorization_servers=[AnyHttpUrl(public_url)],
-            scopes_supported=scopes,
+            # What a client asks for by default (the MCP spec's scope selection takes these whole):
+            # everything, for the operator to narrow on the consent page. Narrowing scopes such as
+            # mcp:read-only stay in the server metadata, for clients that want to ask for less.
+            scopes_supported=DEFAULT_SCOPES,
             resource_name="aai-mcp",
         ),
         Route(CONSENT_PATH, endpoint=consent.respond, methods=["GET", "POST"]),
