@@ -3,7 +3,7 @@ its consent step handed to an operator (tests/support/browser_consent.BrowserOpe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -40,8 +40,9 @@ class MemoryStorage:
 
 
 class Operator(Protocol):
-    redirect: Callable[[str], Awaitable[None]]
-    callback: Callable[[], Awaitable[AuthorizationCodeResult]]
+    async def redirect(self, authorize_url: str) -> None: ...
+
+    async def callback(self) -> AuthorizationCodeResult: ...
 
 
 @asynccontextmanager
