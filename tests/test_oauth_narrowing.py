@@ -102,6 +102,8 @@ async def test_the_page_offers_method_classes_accounts_and_lifetimes(served: Ser
     assert form.selected == {"account": "default", "expiry": "30"}
     page = (await served.http.get(started.headers["location"])).text
     assert '<option value="team">team</option>' in page and '<option value="90">90 days</option>' in page
+    # Accounts are offered by name: no key of theirs is ever on the page.
+    assert KEY_A not in page and KEY_B not in page
 
 
 async def test_a_method_class_left_out_is_refused_on_a_real_call(served: Served) -> None:
