@@ -77,7 +77,22 @@ async def test_deny_needs_no_sign_in_and_is_not_capped(app: Starlette) -> None:
         assert denied.status_code == 303 and "error=access_denied" in denied.headers["location"]
 
 
+async def forget_attempts(redis_url: str) -> None:
+    """The session's Redis is shared by tests (and this one runs once per store engine): start from
+    no counted attempts."""
+    import redis.asyncio
+
+    client = redis.asyncio.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match="*oauth-sign-in*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
 async def test_two_instances_count_together_through_redis(store: SqlStore, shared_redis: RedisServer) -> None:
+    await forget_attempts(shared_redis.url)
     simulator = build_simulator_app(SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=0.0))
     upstream = httpx.ASGITransport(app=simulator)
     async with (
