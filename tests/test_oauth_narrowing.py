@@ -183,3 +183,12 @@ async def test_unticking_every_method_class_approves_nothing(served: Served) -> 
     refused = await consent(served.http, form, method=[])
     assert refused.status_code == 400 and "method class" in refused.text
     assert query(started.headers["location"])["request"]
+
+
+async def test_clients_are_told_to_ask_for_everything_and_may_ask_for_less(served: Served) -> None:
+    # The MCP spec's clients request the resource metadata's scopes whole: only `mcp`, so no client
+    # forces read-only or a method class on itself by default; the server metadata lists them all.
+    resource = (await served.http.get("/.well-known/oauth-protected-resource/mcp")).json()
+    assert resource["scopes_supported"] == ["mcp"]
+    server = (await served.http.get("/.well-known/oauth-authorization-server")).json()
+    assert {"mcp:read-only", "method:read", "method:delete"} <= set(server["scopes_supported"])
