@@ -61,8 +61,11 @@ class LoopbackSite:
     async def _serve(self, stream: SocketStream) -> None:
         async with stream:
             head = b""
-            while b"\r\n\r\n" not in head and len(head) < 65536:
-                head += await stream.receive()
+            try:
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    head += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return  # a browser's speculative connection, closed unused
             target = head.split(b" ", 2)[1].decode()
             parts = urlsplit(target)
             if parts.path == "/callback":
