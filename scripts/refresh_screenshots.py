@@ -2,11 +2,11 @@
 
     python scripts/refresh_screenshots.py
 
-Runs the three browser tests that write them (the upload page's 50 MB upload on a phone-sized
-viewport, the transcript viewer with and without a search, the upload widget in the minimal MCP Apps
-host; they need Debian's chromium, see the README) and copies the PNGs they keep under
-test-artifacts/ into docs/screenshots/, under the names the README shows. Fails, copying nothing,
-when a test fails.
+Runs the browser tests that write them (the upload page's 50 MB upload on a phone-sized viewport,
+the transcript viewer with and without a search, the upload widget in the minimal MCP Apps host, the
+OAuth consent page on a phone and a desktop; they need Debian's chromium, see the README) and copies
+the PNGs they keep under test-artifacts/ into docs/screenshots/, under the names the README shows.
+Fails, copying nothing, when a test fails.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ TESTS = (
     "tests/test_upload_links_served.py::test_a_browser_uploads_50_MB_through_the_page",
     "tests/test_viewer_browser.py::test_the_transcript_viewer_plays_searches_and_downloads_in_chromium",
     "tests/test_widget_browser.py::test_the_upload_widget_uploads_a_file_inside_the_chat",
+    "tests/test_oauth_browser.py::test_the_sdk_client_gets_a_token_narrowed_in_chromium",
 )
 CHROMIUM = "/usr/bin/chromium"
 # test artifact -> the screenshot the README embeds, and the height it is cut to (None: whole)
@@ -34,6 +35,8 @@ SHOTS = {
     "views/transcript-viewer.png": ("transcript-viewer.png", 720),
     "views/transcript-viewer-search.png": ("transcript-viewer-search.png", 720),
     "views/upload-widget-done.png": ("upload-widget-done.png", None),
+    "consent/consent-phone.png": ("oauth-consent-phone.png", None),
+    "consent/consent-desktop.png": ("oauth-consent-desktop.png", None),
 }
 
 

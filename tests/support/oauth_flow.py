@@ -58,6 +58,9 @@ class ConsentForm:
     fields: dict[str, str]
     toolsets: list[str]
     """The boxes ticked as the page comes: what a browser posts when the operator changes nothing."""
+    methods: list[str]
+    selected: dict[str, str]
+    """Each select's preselected option (account, expiry)."""
 
 
 async def open_consent(http: httpx.AsyncClient, consent_url: str) -> ConsentForm:
@@ -65,11 +68,17 @@ async def open_consent(http: httpx.AsyncClient, consent_url: str) -> ConsentForm
     assert page.status_code == 200, page.text
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
     ticked = re.findall(r'name="toolset" value="([^"]*)" checked', page.text)
-    return ConsentForm(urlsplit(consent_url).path, fields, ticked)
+    methods = re.findall(r'name="method" value="([^"]*)" checked', page.text)
+    selects = re.findall(r'<select name="(\w+)">(.*?)</select>', page.text)
+    selected = {
+        name: re.findall(r'<option value="([^"]*)" selected', options)[0] for name, options in selects
+    }
+    return ConsentForm(urlsplit(consent_url).path, fields, ticked, methods, selected)
 
 
 async def consent(http: httpx.AsyncClient, form: ConsentForm, **fields: Any) -> httpx.Response:
-    data = form.fields | {"decision": "approve", "password": PASSWORD, "toolset": form.toolsets} | fields
+    as_shown = {"toolset": form.toolsets, "method": form.methods, **form.selected}
+    data = form.fields | {"decision": "approve", "password": PASSWORD} | as_shown | fields
     return await http.post(form.path, data=data)
 
 

@@ -82,6 +82,15 @@ class OAuthConfig:
     toolsets: tuple[str, ...]
     secret: bytes
     """The newest token signing secret."""
+    accounts: tuple[str, ...] = ("default",)
+    """The configured upstream accounts the consent page offers (a grant's tokens use one)."""
+
+
+class GrantedCode(AuthorizationCode):
+    """A code with what its grant fixed beyond scopes: the account and the grant's end."""
+
+    account: str = "default"
+    grant_expires_at: float | None = None
 
 
 class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToken, AccessToken]):
@@ -141,13 +150,25 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
     async def pending(self, request_id: str) -> PendingRequest | None:
         return await anyio.to_thread.run_sync(self.records.pending, request_id)
 
-    async def approve(self, pending: PendingRequest, scopes: list[str], subject: str) -> str | None:
-        """Issue a code for the operator's decision; the client's redirect URL with it, or None when
-        the request was decided already (a form posted twice) or expired."""
+    async def approve(
+        self,
+        pending: PendingRequest,
+        scopes: list[str],
+        subject: str,
+        *,
+        account: str = "default",
+        lifetime: float | None = None,
+    ) -> str | None:
+        """Issue a code for the operator's decision (scopes, account, the grant's lifetime in
+        seconds); the client's redirect URL with it, or None when the request was decided already (a
+        form posted twice) or expired."""
+        if account not in self.config.accounts:
+            raise ValueError(f"no account {account!r} is configured")
         if not await anyio.to_thread.run_sync(self.records.take_request, pending.request_id):
             return None
         params = AuthorizationParams.model_validate(pending.params)
-        grant = Grant(new_secret(), pending.client_id, subject, scopes, self.config.resource)
+        ends = None if lifetime is None else time.time() + lifetime
+        grant = Grant(new_secret(), pending.client_id, subject, scopes, self.config.resource, account, ends)
         code = new_secret()
 
         def save() -> None:
@@ -171,11 +192,11 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
 
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
-    ) -> AuthorizationCode | None:
+    ) -> GrantedCode | None:
         row = await anyio.to_thread.run_sync(self.records.code, authorization_code, str(client.client_id))
         if row is None:
             return None
-        return AuthorizationCode(
+        return GrantedCode(
             code=authorization_code,
             scopes=row.grant.scopes,
             expires_at=row.expires_at,
@@ -185,6 +206,8 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
             redirect_uri_provided_explicitly=row.redirect_uri_explicit,
             resource=row.grant.resource,
             subject=row.grant.subject,
+            account=row.grant.account,
+            grant_expires_at=row.grant.expires_at,
         )
 
     async def exchange_authorization_code(
@@ -193,15 +216,24 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
         # The SDK checked expiry, redirect URI and verifier; spending the code is ours, and atomic.
         if not await anyio.to_thread.run_sync(self.records.use_code, authorization_code.code):
             raise TokenError("invalid_grant", "authorization code was already used or has expired")
+        granted = GrantedCode.model_validate(authorization_code.model_dump())
+        now = time.time()
+        expires_at = token_end(now, granted.grant_expires_at)
+        if expires_at <= now + 1:
+            raise TokenError("invalid_grant", "the grant has ended")
         minted = mint(
             self.config.secret,
             name=_token_name(client),
-            scopes=to_scopes(authorization_code.scopes),
-            expires_at=time.time() + ACCESS_SECONDS,
-            audience=authorization_code.resource or self.config.resource,
+            scopes=to_scopes(granted.scopes),
+            expires_at=expires_at,
+            account=granted.account,
+            audience=granted.resource or self.config.resource,
+            issued_at=now,
         )
         return OAuthToken(
-            access_token=minted.token, expires_in=ACCESS_SECONDS, scope=" ".join(authorization_code.scopes)
+            access_token=minted.token,
+            expires_in=int(expires_at - now),
+            scope=" ".join(granted.scopes),
         )
 
     async def load_refresh_token(
@@ -226,6 +258,12 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
 
     async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
         return None  # the revocation endpoint is not offered yet
+
+
+def token_end(now: float, grant_ends: float | None) -> float:
+    """An access token's expiry: an hour from now, but never after its grant ends."""
+    ends = now + ACCESS_SECONDS
+    return ends if grant_ends is None else min(ends, grant_ends)
 
 
 def _token_name(client: OAuthClientInformationFull) -> str:

@@ -32,6 +32,9 @@ class Grant:
     subject: str
     scopes: list[str]
     resource: str
+    account: str = "default"
+    expires_at: float | None = None
+    """The grant's end: no token issued for it is valid after this."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class OAuthRecords:
                     scopes=grant.scopes,
                     resource=grant.resource,
                     created_at=now,
+                    account=grant.account,
+                    expires_at=grant.expires_at,
                 )
             )
             connection.execute(
@@ -143,7 +148,12 @@ class OAuthRecords:
     def code(self, code: str, client_id: str) -> CodeRow | None:
         """An unused code of `client_id` (expired ones too: the token endpoint says so itself)."""
         query = (
-            sa.select(oauth_codes, oauth_grants)
+            # Both tables have expires_at: the grant's is selected under its own name.
+            sa.select(
+                oauth_codes,
+                *(c for c in oauth_grants.c if c.name != "expires_at"),
+                oauth_grants.c.expires_at.label("grant_expires_at"),
+            )
             .join(oauth_grants, oauth_grants.c.grant_id == oauth_codes.c.grant_id)
             .where(
                 (oauth_codes.c.code_hash == hashed(code))
@@ -156,7 +166,10 @@ class OAuthRecords:
             row = connection.execute(query).mappings().first()
         if row is None:
             return None
-        grant = Grant(row["grant_id"], row["client_id"], row["subject"], list(row["scopes"]), row["resource"])
+        grant = Grant(
+            row["grant_id"], row["client_id"], row["subject"], list(row["scopes"]), row["resource"],
+            row["account"], row["grant_expires_at"],
+        )  # fmt: skip
         return CodeRow(
             grant, row["redirect_uri"], row["redirect_uri_explicit"], row["code_challenge"], row["expires_at"]
         )

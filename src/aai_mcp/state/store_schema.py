@@ -270,6 +270,9 @@ oauth_grants = sa.Table(
     sa.Column("resource", sa.String(1000), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float, nullable=True),
+    # The upstream account its tokens use, and its end (chosen on the consent page; None: no end).
+    sa.Column("account", sa.String(100), nullable=False, server_default="default"),
+    sa.Column("expires_at", sa.Float, nullable=True),
 )
 # A single-use authorization code; used_at is set by the one exchange that wins.
 oauth_codes = sa.Table(

@@ -253,6 +253,7 @@ def build_http_app(
                 authenticator,
                 tuple(gateway.catalog.toolsets),
                 settings.oauth_operator_password_hash,
+                gateway.shared,
                 client_metadata_documents(settings),
             ),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),

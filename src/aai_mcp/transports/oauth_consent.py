@@ -1,6 +1,7 @@
 """The OAuth consent page: server-rendered, no JavaScript, not frameable, readable on a phone. The
 operator signs in (SignIn), sees the client's name, its redirect host and the scopes it asks for, can
-narrow them to some toolsets and read-only, and approves or denies.
+narrow them (toolsets, read-only, method classes), pick the upstream account and when access ends, and
+approves or denies.
 
 CSRF: GET sets a random nonce in a SameSite=Strict cookie and puts HMAC(request id, nonce) in the
 form; a POST counts only with both, so a page elsewhere can neither forge nor replay the form."""
@@ -11,19 +12,26 @@ import hashlib
 import hmac
 import secrets
 from html import escape
-from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import AuthorizationParams
-from mcp.shared.auth import OAuthClientInformationFull
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from aai_mcp.access.client_metadata_documents import is_document_client_id
 from aai_mcp.access.oauth_provider import CONSENT_PATH, RefusedClient, StoreProvider
-from aai_mcp.access.oauth_scopes import ALL, DEFAULT_SCOPES, READ_ONLY, TOOLSET_PREFIX, narrowed
+from aai_mcp.access.oauth_scopes import (
+    ALL,
+    DEFAULT_SCOPES,
+    READ_ONLY,
+    TOOLSET_PREFIX,
+    narrowed,
+    offered_methods,
+)
 from aai_mcp.access.operator_sign_in import SignIn
+from aai_mcp.access.sign_in_attempts import Lockout, SignInAttempts
 from aai_mcp.state.oauth_store import PendingRequest
+from aai_mcp.transports.limits import client_network
+from aai_mcp.transports.oauth_consent_form import DAY, LIFETIMES, Offer, document, form_html
 
 COOKIE = "aai_mcp_consent"
 _HEADERS = {
@@ -31,19 +39,23 @@ _HEADERS = {
     "base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
-    # The URL holds the request id: no other site learns it from a Referer.
-    "Referrer-Policy": "no-referrer",
+    # The URL holds the request id: no other site learns it from a Referer. Not no-referrer: under
+    # that a browser posts the form with `Origin: null`, which the Origin check rightly refuses.
+    "Referrer-Policy": "same-origin",
 }
-_STYLE = (
-    "body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:1rem auto;padding:0 1rem}"
-    "label{display:block;margin:.4rem 0}input[type=password]{width:100%;padding:.5rem;font-size:1rem}"
-    "button{font-size:1rem;padding:.6rem 1.2rem;margin:.5rem .5rem 0 0}.error{color:#b00020}"
-)
 
 
 class ConsentPage:
-    def __init__(self, provider: StoreProvider, sign_in: SignIn, secret: bytes, secure_cookie: bool) -> None:
+    def __init__(
+        self,
+        provider: StoreProvider,
+        sign_in: SignIn,
+        secret: bytes,
+        secure_cookie: bool,
+        attempts: SignInAttempts,
+    ) -> None:
         self.provider = provider
+        self.attempts = attempts
         self.sign_in = sign_in
         self.secret = secret
         self.secure_cookie = secure_cookie
@@ -66,42 +78,55 @@ class ConsentPage:
             return _message(403, "This form did not come from this page or has expired: open the link again.")
         if _field(form, "decision") == "deny":
             return _redirect(await self.provider.deny(pending))
+        locked = await self.attempts.attempt(client_network(request.scope))
+        if locked is not None:
+            return _locked_out(locked)
         subject = self.sign_in.subject({name: _field(form, name) for name in self.sign_in.fields})
         if subject is None:
             return await self._page(pending, "Sign-in failed: check the password.", status=401)
-        # Only toolsets the page offered count: a crafted form cannot widen the request.
-        offered = self._offered(pending)
-        ticked = [str(value) for value in form.getlist("toolset") if value in offered]
-        chosen = narrowed(_requested(pending), ticked, read_only="read_only" in form)
+        return await self._approve(pending, form, subject)
+
+    async def _approve(self, pending: PendingRequest, form: FormData, subject: str) -> Response:
+        # Only what the page offered counts: a crafted form cannot widen the request.
+        offer = self._offer(pending)
+        ticked = [str(value) for value in form.getlist("toolset") if value in offer.toolsets]
+        methods = [str(value) for value in form.getlist("method") if value in offer.methods]
+        account, days = _field(form, "account"), _field(form, "expiry")
+        if account not in offer.accounts or days not in LIFETIMES:
+            return await self._page(pending, "Choose an account and when access ends.", status=400)
+        if not methods:
+            return await self._page(pending, "Choose at least one method class.", status=400)
+        chosen = narrowed(_requested(pending), ticked, read_only="read_only" in form, methods=methods)
         if not any(scope.startswith(TOOLSET_PREFIX) for scope in chosen):
             return await self._page(pending, "Choose at least one toolset.", status=400)
-        return _redirect(await self.provider.approve(pending, chosen, subject))
+        lifetime = int(days) * DAY
+        return _redirect(
+            await self.provider.approve(pending, chosen, subject, account=account, lifetime=lifetime)
+        )
 
     async def _page(self, pending: PendingRequest, error: str = "", status: int = 200) -> Response:
         client = await self.provider.get_client(pending.client_id)
         if client is None or isinstance(client, RefusedClient):
             return _message(400, "The client that asked has been removed or its metadata document refused.")
         nonce = secrets.token_urlsafe(16)
-        body = _form_html(
-            client,
-            pending,
-            self._offered(pending),
-            self._csrf(pending.request_id, nonce),
-            self.sign_in,
-            error,
-        )
-        response = HTMLResponse(_document(body), status_code=status, headers=_HEADERS)
+        csrf = self._csrf(pending.request_id, nonce)
+        body = form_html(client, pending, self._offer(pending), csrf, self.sign_in, error)
+        response = HTMLResponse(document(body), status_code=status, headers=_HEADERS)
         response.set_cookie(
             COOKIE, nonce, max_age=600, path=CONSENT_PATH, httponly=True, samesite="strict",
             secure=self.secure_cookie,
         )  # fmt: skip
         return response
 
-    def _offered(self, pending: PendingRequest) -> list[str]:
+    def _offer(self, pending: PendingRequest) -> Offer:
         requested = _requested(pending)
         if ALL in requested:
-            return list(self.provider.config.toolsets)
-        return [s[len(TOOLSET_PREFIX) :] for s in requested if s.startswith(TOOLSET_PREFIX)]
+            toolsets = list(self.provider.config.toolsets)
+        else:
+            toolsets = [s[len(TOOLSET_PREFIX) :] for s in requested if s.startswith(TOOLSET_PREFIX)]
+        return Offer(
+            toolsets, offered_methods(requested), self.provider.config.accounts, READ_ONLY in requested
+        )
 
     def _csrf(self, request_id: str, nonce: str) -> str:
         message = f"consent:{request_id}:{nonce}".encode()
@@ -123,65 +148,16 @@ def _redirect(url: str | None) -> Response:
     return RedirectResponse(url, status_code=303, headers=_HEADERS)
 
 
-def _message(status: int, text: str) -> HTMLResponse:
-    return HTMLResponse(_document(f"<p>{escape(text)}</p>"), status_code=status, headers=_HEADERS)
+def _message(status: int, text: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    body = document(f"<p>{escape(text)}</p>")
+    return HTMLResponse(body, status_code=status, headers=_HEADERS | (headers or {}))
 
 
-def _document(body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>Authorize access to aai-mcp</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+def _locked_out(locked: Lockout) -> HTMLResponse:
+    minutes = -(-locked.retry_after // 60)
+    who = "this server" if locked.overall else "your address"
+    text = (
+        f"Too many sign-in attempts from {who}: try again in {minutes} minute"
+        f"{'' if minutes == 1 else 's'}. Open the client's link again then."
     )
-
-
-def _form_html(
-    client: OAuthClientInformationFull,
-    pending: PendingRequest,
-    toolsets: list[str],
-    csrf: str,
-    sign_in: SignIn,
-    error: str,
-) -> str:
-    params = AuthorizationParams.model_validate(pending.params)
-    name = escape(client.client_name or str(client.client_id))
-    host = escape(urlsplit(str(params.redirect_uri)).netloc)
-    boxes = "".join(
-        f'<label><input type="checkbox" name="toolset" value="{escape(t)}" checked> {escape(t)}</label>'
-        for t in toolsets
-    )
-    forced = READ_ONLY in _requested(pending)
-    read_only = (
-        f'<label><input type="checkbox" name="read_only" value="1"{" checked disabled" if forced else ""}>'
-        " Read-only: only tools that change nothing</label>"
-    )
-    inputs = (
-        "".join(
-            f'<label>Operator {escape(field)} <input type="password" name="{escape(field)}" '
-            'autocomplete="current-password" required></label>'
-            for field in sign_in.fields
-        )
-        or '<p class="error">No operator sign-in is configured: this server cannot approve clients.</p>'
-    )
-    notice = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
-    return (
-        f"<h1>Allow {name}?</h1>{notice}"
-        f"<p><strong>{name}</strong> asks to use this aai-mcp server; it will be sent back to "
-        f"<strong>{host}</strong>.</p>{_identity(client)}"
-        f'<form method="post" action="{CONSENT_PATH}">'
-        f'<input type="hidden" name="request" value="{escape(pending.request_id)}">'
-        f'<input type="hidden" name="csrf" value="{csrf}">'
-        f"<fieldset><legend>Toolsets it may use</legend>{boxes}{read_only}</fieldset>{inputs}"
-        '<button type="submit" name="decision" value="approve">Approve</button>'
-        '<button type="submit" name="decision" value="deny" formnovalidate>Deny</button></form>'
-    )
-
-
-def _identity(client: OAuthClientInformationFull) -> str:
-    """For a client metadata document: whose word the name above is (anyone can claim any name)."""
-    if not is_document_client_id(client.client_id):
-        return ""
-    return (
-        f"<p>This client is identified by its URL host <strong>{escape(urlsplit(client.client_id).netloc)}"
-        "</strong>: the name above is what the metadata document there says.</p>"
-    )
+    return _message(429, text, {"Retry-After": str(locked.retry_after)})

@@ -16,13 +16,16 @@ from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOption
 from pydantic import AnyHttpUrl, SecretStr
 from starlette.routing import BaseRoute, Route
 
+from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.access.client_metadata_documents import MetadataDocuments, fetch_limits
 from aai_mcp.access.oauth_provider import CONSENT_PATH, OAuthConfig, StoreProvider
 from aai_mcp.access.oauth_scopes import DEFAULT_SCOPES, supported
 from aai_mcp.access.operator_sign_in import NoSignIn, PasswordSignIn, SignIn
 from aai_mcp.access.principal import Authenticator
+from aai_mcp.access.sign_in_attempts import SignInAttempts
 from aai_mcp.config.settings import Settings
 from aai_mcp.state.oauth_store import OAuthRecords
+from aai_mcp.state.shared import SharedState
 from aai_mcp.transports.oauth_consent import ConsentPage
 
 METADATA_PATH = "/.well-known/oauth-authorization-server"
@@ -32,6 +35,7 @@ def oauth_routes(
     authenticator: Authenticator,
     toolsets: tuple[str, ...],
     password_hash: SecretStr | None,
+    shared: SharedState,
     documents: MetadataDocuments | None = None,
 ) -> list[BaseRoute]:
     """Nothing unless auth oauth is on; then every route an MCP client's OAuth flow needs."""
@@ -40,13 +44,18 @@ def oauth_routes(
     if authenticator.oauth_engine is None:
         raise ValueError("auth mode 'oauth' needs the durable store (its clients and codes live there)")
     public_url = authenticator.resource.removesuffix("/mcp")
-    config = OAuthConfig(authenticator.resource, public_url, toolsets, authenticator.secrets[0])
+    accounts = tuple(authenticator.accounts) or (DEFAULT_ACCOUNT,)
+    config = OAuthConfig(authenticator.resource, public_url, toolsets, authenticator.secrets[0], accounts)
     provider = StoreProvider(OAuthRecords(authenticator.oauth_engine), config, documents)
     scopes = supported(toolsets)
     registration = ClientRegistrationOptions(enabled=True, valid_scopes=scopes, default_scopes=DEFAULT_SCOPES)
     revocation = RevocationOptions(enabled=False)
     consent = ConsentPage(
-        provider, operator_sign_in(password_hash), config.secret, public_url.startswith("https:")
+        provider,
+        operator_sign_in(password_hash),
+        config.secret,
+        public_url.startswith("https:"),
+        SignInAttempts(shared),
     )
     sdk_routes = create_auth_routes(
         provider,
@@ -60,7 +69,10 @@ def oauth_routes(
         *create_protected_resource_routes(
             resource_url=AnyHttpUrl(authenticator.resource),
             authorization_servers=[AnyHttpUrl(public_url)],
-            scopes_supported=scopes,
+            # What a client asks for by default (the MCP spec's scope selection takes these whole):
+            # everything, for the operator to narrow on the consent page. Narrowing scopes such as
+            # mcp:read-only stay in the server metadata, for clients that want to ask for less.
+            scopes_supported=DEFAULT_SCOPES,
             resource_name="aai-mcp",
         ),
         Route(CONSENT_PATH, endpoint=consent.respond, methods=["GET", "POST"]),
