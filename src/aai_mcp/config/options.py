@@ -174,6 +174,8 @@ HTTP_ONLY = frozenset(
         "auth",
         "insecure_no_auth",
         "oauth_operator_password_hash",
+        "oauth_access_token_seconds",
+        "oauth_refresh_token_days",
         "token_secrets",
         "token_secret_file",
         "token_revocation_file",

@@ -250,7 +250,11 @@ def build_http_app(
             *metrics_routes(gateway, authenticator),
             *webhook_routes(gateway),
             *oauth_routes(
-                authenticator, tuple(gateway.catalog.toolsets), settings.oauth_operator_password_hash
+                authenticator,
+                tuple(gateway.catalog.toolsets),
+                settings.oauth_operator_password_hash,
+                access_seconds=settings.oauth_access_token_seconds,
+                refresh_seconds=int(settings.oauth_refresh_token_days * 86400),
             ),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),

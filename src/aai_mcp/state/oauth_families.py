@@ -1,0 +1,234 @@
+"""Token families: every grant's refresh tokens (kept only as their SHA-256, rotated on each use) and
+the access tokens issued from it. Revoking a family (reuse of a rotated refresh token, RFC 7009, the
+operator) marks the grant revoked, drops its refresh tokens and writes each live access token's id to
+revoked_tokens, which every instance follows (access/revocation_feed.py): one transaction, so a
+family is never half revoked. Calls block: run them in a thread."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from aai_mcp.state.oauth_store import Grant, hashed, new_secret
+from aai_mcp.state.store_schema import (
+    oauth_clients,
+    oauth_codes,
+    oauth_grant_tokens,
+    oauth_grants,
+    oauth_refresh_tokens,
+    revoked_tokens,
+)
+
+
+@dataclass(frozen=True)
+class RefreshRow:
+    """A refresh token's row with its grant (still unrevoked)."""
+
+    grant: Grant
+    expires_at: float | None
+    rotated: bool
+    """Already exchanged once: presenting it again is reuse."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    """An access token just minted from a grant: its id and expiry are recorded, to revoke it with the
+    family; the token itself never is."""
+
+    jti: str
+    expires_at: float
+    token: str = field(repr=False)
+
+
+class TokenFamilies:
+    """Refresh-token rotation and family revocation over the oauth_* tables and revoked_tokens."""
+
+    def __init__(self, engine: sa.Engine, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def spend_code(self, code: str) -> Grant | None:
+        """Spend an authorization code: its grant for exactly one caller, before it expires (one
+        conditional UPDATE, so two instances exchanging the same code never both win)."""
+        now = self.clock()
+        spend = (
+            oauth_codes.update()
+            .where(
+                (oauth_codes.c.code_hash == hashed(code))
+                & oauth_codes.c.used_at.is_(None)
+                & (oauth_codes.c.expires_at > now)
+            )
+            .values(used_at=now)
+        )
+        query = (
+            sa.select(oauth_grants)
+            .join(oauth_codes, oauth_codes.c.grant_id == oauth_grants.c.grant_id)
+            .where((oauth_codes.c.code_hash == hashed(code)) & oauth_grants.c.revoked_at.is_(None))
+        )
+        with self.engine.begin() as connection:
+            if connection.execute(spend).rowcount != 1:
+                return None
+            row = connection.execute(query).mappings().first()
+        if row is None:
+            return None
+        return Grant(row["grant_id"], row["client_id"], row["subject"], list(row["scopes"]), row["resource"])
+
+    def start(self, grant: Grant, issued: Issued, refresh_ttl: float) -> str:
+        """The family's first refresh token, with the access token of the code exchange; returns it."""
+        token = new_secret()
+        with self.engine.begin() as connection:
+            self._issue(connection, grant, issued, token, refresh_ttl)
+        return token
+
+    def find(self, token: str, client_id: str) -> RefreshRow | None:
+        """The refresh token of `client_id` (rotated ones too), while its grant stands."""
+        query = (
+            sa.select(oauth_refresh_tokens, oauth_grants)
+            .join(oauth_grants, oauth_grants.c.grant_id == oauth_refresh_tokens.c.grant_id)
+            .where(
+                (oauth_refresh_tokens.c.token_hash == hashed(token))
+                & (oauth_grants.c.client_id == client_id)
+                & oauth_grants.c.revoked_at.is_(None)
+            )
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        if row is None:
+            return None
+        grant = Grant(row["grant_id"], row["client_id"], row["subject"], list(row["scopes"]), row["resource"])
+        return RefreshRow(grant, row["expires_at"], row["rotated_at"] is not None)
+
+    def rotate(self, token: str, grant: Grant, issued: Issued, refresh_ttl: float) -> str | None:
+        """Spend `token` for a new one (returned); None when it was rotated already, has expired or its
+        grant was revoked meanwhile. One conditional UPDATE: of two instances rotating the same token
+        exactly one wins."""
+        now = self.clock()
+        spend = (
+            oauth_refresh_tokens.update()
+            .where(
+                (oauth_refresh_tokens.c.token_hash == hashed(token))
+                & (oauth_refresh_tokens.c.grant_id == grant.grant_id)
+                & oauth_refresh_tokens.c.rotated_at.is_(None)
+                & sa.or_(oauth_refresh_tokens.c.expires_at.is_(None), oauth_refresh_tokens.c.expires_at > now)
+            )
+            .values(rotated_at=now)
+        )
+        standing = sa.select(oauth_grants.c.grant_id).where(
+            (oauth_grants.c.grant_id == grant.grant_id) & oauth_grants.c.revoked_at.is_(None)
+        )
+        fresh = new_secret()
+        try:
+            with self.engine.begin() as connection:
+                if connection.execute(spend).rowcount != 1 or connection.execute(standing).first() is None:
+                    raise _Lost  # rolls the spend back: a revoked family's token stays unspent
+                self._issue(connection, grant, issued, fresh, refresh_ttl)
+        except _Lost:
+            return None
+        return fresh
+
+    def grant_of_refresh(self, token: str) -> str | None:
+        query = sa.select(oauth_refresh_tokens.c.grant_id).where(
+            oauth_refresh_tokens.c.token_hash == hashed(token)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    def issued_to(self, jti: str) -> str | None:
+        """The client an access token was issued to from a grant (None: not an OAuth-issued one)."""
+        query = (
+            sa.select(oauth_grants.c.client_id)
+            .join(oauth_grant_tokens, oauth_grant_tokens.c.grant_id == oauth_grants.c.grant_id)
+            .where(oauth_grant_tokens.c.jti == jti)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    def revoke_family(self, grant_id: str, reason: str) -> bool:
+        """Revoke the grant, its refresh tokens and its live access tokens; False when it was revoked
+        already (or never existed)."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            _serialize_revocations(connection)
+            revoked = connection.execute(
+                oauth_grants.update()
+                .where((oauth_grants.c.grant_id == grant_id) & oauth_grants.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            if revoked.rowcount != 1:
+                return False
+            live = connection.execute(
+                sa.select(oauth_grant_tokens.c.jti, oauth_grant_tokens.c.expires_at).where(
+                    (oauth_grant_tokens.c.grant_id == grant_id) & (oauth_grant_tokens.c.expires_at > now)
+                )
+            ).all()
+            _record_revoked(connection, [(row.jti, row.expires_at) for row in live], reason, now)
+            for table in (oauth_refresh_tokens, oauth_grant_tokens, oauth_codes):
+                connection.execute(table.delete().where(table.c.grant_id == grant_id))
+        return True
+
+    def revoke_access(self, jti: str, expires_at: float, reason: str) -> None:
+        """Revoke one access token (RFC 7009 on an access token: its family stands)."""
+        with self.engine.begin() as connection:
+            _serialize_revocations(connection)
+            _record_revoked(connection, [(jti, expires_at)], reason, self.clock())
+
+    def _issue(
+        self, connection: sa.Connection, grant: Grant, issued: Issued, token: str, refresh_ttl: float
+    ) -> None:
+        now = self.clock()
+        connection.execute(
+            oauth_refresh_tokens.insert().values(
+                token_hash=hashed(token), grant_id=grant.grant_id, expires_at=now + refresh_ttl, issued_at=now
+            )
+        )
+        connection.execute(
+            oauth_grant_tokens.insert().values(
+                jti=issued.jti, grant_id=grant.grant_id, expires_at=issued.expires_at
+            )
+        )
+        # Dead rows go on the way, like codes: a rotated refresh token is kept (to detect its reuse)
+        # only until it would have expired, an access token's id only until it has.
+        connection.execute(oauth_grant_tokens.delete().where(oauth_grant_tokens.c.expires_at <= now))
+        connection.execute(oauth_refresh_tokens.delete().where(oauth_refresh_tokens.c.expires_at <= now))
+        connection.execute(
+            oauth_grants.update().where(oauth_grants.c.grant_id == grant.grant_id).values(last_used_at=now)
+        )
+        connection.execute(
+            oauth_clients.update()
+            .where(oauth_clients.c.client_id == grant.client_id)
+            .values(last_used_at=now)
+        )
+
+
+class _Lost(Exception):
+    """The rotation lost (or the grant is gone): undo the transaction."""
+
+
+def _serialize_revocations(connection: sa.Connection) -> None:
+    # As SqlStore.revoke_token: on PostgreSQL one revoking writer at a time keeps commit order = seq
+    # order, so no follower's cursor skips a row (SQLite has one writer anyway).
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("LOCK TABLE revoked_tokens IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def _record_revoked(
+    connection: sa.Connection, tokens: Iterable[tuple[str, float]], reason: str, now: float
+) -> None:
+    wanted = dict(tokens)
+    if not wanted:
+        return
+    known = set(
+        connection.execute(
+            sa.select(revoked_tokens.c.token_id).where(revoked_tokens.c.token_id.in_(list(wanted)))
+        ).scalars()
+    )
+    rows = [
+        {"token_id": jti, "reason": reason, "revoked_at": now, "expires_at": expires_at}
+        for jti, expires_at in wanted.items()
+        if jti not in known
+    ]
+    if rows:
+        connection.execute(revoked_tokens.insert(), rows)
