@@ -215,8 +215,11 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRe
 
         fresh = await anyio.to_thread.run_sync(rotate)
         if fresh is None:
-            # Lost a race with another use of the same token: that is reuse too.
-            await self._revoke_reused(grant.grant_id)
+            # Lost a race with another use of the same token: that is reuse too (an expired token or a
+            # revoked family is merely refused).
+            row = await anyio.to_thread.run_sync(self.families.find, refresh_token.token, grant.client_id)
+            if row is not None and row.rotated:
+                await self._revoke_reused(grant.grant_id)
             raise TokenError("invalid_grant", "refresh token was already used or has expired")
         return self._answer(access, scopes, fresh)
 
