@@ -12,6 +12,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,7 +26,7 @@ from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from starlette.datastructures import FormData
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp
 
@@ -99,12 +100,50 @@ class BoundTokenHandler(TokenHandler):
         return answered
 
 
+MAX_TOKEN_CHARS = 4096
+
+
+@dataclass
+class PublicClientRevocation(RevocationHandler):
+    """RFC 7009 as the SDK's handler does it, but a public client may leave client_secret out (the
+    SDK's request model requires the field: every public client's revocation would be a 400)."""
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            client = await self.client_authenticator.authenticate_request(request)
+        except AuthenticationError as exc:
+            return _revocation_error(401, "unauthorized_client", exc.message)
+        form = await request.form()
+        token, hint = form.get("token"), form.get("token_type_hint")
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+            return _revocation_error(400, "invalid_request", f"token: 1 to {MAX_TOKEN_CHARS} characters")
+        loaders: list[Callable[[str], Awaitable[Any]]] = [
+            self.provider.load_access_token,
+            partial(self.provider.load_refresh_token, client),
+        ]
+        if hint == "refresh_token":
+            loaders.reverse()
+        for load in loaders:
+            found = await load(token)
+            if found is not None:
+                # Another client's token is left alone, and the answer is the same 200 (RFC 7009 §2.2).
+                if found.client_id == client.client_id:
+                    await self.provider.revoke_token(found)
+                break
+        return Response(status_code=200, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def _revocation_error(status: int, error: str, description: str) -> Response:
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
 def with_hashed_client_secrets(routes: list[Any], provider: StoreProvider) -> list[BaseRoute]:
     """The SDK's auth routes with /token and /revoke served by handlers on HashedSecretAuthenticator
     (each keeps the SDK route's CORS and body-size wrapping: only the handler inside changes)."""
     authenticator = HashedSecretAuthenticator(provider)
     token = BoundTokenHandler(provider, authenticator, resource=provider.config.resource)
-    revocation = RevocationHandler(provider, authenticator)
+    revocation = PublicClientRevocation(provider, authenticator)
     handlers = {TOKEN_PATH: token.handle, REVOCATION_PATH: revocation.handle}
     rebuilt: list[BaseRoute] = []
     for route in routes:
