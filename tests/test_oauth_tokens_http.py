@@ -200,3 +200,28 @@ async def test_confidential_clients_authenticate_with_their_hashed_secret(
 
 def _basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+async def test_a_refreshed_token_keeps_the_mcp_session_of_the_one_it_replaced(served: Served) -> None:
+    http = served.http
+    client_id = str((await register(http))["client_id"])
+    first = await tokens_for(http, client_id)
+    opened = await http.post(
+        "/mcp", json=INIT, headers={**MCP_HEADERS, "authorization": f"Bearer {first['access_token']}"}
+    )
+    session = {"mcp-session-id": opened.headers["mcp-session-id"]}
+    second = (await refresh(http, client_id, first["refresh_token"])).json()
+    listed = await http.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        headers={**MCP_HEADERS, **session, "authorization": f"Bearer {second['access_token']}"},
+    )
+    assert listed.status_code == 200 and "list_transcripts" in listed.text
+    # Another family (another consent of the same client) does not get in.
+    other = await tokens_for(http, client_id)
+    stranger = await http.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+        headers={**MCP_HEADERS, **session, "authorization": f"Bearer {other['access_token']}"},
+    )
+    assert stranger.status_code == 404

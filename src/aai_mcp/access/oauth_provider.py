@@ -7,6 +7,7 @@ scopes, and a rotated one presented again revokes the whole family."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from ipaddress import ip_address
@@ -168,7 +169,7 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRe
         grant = await anyio.to_thread.run_sync(self.families.spend_code, authorization_code.code)
         if grant is None:
             raise TokenError("invalid_grant", "authorization code was already used or has expired")
-        access = self._mint(client, to_scopes(authorization_code.scopes), grant.resource)
+        access = self._mint(client, to_scopes(authorization_code.scopes), grant)
         refresh: str | None = None
         if "refresh_token" in (client.grant_types or []):
             refresh = await anyio.to_thread.run_sync(
@@ -208,7 +209,7 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRe
             refresh_token.scopes,
             refresh_token.resource or self.config.resource,
         )
-        access = self._mint(client, allowed, grant.resource)
+        access = self._mint(client, allowed, grant)
 
         def rotate() -> str | None:
             return self.families.rotate(refresh_token.token, grant, access, self.config.refresh_seconds)
@@ -259,14 +260,15 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRe
         reason = "oauth: a rotated refresh token was presented again"
         await anyio.to_thread.run_sync(self.families.revoke_family, grant_id, reason)
 
-    def _mint(self, client: OAuthClientInformationFull, scopes: Scopes, audience: str) -> Issued:
+    def _mint(self, client: OAuthClientInformationFull, scopes: Scopes, grant: Grant) -> Issued:
         expires_at = time.time() + self.config.access_seconds
         minted = mint(
             self.config.secret,
             name=_token_name(client),
             scopes=scopes,
             expires_at=expires_at,
-            audience=audience,
+            audience=grant.resource,
+            family=family_id(grant.grant_id),
         )
         return Issued(minted.jti, float(int(expires_at)), minted.token)
 
@@ -277,6 +279,11 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRe
             scope=" ".join(scopes),
             refresh_token=refresh,
         )
+
+
+def family_id(grant_id: str) -> str:
+    """The family's id in its tokens (Claims.fam): derived, so a token does not carry the grant id."""
+    return "fam_" + hashlib.sha256(grant_id.encode()).hexdigest()[:16]
 
 
 def _token_name(client: OAuthClientInformationFull) -> str:
