@@ -175,7 +175,11 @@ def upstream_args(simulator_url: str) -> list[str]:
 
 @contextmanager
 def server_process(
-    command: Sequence[str], port: int, env: dict[str, str] | None = None, cwd: Path | None = None
+    command: Sequence[str],
+    port: int,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
 ) -> Iterator[ServerProcess]:
     """Start `command`, ready once /healthz on `port` answers; stopped (by its own pid) on exit.
     stderr goes to a file so a full pipe never blocks the server."""
@@ -193,7 +197,7 @@ def server_process(
             return answers_healthz(running.base_url)
 
         try:
-            wait_until(healthy, what=f"{' '.join(command[:4])} /healthz")
+            wait_until(healthy, startup_timeout, what=f"{' '.join(command[:4])} /healthz")
             yield running
         finally:
             stop(process)
