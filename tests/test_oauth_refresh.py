@@ -7,6 +7,8 @@ revokes an access token alone or a refresh token's whole family; DCR secrets are
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import anyio
 import pytest
@@ -215,3 +217,31 @@ async def test_a_dcr_client_secret_is_stored_only_as_its_hash(store: SqlStore) -
     found = await provider.get_client("client-1")
     assert found is not None and found.client_secret is None
     assert await provider.client_secret_hash("client-1") == row["client_secret_hash"]
+
+
+def test_migration_0014_hashes_the_secrets_0013_stored_in_plain(tmp_path: Path) -> None:
+    from alembic import command
+
+    from aai_mcp.state.store_migrations import _config
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0013")
+        info = {
+            "client_id": "old",
+            "client_secret": "plain-secret-of-0013",
+            "redirect_uris": ["https://a.test/cb"],
+        }
+        connection.execute(
+            sa.text("INSERT INTO oauth_clients VALUES ('old', :info, 1.0)"), {"info": json.dumps(info)}
+        )
+        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(oauth_clients)).mappings().one()
+    engine.dispose()
+    assert "client_secret" not in row["client_info"] and row["client_info"]["redirect_uris"] == [
+        "https://a.test/cb"
+    ]
+    assert row["client_secret_hash"] == hashlib.sha256(b"plain-secret-of-0013").hexdigest()
