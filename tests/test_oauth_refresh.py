@@ -20,7 +20,8 @@ from pydantic import AnyUrl
 from aai_mcp.access.oauth_provider import REFRESH_SECONDS, FamilyRefreshToken, StoreProvider
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import check_signature
-from aai_mcp.state.oauth_store import OAuthRecords
+from aai_mcp.state.oauth_families import FamilyRevoked, Issued
+from aai_mcp.state.oauth_store import Grant, OAuthRecords
 from aai_mcp.state.store_schema import oauth_clients, oauth_grants, oauth_refresh_tokens
 from aai_mcp.state.store_sql import SqlStore
 from tests.test_oauth_provider import CONFIG, SECRET, Clock, params
@@ -94,6 +95,27 @@ async def test_a_client_registered_without_the_refresh_grant_gets_no_refresh_tok
     loaded = await provider.load_authorization_code(client, code)
     assert loaded is not None
     assert (await provider.exchange_authorization_code(client, loaded)).refresh_token is None
+
+
+async def test_without_the_refresh_grant_the_access_token_still_joins_its_family(store: SqlStore) -> None:
+    provider = StoreProvider(OAuthRecords(store.engine), CONFIG)
+    code = await consented(provider, ["mcp"])
+    client = await provider.get_client("client-1")
+    assert client is not None
+    loaded = await provider.load_authorization_code(client, code)
+    assert loaded is not None
+    tokens = await provider.exchange_authorization_code(client, loaded)
+    access = await provider.load_access_token(tokens.access_token)
+    assert access is not None and access.client_id == "client-1"  # RFC 7009 may revoke it
+    with store.engine.connect() as connection:
+        grant = connection.execute(sa.select(oauth_grants)).mappings().one()
+    assert provider.families.revoke_family(grant["grant_id"], "test")
+    assert store.is_revoked(jti(tokens))
+    # A family revoked under an exchange in flight: nothing more is issued from it.
+    issued = Issued("tok_aaaaaaaaaaaa", 4e9, "unused")
+    as_grant = Grant(grant["grant_id"], "client-1", "operator", ["mcp"], CONFIG.resource)
+    with pytest.raises(FamilyRevoked):
+        provider.families.start(as_grant, issued, 60.0)
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_whole_family(store: SqlStore) -> None:

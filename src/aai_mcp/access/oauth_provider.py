@@ -32,7 +32,7 @@ from aai_mcp.access.oauth_scopes import to_scopes, unknown
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import TokenError as AccessTokenError
 from aai_mcp.access.tokens import check_signature, mint
-from aai_mcp.state.oauth_families import Issued, TokenFamilies
+from aai_mcp.state.oauth_families import FamilyRevoked, Issued, TokenFamilies
 from aai_mcp.state.oauth_store import Grant, OAuthRecords, PendingRequest, hashed, new_secret
 
 CODE_SECONDS = 60.0
@@ -170,11 +170,13 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRe
         if grant is None:
             raise TokenError("invalid_grant", "authorization code was already used or has expired")
         access = self._mint(client, to_scopes(authorization_code.scopes), grant)
-        refresh: str | None = None
-        if "refresh_token" in (client.grant_types or []):
-            refresh = await anyio.to_thread.run_sync(
-                self.families.start, grant, access, self.config.refresh_seconds
-            )
+        # Only a client registered for the refresh grant could use a refresh token.
+        refreshes = "refresh_token" in (client.grant_types or [])
+        ttl = float(self.config.refresh_seconds) if refreshes else None
+        try:
+            refresh = await anyio.to_thread.run_sync(self.families.start, grant, access, ttl)
+        except FamilyRevoked:
+            raise TokenError("invalid_grant", "the grant was revoked") from None
         return self._answer(access, authorization_code.scopes, refresh)
 
     async def load_refresh_token(

@@ -76,11 +76,14 @@ class TokenFamilies:
             return None
         return Grant(row["grant_id"], row["client_id"], row["subject"], list(row["scopes"]), row["resource"])
 
-    def start(self, grant: Grant, issued: Issued, refresh_ttl: float) -> str:
-        """The family's first refresh token, with the access token of the code exchange; returns it."""
-        token = new_secret()
+    def start(self, grant: Grant, issued: Issued, refresh_ttl: float | None) -> str | None:
+        """Record the code exchange's access token in its family, with the family's first refresh token
+        unless `refresh_ttl` is None (the client did not register the refresh grant); the refresh
+        token, or None. FamilyRevoked when the grant was revoked since the code was spent."""
+        token = None if refresh_ttl is None else new_secret()
         with self.engine.begin() as connection:
-            self._issue(connection, grant, issued, token, refresh_ttl)
+            _lock_standing(connection, grant.grant_id)
+            self._issue(connection, grant, issued, token, refresh_ttl or 0.0)
         return token
 
     def find(self, token: str, client_id: str) -> RefreshRow | None:
@@ -116,25 +119,16 @@ class TokenFamilies:
             )
             .values(rotated_at=now)
         )
-        standing = sa.select(oauth_grants.c.grant_id).where(
-            (oauth_grants.c.grant_id == grant.grant_id) & oauth_grants.c.revoked_at.is_(None)
-        )
         fresh = new_secret()
         try:
             with self.engine.begin() as connection:
-                if connection.execute(spend).rowcount != 1 or connection.execute(standing).first() is None:
-                    raise _Lost  # rolls the spend back: a revoked family's token stays unspent
+                _lock_standing(connection, grant.grant_id)
+                if connection.execute(spend).rowcount != 1:
+                    raise FamilyRevoked  # lost the race: roll back (nothing was written)
                 self._issue(connection, grant, issued, fresh, refresh_ttl)
-        except _Lost:
+        except FamilyRevoked:
             return None
         return fresh
-
-    def grant_of_refresh(self, token: str) -> str | None:
-        query = sa.select(oauth_refresh_tokens.c.grant_id).where(
-            oauth_refresh_tokens.c.token_hash == hashed(token)
-        )
-        with self.engine.connect() as connection:
-            return connection.execute(query).scalar_one_or_none()
 
     def issued_to(self, jti: str) -> str | None:
         """The client an access token was issued to from a grant (None: not an OAuth-issued one)."""
@@ -176,14 +170,18 @@ class TokenFamilies:
             _record_revoked(connection, [(jti, expires_at)], reason, self.clock())
 
     def _issue(
-        self, connection: sa.Connection, grant: Grant, issued: Issued, token: str, refresh_ttl: float
+        self, connection: sa.Connection, grant: Grant, issued: Issued, token: str | None, refresh_ttl: float
     ) -> None:
         now = self.clock()
-        connection.execute(
-            oauth_refresh_tokens.insert().values(
-                token_hash=hashed(token), grant_id=grant.grant_id, expires_at=now + refresh_ttl, issued_at=now
+        if token is not None:
+            connection.execute(
+                oauth_refresh_tokens.insert().values(
+                    token_hash=hashed(token),
+                    grant_id=grant.grant_id,
+                    expires_at=now + refresh_ttl,
+                    issued_at=now,
+                )
             )
-        )
         connection.execute(
             oauth_grant_tokens.insert().values(
                 jti=issued.jti, grant_id=grant.grant_id, expires_at=issued.expires_at
@@ -203,8 +201,20 @@ class TokenFamilies:
         )
 
 
-class _Lost(Exception):
-    """The rotation lost (or the grant is gone): undo the transaction."""
+class FamilyRevoked(Exception):
+    """The grant was revoked (or a rotation lost its race): the transaction is undone."""
+
+
+def _lock_standing(connection: sa.Connection, grant_id: str) -> None:
+    """FamilyRevoked unless the grant stands; on PostgreSQL its row stays locked to the end of the
+    transaction, so a revocation running meanwhile waits, then sees (and revokes) what was issued."""
+    standing = (
+        sa.select(oauth_grants.c.grant_id)
+        .where((oauth_grants.c.grant_id == grant_id) & oauth_grants.c.revoked_at.is_(None))
+        .with_for_update()
+    )
+    if connection.execute(standing).first() is None:
+        raise FamilyRevoked
 
 
 def _serialize_revocations(connection: sa.Connection) -> None:
