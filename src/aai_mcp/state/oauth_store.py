@@ -171,19 +171,3 @@ class OAuthRecords:
         return CodeRow(
             grant, row["redirect_uri"], row["redirect_uri_explicit"], row["code_challenge"], row["expires_at"]
         )
-
-    def use_code(self, code: str) -> bool:
-        """Spend a code: True for exactly one caller, before it expires (one conditional UPDATE, so two
-        instances exchanging the same code never both win)."""
-        now = self.clock()
-        statement = (
-            oauth_codes.update()
-            .where(
-                (oauth_codes.c.code_hash == hashed(code))
-                & oauth_codes.c.used_at.is_(None)
-                & (oauth_codes.c.expires_at > now)
-            )
-            .values(used_at=now)
-        )
-        with self.engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
