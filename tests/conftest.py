@@ -22,6 +22,7 @@ pytest_plugins = (
     "tests.support.stores",
     "tests.support.unit_boundary",
     "tests.support.exit_threads",
+    "tests.support.root_logger",
     "pytester",
 )
 

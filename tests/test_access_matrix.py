@@ -35,6 +35,7 @@ from aai_mcp.mcp_server.registry import input_schema
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import open_store
 from tests.support import CANARY_KEY, make_settings
+from tests.support.faults import later_call_tools
 from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -53,9 +54,9 @@ SOURCES: dict[str, dict[str, Any]] = {
     "extract_from_transcript": {"kit": "support-call-qa"},
 }
 Filters = dict[str, Any]
-# Tools whose work happens outside the call (an upload link's file arrives later, through the page):
-# an allowed call reaches its handler, which sends nothing upstream.
-NO_UPSTREAM = frozenset({"create_upload_link", "wait_for_upload"})
+# Tools whose upstream calls are all made after the call (`later` in the catalog: an upload link's
+# file arrives through the page): an allowed call reaches its handler, which sends nothing upstream.
+NO_UPSTREAM = later_call_tools()
 
 
 def everything_but(values: Any, excluded: str) -> list[str]:

@@ -21,7 +21,7 @@ from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import SqlStore
 from aai_mcp.transports.http import build_http_app
 from tests.support import CANARY_KEY, make_settings, wav_bytes
-from tests.support.faults import CLIP, MODEL
+from tests.support.faults import CLIP, MODEL, later_call_tools
 
 pytestmark = pytest.mark.anyio
 
@@ -137,8 +137,9 @@ async def test_a_handler_tool_sends_exactly_its_declared_calls(rig: Rig, tool: s
     assert all(status < 400 for status in rig.transport.statuses), rig.transport.statuses
 
 
-# Tools whose declared call is made after the call, when the person's file arrives through the link.
-LINK_TOOLS = frozenset({"create_upload_link", "wait_for_upload"})
+# Tools whose declared calls are made after the call (`later` in the catalog), when the person's file
+# arrives through the link.
+LINK_TOOLS = later_call_tools()
 
 
 async def test_an_upload_link_sends_exactly_its_tools_declared_calls(store: SqlStore) -> None:

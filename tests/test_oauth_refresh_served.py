@@ -34,7 +34,6 @@ from tests.test_oauth_tokens_http import refresh, register
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 SECRET = "oauth-refresh-served-secret-0123456789"
-STARTUP_SECONDS = 180.0
 REFUSED_WITHIN = 30.0  # revocations are followed every 0.5 s; generous for a loaded machine
 
 
@@ -53,8 +52,7 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
         AAI_MCP_DATA_DIR=str(data_dir),
     )
     command = aai_mcp_command("serve", port, "--auth", "oauth", "--public-url", origin)
-    # A store migration and the whole app at start: over 40 s seen on a loaded 2-core machine.
-    with server_process(command, port, env, startup_timeout=STARTUP_SECONDS) as started:
+    with server_process(command, port, env) as started:
         yield started
 
 

@@ -56,9 +56,11 @@ TRANSCRIPT_BODY = {
 FORMATS = {"uri": "https://example.com/a", "date": "2024-05-01"}
 
 
-# Tools whose declared upstream call is made later, by a person's upload through the link, not during
-# the tool call: upstream faults and rate limits reach that upload (tests/test_upload_links.py).
-LINK_TOOLS = frozenset({"create_upload_link", "wait_for_upload"})
+def later_call_tools() -> frozenset[str]:
+    """Tools whose declared upstream calls are all made after the call answered (`later: true` in the
+    catalog; today the upload-link tools, whose request is the person's upload): upstream faults and
+    rate limits reach that later request (tests/test_upload_links.py), not the tool call."""
+    return frozenset(name for name, spec in catalog().tools.items() if spec.calls_only_later)
 
 
 @functools.cache

@@ -32,7 +32,9 @@ from aai_mcp.transports.http import build_http_app
 if TYPE_CHECKING:  # importing it loads cryptography, which only TLS tests need
     from tests.support.tls import LoopbackCertificate
 
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 90.0
+"""Generous: a deadline, not a wait (readiness is polled), and a start on a 2-core machine running
+several suites at once took over 30 s."""
 UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents")
 SIM_KEY = "standalone-sim-key"
 """The key a standalone simulator accepts, and the gateways pointed at it send."""
@@ -175,11 +177,7 @@ def upstream_args(simulator_url: str) -> list[str]:
 
 @contextmanager
 def server_process(
-    command: Sequence[str],
-    port: int,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    startup_timeout: float = STARTUP_TIMEOUT,
+    command: Sequence[str], port: int, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Iterator[ServerProcess]:
     """Start `command`, ready once /healthz on `port` answers; stopped (by its own pid) on exit.
     stderr goes to a file so a full pipe never blocks the server."""
@@ -197,7 +195,7 @@ def server_process(
             return answers_healthz(running.base_url)
 
         try:
-            wait_until(healthy, startup_timeout, what=f"{' '.join(command[:4])} /healthz")
+            wait_until(healthy, what=f"{' '.join(command[:4])} /healthz")
             yield running
         finally:
             stop(process)

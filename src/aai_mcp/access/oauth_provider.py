@@ -1,15 +1,17 @@
-"""The SDK's OAuthAuthorizationServerProvider, backed by the store: clients registered by DCR,
-authorization requests held for the consent page, single-use codes, and access tokens that are this
-server's signed tokens (access/tokens.py) carrying the approved scopes and bound to this server's MCP
-URL (RFC 8707), so they pass through the same checks as operator-minted ones. Each code exchange starts
-a token family (state/oauth_families.py): refresh tokens rotate on every use, may only narrow the
-scopes, and a rotated one presented again revokes the whole family."""
+"""The SDK's OAuthAuthorizationServerProvider, backed by the store: clients registered by DCR or
+described by a client metadata document (access/client_metadata_documents.py), authorization
+requests held for the consent page, single-use codes, and access tokens that are this server's signed
+tokens (access/tokens.py) carrying the approved scopes and bound to this server's MCP URL (RFC 8707),
+so they pass through the same checks as operator-minted ones. Each code exchange starts a token
+family (state/oauth_families.py): refresh tokens rotate on every use, may only narrow the scopes,
+and a rotated one presented again revokes the whole family."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from ipaddress import ip_address
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,10 +27,17 @@ from mcp.server.auth.provider import (
     TokenError,
     construct_redirect_uri,
 )
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from mcp.shared.auth import InvalidRedirectUriError, InvalidScopeError, OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
-from aai_mcp.access.oauth_scopes import to_scopes, unknown
+from aai_mcp.access.client_metadata_documents import (
+    DEFAULT_FETCH_SECONDS,
+    DocumentRefused,
+    MetadataDocuments,
+    fetch_limits,
+    is_document_client_id,
+)
+from aai_mcp.access.oauth_scopes import supported, to_scopes, unknown
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import TokenError as AccessTokenError
 from aai_mcp.access.tokens import check_signature, mint
@@ -54,6 +63,24 @@ class LoopbackClient(OAuthClientInformationFull):
         return super().validate_redirect_uri(redirect_uri)
 
 
+REFUSED_METHOD = "client_metadata_document_refused"
+
+
+class RefusedClient(OAuthClientInformationFull):
+    """Stands in for a client whose metadata document was refused. The SDK's authorize handler says
+    only "not found" for a missing client; this one makes it answer invalid_request with the reason,
+    without redirecting anywhere. Its auth method is one the SDK does not know, so the token endpoint's
+    client authentication fails (invalid_client, "Unsupported auth method: <REFUSED_METHOD>")."""
+
+    refusal: str = ""
+
+    def validate_redirect_uri(self, redirect_uri: AnyUrl | None) -> AnyUrl:
+        raise InvalidRedirectUriError("client metadata document refused: " + self.refusal)
+
+    def validate_scope(self, requested_scope: str | None) -> list[str] | None:
+        raise InvalidScopeError("client metadata document refused: " + self.refusal)
+
+
 @dataclass(frozen=True)
 class OAuthConfig:
     resource: str
@@ -75,14 +102,39 @@ class FamilyRefreshToken(RefreshToken):
 class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRefreshToken, AccessToken]):
     """OAuthAuthorizationServerProvider over OAuthRecords. The records block: each call runs in a thread."""
 
-    def __init__(self, records: OAuthRecords, config: OAuthConfig) -> None:
+    def __init__(
+        self, records: OAuthRecords, config: OAuthConfig, documents: MetadataDocuments | None = None
+    ) -> None:
         self.records = records
         self.config = config
-        self.families = TokenFamilies(records.engine, records.clock)
+        self.documents = documents or MetadataDocuments(fetch_limits((), DEFAULT_FETCH_SECONDS))
+
+    @cached_property
+    def families(self) -> TokenFamilies:
+        """Refresh tokens and the tokens issued per grant, on the records' engine and clock."""
+        return TokenFamilies(self.records.engine, self.records.clock)
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        """A DCR registration from the store, or for a URL the client its metadata document describes
+        (a RefusedClient when that document is refused)."""
+        if is_document_client_id(client_id):
+            return await self._document_client(client_id)
         info = await anyio.to_thread.run_sync(self.records.client, client_id)
         return None if info is None else LoopbackClient.model_validate(info)
+
+    async def _document_client(self, client_id: str) -> OAuthClientInformationFull:
+        try:
+            info = await self.documents.client(client_id)
+            if not all(_allowed_redirect(str(uri)) for uri in info.redirect_uris or []):
+                raise DocumentRefused("its redirect_uris must be https, or http on a loopback address")
+        except DocumentRefused as refused:
+            return RefusedClient(
+                client_id=client_id, token_endpoint_auth_method=REFUSED_METHOD, refusal=refused.message
+            )
+        # A document without `scope` may ask for any of ours (DCR fills in the same default): the
+        # operator narrows them on the consent page.
+        fields = {"scope": " ".join(supported(self.config.toolsets))} | info.model_dump(exclude_none=True)
+        return LoopbackClient.model_validate(fields)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         for uri in client_info.redirect_uris or []:

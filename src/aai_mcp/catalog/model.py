@@ -116,6 +116,9 @@ class Call(Route):
     """One upstream request a handler tool makes, named so its code asks for it by name."""
 
     name: str = Field(pattern=NAME_PATTERN)
+    later: bool = False
+    """Made after the tool call has answered, never during it (an upload link's file goes upstream
+    when the person sends it): upstream faults and rate limits reach that later request, not the call."""
 
 
 class ToolSpec(Strict):
@@ -185,6 +188,11 @@ class ToolSpec(Strict):
     def upstream_calls(self) -> list[Route]:
         """Every upstream request the tool may make."""
         return list(self.calls) if self.handler is not None else [self.route]
+
+    @property
+    def calls_only_later(self) -> bool:
+        """Every upstream request the tool declares is made after its call answered (see `Call.later`)."""
+        return bool(self.calls) and all(call.later for call in self.calls)
 
     def call(self, name: str) -> Call:
         """A handler's declared call (the loader checked the handler's names against `calls`)."""

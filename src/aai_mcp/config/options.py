@@ -176,6 +176,8 @@ HTTP_ONLY = frozenset(
         "oauth_operator_password_hash",
         "oauth_access_token_seconds",
         "oauth_refresh_token_days",
+        "oauth_client_metadata_private_hosts",
+        "oauth_client_metadata_timeout_seconds",
         "token_secrets",
         "token_secret_file",
         "token_revocation_file",

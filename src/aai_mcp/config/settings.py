@@ -225,6 +225,14 @@ class Settings(BaseSettings):
         description="Lifetime of an OAuth refresh token (auth oauth). Each use replaces it with a new one "
         "of the same lifetime; an unused one lapses, and the client asks the operator's consent again.",
     )
+    oauth_client_metadata_private_hosts: CommaList = Field(
+        [],
+        description="Hosts whose OAuth client metadata documents (https client_id URLs) are fetched even "
+        "though they resolve to private or loopback addresses: for tests and intranet clients only.",
+    )
+    oauth_client_metadata_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Deadline for fetching one OAuth client metadata document."
+    )
     insecure_no_auth: bool = Field(
         False,
         description="Allow auth=none on a non-loopback address (anyone who reaches it can spend the key).",
@@ -403,6 +411,7 @@ class Settings(BaseSettings):
     @field_validator(
         "allowed_hosts",
         "allowed_origins",
+        "oauth_client_metadata_private_hosts",
         "llm_models",
         "toolsets",
         "tools",

@@ -40,7 +40,7 @@ from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
 from aai_mcp.transports.metrics_endpoint import MetricsEndpoint
-from aai_mcp.transports.oauth_routes import oauth_routes, operator_sign_in
+from aai_mcp.transports.oauth_routes import client_metadata_documents, oauth_routes, operator_sign_in
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 from aai_mcp.uplink.routes import LINK_PREFIX, UploadLinkApp
@@ -253,6 +253,7 @@ def build_http_app(
                 authenticator,
                 tuple(gateway.catalog.toolsets),
                 settings.oauth_operator_password_hash,
+                client_metadata_documents(settings),
                 access_seconds=settings.oauth_access_token_seconds,
                 refresh_seconds=int(settings.oauth_refresh_token_days * 86400),
             ),

@@ -19,7 +19,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from aai_mcp.access.oauth_provider import CONSENT_PATH, StoreProvider
+from aai_mcp.access.client_metadata_documents import is_document_client_id
+from aai_mcp.access.oauth_provider import CONSENT_PATH, RefusedClient, StoreProvider
 from aai_mcp.access.oauth_scopes import ALL, DEFAULT_SCOPES, READ_ONLY, TOOLSET_PREFIX, narrowed
 from aai_mcp.access.operator_sign_in import SignIn
 from aai_mcp.state.oauth_store import PendingRequest
@@ -78,8 +79,8 @@ class ConsentPage:
 
     async def _page(self, pending: PendingRequest, error: str = "", status: int = 200) -> Response:
         client = await self.provider.get_client(pending.client_id)
-        if client is None:
-            return _message(400, "The client that asked has been removed.")
+        if client is None or isinstance(client, RefusedClient):
+            return _message(400, "The client that asked has been removed or its metadata document refused.")
         nonce = secrets.token_urlsafe(16)
         body = _form_html(
             client,
@@ -166,11 +167,21 @@ def _form_html(
     return (
         f"<h1>Allow {name}?</h1>{notice}"
         f"<p><strong>{name}</strong> asks to use this aai-mcp server; it will be sent back to "
-        f"<strong>{host}</strong>.</p>"
+        f"<strong>{host}</strong>.</p>{_identity(client)}"
         f'<form method="post" action="{CONSENT_PATH}">'
         f'<input type="hidden" name="request" value="{escape(pending.request_id)}">'
         f'<input type="hidden" name="csrf" value="{csrf}">'
         f"<fieldset><legend>Toolsets it may use</legend>{boxes}{read_only}</fieldset>{inputs}"
         '<button type="submit" name="decision" value="approve">Approve</button>'
         '<button type="submit" name="decision" value="deny" formnovalidate>Deny</button></form>'
+    )
+
+
+def _identity(client: OAuthClientInformationFull) -> str:
+    """For a client metadata document: whose word the name above is (anyone can claim any name)."""
+    if not is_document_client_id(client.client_id):
+        return ""
+    return (
+        f"<p>This client is identified by its URL host <strong>{escape(urlsplit(client.client_id).netloc)}"
+        "</strong>: the name above is what the metadata document there says.</p>"
     )
