@@ -2,12 +2,17 @@
 described by a client metadata document (access/client_metadata_documents.py), authorization
 requests held for the consent page, single-use codes, and access tokens that are this server's signed
 tokens (access/tokens.py) carrying the approved scopes and bound to this server's MCP URL (RFC 8707),
-so they pass through the same checks as operator-minted ones."""
+so they pass through the same checks as operator-minted ones. Each code exchange starts a token
+family (state/oauth_families.py): refresh tokens rotate on every use, may only narrow the scopes,
+and a rotated one presented again revokes the whole family."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from ipaddress import ip_address
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,13 +39,16 @@ from aai_mcp.access.client_metadata_documents import (
     is_document_client_id,
 )
 from aai_mcp.access.oauth_scopes import supported, to_scopes, unknown
+from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import TokenError as AccessTokenError
 from aai_mcp.access.tokens import check_signature, mint
-from aai_mcp.state.oauth_store import Grant, OAuthRecords, PendingRequest, new_secret
+from aai_mcp.state.oauth_families import FamilyRevoked, Issued, TokenFamilies
+from aai_mcp.state.oauth_store import Grant, OAuthRecords, PendingRequest, hashed, new_secret
 
 CODE_SECONDS = 60.0
 REQUEST_SECONDS = 600.0
 ACCESS_SECONDS = 3600
+REFRESH_SECONDS = 30 * 86400
 CONSENT_PATH = "/oauth/consent"
 
 
@@ -84,6 +92,8 @@ class OAuthConfig:
     """The newest token signing secret."""
     accounts: tuple[str, ...] = ("default",)
     """The configured upstream accounts the consent page offers (a grant's tokens use one)."""
+    access_seconds: int = ACCESS_SECONDS
+    refresh_seconds: int = REFRESH_SECONDS
 
 
 class GrantedCode(AuthorizationCode):
@@ -93,7 +103,16 @@ class GrantedCode(AuthorizationCode):
     grant_expires_at: float | None = None
 
 
-class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToken, AccessToken]):
+class FamilyRefreshToken(RefreshToken):
+    """A refresh token with the grant (family) it belongs to, and what that grant fixed: the account
+    its tokens use and its end."""
+
+    grant_id: str
+    account: str = "default"
+    grant_expires_at: float | None = None
+
+
+class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, FamilyRefreshToken, AccessToken]):
     """OAuthAuthorizationServerProvider over OAuthRecords. The records block: each call runs in a thread."""
 
     def __init__(
@@ -102,6 +121,11 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
         self.records = records
         self.config = config
         self.documents = documents or MetadataDocuments(fetch_limits((), DEFAULT_FETCH_SECONDS))
+
+    @cached_property
+    def families(self) -> TokenFamilies:
+        """Refresh tokens and the tokens issued per grant, on the records' engine and clock."""
+        return TokenFamilies(self.records.engine, self.records.clock)
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
         """A DCR registration from the store, or for a URL the client its metadata document describes
@@ -132,7 +156,14 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
                     "invalid_redirect_uri", "a redirect URI is https, or http on a loopback address"
                 )
         stored = client_info.model_dump(mode="json", exclude_none=True)
-        await anyio.to_thread.run_sync(self.records.save_client, str(client_info.client_id), stored)
+        # The client got its secret in the registration response; the store keeps only its hash.
+        secret = stored.pop("client_secret", None)
+        secret_hash = None if secret is None else hashed(secret)
+        client_id = str(client_info.client_id)
+        await anyio.to_thread.run_sync(self.records.save_client, client_id, stored, secret_hash)
+
+    async def client_secret_hash(self, client_id: str) -> str | None:
+        return await anyio.to_thread.run_sync(self.records.client_secret_hash, client_id)
 
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
         if params.resource is not None and params.resource != self.config.resource:
@@ -214,55 +245,147 @@ class StoreProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshT
         self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
     ) -> OAuthToken:
         # The SDK checked expiry, redirect URI and verifier; spending the code is ours, and atomic.
-        if not await anyio.to_thread.run_sync(self.records.use_code, authorization_code.code):
+        grant = await anyio.to_thread.run_sync(self.families.spend_code, authorization_code.code)
+        if grant is None:
             raise TokenError("invalid_grant", "authorization code was already used or has expired")
-        granted = GrantedCode.model_validate(authorization_code.model_dump())
-        now = time.time()
-        expires_at = token_end(now, granted.grant_expires_at)
-        if expires_at <= now + 1:
-            raise TokenError("invalid_grant", "the grant has ended")
-        minted = mint(
-            self.config.secret,
-            name=_token_name(client),
-            scopes=to_scopes(granted.scopes),
-            expires_at=expires_at,
-            account=granted.account,
-            audience=granted.resource or self.config.resource,
-            issued_at=now,
-        )
-        return OAuthToken(
-            access_token=minted.token,
-            expires_in=int(expires_at - now),
-            scope=" ".join(granted.scopes),
-        )
+        access = self._mint(client, to_scopes(authorization_code.scopes), grant)
+        # Only a client registered for the refresh grant could use a refresh token.
+        refreshes = "refresh_token" in (client.grant_types or [])
+        ttl = self._refresh_ttl(grant) if refreshes else None
+        try:
+            refresh = await anyio.to_thread.run_sync(self.families.start, grant, access, ttl)
+        except FamilyRevoked:
+            raise TokenError("invalid_grant", "the grant was revoked") from None
+        return self._answer(access, authorization_code.scopes, refresh)
 
     async def load_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: str
-    ) -> RefreshToken | None:
-        return None  # no refresh tokens are issued yet (rotation is the next slice)
+    ) -> FamilyRefreshToken | None:
+        row = await anyio.to_thread.run_sync(self.families.find, refresh_token, str(client.client_id))
+        if row is None:
+            return None
+        if row.rotated:
+            await self._revoke_reused(row.grant.grant_id)
+            return None
+        return FamilyRefreshToken(
+            token=refresh_token,
+            client_id=row.grant.client_id,
+            scopes=row.grant.scopes,
+            expires_at=None if row.expires_at is None else int(row.expires_at),
+            resource=row.grant.resource,
+            subject=row.grant.subject,
+            grant_id=row.grant.grant_id,
+            account=row.grant.account,
+            grant_expires_at=row.grant.expires_at,
+        )
 
     async def exchange_refresh_token(
-        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
+        self, client: OAuthClientInformationFull, refresh_token: FamilyRefreshToken, scopes: list[str]
     ) -> OAuthToken:
-        raise TokenError("unsupported_grant_type", "refresh tokens are not issued by this server yet")
+        # The SDK kept `scopes` among the grant's strings; the intersection also keeps every restriction
+        # of the grant (read-only, say) when the client leaves its string out.
+        allowed = to_scopes(refresh_token.scopes).intersect(to_scopes(scopes))
+        grant = Grant(
+            refresh_token.grant_id,
+            refresh_token.client_id,
+            refresh_token.subject or "",
+            refresh_token.scopes,
+            refresh_token.resource or self.config.resource,
+            refresh_token.account,
+            refresh_token.grant_expires_at,
+        )
+        access = self._mint(client, allowed, grant)
+
+        def rotate() -> str | None:
+            return self.families.rotate(refresh_token.token, grant, access, self._refresh_ttl(grant))
+
+        fresh = await anyio.to_thread.run_sync(rotate)
+        if fresh is None:
+            # Lost a race with another use of the same token: that is reuse too (an expired token or a
+            # revoked family is merely refused).
+            row = await anyio.to_thread.run_sync(self.families.find, refresh_token.token, grant.client_id)
+            if row is not None and row.rotated:
+                await self._revoke_reused(grant.grant_id)
+            raise TokenError("invalid_grant", "refresh token was already used or has expired")
+        return self._answer(access, scopes, fresh)
 
     async def load_access_token(self, token: str) -> AccessToken | None:
-        """For the SDK's ProviderTokenVerifier; the MCP endpoints check tokens in AuthMiddleware."""
+        """An access token this server issued for its resource, with the client it was issued to (the
+        revocation endpoint revokes only a client's own tokens)."""
         try:
             claims = check_signature(token, [self.config.secret])
         except AccessTokenError:
             return None
         if claims.aud != self.config.resource or claims.expired(time.time()):
             return None
-        return AccessToken(token=token, client_id=claims.name, scopes=[], expires_at=claims.exp)
+        client_id = await anyio.to_thread.run_sync(self.families.issued_to, claims.jti)
+        return AccessToken(
+            token=token,
+            client_id=client_id or "",
+            scopes=[],
+            expires_at=claims.exp,
+            resource=claims.aud,
+            claims={"jti": claims.jti},
+        )
 
-    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
-        return None  # the revocation endpoint is not offered yet
+    async def revoke_token(self, token: AccessToken | FamilyRefreshToken) -> None:
+        """RFC 7009: a refresh token takes its family with it; an access token goes alone."""
+        if isinstance(token, FamilyRefreshToken):
+            reason = "oauth: refresh token revoked by its client"
+            await anyio.to_thread.run_sync(self.families.revoke_family, token.grant_id, reason)
+            return
+        jti = str((token.claims or {}).get("jti", ""))
+        expires_at = float(token.expires_at or time.time() + self.config.access_seconds)
+        reason = "oauth: access token revoked by its client"
+        await anyio.to_thread.run_sync(self.families.revoke_access, jti, expires_at, reason)
+
+    async def _revoke_reused(self, grant_id: str) -> None:
+        # RFC 9700 §4.14.2: a rotated refresh token presented again means it leaked (or the client
+        # lost track); either way no token of the family can be trusted any more.
+        reason = "oauth: a rotated refresh token was presented again"
+        await anyio.to_thread.run_sync(self.families.revoke_family, grant_id, reason)
+
+    def _mint(self, client: OAuthClientInformationFull, scopes: Scopes, grant: Grant) -> Issued:
+        """An access token for the grant's account, ending with the grant at the latest."""
+        now = time.time()
+        expires_at = token_end(now, grant.expires_at, self.config.access_seconds)
+        if expires_at <= now + 1:
+            raise TokenError("invalid_grant", "the grant has ended")
+        minted = mint(
+            self.config.secret,
+            name=_token_name(client),
+            scopes=scopes,
+            expires_at=expires_at,
+            account=grant.account,
+            audience=grant.resource,
+            family=family_id(grant.grant_id),
+            issued_at=now,
+        )
+        return Issued(minted.jti, float(int(expires_at)), minted.token)
+
+    def _refresh_ttl(self, grant: Grant) -> float:
+        """A refresh token's lifetime: the setting's, but never past its grant's end."""
+        ttl = float(self.config.refresh_seconds)
+        return ttl if grant.expires_at is None else max(1.0, min(ttl, grant.expires_at - time.time()))
+
+    def _answer(self, access: Issued, scopes: list[str], refresh: str | None) -> OAuthToken:
+        return OAuthToken(
+            access_token=access.token,
+            # The expiry is kept in whole seconds (as in the token): round up, within the lifetime.
+            expires_in=max(1, min(self.config.access_seconds, math.ceil(access.expires_at - time.time()))),
+            scope=" ".join(scopes),
+            refresh_token=refresh,
+        )
 
 
-def token_end(now: float, grant_ends: float | None) -> float:
-    """An access token's expiry: an hour from now, but never after its grant ends."""
-    ends = now + ACCESS_SECONDS
+def family_id(grant_id: str) -> str:
+    """The family's id in its tokens (Claims.fam): derived, so a token does not carry the grant id."""
+    return "fam_" + hashlib.sha256(grant_id.encode()).hexdigest()[:16]
+
+
+def token_end(now: float, grant_ends: float | None, seconds: int = ACCESS_SECONDS) -> float:
+    """An access token's expiry: `seconds` from now (an hour by default), never after its grant ends."""
+    ends = now + seconds
     return ends if grant_ends is None else min(ends, grant_ends)
 
 

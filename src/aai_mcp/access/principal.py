@@ -45,6 +45,14 @@ class Principal:
     account: str = DEFAULT_ACCOUNT
     api_key: SecretStr | None = field(default=None, repr=False)
     """None: the server's own key for `account`."""
+    family: str | None = None
+    """An OAuth token's family (Claims.fam)."""
+
+    @property
+    def session_owner(self) -> str:
+        """Whom its MCP sessions belong to: the OAuth token family, so a refreshed token (a new id)
+        keeps the sessions of the one it replaced; else the token id or key fingerprint."""
+        return self.family or self.id
 
     def may_read_metrics(self) -> bool:
         """Only a signed token that grants it (a passthrough principal has no scopes)."""
@@ -179,6 +187,7 @@ class Authenticator:
             scopes=claims.scopes,
             account=claims.account,
             api_key=self.accounts.get(claims.account),
+            family=claims.fam,
         )
 
     @property

@@ -67,15 +67,18 @@ class Claims(BaseModel):
     aud: str | None = Field(None, max_length=1000)
     """The one resource (RFC 8707: this server's MCP URL) an OAuth-issued token is valid for; None on
     tokens minted by the operator, which any of this server's endpoints accept."""
+    fam: str | None = Field(None, pattern=r"^fam_[0-9a-f]{16}$")
+    """The OAuth token family (grant) an access token was issued from: its MCP sessions belong to the
+    family, so the token a refresh brings keeps them. None on tokens minted by the operator."""
 
     def expired(self, now: float) -> bool:
         return self.exp is not None and now >= self.exp
 
     def payload(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"scopes", "hdr", "aud"})
+        data = self.model_dump(mode="json", exclude={"scopes", "hdr", "aud", "fam"})
         data["scopes"] = self.scopes.model_dump(mode="json", exclude_none=True)
         # Left out when absent, so tokens without them encode exactly as before these claims existed.
-        for optional in ("hdr", "aud"):
+        for optional in ("hdr", "aud", "fam"):
             if getattr(self, optional) is not None:
                 data[optional] = getattr(self, optional)
         return data
@@ -100,6 +103,7 @@ def mint(
     require_header: bool = False,
     issued_at: float | None = None,
     audience: str | None = None,
+    family: str | None = None,
 ) -> Minted:
     """A new token signed with `secret`. Raises ValueError for a short secret or a past expiry."""
     if len(secret) < MIN_SECRET_BYTES:
@@ -118,6 +122,7 @@ def mint(
         account=account,
         hdr=None if header_secret is None else _sha256(header_secret),
         aud=audience,
+        fam=family,
     )
     encoded = json.dumps(claims.payload(), separators=(",", ":"), sort_keys=True).encode()
     body = f"{PREFIX}.{_b64encode(encoded)}"

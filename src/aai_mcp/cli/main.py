@@ -1,5 +1,5 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage | archive`: one
-table,
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | oauth | db | keys | usage |
+archive`: one table,
 command -> models -> run function.
 
 Every flag, environment variable, config file key, help text and error message is derived from the
@@ -21,6 +21,8 @@ from pydantic import ValidationError
 from aai_mcp import __version__
 from aai_mcp.cli.flags import Command, Group, loaded_from
 from aai_mcp.cli.flags import build_parser as build_command_parser
+from aai_mcp.cli.oauth_admin import PARENT as OAUTH_PARENT
+from aai_mcp.cli.oauth_admin import oauth_commands
 from aai_mcp.config.archive_options import BackfillOptions, SyncOptions
 from aai_mcp.config.command_options import (
     ClientConfigOptions,
@@ -215,6 +217,7 @@ COMMANDS: tuple[Command, ...] = (
         (Group(RevokeOptions), Group(TokenKeys, only=REVOCATION_FILE | STORE)),
         run_token,
     ),
+    *oauth_commands(STORE),
     Command(
         "db upgrade",
         "Bring the store's schema to the newest version (PostgreSQL needs this once per release; "
@@ -301,6 +304,7 @@ COMMANDS: tuple[Command, ...] = (
 )
 PARENTS = {
     "token": "Mint, inspect and revoke scoped access tokens.",
+    "oauth": OAUTH_PARENT,
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
     "archive": "The transcript archive in the store: backfill it from AssemblyAI, sync it, extract "

@@ -174,6 +174,8 @@ HTTP_ONLY = frozenset(
         "auth",
         "insecure_no_auth",
         "oauth_operator_password_hash",
+        "oauth_access_token_seconds",
+        "oauth_refresh_token_days",
         "oauth_client_metadata_private_hosts",
         "oauth_client_metadata_timeout_seconds",
         "token_secrets",

@@ -211,6 +211,20 @@ class Settings(BaseSettings):
         description="scrypt hash of the password the operator signs in with on the OAuth consent page "
         "(auth oauth). Unset: no one can approve a client.",
     )
+    oauth_access_token_seconds: int = Field(
+        3600,
+        ge=60,
+        le=86400,
+        description="Lifetime of an access token issued by OAuth (auth oauth); the client gets a new one "
+        "with its refresh token.",
+    )
+    oauth_refresh_token_days: float = Field(
+        30.0,
+        gt=0,
+        le=365,
+        description="Lifetime of an OAuth refresh token (auth oauth). Each use replaces it with a new one "
+        "of the same lifetime; an unused one lapses, and the client asks the operator's consent again.",
+    )
     oauth_client_metadata_private_hosts: CommaList = Field(
         [],
         description="Hosts whose OAuth client metadata documents (https client_id URLs) are fetched even "

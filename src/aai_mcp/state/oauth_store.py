@@ -64,13 +64,24 @@ class OAuthRecords:
         self.engine = engine
         self.clock = clock
 
-    def save_client(self, client_id: str, client_info: dict[str, Any]) -> None:
+    def save_client(
+        self, client_id: str, client_info: dict[str, Any], secret_hash: str | None = None
+    ) -> None:
+        """`client_info` without its secret; a confidential client's secret as `secret_hash` only."""
         with self.engine.begin() as connection:
             connection.execute(
                 oauth_clients.insert().values(
-                    client_id=client_id, client_info=client_info, created_at=self.clock()
+                    client_id=client_id,
+                    client_info=client_info,
+                    created_at=self.clock(),
+                    client_secret_hash=secret_hash,
                 )
             )
+
+    def client_secret_hash(self, client_id: str) -> str | None:
+        query = sa.select(oauth_clients.c.client_secret_hash).where(oauth_clients.c.client_id == client_id)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
 
     def client(self, client_id: str) -> dict[str, Any] | None:
         query = sa.select(oauth_clients.c.client_info).where(oauth_clients.c.client_id == client_id)
@@ -173,19 +184,3 @@ class OAuthRecords:
         return CodeRow(
             grant, row["redirect_uri"], row["redirect_uri_explicit"], row["code_challenge"], row["expires_at"]
         )
-
-    def use_code(self, code: str) -> bool:
-        """Spend a code: True for exactly one caller, before it expires (one conditional UPDATE, so two
-        instances exchanging the same code never both win)."""
-        now = self.clock()
-        statement = (
-            oauth_codes.update()
-            .where(
-                (oauth_codes.c.code_hash == hashed(code))
-                & oauth_codes.c.used_at.is_(None)
-                & (oauth_codes.c.expires_at > now)
-            )
-            .values(used_at=now)
-        )
-        with self.engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1

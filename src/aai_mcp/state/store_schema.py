@@ -249,6 +249,9 @@ oauth_clients = sa.Table(
     sa.Column("client_id", sa.String(200), primary_key=True),
     sa.Column("client_info", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Migration 0014: a confidential client's secret as its SHA-256 only (never in client_info).
+    sa.Column("client_secret_hash", sa.String(64), nullable=True),
+    sa.Column("last_used_at", sa.Float, nullable=True),
 )
 # An authorization request waiting for the operator's consent (any instance may show the page).
 oauth_requests = sa.Table(
@@ -272,7 +275,8 @@ oauth_grants = sa.Table(
     sa.Column("revoked_at", sa.Float, nullable=True),
     # The upstream account its tokens use, and its end (chosen on the consent page; None: no end).
     sa.Column("account", sa.String(100), nullable=False, server_default="default"),
-    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Column("expires_at", sa.Float, nullable=True),  # migration 0016
+    sa.Column("last_used_at", sa.Float, nullable=True),  # migration 0014
 )
 # A single-use authorization code; used_at is set by the one exchange that wins.
 oauth_codes = sa.Table(
@@ -288,7 +292,7 @@ oauth_codes = sa.Table(
     sa.Column("used_at", sa.Float, nullable=True),
 )
 # Refresh tokens by family (the grant): rotation marks the old one rotated_at; presenting a rotated
-# one again revokes the family. Not issued yet (the next slice), the table is here so its migration is.
+# one again revokes the family.
 oauth_refresh_tokens = sa.Table(
     "oauth_refresh_tokens",
     metadata,
@@ -297,4 +301,13 @@ oauth_refresh_tokens = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=True),
     sa.Column("issued_at", sa.Float, nullable=False),
     sa.Column("rotated_at", sa.Float, nullable=True),
+)
+# The access tokens issued from a grant (migration 0014): revoking the grant revokes each of them
+# (revoked_tokens) until it would have expired anyway.
+oauth_grant_tokens = sa.Table(
+    "oauth_grant_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("grant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )

@@ -255,6 +255,8 @@ def build_http_app(
                 settings.oauth_operator_password_hash,
                 gateway.shared,
                 client_metadata_documents(settings),
+                access_seconds=settings.oauth_access_token_seconds,
+                refresh_seconds=int(settings.oauth_refresh_token_days * 86400),
             ),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),

@@ -25,9 +25,10 @@ IPV6_HOST_PREFIX = 64
 
 
 def owner_of(scope: Scope) -> str:
-    """The stable identity sessions are bound to: the token id, or a passthrough key's fingerprint."""
+    """The stable identity sessions are bound to: the OAuth token family, the token id, or a passthrough
+    key's fingerprint."""
     principal = scope.get(SCOPE_KEY)
-    return principal.id if isinstance(principal, Principal) else ANONYMOUS
+    return principal.session_owner if isinstance(principal, Principal) else ANONYMOUS
 
 
 def holders_of(scope: Scope) -> tuple[str, ...]:

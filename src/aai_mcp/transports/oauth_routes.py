@@ -1,6 +1,7 @@
 """The OAuth authorization server's HTTP routes (auth oauth), from the SDK's building blocks: RFC 8414
 metadata (plus client_id_metadata_document_supported), DCR (RFC 7591), authorize and token (PKCE
-S256 only), RFC 9728 metadata for /mcp, and our consent page between authorize and the client's
+S256 only, rotating refresh tokens), revocation (RFC 7009), RFC 9728 metadata for /mcp, and our
+consent page between authorize and the client's
 redirect."""
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from starlette.routing import BaseRoute, Route
 
 from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.access.client_metadata_documents import MetadataDocuments, fetch_limits
-from aai_mcp.access.oauth_provider import CONSENT_PATH, OAuthConfig, StoreProvider
+from aai_mcp.access.oauth_provider import (
+    ACCESS_SECONDS,
+    CONSENT_PATH,
+    REFRESH_SECONDS,
+    OAuthConfig,
+    StoreProvider,
+)
 from aai_mcp.access.oauth_scopes import DEFAULT_SCOPES, supported
 from aai_mcp.access.operator_sign_in import NoSignIn, PasswordSignIn, SignIn
 from aai_mcp.access.principal import Authenticator
@@ -27,6 +34,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.state.oauth_store import OAuthRecords
 from aai_mcp.state.shared import SharedState
 from aai_mcp.transports.oauth_consent import ConsentPage
+from aai_mcp.transports.oauth_token_routes import with_hashed_client_secrets
 
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 
@@ -37,6 +45,9 @@ def oauth_routes(
     password_hash: SecretStr | None,
     shared: SharedState,
     documents: MetadataDocuments | None = None,
+    *,
+    access_seconds: int = ACCESS_SECONDS,
+    refresh_seconds: int = REFRESH_SECONDS,
 ) -> list[BaseRoute]:
     """Nothing unless auth oauth is on; then every route an MCP client's OAuth flow needs."""
     if authenticator.resource is None:
@@ -45,11 +56,19 @@ def oauth_routes(
         raise ValueError("auth mode 'oauth' needs the durable store (its clients and codes live there)")
     public_url = authenticator.resource.removesuffix("/mcp")
     accounts = tuple(authenticator.accounts) or (DEFAULT_ACCOUNT,)
-    config = OAuthConfig(authenticator.resource, public_url, toolsets, authenticator.secrets[0], accounts)
+    config = OAuthConfig(
+        authenticator.resource,
+        public_url,
+        toolsets,
+        authenticator.secrets[0],
+        accounts,
+        access_seconds,
+        refresh_seconds,
+    )
     provider = StoreProvider(OAuthRecords(authenticator.oauth_engine), config, documents)
     scopes = supported(toolsets)
     registration = ClientRegistrationOptions(enabled=True, valid_scopes=scopes, default_scopes=DEFAULT_SCOPES)
-    revocation = RevocationOptions(enabled=False)
+    revocation = RevocationOptions(enabled=True)
     consent = ConsentPage(
         provider,
         operator_sign_in(password_hash),
@@ -65,7 +84,7 @@ def oauth_routes(
     )
     return [
         server_metadata_route(AnyHttpUrl(public_url), registration, revocation),
-        *[route for route in sdk_routes if route.path != METADATA_PATH],
+        *with_hashed_client_secrets([route for route in sdk_routes if route.path != METADATA_PATH], provider),
         *create_protected_resource_routes(
             resource_url=AnyHttpUrl(authenticator.resource),
             authorization_servers=[AnyHttpUrl(public_url)],
