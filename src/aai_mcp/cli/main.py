@@ -30,6 +30,7 @@ from aai_mcp.config.command_options import (
     RevokeOptions,
     SimulateOptions,
     TokenKeys,
+    TokenListOptions,
     ToolListOptions,
     UsageOptions,
 )
@@ -198,8 +199,8 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "token mint",
-        "Create a signed, expiring token with the given scopes.",
-        (Group(MintOptions), Group(TokenKeys, only=SECRET_FILE)),
+        "Create a signed, expiring token with the given scopes (recorded in the store: token list).",
+        (Group(MintOptions), Group(TokenKeys, only=SECRET_FILE | STORE)),
         run_token,
     ),
     Command(
@@ -213,6 +214,19 @@ COMMANDS: tuple[Command, ...] = (
         "Revoke a token: in the store every server follows (SQLite under the data directory, or "
         "PostgreSQL at AAI_MCP_DATABASE_URL), or in the revocation file when one is given.",
         (Group(RevokeOptions), Group(TokenKeys, only=REVOCATION_FILE | STORE)),
+        run_token,
+    ),
+    Command(
+        "token list",
+        "List the issued tokens recorded in the store (never their secrets): scopes, account, expiry, "
+        "creator, created, last used.",
+        (Group(TokenListOptions), Group(TokenKeys, only=STORE)),
+        run_token,
+    ),
+    Command(
+        "token prune",
+        "Delete the records of expired tokens from the store (serve also does it every hour).",
+        (Group(TokenKeys, only=STORE),),
         run_token,
     ),
     Command(
@@ -300,7 +314,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 PARENTS = {
-    "token": "Mint, inspect and revoke scoped access tokens.",
+    "token": "Mint, inspect, revoke and list scoped access tokens.",
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
     "archive": "The transcript archive in the store: backfill it from AssemblyAI, sync it, extract "
