@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -99,7 +100,7 @@ def cli(env: dict[str, str], *argv: str) -> str:
     return done.stdout
 
 
-def admin_answer(response: httpx.Response) -> dict[str, object]:
+def admin_answer(response: httpx.Response) -> dict[str, Any]:
     shown = response.text + str(response.headers)
     assert CANARY_KEY not in shown and response.headers["cache-control"] == "no-store"
     return dict(response.json())

@@ -154,3 +154,16 @@ def test_prune_deletes_expired_records(store_config: StoreConfig, capsys: pytest
     assert code == 0 and out.strip() == "pruned 1 expired token record(s)"
     code, out, _ = cli(store_config, "list", "--all", capsys=capsys)
     assert code == 0 and "gone" not in out
+
+
+@pytest.mark.anyio
+async def test_use_noted_just_before_a_stop_is_written(store: SqlStore) -> None:
+    records = IssuedTokens(store.engine)
+    token = mint(SECRET, name="last call", scopes=Scopes(), expires_at=None, issued_at=100)
+    records.record(token.claims, "cli")
+    last_used = LastUsed(records, flush_seconds=3600)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(last_used.follow)
+        last_used.note(token.jti)
+        tasks.cancel_scope.cancel()
+    assert records.get(token.jti).last_used_at is not None  # type: ignore[union-attr]

@@ -65,7 +65,12 @@ class LastUsed:
             logger.warning("could not record when %d token(s) were last used: %s", len(pending), reason)
 
     async def follow(self) -> None:
-        """Flush every `flush_seconds`, until cancelled."""
-        while True:
-            await anyio.sleep(self.flush_seconds)
-            await self.flush()
+        """Flush every `flush_seconds`, until cancelled; then once more, so a stop loses no use noted
+        (shielded: the engine bounds how long a write to a dead database lasts)."""
+        try:
+            while True:
+                await anyio.sleep(self.flush_seconds)
+                await self.flush()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.flush()
