@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -34,6 +35,7 @@ from aai_mcp.transports.auth import refusal_response
 
 ADMIN_PREFIX = "/admin/v1"
 MAX_BODY_BYTES = 16 * 1024
+Handler = Callable[[Request, Principal], Awaitable[Response]]
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -58,7 +60,9 @@ class AdminApi:
             ]
         )
 
-    def guarded(self, handler: Any) -> Any:
+    def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind the admin check, its refusals as JSON, every answer marked no-store."""
+
         async def endpoint(request: Request) -> Response:
             try:
                 principal = self.admin(request)
@@ -83,8 +87,8 @@ class AdminApi:
             raise AuthFailure(401, "missing_credentials", message)
         principal = self.authenticator.authenticate(headers, None)
         if not principal.may_administer():
-            raise AuthFailure(403, "admin_forbidden", "This credential may not use the admin API (a token "
-                              "minted with `aai-mcp token mint --admin` may).")  # fmt: skip
+            message = "This credential may not use the admin API (a token minted with --admin may)."
+            raise AuthFailure(403, "admin_forbidden", message)
         return principal
 
     async def issue_token(self, request: Request, principal: Principal) -> Response:
