@@ -8,12 +8,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
-from aai_mcp.state.issued_tokens import LAST_USED_RESOLUTION_SECONDS, IssuedTokens
+if TYPE_CHECKING:  # it loads SQLAlchemy, which a server without a store never needs
+    from aai_mcp.state.issued_tokens import IssuedTokens
 
 logger = logging.getLogger(__name__)
+
+# Last use is written at most this often per token, by every instance together: a busy token costs
+# one UPDATE a minute, not one per request.
+LAST_USED_RESOLUTION_SECONDS = 60.0
 
 FLUSH_SECONDS = 5.0
 # Enough distinct tokens for any real deployment; past it the oldest notes are forgotten (a token

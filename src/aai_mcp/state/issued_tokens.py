@@ -12,13 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from aai_mcp.access.last_used import LAST_USED_RESOLUTION_SECONDS
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import Claims, format_time
 from aai_mcp.state.store_schema import issued_tokens
 
-# Last use is written at most this often per token, by every instance together: a busy token costs
-# one UPDATE a minute, not one per request.
-LAST_USED_RESOLUTION_SECONDS = 60.0
 MAX_CREATOR = 200
 MAX_LISTED = 1000
 
