@@ -218,3 +218,14 @@ async def test_the_admin_token_itself_is_listed_when_recorded(
         (minted.jti, "cli:ops", {"tools": [], "read_only": False, "admin": True})
     ]
     assert inspect(minted.token).scopes.admin
+
+
+@pytest.mark.parametrize("auth", [["passthrough-key"], ["none"]])
+async def test_no_admin_api_without_tokens_mode(store: SqlStore, auth: list[str]) -> None:
+    settings = make_settings(auth=auth, token_secrets=SecretStr(SECRET))
+    authenticator = Authenticator(settings)
+    authenticator.use_store(store)
+    app = build_http_app(build_gateway(settings), authenticator)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as client:
+        missing = await client.get("/admin/v1/tokens", headers=bearer(admin_token()))
+    assert missing.status_code == 404
