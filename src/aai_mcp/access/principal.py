@@ -13,6 +13,7 @@ import anyio
 from pydantic import SecretStr
 
 from aai_mcp.access.accounts import DEFAULT_ACCOUNT, load_accounts
+from aai_mcp.access.last_used import LastUsed
 from aai_mcp.access.revocation import RevocationList, RevocationUnavailable
 from aai_mcp.access.revocation_feed import RevocationFeed
 from aai_mcp.access.scopes import Scopes
@@ -53,6 +54,10 @@ class Principal:
         """Whom its MCP sessions belong to: the OAuth token family, so a refreshed token (a new id)
         keeps the sessions of the one it replaced; else the token id or key fingerprint."""
         return self.family or self.id
+
+    def may_administer(self) -> bool:
+        """Only a signed token minted with --admin (the admin API)."""
+        return self.scopes is not None and self.scopes.admin is True
 
     def may_read_metrics(self) -> bool:
         """Only a signed token that grants it (a passthrough principal has no scopes)."""
@@ -108,6 +113,8 @@ class Authenticator:
         self.oauth_engine: sa.Engine | None = None
         """The store's engine with auth oauth (after `use_store`): clients, consents and codes live there."""
         self.revocations = _AnyOf(self.revoked)
+        self.last_used: LastUsed | None = None
+        """Notes when each token was used, into the store's issued-token records (after `use_store`)."""
         self.accounts = load_accounts(settings.accounts, settings.api_key)
         self.problem()  # logs a missing or unreadable revocation file at start, not at the first request
 
@@ -120,6 +127,11 @@ class Authenticator:
             self.oauth_engine = getattr(store, "engine", None)
         self.feed = RevocationFeed(store)
         self.feed.refresh()
+        engine = getattr(store, "engine", None)
+        if engine is not None:
+            from aai_mcp.state.issued_tokens import IssuedTokens
+
+            self.last_used = LastUsed(IssuedTokens(engine))
         self.revocations = _AnyOf(self.revoked, self.feed)
 
     @property
@@ -142,6 +154,8 @@ class Authenticator:
             return
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(self.feed.follow)
+            if self.last_used is not None:
+                tasks.start_soon(self.last_used.follow)
             try:
                 yield
             finally:
@@ -176,12 +190,17 @@ class Authenticator:
         except TokenError as exc:
             raise AuthFailure(401, exc.code, exc.reason) from None
         self._check_audience(claims.jti, claims.aud, in_path)
+        if claims.scopes.admin and in_path:
+            # A URL ends up in logs and browser histories: the token that issues tokens never goes there.
+            raise AuthFailure(401, "admin_token_in_path", "Send an admin token as a bearer, not in the URL.")
         if claims.account not in self.accounts and not (
             claims.account == DEFAULT_ACCOUNT and not self.accounts
         ):
             raise AuthFailure(
                 403, "unknown_account", f"token {claims.jti} is for an account this server lacks"
             )
+        if self.last_used is not None:
+            self.last_used.note(claims.jti)
         return Principal(
             id=claims.jti,
             scopes=claims.scopes,

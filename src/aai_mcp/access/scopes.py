@@ -58,6 +58,9 @@ class Scopes(BaseModel):
     proxy: Literal[True] | None = None
     """The team proxy (/v1/assemblyai). Granted only explicitly (`token mint --proxy`): tokens minted
     before the proxy existed lack it, and an unrestricted MCP token must not become a raw-API key."""
+    admin: Literal[True] | None = None
+    """The admin API (/admin/v1: issue, list and revoke tokens). Granted only by `token mint --admin`,
+    whose token allows nothing else, and accepted only as a bearer, never in a URL."""
 
     @field_serializer("methods", "toolsets", "tools", "tags")
     def _sorted(self, value: frozenset[str] | None) -> list[str] | None:
@@ -91,6 +94,7 @@ class Scopes(BaseModel):
             tags=_both(self.tags, other.tags),
             metrics=True if self.metrics and other.metrics else None,
             proxy=True if self.proxy and other.proxy else None,
+            admin=True if self.admin and other.admin else None,
         )
 
     def allows_proxy(self, effect: MethodClass | None = None) -> str | None:

@@ -32,6 +32,7 @@ from aai_mcp.config.command_options import (
     RevokeOptions,
     SimulateOptions,
     TokenKeys,
+    TokenListOptions,
     ToolListOptions,
     UsageOptions,
 )
@@ -200,8 +201,8 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "token mint",
-        "Create a signed, expiring token with the given scopes.",
-        (Group(MintOptions), Group(TokenKeys, only=SECRET_FILE)),
+        "Create a signed, expiring token with the given scopes (recorded in the store: token list).",
+        (Group(MintOptions), Group(TokenKeys, only=SECRET_FILE | STORE)),
         run_token,
     ),
     Command(
@@ -218,6 +219,19 @@ COMMANDS: tuple[Command, ...] = (
         run_token,
     ),
     *oauth_commands(STORE),
+    Command(
+        "token list",
+        "List the issued tokens recorded in the store (never their secrets): scopes, account, expiry, "
+        "creator, created, last used.",
+        (Group(TokenListOptions), Group(TokenKeys, only=STORE)),
+        run_token,
+    ),
+    Command(
+        "token prune",
+        "Delete the records of expired tokens from the store (serve also does it every hour).",
+        (Group(TokenKeys, only=STORE),),
+        run_token,
+    ),
     Command(
         "db upgrade",
         "Bring the store's schema to the newest version (PostgreSQL needs this once per release; "
@@ -303,7 +317,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 PARENTS = {
-    "token": "Mint, inspect and revoke scoped access tokens.",
+    "token": "Mint, inspect, revoke and list scoped access tokens.",
     "oauth": OAUTH_PARENT,
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",

@@ -127,8 +127,10 @@ def serve(settings: Settings) -> int:
 def _run_http(
     settings: Settings, authenticator: Authenticator, listener: socket.socket, store: SqlStore | None
 ) -> int:
+    from aai_mcp.access.issuing import pruning
     from aai_mcp.delivery.deliveries import archive_store_of
     from aai_mcp.delivery.running import delivering
+    from aai_mcp.state.issued_tokens import IssuedTokens
     from aai_mcp.transports.connections import server_config
     from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
@@ -137,6 +139,7 @@ def _run_http(
     if store is not None:
         gateway.use_store(store, archive_store_of(store.engine, settings))
         gateway.companions.append(lambda: delivering(store.engine, settings))
+        gateway.companions.append(lambda: pruning(IssuedTokens(store.engine)))
     draining = draining_for(gateway)
     app = build_http_app(gateway, authenticator, draining)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"

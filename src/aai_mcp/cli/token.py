@@ -1,4 +1,5 @@
-"""`aai-mcp token mint | inspect | revoke`: create, read and revoke scoped access tokens.
+"""`aai-mcp token mint | inspect | revoke | list | prune`: create, read, revoke and list scoped access
+tokens (every minted token is recorded in the store: `token list`).
 
 Exit codes: 0 done, 1 the token or a file was bad, 2 a flag or the configuration was wrong.
 Signing secrets come only from the environment or a file, never a flag (shell history). The options
@@ -38,6 +39,7 @@ from aai_mcp.access.tokens import (
     mint,
 )
 from aai_mcp.catalog import Catalog
+from aai_mcp.cli.token_records import list_records, prune_records, record_minted
 from aai_mcp.cli.token_revocation import (
     StoreSetupError,
     StoreUnreachable,
@@ -45,7 +47,13 @@ from aai_mcp.cli.token_revocation import (
     revoked_status,
     store_configured,
 )
-from aai_mcp.config.command_options import InspectOptions, MintOptions, RevokeOptions, TokenKeys
+from aai_mcp.config.command_options import (
+    InspectOptions,
+    MintOptions,
+    RevokeOptions,
+    TokenKeys,
+    TokenListOptions,
+)
 from aai_mcp.config.layers import Loaded
 from aai_mcp.config.options import env_var
 
@@ -85,10 +93,19 @@ def run_token_command(loaded: Loaded, *, now: float | None = None, catalog: Cata
             return _mint(loaded.of(MintOptions), context)
         if loaded.command == "token inspect":
             return _inspect(loaded.of(InspectOptions), context)
+        if loaded.command == "token list":
+            print(list_records(context.keys, loaded.of(TokenListOptions)))
+            return 0
+        if loaded.command == "token prune":
+            print(prune_records(context.keys))
+            return 0
         return _revoke(loaded.of(RevokeOptions), context)
-    except (UsageError, SecretsError) as exc:
+    except (UsageError, SecretsError, StoreSetupError) as exc:
         _error(str(exc))
         return 2
+    except StoreUnreachable as exc:
+        _error(str(exc))
+        return 1
 
 
 def _mint(args: MintOptions, context: Context) -> int:
@@ -96,7 +113,9 @@ def _mint(args: MintOptions, context: Context) -> int:
     _check_pattern(args.account, ACCOUNT_PATTERN, "--account", "letters, digits, '_', '.', '-'; up to 64")
     scopes = scopes_from_args(args, context.catalog())
     allowed = _allowed_tools(scopes, context.catalog())
-    if not allowed and not args.metrics_only:  # a typo's empty intersection, unlike --metrics-only's
+    if not allowed and not (
+        args.metrics_only or args.admin
+    ):  # a typo's empty intersection, unlike --metrics-only's
         raise UsageError("these scopes allow none of the tools in the catalog; widen them")
     expires_at = parse_expires(args.expires, context.now)
     base_url = _base_url(args.base_url)
@@ -115,7 +134,11 @@ def _mint(args: MintOptions, context: Context) -> int:
         require_header=args.require_header,
         issued_at=context.now,
     )
+    # Recorded before it is shown: a token `token list` cannot show is never handed out.
+    recorded_in = record_minted(context.keys, minted.claims)
     _print_minted(minted, base_url, context)
+    if recorded_in is None:
+        print("Not recorded: no store here yet (`token list` shows tokens minted with the server's store).")
     return 0
 
 
@@ -166,6 +189,8 @@ def scopes_from_args(args: MintOptions, catalog: Catalog) -> Scopes:
     """Scopes from the mint flags, refusing names the catalog does not have (typos deny silently)."""
     if args.metrics_only:
         return _metrics_only(args)
+    if args.admin:
+        return _admin_only(args)
     tags = sorted({tag for spec in catalog.tools.values() for tag in spec.tags})
     return Scopes.model_validate(
         {
@@ -197,6 +222,28 @@ def _metrics_only(args: MintOptions) -> Scopes:
             "--read-only and --proxy"
         )
     return Scopes(tools=frozenset(), metrics=True)
+
+
+def _admin_only(args: MintOptions) -> Scopes:
+    """No tool, no proxy, no metrics: the admin API only, so the token that issues tokens is never also
+    a working MCP or API credential (and never sits in a client's settings)."""
+    if any(
+        value
+        for value in (
+            args.methods,
+            args.toolsets,
+            args.tools,
+            args.tags,
+            args.read_only,
+            args.proxy,
+            args.metrics,
+        )
+    ):
+        raise UsageError(
+            "--admin allows the admin API only: leave out --methods, --toolsets, --tools, --tags, "
+            "--read-only, --proxy and --metrics"
+        )
+    return Scopes(tools=frozenset(), admin=True)
 
 
 def parse_expires(text: str, now: float) -> float | None:
@@ -318,6 +365,7 @@ def _print_scopes(scopes: Scopes, catalog: Catalog) -> None:
     print(f"tags:      {listed(scopes.tags)}")
     print(f"metrics:   {'yes' if scopes.metrics else 'no'}")
     print(f"proxy:     {'yes' if scopes.proxy else 'no'}")
+    print(f"admin:     {'yes (bearer only)' if scopes.admin else 'no'}")
     allowed = _allowed_tools(scopes, catalog)
     print(f"allows:    {len(allowed)} of {len(catalog.tools)} tools: {', '.join(allowed) or '(none)'}")
 

@@ -110,3 +110,8 @@ def _open(keys: TokenKeys, *, create: bool) -> SqlStore | None:
         raise StoreUnreachable(str(exc)) from None
     except SQLAlchemyError as exc:
         raise StoreUnreachable(f"cannot open the store {location.shown}: {failure_reason(exc)}") from None
+
+
+def open_token_store(keys: TokenKeys, *, create: bool) -> SqlStore | None:
+    """The store the token commands use (see `_open`); StoreSetupError or StoreUnreachable."""
+    return _open(keys, create=create)

@@ -156,6 +156,11 @@ class MintOptions(CommandOptions):
     proxy: Annotated[bool, ARGUMENT] = Field(
         False, description="Also allow the team proxy (/v1/assemblyai): AssemblyAI's REST API as it is."
     )
+    admin: Annotated[bool, ARGUMENT] = Field(
+        False,
+        description="Allow the admin API (/admin/v1: issue, list and revoke tokens) and nothing else; "
+        "accepted only as a bearer, never in a URL.",
+    )
     expires: Annotated[str, ARGUMENT] = Field(
         DEFAULT_EXPIRES,
         description="A lifetime (90m, 24h, 7d, 2w), an ISO-8601 time (UTC unless it has an offset) "
@@ -167,6 +172,15 @@ class MintOptions(CommandOptions):
     )
     base_url: Annotated[str, ARGUMENT] = Field(
         DEFAULT_BASE_URL, description="The server's address for the printed URL."
+    )
+
+
+class TokenListOptions(CommandOptions):
+    """`aai-mcp token list`: the issued tokens recorded in the store."""
+
+    all: Annotated[bool, ARGUMENT] = Field(False, description="Also list expired tokens not yet pruned.")
+    json_output: Annotated[bool, Option(flag="--json", env=None, file=False)] = Field(
+        False, description="Print JSON (as GET /admin/v1/tokens answers) instead of a table."
     )
 
 

@@ -184,3 +184,18 @@ class OAuthRecords:
         return CodeRow(
             grant, row["redirect_uri"], row["redirect_uri_explicit"], row["code_challenge"], row["expires_at"]
         )
+
+    def grants_listed(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every grant, newest first, with its client's name (never a secret: the client's metadata
+        stays in its row), for the operator's listing (the admin API)."""
+        query = (
+            sa.select(
+                oauth_grants,
+                oauth_clients.c.client_info["client_name"].as_string().label("client_name"),
+            )
+            .join(oauth_clients, oauth_clients.c.client_id == oauth_grants.c.client_id, isouter=True)
+            .order_by(oauth_grants.c.created_at.desc(), oauth_grants.c.grant_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]

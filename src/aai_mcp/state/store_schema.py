@@ -311,3 +311,19 @@ oauth_grant_tokens = sa.Table(
     sa.Column("grant_id", sa.String(64), nullable=False, index=True),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
+# Every access token issued (by `aai-mcp token mint` or the admin API; migration 0015): what it allows,
+# who issued it, when it was last used. Never the token itself: it is signed, not looked up.
+issued_tokens = sa.Table(
+    "issued_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("header_required", sa.Boolean, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=True, index=True),
+    sa.Column("creator", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_used_at", sa.Float, nullable=True),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+)

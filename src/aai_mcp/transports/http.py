@@ -27,6 +27,7 @@ from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.metrics import Metrics
 from aai_mcp.proxy import PROXY_PREFIX, ProxyApp
 from aai_mcp.proxy.streaming import STREAM_PATH, StreamProxy
+from aai_mcp.transports.admin_api import admin_routes
 from aai_mcp.transports.auth import AuthMiddleware, is_loopback
 from aai_mcp.transports.draining import (
     Draining,
@@ -258,6 +259,7 @@ def build_http_app(
                 access_seconds=settings.oauth_access_token_seconds,
                 refresh_seconds=int(settings.oauth_refresh_token_days * 86400),
             ),
+            *admin_routes(authenticator, gateway.catalog, settings.public_url),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),
             Mount(LINK_PREFIX, app=UploadLinkApp(lambda: gateway.runner.links, gateway.shared, settings)),
