@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import assemblyai
 import pytest
 import yaml
 
 from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
+from aai_mcp.catalog.upstream_specs import SDK_FIELDS_FILE
 from aai_mcp.catalog.yaml_loader import load_yaml
 from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.views.view_table import VIEWS
@@ -306,6 +309,53 @@ def test_every_current_transcript_param_is_exposed() -> None:
     assert sorted(current - set(spec.params.body)) == []
 
 
+# --- the fields the official SDK sends (tool_schemas/upstream/sdk-fields.yaml) ---
+
+SDK_FIELDS = load_yaml((default_schema_dir() / SDK_FIELDS_FILE).read_text(encoding="utf-8"))["sdk_fields"]
+SDK_PACKAGE = Path(assemblyai.__file__).resolve().parent
+SDK_ENTRIES = [
+    (entry["method"], entry["path"], name, field)
+    for entry in SDK_FIELDS["operations"]
+    for name, field in entry.get("body", {}).items()
+]
+
+
+def tools_calling(method: str, path: str) -> list[ToolSpec]:
+    return [spec for spec in CATALOG.tools.values() if (spec.route.method, spec.route.path) == (method, path)]
+
+
+@pytest.mark.parametrize(("method", "path", "name", "field"), SDK_ENTRIES, ids=[e[2] for e in SDK_ENTRIES])
+def test_every_sdk_field_is_a_tool_parameter(
+    method: str, path: str, name: str, field: dict[str, Any]
+) -> None:
+    tools = tools_calling(method, path)
+    assert tools, f"no tool calls {method} {path}"
+    for spec in tools:  # create_transcript, and transcribe through inherit
+        schema: dict[str, Any] = {"properties": {n: p.json_schema() for n, p in spec.params.body.items()}}
+        for part in name.split("."):
+            assert part in schema.get("properties", {}), f"{spec.name}: SDK field {name} is not a parameter"
+            schema = schema["properties"][part]
+
+
+@pytest.mark.parametrize(("method", "path", "name", "field"), SDK_ENTRIES, ids=[e[2] for e in SDK_ENTRIES])
+def test_every_sdk_field_cites_a_line_that_names_it(
+    method: str, path: str, name: str, field: dict[str, Any]
+) -> None:
+    # "types.py:830-836 (...), types.py:1111": the field's own name is on one of the cited lines.
+    leaf = name.split(".")[-1]
+    cited = re.findall(r"(\w+(?:/\w+)*\.py):(\d+)(?:-(\d+))?", field["sdk"])
+    assert cited, f"{name}: sdk {field['sdk']!r} cites no file:line"
+    found = []
+    for file, first, last in cited:
+        lines = (SDK_PACKAGE / file).read_text(encoding="utf-8").splitlines()
+        found += lines[int(first) - 1 : int(last or first)]
+    assert any(re.search(rf"\b{leaf}\b", line) for line in found), f"{name}: not on {field['sdk']}"
+
+
+def test_sdk_fields_come_from_the_installed_sdk_version() -> None:
+    assert SDK_FIELDS["source"].startswith(f"assemblyai {assemblyai.__version__} ")
+
+
 # --- the checks catch breakage, and a missing spec fails rather than skips ---
 
 
@@ -399,6 +449,20 @@ MUTATIONS = [
         "              tool_call: {type: string}",
         "llm_chat_completion",
         "[].tool_call: not a property",
+    ),
+    (
+        "transcripts.yaml",
+        "enum: [standard, experimental]",
+        "enum: [standard, experimental, fast]",
+        "create_transcript",
+        "['fast'] are not in",
+    ),
+    (
+        "transcripts.yaml",
+        "headline_length: {type: integer, minimum: 5, maximum: 15}",
+        "headline_length: {type: integer, minimum: 5, maximum: 50}",
+        "create_transcript",
+        "maximum 50 is above the spec's 15",
     ),
     ("realtime.yaml", "path: /v3/token", "path: /v3/tokens", "create_streaming_token", "not an operation"),
 ]
