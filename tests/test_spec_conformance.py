@@ -16,6 +16,7 @@ import yaml
 from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
 from aai_mcp.catalog.upstream_specs import SDK_FIELDS_FILE
 from aai_mcp.catalog.yaml_loader import load_yaml
+from aai_mcp.cli.catalog_diff import load_omissions
 from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.upstream.hosts import REGION_HOSTS
@@ -39,39 +40,10 @@ from tests.support.spec_reference import (
 
 TOOL_NAMES = sorted(CATALOG.tools)
 
-# Spec parameters a tool deliberately does not offer.
+# Spec parameters a tool deliberately does not offer: the catalog's omissions list, which
+# `aai-mcp catalog diff` reads too (its entries for parameters a tool adds are DOCUMENTED_AFTER_SPEC).
 NOT_EXPOSED: dict[tuple[str, str], str] = {
-    ("llm_chat_completion", "stream"): "SSE streaming cannot be one tool result; the answer comes whole.",
-    **{
-        ("ask_transcript", name): "ask_transcript builds the conversation itself from the transcripts; "
-        "llm_chat_completion offers the full request."
-        for name in ("messages", "temperature", "stream", "tools", "tool_choice", "response_format")
-    },
-    **{
-        ("extract_from_transcript", name): "extract_from_transcript builds the conversation and the "
-        "structured output schema from the kit; llm_chat_completion offers the full request."
-        for name in (
-            "messages",
-            "prompt",
-            "temperature",
-            "stream",
-            "tools",
-            "tool_choice",
-            "response_format",
-            "max_tokens",
-            "transcript_id",
-        )
-    },
-    **{
-        ("search", name): "search(query) follows OpenAI's connector convention; the handler lists "
-        "completed transcripts and pages with before_id itself."
-        for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
-    },
-    **{
-        ("search_archive", name): "search_archive searches the gateway's archive; only without one does "
-        "it list recent completed transcripts, paging with before_id itself."
-        for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
-    },
+    key: reason for key, reason in load_omissions().parameters.items() if key not in DOCUMENTED_AFTER_SPEC
 }
 # Spec-required parameters a handler fills from settings when the caller leaves them out.
 HANDLER_FILLS: dict[tuple[str, str], str] = {

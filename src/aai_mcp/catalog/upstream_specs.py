@@ -6,16 +6,21 @@ tests (the reference copy beside the repo).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from aai_mcp.catalog.spec_schemas import flatten, resolve
+from aai_mcp.catalog.yaml_loader import load_yaml
+from aai_mcp.upstream.hosts import REGION_HOSTS
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -199,3 +204,55 @@ def _with_field(
         properties[head] = new
     schema["properties"] = properties
     return schema
+
+
+# --- spec files given on the command line ---
+
+
+class SpecFileError(ValueError):
+    """A spec file that cannot be read as OpenAPI or as an SDK fields list."""
+
+
+def load_spec_files(paths: list[Path]) -> Specs:
+    """OpenAPI files (JSON or YAML) indexed by the host their server names, then every SDK fields
+    list applied over them. A server that is none of ours keeps its host name, so its operations
+    show up as new endpoints."""
+    documents: dict[str, dict[str, Any]] = {}
+    operations: dict[str, dict[tuple[str, str], Operation]] = {}
+    sdk_lists = []
+    for path in paths:
+        document = _read_spec(path)
+        if "sdk_fields" in document:
+            sdk_lists.append(document)
+            continue
+        host = host_of(document)
+        documents[host] = document
+        operations.setdefault(host, {}).update(index_operations(path.name, document))
+    for sdk_fields in sdk_lists:
+        operations = apply_sdk_fields(operations, sdk_fields)
+    return Specs(operations=operations, documents=documents)
+
+
+def host_of(document: dict[str, Any]) -> str:
+    """The catalog's host name for the spec's first server (any region), else its netloc."""
+    netloc: str = urlsplit(str(document["servers"][0]["url"])).netloc
+    for hosts in REGION_HOSTS.values():
+        for name, url in hosts.items():
+            if urlsplit(url).netloc == netloc:
+                return name
+    return netloc
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        # openapi.json, never openapi.yml, where YAML 1.1 readers turn `- no` (Norwegian) into False;
+        # YAML goes through the project's strict loader, which does not.
+        document = json.loads(text) if path.suffix == ".json" else load_yaml(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise SpecFileError(f"{path}: cannot read it: {exc}") from exc
+    if not isinstance(document, dict) or not ("sdk_fields" in document or "paths" in document):
+        raise SpecFileError(f"{path}: neither an OpenAPI document (paths) nor an SDK fields list")
+    if "paths" in document and not document.get("servers"):
+        raise SpecFileError(f"{path}: an OpenAPI document without servers: which host is it?")
+    return document

@@ -1,4 +1,4 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage | archive`: one
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage | archive | catalog`: one
 table,
 command -> models -> run function.
 
@@ -23,6 +23,7 @@ from aai_mcp.cli.flags import Command, Group, loaded_from
 from aai_mcp.cli.flags import build_parser as build_command_parser
 from aai_mcp.config.archive_options import BackfillOptions, SyncOptions
 from aai_mcp.config.command_options import (
+    CatalogDiffOptions,
     ClientConfigOptions,
     InspectOptions,
     KeyEnableOptions,
@@ -144,6 +145,12 @@ def run_archive_extract(loaded: Loaded) -> int:
     return run_extract(loaded.of(ExtractOptions), loaded.of(Settings))
 
 
+def run_catalog_diff(loaded: Loaded) -> int:
+    from aai_mcp.cli.catalog_diff import run_catalog_diff as catalog_diff
+
+    return catalog_diff(loaded.of(CatalogDiffOptions))
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -195,6 +202,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "tools", "List the tool catalog (name, toolset, read-only).", (Group(ToolListOptions),), run_tools
+    ),
+    Command(
+        "catalog diff",
+        "Compare the tool catalog with newer AssemblyAI specs (OpenAPI files, SDK fields lists): per "
+        "tool, parameters upstream added, deprecated or removed, type and bound changes, new endpoints; "
+        "exits 1 on a difference tool_schemas/upstream/omissions.yaml does not explain.",
+        (Group(CatalogDiffOptions),),
+        run_catalog_diff,
     ),
     Command(
         "token mint",
@@ -300,6 +315,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 PARENTS = {
+    "catalog": "The tool catalog against AssemblyAI's specs.",
     "token": "Mint, inspect and revoke scoped access tokens.",
     "db": "The durable store: show its schema version, or upgrade it.",
     "keys": "The upstream key pool: list the keys' states, enable a rejected key.",
