@@ -1,5 +1,5 @@
-"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage | archive | catalog`: one
-table,
+"""`aai-mcp serve | stdio | simulate | tools | config | doctor | token | db | keys | usage | archive |
+catalog`: one table,
 command -> models -> run function.
 
 Every flag, environment variable, config file key, help text and error message is derived from the
