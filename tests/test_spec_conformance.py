@@ -378,8 +378,8 @@ def test_checks_catch_parameters_removed_from_the_spec(
 
 
 def test_path_placeholder_names_may_differ_from_the_spec() -> None:
-    data = CATALOG.tools["get_redacted_audio"].model_dump(by_alias=True, exclude_none=True)
-    data["path"] = "/v2/transcript/{id}/redacted-audio"
+    data = CATALOG.tools["get_sentences"].model_dump(by_alias=True, exclude_none=True)
+    data["path"] = "/v2/transcript/{id}/sentences"
     data["params"]["path"] = {"id": data["params"]["path"].pop("transcript_id")}
     assert all_problems(ToolSpec.model_validate(data), specs()) == []
 
