@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import assemblyai
 import pytest
 import yaml
 
 from aai_mcp.catalog import Param, ToolSpec, default_schema_dir, load_catalog
+from aai_mcp.catalog.upstream_specs import SDK_FIELDS_FILE
 from aai_mcp.catalog.yaml_loader import load_yaml
+from aai_mcp.cli.catalog_diff import load_omissions
 from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.upstream.hosts import REGION_HOSTS
@@ -36,39 +40,10 @@ from tests.support.spec_reference import (
 
 TOOL_NAMES = sorted(CATALOG.tools)
 
-# Spec parameters a tool deliberately does not offer.
+# Spec parameters a tool deliberately does not offer: the catalog's omissions list, which
+# `aai-mcp catalog diff` reads too (its entries for parameters a tool adds are DOCUMENTED_AFTER_SPEC).
 NOT_EXPOSED: dict[tuple[str, str], str] = {
-    ("llm_chat_completion", "stream"): "SSE streaming cannot be one tool result; the answer comes whole.",
-    **{
-        ("ask_transcript", name): "ask_transcript builds the conversation itself from the transcripts; "
-        "llm_chat_completion offers the full request."
-        for name in ("messages", "temperature", "stream", "tools", "tool_choice", "response_format")
-    },
-    **{
-        ("extract_from_transcript", name): "extract_from_transcript builds the conversation and the "
-        "structured output schema from the kit; llm_chat_completion offers the full request."
-        for name in (
-            "messages",
-            "prompt",
-            "temperature",
-            "stream",
-            "tools",
-            "tool_choice",
-            "response_format",
-            "max_tokens",
-            "transcript_id",
-        )
-    },
-    **{
-        ("search", name): "search(query) follows OpenAI's connector convention; the handler lists "
-        "completed transcripts and pages with before_id itself."
-        for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
-    },
-    **{
-        ("search_archive", name): "search_archive searches the gateway's archive; only without one does "
-        "it list recent completed transcripts, paging with before_id itself."
-        for name in ("limit", "status", "created_on", "before_id", "after_id", "throttled_only")
-    },
+    key: reason for key, reason in load_omissions().parameters.items() if key not in DOCUMENTED_AFTER_SPEC
 }
 # Spec-required parameters a handler fills from settings when the caller leaves them out.
 HANDLER_FILLS: dict[tuple[str, str], str] = {
@@ -306,6 +281,53 @@ def test_every_current_transcript_param_is_exposed() -> None:
     assert sorted(current - set(spec.params.body)) == []
 
 
+# --- the fields the official SDK sends (tool_schemas/upstream/sdk-fields.yaml) ---
+
+SDK_FIELDS = load_yaml((default_schema_dir() / SDK_FIELDS_FILE).read_text(encoding="utf-8"))["sdk_fields"]
+SDK_PACKAGE = Path(assemblyai.__file__).resolve().parent
+SDK_ENTRIES = [
+    (entry["method"], entry["path"], name, field)
+    for entry in SDK_FIELDS["operations"]
+    for name, field in entry.get("body", {}).items()
+]
+
+
+def tools_calling(method: str, path: str) -> list[ToolSpec]:
+    return [spec for spec in CATALOG.tools.values() if (spec.route.method, spec.route.path) == (method, path)]
+
+
+@pytest.mark.parametrize(("method", "path", "name", "field"), SDK_ENTRIES, ids=[e[2] for e in SDK_ENTRIES])
+def test_every_sdk_field_is_a_tool_parameter(
+    method: str, path: str, name: str, field: dict[str, Any]
+) -> None:
+    tools = tools_calling(method, path)
+    assert tools, f"no tool calls {method} {path}"
+    for spec in tools:  # create_transcript, and transcribe through inherit
+        schema: dict[str, Any] = {"properties": {n: p.json_schema() for n, p in spec.params.body.items()}}
+        for part in name.split("."):
+            assert part in schema.get("properties", {}), f"{spec.name}: SDK field {name} is not a parameter"
+            schema = schema["properties"][part]
+
+
+@pytest.mark.parametrize(("method", "path", "name", "field"), SDK_ENTRIES, ids=[e[2] for e in SDK_ENTRIES])
+def test_every_sdk_field_cites_a_line_that_names_it(
+    method: str, path: str, name: str, field: dict[str, Any]
+) -> None:
+    # "types.py:830-836 (...), types.py:1111": the field's own name is on one of the cited lines.
+    leaf = name.split(".")[-1]
+    cited = re.findall(r"(\w+(?:/\w+)*\.py):(\d+)(?:-(\d+))?", field["sdk"])
+    assert cited, f"{name}: sdk {field['sdk']!r} cites no file:line"
+    found = []
+    for file, first, last in cited:
+        lines = (SDK_PACKAGE / file).read_text(encoding="utf-8").splitlines()
+        found += lines[int(first) - 1 : int(last or first)]
+    assert any(re.search(rf"\b{leaf}\b", line) for line in found), f"{name}: not on {field['sdk']}"
+
+
+def test_sdk_fields_come_from_the_installed_sdk_version() -> None:
+    assert SDK_FIELDS["source"].startswith(f"assemblyai {assemblyai.__version__} ")
+
+
 # --- the checks catch breakage, and a missing spec fails rather than skips ---
 
 
@@ -356,8 +378,8 @@ def test_checks_catch_parameters_removed_from_the_spec(
 
 
 def test_path_placeholder_names_may_differ_from_the_spec() -> None:
-    data = CATALOG.tools["get_redacted_audio"].model_dump(by_alias=True, exclude_none=True)
-    data["path"] = "/v2/transcript/{id}/redacted-audio"
+    data = CATALOG.tools["get_sentences"].model_dump(by_alias=True, exclude_none=True)
+    data["path"] = "/v2/transcript/{id}/sentences"
     data["params"]["path"] = {"id": data["params"]["path"].pop("transcript_id")}
     assert all_problems(ToolSpec.model_validate(data), specs()) == []
 
@@ -399,6 +421,20 @@ MUTATIONS = [
         "              tool_call: {type: string}",
         "llm_chat_completion",
         "[].tool_call: not a property",
+    ),
+    (
+        "transcripts.yaml",
+        "enum: [standard, experimental]",
+        "enum: [standard, experimental, fast]",
+        "create_transcript",
+        "['fast'] are not in",
+    ),
+    (
+        "transcripts.yaml",
+        "headline_length: {type: integer, minimum: 5, maximum: 15}",
+        "headline_length: {type: integer, minimum: 5, maximum: 50}",
+        "create_transcript",
+        "maximum 50 is above the spec's 15",
     ),
     ("realtime.yaml", "path: /v3/token", "path: /v3/tokens", "create_streaming_token", "not an operation"),
 ]

@@ -88,7 +88,8 @@ def _argument(name: str, model: Model) -> dict[str, Any]:
         options["type"] = kind if kind in (int, float) else str
         options["metavar"] = (flag(name, model) or name).lstrip("-").replace("-", "_").upper()
     if marker(model, name).positional:
-        return options
+        # A list positional (`catalog diff SPEC...`) takes one or more values.
+        return {**options, "nargs": "+"} if get_origin(kind) is list else options
     required = field.default is PydanticUndefined and field.default_factory is None
     return {**options, "default": argparse.SUPPRESS, "required": required}
 

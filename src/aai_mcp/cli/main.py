@@ -1,5 +1,5 @@
 """`aai-mcp serve | stdio | simulate | tools | config | doctor | token | oauth | db | keys | usage |
-archive`: one table,
+archive | catalog`: one table,
 command -> models -> run function.
 
 Every flag, environment variable, config file key, help text and error message is derived from the
@@ -25,6 +25,7 @@ from aai_mcp.cli.oauth_admin import PARENT as OAUTH_PARENT
 from aai_mcp.cli.oauth_admin import oauth_commands
 from aai_mcp.config.archive_options import BackfillOptions, SyncOptions
 from aai_mcp.config.command_options import (
+    CatalogDiffOptions,
     ClientConfigOptions,
     InspectOptions,
     KeyEnableOptions,
@@ -147,6 +148,12 @@ def run_archive_extract(loaded: Loaded) -> int:
     return run_extract(loaded.of(ExtractOptions), loaded.of(Settings))
 
 
+def run_catalog_diff(loaded: Loaded) -> int:
+    from aai_mcp.cli.catalog_diff import run_catalog_diff as catalog_diff
+
+    return catalog_diff(loaded.of(CatalogDiffOptions))
+
+
 def run_token(loaded: Loaded) -> int:
     from aai_mcp.cli.token import run_token_command
 
@@ -198,6 +205,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "tools", "List the tool catalog (name, toolset, read-only).", (Group(ToolListOptions),), run_tools
+    ),
+    Command(
+        "catalog diff",
+        "Compare the tool catalog with newer AssemblyAI specs (OpenAPI files, SDK fields lists): per "
+        "tool, parameters upstream added, deprecated or removed, type and bound changes, new endpoints; "
+        "exits 1 on a difference tool_schemas/upstream/omissions.yaml does not explain.",
+        (Group(CatalogDiffOptions),),
+        run_catalog_diff,
     ),
     Command(
         "token mint",
@@ -317,6 +332,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 PARENTS = {
+    "catalog": "The tool catalog against AssemblyAI's specs.",
     "token": "Mint, inspect, revoke and list scoped access tokens.",
     "oauth": OAUTH_PARENT,
     "db": "The durable store: show its schema version, or upgrade it.",

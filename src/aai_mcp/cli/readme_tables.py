@@ -11,6 +11,11 @@ from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.cli.main import COMMANDS
 from aai_mcp.config.options import Model, env_var, file_key, flag, limits
 from aai_mcp.gateway import load_default_catalog
+from aai_mcp.mcp_server.registry.listing_size import (
+    BYTES_PER_TOKEN,
+    TOOLS_LIST_BUDGET_BYTES,
+    listing_sizes,
+)
 from aai_mcp.upstream.errors import ErrorKind
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -27,6 +32,16 @@ def tool_table(catalog: Catalog) -> str:
         rows.append(
             f"| `{spec.name}` | {spec.toolset} | {upstream} | {effects(spec)} | {read_only} | {spec.title} |"
         )
+    return "\n".join(rows)
+
+
+def size_table(catalog: Catalog) -> str:
+    rows = ["| Toolset | Tools | `tools/list` bytes | ≈ tokens |", "|---|---|---|---|"]
+    for size in listing_sizes(catalog):
+        name = f"**{size.name}**" if size.name == "whole catalog" else f"`{size.name}`"
+        rows.append(f"| {name} | {size.tools} | {size.bytes} | {size.tokens} |")
+    budget = TOOLS_LIST_BUDGET_BYTES
+    rows.append(f"| budget (tests/test_catalog_size.py) | | {budget} | {budget // BYTES_PER_TOKEN} |")
     return "\n".join(rows)
 
 
@@ -113,7 +128,9 @@ def render(text: str, block: str, content: str) -> str:
 
 
 def rendered_readme(text: str) -> str:
-    text = render(text, "tools", tool_table(load_default_catalog()))
+    catalog = load_default_catalog()
+    text = render(text, "tools", tool_table(catalog))
+    text = render(text, "toolsizes", size_table(catalog))
     text = render(text, "errors", error_table())
     return render(text, "config", config_table())
 

@@ -224,3 +224,17 @@ class UsageOptions(CommandOptions):
     json_output: Annotated[bool, Option(flag="--json", env=None, file=False)] = Field(
         False, description="Print JSON instead of a table."
     )
+
+
+class CatalogDiffOptions(CommandOptions):
+    """`aai-mcp catalog diff SPEC...`."""
+
+    specs: Annotated[list[str], POSITIONAL] = Field(
+        description="AssemblyAI spec files to compare with: OpenAPI (.json or .yml) or an SDK fields "
+        "list (like tool_schemas/upstream/sdk-fields.yaml)."
+    )
+    omissions: Annotated[str | None, Option(env=None, file=False)] = Field(
+        None,
+        description="The allow-list of deliberate differences (default: the catalog's "
+        "tool_schemas/upstream/omissions.yaml).",
+    )

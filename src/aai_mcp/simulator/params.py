@@ -13,12 +13,17 @@ PII_POLICIES = frozenset(
     "number_sequence occupation organization passport_number password person_age person_name "
     "phone_number physical_attribute political_affiliation religion statistics time url "
     "us_social_security_number username vehicle_id zodiac_sign".split()
+    # The SDK 1.8.2's policy list (types.py:326-530, PIIRedactionPolicy = EntityType) adds these.
+    + "gender sexuality organization_medical_facility location_address location_address_street "
+    "location_city location_coordinate location_country location_state location_zip corporate_action "
+    "day effect financial_metric medical_code month organization_id product project trend year".split()
 )
 
 BOOLEAN_FIELDS = frozenset(
     "auto_chapters auto_highlights content_safety custom_topics disfluencies entity_detection "
     "filter_profanity format_text iab_categories language_detection multichannel punctuate "
-    "redact_pii redact_pii_audio sentiment_analysis speaker_labels summarization".split()
+    "redact_pii redact_pii_audio sentiment_analysis speaker_labels summarization "
+    "redact_pii_return_unredacted".split()
 )
 INTEGER_FIELDS = frozenset({"audio_end_at", "audio_start_from", "content_safety_confidence"})
 NULLABLE_INTEGER_FIELDS = frozenset({"speakers_expected"})
@@ -32,6 +37,7 @@ STRING_LIST_FIELDS = frozenset({"keyterms_prompt", "speech_models", "topics", "r
 NULLABLE_STRING_LIST_FIELDS = frozenset({"language_codes"})
 OBJECT_FIELDS = frozenset(
     {"language_detection_options", "redact_pii_audio_options", "speaker_options", "speech_understanding"}
+    | {"keyterms_prompt_options"}
 )
 ENUM_FIELDS: dict[str, tuple[str, ...]] = {
     "redact_pii_audio_quality": ("mp3", "wav"),
@@ -47,7 +53,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "speech_threshold": (0, 1),
     "temperature": (0, 1),
 }
-UNDERSTANDING_FEATURES = ("translation", "speaker_identification", "custom_formatting")
+UNDERSTANDING_FEATURES = ("translation", "speaker_identification", "custom_formatting", "summarization")
 
 KNOWN_FIELDS = (
     BOOLEAN_FIELDS
@@ -170,4 +176,6 @@ def validate_transcript_params(body: Any) -> dict[str, Any]:
         understanding_feature(body["speech_understanding"], "speech_understanding")
     if body.get("redact_pii_audio") and not body.get("redact_pii"):
         raise ParamError("redact_pii_audio requires redact_pii to be enabled")
+    if body.get("redact_pii_return_unredacted") and not body.get("redact_pii"):
+        raise ParamError("redact_pii_return_unredacted requires redact_pii to be enabled")
     return {k: v for k, v in body.items() if k in KNOWN_FIELDS}

@@ -7,6 +7,7 @@ from typing import Any
 
 from .features import feature_results
 from .jobs import DELETED_URL, TranscriptRecord
+from .newer_fields import sdk_response_fields
 from .understanding import run_understanding
 
 # Request fields that the Transcript schema echoes back (its additionalProperties is false,
@@ -130,6 +131,7 @@ def completed_fields(record: TranscriptRecord) -> dict[str, Any]:
         out["language_confidence"] = 0.9959
     if params.get("speech_understanding"):
         out.update(understanding_fields(record))
+    out.update(sdk_response_fields(params, content))
     return out
 
 
@@ -138,7 +140,7 @@ def understanding_fields(record: TranscriptRecord) -> dict[str, Any]:
     out: dict[str, Any] = {"speech_understanding": result["speech_understanding"]}
     if "translated_texts" in result:
         out["translated_texts"] = result["translated_texts"]
-    if record.content.options.with_utterances:
+    if record.content.options.with_utterances and "utterances" in result:  # summarization has none
         out["utterances"] = result["utterances"]
     return out
 
@@ -155,7 +157,8 @@ def scrub(transcript: dict[str, Any]) -> dict[str, Any]:
             "speech_understanding": None,
         }
     )
-    scrubbed.pop("translated_texts", None)
+    for key in ("translated_texts", "unredacted_text", "unredacted_words", "unredacted_utterances"):
+        scrubbed.pop(key, None)
     return scrubbed
 
 

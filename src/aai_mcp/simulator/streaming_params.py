@@ -90,6 +90,17 @@ def parse_terms(raw: str) -> tuple[str, ...]:
     return tuple(terms)
 
 
+def parse_string_list(name: str, raw: str) -> tuple[str, ...]:
+    """A list the SDK JSON-encodes into the query (`language_codes=["en","es"]`)."""
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        raise StreamParamError(f"{name} must be a JSON array of strings") from None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise StreamParamError(f"{name} must be a JSON array of strings")
+    return tuple(values)
+
+
 def parse_choice(name: str, raw: str, choices: frozenset[str] | Mapping[str, Any]) -> str:
     if raw not in choices:
         raise StreamParamError(f"{name} must be one of: {', '.join(sorted(choices))}")
@@ -125,8 +136,35 @@ CONNECTION_PARSERS: dict[str, Any] = {
     "max_speakers": lambda name, raw: parse_int(name, raw, MAX_SPEAKERS_RANGE),
     "keyterms_prompt": lambda name, raw: parse_terms(raw),
 }
+# The parameters the SDK 1.8.2 adds (streaming/v3/models.py:171-348; ENDPOINTS-SDK-2026-10.md §5),
+# checked as upstream would but without an effect on the simulated turns.
+SDK_PARSERS: dict[str, Any] = {
+    "mode": lambda name, raw: parse_choice(name, raw, frozenset({"max_accuracy", "min_latency", "balanced"})),
+    "voice_focus": lambda name, raw: parse_choice(name, raw, frozenset({"near-field", "far-field"})),
+    "voice_focus_threshold": parse_unit_float,
+    "domain": lambda name, raw: parse_choice(name, raw, frozenset({"medical-v1"})),
+    "redact_pii_sub": lambda name, raw: parse_choice(name, raw, frozenset({"hash", "entity_name"})),
+    "speaker_labels_revision_interval_ms": lambda name, raw: parse_int(name, raw, (0, 2**31 - 1)),
+    "interruption_delay": parse_int,
+    "turn_left_pad_ms": parse_int,
+    "language_codes": lambda name, raw: parse_string_list(name, raw),
+    "redact_pii_policies": lambda name, raw: parse_string_list(name, raw),
+    **dict.fromkeys(
+        (
+            "redact_pii",
+            "session_heartbeat",
+            "acknowledge_silence",
+            "continuous_partials",
+            "include_partial_turns",
+            "customer_support_audio_capture",
+            "filter_profanity",
+        ),
+        parse_bool,
+    ),
+}
+CONNECTION_PARSERS.update(SDK_PARSERS)
 # Accepted and validated but not modelled: not a StreamSettings field.
-UNMODELLED = frozenset({"max_speakers"})
+UNMODELLED = frozenset({"max_speakers", *SDK_PARSERS})
 
 
 def updated(settings: StreamSettings, message: Mapping[str, Any]) -> StreamSettings:

@@ -1,4 +1,4 @@
-"""Speech Understanding: translation, speaker identification and custom formatting."""
+"""Speech Understanding: translation, speaker identification, custom formatting and summarization."""
 
 from __future__ import annotations
 
@@ -129,6 +129,40 @@ def custom_formatting_result(options: dict[str, Any], content: CallContent) -> d
     return {"response": {"custom_formatting": response}, "utterances": utterances}
 
 
+SUMMARY_TYPES = ("bullets", "paragraph")
+HEADLINE_WORDS = (5, 15)
+
+
+def summary_type(options: dict[str, Any]) -> str:
+    """SummarizationRequest (SDK types.py:755-770): summary_type required, headline_length 5-15."""
+    kind = options.get("summary_type")
+    if kind not in SUMMARY_TYPES:
+        raise ParamError("summarization.summary_type must be one of: bullets, paragraph")
+    length = options.get("headline_length")
+    if length is not None and not (
+        isinstance(length, int) and HEADLINE_WORDS[0] <= length <= HEADLINE_WORDS[1]
+    ):
+        raise ParamError("summarization.headline_length must be an integer from 5 to 15")
+    return str(kind)
+
+
+def summarization_result(options: dict[str, Any], content: CallContent) -> dict[str, Any]:
+    """One section per utterance: a headline of its first words, its text as a paragraph or a bullet."""
+    kind = summary_type(options)
+    words = int(options.get("headline_length") or 10)
+    summary = []
+    for utterance in content_utterances(content):
+        section = {"start": utterance["start"], "end": utterance["end"]}
+        section["headline"] = " ".join(utterance["text"].split()[:words])
+        section["text" if kind == "paragraph" else "bullets"] = (
+            utterance["text"] if kind == "paragraph" else [utterance["text"]]
+        )
+        summary.append(section)
+    response = {"status": DONE, "summary": summary, "summary_type": kind}
+    response["effort"] = options.get("effort") or "low"
+    return {"response": {"summarization": response}}
+
+
 def content_utterances(content: CallContent) -> list[dict[str, Any]]:
     """Utterances with speakers, whatever the transcript's own speaker_labels setting was."""
     labelled = CallContent(content.utterances, replace(content.options, speaker_labels=True))
@@ -139,10 +173,15 @@ HANDLERS = {
     "translation": translation_result,
     "speaker_identification": speaker_identification_result,
     "custom_formatting": custom_formatting_result,
+    "summarization": summarization_result,
 }
 
 
-OPTION_CHECKS = {"translation": target_languages, "speaker_identification": speaker_values}
+OPTION_CHECKS = {
+    "translation": target_languages,
+    "speaker_identification": speaker_values,
+    "summarization": summary_type,
+}
 
 
 def check_understanding(speech_understanding: dict[str, Any]) -> None:

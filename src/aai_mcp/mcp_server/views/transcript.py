@@ -18,6 +18,10 @@ FEATURE_RESULTS = (
     "translated_texts",
     "speech_understanding",
     "language_confidence",
+    # SDK 1.8.2 (types.py:681-695, :2598-2606): code-switching languages, the domain model that ran
+    # and upstream's warnings about the request.
+    "language_detection_results",
+    "metadata",
 )
 
 
