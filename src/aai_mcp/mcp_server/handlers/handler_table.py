@@ -11,6 +11,14 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 )
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.llm_gateway import (
+    CHAT_CALLS,
+    LIST_MODELS_CALLS,
+    UNDERSTAND_CALLS,
+    chat,
+    list_models,
+    understand,
+)
 from aai_mcp.mcp_server.handlers.structured_extraction import EXTRACT_CALLS, extract
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
@@ -39,6 +47,9 @@ HANDLERS: dict[str, Handler] = {
     "create_upload_link": create_upload_link,
     "wait_for_upload": wait_for_upload,
     "extract": extract,
+    "chat": chat,
+    "list_models": list_models,
+    "understand": understand,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -54,4 +65,7 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "create_upload_link": LINK_CALLS,
     "wait_for_upload": LINK_CALLS,
     "extract": EXTRACT_CALLS,
+    "chat": CHAT_CALLS,
+    "list_models": LIST_MODELS_CALLS,
+    "understand": UNDERSTAND_CALLS,
 }
