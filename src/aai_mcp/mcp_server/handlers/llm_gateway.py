@@ -44,7 +44,7 @@ async def completed(call: ToolCall, body: dict[str, Any], model: str) -> dict[st
 
 
 async def list_models(call: ToolCall) -> dict[str, Any]:
-    listed = await directory_of(call).listed(call, refresh=bool(call.args.get("refresh")))
+    listed = await directory_of(call).listed(call, force=bool(call.args.get("refresh")))
     return {"models": listed.models, "detail": bool(call.args.get("detail"))}
 
 

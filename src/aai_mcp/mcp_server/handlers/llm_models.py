@@ -50,15 +50,20 @@ class ModelDirectory:
         self._lists: dict[str, ListedModels] = {}
         self._lock = anyio.Lock()
 
-    async def listed(self, call: ToolCall, *, refresh: bool = False) -> ListedModels:
-        """The host's list, from the cache while it is fresh; UpstreamError when it cannot be read."""
+    async def listed(self, call: ToolCall, *, refresh: bool = False, force: bool = False) -> ListedModels:
+        """The host's list, from the cache while it is fresh; UpstreamError when it cannot be read.
+        `refresh` (a miss) reads again unless the copy is under MIN_REFRESH_SECONDS old; `force`
+        (a caller's explicit refresh) reads again regardless."""
         host = call.upstream.base_urls["llm_gateway"]
         async with self._lock:  # one read at a time: concurrent misses share the answer
             cached = self._lists.get(host)
             now = self._clock()
-            if cached is not None and now - cached.read_at < self.ttl_seconds and not refresh:
-                return cached
-            if cached is not None and refresh and now - cached.read_at < MIN_REFRESH_SECONDS:
+            age = None if cached is None or force else now - cached.read_at
+            if (
+                cached is not None
+                and age is not None
+                and age < (MIN_REFRESH_SECONDS if refresh else self.ttl_seconds)
+            ):
                 return cached
             fresh = ListedModels(await read_models(call), now)
             self._lists[host] = fresh
