@@ -138,3 +138,11 @@ async def test_faults_apply_to_the_new_endpoints(
         assert faulted.headers["x-ratelimit-remaining"] == "0"
     again = await sim.client.request(method, path, json=body)
     assert again.status_code in (200, 400) and again.status_code != status
+
+
+async def test_an_invalid_answer_schema_is_a_400_not_a_crash(sim: Harness) -> None:
+    schema = {"type": "object", "required": True}
+    response_format = {"type": "json_schema", "json_schema": {"name": "out", "schema": schema}}
+    body = {"model": MODEL, "prompt": "0", "response_format": response_format}
+    response = await sim.client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400 and "not a valid JSON Schema" in response.json()["message"]
