@@ -1,5 +1,6 @@
 """The LLM Gateway's model list (`GET /v1/models`), cached per process, and the model check
-ask_transcript, llm_chat_completion and extract_from_transcript make against it.
+ask_transcript and llm_chat_completion make against it (extract_from_transcript still
+checks the configured `llm_models` only).
 
 The list needs no key upstream (ENDPOINTS-SDK-2026-10.md §4.1), and is the same for every caller of
 one region's host, so one cache per host serves every principal. A model the cached list lacks
