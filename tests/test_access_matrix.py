@@ -52,6 +52,9 @@ SOURCES: dict[str, dict[str, Any]] = {
     "transcribe": {"audio_url": AUDIO_URL},
     "upload_file": {"data_base64": base64.b64encode(b"RIFF fake audio").decode()},
     "extract_from_transcript": {"kit": "support-call-qa"},
+    # A model the gateway lists (it is checked before the chat is sent), and a list read past the cache.
+    "llm_chat_completion": {"model": "claude-sonnet-4-6"},
+    "list_llm_models": {"refresh": True},
 }
 Filters = dict[str, Any]
 # Tools whose upstream calls are all made after the call (`later` in the catalog: an upload link's

@@ -103,8 +103,9 @@ async def test_each_context_reaches_the_gateway_as_one_grounded_request(
     assert (out["transcript_ids"], out["context"], out["model"]) == (ids, context, "claude-sonnet-4-6")
     assert out["context_chars"] == len(user["content"].rsplit("\n\nQuestion/task: ", 1)[0])
     assert out["usage"]["input_tokens"] > 0 and out["request_id"]
-    # One read per transcript, one more for contexts with their own endpoint, one gateway call.
-    assert len(rig.transport.requests) - before == count * (1 + CONTEXT_READS[context]) + 1
+    # One read per transcript, one more for contexts with their own endpoint, the gateway's model
+    # list (read once, then cached), one gateway call.
+    assert len(rig.transport.requests) - before == count * (1 + CONTEXT_READS[context]) + 2
 
 
 def assert_context_shape(context: str, content: str) -> None:
@@ -145,7 +146,7 @@ async def test_model_and_max_tokens_are_passed_on_and_duplicate_ids_read_once(ri
     assert result.structured_content["transcript_ids"] == [transcript_id]
     body = rig.chat_bodies()[0]
     assert (body["model"], body["max_tokens"]) == ("gpt-5-mini", 50)
-    assert len(rig.transport.requests) - before == 2
+    assert len(rig.transport.requests) - before == 3  # the model list, one read, one chat
 
 
 async def test_not_completed_transcript_is_refused_before_the_gateway() -> None:
@@ -165,24 +166,27 @@ async def test_unknown_transcript_says_which_read_failed(rig: Rig) -> None:
     assert rig.sent("POST", CHAT) == []
 
 
-async def test_unknown_model_is_refused_with_no_upstream_call(rig: Rig) -> None:
+def only_the_model_list_was_read(rig: Rig) -> bool:
+    return [(r.method, r.url.path) for r in rig.transport.requests] == [("GET", "/v1/models")]
+
+
+async def test_unknown_model_is_refused_after_reading_only_the_model_list(rig: Rig) -> None:
     result = await rig.client.call_tool(
         "ask_transcript", {"transcript_ids": ["abc"], "prompt": "Q", "model": "gpt-2"}
     )
     message = error_text(result)
-    assert "'gpt-2'" in message and "claude-sonnet-4-6" in message and "gemini-2.5-flash" in message
-    assert rig.transport.requests == []
+    assert "'gpt-2'" in message and "Close matches: gpt-5" in message and "list_llm_models" in message
+    assert only_the_model_list_was_read(rig)
 
 
-async def test_eu_region_refuses_openai_models_with_no_upstream_call() -> None:
+async def test_eu_region_refuses_openai_models_the_eu_list_lacks() -> None:
     async for rig in rig_with(region="eu"):
         result = await rig.client.call_tool(
             "ask_transcript", {"transcript_ids": ["abc"], "prompt": "Q", "model": "gpt-5"}
         )
         message = error_text(result)
-        assert "EU" in message and "claude-sonnet-4-6" in message and "gemini-2.5-pro" in message
-        assert "gpt-5-mini" not in message
-        assert rig.transport.requests == []
+        assert "EU" in message and "gpt-5-mini" not in message
+        assert only_the_model_list_was_read(rig)
 
 
 async def test_too_many_transcripts_are_refused_with_no_upstream_call() -> None:

@@ -28,6 +28,9 @@ pytestmark = pytest.mark.anyio
 URL = "https://example.com/support-call.mp3"
 # Arguments per handler tool that, together, take every branch that reaches upstream.
 # "{id}" stands for a completed transcript made before the run.
+TRANSLATION = {"translation": {"target_languages": ["es"]}}
+ANSWER_SCHEMA = {"type": "object", "properties": {"topic": {"type": "string"}}, "required": ["topic"]}
+ANSWER_FORMAT = {"type": "json_schema", "json_schema": {"name": "answer", "schema": ANSWER_SCHEMA}}
 RUNS: dict[str, list[dict[str, Any]]] = {
     "upload_file": [{"data_base64": CLIP}, {"path": "{file}"}],
     "create_transcript": [{"audio_url": URL}],
@@ -40,10 +43,20 @@ RUNS: dict[str, list[dict[str, Any]]] = {
     "search": [{"query": "refund"}],
     "fetch": [{"id": "{id}"}],
     "get_transcript": [{"transcript_id": "{id}"}],
+    "get_redacted_audio": [{"transcript_id": "{id}"}],
     "delete_transcript": [{"transcript_id": "{id}"}],
     # Without a store (as here) it word-searches the recent transcripts: its declared calls.
     "search_archive": [{"query": "refund"}],
     "extract_from_transcript": [{"transcript_ids": ["{id}"], "kit": "support-call-qa", "model": MODEL}],
+    "llm_chat_completion": [
+        {"model": MODEL, "prompt": "Hi."},
+        {"model": MODEL, "prompt": "Hi.", "response_format": ANSWER_FORMAT},
+    ],
+    "list_llm_models": [{}, {"detail": True, "refresh": True}],
+    "understand_transcript": [
+        {"transcript_id": "{id}", "speech_understanding": {"request": TRANSLATION}},
+        {"transcript_id": "{id}", "speech_understanding": {"request": TRANSLATION}, "dry_run": True},
+    ],
 }
 
 
@@ -108,7 +121,11 @@ def filled(args: dict[str, Any], transcript_id: str, audio_file: Path) -> dict[s
 
 
 async def completed_transcript(rig: Rig) -> str:
-    created = await rig.client.call_tool("create_transcript", {"audio_url": URL, "speaker_labels": True})
+    # With redacted audio, so get_redacted_audio has a file to point at.
+    redaction = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+    created = await rig.client.call_tool(
+        "create_transcript", {"audio_url": URL, "speaker_labels": True, **redaction}
+    )
     transcript_id = str(created.structured_content["id"])
     await rig.client.call_tool("wait_for_transcript", {"transcript_id": transcript_id})
     return transcript_id

@@ -89,17 +89,6 @@ def test_known_bad_arguments_never_reach_upstream(rig: SyncRig, arguments: dict[
         ("llm_chat_completion", {"model": "gpt-5", "prompt": "hi", "tools": [{}], "tool_choice": {}}),
         ("llm_chat_completion", {"model": "gpt-5", "prompt": "hi", "tool_choice": {"function": "f"}}),
         (
-            "llm_chat_completion",
-            {
-                "model": "claude-opus-4-6",
-                "prompt": "0",
-                "response_format": {
-                    "type": "json_schema",
-                    "json_schema": {"name": "out", "schema": {"type": "object", "required": True}},
-                },
-            },
-        ),
-        (
             "create_transcript",
             {
                 "audio_url": "https://example.com/call.mp3",
@@ -111,3 +100,15 @@ def test_known_bad_arguments_never_reach_upstream(rig: SyncRig, arguments: dict[
 def test_found_crashes_stay_fixed(rig: SyncRig, tool: str, arguments: dict[str, Any]) -> None:
     outcome = rig.run(tool, Case(arguments))
     assert outcome.category == "upstream_error", outcome.describe()
+
+
+def test_an_invalid_answer_schema_is_refused_before_upstream(rig: SyncRig) -> None:
+    """Once a simulator crash (now also tests/simulator/test_sim_llm_models.py): the gateway checks
+    the schema itself now, so it never reaches upstream."""
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "out", "schema": {"type": "object", "required": True}},
+    }
+    arguments = {"model": "claude-opus-4-6", "prompt": "0", "response_format": response_format}
+    outcome = rig.run("llm_chat_completion", Case(arguments))
+    assert outcome.category == "refused", outcome.describe()

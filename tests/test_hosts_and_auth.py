@@ -44,6 +44,10 @@ def mock_hosts(
             200, json={"transcripts": [], "page_details": {}}
         ),
         "llm": respx_mock.post(f"{llm}/v1/chat/completions").respond(200, json=CHAT),
+        # llm_chat_completion checks its model against the region host's list first.
+        "llm_models": respx_mock.get(f"{llm}/v1/models").respond(
+            200, json={"data": [{"id": "claude-sonnet-4-6"}]}
+        ),
         "streaming": respx_mock.get(f"{streaming}/v3/token").respond(200, json=TOKEN),
         "agents": respx_mock.get(f"{agents}/v1/token").respond(200, json=TOKEN),
     }

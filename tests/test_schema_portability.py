@@ -163,10 +163,15 @@ NULL_HEAVY = [
     ),
     (
         "llm_chat_completion",
-        {
-            "choices": [{"message": {"content": None, "tool_calls": [{"id": "c"}]}, "finish_reason": None}],
-            "request_id": None,
-            "usage": None,
+        {  # the chat handler's payload: the gateway's completion, and its own notes
+            "completion": {
+                "choices": [
+                    {"message": {"content": None, "tool_calls": [{"id": "c"}]}, "finish_reason": None}
+                ],
+                "request_id": None,
+                "usage": None,
+            },
+            "notes": [],
         },
     ),
     ("get_sentences", {"id": "t1", "sentences": [{"text": "Hi.", "start": 0, "end": 5, "speaker": None}]}),

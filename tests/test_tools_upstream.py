@@ -19,6 +19,8 @@ pytestmark = pytest.mark.anyio
 
 API = "https://api.assemblyai.com"
 GATEWAY = "https://llm-gateway.assemblyai.com"
+# The gateway's model list, which llm_chat_completion checks its model against first.
+LISTED = {"data": [{"id": "claude-sonnet-4-6"}]}
 TID = "5551722-f677-48a2-b7c3-0e2f9c5f2f0a"
 
 
@@ -225,6 +227,7 @@ async def test_429_with_http_date_retry_after(client: Client, respx_mock: respx.
 async def test_gateway_429_normalizes_x_ratelimit_headers(
     client: Client, respx_mock: respx.MockRouter
 ) -> None:
+    respx_mock.get(f"{GATEWAY}/v1/models").respond(json=LISTED)
     route = respx_mock.post(f"{GATEWAY}/v1/chat/completions").respond(
         429,
         json={"error": {"code": 429, "message": "Rate limit exceeded for model", "metadata": {}}},
@@ -369,6 +372,7 @@ async def test_delete_reports_what_is_gone(client: Client, respx_mock: respx.Moc
 
 
 async def test_chat_completion_answer_and_usage(client: Client, respx_mock: respx.MockRouter) -> None:
+    respx_mock.get(f"{GATEWAY}/v1/models").respond(json=LISTED)
     route = respx_mock.post(f"{GATEWAY}/v1/chat/completions").respond(
         200,
         json={

@@ -34,11 +34,12 @@ async def test_gateway_accepts_raw_and_bearer(client: httpx.AsyncClient, header:
     assert response.status_code == 200, response.text
 
 
-async def test_gateway_401_is_nested(client: httpx.AsyncClient) -> None:
+async def test_gateway_401_is_the_auth_middleware_envelope(client: httpx.AsyncClient) -> None:
+    """The 2026-10 SDK's 401 shape (`llm_gateway/v1/api.py:15-54`), newer than the spec's nested one."""
     response = await client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer bad"})
     assert response.status_code == 401
-    error = response.json()["error"]
-    assert error["code"] == 401 and error["metadata"] == {} and error["message"]
+    body = response.json()
+    assert body["error"] == "Invalid API key" and body["status"] == 401 and body["request_id"]
 
 
 async def test_streaming_token_takes_the_bare_key_only(client: httpx.AsyncClient) -> None:
@@ -80,4 +81,4 @@ async def test_unknown_paths_404_in_host_shape(client: httpx.AsyncClient) -> Non
     api = await client.get("/v2/nothing-here")
     assert api.status_code == 404 and api.json() == {"error": "Not found"}
     gateway = await client.post("/v1/embeddings", json={})
-    assert gateway.status_code == 404 and gateway.json()["error"]["code"] == 404
+    assert gateway.status_code == 404 and gateway.json()["code"] == "not_found"

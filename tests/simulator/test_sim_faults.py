@@ -54,7 +54,14 @@ async def test_429_on_gateway_has_rate_limit_headers(sim: Harness) -> None:
     await queue(sim, fault="429", path_prefix="/v1/chat")
     response = await sim.client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 429
-    assert response.json() == {"error": {"code": 429, "message": "Too Many Requests", "metadata": {}}}
+    # The 2026-10 SDK's business envelope (newer than the spec's nested one).
+    body = response.json()
+    assert (body["message"], body["code"], body["metadata"]) == (
+        "Too Many Requests",
+        "rate_limited",
+        {"errors": []},
+    )
+    assert body["request_id"]
     headers = response.headers
     assert headers["x-ratelimit-limit"] == "30" and headers["x-ratelimit-remaining"] == "0"
     assert headers["x-ratelimit-reset"] == "2"
@@ -81,7 +88,7 @@ async def test_500_uses_each_host_shape(sim: Harness) -> None:
     api = await sim.client.get("/v2/transcript")
     gateway = await sim.client.post("/v1/chat/completions", json=CHAT)
     assert api.status_code == 500 and api.json() == {"error": "Internal Server Error"}
-    assert gateway.status_code == 500 and gateway.json()["error"]["code"] == 500
+    assert gateway.status_code == 500 and gateway.json()["code"] == "internal_error"
 
 
 async def test_502_is_an_html_proxy_page(sim: Harness) -> None:

@@ -86,7 +86,7 @@ async def test_unknown_transcript_is_404(sim: Harness) -> None:
         sim, prompt="{{ transcript }}", transcript_id="00000000-0000-4000-8000-000000000000"
     )
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == 404
+    assert response.json()["code"] == "not_found"
 
 
 @pytest.mark.parametrize(
@@ -100,11 +100,13 @@ async def test_unknown_transcript_is_404(sim: Harness) -> None:
         ({"model": MODEL, "prompt": "hi", "temperature": 3}, 400),
     ],
 )
-async def test_chat_errors_are_nested(sim: Harness, body: dict[str, Any], status: int) -> None:
+async def test_chat_errors_are_business_envelopes(sim: Harness, body: dict[str, Any], status: int) -> None:
+    """The 2026-10 SDK's envelope (`llm_gateway/v1/api.py:15-54`), newer than the spec's nested one."""
     response = await sim.client.post("/v1/chat/completions", json=body)
     assert response.status_code == status
-    error = response.json()["error"]
-    assert error["code"] == status and error["message"] and error["metadata"] == {}
+    error = response.json()
+    assert set(error) == {"message", "code", "request_id", "metadata"}
+    assert error["message"] and error["metadata"] == {"errors": []}
 
 
 async def test_named_tool_choice_returns_a_tool_call(sim: Harness) -> None:
@@ -139,7 +141,10 @@ async def test_json_schema_response_format_returns_matching_json(sim: Harness) -
     }
     response_format = {"type": "json_schema", "json_schema": {"name": "math", "schema": schema}}
     body = (await chat(sim, prompt="8x + 7 = -23", response_format=response_format)).json()
-    assert json.loads(body["choices"][0]["message"]["content"]) == {"steps": [], "final_answer": "simulated"}
+    assert json.loads(body["choices"][0]["message"]["content"]) == {
+        "steps": ["simulated"],
+        "final_answer": "simulated",
+    }
 
 
 async def test_translation(sim: Harness) -> None:
@@ -195,7 +200,7 @@ async def test_understanding_rejects_bad_requests(sim: Harness, request_body: di
     done = await sim.completed()
     response = await understand(sim, done["id"], request_body)
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == 400
+    assert response.json()["code"] == "invalid_request"
 
 
 async def test_understanding_unknown_transcript_is_404(sim: Harness) -> None:

@@ -81,6 +81,32 @@ AGENTS_SPEC: dict[str, Any] = {
     },
 }
 AGENTS_SOURCE = "ENDPOINTS.md §10 (not in the spec repo)"
+# LLM Gateway operations the 2026-10 SDK calls that the bundled 2026-03 spec lacks
+# (ENDPOINTS-SDK-2026-10.md §4.1, §4.3; `llm_gateway/v1/api.py:9-12`, `_base.py:64-75`).
+GATEWAY_SDK_SOURCE = "ENDPOINTS-SDK-2026-10.md §4 (not in the 2026-03 spec)"
+GATEWAY_SDK_PATHS: dict[str, Any] = {
+    "/models": {"get": {"operationId": "listModels"}},
+    "/understanding/validate": {
+        "post": {
+            "operationId": "validateUnderstanding",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["speech_understanding"],
+                            "properties": {
+                                "transcript_id": {"type": "string"},
+                                "speech_understanding": {"type": "object"},
+                            },
+                        }
+                    }
+                },
+            },
+        }
+    },
+}
 
 
 class SpecMissingError(RuntimeError):
@@ -128,6 +154,11 @@ def _load_specs(directory: Path) -> Specs:
         text = (directory / name).read_text(encoding="utf-8")
         documents[host] = json.loads(text) if name.endswith(".json") else load_yaml(text)
         operations[host] = index_operations(name, documents[host])
+    sdk_gateway = {"servers": documents["llm_gateway"]["servers"], "paths": GATEWAY_SDK_PATHS}
+    operations["llm_gateway"] = {
+        **index_operations(GATEWAY_SDK_SOURCE, sdk_gateway),
+        **operations["llm_gateway"],
+    }
     documents["agents"] = AGENTS_SPEC
     operations["agents"] = index_operations(AGENTS_SOURCE, AGENTS_SPEC)
     # The fields the official SDK (2026-10) sends that the 2026-03 specs lack: newer, so they win.

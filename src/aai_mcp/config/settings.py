@@ -116,7 +116,11 @@ class Settings(BaseSettings):
     wait_poll_max_seconds: float = Field(5.0, gt=0, description="Longest interval between status polls.")
     llm_models: CommaList = Field(
         list(DEFAULT_LLM_MODELS),
-        description="LLM Gateway model ids ask_transcript accepts (comma-separated).",
+        description="LLM Gateway model ids the llm tools accept when the gateway's model list cannot be "
+        "read (comma-separated); when set, also an allow-list on top of that list.",
+    )
+    llm_models_ttl_seconds: float = Field(
+        600.0, ge=0, description="How long the LLM Gateway's model list is kept before it is read again."
     )
     llm_default_model: str = Field(
         "claude-sonnet-4-6", description="Model ask_transcript uses when not told."

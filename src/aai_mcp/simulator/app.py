@@ -26,7 +26,7 @@ NOT_FOUND = "Not found"
 
 async def upstream_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UpstreamError)
-    return error_response(host_for_path(request.url.path), exc.status, exc.message, exc.headers)
+    return error_response(host_for_path(request.url.path), exc.status, exc.message, exc.headers, exc.errors)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 
 from starlette.responses import JSONResponse
 
@@ -53,27 +54,49 @@ AUTH_MESSAGES = {
 TOO_MANY_REQUESTS = "Too Many Requests"
 
 
-def error_body(host: Host | None, status: int, message: str) -> dict[str, object]:
-    """The error shape each host uses: llm-gateway nests it, the others are flat."""
-    if host is Host.LLM_GATEWAY:
-        return {"error": {"code": status, "message": message, "metadata": {}}}
-    return {"error": message}
+# The gateway's `code` for a business error, by status (the SDK reads `message`, not the code).
+GATEWAY_CODES = {400: "invalid_request", 404: "not_found", 429: "rate_limited", 500: "internal_error"}
+
+
+def error_body(host: Host | None, status: int, message: str, errors: Sequence[str] = ()) -> dict[str, object]:
+    """The error shape each host uses. The LLM Gateway follows the 2026-10 SDK (`llm_gateway/v1/api.py:
+    15-54`), newer than the 2026-03 spec's nested `{"error": {...}}`: its auth middleware answers 401
+    with `{"error", "status", "request_id"}`, its handlers with `{"message", "code", "request_id",
+    "metadata": {"errors"}}`. The other hosts are flat."""
+    if host is not Host.LLM_GATEWAY:
+        return {"error": message}
+    request_id = str(uuid.uuid4())
+    if status == 401:
+        return {"error": message, "status": status, "request_id": request_id}
+    code = GATEWAY_CODES.get(status, "error")
+    return {"message": message, "code": code, "request_id": request_id, "metadata": {"errors": list(errors)}}
 
 
 class UpstreamError(Exception):
     """Raised by handlers; rendered in the error shape of the host the path belongs to."""
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        errors: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
+        self.errors = list(errors)
 
 
 def error_response(
-    host: Host | None, status: int, message: str, headers: Mapping[str, str] | None = None
+    host: Host | None,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    errors: Sequence[str] = (),
 ) -> JSONResponse:
-    return JSONResponse(error_body(host, status, message), status_code=status, headers=headers)
+    return JSONResponse(error_body(host, status, message, errors), status_code=status, headers=headers)
 
 
 def unauthorized(host: Host) -> JSONResponse:

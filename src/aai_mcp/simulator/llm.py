@@ -13,6 +13,7 @@ from jsonschema.exceptions import SchemaError
 
 from .host_rules import UpstreamError
 from .llm_extraction import extraction_answer, is_extraction_schema
+from .llm_structured import conforming_instance
 
 ANTHROPIC_MODELS = (
     "claude-opus-4-6",
@@ -135,27 +136,6 @@ def schema_problem(schema_json: str) -> str | None:
     return None
 
 
-def minimal_instance(schema: Any) -> Any:
-    """The smallest value a JSON schema accepts, so structured outputs still parse."""
-    if not isinstance(schema, dict):
-        return None
-    if "enum" in schema and schema["enum"]:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    kind = kind[0] if isinstance(kind, list) and kind else kind
-    if kind == "object":
-        props = schema.get("properties") or {}
-        return {name: minimal_instance(props.get(name)) for name in schema.get("required") or []}
-    defaults: dict[str, Any] = {
-        "array": [],
-        "string": "simulated",
-        "integer": 0,
-        "number": 0,
-        "boolean": False,
-    }
-    return defaults.get(str(kind))
-
-
 def answer_text(model: str, messages: list[dict[str, Any]], transcript_words: int | None) -> str:
     user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), messages[-1]["content"])
     opening = " ".join(str(user).split()[:8])
@@ -178,7 +158,7 @@ def tool_calls_for(body: dict[str, Any]) -> list[dict[str, Any]] | None:
     tools = {f["name"]: f for f in map(declared_function, body.get("tools") or []) if f is not None}
     if not isinstance(name, str) or name not in tools:
         raise bad_request(f"tool_choice names a function that is not in tools: {name!r}")
-    arguments = json.dumps(minimal_instance(tools[name].get("parameters")))
+    arguments = json.dumps(conforming_instance(tools[name].get("parameters")))
     call_id = "call_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{name}:{arguments}").hex[:24]
     return [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]
 
@@ -203,7 +183,7 @@ def chat_completion(
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
         schema = output_schema(response_format)
         shaped = extraction_answer(schema, messages) if is_extraction_schema(schema) else None
-        content = json.dumps(shaped if shaped is not None else minimal_instance(schema))
+        content = json.dumps(shaped if shaped is not None else conforming_instance(schema))
     else:
         content = answer_text(model, messages, transcript_words)
     message: dict[str, Any] = {"role": "assistant", "content": content}

@@ -19,6 +19,9 @@ from .host_rules import Host, host_for_path, presented_key, unauthorized
 from .key_accounts import Account
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 
+# Paths upstream answers without a key: the gateway's model list (SDK `api.py:66-68`, and its docs).
+PUBLIC_PATHS = frozenset({"/v1/models"})
+
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
     """The route path (`/v2/transcript/{transcript_id}`) a request hits, for per-route counts."""
@@ -73,6 +76,9 @@ class SimulatorMiddleware:
         """The route behind the key's checks: unknown or rejected -> 401, rate-limited -> 429."""
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["path"] in PUBLIC_PATHS and account is None:
+                await self.app(scope, receive, send)
+                return
             if account is None:
                 await unauthorized(host)(scope, receive, send)
                 return

@@ -1,4 +1,5 @@
-"""Handlers for llm-gateway (`/v1/chat/completions`, `/v1/understanding`) and the token hosts."""
+"""Handlers for llm-gateway (`/v1/chat/completions`, `/v1/understanding`, its validate, `/v1/models`)
+and the token hosts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .host_rules import UpstreamError
 from .jobs import TranscriptRecord
 from .key_accounts import Account
 from .llm import chat_completion, chat_messages, check_model, check_options, substitute_transcript
+from .llm_models import model_list, validation_errors
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 from .params import ParamError
 from .routes_api import account_of, simulator_of
@@ -80,6 +82,19 @@ async def understanding(request: Request) -> Response:
     return JSONResponse({"request_id": str(uuid.uuid4()), **result}, headers=headers)
 
 
+async def list_models(request: Request) -> Response:
+    return JSONResponse({"data": model_list()})
+
+
+async def validate_understanding(request: Request) -> Response:
+    """200 when `/v1/understanding` would take the request; the transcript need not exist yet (the SDK
+    makes transcript_id optional here, `_base.py:64-75`)."""
+    errors = validation_errors(await json_object(request))
+    if errors:
+        raise UpstreamError(400, "Invalid speech understanding request", errors=errors)
+    return JSONResponse({"valid": True})
+
+
 def token_handler(audience: str) -> Any:
     async def handler(request: Request) -> Response:
         simulator, account = simulator_of(request), account_of(request)
@@ -96,6 +111,8 @@ def token_handler(audience: str) -> Any:
 GATEWAY_ROUTES = [
     Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     Route("/v1/understanding", understanding, methods=["POST"]),
+    Route("/v1/understanding/validate", validate_understanding, methods=["POST"]),
+    Route("/v1/models", list_models, methods=["GET"]),
     Route("/v3/token", token_handler("streaming"), methods=["GET"]),
     Route("/v1/token", token_handler("agents"), methods=["GET"]),
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from aai_mcp.redaction import Redactor
+from aai_mcp.upstream.error_envelopes import Envelope, read_envelope
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
 DETAIL_CHARS = 300
@@ -100,6 +101,9 @@ class UpstreamError(Exception):
     """What had already happened when a multi-step tool failed (e.g. the transcript_id it created)."""
     outcome_unknown: bool = False
     """A non-idempotent request was sent but its answer lost: upstream may have carried it out."""
+    reported: dict[str, Any] = field(default_factory=dict)
+    """What upstream's error body said beyond its message: `upstream_errors` (the LLM Gateway's list of
+    validation messages) and `request_id`, for the caller to act on or quote to support."""
 
     @property
     def retryable(self) -> bool:
@@ -116,7 +120,9 @@ class UpstreamError(Exception):
 
     def redacted(self, secret: str) -> UpstreamError:
         """The same error with `secret` blanked out in any form, should upstream echo a key back."""
-        self.message = Redactor([secret]).text(self.message)
+        redactor = Redactor([secret])
+        self.message = redactor.text(self.message)
+        self.reported = {key: redactor.value(value) for key, value in self.reported.items()}
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -127,19 +133,23 @@ class UpstreamError(Exception):
             "retryable": self.retryable,
         }
         data.update(self.rate_limit)
+        data.update(self.reported)
         data.update(self.context)
         return data
 
 
 def error_from_response(response: httpx.Response) -> UpstreamError:
     status = response.status_code
-    detail = _error_text(response)
+    envelope = _envelope(response)
+    detail = _error_text(response, envelope)
+    reported = _reported(envelope)
     if status == 429:
         return UpstreamError(
             message=f"AssemblyAI rate limit reached (HTTP 429): {detail}. Wait before calling again.",
             kind=ErrorKind.RATE_LIMITED,
             status=status,
             rate_limit=normalized_rate_limit(response.headers),
+            reported=reported,
         )
     kind = ErrorKind.UPSTREAM_UNAVAILABLE if status in RETRYABLE_STATUSES else ErrorKind.UPSTREAM_REJECTED
     hint = " A retry may help." if kind.retryable else ""
@@ -148,7 +158,19 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
         kind=kind,
         status=status,
         rate_limit=normalized_rate_limit(response.headers),
+        reported=reported,
     )
+
+
+def _reported(envelope: Envelope | None) -> dict[str, Any]:
+    if envelope is None:
+        return {}
+    reported: dict[str, Any] = {}
+    if envelope.errors:
+        reported["upstream_errors"] = envelope.errors
+    if envelope.request_id:
+        reported["request_id"] = envelope.request_id[:DETAIL_CHARS]
+    return reported
 
 
 def no_usable_key(message: str, retry_after: float | None) -> UpstreamError:
@@ -191,26 +213,29 @@ def malformed_body(status: int, problem: str) -> UpstreamError:
     )
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: httpx.Response, envelope: Envelope | None) -> str:
     """Upstream's error text, cut to DETAIL_CHARS (upstream may echo a whole request back)."""
-    text = _full_error_text(response)
+    text = _full_error_text(response, envelope)
     return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
 
 
-def _full_error_text(response: httpx.Response) -> str:
-    """Upstream's `error` text, or the gateway's nested `error.message`, else a short body excerpt."""
+def _envelope(response: httpx.Response) -> Envelope | None:
+    """The JSON error body read as one of upstream's envelopes; None when the body is not JSON."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return read_envelope(body)
+
+
+def _full_error_text(response: httpx.Response, envelope: Envelope | None) -> str:
+    """The envelope's message and its validation errors, else a short body excerpt."""
+    if envelope is None:
         text = response.text.strip()
         return text[:300] if text else response.reason_phrase or "no details"
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            return str(error.get("message") or error)
-        if error:
-            return str(error)
-        for key in ("detail", "message", "title"):
-            if body.get(key):
-                return str(body[key])
-    return json.dumps(body)[:300]
+    if envelope.message is None and not envelope.errors:
+        return json.dumps(response.json())[:300]
+    errors = "; ".join(envelope.errors)
+    if envelope.message is None:
+        return errors
+    return f"{envelope.message} ({errors})" if errors else envelope.message

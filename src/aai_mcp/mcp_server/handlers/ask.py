@@ -9,11 +9,13 @@ import anyio
 
 from aai_mcp.caller_input import ToolInputError
 from aai_mcp.config.settings import EU_MODEL_PREFIXES, Settings
+from aai_mcp.mcp_server.handlers.llm_gateway import completed
+from aai_mcp.mcp_server.handlers.llm_models import checked_model
+from aai_mcp.mcp_server.handlers.structured_answers import answer_schema, parsed_answer
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.mcp_server.views.answers import segment_lines
 from aai_mcp.upstream import UpstreamError, decode_json, decode_text
-from aai_mcp.upstream.errors import ErrorKind
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,7 +27,7 @@ DELETED_URL = "http://deleted_by_user"
 # Contexts that need a second read: the endpoint under /v2/transcript/{id}/.
 EXTRA_READS = ("sentences", "paragraphs", "vtt")
 # The calls ask makes, by name in its `calls:`: each extra read is a call of its own.
-ASK_CALLS = frozenset({"chat", "read", *EXTRA_READS})
+ASK_CALLS = frozenset({"chat", "read", "models", *EXTRA_READS})
 SYSTEM_PROMPT = (
     "You answer questions about speech transcripts. Use only the transcripts in the user's message; "
     "if they do not contain the answer, say so. When lines carry timestamps like [01:23], cite them; "
@@ -157,8 +159,11 @@ def checked_size(context: str, kind: str, settings: Settings) -> int:
 
 async def ask(call: ToolCall) -> dict[str, Any]:
     """Read the transcripts (bounded, concurrent), build one grounded prompt, ask the gateway once."""
-    model = choose_model(call)
     ids = transcript_ids(call)
+    schema = answer_schema(call.args)
+    model, model_note = await checked_model(
+        call, str(call.args.get("model") or call.settings.llm_default_model)
+    )
     kind = str(call.args.get("context") or "utterances")
     transcripts = await gather_bounded(ids, lambda transcript_id: read_one(call, transcript_id))
     problems = [problem for tid, t in zip(ids, transcripts, strict=True) if (problem := unusable(tid, t))]
@@ -172,20 +177,16 @@ async def ask(call: ToolCall) -> dict[str, Any]:
     # max_tokens (with its default) and any other body parameter come from the spec; prompt goes in messages.
     extra = {key: value for key, value in request_body(call).items() if key not in ("model", "prompt")}
     body = {"model": model, "messages": chat_messages(context, str(call.args["prompt"])), **extra}
-    try:
-        response = await send(call, "chat", json_body=body)
-        completion = decode_json(response)
-    except UpstreamError as exc:
-        raise exc.during(f"Asking {model} through the LLM Gateway failed") from None
-    if not isinstance(completion, dict):
-        raise UpstreamError(
-            "The LLM Gateway sent an answer that is not an object.", kind=ErrorKind.BAD_RESPONSE
-        )
-    return {
+    completion = await completed(call, body, model)
+    notes = [note for note in [model_note, *(note for _, note in pieces)] if note]
+    answer = {
         "completion": completion,
         "model": model,
         "transcript_ids": ids,
         "context": kind,
         "context_chars": size,
-        "notes": [note for _, note in pieces if note],
+        "notes": notes,
     }
+    if schema is not None:
+        answer["parsed"] = parsed_answer(completion, schema)
+    return answer

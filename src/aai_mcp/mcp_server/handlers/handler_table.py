@@ -11,6 +11,14 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 )
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.llm_gateway import (
+    CHAT_CALLS,
+    LIST_MODELS_CALLS,
+    UNDERSTAND_CALLS,
+    chat,
+    list_models,
+    understand,
+)
 from aai_mcp.mcp_server.handlers.redacted_audio import REDACTED_AUDIO_CALLS, get_redacted_audio
 from aai_mcp.mcp_server.handlers.structured_extraction import EXTRACT_CALLS, extract
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
@@ -41,6 +49,9 @@ HANDLERS: dict[str, Handler] = {
     "wait_for_upload": wait_for_upload,
     "extract": extract,
     "get_redacted_audio": get_redacted_audio,
+    "chat": chat,
+    "list_models": list_models,
+    "understand": understand,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -57,4 +68,7 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "wait_for_upload": LINK_CALLS,
     "extract": EXTRACT_CALLS,
     "get_redacted_audio": REDACTED_AUDIO_CALLS,
+    "chat": CHAT_CALLS,
+    "list_models": LIST_MODELS_CALLS,
+    "understand": UNDERSTAND_CALLS,
 }

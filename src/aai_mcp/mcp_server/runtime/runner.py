@@ -23,6 +23,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.logs import redacting
 from aai_mcp.mcp_server.handlers.connector import transcript_url_base
 from aai_mcp.mcp_server.handlers.handler_table import HANDLERS
+from aai_mcp.mcp_server.handlers.llm_models import ModelDirectory
 from aai_mcp.mcp_server.handlers.polling import ExpectedWebhook, TranscriptPoller
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.runtime import results
@@ -75,6 +76,7 @@ class ToolRunner:
             expected_webhook(settings),
         )
         self._calls: set[anyio.CancelScope] = set()
+        self.models = ModelDirectory(settings.llm_models_ttl_seconds)
         self._cut_off = math.inf
         self.redactor = held_keys(settings)
         self.key_pool: KeyPool | None = None
@@ -212,6 +214,7 @@ class ToolRunner:
             account=principal.account,
             links=self.links,
             own_key=principal.bills_own_key,
+            models=self.models,
         )
         handler: Handler = HANDLERS[spec.handler] if spec.handler else forward
         try:

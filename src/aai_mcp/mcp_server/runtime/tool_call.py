@@ -11,6 +11,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.upstream import Upstream
 
 if TYPE_CHECKING:
+    from aai_mcp.mcp_server.handlers.llm_models import ModelDirectory
     from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
     from aai_mcp.state.archive_store import ArchiveStore
     from aai_mcp.uplink.link_service import LinkUploads
@@ -40,6 +41,8 @@ class ToolCall:
     """Upload links, when the server has a store."""
     own_key: bool = False
     """The caller brought its own AssemblyAI key (passthrough), which the server never keeps."""
+    models: ModelDirectory | None = None
+    """The LLM Gateway model lists this process has read (one cache for every call)."""
 
 
 Handler = Callable[[ToolCall], Awaitable[Any]]

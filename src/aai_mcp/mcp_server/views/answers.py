@@ -58,6 +58,8 @@ def answer_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         "usage": completion.get("usage") or {},
         "request_id": completion.get("request_id"),
     }
+    if "parsed" in payload:
+        out["parsed"] = payload["parsed"]
     if notes:
         out["notes"] = notes
     usage = out["usage"]

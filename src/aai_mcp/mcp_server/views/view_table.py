@@ -10,6 +10,7 @@ from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_
 from aai_mcp.mcp_server.views.archive_answers import archive_search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
 from aai_mcp.mcp_server.views.extraction_answers import extraction_view
+from aai_mcp.mcp_server.views.model_list import llm_models_view
 from aai_mcp.mcp_server.views.shaping import capped_json, token_counts, without_words
 from aai_mcp.mcp_server.views.transcript import (
     deleted_view,
@@ -29,32 +30,49 @@ def raw_view(payload: Any, ctx: ViewContext) -> Shaped:
 
 
 def chat_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
-    choice = (payload.get("choices") or [{}])[0]
+    completion = payload["completion"]
+    choice = (completion.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     tool_calls = choice.get("tool_calls") or message.get("tool_calls") or []
     out: dict[str, Any] = {
         "answer": message.get("content"),
         "finish_reason": choice.get("finish_reason"),
-        "model": (payload.get("request") or {}).get("model") or ctx.args.get("model"),
-        "usage": payload.get("usage") or {},
-        "request_id": payload.get("request_id"),
+        "model": (completion.get("request") or {}).get("model") or ctx.args.get("model"),
+        "usage": completion.get("usage") or {},
+        "request_id": completion.get("request_id"),
     }
     if tool_calls:
         out["tool_calls"] = tool_calls
+    if "parsed" in payload:
+        out["parsed"] = payload["parsed"]
+    if payload["notes"]:
+        out["notes"] = payload["notes"]
     text = out["answer"] or ""
     if tool_calls:
         text += "\nTool calls: " + capped_json(tool_calls, ctx.max_chars // 4, "")
     usage = out["usage"]
     text += f"\n(model {out['model']}; {token_counts(usage)})"
+    text += "".join(f"\n{note}" for note in payload["notes"])
     return Shaped(structured=out, text=text.strip())
 
 
 def understanding_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
+    if payload.get("dry_run"):
+        return dry_run_view(payload)
     out = {key: value for key, value in payload.items() if key != "words" and value is not None}
     out.setdefault("speech_understanding", {})
     if isinstance(out.get("utterances"), list):
         out["utterances"] = [without_words(item) for item in out["utterances"]]
     return Shaped(structured=out, text=capped_json(out, ctx.max_chars, "Ask for fewer target languages."))
+
+
+def dry_run_view(payload: dict[str, Any]) -> Shaped:
+    if payload["valid"]:
+        text = "The LLM Gateway would accept this request (dry run: nothing ran). Call again without dry_run."
+    else:
+        problems = "\n".join(f"- {problem}" for problem in payload["errors"])
+        text = f"The LLM Gateway would refuse this request (dry run: nothing ran):\n{problems}"
+    return Shaped(structured=payload, text=text)
 
 
 def token_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
@@ -96,4 +114,5 @@ VIEWS: dict[str, View] = {
     "document": document_view,
     "archive_search_results": archive_search_results_view,
     "extraction": extraction_view,
+    "llm_models": llm_models_view,
 }
