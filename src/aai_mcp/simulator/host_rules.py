@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from http import HTTPStatus
 
 from starlette.responses import JSONResponse
 
@@ -13,13 +14,21 @@ class Host(enum.Enum):
     LLM_GATEWAY = "llm-gateway"
     STREAMING = "streaming"
     AGENTS = "agents"
+    SYNC = "sync"
+    DICTATION = "dictation"
 
 
 AGENT_PATHS = ("/v1/token", "/v1/agents", "/v1/ws")
+# Sync and Dictation both serve /v1/transcribe/live: the simulator serves each under a prefix named
+# for its host (a request to sync.assemblyai.com itself is moved under it: app.HostPrefixes).
+PREFIXED_HOSTS = {"/sync": Host.SYNC, "/dictation": Host.DICTATION}
 
 
 def host_for_path(path: str) -> Host | None:
     """The upstream host serving `path`; `None` for the simulator's own endpoints."""
+    for prefix, host in PREFIXED_HOSTS.items():
+        if path.startswith(prefix + "/"):
+            return host
     if path == "/v2" or path.startswith(("/v2/", "/lemur/")):
         return Host.API
     if path.startswith("/v3/"):
@@ -48,7 +57,11 @@ AUTH_MESSAGES = {
     Host.LLM_GATEWAY: "Invalid API key",
     Host.STREAMING: "Invalid API key",
     Host.AGENTS: "Invalid API key",
+    Host.SYNC: "Invalid API key",
+    Host.DICTATION: "Invalid API key",
 }
+# The one-request APIs answer RFC 9457 problem details (SDK 1.8.2 sync/v1/api.py:25-78).
+PROBLEM_HOSTS = frozenset({Host.SYNC, Host.DICTATION})
 
 TOO_MANY_REQUESTS = "Too Many Requests"
 
@@ -57,7 +70,21 @@ def error_body(host: Host | None, status: int, message: str) -> dict[str, object
     """The error shape each host uses: llm-gateway nests it, the others are flat."""
     if host is Host.LLM_GATEWAY:
         return {"error": {"code": status, "message": message, "metadata": {}}}
+    if host in PROBLEM_HOSTS:
+        return problem(status, _phrase(status), message)
     return {"error": message}
+
+
+def problem(status: int, title: str, detail: str) -> dict[str, object]:
+    """Problem details; the SDK reads `title` in snake_case as the error code ("Audio Too Large")."""
+    return {"status": status, "title": title, "detail": detail}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class UpstreamError(Exception):
