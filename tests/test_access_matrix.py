@@ -34,7 +34,7 @@ from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.mcp_server.registry import input_schema
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import open_store
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, make_settings, wav_bytes
 from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -51,6 +51,9 @@ SOURCES: dict[str, dict[str, Any]] = {
     "transcribe": {"audio_url": AUDIO_URL},
     "upload_file": {"data_base64": base64.b64encode(b"RIFF fake audio").decode()},
     "extract_from_transcript": {"kit": "support-call-qa"},
+    # The one-request APIs take a real clip (WAV, 80 ms or more), checked before anything is sent.
+    "transcribe_clip": {"data_base64": base64.b64encode(wav_bytes(0.5)).decode()},
+    "dictate": {"data_base64": base64.b64encode(wav_bytes(0.5)).decode()},
 }
 Filters = dict[str, Any]
 # Tools whose work happens outside the call (an upload link's file arrives later, through the page):

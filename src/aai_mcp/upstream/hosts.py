@@ -42,6 +42,8 @@ def base_urls(settings: Settings) -> dict[HostName, str]:
         "llm_gateway": settings.llm_gateway_base_url,
         "streaming": settings.streaming_base_url,
         "agents": settings.agents_base_url,
+        "sync": settings.sync_base_url,
+        "dictation": settings.dictation_base_url,
     }
     for host, url in overrides.items():
         if url:

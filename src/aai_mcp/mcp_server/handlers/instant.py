@@ -18,9 +18,6 @@ CLIP_SOURCES = ("path", "url", "data_base64")
 SYNC_CALLS = frozenset({"sync"})
 DICTATION_CALLS = frozenset({"dictate"})
 SYNC_MODEL = "universal-3-5-pro"
-# The SDK's own timeouts: sync's is "kept above the server's 30 s deadline"; dictation adds an LLM pass.
-SYNC_TIMEOUT_SECONDS = 60.0
-DICTATION_TIMEOUT_SECONDS = 300.0
 MAX_KEYTERM_CHARS = 8000
 MAX_CONTEXT_TURNS = 500
 MAX_CONTEXT_CHARS = 16000
@@ -101,7 +98,9 @@ async def send_clip(
     headers = {"Content-Type": content_type}
     if model is not None:
         headers["X-AAI-Model"] = model  # required by the Sync API on every request
-    timeout = SYNC_TIMEOUT_SECONDS if model is not None else DICTATION_TIMEOUT_SECONDS
+    # The upload timeout (per read or write, 900 s by default): the body is up to 40 MB, and the answer
+    # comes after the whole clip is transcribed (the SDK allows 180 s per operation, dictation 300 s).
+    timeout = call.settings.upload_timeout_seconds
     answer = await call.upstream.post_whole(call.spec.call(name), body, headers, timeout)
     if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
         raise malformed_body(200, "no transcript text in the answer")
