@@ -226,3 +226,28 @@ async def test_both_tools_answer_from_the_simulator() -> None:
     )
     assert not dictated.is_error, text_of(dictated)
     assert dictated.structured_content["final_text"].startswith("- ")
+
+
+async def test_without_a_key_the_in_process_simulator_answers_both() -> None:
+    # Simulated mode: the gateway's own simulator, each API under its prefix on the one base URL.
+    clip = await call("transcribe_clip", {"data_base64": b64(wav_bytes(1.0))}, api_key=None)
+    assert not clip.is_error, text_of(clip)
+    assert clip.structured_content["audio_duration_seconds"] == 1.0
+    assert (clip.meta or {}).get("aai-mcp/simulated") is True
+    dictated = await call("dictate", {"data_base64": b64(wav_bytes(1.0))}, api_key=None)
+    assert not dictated.is_error, text_of(dictated)
+    assert dictated.structured_content["final_text"]
+
+
+async def test_context_is_trimmed_oldest_first_and_keyterms_are_bounded(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(SYNC_US).respond(200, json=SYNC_ANSWER)
+    turns = [f"turn {index}" for index in range(600)]
+    ok = await call("transcribe_clip", {"data_base64": b64(wav_bytes(1.0)), "conversation_context": turns})
+    assert not ok.is_error, text_of(ok)
+    sent = json.loads(parts(route.calls.last.request)[0][2])["conversation_context"]
+    assert sent == turns[100:]  # the 500 newest turns, in order
+    big = await call(
+        "transcribe_clip", {"data_base64": b64(wav_bytes(1.0)), "keyterms_prompt": ["a" * 4500] * 2}
+    )
+    assert error_details(big)["kind"] == "invalid_arguments" and "8000" in text_of(big)
+    assert route.call_count == 1
