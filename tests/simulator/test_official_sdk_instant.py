@@ -64,3 +64,18 @@ def test_dictation_transcriber_rewrites_by_instruction(sdk: LiveServer) -> None:
         live = transcriber.transcribe_live(wav_bytes(2.0))
         assert live.audio_duration_ms == 2000
     assert sum(r.path == "/dictation/v1/transcribe/live" for r in sdk.simulator.requests) == 2
+
+
+def test_live_sessions_push_raw_pcm_in_chunks(sdk: LiveServer) -> None:
+    """open_live: the chunked upload a microphone callback makes (raw 16 kHz mono PCM, 0.1 s a write)."""
+    second = bytes(32000)
+    with aai.DictationTranscriber() as dictation:
+        with dictation.open_live(aai.DictationConfig(sample_rate=16000, channels=1)) as session:
+            for start in range(0, len(second) * 2, 3200):
+                session.write((second * 2)[start : start + 3200])
+        assert session.result().audio_duration_ms == 2000
+    with aai.SyncTranscriber() as sync:
+        with sync.open_live(aai.SyncTranscriptionConfig(sample_rate=16000, channels=1)) as live:
+            for start in range(0, len(second), 3200):
+                live.write(second[start : start + 3200])
+        assert live.result().audio_duration_ms == 1000
