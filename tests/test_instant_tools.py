@@ -251,3 +251,10 @@ async def test_context_is_trimmed_oldest_first_and_keyterms_are_bounded(respx_mo
     )
     assert error_details(big)["kind"] == "invalid_arguments" and "8000" in text_of(big)
     assert route.call_count == 1
+
+
+@pytest.mark.parametrize("args", [{}, {"path": "/a.wav", "data_base64": "AAAA"}])
+async def test_exactly_one_clip_source(args: dict[str, Any], respx_mock: respx.MockRouter) -> None:
+    result = await call("dictate", args)
+    assert error_details(result)["kind"] == "invalid_arguments" and "exactly one" in text_of(result)
+    assert not respx_mock.calls

@@ -9,7 +9,6 @@ from typing import Any
 
 from aai_mcp.caller_input import ToolInputError
 from aai_mcp.mcp_server.handlers.clip_audio import Clip, clip_from
-from aai_mcp.mcp_server.handlers.uploads import one_source
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream.config_first import config_first_body
 from aai_mcp.upstream.errors import malformed_body
@@ -38,8 +37,13 @@ async def dictate(call: ToolCall) -> dict[str, Any]:
 
 
 async def _clip(call: ToolCall) -> Clip:
-    source, value = one_source(call, CLIP_SOURCES)
-    return await clip_from(call, source, value)
+    given = [name for name in CLIP_SOURCES if call.args.get(name) is not None]
+    if len(given) != 1:
+        raise ToolInputError(
+            f"Give exactly one of path, url or data_base64 (got {', '.join(given) or 'none'}): "
+            "the clip itself, which the server sends (this API takes no URL of its own)."
+        )
+    return await clip_from(call, given[0], str(call.args[given[0]]))
 
 
 def sync_config(args: dict[str, Any], clip: Clip) -> dict[str, Any]:
