@@ -34,7 +34,7 @@ from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.mcp_server.registry import input_schema
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import open_store
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, make_settings, wav_bytes
 from tests.support.faults import later_call_tools
 from tests.support.servers import serve_gateway_in_thread
 
@@ -55,6 +55,9 @@ SOURCES: dict[str, dict[str, Any]] = {
     # A model the gateway lists (it is checked before the chat is sent), and a list read past the cache.
     "llm_chat_completion": {"model": "claude-sonnet-4-6"},
     "list_llm_models": {"refresh": True},
+    # The one-request APIs take a real clip (WAV, 80 ms or more), checked before anything is sent.
+    "transcribe_clip": {"data_base64": base64.b64encode(wav_bytes(0.5)).decode()},
+    "dictate": {"data_base64": base64.b64encode(wav_bytes(0.5)).decode()},
 }
 Filters = dict[str, Any]
 # Tools whose upstream calls are all made after the call (`later` in the catalog: an upload link's

@@ -408,6 +408,9 @@ def test_composite_tools_use_other_tools_only_for_the_arguments_that_need_them()
         "llm_chat_completion": [("get_transcript", ["transcript_id"])],
         # It reads transcripts (archived or recent): a token must be allowed to list and read them.
         "search_archive": [("list_transcripts", []), ("get_transcript", [])],
+        # The one-request APIs take bytes: reading the server's files or fetching a URL is upload_file's.
+        "transcribe_clip": [("upload_file", ["path", "url"])],
+        "dictate": [("upload_file", ["path", "url"])],
     }
 
 

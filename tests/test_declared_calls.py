@@ -4,6 +4,7 @@ against the simulator matches one of its declared calls, and every declared call
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tests.support.faults import CLIP, MODEL, later_call_tools
 pytestmark = pytest.mark.anyio
 
 URL = "https://example.com/support-call.mp3"
+SHORT_WAV = base64.b64encode(wav_bytes(1.0)).decode()  # one the Sync and Dictation APIs take
 # Arguments per handler tool that, together, take every branch that reaches upstream.
 # "{id}" stands for a completed transcript made before the run.
 TRANSLATION = {"translation": {"target_languages": ["es"]}}
@@ -34,7 +36,14 @@ ANSWER_FORMAT = {"type": "json_schema", "json_schema": {"name": "answer", "schem
 RUNS: dict[str, list[dict[str, Any]]] = {
     "upload_file": [{"data_base64": CLIP}, {"path": "{file}"}],
     "create_transcript": [{"audio_url": URL}],
-    "transcribe": [{"audio_url": URL}, {"data_base64": CLIP}, {"audio_url": URL, "wait": False}],
+    "transcribe": [
+        {"audio_url": URL},
+        {"data_base64": CLIP},
+        {"audio_url": URL, "wait": False},
+        {"data_base64": SHORT_WAV, "prefer": "speed"},
+    ],
+    "transcribe_clip": [{"data_base64": SHORT_WAV}, {"path": "{file}"}],
+    "dictate": [{"data_base64": SHORT_WAV, "llm_instruction": "Tidy it."}],
     "wait_for_transcript": [{"transcript_id": "{id}"}],
     "ask_transcript": [
         {"transcript_ids": ["{id}"], "prompt": "Summarise.", "model": MODEL, "context": context}
@@ -93,7 +102,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     app = build_simulator_app(SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=0.0))
     transport = Recording(httpx.ASGITransport(app=app))
     audio = tmp_path / "clip.wav"
-    audio.write_bytes(b"RIFF" + bytes(4000))
+    audio.write_bytes(wav_bytes(0.5))
     settings = make_settings(upload_roots=[str(tmp_path)], wait_poll_initial_seconds=0.01)
     gateway = build_gateway(settings, transport=transport)
     try:

@@ -22,6 +22,7 @@ from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.runtime.results import META_RATE_LIMIT
 from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
 from aai_mcp.simulator import FAULT_KINDS, Simulator, SimulatorConfig, build_simulator_app
+from aai_mcp.upstream.hosts import SIMULATOR_PREFIXES
 from tests.support import CANARY_KEY, error_details, faults, make_settings
 from tests.support.faults import (
     CLIP,
@@ -44,11 +45,13 @@ TIMEOUT = 0.05  # the gateway's read timeout in the timeout cases
 SLOW_BODY = 1.0  # the body trickles in 10 pieces: 0.1 s apart, twice the read timeout
 HEADER_DELAY = 0.5
 PLENTY = 10  # faults queued per case: more than any bounded retry loop may use
-HOST_SETTINGS = {
+HOST_SETTINGS: dict[HostName, str] = {
     "api": "api_base_url",
     "llm_gateway": "llm_gateway_base_url",
     "streaming": "streaming_base_url",
     "agents": "agents_base_url",
+    "sync": "sync_base_url",
+    "dictation": "dictation_base_url",
 }
 
 
@@ -118,6 +121,8 @@ STAGES = (
            {"data_base64": CLIP}, says="Creating the transcript failed"),
     Target("transcribe", "transcribe/poll", "api", "GET", "/v2/transcript/", False,
            says="Transcript "),
+    Target("transcribe", "transcribe/sync", "sync", "POST", "/sync/v1/transcribe/live", True,
+           {"data_base64": CLIP, "prefer": "speed"}, says="The Sync API did not transcribe the clip"),
     Target("ask_transcript", "ask_transcript/read", "api", "GET", "/v2/transcript/{id}",
            says="Reading transcript {id} failed"),
     Target("ask_transcript", "ask_transcript/sentences", "api", "GET", "/v2/transcript/{id}/sentences", False,
@@ -141,7 +146,7 @@ def spec_targets(catalog: Catalog | None = None) -> list[Target]:
             spec.name,
             spec.route.host,
             spec.route.method,
-            spec_path(spec),
+            SIMULATOR_PREFIXES.get(spec.route.host, "") + spec_path(spec),
             says=SPEC_ROUTE_SAYS.get(spec.name, ""),
         )
         for spec in (catalog or faults.catalog()).tools.values()
@@ -213,7 +218,10 @@ def gateway_for(live: Live, target: Target, fault: Fault, catalog: Catalog | Non
 @functools.cache
 def settings_for(url: str, refused_url: str, refused_host: str | None, short_timeouts: bool) -> Settings:
     """Settings per kind of case, built once (reading the environment costs ~15 ms a time)."""
-    urls = {setting: refused_url if host == refused_host else url for host, setting in HOST_SETTINGS.items()}
+    urls = {
+        setting: (refused_url if host == refused_host else url) + SIMULATOR_PREFIXES.get(host, "")
+        for host, setting in HOST_SETTINGS.items()
+    }
     timeouts = {"timeout_seconds": TIMEOUT, "upload_timeout_seconds": TIMEOUT} if short_timeouts else {}
     return make_settings(
         **urls,
@@ -235,7 +243,10 @@ def inject(live: Live, target: Target, fault: Fault, route: str) -> None:
 def heal(live: Live, gateway: Gateway, target: Target) -> None:
     live.sim.faults.clear()
     live.delay.clear()
-    gateway.upstream._clients[target.host].base_url = httpx.URL(live.url)  # the refused host is back
+    # The refused host is back (sync and dictation under their simulator prefixes).
+    gateway.upstream._clients[target.host].base_url = httpx.URL(
+        live.url + SIMULATOR_PREFIXES.get(target.host, "")
+    )
     # The timeout cases shrink the read timeout to 50 ms; a healthy call on a loaded machine can take
     # longer than that, and the point here is only that the same gateway serves the next call.
     relaxed = {"timeout_seconds": 30.0, "upload_timeout_seconds": 30.0}

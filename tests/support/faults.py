@@ -42,6 +42,8 @@ ONE_OF_CHOICES: dict[str, dict[str, Any]] = {
     "upload_file": {"data_base64": CLIP},
     "transcribe": {"audio_url": AUDIO_URL},
     "llm_chat_completion": {"prompt": "Summarise the call."},
+    "transcribe_clip": {"data_base64": CLIP},
+    "dictate": {"data_base64": CLIP},
 }
 # One transcript every tool can work on (get_redacted_audio needs the redaction options).
 TRANSCRIPT_BODY = {

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-HostName = Literal["api", "llm_gateway", "streaming", "agents"]
+HostName = Literal["api", "llm_gateway", "streaming", "agents", "sync", "dictation"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ParamLocation = Literal["path", "query", "body", "options"]
 JsonType = Literal["string", "integer", "number", "boolean", "array", "object", "null"]

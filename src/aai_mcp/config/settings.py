@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     agents_base_url: str | None = Field(
         None, description="Override the Voice Agent API origin, e.g. https://agents.assemblyai.com (no /v1)."
     )
+    sync_base_url: str | None = Field(
+        None, description="Override the Sync STT API origin, e.g. https://sync.assemblyai.com (no /v1)."
+    )
+    dictation_base_url: str | None = Field(
+        None, description="Override the Dictation API origin, e.g. https://dictation.assemblyai.com (no /v1)."
+    )
 
     timeout_seconds: float = Field(30.0, gt=0, description="Read timeout for ordinary upstream calls.")
     connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout for upstream calls.")

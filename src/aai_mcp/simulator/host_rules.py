@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 
 from starlette.responses import JSONResponse
 
@@ -14,13 +15,21 @@ class Host(enum.Enum):
     LLM_GATEWAY = "llm-gateway"
     STREAMING = "streaming"
     AGENTS = "agents"
+    SYNC = "sync"
+    DICTATION = "dictation"
 
 
 AGENT_PATHS = ("/v1/token", "/v1/agents", "/v1/ws")
+# Sync and Dictation both serve /v1/transcribe/live: the simulator serves each under a prefix named
+# for its host (a request to sync.assemblyai.com itself is moved under it: app.HostPrefixes).
+PREFIXED_HOSTS = {"/sync": Host.SYNC, "/dictation": Host.DICTATION}
 
 
 def host_for_path(path: str) -> Host | None:
     """The upstream host serving `path`; `None` for the simulator's own endpoints."""
+    for prefix, host in PREFIXED_HOSTS.items():
+        if path.startswith(prefix + "/"):
+            return host
     if path == "/v2" or path.startswith(("/v2/", "/lemur/")):
         return Host.API
     if path.startswith("/v3/"):
@@ -49,7 +58,11 @@ AUTH_MESSAGES = {
     Host.LLM_GATEWAY: "Invalid API key",
     Host.STREAMING: "Invalid API key",
     Host.AGENTS: "Invalid API key",
+    Host.SYNC: "Invalid API key",
+    Host.DICTATION: "Invalid API key",
 }
+# The one-request APIs answer RFC 9457 problem details (SDK 1.8.2 sync/v1/api.py:25-78).
+PROBLEM_HOSTS = frozenset({Host.SYNC, Host.DICTATION})
 
 TOO_MANY_REQUESTS = "Too Many Requests"
 
@@ -62,7 +75,9 @@ def error_body(host: Host | None, status: int, message: str, errors: Sequence[st
     """The error shape each host uses. The LLM Gateway follows the 2026-10 SDK (`llm_gateway/v1/api.py:
     15-54`), newer than the 2026-03 spec's nested `{"error": {...}}`: its auth middleware answers 401
     with `{"error", "status", "request_id"}`, its handlers with `{"message", "code", "request_id",
-    "metadata": {"errors"}}`. The other hosts are flat."""
+    "metadata": {"errors"}}`. Sync and Dictation answer problem details; the other hosts are flat."""
+    if host in PROBLEM_HOSTS:
+        return problem(status, _phrase(status), message)
     if host is not Host.LLM_GATEWAY:
         return {"error": message}
     request_id = str(uuid.uuid4())
@@ -70,6 +85,18 @@ def error_body(host: Host | None, status: int, message: str, errors: Sequence[st
         return {"error": message, "status": status, "request_id": request_id}
     code = GATEWAY_CODES.get(status, "error")
     return {"message": message, "code": code, "request_id": request_id, "metadata": {"errors": list(errors)}}
+
+
+def problem(status: int, title: str, detail: str) -> dict[str, object]:
+    """Problem details; the SDK reads `title` in snake_case as the error code ("Audio Too Large")."""
+    return {"status": status, "title": title, "detail": detail}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class UpstreamError(Exception):

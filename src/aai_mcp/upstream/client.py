@@ -193,6 +193,34 @@ class Upstream:
             raise malformed_body(response.status_code, "no upload_url in the answer")
         return answer
 
+    async def post_whole(
+        self, route: Route, content: bytes, headers: Mapping[str, str], timeout_seconds: float
+    ) -> Any:
+        """POST a body built elsewhere (Sync, Dictation: config-first multipart) to a declared call, once
+        (a clip may be billed the moment it lands), and the JSON answer."""
+        client = self._clients[route.host]
+        timeout = httpx.Timeout(timeout_seconds, connect=self.settings.connect_timeout_seconds)
+
+        async def attempt(key: PoolKey | None) -> httpx.Response:
+            auth = self._per_call_headers(route.host) if key is None else self._key_header(route.host, key)
+            sent = {**headers, **(auth or {})}
+            response = await client.request(
+                route.method, route.path, content=content, headers=sent, timeout=timeout
+            )
+            self._count(route.host, response.status_code)
+            return response
+
+        try:
+            response = await self._pooled_or_not(route.host, route.method, route.path, None, False, attempt)
+        except httpx.TransportError as exc:
+            self._count(route.host, None)
+            raise error_from_transport(exc, route.host, route.method) from None
+        if not response.is_success:
+            raise self._redacted(error_from_response(response))
+        if self.on_answer is not None:
+            await self.on_answer(route.host, route.method, route.path, response)
+        return decode_json(response)
+
     async def _send_json(
         self, host: HostName, method: str, path: str, params: Mapping[str, str] | None, json_body: Any
     ) -> httpx.Response:

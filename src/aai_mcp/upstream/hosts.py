@@ -11,6 +11,8 @@ REGION_HOSTS: dict[str, dict[HostName, str]] = {
         "llm_gateway": "https://llm-gateway.assemblyai.com",
         "streaming": "https://streaming.assemblyai.com",
         "agents": "https://agents.assemblyai.com",
+        "sync": "https://sync.assemblyai.com",
+        "dictation": "https://dictation.assemblyai.com",
     },
     # The Voice Agent API documents no EU host, so agents stays in the US.
     "eu": {
@@ -18,23 +20,30 @@ REGION_HOSTS: dict[str, dict[HostName, str]] = {
         "llm_gateway": "https://llm-gateway.eu.assemblyai.com",
         "streaming": "https://streaming.eu.assemblyai.com",
         "agents": "https://agents.assemblyai.com",
+        # From the docs' OpenAPI (ENDPOINTS-SDK-2026-10.md §1, §2); the SDK itself knows no EU host.
+        "sync": "https://sync.eu.assemblyai.com",
+        "dictation": "https://dictation.eu.assemblyai.com",
     },
 }
 
 WEBSOCKET_PATHS: dict[HostName, str] = {"streaming": "/v3/ws", "agents": "/v1/ws"}
 
 SIMULATOR_BASE_URL = "http://simulator.aai-mcp.invalid"
+# Sync and Dictation both serve /v1/transcribe/live, so the simulator serves each under its own prefix.
+SIMULATOR_PREFIXES: dict[HostName, str] = {"sync": "/sync", "dictation": "/dictation"}
 
 
 def base_urls(settings: Settings) -> dict[HostName, str]:
     if settings.simulated:
-        return dict.fromkeys(REGION_HOSTS["us"], SIMULATOR_BASE_URL)
+        return {host: SIMULATOR_BASE_URL + SIMULATOR_PREFIXES.get(host, "") for host in REGION_HOSTS["us"]}
     urls = dict(REGION_HOSTS[settings.region])
     overrides: dict[HostName, str | None] = {
         "api": settings.api_base_url,
         "llm_gateway": settings.llm_gateway_base_url,
         "streaming": settings.streaming_base_url,
         "agents": settings.agents_base_url,
+        "sync": settings.sync_base_url,
+        "dictation": settings.dictation_base_url,
     }
     for host, url in overrides.items():
         if url:

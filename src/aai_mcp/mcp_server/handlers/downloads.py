@@ -7,9 +7,9 @@ whole download has a deadline (a per-read timeout alone lets a slow drip run for
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -34,6 +34,9 @@ DOWNLOAD_FAILED = (
 )
 
 
+T = TypeVar("T")
+
+
 def dialer() -> httpcore.AsyncNetworkBackend:
     """How pinned addresses are dialled (tests swap it to keep traffic on loopback)."""
     return httpcore.AnyIOBackend()
@@ -41,9 +44,32 @@ def dialer() -> httpcore.AsyncNetworkBackend:
 
 async def relay_url(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
     """Stream `url` into AssemblyAI's /v2/upload: (upload's answer, bytes relayed)."""
+
+    async def relay(response: httpx.Response) -> tuple[dict[str, Any], int]:
+        return await _relay(call, response)
+
+    return await guarded_download(call, url, relay)
+
+
+async def download_bytes(call: ToolCall, url: str, cap: int) -> bytes:
+    """The whole file at `url`, fetched under the same guard, deadline and redirect rules as
+    upload_file(url), for APIs that take bytes and no URL (Sync, Dictation); more than `cap` bytes stop
+    the download with an error."""
+
+    async def collect(response: httpx.Response) -> bytes:
+        check_status(response)
+        _check_declared_size(response, cap, "the cap for this call")
+        pieces = [chunk async for chunk in _capped(response, cap, "the cap for this call")]
+        return b"".join(pieces)
+
+    return await guarded_download(call, url, collect)
+
+
+async def guarded_download(call: ToolCall, url: str, consume: Callable[[httpx.Response], Awaitable[T]]) -> T:
+    """`consume(response)` of `url`'s final answer, every hop checked and pinned, within the deadline."""
     deadline = call.settings.upload_download_deadline_seconds
     with anyio.move_on_after(deadline):
-        return await _fetch(call, url)
+        return await _fetch(call, url, consume)
     raise UpstreamError(
         message=f"Downloading the URL took longer than {deadline:g} s (the download deadline); "
         "it was stopped and nothing was uploaded.",
@@ -51,7 +77,7 @@ async def relay_url(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
     )
 
 
-async def _fetch(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
+async def _fetch(call: ToolCall, url: str, consume: Callable[[httpx.Response], Awaitable[T]]) -> T:
     settings = call.settings
     pins = Pins(settings.upload_allow_private_urls)
     timeout = httpx.Timeout(settings.upload_timeout_seconds, connect=settings.connect_timeout_seconds)
@@ -73,7 +99,7 @@ async def _fetch(call: ToolCall, url: str) -> tuple[dict[str, Any], int]:
                     if response.is_redirect:
                         url = redirect_target(target, response.headers["location"])
                         continue
-                    return await _relay(call, response)
+                    return await consume(response)
     raise UpstreamError(
         f"Downloading the URL failed: more than {MAX_REDIRECTS} redirects; not followed further.",
         kind=ErrorKind.DOWNLOAD_REJECTED,
@@ -95,7 +121,7 @@ def download_errors() -> Iterator[None]:
         raise UpstreamError(message=DOWNLOAD_FAILED, kind=ErrorKind.DOWNLOAD_FAILED) from None
 
 
-async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, Any], int]:
+def check_status(response: httpx.Response) -> None:
     if response.status_code != 200:
         status = response.status_code
         retry = status in RETRYABLE_STATUSES
@@ -103,29 +129,42 @@ async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, An
             f"Downloading the URL failed with HTTP {status}." + (" A retry may help." if retry else ""),
             kind=ErrorKind.DOWNLOAD_FAILED if retry else ErrorKind.DOWNLOAD_REJECTED,
         )
-    cap = call.settings.upload_max_download_bytes
+
+
+def _check_declared_size(response: httpx.Response, cap: int, cap_name: str) -> int | None:
     length = response.headers.get("content-length")
     # isascii: "²".isdigit() is true; 18 digits: int() of a very long string raises (and is no size).
     size = int(length) if length and length.isascii() and length.isdigit() and len(length) < 19 else None
     if size is not None and size > cap:
-        raise ToolInputError(
-            f"The URL's file is {size} bytes; the limit is {cap} (upload_max_download_bytes)."
-        )
+        raise ToolInputError(f"The URL's file is {size} bytes; the limit is {cap} ({cap_name}).")
+    return size
 
+
+async def _capped(response: httpx.Response, cap: int, cap_name: str) -> AsyncIterator[bytes]:
+    counted = 0
+    # Converted here: upload() would report a TransportError as AssemblyAI's failure.
+    with download_errors():
+        async for chunk in response.aiter_raw(CHUNK_BYTES):
+            counted += len(chunk)
+            if counted > cap:
+                raise ToolInputError(
+                    f"The URL's file is larger than {cap} bytes ({cap_name}); "
+                    "the download was stopped and nothing was sent on."
+                )
+            yield chunk
+
+
+async def _relay(call: ToolCall, response: httpx.Response) -> tuple[dict[str, Any], int]:
+    check_status(response)
+    cap = call.settings.upload_max_download_bytes
+    size = _check_declared_size(response, cap, "upload_max_download_bytes")
     counted = 0
 
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal counted
-        # Converted here: upload() would report a TransportError as AssemblyAI's failure.
-        with download_errors():
-            async for chunk in response.aiter_raw(CHUNK_BYTES):
-                counted += len(chunk)
-                if counted > cap:
-                    raise ToolInputError(
-                        f"The URL's file is larger than {cap} bytes (upload_max_download_bytes); "
-                        "the download was stopped and nothing was uploaded."
-                    )
-                yield chunk
+        async for chunk in _capped(response, cap, "upload_max_download_bytes"):
+            counted += len(chunk)
+            yield chunk
 
     answer = await upload_hashed(call, chunks(), size)
     return answer, counted

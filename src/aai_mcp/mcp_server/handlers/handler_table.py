@@ -11,6 +11,7 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 )
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.instant import DICTATION_CALLS, SYNC_CALLS, dictate, transcribe_clip
 from aai_mcp.mcp_server.handlers.llm_gateway import (
     CHAT_CALLS,
     LIST_MODELS_CALLS,
@@ -52,6 +53,8 @@ HANDLERS: dict[str, Handler] = {
     "chat": chat,
     "list_models": list_models,
     "understand": understand,
+    "transcribe_clip": transcribe_clip,
+    "dictate": dictate,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -71,4 +74,6 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "chat": CHAT_CALLS,
     "list_models": LIST_MODELS_CALLS,
     "understand": UNDERSTAND_CALLS,
+    "transcribe_clip": SYNC_CALLS,
+    "dictate": DICTATION_CALLS,
 }

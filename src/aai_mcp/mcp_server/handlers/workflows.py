@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aai_mcp.mcp_server.handlers.polling import WaitOutcome
+from aai_mcp.mcp_server.handlers.speed_path import sync_or_reason
 from aai_mcp.mcp_server.handlers.upload_links import upload_url_of_link
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
@@ -16,7 +17,7 @@ from aai_mcp.webhooks.submission import with_gateway_webhook
 
 TRANSCRIBE_SOURCES = ("audio_url", "path", "data_base64", "upload_link")
 WAIT_CALLS = frozenset({"read"})
-TRANSCRIBE_CALLS = frozenset({"upload", "create", "read"})
+TRANSCRIBE_CALLS = frozenset({"upload", "create", "read", "sync"})
 CREATE_CALLS = frozenset({"create"})
 
 
@@ -53,6 +54,16 @@ async def wait_for_transcript(call: ToolCall) -> dict[str, Any]:
 
 async def transcribe(call: ToolCall) -> dict[str, Any]:
     source, value = one_source(call, TRANSCRIBE_SOURCES)
+    ran: dict[str, Any] = {"transcription_path": "async"}
+    if call.args.get("prefer") == "speed":
+        outcome = await sync_or_reason(call, source, value)
+        if isinstance(outcome, dict):
+            return outcome
+        ran["sync_declined"] = outcome
+    return {**await _transcribe_async(call, source, value), **ran}
+
+
+async def _transcribe_async(call: ToolCall, source: str, value: str) -> dict[str, Any]:
     steps: dict[str, Any] = {}
     body = _create_body(call)
     if source == "upload_link":

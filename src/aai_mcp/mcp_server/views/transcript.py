@@ -26,7 +26,12 @@ FEATURE_RESULTS = (
 
 
 # Gateway facts a multi-step tool adds to the transcript it returns.
-WAIT_FIELDS = ("waited_seconds", "timed_out", "upload_url")
+WAIT_FIELDS = ("waited_seconds", "timed_out", "upload_url", "transcription_path", "sync_declined")
+SYNC_NEXT_STEP = (
+    "Done, through the Sync API: the text is all there is. Nothing was stored at AssemblyAI, so there is "
+    "no transcript id to read it by later (id is the sync session's). For paragraphs, subtitles or "
+    "ask_transcript, transcribe without prefer=speed."
+)
 
 
 def next_step(transcript_id: str, status: str) -> str:
@@ -50,7 +55,9 @@ def transcript_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
     out: dict[str, Any] = {
         "id": transcript_id,
         "status": status,
-        "next_step": next_step(transcript_id, status),
+        "next_step": SYNC_NEXT_STEP
+        if payload.get("transcription_path") == "sync"
+        else next_step(transcript_id, status),
     }
     if status == "error":
         out["error"] = payload.get("error") or "AssemblyAI reported an error without a reason."

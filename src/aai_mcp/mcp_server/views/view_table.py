@@ -10,6 +10,7 @@ from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_
 from aai_mcp.mcp_server.views.archive_answers import archive_search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
 from aai_mcp.mcp_server.views.extraction_answers import extraction_view
+from aai_mcp.mcp_server.views.instant_answers import clip_view, dictation_view
 from aai_mcp.mcp_server.views.model_list import llm_models_view
 from aai_mcp.mcp_server.views.shaping import capped_json, token_counts, without_words
 from aai_mcp.mcp_server.views.transcript import (
@@ -115,4 +116,6 @@ VIEWS: dict[str, View] = {
     "archive_search_results": archive_search_results_view,
     "extraction": extraction_view,
     "llm_models": llm_models_view,
+    "clip": clip_view,
+    "dictation": dictation_view,
 }
