@@ -31,6 +31,8 @@ OVERRIDE_FLAGS = {
     "llm_gateway": "--llm-gateway-base-url",
     "streaming": "--streaming-base-url",
     "agents": "--agents-base-url",
+    "tts": "--tts-base-url",
+    "token": "--token-base-url",
 }
 
 

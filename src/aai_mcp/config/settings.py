@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     agents_base_url: str | None = Field(
         None, description="Override the Voice Agent API origin, e.g. https://agents.assemblyai.com (no /v1)."
     )
+    tts_base_url: str | None = Field(
+        None, description="Override the text-to-speech origin, e.g. https://tts.us.assemblyai.com (no /v1)."
+    )
+    token_base_url: str | None = Field(
+        None,
+        description="Override the TTS temporary-token origin, e.g. https://token.assemblyai.com (no /v1).",
+    )
 
     timeout_seconds: float = Field(30.0, gt=0, description="Read timeout for ordinary upstream calls.")
     connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout for upstream calls.")

@@ -11,6 +11,7 @@ from aai_mcp.mcp_server.handlers.archive_reads import (
 )
 from aai_mcp.mcp_server.handlers.ask import ASK_CALLS, ask
 from aai_mcp.mcp_server.handlers.connector import FETCH_CALLS, SEARCH_CALLS, fetch, search
+from aai_mcp.mcp_server.handlers.speech import SPEECH_CALLS, text_to_speech
 from aai_mcp.mcp_server.handlers.structured_extraction import EXTRACT_CALLS, extract
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
@@ -39,6 +40,7 @@ HANDLERS: dict[str, Handler] = {
     "create_upload_link": create_upload_link,
     "wait_for_upload": wait_for_upload,
     "extract": extract,
+    "text_to_speech": text_to_speech,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -54,4 +56,5 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "create_upload_link": LINK_CALLS,
     "wait_for_upload": LINK_CALLS,
     "extract": EXTRACT_CALLS,
+    "text_to_speech": SPEECH_CALLS,
 }

@@ -12,6 +12,7 @@ from aai_mcp.upstream import Upstream
 
 if TYPE_CHECKING:
     from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
+    from aai_mcp.mcp_server.speech_clips import SpeechClips
     from aai_mcp.state.archive_store import ArchiveStore
     from aai_mcp.uplink.link_service import LinkUploads
 
@@ -40,6 +41,10 @@ class ToolCall:
     """Upload links, when the server has a store."""
     own_key: bool = False
     """The caller brought its own AssemblyAI key (passthrough), which the server never keeps."""
+    clips: SpeechClips | None = None
+    """Where speech too large for a result is held as a resource (text_to_speech)."""
+    owner: str = ""
+    """Who may read what this call keeps in `clips` (speech_clips.clip_owner)."""
 
 
 Handler = Callable[[ToolCall], Awaitable[Any]]
