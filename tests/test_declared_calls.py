@@ -44,6 +44,7 @@ RUNS: dict[str, list[dict[str, Any]]] = {
     # Without a store (as here) it word-searches the recent transcripts: its declared calls.
     "search_archive": [{"query": "refund"}],
     "extract_from_transcript": [{"transcript_ids": ["{id}"], "kit": "support-call-qa", "model": MODEL}],
+    "text_to_speech": [{"text": "Hello there."}, {"text": "Hola", "encoding": "mp3", "voice_id": "aai-alba"}],
 }
 
 

@@ -49,6 +49,8 @@ HOST_SETTINGS = {
     "llm_gateway": "llm_gateway_base_url",
     "streaming": "streaming_base_url",
     "agents": "agents_base_url",
+    "tts": "tts_base_url",
+    "token": "token_base_url",
 }
 
 

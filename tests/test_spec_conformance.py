@@ -38,6 +38,8 @@ TOOL_NAMES = sorted(CATALOG.tools)
 
 # Spec parameters a tool deliberately does not offer.
 NOT_EXPOSED: dict[tuple[str, str], str] = {
+    ("text_to_speech", "stream"): "One tool result holds the whole clip: the handler always asks for a "
+    "buffered answer (stream: false), the only kind that states its duration.",
     ("llm_chat_completion", "stream"): "SSE streaming cannot be one tool result; the answer comes whole.",
     **{
         ("ask_transcript", name): "ask_transcript builds the conversation itself from the transcripts; "

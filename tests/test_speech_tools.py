@@ -10,6 +10,7 @@ import wave
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import httpx
 import mcp_types as types
 import pytest
 import respx
@@ -177,3 +178,26 @@ async def test_tts_token_on_the_simulator(gateway: Gateway) -> None:
     data = result.structured_content
     assert data is not None and data["token"].count(".") == 2
     assert data["max_session_duration_seconds"] == 120 and data["websocket_url"].endswith(data["token"])
+
+
+async def test_the_key_echoed_by_tts_never_reaches_the_caller(respx_mock: respx.MockRouter) -> None:
+    envelope = {"code": "invalid_parameter", "message": f"bad key {CANARY_KEY}", "param": "text"}
+    respx_mock.post("https://tts.us.assemblyai.com/v1/speech").mock(
+        side_effect=[
+            httpx.Response(400, json=envelope),
+            httpx.Response(
+                200, content=b"\x00\x00", headers={"content-type": "audio/pcm", "x-tts-voice-id": CANARY_KEY}
+            ),
+        ]
+    )
+    gateway = build_gateway(make_settings())
+    try:
+        async with Client(build_server(gateway)) as client:
+            refused = await client.call_tool("text_to_speech", {"text": "Hi"})
+            spoken = await client.call_tool("text_to_speech", {"text": "Hi"})
+    finally:
+        await gateway.aclose()
+    assert refused.is_error and error_details(refused)["status"] == 400
+    assert not spoken.is_error
+    for result in (refused, spoken):
+        assert CANARY_KEY not in result.model_dump_json()

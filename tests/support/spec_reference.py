@@ -22,6 +22,7 @@ from referencing.jsonschema import DRAFT202012
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.catalog.yaml_loader import load_yaml
 from aai_mcp.gateway import load_default_catalog
+from tests.support.speech_spec import TOKEN_SOURCE, TOKEN_SPEC, TTS_SOURCE, TTS_SPEC
 
 CATALOG = load_default_catalog()
 
@@ -166,6 +167,9 @@ def _load_specs(directory: Path) -> Specs:
         operations[host] = _index(name, documents[host])
     documents["agents"] = AGENTS_SPEC
     operations["agents"] = _index(AGENTS_SOURCE, AGENTS_SPEC)
+    for host, source, document in (("tts", TTS_SOURCE, TTS_SPEC), ("token", TOKEN_SOURCE, TOKEN_SPEC)):
+        documents[host] = document
+        operations[host] = _index(source, document)
     return Specs(operations=operations, documents=documents)
 
 

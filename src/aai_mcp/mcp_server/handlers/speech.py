@@ -9,6 +9,7 @@ import httpx
 from aai_mcp.mcp_server.runtime.forward import request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.mcp_server.views.contract import InlineAudio
+from aai_mcp.upstream.errors import malformed_body
 
 SPEECH_CALLS = frozenset({"speech"})
 # Base64 makes 1 MB about 1.33 MB of JSON: still a result every client here takes in one message.
@@ -37,7 +38,10 @@ async def text_to_speech(call: ToolCall) -> dict[str, Any]:
     # carries its duration (X-TTS-Audio-Duration-Ms).
     body = {**request_body(call), "stream": False}
     response = await send(call, "speech", json_body=body)
-    content_type = response.headers.get("content-type", "application/octet-stream")
+    content_type = response.headers.get("content-type", "")
+    if not content_type.lower().startswith("audio/"):
+        # A proxy's page or a JSON body with a 200 is no clip: never hand it to the client as audio.
+        raise malformed_body(response.status_code, "a body that is not audio")
     out: dict[str, Any] = {"content_type": content_type, "bytes": len(response.content)}
     out |= response_metadata(response.headers)
     if len(response.content) <= INLINE_AUDIO_BYTES or call.clips is None:
