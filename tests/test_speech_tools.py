@@ -17,10 +17,11 @@ import respx
 from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 
+from aai_mcp.access.principal import Principal
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.handlers.speech import INLINE_AUDIO_BYTES
-from aai_mcp.mcp_server.speech_clips import CLIP_TTL_SECONDS, SpeechClips
+from aai_mcp.mcp_server.speech_clips import CLIP_TTL_SECONDS, SpeechClips, clip_owner
 from aai_mcp.simulator.speech_audio import MS_PER_CHARACTER
 from tests.support import CANARY_KEY, error_details, make_settings
 
@@ -201,3 +202,15 @@ async def test_the_key_echoed_by_tts_never_reaches_the_caller(respx_mock: respx.
     assert not spoken.is_error
     for result in (refused, spoken):
         assert CANARY_KEY not in result.model_dump_json()
+
+
+async def test_a_clip_is_kept_for_the_principal_that_made_it(gateway: Gateway) -> None:
+    maker, other = Principal(id="maker"), Principal(id="other")
+    result = await gateway.runner.call(
+        "text_to_speech", {"text": "x" * 200, "sample_rate": 48000}, principal=maker
+    )
+    assert result.structured_content is not None
+    uri = result.structured_content["download"]["uri"]
+    assert gateway.runner.clips.read(clip_owner(maker), uri).contents
+    with pytest.raises(MCPError):
+        gateway.runner.clips.read(clip_owner(other), uri)
