@@ -40,7 +40,14 @@ TOOLS = sorted(faults.catalog().tools, key=lambda name: (name == "delete_transcr
 # The link tools send nothing upstream during the call, and this server has no public URL: they answer
 # that links are off (checked readable below), so the upstream cases run over the other tools.
 UPSTREAM_TOOLS = [tool for tool in TOOLS if tool not in faults.LINK_TOOLS]
-HOSTS = ("api_base_url", "llm_gateway_base_url", "streaming_base_url", "agents_base_url")
+HOSTS = (
+    "api_base_url",
+    "llm_gateway_base_url",
+    "streaming_base_url",
+    "agents_base_url",
+    "tts_base_url",
+    "token_base_url",
+)
 # A tool none of these tokens may call: refused by scope whichever tool is asked for.
 NARROW = Scopes(tools=frozenset({"list_transcripts"}))
 

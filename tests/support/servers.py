@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # importing it loads cryptography, which only TLS tests need
     from tests.support.tls import LoopbackCertificate
 
 STARTUP_TIMEOUT = 30.0
-UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents")
+UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents", "tts", "token")
 SIM_KEY = "standalone-sim-key"
 """The key a standalone simulator accepts, and the gateways pointed at it send."""
 
