@@ -23,6 +23,8 @@ from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.handlers.speech import INLINE_AUDIO_BYTES
 from aai_mcp.mcp_server.speech_clips import CLIP_TTL_SECONDS, SpeechClips, clip_owner
 from aai_mcp.simulator.speech_audio import MS_PER_CHARACTER
+from aai_mcp.upstream import Upstream
+from aai_mcp.upstream.client import host_timeout
 from tests.support import CANARY_KEY, error_details, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -214,3 +216,19 @@ async def test_a_clip_is_kept_for_the_principal_that_made_it(gateway: Gateway) -
     assert gateway.runner.clips.read(clip_owner(maker), uri).contents
     with pytest.raises(MCPError):
         gateway.runner.clips.read(clip_owner(other), uri)
+
+
+async def test_tts_has_its_own_read_timeout_when_set(respx_mock: respx.MockRouter) -> None:
+    own = Upstream(make_settings(tts_timeout_seconds=610.0, timeout_seconds=30.0))
+    shared = Upstream(make_settings(timeout_seconds=30.0))
+    try:
+        assert host_timeout(own.settings, "tts").read == 610.0
+        assert host_timeout(own.settings, "api").read == host_timeout(shared.settings, "tts").read == 30.0
+        route = respx_mock.post("https://tts.us.assemblyai.com/v1/speech").respond(
+            200, content=b"\x00\x00", headers={"content-type": "audio/pcm"}
+        )
+        await own.request("tts", "POST", "/v1/speech", params=None, json_body={"text": "hi"})
+        assert route.calls.last.request.extensions["timeout"]["read"] == 610.0
+    finally:
+        await own.aclose()
+        await shared.aclose()

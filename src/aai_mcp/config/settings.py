@@ -82,6 +82,12 @@ class Settings(BaseSettings):
 
     timeout_seconds: float = Field(30.0, gt=0, description="Read timeout for ordinary upstream calls.")
     connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout for upstream calls.")
+    tts_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Read timeout for text_to_speech (unset: --timeout-seconds). A long text can take "
+        "minutes; AssemblyAI stops one request at 600 s.",
+    )
     upload_timeout_seconds: float = Field(900.0, gt=0, description="Read/write timeout for uploads.")
     get_retries: int = Field(
         2, ge=0, le=5, description="Retries of idempotent GETs on 5xx/connection errors."
