@@ -339,7 +339,7 @@ EXPECTED_TOOLS = {
     "llm": ["llm_chat_completion", "understand_transcript"],
     "realtime": ["create_streaming_token", "create_voice_agent_token"],
 }
-TOKEN_TOOLS = {"create_streaming_token", "create_voice_agent_token"}
+TOKEN_TOOLS = {"create_streaming_token", "create_voice_agent_token", "create_tts_token"}
 # Reads only the gateway's own store (an upload link's state): it sends nothing upstream, and declares
 # the upload call its link's file went through because a handler tool must declare one.
 GATEWAY_STATE_READERS = {"wait_for_upload"}
@@ -396,7 +396,7 @@ def test_read_only_tools_are_exactly_the_pure_reads() -> None:
 
 def test_billed_tools_are_tagged_billing() -> None:
     for spec in SPECS:
-        billed = bool({"transcription", "llm", "upload"} & set(spec.effects))
+        billed = bool({"transcription", "llm", "upload", "synthesis"} & set(spec.effects))
         assert billed == ("billing" in spec.tags), spec.name
 
 
@@ -424,7 +424,8 @@ def test_token_tools_bound_their_durations(name: str) -> None:
     query = CATALOG.tools[name].params.query
     expires, session = query["expires_in_seconds"], query["max_session_duration_seconds"]
     assert (expires.minimum, expires.maximum, expires.required) == (1, 600, True)
-    assert (session.minimum, session.maximum) == (60, 10800)
+    # A TTS session lasts at most session_ttl_sec, 3600 (ENDPOINTS-SDK-2026-10.md §3.3).
+    assert (session.minimum, session.maximum) == (60, 3600 if name == "create_tts_token" else 10800)
 
 
 def test_create_transcript_defaults_speech_models() -> None:

@@ -92,7 +92,8 @@ def test_stdio_offers_only_the_options_that_apply_to_it() -> None:
 
 
 def test_base_url_options_ask_for_the_bare_origin() -> None:
-    for name in ("api_base_url", "llm_gateway_base_url", "streaming_base_url", "agents_base_url"):
+    names = ("api_base_url", "llm_gateway_base_url", "streaming_base_url", "agents_base_url")
+    for name in (*names, "tts_base_url", "token_base_url"):
         description = str(Settings.model_fields[name].description)
         assert "origin" in description and "(/v" not in description, description
         assert re.search(r"no /v\d", description), description

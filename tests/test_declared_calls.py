@@ -66,6 +66,7 @@ RUNS: dict[str, list[dict[str, Any]]] = {
         {"transcript_id": "{id}", "speech_understanding": {"request": TRANSLATION}},
         {"transcript_id": "{id}", "speech_understanding": {"request": TRANSLATION}, "dry_run": True},
     ],
+    "text_to_speech": [{"text": "Hello there."}, {"text": "Hola", "encoding": "mp3", "voice_id": "aai-alba"}],
 }
 
 

@@ -14,7 +14,7 @@ from tests.support.redis import RedisServer
 from tests.support.servers import aai_mcp_process, clean_env, free_port
 
 SIM_KEY = "sim-key"
-HOSTS = ("api", "llm-gateway", "streaming", "agents")
+HOSTS = ("api", "llm-gateway", "streaming", "agents", "sync", "dictation", "tts", "token")
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,8 @@ HOST_SETTINGS: dict[HostName, str] = {
     "agents": "agents_base_url",
     "sync": "sync_base_url",
     "dictation": "dictation_base_url",
+    "tts": "tts_base_url",
+    "token": "token_base_url",
 }
 
 

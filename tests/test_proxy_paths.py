@@ -101,9 +101,19 @@ async def test_an_allowed_path_is_sent_to_its_own_host_only() -> None:
     assert str(upstream.seen[0].request.url) == "https://api.assemblyai.com/v2/transcript/abc/vtt"
 
 
+# Hosts with MCP tools that the team proxy does not forward (yet), and why.
+NOT_PROXIED = {
+    "tts": "Text-to-speech is offered as the text_to_speech tool; relaying audio answers is for later.",
+    "token": "The TTS token goes with the TTS host above.",
+}
+
+
 def test_the_allowlist_is_exactly_the_documented_operations() -> None:
     documented = {
-        (host, method, path) for host, operations in specs().operations.items() for method, path in operations
+        (host, method, path)
+        for host, operations in specs().operations.items()
+        if host not in NOT_PROXIED
+        for method, path in operations
     }
     listed = {(host, method, normalise_path(path)) for host, method, path, _ in ALLOWED}
     assert listed == documented

@@ -41,7 +41,16 @@ TOOLS = sorted(faults.catalog().tools, key=lambda name: (name == "delete_transcr
 # that links are off (checked readable below), so the upstream cases run over the other tools.
 LATER_CALL_TOOLS = faults.later_call_tools()
 UPSTREAM_TOOLS = [tool for tool in TOOLS if tool not in LATER_CALL_TOOLS]
-HOSTS = ("api_base_url", "llm_gateway_base_url", "streaming_base_url", "agents_base_url")
+HOSTS = (
+    "api_base_url",
+    "llm_gateway_base_url",
+    "streaming_base_url",
+    "agents_base_url",
+    "sync_base_url",
+    "dictation_base_url",
+    "tts_base_url",
+    "token_base_url",
+)
 # A tool none of these tokens may call: refused by scope whichever tool is asked for.
 NARROW = Scopes(tools=frozenset({"list_transcripts"}))
 

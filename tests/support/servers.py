@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # importing it loads cryptography, which only TLS tests need
 STARTUP_TIMEOUT = 90.0
 """Generous: a deadline, not a wait (readiness is polled), and a start on a 2-core machine running
 several suites at once took over 30 s."""
-UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents")
+UPSTREAM_HOSTS = ("api", "llm-gateway", "streaming", "agents", "sync", "dictation", "tts", "token")
 SIM_KEY = "standalone-sim-key"
 """The key a standalone simulator accepts, and the gateways pointed at it send."""
 

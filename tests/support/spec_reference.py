@@ -35,6 +35,7 @@ from aai_mcp.catalog.upstream_specs import (
 )
 from aai_mcp.catalog.yaml_loader import load_yaml
 from aai_mcp.gateway import load_default_catalog
+from tests.support.speech_spec import TOKEN_SOURCE, TOKEN_SPEC, TTS_SOURCE, TTS_SPEC
 
 CATALOG = load_default_catalog()
 
@@ -161,6 +162,9 @@ def _load_specs(directory: Path) -> Specs:
     }
     documents["agents"] = AGENTS_SPEC
     operations["agents"] = index_operations(AGENTS_SOURCE, AGENTS_SPEC)
+    for host, source, document in (("tts", TTS_SOURCE, TTS_SPEC), ("token", TOKEN_SOURCE, TOKEN_SPEC)):
+        documents[host] = document
+        operations[host] = index_operations(source, document)
     # The fields the official SDK (2026-10) sends that the 2026-03 specs lack: newer, so they win.
     sdk_fields = load_yaml((default_schema_dir() / SDK_FIELDS_FILE).read_text(encoding="utf-8"))
     return Specs(operations=apply_sdk_fields(operations, sdk_fields), documents=documents)

@@ -6,16 +6,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-HostName = Literal["api", "llm_gateway", "streaming", "agents", "sync", "dictation"]
+HostName = Literal["api", "llm_gateway", "streaming", "agents", "sync", "dictation", "tts", "token"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ParamLocation = Literal["path", "query", "body", "options"]
 JsonType = Literal["string", "integer", "number", "boolean", "array", "object", "null"]
-Effect = Literal["read", "transcription", "llm", "upload", "delete", "credentials"]
+Effect = Literal["read", "transcription", "llm", "upload", "delete", "credentials", "synthesis"]
 """What a tool does, by consequence (what `--methods` and a token's methods filter on):
 read: reads the account's transcripts and their parts; transcription: starts billed transcription
 jobs; llm: billed LLM Gateway / Speech Understanding requests; upload: sends audio to AssemblyAI's
 upload store, reading the server's files or fetching a URL from the server; delete: deletes data;
-credentials: mints temporary credentials (streaming / voice-agent tokens)."""
+credentials: mints temporary credentials (streaming / voice-agent / TTS tokens); synthesis: billed
+text-to-speech."""
 
 MAX_NAME_LENGTH = 64
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"

@@ -31,6 +31,10 @@ OVERRIDE_FLAGS = {
     "llm_gateway": "--llm-gateway-base-url",
     "streaming": "--streaming-base-url",
     "agents": "--agents-base-url",
+    "sync": "--sync-base-url",
+    "dictation": "--dictation-base-url",
+    "tts": "--tts-base-url",
+    "token": "--token-base-url",
 }
 
 

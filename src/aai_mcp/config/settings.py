@@ -78,9 +78,22 @@ class Settings(BaseSettings):
     dictation_base_url: str | None = Field(
         None, description="Override the Dictation API origin, e.g. https://dictation.assemblyai.com (no /v1)."
     )
+    tts_base_url: str | None = Field(
+        None, description="Override the text-to-speech origin, e.g. https://tts.us.assemblyai.com (no /v1)."
+    )
+    token_base_url: str | None = Field(
+        None,
+        description="Override the TTS temporary-token origin, e.g. https://token.assemblyai.com (no /v1).",
+    )
 
     timeout_seconds: float = Field(30.0, gt=0, description="Read timeout for ordinary upstream calls.")
     connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout for upstream calls.")
+    tts_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Read timeout for text_to_speech (unset: --timeout-seconds). A long text can take "
+        "minutes; AssemblyAI stops one request at 600 s.",
+    )
     upload_timeout_seconds: float = Field(900.0, gt=0, description="Read/write timeout for uploads.")
     get_retries: int = Field(
         2, ge=0, le=5, description="Retries of idempotent GETs on 5xx/connection errors."

@@ -19,6 +19,7 @@ from aai_mcp.mcp_server.apps.app_views import AppViews, is_view_uri
 from aai_mcp.mcp_server.apps.capability import AppsServer
 from aai_mcp.mcp_server.prompts import Prompts
 from aai_mcp.mcp_server.resources import TranscriptResources
+from aai_mcp.mcp_server.speech_clips import clip_owner, is_speech_uri
 from aai_mcp.redaction import redacted_model
 
 Result = TypeVar("Result", bound=types.Result)
@@ -98,6 +99,8 @@ def build_server(gateway: Gateway) -> Server[Any]:
     ) -> types.ReadResourceResult:
         if is_view_uri(params.uri):
             return views_for(ctx).read(params.uri)
+        if is_speech_uri(params.uri):
+            return gateway.runner.clips.read(clip_owner(principal_of(ctx)), params.uri)
         return await redacted(ctx, resources_for(ctx).read(params.uri))
 
     async def list_prompts(

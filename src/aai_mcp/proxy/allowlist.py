@@ -36,6 +36,10 @@ ALLOWED: tuple[tuple[HostName, str, str, Effect], ...] = (
     ("streaming", "GET", "/v3/token", "credentials"),
     ("llm_gateway", "POST", "/v1/chat/completions", "llm"),
     ("llm_gateway", "POST", "/v1/understanding", "llm"),
+    # From the 2026-10 SDK (llm_gateway/v1/api.py:9,12): the model list and a dry run of an
+    # understanding request, which the JS and Python SDKs call through a base URL like the rest.
+    ("llm_gateway", "GET", "/v1/models", "read"),
+    ("llm_gateway", "POST", "/v1/understanding/validate", "llm"),
     ("agents", "GET", "/v1/token", "credentials"),
 )
 

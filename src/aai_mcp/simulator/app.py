@@ -20,6 +20,7 @@ from .middleware import SimulatorMiddleware
 from .routes_admin import ADMIN_ROUTES, AdminGuard
 from .routes_api import API_ROUTES
 from .routes_gateway import GATEWAY_ROUTES
+from .speech_route import SPEECH_ROUTES
 from .streaming_route import STREAMING_ROUTES
 from .webhook_sender import WebhookSender
 
@@ -28,7 +29,10 @@ NOT_FOUND = "Not found"
 
 async def upstream_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UpstreamError)
-    return error_response(host_for_path(request.url.path), exc.status, exc.message, exc.headers, exc.errors)
+    host = host_for_path(request.url.path)
+    return error_response(
+        host, exc.status, exc.message, exc.headers, exc.errors, code=exc.code, param=exc.param
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -65,7 +69,7 @@ def build_simulator_app(config: SimulatorConfig) -> Starlette:
         async with WebhookSender(simulator.webhooks, simulator.status_of).running():
             yield
 
-    routes = [*API_ROUTES, *GATEWAY_ROUTES, *STREAMING_ROUTES, *INSTANT_ROUTES, *ADMIN_ROUTES]
+    routes = [*API_ROUTES, *GATEWAY_ROUTES, *SPEECH_ROUTES, *STREAMING_ROUTES, *INSTANT_ROUTES, *ADMIN_ROUTES]
     app = Starlette(
         routes=routes,
         middleware=[

@@ -45,6 +45,7 @@ class Usage:
     stream_sessions: int = 0
     stream_audio_ms: int = 0
     stream_session_seconds: float = 0.0
+    tts_characters: int = 0  # billed text-to-speech characters (X-TTS-Billed-Characters)
 
     def add_llm(self, usage: dict[str, Any]) -> None:
         self.llm_requests += 1

@@ -108,11 +108,22 @@ def token_handler(audience: str) -> Any:
     return handler
 
 
+async def v1_token(request: Request) -> Response:
+    """`/v1/token` on the Voice Agent host, or with `product=tts` the TTS token (docs only,
+    ENDPOINTS-SDK-2026-10.md §3.2): one path on the simulator's one base URL."""
+    product = request.query_params.get("product")
+    if product not in (None, "tts"):
+        raise UpstreamError(400, "product must be tts")
+    handler = token_handler("tts" if product == "tts" else "agents")
+    response: Response = await handler(request)
+    return response
+
+
 GATEWAY_ROUTES = [
     Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     Route("/v1/understanding", understanding, methods=["POST"]),
     Route("/v1/understanding/validate", validate_understanding, methods=["POST"]),
     Route("/v1/models", list_models, methods=["GET"]),
     Route("/v3/token", token_handler("streaming"), methods=["GET"]),
-    Route("/v1/token", token_handler("agents"), methods=["GET"]),
+    Route("/v1/token", v1_token, methods=["GET"]),
 ]

@@ -22,7 +22,7 @@ class TokenParamError(ValueError):
 @dataclass(frozen=True)
 class IssuedToken:
     token: str
-    audience: str  # "streaming" or "agents"
+    audience: str  # "streaming", "agents" or "tts"
     expires_in_seconds: int
     max_session_duration_seconds: int
     issued_at: float  # simulator clock

@@ -45,6 +45,13 @@ def authorization_value(host: HostName, key: str) -> str:
     return f"Bearer {key}" if host in BEARER_HOSTS else key
 
 
+def host_timeout(settings: Settings, host: HostName) -> httpx.Timeout:
+    """Text-to-speech answers whole only when the clip is done, which can take minutes: its own read
+    timeout when one is set."""
+    read = settings.tts_timeout_seconds if host == "tts" else None
+    return httpx.Timeout(read or settings.timeout_seconds, connect=settings.connect_timeout_seconds)
+
+
 class Upstream:
     """The gateway's only way out to AssemblyAI. Create at start-up, `aclose()` at shutdown."""
 
@@ -63,14 +70,13 @@ class Upstream:
         self._is_view = False
         self.on_answer: AnswerHook | None = None
         self._pooled: PooledKeys | None = None
-        timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
         # One TLS context for all four hosts: each context loads the CA bundle again (~0.7 MB of RSS).
         tls = httpx.create_ssl_context()
         self._clients: dict[HostName, httpx.AsyncClient] = {
             host: httpx.AsyncClient(
                 base_url=url,
                 headers=self._auth_headers(host, settings.api_key_value()),
-                timeout=timeout,
+                timeout=host_timeout(settings, host),
                 transport=transport,
                 follow_redirects=False,
                 verify=tls,

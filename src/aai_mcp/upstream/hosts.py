@@ -13,8 +13,11 @@ REGION_HOSTS: dict[str, dict[HostName, str]] = {
         "agents": "https://agents.assemblyai.com",
         "sync": "https://sync.assemblyai.com",
         "dictation": "https://dictation.assemblyai.com",
+        "tts": "https://tts.us.assemblyai.com",
+        "token": "https://token.assemblyai.com",
     },
-    # The Voice Agent API documents no EU host, so agents stays in the US.
+    # The Voice Agent API documents no EU host, so agents stays in the US; nor does the TTS token
+    # host (ENDPOINTS-SDK-2026-10.md §3.2). TTS has an EU host (§3.1, types.py:165-166).
     "eu": {
         "api": "https://api.eu.assemblyai.com",
         "llm_gateway": "https://llm-gateway.eu.assemblyai.com",
@@ -23,10 +26,14 @@ REGION_HOSTS: dict[str, dict[HostName, str]] = {
         # From the docs' OpenAPI (ENDPOINTS-SDK-2026-10.md §1, §2); the SDK itself knows no EU host.
         "sync": "https://sync.eu.assemblyai.com",
         "dictation": "https://dictation.eu.assemblyai.com",
+        "tts": "https://tts.eu.assemblyai.com",
+        "token": "https://token.assemblyai.com",
     },
 }
 
-WEBSOCKET_PATHS: dict[HostName, str] = {"streaming": "/v3/ws", "agents": "/v1/ws"}
+WEBSOCKET_PATHS: dict[HostName, str] = {"streaming": "/v3/ws", "agents": "/v1/ws", "tts": "/v1/ws"}
+# The host whose WebSocket a token minted on this host opens, where they differ.
+SOCKET_HOSTS: dict[HostName, HostName] = {"token": "tts"}
 
 SIMULATOR_BASE_URL = "http://simulator.aai-mcp.invalid"
 # Sync and Dictation both serve /v1/transcribe/live, so the simulator serves each under its own prefix.
@@ -44,11 +51,18 @@ def base_urls(settings: Settings) -> dict[HostName, str]:
         "agents": settings.agents_base_url,
         "sync": settings.sync_base_url,
         "dictation": settings.dictation_base_url,
+        "tts": settings.tts_base_url,
+        "token": settings.token_base_url,
     }
     for host, url in overrides.items():
         if url:
             urls[host] = url.rstrip("/")
     return urls
+
+
+def socket_host(host: HostName) -> HostName:
+    """The host whose WebSocket a token minted on `host` opens (the TTS token's is the TTS host)."""
+    return SOCKET_HOSTS.get(host, host)
 
 
 def websocket_url(base_url: str, host: HostName) -> str:

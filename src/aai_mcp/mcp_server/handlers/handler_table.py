@@ -21,6 +21,7 @@ from aai_mcp.mcp_server.handlers.llm_gateway import (
     understand,
 )
 from aai_mcp.mcp_server.handlers.redacted_audio import REDACTED_AUDIO_CALLS, get_redacted_audio
+from aai_mcp.mcp_server.handlers.speech import SPEECH_CALLS, text_to_speech
 from aai_mcp.mcp_server.handlers.structured_extraction import EXTRACT_CALLS, extract
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
@@ -55,6 +56,7 @@ HANDLERS: dict[str, Handler] = {
     "understand": understand,
     "transcribe_clip": transcribe_clip,
     "dictate": dictate,
+    "text_to_speech": text_to_speech,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -76,4 +78,5 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "understand": UNDERSTAND_CALLS,
     "transcribe_clip": SYNC_CALLS,
     "dictate": DICTATION_CALLS,
+    "text_to_speech": SPEECH_CALLS,
 }

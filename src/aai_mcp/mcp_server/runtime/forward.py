@@ -56,11 +56,13 @@ async def read_object(call: ToolCall, name: str, *values: str) -> dict[str, Any]
 
 
 def query_string_params(call: ToolCall) -> dict[str, str]:
-    return {
-        name: _query_value(call.args[name], param)
-        for name, param in call.spec.params.query.items()
-        if call.args.get(name) is not None
-    }
+    params: dict[str, str] = {}
+    for name, param in call.spec.params.query.items():
+        if call.args.get(name) is not None:
+            params[name] = _query_value(call.args[name], param)
+        elif param.apply_default:
+            params[name] = _query_value(param.default, param)
+    return params
 
 
 def request_body(call: ToolCall) -> dict[str, Any]:

@@ -9,6 +9,7 @@ details go into `_meta["aai-mcp/error"]` instead; the text states the same key f
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -54,8 +55,12 @@ def _text(text: str, simulated: bool) -> list[types.ContentBlock]:
 def success(shaped: Shaped, *, simulated: bool, plain_text: bool = False) -> types.CallToolResult:
     """A tool's answer in its declared output shape (also a failed job, which its view marks: isError).
     `plain_text`: the text must stay exactly as shaped (a connector contract), so no banner line."""
+    content = _text(shaped.text, simulated and not plain_text)
+    if shaped.audio is not None:
+        data = base64.b64encode(shaped.audio.data).decode("ascii")
+        content.append(types.AudioContent(data=data, mime_type=shaped.audio.mime_type))
     return types.CallToolResult(
-        content=_text(shaped.text, simulated and not plain_text),
+        content=content,
         structured_content=shaped.structured,
         is_error=shaped.failed_job,
         _meta=_meta(simulated, {META_VIEW: shaped.view_data} if shaped.view_data else None),

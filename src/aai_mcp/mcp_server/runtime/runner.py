@@ -30,6 +30,7 @@ from aai_mcp.mcp_server.runtime import results
 from aai_mcp.mcp_server.runtime.forward import forward
 from aai_mcp.mcp_server.runtime.tool_call import Handler, ProgressFn, ToolCall, no_progress
 from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
+from aai_mcp.mcp_server.speech_clips import SpeechClips, clip_owner
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import CANCELLED, JOB_FAILED, OK, UNKNOWN_TOOL, Metrics, unregistered_metrics
@@ -40,6 +41,7 @@ from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import Upstream, UpstreamError
 from aai_mcp.upstream.errors import ErrorKind
+from aai_mcp.upstream.hosts import socket_host
 from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.pooled_send import PooledKeys
 from aai_mcp.upstream.usage import UsageMeter
@@ -85,6 +87,8 @@ class ToolRunner:
         """The transcript archive (set by Gateway.use_store): tools that read transcripts read it first."""
         self.links: LinkUploads | None = None
         """Upload links (set by Gateway.use_store): their state lives in the store."""
+        self.clips = SpeechClips()
+        """Speech too large for a tool result, held briefly as resources."""
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
@@ -215,6 +219,8 @@ class ToolRunner:
             links=self.links,
             own_key=principal.bills_own_key,
             models=self.models,
+            clips=self.clips,
+            owner=clip_owner(principal),
         )
         handler: Handler = HANDLERS[spec.handler] if spec.handler else forward
         try:
@@ -227,7 +233,7 @@ class ToolRunner:
             spec=spec,
             args=args,
             max_chars=self.settings.max_result_chars,
-            base_url=self.upstream.base_urls[spec.route.host],
+            base_url=self.upstream.base_urls[socket_host(spec.route.host)],
             now=datetime.now(UTC),
             transcript_url_base=transcript_url_base(self.settings),
         )

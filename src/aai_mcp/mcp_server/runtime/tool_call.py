@@ -13,6 +13,7 @@ from aai_mcp.upstream import Upstream
 if TYPE_CHECKING:
     from aai_mcp.mcp_server.handlers.llm_models import ModelDirectory
     from aai_mcp.mcp_server.handlers.polling import TranscriptPoller
+    from aai_mcp.mcp_server.speech_clips import SpeechClips
     from aai_mcp.state.archive_store import ArchiveStore
     from aai_mcp.uplink.link_service import LinkUploads
 
@@ -43,6 +44,10 @@ class ToolCall:
     """The caller brought its own AssemblyAI key (passthrough), which the server never keeps."""
     models: ModelDirectory | None = None
     """The LLM Gateway model lists this process has read (one cache for every call)."""
+    clips: SpeechClips | None = None
+    """Where speech too large for a result is held as a resource (text_to_speech)."""
+    owner: str = ""
+    """Who may read what this call keeps in `clips` (speech_clips.clip_owner)."""
 
 
 Handler = Callable[[ToolCall], Awaitable[Any]]

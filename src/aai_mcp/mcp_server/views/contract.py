@@ -22,6 +22,12 @@ class ViewContext:
 
 
 @dataclass(frozen=True)
+class InlineAudio:
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
 class Shaped:
     """A view's answer. No member of an object in `structured` is None, at any depth: an unknown
     value is left out (array elements keep their places, so positions keep their meaning).
@@ -38,6 +44,8 @@ class Shaped:
     view_data: dict[str, Any] | None = None
     """What an MCP Apps view needs beyond `structured` (a transcript's audio URL): it goes into the
     result's `_meta`, which hosts hand to the view, so structuredContent and text stay as they were."""
+    audio: InlineAudio | None = None
+    """Audio the result carries as an MCP audio content block, after the text (text_to_speech)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "structured", without_nulls(self.structured))

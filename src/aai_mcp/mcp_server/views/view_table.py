@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from aai_mcp.catalog.model import HostName
 from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_results_view
 from aai_mcp.mcp_server.views.archive_answers import archive_search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
@@ -13,6 +14,7 @@ from aai_mcp.mcp_server.views.extraction_answers import extraction_view
 from aai_mcp.mcp_server.views.instant_answers import clip_view, dictation_view
 from aai_mcp.mcp_server.views.model_list import llm_models_view
 from aai_mcp.mcp_server.views.shaping import capped_json, token_counts, without_words
+from aai_mcp.mcp_server.views.speech_answers import speech_view
 from aai_mcp.mcp_server.views.transcript import (
     deleted_view,
     segments_view,
@@ -20,9 +22,11 @@ from aai_mcp.mcp_server.views.transcript import (
     transcript_list_view,
     transcript_view,
 )
-from aai_mcp.upstream.hosts import websocket_url
+from aai_mcp.upstream.hosts import socket_host, websocket_url
 
 DEFAULT_MAX_SESSION_SECONDS = 10800
+# A TTS session's own limit (`session_ttl_sec`, ENDPOINTS-SDK-2026-10.md §3.3) when the token sets none.
+SESSION_DEFAULTS: dict[HostName, int] = {"token": 3600}
 
 
 def raw_view(payload: Any, ctx: ViewContext) -> Shaped:
@@ -82,8 +86,9 @@ def token_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         (ctx.now + timedelta(seconds=expires_in)).isoformat(timespec="seconds").replace("+00:00", "Z")
     )
     token = str(payload["token"])
-    url = f"{websocket_url(ctx.base_url, ctx.spec.route.host)}?token={quote(token, safe='')}"
-    session = int(ctx.args.get("max_session_duration_seconds", DEFAULT_MAX_SESSION_SECONDS))
+    url = f"{websocket_url(ctx.base_url, socket_host(ctx.spec.route.host))}?token={quote(token, safe='')}"
+    default_session = SESSION_DEFAULTS.get(ctx.spec.route.host, DEFAULT_MAX_SESSION_SECONDS)
+    session = int(ctx.args.get("max_session_duration_seconds", default_session))
     out = {
         "token": token,
         "expires_in_seconds": expires_in,
@@ -110,6 +115,7 @@ VIEWS: dict[str, View] = {
     "chat": chat_view,
     "understanding": understanding_view,
     "token": token_view,
+    "speech": speech_view,
     "answer": answer_view,
     "search_results": search_results_view,
     "document": document_view,
