@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from aai_mcp.state.store_sql import SqlStore
-from aai_mcp.state.task_store import TaskRecords, arguments_digest, owner_of
+from aai_mcp.state.task_store import TaskCaller, TaskRecords, arguments_digest, owner_of
 from tests.support.stores import store, store_config  # noqa: F401  (fixtures)
 
 
@@ -33,7 +33,7 @@ ALICE, BOB = owner_of("alice", "account:default"), owner_of("bob", "account:defa
 
 def test_a_task_is_read_only_by_its_owner_and_keeps_no_argument_values(records: TaskRecords) -> None:
     secret_url = "https://audio.example/x.wav?sig=do-not-store"
-    task = records.create(ALICE, "default", "transcribe", {"audio": secret_url}, 60_000, "i1")
+    task = records.create(TaskCaller(ALICE), "transcribe", {"audio": secret_url}, 60_000, "i1")
     assert len(task.task_id) >= 22 and task.status == "working"
     assert records.get(task.task_id, ALICE) == task
     assert records.get(task.task_id, BOB) is None
@@ -48,7 +48,7 @@ def test_the_same_id_with_another_key_is_another_owner() -> None:
 
 
 def test_progress_then_one_settlement(records: TaskRecords, clock: Clock) -> None:
-    task = records.create(ALICE, "default", "transcribe", {}, 60_000, "i1")
+    task = records.create(TaskCaller(ALICE), "transcribe", {}, 60_000, "i1")
     clock.now += 5
     records.report(task.task_id, "processing (12 s so far)", 0.5)
     records.note_transcript(task.task_id, "tr_1")
@@ -64,7 +64,7 @@ def test_progress_then_one_settlement(records: TaskRecords, clock: Clock) -> Non
 
 
 def test_cancel_wins_over_a_late_result_and_is_owner_scoped(records: TaskRecords) -> None:
-    task = records.create(ALICE, "default", "transcribe", {}, 60_000, "i1")
+    task = records.create(TaskCaller(ALICE), "transcribe", {}, 60_000, "i1")
     assert records.cancel(task.task_id, BOB, "cancelled") is None
     assert records.status_of(task.task_id) == "working"
     cancelled = records.cancel(task.task_id, ALICE, "cancelled by the client")
@@ -74,7 +74,7 @@ def test_cancel_wins_over_a_late_result_and_is_owner_scoped(records: TaskRecords
 
 
 def test_expired_tasks_are_gone_and_pruned(records: TaskRecords, clock: Clock) -> None:
-    task = records.create(ALICE, "default", "transcribe", {}, 1_000, "i1")
+    task = records.create(TaskCaller(ALICE), "transcribe", {}, 1_000, "i1")
     clock.now += 2
     assert records.get(task.task_id, ALICE) is None
     assert records.page(ALICE) == []
@@ -82,7 +82,7 @@ def test_expired_tasks_are_gone_and_pruned(records: TaskRecords, clock: Clock) -
 
 
 def test_a_stalled_task_is_claimed_by_one_instance(records: TaskRecords, clock: Clock) -> None:
-    task = records.create(ALICE, "default", "transcribe", {}, 600_000, "i1")
+    task = records.create(TaskCaller(ALICE), "transcribe", {}, 600_000, "i1")
     clock.now += 10
     assert not records.claim(task.task_id, "i2", stale_before=clock.now - 30)  # i1 beat 10 s ago
     assert task.stalled(clock.now, 30) is False

@@ -304,6 +304,7 @@ mcp_tasks = sa.Table(
     sa.Column("task_id", sa.String(64), primary_key=True),
     sa.Column("principal", sa.String(64), nullable=False),
     sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("own_key", sa.Boolean, nullable=False),
     sa.Column("tool", sa.String(64), nullable=False),
     sa.Column("arguments_digest", sa.String(64), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),

