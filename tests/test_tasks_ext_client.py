@@ -13,7 +13,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,12 @@ from typing import Any
 import pytest
 
 from aai_mcp.access import Scopes, mint
-from aai_mcp.gateway import build_gateway
+from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.simulator.account_state import Simulator
 from aai_mcp.state.store_sql import open_store
 from tests.support import CANARY_KEY, faults, make_settings
-from tests.support.servers import serve_gateway_in_thread
+from tests.support.servers import serve_gateway_in_thread, wait_until
 from tests.test_inspector_cli import node_path
 
 pytestmark = pytest.mark.slow
@@ -37,13 +39,14 @@ SCRIPT = Path(__file__).with_name("ts_tasks_client.mjs")
 SECRET = "tasks-client-signing-secret-0123456789abcdef"
 HOSTS = ("api_base_url", "llm_gateway_base_url", "streaming_base_url", "agents_base_url")
 JOB_SECONDS = 6.0
+POLL_MAX_SECONDS = 0.5
 READ = "/v2/transcript/{transcript_id}"
 
 
 @dataclass
 class Rig:
-    url: str
     sim: Simulator
+    gateway: Gateway
     alice: str
     bob: str
 
@@ -51,18 +54,18 @@ class Rig:
         return self.sim.count("GET", READ)
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    config = SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=JOB_SECONDS)
+@contextmanager
+def rig_with(job_seconds: float, data: Path) -> Iterator[Rig]:
+    config = SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=job_seconds)
     app = build_simulator_app(config)
-    store = open_store(tmp_path_factory.mktemp("data"), None, os.environ, auto_upgrade=True)
+    store = open_store(data, None, os.environ, auto_upgrade=True)
     with faults.serve_app_in_thread(app) as sim_url:
         settings = make_settings(
             **dict.fromkeys(HOSTS, sim_url),
             auth=["tokens"],
             token_secrets=SECRET,
             wait_poll_initial_seconds=0.2,
-            wait_poll_max_seconds=0.5,
+            wait_poll_max_seconds=POLL_MAX_SECONDS,
         )
         gateway = build_gateway(settings)
         gateway.use_store(store)
@@ -71,8 +74,22 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
                 mint(SECRET.encode(), name=name, scopes=Scopes(), expires_at=None).token
                 for name in ("alice", "bob")
             )
-            yield Rig(f"{base}/mcp", app.state.simulator, f"{base}/mcp/t/{alice}", f"{base}/mcp/t/{bob}")
+            yield Rig(app.state.simulator, gateway, f"{base}/mcp/t/{alice}", f"{base}/mcp/t/{bob}")
     store.close()
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """Jobs of a few seconds: long enough to see them working, short enough to see them end."""
+    with rig_with(JOB_SECONDS, tmp_path_factory.mktemp("data")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def long_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """Ten-minute jobs: they end only when cancelled."""
+    with rig_with(600.0, tmp_path_factory.mktemp("data")) as made:
+        yield made
 
 
 def ext_tasks(url: str, *steps: dict[str, Any]) -> list[dict[str, Any]]:
@@ -129,3 +146,57 @@ def test_transcribe_runs_as_a_task_with_progress_and_a_result(rig: Rig) -> None:
     assert outcome["status"] == "completed", outcome
     assert outcome["result"]["structuredContent"]["status"] == "completed"
     assert outcome["result"]["structuredContent"]["text"]
+
+
+def start(tool: str = "transcribe", **arguments: Any) -> dict[str, Any]:
+    """A step that calls, waits until the task says it is polling a job, and leaves the task running."""
+    return {"do": "start", "tool": tool, "arguments": arguments, "waitForMessage": "status"}
+
+
+def test_a_new_client_fetches_the_result_by_task_id(rig: Rig) -> None:
+    (started,) = ext_tasks(rig.alice, start(audio_url=audio_url(rig)))
+    assert started["kind"] == "task" and started["first"]["status"] == "working", started
+    task_id = started["taskId"]
+    (fetched, listed) = ext_tasks(rig.alice, {"do": "fetch", "taskId": task_id}, {"do": "list"})
+    assert fetched["status"] == "completed", fetched
+    assert fetched["result"]["structuredContent"]["status"] == "completed"
+    assert task_id in listed["taskIds"]
+    assert listed["capabilities"]["inventory"] == "server-list" and listed["capabilities"]["cancellation"]
+
+
+def test_another_principal_can_neither_see_nor_cancel_the_task(long_rig: Rig) -> None:
+    (started,) = ext_tasks(long_rig.alice, start(audio_url=audio_url(long_rig)))
+    task_id = started["taskId"]
+    snapshot, cancel, listed = ext_tasks(
+        long_rig.bob,
+        {"do": "snapshot", "taskId": task_id},
+        {"do": "cancel", "taskId": task_id},
+        {"do": "list"},
+    )
+    assert "Task not found" in snapshot.get("thrown", ""), snapshot
+    assert "Task not found" in cancel.get("thrown", ""), cancel
+    assert task_id not in listed["taskIds"]
+    (still,) = ext_tasks(long_rig.alice, {"do": "snapshot", "taskId": task_id})
+    assert still["status"] == "working", still
+    ext_tasks(long_rig.alice, {"do": "cancel", "taskId": task_id})
+
+
+def test_cancelling_stops_the_upstream_polling_and_names_the_billed_transcript(long_rig: Rig) -> None:
+    (started,) = ext_tasks(long_rig.alice, start(audio_url=audio_url(long_rig)))
+    task_id = started["taskId"]
+    assert long_rig.gateway.runner.poller.polling(), "the task is not polling its job"
+    (cancelled, fetched) = ext_tasks(
+        long_rig.alice, {"do": "cancel", "taskId": task_id}, {"do": "fetch", "taskId": task_id}
+    )
+    assert cancelled["status"] == "cancelled", cancelled
+    assert fetched["status"] == "cancelled", fetched
+    wait_until(lambda: not long_rig.gateway.runner.poller.polling(), what="the poll loop to stop")
+    reads = long_rig.reads()
+    # Absence of polls can only be shown over time: several of the poll loop's longest pauses.
+    time.sleep(POLL_MAX_SECONDS * 6)
+    assert long_rig.reads() == reads, "the cancelled task still polls AssemblyAI"
+    (after,) = ext_tasks(long_rig.alice, {"do": "snapshot", "taskId": task_id})
+    assert long_rig.gateway.tasks is not None
+    record = long_rig.gateway.tasks.records.peek(task_id)
+    assert record is not None and record.transcript_id, record
+    assert f"wait_for_transcript with transcript_id={record.transcript_id}" in after["statusMessage"], after
