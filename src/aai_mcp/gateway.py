@@ -96,7 +96,8 @@ class Gateway:
         self.runner.links = self._link_service(store)
         engine = getattr(store, "engine", None)
         if engine is not None:
-            self.tasks = TaskWork(TaskRecords(engine), self.runner)
+            beat, stale = self.settings.task_heartbeat_seconds, self.settings.task_stale_seconds
+            self.tasks = TaskWork(TaskRecords(engine), self.runner, beat, max(stale, 2 * beat))
 
     def _link_service(self, store: GatewayStore) -> LinkUploads | None:
         """Upload links, kept in the store (an SqlStore: the one store kind that has an engine)."""
