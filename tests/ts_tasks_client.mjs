@@ -1,6 +1,8 @@
 // The @modelcontextprotocol/ext-tasks requester client (npm), driving this server's MCP Tasks over
-// Streamable HTTP in the 2025-11-25 generation (the SDK client's default `legacy` negotiation).
-// Reads a plan on stdin: {url, headers, steps: [{do, ...}]}; prints one JSON outcome per step.
+// Streamable HTTP: the 2025-11-25 generation (the SDK client's default `legacy` negotiation), or with
+// plan.generation "v2" the 2026-07-28 extension (negotiated `auto`; task requests then go through the
+// rawDispatch the package asks its host for, one JSON-RPC POST each).
+// Reads a plan on stdin: {url, generation?, steps: [{do, ...}]}; prints one JSON outcome per step.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
 
@@ -10,12 +12,48 @@ const plan = JSON.parse(await new Promise((resolve) => {
   process.stdin.on("end", () => resolve(text));
 }));
 
-const client = new Client({ name: "ext-tasks-test", version: "1.0.0" });
+const modern = plan.generation === "v2";
+const clientInfo = { name: "ext-tasks-test", version: "1.0.0" };
+const client = new Client(clientInfo, modern ? { versionNegotiation: { mode: "auto" } } : {});
 const transport = new StreamableHTTPClientTransport(new URL(plan.url), {
   requestInit: { headers: plan.headers ?? {} },
 });
 await client.connect(transport);
-const session = createTaskSessionFromClient(client, { endpointId: plan.url });
+
+let nextId = 1;
+async function rawDispatch(request) {
+  const body = { jsonrpc: "2.0", id: nextId++, ...request };
+  if (process.env.TASKS_TRACE) process.stderr.write(`dispatch ${JSON.stringify(request).slice(0, 400)}\n`);
+  const response = await fetch(plan.url, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json, text/event-stream",
+      "MCP-Protocol-Version": "2026-07-28",
+      "Mcp-Method": request.method,
+      ...(request.params?.name ? { "Mcp-Name": request.params.name } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  const messages = (response.headers.get("content-type") ?? "").includes("text/event-stream")
+    ? text.split("\n").filter((line) => line.startsWith("data:")).map((line) => JSON.parse(line.slice(5)))
+    : [JSON.parse(text)];
+  const answer = messages.find((message) => message.id === body.id);
+  if (!answer) throw new Error(`no JSON-RPC answer (HTTP ${response.status}): ${text.slice(0, 300)}`);
+  return answer.error ? { kind: "error", error: answer.error } : { kind: "result", result: answer.result };
+}
+
+const session = createTaskSessionFromClient(
+  client,
+  modern
+    ? {
+        endpointId: plan.url,
+        rawDispatch,
+        v2RequestFraming: { protocolVersion: "2026-07-28", clientInfo, clientCapabilities: {} },
+      }
+    : { endpointId: plan.url },
+);
 
 function view(task) {
   return task && { taskId: task.taskId, status: task.status, statusMessage: task.statusMessage, ttl: task.ttl };
@@ -50,7 +88,9 @@ const steps = {
       await new Promise((resolve) => setTimeout(resolve, 100));
       seen = await session.task(taskId).snapshot();
     }
-    await execution.detach();
+    // A 2026-07-28 session (ext-tasks 0.2.2) sends tasks/cancel for a task it let go of, by detach or
+    // handoff: there the client simply exits without closing, as a crashed or closed host would.
+    if (!modern) await execution.detach();
     return { kind: execution.kind, taskId, first: view(seen) };
   },
   async fetch({ taskId }) {
@@ -77,6 +117,9 @@ for (const step of plan.steps) {
     outcomes.push({ thrown: `${error?.name}: ${error?.message}`, code: error?.code });
   }
 }
-await session.close();
-await client.close();
 process.stdout.write(JSON.stringify(outcomes));
+if (!modern) {
+  await session.close();
+  await client.close();
+}
+process.exit(0);

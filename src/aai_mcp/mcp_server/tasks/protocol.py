@@ -5,8 +5,7 @@ answer from the store, so any instance answers for any task, and only to the cal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -20,10 +19,11 @@ from pydantic import ConfigDict
 
 from aai_mcp.access.principal import Principal
 from aai_mcp.mcp_server.registry import Registry
+from aai_mcp.mcp_server.tasks import modern
 from aai_mcp.mcp_server.tasks.running import TaskWork, cancel_message
 from aai_mcp.state.task_store import TaskCaller, TaskRecord, owner_of
 
-EXTENSION_ID = "io.modelcontextprotocol/tasks"
+EXTENSION_ID = modern.EXTENSION_ID
 RELATED_TASK = "io.modelcontextprotocol/related-task"
 DEFAULT_TTL_MS = 3_600_000
 MAX_TTL_MS = 7 * 24 * 3_600_000
@@ -55,18 +55,14 @@ def task_wire(task: TaskRecord) -> dict[str, Any]:
     wire: dict[str, Any] = {
         "taskId": task.task_id,
         "status": task.status,
-        "createdAt": _iso(task.created_at),
-        "lastUpdatedAt": _iso(task.updated_at),
+        "createdAt": modern.iso(task.created_at),
+        "lastUpdatedAt": modern.iso(task.updated_at),
         "ttl": task.ttl_ms,
         "pollInterval": POLL_INTERVAL_MS,
     }
     if task.status_message:
         wire["statusMessage"] = task.status_message
     return wire
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 class TasksExtension(Extension):
@@ -87,18 +83,20 @@ class TasksExtension(Extension):
             MethodBinding("tasks/result", TaskIdParams, self.result),
             MethodBinding("tasks/list", TaskListParams, self.list),
             MethodBinding("tasks/cancel", TaskIdParams, self.cancel),
+            MethodBinding("tasks/update", TaskIdParams, self.update),
         )
 
     def install(self, server: Server[Any]) -> None:
         for binding in self.methods():
             server.add_request_handler(binding.method, binding.params_type, binding.handler)
         server.middleware.append(self.middleware)
+        server.extensions[EXTENSION_ID] = {}  # 2026-07-28: an empty object declares support
 
     async def middleware(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        params = ctx.params if isinstance(ctx.params, dict) else None
-        if ctx.method != "tools/call" or params is None or not isinstance(params.get("task"), dict):
+        params = ctx.params if isinstance(ctx.params, Mapping) else None
+        if ctx.method != "tools/call" or params is None or not _asks_for_task(ctx.protocol_version, params):
             return await call_next(ctx)
-        call = types.CallToolRequestParams.model_validate(params, by_name=False)
+        call = types.CallToolRequestParams.model_validate(dict(params), by_name=False)
         spec = self.registry.visible(call.name, self.principal_of(ctx).scopes)
         if spec is None:
             return await call_next(ctx)  # the plain path refuses it, as for any unknown tool
@@ -119,13 +117,23 @@ class TasksExtension(Extension):
         if call.name == "wait_for_transcript" and isinstance(arguments.get("transcript_id"), str):
             await anyio.to_thread.run_sync(records.note_transcript, task.task_id, arguments["transcript_id"])
         self.work.start(task, principal, call.name, arguments)
+        if modern.is_modern(ctx.protocol_version):
+            return modern.created(task)
         return {"task": task_wire(task)}
 
     async def get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
-        return task_wire(await self._live(ctx, params.task_id))
+        task = await self._live(ctx, params.task_id)
+        return modern.detailed(task) if modern.is_modern(ctx.protocol_version) else task_wire(task)
+
+    async def update(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
+        """No tool here asks its caller for input, so no input response can match a request."""
+        _only_modern(ctx)
+        await self._live(ctx, params.task_id)
+        raise MCPError(INVALID_PARAMS, "This task has no outstanding input requests: it needs no input")
 
     async def result(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         """Blocks until the task is settled, then its tool result (or the error that ended it)."""
+        _only_legacy(ctx)
         task = await self._live(ctx, params.task_id)
         while not task.terminal:
             await self.work.until_settled(task.task_id, RESULT_RECHECK_SECONDS)
@@ -138,6 +146,7 @@ class TasksExtension(Extension):
         return {"content": content, "isError": True, "_meta": related}
 
     async def list(self, ctx: ServerRequestContext[Any, Any], params: TaskListParams) -> HandlerResult:
+        _only_legacy(ctx)
         after = _cursor(params.cursor)
         owner = caller_of(self.principal_of(ctx)).owner
         page = await anyio.to_thread.run_sync(self.work.records.page, owner, after)
@@ -157,7 +166,7 @@ class TasksExtension(Extension):
         self.work.stop(task.task_id)
         if cancelled is None:
             raise MCPError(INVALID_PARAMS, "Task not found")
-        return task_wire(cancelled)
+        return {} if modern.is_modern(ctx.protocol_version) else task_wire(cancelled)
 
     async def _live(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> TaskRecord:
         """The caller's task (another caller's is answered exactly like a missing one), taken over
@@ -173,6 +182,23 @@ class TasksExtension(Extension):
             await self.work.take_over(task)
             task = await anyio.to_thread.run_sync(records.get, task_id, owner) or task
         return task
+
+
+def _asks_for_task(protocol_version: str, params: Mapping[str, Any]) -> bool:
+    if modern.is_modern(protocol_version):
+        return modern.asks_for_task(params)
+    return isinstance(params.get("task"), Mapping)
+
+
+def _only_legacy(ctx: ServerRequestContext[Any, Any]) -> None:
+    # The 2026-07-28 extension has no tasks/list or tasks/result: tasks/get carries the result.
+    if modern.is_modern(ctx.protocol_version):
+        raise MCPError(METHOD_NOT_FOUND, "Method not found", ctx.method)
+
+
+def _only_modern(ctx: ServerRequestContext[Any, Any]) -> None:
+    if not modern.is_modern(ctx.protocol_version):
+        raise MCPError(METHOD_NOT_FOUND, "Method not found", ctx.method)
 
 
 def _ttl(asked: int | None) -> int:
