@@ -1,5 +1,5 @@
 """MCP Tasks (issue 18) driven by a client nobody here wrote: @modelcontextprotocol/ext-tasks (npm), in
-the 2025-11-25 generation, over real HTTP on loopback against a gateway whose upstream is the simulator
+the 2025-11-25 generation and the 2026-07-28 extension, over real HTTP on loopback against a gateway whose upstream is the simulator
 with jobs that take several seconds. The handle comes back at once, progress shows in the task's status
 message, the result is fetched by id from a new client, a cancel stops the upstream polling (counted at
 the simulator), and another principal can neither see nor cancel the task."""
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from aai_mcp.access import Scopes, mint
@@ -39,6 +40,7 @@ SCRIPT = Path(__file__).with_name("ts_tasks_client.mjs")
 SECRET = "tasks-client-signing-secret-0123456789abcdef"
 HOSTS = ("api_base_url", "llm_gateway_base_url", "streaming_base_url", "agents_base_url")
 JOB_SECONDS = 6.0
+GENERATIONS = ("v1", "v2")  # 2025-11-25 experimental tasks; the 2026-07-28 extension
 POLL_MAX_SECONDS = 0.5
 READ = "/v2/transcript/{transcript_id}"
 
@@ -153,15 +155,22 @@ def start(tool: str = "transcribe", **arguments: Any) -> dict[str, Any]:
     return {"do": "start", "tool": tool, "arguments": arguments, "waitForMessage": "status"}
 
 
-def test_a_new_client_fetches_the_result_by_task_id(rig: Rig) -> None:
-    (started,) = ext_tasks(rig.alice, start(audio_url=audio_url(rig)))
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_a_new_client_fetches_the_result_by_task_id(rig: Rig, generation: str) -> None:
+    (started,) = ext_tasks(rig.alice, start(audio_url=audio_url(rig)), generation=generation)
     assert started["kind"] == "task" and started["first"]["status"] == "working", started
     task_id = started["taskId"]
-    (fetched, listed) = ext_tasks(rig.alice, {"do": "fetch", "taskId": task_id}, {"do": "list"})
+    (fetched,) = ext_tasks(rig.alice, {"do": "fetch", "taskId": task_id}, generation=generation)
     assert fetched["status"] == "completed", fetched
     assert fetched["result"]["structuredContent"]["status"] == "completed"
-    assert task_id in listed["taskIds"]
-    assert listed["capabilities"]["inventory"] == "server-list" and listed["capabilities"]["cancellation"]
+
+
+def test_the_2025_11_25_generation_lists_only_the_callers_tasks(rig: Rig) -> None:
+    (started,) = ext_tasks(rig.alice, start(audio_url=audio_url(rig)))
+    (alices,) = ext_tasks(rig.alice, {"do": "list"})
+    (bobs,) = ext_tasks(rig.bob, {"do": "list"})
+    assert started["taskId"] in alices["taskIds"] and started["taskId"] not in bobs["taskIds"]
+    assert alices["capabilities"]["inventory"] == "server-list" and alices["capabilities"]["cancellation"]
 
 
 def test_another_principal_can_neither_see_nor_cancel_the_task(long_rig: Rig) -> None:
@@ -235,3 +244,47 @@ def test_the_2026_07_28_generation_cancels_and_keeps_tasks_to_their_owner(long_r
     (cancelled,) = ext_tasks(long_rig.alice, {"do": "cancel", "taskId": task_id}, generation="v2")
     assert cancelled["status"] == "cancelled", cancelled
     wait_until(lambda: not long_rig.gateway.runner.poller.polling(), what="the poll loop to stop")
+
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+}
+
+
+def modern_rpc(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One 2026-07-28 request (sessionless: one POST), answered as JSON."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": method,
+    }
+    if "name" in params:
+        headers["Mcp-Name"] = params["name"]
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": MODERN_META}}
+    response = httpx.post(url, json=body, headers=headers, timeout=60)
+    text = response.text
+    if "text/event-stream" in response.headers.get("content-type", ""):
+        text = next(line[5:] for line in text.splitlines() if line.startswith("data:"))
+    answer: dict[str, Any] = json.loads(text)
+    return answer
+
+
+def test_2026_07_28_edges_refuse_what_the_extension_does_not_have(rig: Rig) -> None:
+    plain = modern_rpc(rig.alice, "tools/call", {"name": "list_transcripts", "arguments": {}})
+    assert plain["error"]["code"] == -32601, plain  # the tool does not run as a task
+    created = modern_rpc(
+        rig.alice, "tools/call", {"name": "transcribe", "arguments": {"audio_url": audio_url(rig)}}
+    )
+    assert created["result"]["resultType"] == "task", created
+    assert created["result"]["pollIntervalMs"] > 0 and created["result"]["ttlMs"] > 0
+    task_id = created["result"]["taskId"]
+    update = modern_rpc(rig.alice, "tasks/update", {"taskId": task_id, "inputResponses": {"x": {}}})
+    assert update["error"]["code"] == -32602 and "needs no input" in update["error"]["message"], update
+    listed = modern_rpc(rig.alice, "tasks/list", {})
+    assert listed["error"]["code"] == -32601, listed
+    got = modern_rpc(rig.alice, "tasks/get", {"taskId": task_id})
+    assert got["result"]["resultType"] == "complete" and got["result"]["taskId"] == task_id, got
+    assert modern_rpc(rig.bob, "tasks/get", {"taskId": task_id})["error"]["code"] == -32602
+    assert modern_rpc(rig.alice, "tasks/cancel", {"taskId": task_id})["result"]["resultType"] == "complete"

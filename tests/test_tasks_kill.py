@@ -22,7 +22,7 @@ from tests.support.servers import (
     standalone_simulator,
     upstream_args,
 )
-from tests.test_tasks_ext_client import ext_tasks, start
+from tests.test_tasks_ext_client import GENERATIONS, ext_tasks, start
 
 pytestmark = pytest.mark.slow
 SECRET = "tasks-kill-signing-secret-0123456789abcdef"
@@ -49,12 +49,15 @@ def simulator() -> Iterator[ServerProcess]:
         yield running
 
 
-def test_a_task_of_a_killed_instance_is_finished_by_another(simulator: ServerProcess) -> None:
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_a_task_of_a_killed_instance_is_finished_by_another(
+    simulator: ServerProcess, generation: str
+) -> None:
     token = mint(SECRET.encode(), name="alice", scopes=Scopes(), expires_at=None).token
     with tempfile.TemporaryDirectory() as data, ExitStack() as stack:
         first, second = serve(stack, simulator, Path(data)), serve(stack, simulator, Path(data))
         audio = {"audio_url": "https://example.org/call.wav"}
-        (started,) = ext_tasks(f"{first.base_url}/mcp/t/{token}", start(**audio))
+        (started,) = ext_tasks(f"{first.base_url}/mcp/t/{token}", start(**audio), generation=generation)
         assert started["kind"] == "task" and started["first"]["status"] == "working", started
         first.process.kill()
         first.process.wait(timeout=30)
