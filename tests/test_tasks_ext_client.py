@@ -1,8 +1,9 @@
 """MCP Tasks (issue 18) driven by a client nobody here wrote: @modelcontextprotocol/ext-tasks (npm), in
-the 2025-11-25 generation and the 2026-07-28 extension, over real HTTP on loopback against a gateway whose upstream is the simulator
-with jobs that take several seconds. The handle comes back at once, progress shows in the task's status
-message, the result is fetched by id from a new client, a cancel stops the upstream polling (counted at
-the simulator), and another principal can neither see nor cancel the task."""
+the 2025-11-25 generation and the 2026-07-28 extension, over real HTTP on loopback against a gateway
+whose upstream is the simulator with jobs that take several seconds. The handle comes back at once,
+progress shows in the task's status message, the result is fetched by id from a new client, a cancel
+stops the upstream polling (counted at the simulator), and another principal can neither see nor
+cancel the task."""
 
 from __future__ import annotations
 
