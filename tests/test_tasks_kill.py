@@ -49,9 +49,14 @@ def simulator() -> Iterator[ServerProcess]:
         yield running
 
 
-@pytest.mark.parametrize("generation", GENERATIONS)
-def test_a_task_of_a_killed_instance_is_finished_by_another(
-    simulator: ServerProcess, generation: str
+# SIGKILL: the instance vanishes mid-wait. SIGTERM: it drains, and a wait it cut short must leave the
+# task working (never "completed" with a timed-out transcript) for another instance to finish.
+CASES = [(generation, "kill") for generation in GENERATIONS] + [("v1", "terminate")]
+
+
+@pytest.mark.parametrize(("generation", "how"), CASES)
+def test_a_task_of_a_stopped_instance_is_finished_by_another(
+    simulator: ServerProcess, generation: str, how: str
 ) -> None:
     token = mint(SECRET.encode(), name="alice", scopes=Scopes(), expires_at=None).token
     with tempfile.TemporaryDirectory() as data, ExitStack() as stack:
@@ -59,7 +64,7 @@ def test_a_task_of_a_killed_instance_is_finished_by_another(
         audio = {"audio_url": "https://example.org/call.wav"}
         (started,) = ext_tasks(f"{first.base_url}/mcp/t/{token}", start(**audio), generation=generation)
         assert started["kind"] == "task" and started["first"]["status"] == "working", started
-        first.process.kill()
+        getattr(first.process, how)()
         first.process.wait(timeout=30)
         (fetched,) = ext_tasks(
             f"{second.base_url}/mcp/t/{token}", {"do": "fetch", "taskId": started["taskId"]}

@@ -26,6 +26,7 @@ TRANSCRIPT_TOOLS = frozenset({"transcribe", "wait_for_transcript"})
 # Arguments a follow-up wait keeps from the call that started the task (how the answer is shaped).
 SHAPING_ARGS = ("include_words", "text_offset")
 MAX_WAIT_SECONDS = 3600.0
+PRUNE_SECONDS = 600.0
 
 
 class TaskWork:
@@ -50,6 +51,7 @@ class TaskWork:
     async def __aenter__(self) -> TaskWork:
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
+        self._group.start_soon(self._pruning)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -58,6 +60,12 @@ class TaskWork:
         self._group.cancel_scope.cancel()
         await self._group.__aexit__(*exc)
         self._group = None
+
+    async def _pruning(self) -> None:
+        """Expired tasks are never answered (reads check expiry); their rows are deleted now and then."""
+        while True:
+            await anyio.to_thread.run_sync(self.records.prune)
+            await anyio.sleep(PRUNE_SECONDS)
 
     @property
     def accepting(self) -> bool:
@@ -165,8 +173,8 @@ class TaskWork:
                 scope.cancel()
 
     async def _settle(self, task_id: str, result: types.CallToolResult) -> None:
-        if results.error_kind(result) == ErrorKind.SHUTTING_DOWN:
-            return  # left working: the next instance resumes it
+        if results.error_kind(result) == ErrorKind.SHUTTING_DOWN or _timed_out(result):
+            return  # this instance is shutting down: left working, for the next instance to resume
         status: TaskStatus = "failed" if result.is_error else "completed"
         message = "The tool reported an error: fetch the result." if result.is_error else "Completed."
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
