@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -141,7 +142,10 @@ def audio_url(rig: Rig) -> str:
     return str(faults.TRANSCRIPT_BODY["audio_url"])
 
 
-def test_transcribe_runs_as_a_task_with_progress_and_a_result(rig: Rig) -> None:
+def test_transcribe_runs_as_a_task_with_progress_and_a_result(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aai_mcp.audit")
     (run,) = ext_tasks(
         rig.alice, {"do": "run", "tool": "transcribe", "arguments": {"audio_url": audio_url(rig)}}
     )
@@ -154,6 +158,9 @@ def test_transcribe_runs_as_a_task_with_progress_and_a_result(rig: Rig) -> None:
     assert outcome["status"] == "completed", outcome
     assert outcome["result"]["structuredContent"]["status"] == "completed"
     assert outcome["result"]["structuredContent"]["text"]
+    audited = [record.getMessage() for record in caplog.records if record.name == "aai_mcp.audit"]
+    assert any(f"task={run['taskId'][:8]} created" in line for line in audited), audited
+    assert not any(audio_url(rig) in line for line in audited)  # never argument values
 
 
 def start(tool: str = "transcribe", **arguments: Any) -> dict[str, Any]:

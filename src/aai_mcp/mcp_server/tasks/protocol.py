@@ -5,6 +5,7 @@ answer from the store, so any instance answers for any task, and only to the cal
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.tasks import modern
 from aai_mcp.mcp_server.tasks.running import TaskWork, cancel_message
 from aai_mcp.state.task_store import TaskCaller, TaskRecord, owner_of
+
+audit = logging.getLogger("aai_mcp.audit")
 
 EXTENSION_ID = modern.EXTENSION_ID
 RELATED_TASK = "io.modelcontextprotocol/related-task"
@@ -116,6 +119,8 @@ class TasksExtension(Extension):
         )
         if call.name == "wait_for_transcript" and isinstance(arguments.get("transcript_id"), str):
             await anyio.to_thread.run_sync(records.note_transcript, task.task_id, arguments["transcript_id"])
+        # Never the arguments (they may hold secrets); the task id's head is enough to follow it.
+        audit.info("token=%s tool=%s task=%s created", principal.id, call.name, task.task_id[:8])
         self.work.start(task, principal, call.name, arguments)
         if modern.is_modern(ctx.protocol_version):
             return modern.created(task)
@@ -164,6 +169,7 @@ class TasksExtension(Extension):
             self.work.records.cancel, task.task_id, owner, cancel_message(task)
         )
         self.work.stop(task.task_id)
+        audit.info("token=%s task=%s cancelled", self.principal_of(ctx).id, task.task_id[:8])
         if cancelled is None:
             raise MCPError(INVALID_PARAMS, "Task not found")
         return {} if modern.is_modern(ctx.protocol_version) else task_wire(cancelled)
