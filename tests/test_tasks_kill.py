@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from aai_mcp.access import Scopes, mint
 from tests.support.servers import (
@@ -22,6 +23,7 @@ from tests.support.servers import (
     standalone_simulator,
     upstream_args,
 )
+from tests.support.stores import StoreConfig
 from tests.test_tasks_ext_client import GENERATIONS, ext_tasks, start
 
 pytestmark = pytest.mark.slow
@@ -29,10 +31,10 @@ SECRET = "tasks-kill-signing-secret-0123456789abcdef"
 JOB_SECONDS = "15"
 
 
-def serve(stack: ExitStack, simulator: ServerProcess, data_dir: Path) -> ServerProcess:
+def serve(stack: ExitStack, simulator: ServerProcess, store: StoreConfig) -> ServerProcess:
     env = simulator_env(
+        **store.env(),
         AAI_MCP_TOKEN_SECRETS=SECRET,
-        AAI_MCP_DATA_DIR=str(data_dir),
         AAI_MCP_TASK_HEARTBEAT_SECONDS="1",
         AAI_MCP_TASK_STALE_SECONDS="3",
         AAI_MCP_WAIT_POLL_INITIAL_SECONDS="0.2",
@@ -51,16 +53,25 @@ def simulator() -> Iterator[ServerProcess]:
 
 # SIGKILL: the instance vanishes mid-wait. SIGTERM: it drains, and a wait it cut short must leave the
 # task working (never "completed" with a timed-out transcript) for another instance to finish.
-CASES = [(generation, "kill") for generation in GENERATIONS] + [("v1", "terminate")]
+# The instances share a SQLite file, or (the scale-out case) a PostgreSQL database.
+CASES = [(generation, "kill", "sqlite") for generation in GENERATIONS] + [
+    ("v1", "terminate", "sqlite"),
+    ("v1", "kill", "postgresql"),
+]
 
 
-@pytest.mark.parametrize(("generation", "how"), CASES)
+@pytest.mark.parametrize(("generation", "how", "engine"), CASES)
 def test_a_task_of_a_stopped_instance_is_finished_by_another(
-    simulator: ServerProcess, generation: str, how: str
+    simulator: ServerProcess, generation: str, how: str, engine: str, request: pytest.FixtureRequest
 ) -> None:
     token = mint(SECRET.encode(), name="alice", scopes=Scopes(), expires_at=None).token
     with tempfile.TemporaryDirectory() as data, ExitStack() as stack:
-        first, second = serve(stack, simulator, Path(data)), serve(stack, simulator, Path(data))
+        store = StoreConfig(Path(data), None)
+        if engine == "postgresql":
+            database = request.getfixturevalue("postgres_server").new_database()
+            store = StoreConfig(Path(data), SecretStr(database))
+            store.open(auto_upgrade=True).close()  # PostgreSQL is upgraded deliberately
+        first, second = serve(stack, simulator, store), serve(stack, simulator, store)
         audio = {"audio_url": "https://example.org/call.wav"}
         (started,) = ext_tasks(f"{first.base_url}/mcp/t/{token}", start(**audio), generation=generation)
         assert started["kind"] == "task" and started["first"]["status"] == "working", started
