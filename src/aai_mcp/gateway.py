@@ -23,11 +23,13 @@ from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
+from aai_mcp.mcp_server.tasks.running import TaskWork
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import Metrics
 from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import SharedState, build_shared_state
 from aai_mcp.state.store import GatewayStore
+from aai_mcp.state.task_store import TaskRecords
 from aai_mcp.state.upload_link_store import UploadLinks
 from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import Upstream
@@ -65,6 +67,8 @@ class Gateway:
     webhook_capture: WebhookCapture | None = field(default=None)
     """Set by `use_store` when webhook capture is configured (public_url and the webhook secret)."""
     companions: list[Callable[[], AbstractAsyncContextManager[None]]] = field(default_factory=list)
+    tasks: TaskWork | None = field(default=None)
+    """Set by `use_store`: tool calls run as MCP Tasks, their state in the store."""
     """Background work that runs while the server runs (the delivery worker, when the store is open)."""
 
     @property
@@ -90,6 +94,10 @@ class Gateway:
         if archive is not None and capture_enabled(self.settings):
             self.webhook_capture = WebhookCapture(self.upstream, archive)
         self.runner.links = self._link_service(store)
+        engine = getattr(store, "engine", None)
+        if engine is not None:
+            beat, stale = self.settings.task_heartbeat_seconds, self.settings.task_stale_seconds
+            self.tasks = TaskWork(TaskRecords(engine), self.runner, beat, max(stale, 2 * beat))
 
     def _link_service(self, store: GatewayStore) -> LinkUploads | None:
         """Upload links, kept in the store (an SqlStore: the one store kind that has an engine)."""
@@ -130,6 +138,8 @@ class Gateway:
                 await beside.enter_async_context(sender)
             for companion in self.companions:
                 await beside.enter_async_context(companion())
+            if self.tasks is not None:
+                await beside.enter_async_context(self.tasks)
             yield
 
     def _built_in_simulator_webhooks(self) -> AbstractAsyncContextManager[None] | None:

@@ -152,6 +152,8 @@ class ToolSpec(Strict):
     mode the simulated marker lives only in `_meta`, not as a banner line in the text."""
     tags: list[str] = []
     inherit: Inherit | None = None
+    task_support: Literal["optional", "required"] | None = None
+    """MCP Tasks: the tool may run as a task (a handle at once, the result fetched later); None: never."""
 
     @field_validator("name", mode="before")
     @classmethod

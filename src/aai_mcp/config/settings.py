@@ -133,6 +133,18 @@ class Settings(BaseSettings):
     )
     wait_poll_initial_seconds: float = Field(1.0, gt=0, description="First interval between status polls.")
     wait_poll_max_seconds: float = Field(5.0, gt=0, description="Longest interval between status polls.")
+    task_heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often the instance running an MCP Task says it still runs it.",
+    )
+    task_stale_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A task whose instance said nothing this long is resumed by the next reader.",
+    )
     llm_models: CommaList = Field(
         list(DEFAULT_LLM_MODELS),
         description="LLM Gateway model ids the llm tools accept when the gateway's model list cannot be "

@@ -20,6 +20,7 @@ from aai_mcp.mcp_server.apps.capability import AppsServer
 from aai_mcp.mcp_server.prompts import Prompts
 from aai_mcp.mcp_server.resources import TranscriptResources
 from aai_mcp.mcp_server.speech_clips import clip_owner, is_speech_uri
+from aai_mcp.mcp_server.tasks.protocol import TasksExtension, tasks_capability
 from aai_mcp.redaction import redacted_model
 
 Result = TypeVar("Result", bound=types.Result)
@@ -114,7 +115,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
         return prompts.get(params.name, params.arguments, principal_of(ctx).scopes)
 
     # Capabilities (tools, resources, prompts) follow from the handlers given here.
-    return AppsServer(
+    server = AppsServer(
         "aai-mcp",
         version=__version__,
         title="AssemblyAI MCP gateway",
@@ -128,3 +129,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
     )
+    if gateway.tasks is not None:
+        TasksExtension(gateway.tasks, gateway.registry, principal_of).install(server)
+        server.tasks_capability = tasks_capability()
+    return server

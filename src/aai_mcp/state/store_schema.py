@@ -327,3 +327,31 @@ issued_tokens = sa.Table(
     sa.Column("last_used_at", sa.Float, nullable=True),
     sa.Column("revoked_at", sa.Float, nullable=True),
 )
+# MCP Tasks (migration 0017): a task-augmented tool call. `principal` is a digest of the caller's
+# identity (tasks are seen only by it); the arguments are kept only as a digest (they may hold audio
+# URLs with credentials); `instance` and `heartbeat_at` tell a stalled task from a running one.
+mcp_tasks = sa.Table(
+    "mcp_tasks",
+    metadata,
+    sa.Column("task_id", sa.String(64), primary_key=True),
+    sa.Column("principal", sa.String(64), nullable=False),
+    sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("own_key", sa.Boolean, nullable=False),
+    sa.Column("tool", sa.String(64), nullable=False),
+    sa.Column("arguments_digest", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_message", sa.String(1000), nullable=True),
+    sa.Column("progress", sa.Float, nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("error", sa.String(1000), nullable=True),
+    sa.Column("transcript_id", sa.String(100), nullable=True),
+    sa.Column("instance", sa.String(64), nullable=True),
+    sa.Column("heartbeat_at", sa.Float, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("ttl_ms", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("mcp_tasks_by_principal", "principal", "created_at"),
+    sa.Index("mcp_tasks_by_expiry", "expires_at"),
+)

@@ -23,6 +23,8 @@ class AppsServer(Server[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.extensions[EXTENSION_ID] = dict(EXTENSION_SETTINGS)
+        self.tasks_capability: dict[str, Any] | None = None
+        """The 2025-11-25 `capabilities.tasks` (set when the server runs tools as MCP Tasks)."""
 
     def get_capabilities(
         self,
@@ -33,6 +35,9 @@ class AppsServer(Server[Any]):
         protocol_version: str | None = None,
     ) -> types.ServerCapabilities:
         experimental = {EXTENSION_ID: dict(EXTENSION_SETTINGS), **(experimental_capabilities or {})}
-        return super().get_capabilities(
+        capabilities = super().get_capabilities(
             notification_options, experimental, extensions, protocol_version=protocol_version
         )
+        if self.tasks_capability is not None:
+            capabilities.tasks = types.ServerTasksCapability.model_validate(self.tasks_capability)
+        return capabilities

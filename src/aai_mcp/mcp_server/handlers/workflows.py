@@ -10,7 +10,7 @@ from aai_mcp.mcp_server.handlers.speed_path import sync_or_reason
 from aai_mcp.mcp_server.handlers.upload_links import upload_url_of_link
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
-from aai_mcp.mcp_server.runtime.tool_call import ToolCall
+from aai_mcp.mcp_server.runtime.tool_call import ToolCall, note_job
 from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.webhooks.submission import with_gateway_webhook
@@ -90,6 +90,7 @@ async def _transcribe_async(call: ToolCall, source: str, value: str) -> dict[str
             response.status_code, "no transcript id (the job may exist: see list_transcripts)"
         )
     transcript_id = str(created["id"])
+    await note_job(transcript_id)
     if not call.args.get("wait", True):
         return {**created, **steps}
     try:

@@ -87,4 +87,5 @@ def tool_definition(spec: ToolSpec, catalog: Catalog) -> types.Tool:
             idempotent_hint=hints.idempotent,
             open_world_hint=hints.open_world,
         ),
+        execution=None if spec.task_support is None else types.ToolExecution(task_support=spec.task_support),
     )

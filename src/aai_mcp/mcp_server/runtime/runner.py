@@ -99,6 +99,11 @@ class ToolRunner:
         for scope in self._calls:
             scope.deadline = min(scope.deadline, self._cut_off)
 
+    @property
+    def draining(self) -> bool:
+        """Shutdown began (`drain` was called)."""
+        return self._cut_off != math.inf
+
     async def call(
         self,
         name: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from aai_mcp.uplink.link_service import LinkUploads
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+JobNote = Callable[[str], Awaitable[None]]
+job_started: ContextVar[JobNote | None] = ContextVar("job_started", default=None)
+"""Set by a task running a tool: told the id of the upstream job the tool created, as soon as it exists,
+so a cancelled or interrupted task can still say where that (billed) job is."""
+
+
+async def note_job(job_id: str) -> None:
+    note = job_started.get()
+    if note is not None:
+        await note(job_id)
 
 
 async def no_progress(progress: float, total: float | None, message: str | None) -> None:
