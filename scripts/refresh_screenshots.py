@@ -25,6 +25,7 @@ TESTS = (
     "tests/test_viewer_browser.py::test_the_transcript_viewer_plays_searches_and_downloads_in_chromium",
     "tests/test_widget_browser.py::test_the_upload_widget_uploads_a_file_inside_the_chat",
     "tests/test_oauth_browser.py::test_the_sdk_client_gets_a_token_narrowed_in_chromium",
+    "tests/test_client_metadata_browser.py",
 )
 CHROMIUM = "/usr/bin/chromium"
 # test artifact -> the screenshot the README embeds, and the height it is cut to (None: whole)
@@ -37,6 +38,7 @@ SHOTS = {
     "views/upload-widget-done.png": ("upload-widget-done.png", None),
     "consent/consent-phone.png": ("oauth-consent-phone.png", None),
     "consent/consent-desktop.png": ("oauth-consent-desktop.png", None),
+    "consent/consent-metadata-document.png": ("oauth-consent-metadata-document.png", 720),
 }
 
 

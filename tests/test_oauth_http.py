@@ -148,6 +148,10 @@ async def test_wrong_verifier_replay_and_wrong_redirect_are_refused(http: httpx.
     client_id = await register(http)
     pkce = new_pkce()
     code = await code_for(http, client_id, pkce)
+    # No verifier at all: refused before the code is looked at (and the code still works after).
+    no_verifier = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
+    missing = await http.post("/token", data={**no_verifier, "redirect_uri": REDIRECT})
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
     wrong_verifier = await exchange(http, client_id, code, new_pkce().verifier)
     assert wrong_verifier.status_code == 400 and wrong_verifier.json()["error"] == "invalid_grant"
     wrong_redirect = await exchange(http, client_id, code, pkce.verifier, redirect="http://127.0.0.1:3000/x")

@@ -111,11 +111,14 @@ class BrowserOperator:
     screenshots: dict[str, Path] = field(default_factory=dict)
     """Viewport name (PHONE, DESKTOP) -> where to save the consent page as first shown."""
     consent_url: str = ""
+    shown: str = ""
+    """The consent page's text as the operator read it."""
 
     async def redirect(self, authorize_url: str) -> None:
         await self.page.goto(authorize_url)
         self.consent_url = self.page.url
         assert "/oauth/consent" in self.consent_url, self.consent_url
+        self.shown = await self.page.locator("body").inner_text()
         await self._screenshots()
         await self.decide()
 

@@ -47,11 +47,23 @@ class Operator(Protocol):
 
 @asynccontextmanager
 async def oauth_session(
-    base_url: str, metadata: OAuthClientMetadata, operator: Operator, storage: MemoryStorage
+    base_url: str,
+    metadata: OAuthClientMetadata,
+    operator: Operator,
+    storage: MemoryStorage,
+    client_metadata_url: str | None = None,
 ) -> AsyncIterator[Client]:
-    """An MCP session to `base_url`/mcp, authorized by the SDK's flow (discovery, registration,
-    PKCE, the operator's consent, the code exchange)."""
-    auth = OAuthClientProvider(f"{base_url}/mcp", metadata, storage, operator.redirect, operator.callback)
+    """An MCP session to `base_url`/mcp, authorized by the SDK's flow (discovery, registration by
+    DCR or, with `client_metadata_url`, a client metadata document, PKCE, the operator's consent, the
+    code exchange)."""
+    auth = OAuthClientProvider(
+        f"{base_url}/mcp",
+        metadata,
+        storage,
+        operator.redirect,
+        operator.callback,
+        client_metadata_url=client_metadata_url,
+    )
     async with httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30, read=120)) as http:
         async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
             yield client
