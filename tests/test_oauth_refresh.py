@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -267,3 +269,34 @@ def test_migration_0014_hashes_the_secrets_0013_stored_in_plain(tmp_path: Path) 
         "https://a.test/cb"
     ]
     assert row["client_secret_hash"] == hashlib.sha256(b"plain-secret-of-0013").hexdigest()
+
+
+async def test_a_refresh_keeps_the_grants_account_and_ends_with_the_grant(store: SqlStore) -> None:
+    """What the consent page fixed beyond scopes holds through refreshes: the account's key and the
+    grant's end (no access or refresh token outlives it; a refresh after it is invalid_grant)."""
+    provider = StoreProvider(OAuthRecords(store.engine), replace(CONFIG, accounts=("default", "team")))
+    client = refreshing_client()
+    await provider.register_client(client)
+    pending = await provider.pending((await provider.authorize(client, params())).split("request=")[1])
+    assert pending is not None
+    redirect = await provider.approve(pending, ["mcp"], "operator", account="team", lifetime=600.0)
+    assert redirect is not None
+    loaded = await provider.load_authorization_code(client, redirect.split("code=")[1].split("&")[0])
+    assert loaded is not None
+    first = await provider.exchange_authorization_code(client, loaded)
+    with store.engine.connect() as connection:
+        ends = connection.execute(sa.select(oauth_grants.c.expires_at)).scalar_one()
+    assert first.refresh_token and first.expires_in is not None and 0 < first.expires_in <= 600
+    refreshed = await refresh(provider, client, first.refresh_token)
+    for token in (first, refreshed):
+        claims = check_signature(token.access_token, [SECRET])
+        assert claims.account == "team" and claims.exp is not None and claims.exp <= ends
+    with store.engine.connect() as connection:
+        refresh_ends = connection.execute(sa.select(sa.func.max(oauth_refresh_tokens.c.expires_at))).scalar()
+    assert refresh_ends is not None and refresh_ends <= ends + 1
+    with store.engine.begin() as connection:
+        connection.execute(oauth_grants.update().values(expires_at=time.time() - 1))
+    assert refreshed.refresh_token
+    with pytest.raises(TokenError) as ended:
+        await refresh(provider, client, refreshed.refresh_token)
+    assert ended.value.error == "invalid_grant"
