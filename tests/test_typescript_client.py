@@ -26,8 +26,9 @@ from aai_mcp.access import Scopes, mint
 from aai_mcp.gateway import build_gateway
 from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.simulator.account_state import Simulator
+from aai_mcp.simulator.middleware import PUBLIC_PATHS
 from tests.support import CANARY_KEY, faults, make_settings
-from tests.support.servers import serve_gateway_in_thread
+from tests.support.servers import serve_gateway_in_thread, simulator_origin
 from tests.test_inspector_cli import INSPECTOR, node_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +42,15 @@ TOOLS = sorted(faults.catalog().tools, key=lambda name: (name == "delete_transcr
 # that links are off (checked readable below), so the upstream cases run over the other tools.
 LATER_CALL_TOOLS = faults.later_call_tools()
 UPSTREAM_TOOLS = [tool for tool in TOOLS if tool not in LATER_CALL_TOOLS]
+# Tools that reach upstream with the key on every call: not those whose every call goes to a path
+# AssemblyAI answers without a key (the model list, which the gateway also answers from its cache
+# after the first read): neither a wrong key nor a queued 429 reaches them, so the 401 and 429 cases
+# run over the others (tests/test_fault_matrix.py injects the model list's faults).
+KEYED_TOOLS = [
+    tool
+    for tool in UPSTREAM_TOOLS
+    if any(call.path not in PUBLIC_PATHS for call in faults.catalog().tools[tool].upstream_calls)
+]
 HOSTS = (
     "api_base_url",
     "llm_gateway_base_url",
@@ -86,7 +96,7 @@ def rig() -> Iterator[Rig]:
     app = build_simulator_app(config)
     with faults.serve_app_in_thread(app) as sim_url:
         settings = make_settings(
-            **dict.fromkeys(HOSTS, sim_url),
+            **{setting: simulator_origin(setting.removesuffix("_base_url"), sim_url) for setting in HOSTS},
             auth=["tokens", "passthrough-key"],
             token_secrets=SECRET,
             wait_poll_initial_seconds=0.01,
@@ -170,10 +180,11 @@ def test_input_errors_are_readable_in_the_typescript_client(rig: Rig) -> None:
 
 def test_upstream_4xx_errors_are_readable_in_the_typescript_client(rig: Rig) -> None:
     transcript_id = rig.transcript()
-    calls = [(tool, args_for(tool, transcript_id)) for tool in UPSTREAM_TOOLS]
+    calls = [(tool, args_for(tool, transcript_id)) for tool in KEYED_TOOLS]
     # The caller's own (wrong) key: AssemblyAI answers 401 to whatever each tool sends first.
     answer = ts_client(rig.url, calls, headers={"X-AssemblyAI-Key": "not-the-right-key-0123456789"})
-    for tool, outcome in zip(UPSTREAM_TOOLS, answer["outcomes"], strict=True):
+    assert "list_llm_models" not in KEYED_TOOLS and "dictate" in KEYED_TOOLS
+    for tool, outcome in zip(KEYED_TOOLS, answer["outcomes"], strict=True):
         text, details = error_of(outcome, tool)
         assert details["status"] == 401 and details["retryable"] is False, (tool, details)
         assert "HTTP 401" in text and "HTTP status: 401" in text and "retryable: no" in text, (tool, text)
@@ -182,10 +193,10 @@ def test_upstream_4xx_errors_are_readable_in_the_typescript_client(rig: Rig) -> 
 def test_rate_limits_are_readable_in_the_typescript_client(rig: Rig) -> None:
     transcript_id = rig.transcript()
     # Each tool stops at its first 429 (never retried), so each call takes exactly one of these.
-    rig.sim.queue_fault("429", count=len(UPSTREAM_TOOLS))
-    calls = [(tool, args_for(tool, transcript_id)) for tool in UPSTREAM_TOOLS]
+    rig.sim.queue_fault("429", count=len(KEYED_TOOLS))
+    calls = [(tool, args_for(tool, transcript_id)) for tool in KEYED_TOOLS]
     answer = ts_client(f"{rig.url}/t/{rig.token}", calls)
-    for tool, outcome in zip(UPSTREAM_TOOLS, answer["outcomes"], strict=True):
+    for tool, outcome in zip(KEYED_TOOLS, answer["outcomes"], strict=True):
         text, details = error_of(outcome, tool)
         assert (details["kind"], details["status"], details["retryable"]) == ("rate_limited", 429, True)
         assert details["retry_after_seconds"] == details["ratelimit-reset"] == RETRY_AFTER

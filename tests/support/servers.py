@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 from aai_mcp.access.principal import Authenticator
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import Gateway, build_gateway
+from aai_mcp.simulator.host_rules import PREFIXED_HOSTS
 from aai_mcp.transports.connections import server_config
 from aai_mcp.transports.http import build_http_app
 
@@ -170,9 +171,18 @@ def simulator_env(**extra: str) -> dict[str, str]:
     return clean_env(ASSEMBLYAI_API_KEY=SIM_KEY, **extra)
 
 
+def simulator_origin(host: str, simulator_url: str) -> str:
+    """Where the simulator on one address serves `host` (flag spelling, e.g. "llm-gateway"). Sync STT
+    and Dictation share their paths (`/v1/transcribe/live`), so on one address the simulator serves
+    them under a prefix (simulator/host_rules.py PREFIXED_HOSTS); the gateway's base URL carries it."""
+    prefixes = {named.value: prefix for prefix, named in PREFIXED_HOSTS.items()}
+    return simulator_url + prefixes.get(host.replace("-", "_"), "")
+
+
 def upstream_args(simulator_url: str) -> list[str]:
     """Flags that point every AssemblyAI host of a gateway at the standalone simulator."""
-    return [arg for host in UPSTREAM_HOSTS for arg in (f"--{host}-base-url", simulator_url)]
+    flags = {f"--{host}-base-url": simulator_origin(host, simulator_url) for host in UPSTREAM_HOSTS}
+    return [arg for flag, url in flags.items() for arg in (flag, url)]
 
 
 @contextmanager
