@@ -128,9 +128,11 @@ def test_mint_records_and_list_shows_the_same_as_the_api(
         expected = [record.as_json(time.time()) for record in IssuedTokens(store.engine).listed()]
     finally:
         store.close()
-    assert listed == expected and [t["name"] for t in listed] == ["ci", "provisioner"]
-    assert listed[1]["scopes"] == {"tools": [], "read_only": False, "admin": True}
-    assert listed[0]["creator"].startswith("cli") and listed[0]["last_used_at"] is None
+    # Newest first by the tokens' issue time, in whole seconds: two minted within one second tie.
+    assert listed == expected and sorted(t["name"] for t in listed) == ["ci", "provisioner"]
+    by_name = {t["name"]: t for t in listed}
+    assert by_name["provisioner"]["scopes"] == {"tools": [], "read_only": False, "admin": True}
+    assert by_name["ci"]["creator"].startswith("cli") and by_name["ci"]["last_used_at"] is None
 
 
 def test_admin_mint_refuses_other_scopes(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from aai_mcp.access.operator_sign_in import hash_password
 from aai_mcp.access.principal import Authenticator
 from aai_mcp.access.tokens import TokenError, check_signature, verify
+from aai_mcp.catalog.model import Effect
 from aai_mcp.gateway import build_gateway
 from aai_mcp.state.store_schema import oauth_grants
 from aai_mcp.state.store_sql import SqlStore
@@ -98,7 +99,7 @@ async def test_the_page_offers_method_classes_accounts_and_lifetimes(served: Ser
     client_id = await register(served.http)
     started = await authorize(served.http, client_id, new_pkce())
     form = await open_consent(served.http, started.headers["location"])
-    assert form.methods == ["read", "transcription", "llm", "upload", "delete", "credentials"]
+    assert form.methods == list(get_args(Effect))  # every class a token can be limited to
     assert form.selected == {"account": "default", "expiry": "30"}
     page = (await served.http.get(started.headers["location"])).text
     assert '<option value="team">team</option>' in page and '<option value="90">90 days</option>' in page

@@ -23,7 +23,7 @@ from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
-from aai_mcp.mcp_server.tasks.running import TaskWork
+from aai_mcp.mcp_server.tasks.task_work import TaskWork
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import Metrics
 from aai_mcp.state.archive_store import ArchiveStore

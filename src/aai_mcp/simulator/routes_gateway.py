@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .account_state import Simulator
+from .gateway_models import model_list, validation_errors
 from .host_rules import UpstreamError
 from .jobs import TranscriptRecord
 from .key_accounts import Account
 from .llm import chat_completion, chat_messages, check_model, check_options, substitute_transcript
-from .llm_models import model_list, validation_errors
 from .llm_windows import SERVICE_LLM, SERVICE_UNDERSTANDING, UNDERSTANDING_MODEL
 from .params import ParamError
 from .routes_api import account_of, simulator_of

@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 from aai_mcp.access.principal import Principal
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.tasks import modern
-from aai_mcp.mcp_server.tasks.running import TaskWork, cancel_message
+from aai_mcp.mcp_server.tasks.task_work import TaskWork, cancel_message
 from aai_mcp.state.task_store import TaskCaller, TaskRecord, owner_of
 
 audit = logging.getLogger("aai_mcp.audit")
