@@ -21,9 +21,10 @@ from pydantic import AnyUrl
 
 from aai_mcp.access.operator_sign_in import hash_password
 from tests.support.metadata_documents import DocumentServer, document_server
+from tests.support.oauth_client import FormOperator as Operator
+from tests.support.oauth_client import MemoryStorage
 from tests.support.oauth_flow import PASSWORD, REDIRECT, authorize, new_pkce
 from tests.support.servers import ServerProcess, aai_mcp_command, clean_env, free_port, server_process
-from tests.test_oauth_served import MemoryStorage, Operator
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 

@@ -25,10 +25,11 @@ from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 
 from aai_mcp.access.operator_sign_in import hash_password
+from tests.support.oauth_client import FormOperator as Operator
+from tests.support.oauth_client import MemoryStorage
 from tests.support.oauth_flow import PASSWORD, REDIRECT, code_for, exchange, new_pkce
 from tests.support.servers import ServerProcess, aai_mcp_command, clean_env, free_port, server_process
 from tests.test_oauth_http import INIT, MCP_HEADERS
-from tests.test_oauth_served import MemoryStorage, Operator
 from tests.test_oauth_tokens_http import refresh, register
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

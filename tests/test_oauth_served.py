@@ -16,14 +16,13 @@ from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
-    AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
 from pydantic import AnyUrl
 
 from aai_mcp.access.operator_sign_in import hash_password
+from tests.support.oauth_client import FormOperator as Operator
+from tests.support.oauth_client import MemoryStorage
 from tests.support.oauth_flow import (
     PASSWORD,
     REDIRECT,
@@ -51,50 +50,6 @@ def server() -> Iterator[ServerProcess]:
     command = aai_mcp_command("serve", port, "--auth", "oauth", "--public-url", origin)
     with server_process(command, port, env) as started:
         yield started
-
-
-class MemoryStorage:
-    """The SDK client's token storage, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
-class Operator:
-    """Stands in for the browser: follows the authorize URL to the consent page and approves."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.result: AuthorizationCodeResult | None = None
-        self.consent_status = 0
-
-    async def redirect(self, authorize_url: str) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
-            started = await http.get(authorize_url)
-            assert started.status_code == 302, started.text
-            form = await open_consent(http, started.headers["location"])
-            approved = await consent(http, form)
-            self.consent_status = approved.status_code
-            assert approved.status_code == 303, approved.text
-            back = query(approved.headers["location"])
-            self.result = AuthorizationCodeResult(code=back["code"], state=back.get("state"))
-
-    async def callback(self) -> AuthorizationCodeResult:
-        assert self.result is not None, "the consent step did not run"
-        return self.result
 
 
 async def test_the_sdk_client_registers_consents_and_calls_a_tool(server: ServerProcess) -> None:

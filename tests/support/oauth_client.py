@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
 
+import httpx
 import httpx2
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
@@ -17,6 +18,8 @@ from mcp.shared.auth import (
     OAuthClientMetadata,
     OAuthToken,
 )
+
+from tests.support.oauth_flow import consent, open_consent, query
 
 
 class MemoryStorage:
@@ -67,3 +70,29 @@ async def oauth_session(
     async with httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30, read=120)) as http:
         async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
             yield client
+
+
+class FormOperator:
+    """Stands in for the operator's browser: follows the authorize URL to the consent page and approves
+    with everything offered (an HTTP client posting the form; tests/support/browser_consent.py is the
+    real browser)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.result: AuthorizationCodeResult | None = None
+        self.consent_status = 0
+
+    async def redirect(self, authorize_url: str) -> None:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
+            started = await http.get(authorize_url)
+            assert started.status_code == 302, started.text
+            form = await open_consent(http, started.headers["location"])
+            approved = await consent(http, form)
+            self.consent_status = approved.status_code
+            assert approved.status_code == 303, approved.text
+            back = query(approved.headers["location"])
+            self.result = AuthorizationCodeResult(code=back["code"], state=back.get("state"))
+
+    async def callback(self) -> AuthorizationCodeResult:
+        assert self.result is not None, "the consent step did not run"
+        return self.result
