@@ -6,6 +6,8 @@ kit is refused (listed) and the run goes on."""
 from __future__ import annotations
 
 import io
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +133,11 @@ def test_ctrl_c_stops_with_130_and_the_same_command_resumes(
     draw = ExtractDisplay.__call__
 
     def interrupted_after_three(self: ExtractDisplay, counts: ExtractCounts) -> None:
-        # Ctrl-C lands on the main thread, where the event loop (and this report) runs.
+        # A real Ctrl-C: SIGINT to this process, handled by the event loop's runner (it cancels the
+        # run). Raising KeyboardInterrupt inside the loop instead tore it down with an AnyIO worker
+        # thread never told to stop, which kept the test process from exiting.
         if counts.done == 3:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
         draw(self, counts)
 
     monkeypatch.setattr(ExtractDisplay, "__call__", interrupted_after_three)
