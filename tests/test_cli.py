@@ -9,12 +9,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import annotated_types
 import pytest
 
 from aai_mcp.access.secrets import GENERATE_HINT
+from aai_mcp.catalog.model import Effect
 from aai_mcp.cli.main import build_parser, main
 from aai_mcp.cli.readme_tables import config_table
 from aai_mcp.config.options import ENV_ONLY, HTTP_ONLY, env_var, flag
@@ -284,3 +285,11 @@ def test_the_docker_health_check_follows_aai_mcp_port() -> None:
     )
     assert healthy.returncode == 0, healthy.stderr
     assert closed.returncode != 0
+
+
+def test_the_readme_explains_every_effect_a_token_can_be_limited_to() -> None:
+    """`--methods` names effects; the README's table must say what each one means."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| Effect | Means |") :].split("\n\n", 1)[0]
+    rows = {line.split("`")[1] for line in table.splitlines()[2:]}
+    assert rows == set(get_args(Effect))
