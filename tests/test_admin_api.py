@@ -5,6 +5,7 @@ listing, and no secret (the upstream key, a token, a client secret) in any answe
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -229,3 +230,19 @@ async def test_no_admin_api_without_tokens_mode(store: SqlStore, auth: list[str]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as client:
         missing = await client.get("/admin/v1/tokens", headers=bearer(admin_token()))
     assert missing.status_code == 404
+
+
+async def test_every_admin_call_writes_one_audit_line_without_the_token(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aai_mcp.audit")
+    issued = await issue(http)
+    refused = await http.get("/admin/v1/tokens")
+    audited = [r.getMessage() for r in caplog.records if r.name == "aai_mcp.audit"]
+    lines = [line for line in audited if "admin=" in line]
+    assert (issued.status_code, refused.status_code) == (201, 401)
+    assert len(lines) == 2
+    assert "admin=POST /admin/v1/tokens status=201" in lines[0] and "token=tok_" in lines[0]
+    assert lines[1] == "token=- admin=GET /admin/v1/tokens status=401"
+    token = issued.json()["token"]
+    assert all(token not in line and admin_token() not in line for line in lines)

@@ -13,6 +13,7 @@ answer is `Cache-Control: no-store`; Host and Origin are checked in front of eve
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,8 @@ from aai_mcp.state.issued_tokens import IssuedToken, IssuedTokens
 from aai_mcp.state.oauth_store import OAuthRecords
 from aai_mcp.transports.admin_requests import RequestRefused, TokenRequest
 from aai_mcp.transports.auth import refusal_response
+
+audit = logging.getLogger("aai_mcp.audit")
 
 ADMIN_PREFIX = "/admin/v1"
 MAX_BODY_BYTES = 16 * 1024
@@ -64,16 +67,27 @@ class AdminApi:
         """`handler` behind the admin check, its refusals as JSON, every answer marked no-store."""
 
         async def endpoint(request: Request) -> Response:
+            caller = "-"
             try:
                 principal = self.admin(request)
             except AuthFailure as failure:
                 response: Response = refusal_response(failure, self.authenticator.resource_metadata)
             else:
+                caller = principal.id
                 try:
                     response = await handler(request, principal)
                 except RequestRefused as exc:
                     response = _error(exc.status, exc.code, str(exc))
             response.headers.update(NO_STORE)
+            # One line per call, as tools and the proxy write: who, what, the answer (token ids are
+            # not secrets; a token itself is never in a path).
+            audit.info(
+                "token=%s admin=%s %s status=%d",
+                caller,
+                request.method,
+                request.url.path,
+                response.status_code,
+            )
             return response
 
         return endpoint
