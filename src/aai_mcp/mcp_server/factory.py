@@ -18,6 +18,7 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.apps.app_views import AppViews, is_view_uri
 from aai_mcp.mcp_server.apps.capability import AppsServer
 from aai_mcp.mcp_server.prompts import Prompts
+from aai_mcp.mcp_server.reference_notes import is_notes_uri, listed_notes, read_notes
 from aai_mcp.mcp_server.resources import TranscriptResources
 from aai_mcp.mcp_server.speech_clips import clip_owner, is_speech_uri
 from aai_mcp.mcp_server.tasks.protocol import TasksExtension, tasks_capability
@@ -88,7 +89,13 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return await redacted(ctx, resources_for(ctx).page(params.cursor if params else None))
+        cursor = params.cursor if params else None
+        page = await redacted(ctx, resources_for(ctx).page(cursor))
+        if cursor is not None:
+            return page
+        # The notes lead the first page; later pages are transcripts only.
+        notes = listed_notes(gateway.registry, principal_of(ctx).scopes)
+        return page.model_copy(update={"resources": [*notes, *page.resources]})
 
     async def list_resource_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -100,6 +107,9 @@ def build_server(gateway: Gateway) -> Server[Any]:
     ) -> types.ReadResourceResult:
         if is_view_uri(params.uri):
             return views_for(ctx).read(params.uri)
+        if is_notes_uri(params.uri):
+            principal = principal_of(ctx)
+            return read_notes(gateway.registry, principal.scopes, principal.id)
         if is_speech_uri(params.uri):
             return gateway.runner.clips.read(clip_owner(principal_of(ctx)), params.uri)
         return await redacted(ctx, resources_for(ctx).read(params.uri))
