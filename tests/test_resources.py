@@ -78,7 +78,9 @@ def has_words(value: Any) -> bool:
 async def test_templates_are_listed_with_their_mime_types(sim: Client) -> None:
     listed = await sim.list_resource_templates()
     templates = {t.uri_template: t.mime_type for t in listed.resource_templates}
-    assert templates == {f"{PREFIX}{{id}}{suffix}": mime for suffix, mime in MIME.items()}
+    # Plus both subtitle formats as one template, for clients that complete {format} (srt, vtt).
+    subtitles = {f"{PREFIX}{{id}}/subtitles.{{format}}": None}
+    assert templates == {f"{PREFIX}{{id}}{suffix}": mime for suffix, mime in MIME.items()} | subtitles
     assert all(t.description and "completed" in t.description for t in listed.resource_templates)
 
 

@@ -17,6 +17,7 @@ from aai_mcp.catalog.prompt_specs import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.apps.app_views import AppViews, is_view_uri
 from aai_mcp.mcp_server.apps.capability import AppsServer
+from aai_mcp.mcp_server.completions import Completions
 from aai_mcp.mcp_server.prompts import Prompts
 from aai_mcp.mcp_server.reference_notes import is_notes_uri, listed_notes, read_notes
 from aai_mcp.mcp_server.resources import TranscriptResources
@@ -124,7 +125,12 @@ def build_server(gateway: Gateway) -> Server[Any]:
     ) -> types.GetPromptResult:
         return prompts.get(params.name, params.arguments, principal_of(ctx).scopes)
 
-    # Capabilities (tools, resources, prompts) follow from the handlers given here.
+    async def complete(
+        ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        return await Completions(gateway, prompts, principal_of(ctx)).complete(params)
+
+    # Capabilities (tools, resources, prompts, completions) follow from the handlers given here.
     server = AppsServer(
         "aai-mcp",
         version=__version__,
@@ -138,6 +144,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
         on_read_resource=read_resource,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
+        on_completion=complete,
     )
     if gateway.tasks is not None:
         TasksExtension(gateway.tasks, gateway.registry, principal_of).install(server)
