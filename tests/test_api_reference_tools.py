@@ -52,8 +52,27 @@ async def test_llm_gateway_finds_the_gateway_endpoints(respx_mock: respx.MockRou
     assert {hit["host"] for hit in found} == {"llm_gateway"}
 
 
+@pytest.mark.parametrize(("query", "product"), [("text to speech", "tts"), ("dictation", "dictation")])
+async def test_products_the_specs_lack_are_found(
+    respx_mock: respx.MockRouter, query: str, product: str
+) -> None:
+    result = await call("search_api_reference", {"query": query})
+    assert result.structured_content["products"][0] == product
+    overview = await call("get_api_reference", {"endpoint_or_product": product})
+    assert (
+        overview.structured_content["product"] == product
+        and "ENDPOINTS-SDK" in overview.structured_content["source"]
+    )
+
+
 async def test_limit_bounds_the_hits(respx_mock: respx.MockRouter) -> None:
     assert len(await hits("transcript", limit=2)) == 2
+    # The widest search: every endpoint, at most 6 parameter names each, still a few kilobytes.
+    widest = await call(
+        "search_api_reference", {"query": "transcript id speech audio token model " * 5, "limit": 20}
+    )
+    assert len(text_of(widest)) < 6000
+    assert all(len(hit.get("matching_parameters", [])) <= 6 for hit in widest.structured_content["hits"])
     too_many = await call("search_api_reference", {"query": "transcript", "limit": 21})
     assert too_many.is_error
 

@@ -175,6 +175,23 @@ class ApiReference:
         ]
         return hits[:limit]
 
+    def matching_products(self, query: str) -> list[str]:
+        """Products whose name or overview has the words asked for, best first: the way to the
+        products the 2026-03 specs lack (sync, dictation, tts)."""
+        words = _words(query)
+        # The words in the order asked tell "text to speech" (tts) from "speech-to-text" (pre-recorded).
+        phrase = " ".join(WORD.findall(query.lower()))
+        scored = [
+            (
+                3 * len(words & _words(name))
+                + len(words & _words(product.summary))
+                + (5 if phrase and phrase in " ".join(WORD.findall(product.summary.lower())) else 0),
+                name,
+            )
+            for name, product in self.products.items()
+        ]
+        return [name for score, name in sorted(scored, key=lambda item: (-item[0], item[1])) if score > 0]
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -13,14 +13,18 @@ from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 
 REFERENCE_CALLS: frozenset[str] = frozenset()
 DEFAULT_LIMIT = 5
+MAX_PRODUCTS = 3
 
 
 async def search_reference(call: ToolCall) -> dict[str, Any]:
     reference = load_reference()
-    hits = reference.search(str(call.args["query"]), int(call.args.get("limit") or DEFAULT_LIMIT))
+    query = str(call.args["query"])
+    hits = reference.search(query, int(call.args.get("limit") or DEFAULT_LIMIT))
     answer: dict[str, Any] = {"hits": [hit_answer(hit) for hit in hits], "count": len(hits)}
-    if not hits:
-        answer["products"] = sorted(reference.products)
+    # Products (get_api_reference gives their overview) reach what no bundled spec describes.
+    products = reference.matching_products(query)[:MAX_PRODUCTS]
+    if products:
+        answer["products"] = products
     return answer
 
 
