@@ -7,8 +7,12 @@ import pytest
 from mcp.client import Client
 from mcp_types import PromptReference, ResourceTemplateReference
 
+from aai_mcp.mcp_server.reference_notes import NOTES_URI
 from aai_mcp.mcp_server.resources import PREFIX
 from tests.test_access_composite import in_memory
+from tests.test_access_reads import as_token, completed_transcript, server
+
+__all__ = ["server"]  # the served gateway fixture, shared with tests/test_access_reads.py
 
 pytestmark = pytest.mark.anyio
 
@@ -102,3 +106,19 @@ async def test_the_model_argument_reaches_ask_transcript() -> None:
         )
     text = prompt.messages[0].content.text  # type: ignore[union-attr]
     assert '"model": "gpt-5-mini"' in text
+
+
+@pytest.mark.slow
+async def test_a_served_token_completes_ids_only_with_list_permission(server: str) -> None:
+    """Over HTTP with signed tokens: the caller's scopes, not the server's, decide what is offered."""
+    transcript_id = await completed_transcript(server)
+    async with as_token(server, {"get_transcript"}) as client:
+        without = await values(client, TRANSCRIPT, "id", transcript_id[:4])
+        listed = await client.list_resources()
+    async with as_token(server, {"get_transcript", "list_transcripts"}) as client:
+        with_list = await values(client, TRANSCRIPT, "id", transcript_id[:4])
+    async with as_token(server, {"get_api_reference"}) as client:
+        notes = (await client.list_resources()).resources
+    assert without == [] and transcript_id in with_list
+    assert NOTES_URI not in {str(resource.uri) for resource in listed.resources}
+    assert [str(resource.uri) for resource in notes] == [NOTES_URI]
