@@ -230,6 +230,23 @@ def test_a_handler_tool_declares_exactly_the_calls_its_handler_makes(
             {"handler": "fetch", "method": None, "host": None, "path": None, "calls": [READ_CALL, READ_CALL]},
             "name a call twice",
         ),
+        # A local tool (answered from the package) names a handler and no upstream request at all.
+        ({"local": True}, "a local tool names a handler and declares no calls, method, host or path"),
+        (
+            {
+                "local": True,
+                "handler": "search_reference",
+                "method": None,
+                "host": None,
+                "path": None,
+                "calls": [READ_CALL],
+            },
+            "a local tool names a handler and declares no calls",
+        ),
+        (
+            {"local": True, "handler": "search_reference", "method": None, "host": None, "path": None},
+            "path '' names [] but path params are ['transcript_id']",
+        ),
     ],
 )
 def test_plain_tools_have_one_route_and_handler_tools_a_calls_list(
@@ -237,6 +254,13 @@ def test_plain_tools_have_one_route_and_handler_tools_a_calls_list(
 ) -> None:
     message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(**changes))})
     assert_names(message, ENTRY, expected)
+
+
+def test_a_local_tool_has_no_route_and_no_upstream_calls() -> None:
+    spec = CATALOG.tools["search_api_reference"]
+    assert spec.local and spec.upstream_calls == [] and not spec.calls_only_later
+    with pytest.raises(ValueError, match="is local: it makes no upstream request"):
+        spec.route  # noqa: B018 - the property raising is what is tested
 
 
 def test_path_placeholder_without_a_path_param(tmp_path: Path) -> None:

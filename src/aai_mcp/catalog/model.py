@@ -203,11 +203,6 @@ class ToolSpec(Strict):
         return list(self.calls) if self.handler is not None else [self.route]
 
     @property
-    def calls_upstream_during_call(self) -> bool:
-        """False for a local tool and for one whose requests are all made later (`Call.later`)."""
-        return not (self.local or self.calls_only_later)
-
-    @property
     def calls_only_later(self) -> bool:
         """Every upstream request the tool declares is made after its call answered (see `Call.later`)."""
         return bool(self.calls) and all(call.later for call in self.calls)
