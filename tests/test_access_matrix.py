@@ -35,7 +35,7 @@ from aai_mcp.mcp_server.registry import input_schema
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import open_store
 from tests.support import CANARY_KEY, make_settings, wav_bytes
-from tests.support.faults import later_call_tools
+from tests.support.faults import tools_without_upstream_in_call
 from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -54,6 +54,8 @@ SOURCES: dict[str, dict[str, Any]] = {
     "extract_from_transcript": {"kit": "support-call-qa"},
     # A model the gateway lists (it is checked before the chat is sent), and a list read past the cache.
     "llm_chat_completion": {"model": "claude-sonnet-4-6"},
+    # A name the bundled reference knows, so an allowed call answers.
+    "get_api_reference": {"endpoint_or_product": "createTranscript"},
     "list_llm_models": {"refresh": True},
     # The one-request APIs take a real clip (WAV, 80 ms or more), checked before anything is sent.
     "transcribe_clip": {"data_base64": base64.b64encode(wav_bytes(0.5)).decode()},
@@ -62,7 +64,8 @@ SOURCES: dict[str, dict[str, Any]] = {
 Filters = dict[str, Any]
 # Tools whose upstream calls are all made after the call (`later` in the catalog: an upload link's
 # file arrives through the page): an allowed call reaches its handler, which sends nothing upstream.
-NO_UPSTREAM = later_call_tools()
+# Local tools (the bundled API reference) answer without any upstream request at all.
+NO_UPSTREAM = tools_without_upstream_in_call()
 
 
 def everything_but(values: Any, excluded: str) -> list[str]:

@@ -147,9 +147,10 @@ def test_every_step_placeholder_names_a_catalog_tool() -> None:
 
 
 async def test_no_other_read_path_is_offered() -> None:
-    # Completions and resource subscriptions would be more ways to read; none is offered, and one
-    # added later must go through Registry.visible like the handlers above.
+    # Resource subscriptions would be another way to read; none is offered, and one added later must go
+    # through Registry.visible like the handlers above. Completions do (transcript ids only with
+    # list_transcripts' permission: tests/test_completions.py).
     async with in_memory() as (client, _):
         capabilities = client.server_capabilities
-    assert capabilities is not None and capabilities.completions is None
+    assert capabilities is not None and capabilities.completions is not None
     assert capabilities.resources is not None and not capabilities.resources.subscribe

@@ -230,6 +230,23 @@ def test_a_handler_tool_declares_exactly_the_calls_its_handler_makes(
             {"handler": "fetch", "method": None, "host": None, "path": None, "calls": [READ_CALL, READ_CALL]},
             "name a call twice",
         ),
+        # A local tool (answered from the package) names a handler and no upstream request at all.
+        ({"local": True}, "a local tool names a handler and declares no calls, method, host or path"),
+        (
+            {
+                "local": True,
+                "handler": "search_reference",
+                "method": None,
+                "host": None,
+                "path": None,
+                "calls": [READ_CALL],
+            },
+            "a local tool names a handler and declares no calls",
+        ),
+        (
+            {"local": True, "handler": "search_reference", "method": None, "host": None, "path": None},
+            "path '' names [] but path params are ['transcript_id']",
+        ),
     ],
 )
 def test_plain_tools_have_one_route_and_handler_tools_a_calls_list(
@@ -237,6 +254,13 @@ def test_plain_tools_have_one_route_and_handler_tools_a_calls_list(
 ) -> None:
     message = load_error(tmp_path, {PROBE_FILE: tools_yaml(probe(**changes))})
     assert_names(message, ENTRY, expected)
+
+
+def test_a_local_tool_has_no_route_and_no_upstream_calls() -> None:
+    spec = CATALOG.tools["search_api_reference"]
+    assert spec.local and spec.upstream_calls == [] and not spec.calls_only_later
+    with pytest.raises(ValueError, match="is local: it makes no upstream request"):
+        spec.route  # noqa: B018 - the property raising is what is tested
 
 
 def test_path_placeholder_without_a_path_param(tmp_path: Path) -> None:
@@ -384,14 +408,15 @@ def test_output_schema_is_an_object(name: str) -> None:
 
 def test_read_only_tools_are_the_gets_except_token_minters() -> None:
     read_only = {spec.name for spec in SPECS if spec.annotations.read_only}
-    gets = {spec.name for spec in SPECS if spec.route.method == "GET"}
+    # A local tool (the bundled API reference) reads data the server carries, like a GET would.
+    gets = {spec.name for spec in SPECS if spec.local or spec.route.method == "GET"}
     assert read_only == (gets - TOKEN_TOOLS) | GATEWAY_STATE_READERS
     assert TOKEN_TOOLS <= gets
 
 
 def test_read_only_tools_are_exactly_the_pure_reads() -> None:
     for spec in SPECS:
-        assert spec.annotations.read_only == (spec.effects == ["read"]), spec.name
+        assert spec.annotations.read_only == (spec.effects in (["read"], ["reference"])), spec.name
 
 
 def test_billed_tools_are_tagged_billing() -> None:
@@ -416,7 +441,7 @@ def test_composite_tools_use_other_tools_only_for_the_arguments_that_need_them()
 
 def test_destructive_tools_are_the_deletes() -> None:
     destructive = {spec.name for spec in SPECS if spec.annotations.destructive}
-    assert destructive == {spec.name for spec in SPECS if spec.route.method == "DELETE"}
+    assert destructive == {spec.name for spec in SPECS if not spec.local and spec.route.method == "DELETE"}
 
 
 @pytest.mark.parametrize("name", sorted(TOKEN_TOOLS))

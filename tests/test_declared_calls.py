@@ -62,6 +62,9 @@ RUNS: dict[str, list[dict[str, Any]]] = {
         {"model": MODEL, "prompt": "Hi.", "response_format": ANSWER_FORMAT},
     ],
     "list_llm_models": [{}, {"detail": True, "refresh": True}],
+    # Local tools: the run proves they send nothing (their calls are none).
+    "search_api_reference": [{"query": "speaker labels"}],
+    "get_api_reference": [{"endpoint_or_product": "createTranscript"}, {"endpoint_or_product": "tts"}],
     "understand_transcript": [
         {"transcript_id": "{id}", "speech_understanding": {"request": TRANSLATION}},
         {"transcript_id": "{id}", "speech_understanding": {"request": TRANSLATION}, "dry_run": True},

@@ -138,6 +138,7 @@ STAGES = (
 
 # Their calls are made later (the link upload, whose faults tests/test_upload_links.py injects).
 LATER_CALL_TOOLS = faults.later_call_tools()
+LOCAL_TOOLS = faults.local_tools()
 
 
 def spec_targets(catalog: Catalog | None = None) -> list[Target]:
@@ -152,7 +153,7 @@ def spec_targets(catalog: Catalog | None = None) -> list[Target]:
             says=SPEC_ROUTE_SAYS.get(spec.name, ""),
         )
         for spec in (catalog or faults.catalog()).tools.values()
-        if spec.name not in LATER_CALL_TOOLS
+        if spec.calls_upstream_in_call
     ]
 
 
@@ -308,7 +309,8 @@ def check_rate_limit(result: Any, target: Target, fault: Fault) -> None:
 
 def test_the_matrix_covers_every_tool_and_every_fault() -> None:
     covered = {(case.values[0].tool, case.values[1].name) for case in CASES}  # type: ignore[union-attr]
-    tools = set(faults.catalog().tools) - LATER_CALL_TOOLS
+    tools = set(faults.catalog().tools) - faults.tools_without_upstream_in_call()
+    assert {"search_api_reference", "get_api_reference"} <= LOCAL_TOOLS  # test_local_tool_ignores_upstream
     assert covered == {(tool, fault.name) for tool in tools for fault in FAULTS}
     assert {"create_upload_link", "wait_for_upload"} <= LATER_CALL_TOOLS  # faults: the link upload's
     assert set(FAULT_KINDS) <= {fault.name for fault in FAULTS}, "a new simulator fault needs a row"
@@ -432,3 +434,25 @@ async def test_a_download_that_breaks_mid_way_is_blamed_on_the_download(live: Li
     message = error_details(result)["message"]
     assert result.is_error and message.startswith("Downloading the URL failed"), message
     assert live.seen("POST", "/v2/upload") == 1 and not live.sim.uploads
+
+
+@pytest.mark.parametrize("tool", sorted(LOCAL_TOOLS))
+async def test_local_tool_ignores_upstream(tool: str) -> None:
+    """A local tool's row of the matrix: whatever upstream does (here every request fails at once),
+    it answers from the package and sends nothing."""
+    sent: list[httpx.Request] = []
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        raise httpx.ConnectError("upstream is down", request=request)
+
+    gateway = build_gateway(make_settings(), transport=httpx.MockTransport(broken))
+    spec = faults.catalog().tools[tool]
+    try:
+        async with Client(build_server(gateway)) as client:
+            result = await client.call_tool(tool, faults.minimal_args(spec, faults.known_values("abc123")))
+    finally:
+        await gateway.aclose()
+    assert not result.is_error, result.content
+    assert not sent
+    assert CANARY_KEY not in str(result.content) + repr(result.structured_content)

@@ -14,6 +14,7 @@ from mcp_types import TextResourceContents
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.reference_notes import NOTES_URI
 from aai_mcp.mcp_server.resources import LIST_PAGE_SIZE
 from tests.support import CANARY_KEY, make_settings
 
@@ -77,7 +78,9 @@ def has_words(value: Any) -> bool:
 async def test_templates_are_listed_with_their_mime_types(sim: Client) -> None:
     listed = await sim.list_resource_templates()
     templates = {t.uri_template: t.mime_type for t in listed.resource_templates}
-    assert templates == {f"{PREFIX}{{id}}{suffix}": mime for suffix, mime in MIME.items()}
+    # Plus both subtitle formats as one template, for clients that complete {format} (srt, vtt).
+    subtitles = {f"{PREFIX}{{id}}/subtitles.{{format}}": None}
+    assert templates == {f"{PREFIX}{{id}}{suffix}": mime for suffix, mime in MIME.items()} | subtitles
     assert all(t.description and "completed" in t.description for t in listed.resource_templates)
 
 
@@ -92,11 +95,13 @@ async def test_list_is_newest_first_and_pages_with_a_cursor(sim: Client) -> None
     created = [await create(sim) for _ in range(LIST_PAGE_SIZE + 5)]
     newest_first = created[::-1]
     first = await sim.list_resources()
-    first_ids = [r.uri.removeprefix(PREFIX) for r in first.resources]
+    assert first.resources[0].uri == NOTES_URI  # the notes lead the first page (test_reference_resources)
+    transcripts = first.resources[1:]
+    first_ids = [r.uri.removeprefix(PREFIX) for r in transcripts]
     assert first_ids == newest_first[:LIST_PAGE_SIZE]
     assert first.next_cursor == first_ids[-1]
-    assert first.resources[0].name.startswith(f"Transcript {newest_first[0]} (completed, ")
-    assert all(r.mime_type == "application/json" for r in first.resources)
+    assert transcripts[0].name.startswith(f"Transcript {newest_first[0]} (completed, ")
+    assert all(r.mime_type == "application/json" for r in transcripts)
 
     second = await sim.list_resources(cursor=first.next_cursor)
     second_ids = [r.uri.removeprefix(PREFIX) for r in second.resources]

@@ -41,7 +41,12 @@ from tests.support.spec_reference import (
 # Hosts no bundled OpenAPI spec covers: their calls follow the official SDK, and
 # tests/test_sdk_conformance.py checks them against the SDK's own paths and request models.
 SDK_SOURCED_HOSTS = frozenset({"sync", "dictation"})
-TOOL_NAMES = sorted(name for name, spec in CATALOG.tools.items() if spec.route.host not in SDK_SOURCED_HOSTS)
+# Local tools (the API reference) make no upstream request: no spec to conform to.
+TOOL_NAMES = sorted(
+    name
+    for name, spec in CATALOG.tools.items()
+    if not spec.local and spec.route.host not in SDK_SOURCED_HOSTS
+)
 
 # Spec parameters a tool deliberately does not offer: the catalog's omissions list, which
 # `aai-mcp catalog diff` reads too (its entries for parameters a tool adds are DOCUMENTED_AFTER_SPEC).
@@ -245,7 +250,7 @@ def test_gateway_options_do_not_shadow_spec_parameters(name: str) -> None:
 
 def test_every_spec_operation_has_a_tool() -> None:
     # A handler tool's secondary calls count: understand_transcript's dry run serves validate.
-    routes = [spec.route for spec in CATALOG.tools.values()]
+    routes = [spec.route for spec in CATALOG.tools.values() if not spec.local]
     routes += [call for spec in CATALOG.tools.values() if spec.handler for call in spec.upstream_calls]
     covered = {(route.host, route.method, normalise_path(route.path)) for route in routes}
     missing = [
@@ -305,7 +310,11 @@ SDK_ENTRIES = [
 
 
 def tools_calling(method: str, path: str) -> list[ToolSpec]:
-    return [spec for spec in CATALOG.tools.values() if (spec.route.method, spec.route.path) == (method, path)]
+    return [
+        spec
+        for spec in CATALOG.tools.values()
+        if not spec.local and (spec.route.method, spec.route.path) == (method, path)
+    ]
 
 
 @pytest.mark.parametrize(("method", "path", "name", "field"), SDK_ENTRIES, ids=[e[2] for e in SDK_ENTRIES])

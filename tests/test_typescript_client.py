@@ -41,7 +41,7 @@ TOOLS = sorted(faults.catalog().tools, key=lambda name: (name == "delete_transcr
 # The link tools send nothing upstream during the call, and this server has no public URL: they answer
 # that links are off (checked readable below), so the upstream cases run over the other tools.
 LATER_CALL_TOOLS = faults.later_call_tools()
-UPSTREAM_TOOLS = [tool for tool in TOOLS if tool not in LATER_CALL_TOOLS]
+UPSTREAM_TOOLS = [tool for tool in TOOLS if tool not in faults.tools_without_upstream_in_call()]
 # Tools that reach upstream with the key on every call: not those whose every call goes to a path
 # AssemblyAI answers without a key (the model list, which the gateway also answers from its cache
 # after the first read): neither a wrong key nor a queued 429 reaches them, so the 401 and 429 cases

@@ -65,6 +65,18 @@ def later_call_tools() -> frozenset[str]:
     return frozenset(name for name, spec in catalog().tools.items() if spec.calls_only_later)
 
 
+def local_tools() -> frozenset[str]:
+    """Tools that answer from data the server carries (`local: true`: the bundled API reference) and
+    declare no upstream call: no upstream fault or rate limit can reach them."""
+    return frozenset(name for name, spec in catalog().tools.items() if spec.local)
+
+
+def tools_without_upstream_in_call() -> frozenset[str]:
+    """Local tools and later-call tools together: no upstream fault, rate limit or key reaches
+    their call (`ToolSpec.calls_upstream_in_call` is false)."""
+    return frozenset(name for name, spec in catalog().tools.items() if not spec.calls_upstream_in_call)
+
+
 @functools.cache
 def catalog() -> Catalog:
     """The catalog, loaded once per test session (build_gateway loads it on every call)."""
@@ -116,6 +128,7 @@ def known_values(transcript_id: str) -> dict[str, Any]:
         "audio_url": AUDIO_URL,
         "model": MODEL,
         "query": "refund",
+        "endpoint_or_product": "createTranscript",
         "kit": "support-call-qa",
         "speech_understanding": {"request": {"translation": {"target_languages": ["es"]}}},
     }

@@ -10,13 +10,13 @@ HostName = Literal["api", "llm_gateway", "streaming", "agents", "sync", "dictati
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ParamLocation = Literal["path", "query", "body", "options"]
 JsonType = Literal["string", "integer", "number", "boolean", "array", "object", "null"]
-Effect = Literal["read", "transcription", "llm", "upload", "delete", "credentials", "synthesis"]
+Effect = Literal["read", "transcription", "llm", "upload", "delete", "credentials", "synthesis", "reference"]
 """What a tool does, by consequence (what `--methods` and a token's methods filter on):
 read: reads the account's transcripts and their parts; transcription: starts billed transcription
 jobs; llm: billed LLM Gateway / Speech Understanding requests; upload: sends audio to AssemblyAI's
 upload store, reading the server's files or fetching a URL from the server; delete: deletes data;
 credentials: mints temporary credentials (streaming / voice-agent / TTS tokens); synthesis: billed
-text-to-speech."""
+text-to-speech; reference: reads the API reference bundled with the server, nothing of the account."""
 
 MAX_NAME_LENGTH = 64
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -133,6 +133,9 @@ class ToolSpec(Strict):
     """A plain tool's one forwarded request (a handler tool declares `calls` instead)."""
     calls: list[Call] = []
     """Every upstream request a handler tool makes; the first is the one its parameters mirror."""
+    local: bool = False
+    """A handler that answers from data the server carries (the bundled API reference) and makes no
+    upstream request: it declares no calls, so no upstream fault, rate limit or key reaches it."""
     params: Params = Params()
     response: Literal["json", "text"]
     output: str
@@ -165,6 +168,10 @@ class ToolSpec(Strict):
     @model_validator(mode="after")
     def _check_route(self) -> ToolSpec:
         single = (self.method, self.host, self.path)
+        if self.local:
+            if self.handler is None or self.calls or any(value is not None for value in single):
+                raise ValueError("a local tool names a handler and declares no calls, method, host or path")
+            return self
         if self.handler is None:
             if None in single or self.calls:
                 raise ValueError("a plain tool declares method, host and path, and no calls")
@@ -181,7 +188,10 @@ class ToolSpec(Strict):
 
     @property
     def route(self) -> Route:
-        """The request the tool's parameters mirror: a plain tool's only one, a handler's first."""
+        """The request the tool's parameters mirror: a plain tool's only one, a handler's first.
+        A local tool has none: ask `upstream_calls` (empty for it) when iterating every tool."""
+        if self.local:
+            raise ValueError(f"{self.name} is local: it makes no upstream request")
         if self.handler is not None:
             return self.calls[0]
         assert self.method and self.host and self.path, "checked by _check_route"
@@ -196,6 +206,13 @@ class ToolSpec(Strict):
     def calls_only_later(self) -> bool:
         """Every upstream request the tool declares is made after its call answered (see `Call.later`)."""
         return bool(self.calls) and all(call.later for call in self.calls)
+
+    @property
+    def calls_upstream_in_call(self) -> bool:
+        """The call itself can send an upstream request: false for a local tool (bundled data) and
+        for one whose every request comes after its answer. Upstream faults, rate limits and keys
+        reach a tool call only when this holds; the fault and access matrices ask this one question."""
+        return not self.local and not self.calls_only_later
 
     def call(self, name: str) -> Call:
         """A handler's declared call (the loader checked the handler's names against `calls`)."""
@@ -212,7 +229,7 @@ class ToolSpec(Strict):
                 if name in seen:
                     raise ValueError(f"parameter {name!r} appears in both {seen[name]} and {location}")
                 seen[name] = location
-        path = self.route.path
+        path = "" if self.local else self.route.path
         placeholders = set(_placeholders(path))
         if placeholders != set(self.params.path):
             raise ValueError(

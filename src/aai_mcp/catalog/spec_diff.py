@@ -51,7 +51,7 @@ def catalog_differences(catalog: Catalog, specs: Specs, omissions: Omissions) ->
     """Every difference for the hosts `specs` describe (a host no spec file covers is not judged)."""
     found: list[Difference] = []
     for spec in catalog.tools.values():
-        if spec.route.host in specs.operations:
+        if not spec.local and spec.route.host in specs.operations:
             found += _explained(tool_differences(spec, specs), omissions)
     for difference in uncalled_operations(catalog, specs):
         found.append(_with_reason(difference, omissions.endpoints.get(difference.name)))

@@ -27,7 +27,7 @@ def tool_table(catalog: Catalog) -> str:
         "|---|---|---|---|---|---|",
     ]
     for spec in catalog.tools.values():
-        upstream = "<br>".join(f"`{route.shown()}`" for route in spec.upstream_calls)
+        upstream = "<br>".join(f"`{route.shown()}`" for route in spec.upstream_calls) or "none (bundled data)"
         read_only = "yes" if spec.annotations.read_only else "no"
         rows.append(
             f"| `{spec.name}` | {spec.toolset} | {upstream} | {effects(spec)} | {read_only} | {spec.title} |"

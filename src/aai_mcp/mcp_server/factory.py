@@ -17,7 +17,9 @@ from aai_mcp.catalog.prompt_specs import default_prompts_path, load_prompts
 from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.apps.app_views import AppViews, is_view_uri
 from aai_mcp.mcp_server.apps.capability import AppsServer
+from aai_mcp.mcp_server.completions import Completions
 from aai_mcp.mcp_server.prompts import Prompts
+from aai_mcp.mcp_server.reference_notes import is_notes_uri, listed_notes, read_notes
 from aai_mcp.mcp_server.resources import TranscriptResources
 from aai_mcp.mcp_server.speech_clips import clip_owner, is_speech_uri
 from aai_mcp.mcp_server.tasks.protocol import TasksExtension, tasks_capability
@@ -88,7 +90,13 @@ def build_server(gateway: Gateway) -> Server[Any]:
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return await redacted(ctx, resources_for(ctx).page(params.cursor if params else None))
+        cursor = params.cursor if params else None
+        page = await redacted(ctx, resources_for(ctx).page(cursor))
+        if cursor is not None:
+            return page
+        # The notes lead the first page; later pages are transcripts only.
+        notes = listed_notes(gateway.registry, principal_of(ctx).scopes)
+        return page.model_copy(update={"resources": [*notes, *page.resources]})
 
     async def list_resource_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -100,6 +108,9 @@ def build_server(gateway: Gateway) -> Server[Any]:
     ) -> types.ReadResourceResult:
         if is_view_uri(params.uri):
             return views_for(ctx).read(params.uri)
+        if is_notes_uri(params.uri):
+            principal = principal_of(ctx)
+            return read_notes(gateway.registry, principal.scopes, principal.id)
         if is_speech_uri(params.uri):
             return gateway.runner.clips.read(clip_owner(principal_of(ctx)), params.uri)
         return await redacted(ctx, resources_for(ctx).read(params.uri))
@@ -114,7 +125,12 @@ def build_server(gateway: Gateway) -> Server[Any]:
     ) -> types.GetPromptResult:
         return prompts.get(params.name, params.arguments, principal_of(ctx).scopes)
 
-    # Capabilities (tools, resources, prompts) follow from the handlers given here.
+    async def complete(
+        ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        return await Completions(gateway, prompts, principal_of(ctx)).complete(params)
+
+    # Capabilities (tools, resources, prompts, completions) follow from the handlers given here.
     server = AppsServer(
         "aai-mcp",
         version=__version__,
@@ -128,6 +144,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
         on_read_resource=read_resource,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
+        on_completion=complete,
     )
     if gateway.tasks is not None:
         TasksExtension(gateway.tasks, gateway.registry, principal_of).install(server)

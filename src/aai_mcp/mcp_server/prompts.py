@@ -28,6 +28,13 @@ STEP_TOOLS = {
 }
 
 
+# Every prompt's optional LLM choice, passed to ask_transcript (which checks it against the gateway's list).
+MODEL_ARGUMENT = "model"
+MODEL_DESCRIPTION = (
+    "LLM Gateway model for the answer, e.g. claude-sonnet-4-6; the server's default when left out."
+)
+
+
 class Prompts:
     """The prompt catalog as MCP prompts; rendering refuses missing, unknown or ambiguous arguments."""
 
@@ -58,12 +65,13 @@ class Prompts:
             types.PromptArgument(name=source, description=getattr(self.catalog.audio, source), required=False)
             for source in AUDIO_SOURCES
         ]
+        model = types.PromptArgument(name=MODEL_ARGUMENT, description=MODEL_DESCRIPTION, required=False)
         own = [
             types.PromptArgument(name=arg.name, description=arg.description, required=True)
             for arg in spec.arguments
         ]
         return types.Prompt(
-            name=spec.name, title=spec.title, description=spec.description, arguments=audio + own
+            name=spec.name, title=spec.title, description=spec.description, arguments=[*audio, model, *own]
         )
 
     def get(
@@ -96,7 +104,7 @@ class Prompts:
         )
 
     def _check(self, spec: PromptSpec, given: Mapping[str, str]) -> AudioSource:
-        takes = [*AUDIO_SOURCES, *(arg.name for arg in spec.arguments)]
+        takes = [*AUDIO_SOURCES, MODEL_ARGUMENT, *(arg.name for arg in spec.arguments)]
         unknown = sorted(set(given) - set(takes))
         if unknown:
             raise MCPError(
@@ -132,6 +140,8 @@ def _step_fields(spec: PromptSpec, given: Mapping[str, str], ask: str) -> dict[s
     ask_args: dict[str, Any] = {"transcript_ids": [transcript_id], "context": spec.context, "prompt": ask}
     if spec.max_tokens is not None:
         ask_args["max_tokens"] = spec.max_tokens
+    if MODEL_ARGUMENT in given:
+        ask_args["model"] = given[MODEL_ARGUMENT]
     return {
         "transcribe_args": _args({"audio_url": given.get("audio_url"), "speaker_labels": True}),
         "wait_args": _args({"transcript_id": transcript_id}),

@@ -140,7 +140,16 @@ def templates(parts: Mapping[str, Part] = PARTS) -> list[types.ResourceTemplate]
             mime_type=part.mime_type,
         )
         for part in parts.values()
-    ]
+    ] + subtitle_template(parts)
+
+
+def subtitle_template(parts: Mapping[str, Part]) -> list[types.ResourceTemplate]:
+    """Both subtitle parts as one template whose {format} a client can complete (srt, vtt)."""
+    if not {"/subtitles.vtt", "/subtitles.srt"} <= set(parts):
+        return []
+    uri = f"{PREFIX}{{id}}/subtitles.{{format}}"
+    text = "Subtitles as srt or vtt. Only completed transcripts can be read."
+    return [types.ResourceTemplate(name="transcript_subtitles", uri_template=uri, description=text)]
 
 
 def parse_uri(uri: str, parts: Mapping[str, Part] = PARTS) -> tuple[str, Part]:

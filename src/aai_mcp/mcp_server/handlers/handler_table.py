@@ -3,6 +3,7 @@ and the upstream calls each makes (its tools declare exactly these in `calls:`).
 
 from __future__ import annotations
 
+from aai_mcp.mcp_server.handlers.api_reference import REFERENCE_CALLS, get_reference, search_reference
 from aai_mcp.mcp_server.handlers.archive_reads import (
     GET_TRANSCRIPT_CALLS,
     SEARCH_ARCHIVE_CALLS,
@@ -57,6 +58,8 @@ HANDLERS: dict[str, Handler] = {
     "transcribe_clip": transcribe_clip,
     "dictate": dictate,
     "text_to_speech": text_to_speech,
+    "search_reference": search_reference,
+    "get_reference": get_reference,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -78,5 +81,7 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "understand": UNDERSTAND_CALLS,
     "transcribe_clip": SYNC_CALLS,
     "dictate": DICTATION_CALLS,
+    "search_reference": REFERENCE_CALLS,
+    "get_reference": REFERENCE_CALLS,
     "text_to_speech": SPEECH_CALLS,
 }

@@ -51,6 +51,11 @@ class ModelDirectory:
         self._lists: dict[str, ListedModels] = {}
         self._lock = anyio.Lock()
 
+    def cached_ids(self) -> list[str]:
+        """Every model id a host's cached list holds, read or not fresh: what argument completion
+        offers without spending an upstream request."""
+        return sorted({model for listed in self._lists.values() for model in listed.ids()})
+
     async def listed(self, call: ToolCall, *, refresh: bool = False, force: bool = False) -> ListedModels:
         """The host's list, from the cache while it is fresh; UpstreamError when it cannot be read.
         `refresh` (a miss) reads again unless the copy is under MIN_REFRESH_SECONDS old; `force`

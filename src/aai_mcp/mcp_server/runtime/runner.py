@@ -238,7 +238,8 @@ class ToolRunner:
             spec=spec,
             args=args,
             max_chars=self.settings.max_result_chars,
-            base_url=self.upstream.base_urls[socket_host(spec.route.host)],
+            # Only token views build a URL from it; a local tool has no host, so it gets none.
+            base_url="" if spec.local else self.upstream.base_urls[socket_host(spec.route.host)],
             now=datetime.now(UTC),
             transcript_url_base=transcript_url_base(self.settings),
         )
