@@ -120,6 +120,7 @@ def serve(settings: Settings) -> int:
             authenticator.use_store(store)
         return _run_http(settings, authenticator, listener, store)
     finally:
+        listener.close()  # also when the gateway could not be built (a filter naming no toolset)
         if store is not None:
             store.close()
 
