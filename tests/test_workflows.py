@@ -8,12 +8,14 @@ raw-tool path for comparison).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
+import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -23,6 +25,7 @@ from mcp.client import Client
 
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
+from aai_mcp.simulator.content import TRAILING_SILENCE_MS, CallContent, ContentOptions, scripted_call
 from tests.support import CANARY_KEY, ManualClock, error_details, make_settings
 from tests.support.servers import serve_gateway_in_thread
 
@@ -45,6 +48,7 @@ class Live:
     url: str
     gateway: Gateway
     sim: Simulator
+    upstream: httpx.AsyncBaseTransport
 
     def gets(self, transcript_id: str) -> int:
         return sum(
@@ -56,9 +60,10 @@ def live_server(delay: float, clock: Callable[[], float] = time.monotonic, **mor
     config = SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=delay, clock=clock)
     app = build_simulator_app(config)
     settings = make_settings(wait_poll_initial_seconds=0.05, wait_poll_max_seconds=0.2, **more)
-    gateway = build_gateway(settings, transport=httpx.ASGITransport(app=app))
+    upstream = httpx.ASGITransport(app=app)
+    gateway = build_gateway(settings, transport=upstream)
     with serve_gateway_in_thread(gateway) as url:
-        yield Live(f"{url}/mcp", gateway, app.state.simulator)
+        yield Live(f"{url}/mcp", gateway, app.state.simulator, upstream)
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +85,15 @@ class Agent:
     client: Client
     calls: list[str] = field(default_factory=list)
     output_bytes: int = 0
+    transcript_id: str = ""
+    last: Any = None
 
     async def call(self, tool: str, args: dict[str, Any]) -> Any:
         result = await self.client.call_tool(tool, args)
         self.calls.append(tool)
         self.output_bytes += len(result.model_dump_json(by_alias=True, exclude_none=True))
         assert not result.is_error, result.content
+        self.last = result
         return result
 
     @property
@@ -113,17 +121,21 @@ def with_id(args: dict[str, Any], transcript_id: str) -> dict[str, Any]:
 
 
 async def run_workflow(
-    client: Client, name: str, arguments: dict[str, str], before_wait: Callable[[], None] = lambda: None
+    client: Client,
+    name: str,
+    arguments: dict[str, str],
+    before_wait: Callable[[], None] = lambda: None,
+    audio_url: str = AUDIO,
 ) -> Agent:
     """The calls the prompt plans, as a model following it makes them; `before_wait` runs when
     transcribe timed out, before wait_for_transcript."""
-    prompt = await client.get_prompt(name, {"audio_url": AUDIO, **arguments})
+    prompt = await client.get_prompt(name, {"audio_url": audio_url, **arguments})
     text = "\n".join(m.content.text for m in prompt.messages)  # type: ignore[union-attr]
     plan = dict(planned_calls(text))
     assert {"transcribe", "wait_for_transcript", "ask_transcript"} <= set(plan), text
     agent = Agent(client)
     transcribed = await agent.call("transcribe", plan["transcribe"])
-    transcript_id = transcribed.structured_content["id"]
+    transcript_id = agent.transcript_id = transcribed.structured_content["id"]
     if transcribed.structured_content.get("timed_out"):
         before_wait()
         waited = await agent.call("wait_for_transcript", with_id(plan["wait_for_transcript"], transcript_id))
@@ -166,6 +178,71 @@ async def test_a_transcribe_that_times_out_adds_one_small_wait(
     print(f"\n{name} after a timeout: {agent.figures()}")
     assert agent.calls == ["transcribe", "wait_for_transcript", "ask_transcript"]
     assert_within_budget(agent)
+
+
+HOUR_MS = 3_600_000
+
+
+def hour_long_call(transcript_id: str, options: ContentOptions, audio_ms: int | None = None) -> CallContent:
+    """The scripted call said again and again until `audio_ms` is full. The simulator keeps one call's
+    words (about 160 s) in a longer file; a one-hour recording has an hour of words."""
+    call = scripted_call(transcript_id, options)
+    span = call.words[-1].end + TRAILING_SILENCE_MS
+    rounds = max((audio_ms or 0) // span, 1)
+    utterances = tuple(
+        replace(
+            utterance,
+            words=tuple(replace(w, start=w.start + n * span, end=w.end + n * span) for w in utterance.words),
+            first_index=utterance.first_index + n * len(call.words),
+        )
+        for n in range(rounds)
+        for utterance in call.utterances
+    )
+    return replace(call, utterances=utterances, audio_ms=audio_ms)
+
+
+def hour_wav() -> bytes:
+    """A WAV whose header says one hour: 8-bit mono at 100 Hz keeps it at 360 kB."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(100)
+        out.writeframes(b"\x80" * (HOUR_MS // 10))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hour_live() -> Iterator[Live]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("aai_mcp.simulator.jobs.build_call", hour_long_call)
+        yield from live_server(0.6)
+
+
+async def uploaded_hour(live: Live) -> str:
+    """The recording is already at AssemblyAI (uploaded before the workflow): its upload URL."""
+    async with httpx.AsyncClient(transport=live.upstream, base_url="https://api.assemblyai.com") as upstream:
+        answer = await upstream.post("/v2/upload", content=hour_wav(), headers={"authorization": CANARY_KEY})
+    answer.raise_for_status()
+    return str(answer.json()["upload_url"])
+
+
+@pytest.mark.parametrize("name", list(WORKFLOWS))
+async def test_a_one_hour_transcript_costs_the_same_small_budget(hour_live: Live, name: str) -> None:
+    audio_url = await uploaded_hour(hour_live)
+    async with Client(hour_live.url) as client:
+        agent = await run_workflow(client, name, WORKFLOWS[name], audio_url=audio_url)
+        whole = Agent(client)
+        await whole.call("wait_for_transcript", {"transcript_id": agent.transcript_id})
+    record = hour_live.sim.transcripts.get(agent.transcript_id)
+    assert record is not None
+    print(f"\n{name}, one hour: {agent.figures()}; the whole compact transcript alone: {whole.figures()}")
+    # 22 rounds of the 160 s script: some 42 000 characters, 7 500 words, 480 utterances.
+    assert record.content.audio_duration == HOUR_MS // 1000 and len(record.content.text) > 40_000
+    assert agent.last.structured_content["context_chars"] > 40_000  # the LLM saw the whole hour
+    assert_within_budget(agent)
+    # Without include the transcript itself would blow the budget many times over.
+    assert whole.output_tokens > 5 * MAX_OUTPUT_TOKENS
 
 
 async def test_the_raw_tools_need_more_calls_and_bytes(live: Live) -> None:
