@@ -160,6 +160,22 @@ async def test_each_workflow_takes_at_most_three_small_calls(live: Live, name: s
     assert_within_budget(agent)
 
 
+@pytest.mark.parametrize("name", list(WORKFLOWS))
+async def test_from_a_transcript_id_each_workflow_is_as_small(live: Live, name: str) -> None:
+    async with Client(live.url) as client:
+        created = await client.call_tool("create_transcript", {"audio_url": AUDIO, "speaker_labels": True})
+        transcript_id = created.structured_content["id"]
+        prompt = await client.get_prompt(name, {"transcript_id": transcript_id, **WORKFLOWS[name]})
+        plan = planned_calls("\n".join(m.content.text for m in prompt.messages))  # type: ignore[union-attr]
+        assert [tool for tool, _ in plan] == ["wait_for_transcript", "ask_transcript"]
+        agent = Agent(client)
+        for tool, args in plan:
+            await agent.call(tool, args)
+    print(f"\n{name} from a transcript id: {agent.figures()}")
+    assert agent.last.structured_content["transcript_ids"] == [transcript_id]
+    assert_within_budget(agent)
+
+
 @pytest.fixture(scope="module")
 def stalled() -> Iterator[tuple[Live, ManualClock]]:
     """Jobs finish only when the test moves the clock, and transcribe gives up waiting after 1 s."""
