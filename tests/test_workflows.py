@@ -8,14 +8,12 @@ raw-tool path for comparison).
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
-import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -25,8 +23,8 @@ from mcp.client import Client
 
 from aai_mcp.gateway import Gateway, build_gateway
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
-from aai_mcp.simulator.content import TRAILING_SILENCE_MS, CallContent, ContentOptions, scripted_call
 from tests.support import CANARY_KEY, ManualClock, error_details, make_settings
+from tests.support.long_recordings import HOUR_MS, calls_filling_the_audio, hour_wav
 from tests.support.servers import serve_gateway_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -196,42 +194,10 @@ async def test_a_transcribe_that_times_out_adds_one_small_wait(
     assert_within_budget(agent)
 
 
-HOUR_MS = 3_600_000
-
-
-def hour_long_call(transcript_id: str, options: ContentOptions, audio_ms: int | None = None) -> CallContent:
-    """The scripted call said again and again until `audio_ms` is full. The simulator keeps one call's
-    words (about 160 s) in a longer file; a one-hour recording has an hour of words."""
-    call = scripted_call(transcript_id, options)
-    span = call.words[-1].end + TRAILING_SILENCE_MS
-    rounds = max((audio_ms or 0) // span, 1)
-    utterances = tuple(
-        replace(
-            utterance,
-            words=tuple(replace(w, start=w.start + n * span, end=w.end + n * span) for w in utterance.words),
-            first_index=utterance.first_index + n * len(call.words),
-        )
-        for n in range(rounds)
-        for utterance in call.utterances
-    )
-    return replace(call, utterances=utterances, audio_ms=audio_ms)
-
-
-def hour_wav() -> bytes:
-    """A WAV whose header says one hour: 8-bit mono at 100 Hz keeps it at 360 kB."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(1)
-        out.setframerate(100)
-        out.writeframes(b"\x80" * (HOUR_MS // 10))
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def hour_live() -> Iterator[Live]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("aai_mcp.simulator.jobs.build_call", hour_long_call)
+        patch.setattr("aai_mcp.simulator.jobs.build_call", calls_filling_the_audio)
         yield from live_server(0.6)
 
 
