@@ -15,6 +15,7 @@ from mcp.client import Client
 
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
+from aai_mcp.mcp_server.views.transcript import DETAIL_FIELDS
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from tests.support import CANARY_KEY, make_settings, text_of, wav_bytes
 
@@ -122,3 +123,13 @@ async def test_bad_include_is_refused_before_anything_is_sent(
     result = await rig.client.call_tool("transcribe", args)
     assert result.is_error and needle in text_of(result)
     assert not rig.sim.requests
+
+
+async def test_the_sync_path_returns_the_text_and_only_the_parts_asked_for(rig: Rig) -> None:
+    args = {"data_base64": CLIP, "prefer": "speed"}
+    whole = (await rig.call("transcribe", args)).structured_content
+    data = (await rig.call("transcribe", {**args, "include": ["text"]})).structured_content
+    assert data["transcription_path"] == whole["transcription_path"] == "sync"
+    assert data["text"] == whole["text"] and "audio_duration" in whole
+    assert set(data) == (set(whole) - set(DETAIL_FIELDS)) | {"notes"}
+    assert [r.path for r in rig.sim.requests] == ["/sync/v1/transcribe/live"] * 2
