@@ -4,6 +4,12 @@ Tool output is counted as the JSON of each whole result (content, structuredCont
 tokens of 4 bytes each: the rule of thumb the issue's figures use (9.6 KB ~ 2 400 tokens), not a
 tokenizer's count. Run with `-s` to see the figures (calls, bytes and tokens per workflow, and the
 raw-tool path for comparison).
+
+Measured 2026-11-30 (issue 17 target 4): before `include`, 2 calls and 9 741-9 749 bytes (~2 437
+tokens) per prompt, 8.8 kB of it the transcript transcribe returned; with the prompts' include=[],
+2 033-2 041 bytes (~511 tokens); 2 940-2 948 bytes (~737 tokens) in 3 calls when transcribe times
+out; 2 070-2 078 bytes (~520 tokens) for a one-hour recording, whose compact transcript alone is
+81 962 bytes (~20 491 tokens). The raw tools: 5 calls, 19 545 bytes (~4 887 tokens).
 """
 
 from __future__ import annotations
