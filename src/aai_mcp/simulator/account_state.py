@@ -133,7 +133,9 @@ class Simulator:
         return [r for r in self.requests if r.account == index]
 
     def now(self) -> float:
-        return self.config.clock()
+        """Simulated seconds: the clock's, run `time_scale` times as fast from the simulator's start."""
+        origin = self._clock_origin
+        return origin + (self.config.clock() - origin) * self.config.time_scale
 
     def seed_history(
         self, count: int, days: float, *, seed: int = 0, key: str | None = None
