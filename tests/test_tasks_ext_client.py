@@ -58,9 +58,13 @@ class Rig:
     bob: str
     base: str
     data: Path
+    sim_url: str
 
     def reads(self) -> int:
-        return self.sim.count("GET", READ)
+        """Reads of a transcript, as the simulator counts them (its /_sim/stats)."""
+        stats = httpx.get(f"{self.sim_url}/_sim/stats", headers={"Authorization": CANARY_KEY}, timeout=30)
+        assert stats.status_code == 200, stats.text
+        return int(stats.json()["requests"].get(f"GET {READ}", 0))
 
 
 @contextmanager
@@ -85,7 +89,7 @@ def rig_with(data: Path, time_scale: float, **extra: Any) -> Iterator[Rig]:
                 for name in ("alice", "bob")
             )
             urls = (f"{base}/mcp/t/{alice}", f"{base}/mcp/t/{bob}")
-            yield Rig(app.state.simulator, gateway, *urls, base, data)
+            yield Rig(app.state.simulator, gateway, *urls, base, data, sim_url)
     store.close()
 
 
@@ -224,6 +228,7 @@ def test_cancelling_stops_the_upstream_polling_and_names_the_billed_transcript(l
     assert fetched["status"] == "cancelled", fetched
     wait_until(lambda: not long_rig.gateway.runner.poller.polling(), what="the poll loop to stop")
     reads = long_rig.reads()
+    assert reads > 0, "the simulator counted no reads of the job: the count proves nothing"
     # Absence of polls can only be shown over time: several of the poll loop's longest pauses.
     time.sleep(POLL_MAX_SECONDS * 6)
     assert long_rig.reads() == reads, "the cancelled task still polls AssemblyAI"
