@@ -151,7 +151,7 @@ class TaskWork:
         if scope.cancelled_caught:
             await self._after_cancel(task_id)
         if listener is not None:
-            await _announce(self.records, task_id, listener)
+            await announce_end(self.records, task_id, listener)
 
     async def _followed(
         self, task_id: str, principal: Principal, tool: str, arguments: dict[str, Any]
@@ -207,7 +207,7 @@ class TaskWork:
                 await anyio.to_thread.run_sync(self.records.explain_cancel, task_id, cancel_message(record))
 
 
-async def _announce(records: TaskRecords, task_id: str, listener: StatusListener) -> None:
+async def announce_end(records: TaskRecords, task_id: str, listener: StatusListener) -> None:
     """Tell the creating session the status the task ended in (left working at shutdown: nothing)."""
     with anyio.CancelScope(shield=True), anyio.move_on_after(NOTIFY_SECONDS):
         record = await anyio.to_thread.run_sync(records.peek, task_id)
