@@ -235,6 +235,7 @@ def simulate(options: SimulateOptions, settings: Settings) -> int:
         api_key=keys[0],
         api_keys=keys[1:],
         processing_delay_seconds=settings.simulator_delay_seconds,
+        time_scale=settings.simulator_time_scale,
         rate_429=options.rate_429,
         rate_5xx=options.rate_5xx,
         latency_ms=options.latency_ms,
