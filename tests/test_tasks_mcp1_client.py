@@ -1,6 +1,6 @@
 """MCP Tasks (2025-11-25) driven by the Python SDK's own tasks client: mcp 2.x has none (it removed the
 experimental tasks), mcp 1.x ships one (`ClientSession.experimental`: call_tool_as_task, poll_task,
-get_task_result). It runs from its own venv (.cache/mcp1-venv, made on first use from PyPI) against a
+get_task_result). It runs from its own venv (.cache/mcp1-venv, made by scripts/test) against a
 gateway served on loopback whose upstream simulator runs a ten-minute job on a 60x clock: the handle
 comes back at once, the polls show the job moving, the result is the completed transcript."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,10 @@ SCRIPT = Path(__file__).with_name("mcp1_tasks_client.py")
 
 
 def mcp1_python() -> Path:
+    """The venv scripts/test makes (an install step: no test reaches PyPI)."""
     python = VENV / "bin" / "python"
-    marker = VENV / f"{MCP1}.installed"
-    if not marker.exists():
-        made = subprocess.run([sys.executable, "-m", "venv", str(VENV)], capture_output=True, text=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", MCP1]
-        installed = made.returncode == 0 and subprocess.run(pip, capture_output=True, text=True)
-        if not installed or installed.returncode != 0:
-            pytest.fail(
-                f"could not install {MCP1} into {VENV} (needs PyPI): {installed and installed.stderr}"
-            )
-        marker.touch()
+    if not (VENV / f"{MCP1}.installed").exists():
+        pytest.fail(f"{MCP1} is not installed in {VENV}: run `bash scripts/test`, which installs it")
     return python
 
 
