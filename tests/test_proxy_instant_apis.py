@@ -4,14 +4,17 @@ their own hosts, with the access model of the tools (effects), their usage meter
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from mcp.client import Client
 
 from aai_mcp.access import Scopes
+from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.proxy.allowlist import resolve
 from aai_mcp.state.store import UsageTotals
 from aai_mcp.state.store_sql import SqlStore
@@ -215,3 +218,21 @@ def test_httpx_keeps_the_multipart_parts_in_order() -> None:
     request = httpx.Request("POST", "http://x.test", files=clip(0.1))
     body = request.read()
     assert body.index(b'name="config"') < body.index(b'name="audio"')
+
+
+async def test_the_tools_are_metered_by_the_same_rules(store: SqlStore) -> None:
+    """One place counts usage whichever door saw the answer: the MCP tools' clips and speech too."""
+    gateway = simulated_gateway(store)
+    clip_b64 = base64.b64encode(wav_bytes(2.0)).decode()
+    async with Client(build_server(gateway)) as client:
+        clipped = await client.call_tool("transcribe_clip", {"data_base64": clip_b64})
+        spoken = await client.call_tool("text_to_speech", {"text": TEXT})
+    assert not clipped.is_error and not spoken.is_error
+    assert store.usage_totals(0) == [
+        UsageTotals(
+            "default",
+            clip_seconds=2.0,
+            clips=1,
+            tts_characters=spoken.structured_content["billed_characters"],
+        )
+    ]
