@@ -11,6 +11,7 @@ import pytest
 
 from tests.simulator.test_sim_streaming_sdk_params import NEW_PARAMS
 from tests.support.proxy_harness import proxy_token
+from tests.support.servers import wait_until
 from tests.support.stream_proxy import streaming_proxy
 from tests.test_proxy_ws import DEADLINE, browser, messages_until_close
 
@@ -37,6 +38,18 @@ def test_a_compressed_encoding_reaches_upstream_without_a_sample_rate() -> None:
         assert messages_until_close(ws)[-1]["type"] == "Termination"
         (stream,) = setup.simulator.streams
     assert stream.audio_ms == 20
+
+
+def test_a_compressed_session_whose_caller_left_is_metered_by_its_framing() -> None:
+    """No Termination comes when the caller vanishes: the opus packets relayed say how long it was."""
+    with streaming_proxy() as setup:
+        with browser(setup, proxy_token(), "encoding=opus") as ws:
+            assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+            for _ in range(25):  # 25 packets of 20 ms
+                ws.send(bytes([31 << 3]) + b"\x00" * 40)
+        wait_until(lambda: setup.ended, what="the session's end")
+    ((account, audio, _),) = setup.ended
+    assert (account, audio) == ("default", 0.5)
 
 
 @pytest.mark.parametrize(

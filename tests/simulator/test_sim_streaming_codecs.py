@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from aai_mcp.simulator.account_state import Simulator
-from aai_mcp.simulator.stream_codecs import AudioClock, CodecError, opus_packet_ms
+from aai_mcp.upstream.audio_framing import AudioClock, CodecError, opus_packet_ms
 from tests.support.streaming_ws import connect, until_close
 
 # TOC bytes (RFC 6716 §3.1): config << 3 | code.

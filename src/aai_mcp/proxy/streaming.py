@@ -30,7 +30,7 @@ from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_cap import session_cap_seconds
 from aai_mcp.proxy.stream_relay import Relay
 from aai_mcp.proxy.stream_upstream import STREAMING, upstream_session
-from aai_mcp.proxy.stream_usage import estimated_audio_seconds
+from aai_mcp.proxy.stream_usage import compressed_clock, estimated_audio_seconds
 from aai_mcp.upstream.streaming_query import StreamParamError, parsed_query
 
 STREAM_PATH = "/v3/ws"
@@ -41,7 +41,7 @@ CAP_CLOSE = 4008
 REFUSED_CLOSE_BASE = 4000
 INPUT_VALIDATION_CLOSE = 3006
 MAX_CLOSE_REASON_BYTES = 123
-# Told the audio seconds (upstream's Termination, else estimated from the PCM relayed; None when
+# Told the audio seconds (upstream's Termination, else timed from the audio relayed; None when
 # neither is known) and the seconds the session was open.
 SessionEnded = Callable[[str, float | None, float], None]
 log = logging.getLogger("aai_mcp.proxy")
@@ -73,7 +73,7 @@ class StreamProxy:
             await admit_stream(self.gateway, principal)
             async with upstream_session(self.gateway, principal, query) as upstream:
                 await websocket.accept(subprotocol)
-                relay = Relay(websocket, upstream)
+                relay = Relay(websocket, upstream, clock=compressed_clock(query))
                 await self._serve(relay, principal, scope)
         except Refused as refused:
             self.gateway.metrics.stream_session("refused")
@@ -122,6 +122,8 @@ class StreamProxy:
 
     def _ended(self, relay: Relay, principal: Principal, query: bytes) -> float | None:
         audio = relay.reported_audio_seconds
+        if audio is None and relay.clock is not None:
+            audio = relay.timed_audio_ms / 1000
         if audio is None:
             audio = estimated_audio_seconds(query, relay.audio_bytes)
         seconds = relay.session_seconds

@@ -17,10 +17,11 @@ import anyio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from aai_mcp.upstream.audio_framing import AudioClock, CodecError
+
 from .account_state import Simulator, StreamRecord
 from .faults import FaultContext, canned_response
 from .host_rules import Host
-from .stream_codecs import AudioClock, CodecError
 from .streaming_params import StreamParamError, StreamSettings, parse_connection, updated
 from .streaming_turns import TurnTracker
 from .temp_tokens import DEFAULT_SESSION_SECONDS

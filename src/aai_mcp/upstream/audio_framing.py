@@ -1,4 +1,6 @@
-"""How much audio a streaming session's binary frames hold, by the session's encoding.
+"""How much audio a streaming session's binary frames hold, by the session's encoding: the simulator
+times its sessions by it, and the team proxy meters a compressed session that ended without
+upstream's Termination (its caller left) by it.
 
 PCM is timed by its size. The compressed encodings the SDK 1.8.2 allows (opus, ogg_opus, aac;
 streaming/v3/models.py:171-348) are not decoded, only timed from their framing:
