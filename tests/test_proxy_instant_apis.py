@@ -167,25 +167,27 @@ async def test_a_token_without_the_calls_effect_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("path", "host"),
+    ("method", "path", "host"),
     [
-        (SYNC, "https://sync.assemblyai.com/v1/transcribe/live"),
-        (DICTATION, "https://dictation.assemblyai.com/v1/transcribe/live"),
-        (SPEECH, "https://tts.us.assemblyai.com/v1/speech"),
+        ("POST", SYNC, "https://sync.assemblyai.com/v1/transcribe/live"),
+        ("POST", DICTATION, "https://dictation.assemblyai.com/v1/transcribe/live"),
+        ("POST", SPEECH, "https://tts.us.assemblyai.com/v1/speech"),
+        ("GET", TTS_TOKEN, "https://token.assemblyai.com/v1/token"),
     ],
 )
-async def test_the_key_goes_upstream_raw_and_never_back(path: str, host: str) -> None:
+async def test_the_key_goes_upstream_raw_and_never_back(method: str, path: str, host: str) -> None:
     upstream = RecordingUpstream()
     upstream.status = 401
     upstream.body = json.dumps({"error": f"Invalid API key {CANARY_KEY}"}).encode()
     gateway = proxy_gateway(upstream)
     async with proxy_client(gateway) as client:
-        answer = await client.post(path, headers=default_headers(), content=b"{}")
+        answer = await client.request(method, path, headers=default_headers(), content=b"{}")
     (seen,) = upstream.seen
     assert str(seen.request.url) == host
     assert seen.request.headers["authorization"] == CANARY_KEY  # raw, as these hosts take it
     assert answer.status_code == 401
     assert CANARY_KEY not in answer.text and CANARY_KEY not in str(answer.headers)
+    assert answer.json() == {"error": "Invalid API key ***"}  # the rest of upstream's answer as sent
 
 
 # Where the simulator serves each (Sync under its host's prefix, TTS at the root like AssemblyAI's).
