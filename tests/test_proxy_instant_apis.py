@@ -22,6 +22,7 @@ from aai_mcp.upstream.usage import metered_call
 from tests.support import CANARY_KEY, wav_bytes
 from tests.support.proxy_harness import PROXY, RecordingUpstream, proxy_client, proxy_gateway, proxy_token
 from tests.support.quota_rig import AUTH, SIMULATOR_KEY, TEAM, TEAM_KEY_ENV, simulated_gateway, simulator_app
+from tests.support.two_accounts import KEY_A, KEY_B
 
 pytestmark = pytest.mark.anyio
 SYNC = f"{PROXY}/sync/v1/transcribe/live"
@@ -238,3 +239,21 @@ async def test_the_tools_are_metered_by_the_same_rules(store: SqlStore) -> None:
             tts_characters=spoken.structured_content["billed_characters"],
         )
     ]
+
+
+async def test_a_pooled_key_echoed_in_an_error_is_not_returned(
+    monkeypatch: pytest.MonkeyPatch, store: SqlStore
+) -> None:
+    monkeypatch.setenv("POOL_KEY_A", KEY_A)
+    monkeypatch.setenv("POOL_KEY_B", KEY_B)
+    upstream = RecordingUpstream()
+    upstream.status = 400  # not a refusal the pool fails over on: relayed to the caller
+    upstream.body = json.dumps({"error": f"bad request for {KEY_A} / {KEY_B}"}).encode()
+    gateway = proxy_gateway(upstream, accounts=["team=env:POOL_KEY_A", "team=env:POOL_KEY_B"])
+    gateway.use_store(store)
+    async with proxy_client(gateway) as client:
+        answer = await client.post(SPEECH, json={"text": TEXT}, headers=AUTH)
+    (seen,) = upstream.seen
+    sent_key = seen.request.headers["authorization"]
+    assert sent_key in (KEY_A, KEY_B)
+    assert answer.status_code == 400 and sent_key not in answer.text and "***" in answer.text
