@@ -28,7 +28,7 @@ from tests.support.servers import SIM_KEY
 
 BLOCK = 4 * 1024 * 1024
 TARGET_RSS_MB = 80.0
-TARGET_RATIO = 0.70
+TARGET_RATIO = 0.90  # issue 17 target 5
 MIB = 1024 * 1024
 
 

@@ -4,12 +4,18 @@ a tenth of the start-up) and the bundled API reference specs load only when firs
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy.exc
 
+from aai_mcp.catalog import CatalogError, default_schema_dir, load_catalog
+from aai_mcp.gateway import load_default_catalog
+from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
+from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.state.store import store_errors
 from tests.support.servers import SIM_KEY, clean_env
 
@@ -51,3 +57,20 @@ def test_store_errors_catch_sqlalchemy_errors_once_it_is_loaded() -> None:
         raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("refused"))
     except store_errors() as exc:
         assert "refused" in str(exc)
+
+
+def test_the_shipped_catalog_passes_the_metaschema_checks_its_start_skips() -> None:
+    checked = load_catalog(default_schema_dir(), handlers=HANDLER_CALLS, views=VIEWS.keys())
+    assert checked == load_default_catalog()
+
+
+def test_a_schema_the_metaschema_refuses_fails_the_load_unless_told_to_skip(tmp_path: Path) -> None:
+    shutil.copytree(default_schema_dir(), tmp_path, dirs_exist_ok=True)
+    outputs = tmp_path / "outputs.yaml"
+    text = outputs.read_text(encoding="utf-8")
+    outputs.write_text(
+        text.replace("type: object", "type: object\n    minProperties: -1", 1), encoding="utf-8"
+    )
+    with pytest.raises(CatalogError, match="invalid JSON Schema"):
+        load_catalog(tmp_path, handlers=HANDLER_CALLS, views=VIEWS.keys())
+    load_catalog(tmp_path, handlers=HANDLER_CALLS, views=VIEWS.keys(), check_schemas=False)
