@@ -6,6 +6,13 @@ The file is written once to /tmp (random 4 MiB blocks behind a WAV header) and r
 uploads it with curl and through aai-mcp, alternately, to one standalone simulator that keeps only
 a count, a hash and the largest chunk it was handed. The aai-mcp figure is the time of the whole
 MCP tools/call; its memory is the server process's VmHWM (peak RSS) from /proc.
+
+Branch lean, 2026-11-30, one run of 3 rounds on a machine loaded by six other engineers (curl itself at
+40 MiB/s, a ninth of its quiet-machine speed): aai-mcp 31.2 MiB/s = 79 % of curl; server idle 84.1 MB
+(98-100 MB before SQLAlchemy became lazy), peak 86.6 MB; aai-mcp 4.16 s CPU per GiB vs curl's 0.76.
+1 MiB chunks instead of 256 KiB (one run of 2 rounds, not kept): 76 %, 2.82 s CPU per GiB, peak idle +5.2
+MB instead of +2.5. The remaining idle footprint over the bare SDK server (~70 MB) is aai-mcp's own ~200
+modules and catalog, plus jsonschema, which argument validation needs on every call.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from tests.support.servers import SIM_KEY
 
 BLOCK = 4 * 1024 * 1024
 TARGET_RSS_MB = 80.0
-TARGET_RATIO = 0.70
+TARGET_RATIO = 0.90  # issue 17 target 5
 MIB = 1024 * 1024
 
 

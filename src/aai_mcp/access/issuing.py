@@ -7,12 +7,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import Minted, mint
-from aai_mcp.state.issued_tokens import IssuedTokens
+
+if TYPE_CHECKING:
+    from aai_mcp.state.issued_tokens import IssuedTokens
 
 logger = logging.getLogger(__name__)
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from aai_mcp.access.accounts import DEFAULT_ACCOUNT
 from aai_mcp.archive.pacing import Pacer, paced_get
-from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
 from aai_mcp.upstream.client import Upstream, decode_json, decode_text
 from aai_mcp.upstream.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
 
 LIST_PATH = "/v2/transcript"
 FINISHED = ("completed", "error")
@@ -69,6 +71,8 @@ class Fetcher:
         }
         if body.get("status") == "completed":
             extra.update(await self._views(path))
+        from aai_mcp.state.archive_store import ArchivedTranscript  # SQL-backed: loaded on first use
+
         return ArchivedTranscript.from_upstream(body, **extra)
 
     def _gone(self, item: dict[str, Any]) -> ArchivedTranscript | None:

@@ -20,6 +20,7 @@ from aai_mcp.redaction import Redactor, held_keys, secret_parts
 if TYPE_CHECKING:
     from aai_mcp.access.principal import Authenticator
     from aai_mcp.catalog.loader import Catalog
+    from aai_mcp.gateway import Gateway
     from aai_mcp.state.store_sql import SqlStore
 
 
@@ -136,19 +137,13 @@ def _run_http(
     store: SqlStore | None,
     catalog: Catalog,
 ) -> int:
-    from aai_mcp.access.issuing import pruning
-    from aai_mcp.delivery.deliveries import archive_store_of
-    from aai_mcp.delivery.running import delivering
-    from aai_mcp.state.issued_tokens import IssuedTokens
     from aai_mcp.transports.connections import server_config
     from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
 
     gateway = build_gateway(settings, catalog=catalog)
     if store is not None:
-        gateway.use_store(store, archive_store_of(store.engine, settings))
-        gateway.companions.append(lambda: delivering(store.engine, settings))
-        gateway.companions.append(lambda: pruning(IssuedTokens(store.engine)))
+        with_store(gateway, store, settings)
     draining = draining_for(gateway)
     app = build_http_app(gateway, authenticator, draining)
     mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
@@ -164,6 +159,19 @@ def _run_http(
     server = DrainingServer(config, on_shutdown=draining.begin)
     server.run(sockets=[listener])
     return 0 if server.started else 1
+
+
+def with_store(gateway: Gateway, store: SqlStore, settings: Settings) -> None:
+    """The store's parts of the gateway; imported only here, so a server without a store never loads
+    SQLAlchemy."""
+    from aai_mcp.access.issuing import pruning
+    from aai_mcp.delivery.deliveries import archive_store_of
+    from aai_mcp.delivery.running import delivering
+    from aai_mcp.state.issued_tokens import IssuedTokens
+
+    gateway.use_store(store, archive_store_of(store.engine, settings))
+    gateway.companions.append(lambda: delivering(store.engine, settings))
+    gateway.companions.append(lambda: pruning(IssuedTokens(store.engine)))
 
 
 def oauth_banner(resource: str, settings: Settings) -> str:

@@ -11,16 +11,18 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from aai_mcp.config.settings import Settings
 from aai_mcp.delivery.destinations import Destination, parse_destinations
 from aai_mcp.delivery.retry_policy import RetryPolicy
-from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
-from aai_mcp.state.delivery_outbox import DeliveryOutbox
-from aai_mcp.state.extraction_store import ExtractionStore, StoredExtraction
+
+if TYPE_CHECKING:  # SQL-backed: imported where used, so `serve` without a store never loads SQLAlchemy
+    import sqlalchemy as sa
+
+    from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
+    from aai_mcp.state.delivery_outbox import DeliveryOutbox
+    from aai_mcp.state.extraction_store import ExtractionStore, StoredExtraction
 
 TRANSCRIPT_ARCHIVED = "transcript.archived"
 EXTRACTION_COMPLETED = "extraction.completed"
@@ -95,6 +97,8 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def deliveries_of(engine: sa.Engine, settings: Settings, env: Mapping[str, str] | None = None) -> Deliveries:
+    from aai_mcp.state.delivery_outbox import DeliveryOutbox
+
     return Deliveries(DeliveryOutbox(engine), tuple(configured_destinations(settings, env)))
 
 
@@ -103,6 +107,8 @@ def archive_store_of(
 ) -> ArchiveStore:
     """The archive on `engine`, enqueueing a delivery of each newly archived transcript (the one way
     commands and the server open it, so no capture path forgets to)."""
+    from aai_mcp.state.archive_store import ArchiveStore
+
     return ArchiveStore(engine, on_new=deliveries_of(engine, settings, env).on_archived)
 
 
@@ -111,4 +117,6 @@ def extraction_store_of(
 ) -> ExtractionStore:
     """The extraction results on `engine`, enqueueing a delivery of each new or changed result (the one
     way the tool and `archive extract` open them)."""
+    from aai_mcp.state.extraction_store import ExtractionStore
+
     return ExtractionStore(engine, on_saved=deliveries_of(engine, settings, env).on_extracted)

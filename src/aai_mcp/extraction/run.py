@@ -9,7 +9,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -17,7 +17,9 @@ from aai_mcp.caller_input import ToolInputError
 from aai_mcp.extraction.answer import read_answer, response_format
 from aai_mcp.extraction.evidence import QuoteIndex, checked_evidence
 from aai_mcp.extraction.kits import ExtractionKit
-from aai_mcp.state.extraction_store import ExtractionStore, StoredExtraction
+
+if TYPE_CHECKING:
+    from aai_mcp.state.extraction_store import ExtractionStore, StoredExtraction
 
 Chat = Callable[[dict[str, Any]], Awaitable[Any]]
 """Sends one chat-completions body to the LLM Gateway; returns the decoded answer."""
@@ -139,6 +141,8 @@ class Extractor:
         }
         quotes = [quote for field in fields.values() for quote in field["evidence"]]
         verified = sum(1 for quote in quotes if quote["verified"])
+        from aai_mcp.state.extraction_store import StoredExtraction  # SQL-backed: loaded on first use
+
         return StoredExtraction(
             kit=kit.name,
             transcript_id=source.transcript_id,

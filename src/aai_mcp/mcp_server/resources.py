@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -25,10 +25,12 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.handlers.archived_copies import upstream_shape
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.transcript import segments_view, transcript_view
-from aai_mcp.state.archive_store import ArchivedTranscript
 from aai_mcp.upstream import UpstreamError, decode_json, decode_text
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.upstream.transcripts import read_transcript, transcript_path
+
+if TYPE_CHECKING:
+    from aai_mcp.state.archive_store import ArchivedTranscript
 
 audit = logging.getLogger("aai_mcp.audit")
 

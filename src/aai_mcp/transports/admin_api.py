@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import ValidationError
@@ -29,10 +29,11 @@ from aai_mcp.access.issuing import issue, ready_urls
 from aai_mcp.access.principal import Authenticator, AuthFailure, Principal, request_headers
 from aai_mcp.access.tokens import HEADER_NAME, JTI_PATTERN
 from aai_mcp.catalog import Catalog
-from aai_mcp.state.issued_tokens import IssuedToken, IssuedTokens
-from aai_mcp.state.oauth_store import OAuthRecords
 from aai_mcp.transports.admin_requests import RequestRefused, TokenRequest
 from aai_mcp.transports.auth import refusal_response
+
+if TYPE_CHECKING:
+    from aai_mcp.state.issued_tokens import IssuedToken, IssuedTokens
 
 audit = logging.getLogger("aai_mcp.audit")
 
@@ -165,6 +166,8 @@ class AdminApi:
 
     async def list_grants(self, request: Request, principal: Principal) -> Response:
         engine = self.records.engine
+        from aai_mcp.state.oauth_store import OAuthRecords  # SQL-backed: loaded on first use
+
         rows = await anyio.to_thread.run_sync(lambda: OAuthRecords(engine).grants_listed())
         return JSONResponse({"grants": [_grant_view(row) for row in rows]})
 
@@ -174,6 +177,8 @@ def admin_routes(authenticator: Authenticator, catalog: Catalog, public_url: str
     engine = None if authenticator.feed is None else getattr(authenticator.feed.store, "engine", None)
     if "tokens" not in authenticator.modes or engine is None or not authenticator.secrets:
         return []
+    from aai_mcp.state.issued_tokens import IssuedTokens  # SQL-backed: loaded only with a store
+
     api = AdminApi(authenticator, IssuedTokens(engine), catalog, public_url)
     return [Mount(ADMIN_PREFIX, app=api.router())]
 

@@ -17,7 +17,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp.access.principal import Authenticator
@@ -41,7 +41,6 @@ from aai_mcp.transports.health import Health
 from aai_mcp.transports.host_check import HostCheck, HostPolicy, host_policy
 from aai_mcp.transports.limits import Ledger, session_ledger, sse_ledger
 from aai_mcp.transports.metrics_endpoint import MetricsEndpoint
-from aai_mcp.transports.oauth_routes import client_metadata_documents, oauth_routes, operator_sign_in
 from aai_mcp.transports.reauth import WhileAuthorized
 from aai_mcp.transports.sessions import OwnedSessionManager, SessionOwners, redact_session_ids
 from aai_mcp.uplink.routes import LINK_PREFIX, UploadLinkApp
@@ -185,6 +184,8 @@ def checked_authenticator(settings: Settings) -> Authenticator:
     checked_host_policy(settings)  # a malformed --allowed-hosts/--allowed-origins fails here, before start
     authenticator = Authenticator(settings)
     if authenticator.resource is not None:
+        from aai_mcp.transports.oauth_routes import operator_sign_in
+
         operator_sign_in(settings.oauth_operator_password_hash)  # a malformed hash fails here, at start
     if authenticator.open and not is_loopback(settings.host) and not settings.insecure_no_auth:
         raise UnsafeConfiguration(
@@ -193,6 +194,26 @@ def checked_authenticator(settings: Settings) -> Authenticator:
             "bind 127.0.0.1, or pass --insecure-no-auth if something in front already authenticates."
         )
     return authenticator
+
+
+def oauth_server_routes(gateway: Gateway, authenticator: Authenticator) -> list[BaseRoute]:
+    """The OAuth authorization server's routes with auth oauth, else none. Its modules are SQL-backed
+    (clients and grants live in the store), so they are imported only here: a server without it never
+    loads SQLAlchemy."""
+    if authenticator.resource is None:
+        return []
+    from aai_mcp.transports.oauth_routes import client_metadata_documents, oauth_routes
+
+    settings = gateway.settings
+    return oauth_routes(
+        authenticator,
+        tuple(gateway.catalog.toolsets),
+        settings.oauth_operator_password_hash,
+        gateway.shared,
+        client_metadata_documents(settings),
+        access_seconds=settings.oauth_access_token_seconds,
+        refresh_seconds=int(settings.oauth_refresh_token_days * 86400),
+    )
 
 
 def build_http_app(
@@ -250,15 +271,7 @@ def build_http_app(
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
             *metrics_routes(gateway, authenticator),
             *webhook_routes(gateway),
-            *oauth_routes(
-                authenticator,
-                tuple(gateway.catalog.toolsets),
-                settings.oauth_operator_password_hash,
-                gateway.shared,
-                client_metadata_documents(settings),
-                access_seconds=settings.oauth_access_token_seconds,
-                refresh_seconds=int(settings.oauth_refresh_token_days * 86400),
-            ),
+            *oauth_server_routes(gateway, authenticator),
             *admin_routes(authenticator, gateway.catalog, settings.public_url),
             WebSocketRoute(PROXY_PREFIX + STREAM_PATH, StreamProxy(gateway, authenticator)),
             Mount(PROXY_PREFIX, app=ProxyApp(gateway, authenticator)),

@@ -13,15 +13,18 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 
 from aai_mcp.catalog.model import Route
 from aai_mcp.state.shared import Message, SharedState
-from aai_mcp.state.upload_link_store import TERMINAL, LinkCredential, UploadLink, UploadLinks
 from aai_mcp.uplink.media_sniff import HEAD_BYTES, media_container
 from aai_mcp.upstream import Upstream, UpstreamError
+
+if TYPE_CHECKING:
+    from aai_mcp.state.upload_link_store import LinkCredential, UploadLink, UploadLinks
 
 log = logging.getLogger("aai_mcp.uplink")
 
@@ -30,7 +33,7 @@ log = logging.getLogger("aai_mcp.uplink")
 PROGRESS_EVERY_SECONDS = 1.0
 # Waiters re-read the store this often even when no news came: pub/sub is best effort.
 RECHECK_SECONDS = 5.0
-Report = Callable[[UploadLink], Awaitable[None]]
+Report = Callable[["UploadLink"], Awaitable[None]]
 
 
 class LinkRefused(Exception):
@@ -162,6 +165,8 @@ class LinkUploads:
 
     async def _watch(self, link_id: str, deadline: float, news: _News, report: Report) -> UploadLink | None:
         link, reported = await self.get(link_id), -1
+        from aai_mcp.state.upload_link_store import TERMINAL  # SQL-backed: loaded on first use
+
         while link is not None and link.state(self.clock()) not in TERMINAL:
             if link.bytes_received != reported:
                 reported = link.bytes_received

@@ -9,8 +9,11 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from string import Template
+from typing import TYPE_CHECKING
 
-from aai_mcp.state.upload_link_store import UploadLink
+if TYPE_CHECKING:
+    from aai_mcp.state.upload_link_store import UploadLink
+
 
 TITLES = {
     "waiting": "Upload your recording",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -17,9 +18,11 @@ from starlette.types import Receive, Scope, Send
 
 from aai_mcp.config.settings import Settings
 from aai_mcp.state.shared import SharedState
-from aai_mcp.state.upload_link_store import UploadLink, parse_link
 from aai_mcp.uplink.link_service import LinkRefused, LinkUploads
 from aai_mcp.uplink.page import MESSAGES, new_nonce, render, security_headers
+
+if TYPE_CHECKING:
+    from aai_mcp.state.upload_link_store import UploadLink
 
 log = logging.getLogger("aai_mcp.uplink")
 LINK_PREFIX = "/u"
@@ -65,6 +68,8 @@ class UploadLinkApp:
         if await self._over_rate(request):
             return _refusal(request, LinkRefused(429, "rate_limited", "Too many requests; wait a minute."))
         service = self.service()
+        from aai_mcp.state.upload_link_store import parse_link  # SQL-backed: loaded on first use
+
         credential = parse_link(request.url.path)
         if service is None:
             return _refusal(request, OFF)

@@ -33,7 +33,7 @@ from aai_mcp.upstream.pooled_send import PooledKeys
 if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
     from aai_mcp.metrics import Metrics
 
-# Told of every successful answer to `Upstream.request` (host, method, path, response): usage metering.
+# Told of every successful answer an Upstream reads whole (host, method, path, response): usage metering.
 AnswerHook = Callable[[HostName, str, str, httpx.Response], Awaitable[None]]
 
 # The Voice Agent host documents `Authorization: Bearer <key>`; every other host takes the bare key.
@@ -170,30 +170,11 @@ class Upstream:
     ) -> dict[str, Any]:
         """Stream raw bytes to the tool's declared upload call, POST /v2/upload (never multipart, never
         base64)."""
-        headers = {"Content-Type": "application/octet-stream", **(self._per_call_headers(route.host) or {})}
+        headers = {"Content-Type": "application/octet-stream"}
         if size is not None:
             headers["Content-Length"] = str(size)
-        timeout = httpx.Timeout(
-            self.settings.upload_timeout_seconds, connect=self.settings.connect_timeout_seconds
-        )
-        client = self._clients[route.host]
-
-        async def attempt(key: PoolKey | None) -> httpx.Response:
-            sent = headers if key is None else {**headers, **self._key_header(route.host, key)}
-            response = await client.request(
-                route.method, route.path, content=chunks, headers=sent, timeout=timeout
-            )
-            self._count(route.host, response.status_code)
-            return response
-
-        try:
-            # Never sent again with another key: the chunks are spent by the first attempt.
-            response = await self._pooled_or_not(route.host, route.method, route.path, None, False, attempt)
-        except httpx.TransportError as exc:
-            self._count(route.host, None)
-            raise error_from_transport(exc, route.host, route.method) from None
-        if not response.is_success:
-            raise self._redacted(error_from_response(response))
+        # The chunks are spent by the one attempt: never sent again, with this key or another.
+        response = await self._send_once(route, chunks, headers, self.settings.upload_timeout_seconds)
         answer = decode_json(response)
         if not isinstance(answer, dict) or "upload_url" not in answer:
             raise malformed_body(response.status_code, "no upload_url in the answer")
@@ -204,14 +185,28 @@ class Upstream:
     ) -> Any:
         """POST a body built elsewhere (Sync, Dictation: config-first multipart) to a declared call, once
         (a clip may be billed the moment it lands), and the JSON answer."""
+        return decode_json(await self._send_once(route, content, headers, timeout_seconds))
+
+    async def _send_once(
+        self,
+        route: Route,
+        content: bytes | AsyncIterable[bytes],
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+    ) -> httpx.Response:
+        """POST `content` to `route` exactly once, with this view's key or the pool's choice; every answer
+        counted, a failure raised as an UpstreamError, a success told to `on_answer`."""
         client = self._clients[route.host]
         timeout = httpx.Timeout(timeout_seconds, connect=self.settings.connect_timeout_seconds)
 
         async def attempt(key: PoolKey | None) -> httpx.Response:
             auth = self._per_call_headers(route.host) if key is None else self._key_header(route.host, key)
-            sent = {**headers, **(auth or {})}
             response = await client.request(
-                route.method, route.path, content=content, headers=sent, timeout=timeout
+                route.method,
+                route.path,
+                content=content,
+                headers={**headers, **(auth or {})},
+                timeout=timeout,
             )
             self._count(route.host, response.status_code)
             return response
@@ -225,7 +220,7 @@ class Upstream:
             raise self._redacted(error_from_response(response))
         if self.on_answer is not None:
             await self.on_answer(route.host, route.method, route.path, response)
-        return decode_json(response)
+        return response
 
     async def _send_json(
         self, host: HostName, method: str, path: str, params: Mapping[str, str] | None, json_body: Any

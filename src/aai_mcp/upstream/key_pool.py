@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
-from sqlalchemy.exc import SQLAlchemyError
 
 from aai_mcp.access.accounts import PoolKey
 from aai_mcp.state.shared import SharedState
-from aai_mcp.state.store import KeyPoolStore, KeyState, failure_reason
+from aai_mcp.state.store import KeyPoolStore, KeyState, failure_reason, store_errors
 from aai_mcp.upstream.key_states import REFRESH_SECONDS, KeyStates
 
 if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
@@ -174,7 +173,7 @@ class KeyPool:
     async def _read(self, read: Callable[[], T], fallback: T) -> T:
         try:
             return await anyio.to_thread.run_sync(read)
-        except SQLAlchemyError as exc:
+        except store_errors() as exc:
             # The pool still picks a key without the store; affinity is then unknown (upstream may 404).
             log.warning("key pool: the store could not be read: %s", failure_reason(exc))
             return fallback
@@ -182,7 +181,7 @@ class KeyPool:
     async def _write(self, write: Callable[[], None]) -> None:
         try:
             await anyio.to_thread.run_sync(write)
-        except SQLAlchemyError as exc:
+        except store_errors() as exc:
             log.warning("key pool: the store could not be written: %s", failure_reason(exc))
 
 

@@ -18,10 +18,9 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
-from sqlalchemy.exc import SQLAlchemyError
 
 from aai_mcp.state.shared import Message, SharedState
-from aai_mcp.state.store import KeyPoolStore, KeyState, failure_reason
+from aai_mcp.state.store import KeyPoolStore, KeyState, failure_reason, store_errors
 
 CHANNEL = "key-states"
 # The longest a change published nowhere (or lost) takes to reach every instance.
@@ -59,7 +58,7 @@ class KeyStates:
             self._read_at = self.monotonic()
             try:
                 self._states = await anyio.to_thread.run_sync(self.store.key_states)
-            except SQLAlchemyError as exc:
+            except store_errors() as exc:
                 # The pool still picks a key without the store, from what it last knew.
                 log.warning("key pool: the store could not be read: %s", failure_reason(exc))
         return self._states
@@ -82,7 +81,7 @@ class KeyStates:
         self.apply(message)
         try:
             await anyio.to_thread.run_sync(write)
-        except SQLAlchemyError as exc:
+        except store_errors() as exc:
             log.warning("key pool: the store could not be written: %s", failure_reason(exc))
         if self.shared is not None:
             await self.shared.publish(CHANNEL, message)

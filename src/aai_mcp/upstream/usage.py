@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import httpx
-from sqlalchemy.exc import SQLAlchemyError
 
 from aai_mcp.catalog.model import HostName
-from aai_mcp.state.store import UsageStore, UsageTotals, failure_reason
+from aai_mcp.state.store import UsageStore, UsageTotals, failure_reason, store_errors
 from aai_mcp.upstream.answer_fields import AnswerFields
 
 if TYPE_CHECKING:  # aai_mcp.metrics imports upstream.errors, which runs this package's __init__ first
@@ -210,7 +209,7 @@ class UsageMeter:
             return None
         try:
             return await anyio.to_thread.run_sync(lambda: work(store))
-        except SQLAlchemyError as exc:
+        except store_errors() as exc:
             log.warning("usage: the store could not be used: %s", failure_reason(exc))
             return None
 

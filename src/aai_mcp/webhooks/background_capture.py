@@ -14,25 +14,34 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import httpx
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from sqlalchemy.exc import SQLAlchemyError
 
 from aai_mcp.archive.capture import UNFINISHED, Fetcher, Views
 from aai_mcp.archive.pacing import Pacer, Sleep
-from aai_mcp.state.archive_store import ArchiveStore
+from aai_mcp.state.store import store_errors
 from aai_mcp.upstream.client import Upstream
 from aai_mcp.upstream.errors import UpstreamError
+
+if TYPE_CHECKING:  # the archive (SQLAlchemy) is loaded only by a server that opens a store
+    from aai_mcp.state.archive_store import ArchiveStore
 
 log = logging.getLogger("aai_mcp.webhooks")
 
 Outcome = Literal["stored", "job-error", "gone", "unfinished"]
-# Upstream failures (5xx, 429 past the pacer's own waits, timeouts, malformed answers) and the store's.
-RETRIED = (UpstreamError, SQLAlchemyError, httpx.HTTPError, OSError)
+# Upstream failures (5xx, 429 past the pacer's own waits, timeouts, malformed answers); the store's are
+# store_errors(), added where caught.
+RETRIED = (UpstreamError, httpx.HTTPError, OSError)
+
+
+def _retried() -> tuple[type[BaseException], ...]:
+    return (*RETRIED, *store_errors())
+
+
 # Ids waiting for a capture slot; past this the id stays pending for the sweep or `archive sync`.
 QUEUE_SIZE = 10_000
 
@@ -116,7 +125,7 @@ class WebhookCapture:
         try:
             for transcript_id in self.archive.pending_ids():
                 self.hand_off(transcript_id)
-        except SQLAlchemyError as exc:
+        except store_errors() as exc:
             log.warning("webhook capture could not read the pending list at start: %s", type(exc).__name__)
 
     async def _work(self, receive: MemoryObjectReceiveStream[str], group: TaskGroup) -> None:
@@ -130,7 +139,7 @@ class WebhookCapture:
             for pause in [*self.retry.pauses(), None]:
                 try:
                     outcome = await self.capture_once(transcript_id)
-                except RETRIED as exc:
+                except _retried() as exc:
                     if pause is None:
                         log.warning(
                             "webhook capture of %s failed (%s) after %d tries: left pending for "

@@ -17,7 +17,6 @@ import re
 from typing import Any
 
 import anyio
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -25,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from aai_mcp.config.settings import Settings
 from aai_mcp.state.shared import SharedState
+from aai_mcp.state.store import store_errors
 from aai_mcp.webhooks.background_capture import WebhookCapture
 from aai_mcp.webhooks.submission import TRANSCRIPT_NEWS
 
@@ -67,7 +67,7 @@ class WebhookEndpoint:
         transcript_id, status = notification
         try:
             await anyio.to_thread.run_sync(self.capture.record, transcript_id)
-        except SQLAlchemyError as exc:
+        except store_errors() as exc:
             log.warning("webhook transcript=%s status=%s answer=503 (store: %s)", transcript_id, status,
                         type(exc).__name__)  # fmt: skip
             return JSONResponse({"error": "cannot record the webhook now; try again"}, status_code=503)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -19,8 +19,10 @@ from aai_mcp.mcp_server.handlers.connector import count_matches, recent_complete
 from aai_mcp.mcp_server.handlers.structured_extraction import chosen_kit
 from aai_mcp.mcp_server.handlers.upstream_deletions import forward_noting_gone
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
-from aai_mcp.state.archive_search import ExtractedFilter, SearchFilters, SearchHit
-from aai_mcp.state.archive_store import ArchiveStore
+
+if TYPE_CHECKING:
+    from aai_mcp.state.archive_search import ExtractedFilter, SearchFilters, SearchHit
+    from aai_mcp.state.archive_store import ArchiveStore
 
 SEARCH_ARCHIVE_CALLS = frozenset({"list", "word_search"})  # only without a store: recent transcripts
 GET_TRANSCRIPT_CALLS = frozenset({"read"})
@@ -43,6 +45,8 @@ async def search_archive(call: ToolCall) -> dict[str, Any]:
         return await _recent_search(call, query)
     limit = int(call.args.get("max_results", 10))
     offset = _offset(call.args.get("cursor"))
+    from aai_mcp.state.archive_search import SearchFilters  # SQL-backed: loaded on first use
+
     filters = SearchFilters(
         account=call.account,
         status=call.args.get("status_filter"),
@@ -139,6 +143,8 @@ def extracted_filter(call: ToolCall) -> ExtractedFilter | None:
     for field, value in wanted.items():
         if not isinstance(value, str | int | float | bool):
             raise ToolInputError(f"extracted.{field} must be a string, number or boolean to match.")
+    from aai_mcp.state.archive_search import ExtractedFilter  # SQL-backed: loaded on first use
+
     return ExtractedFilter(kit.name, tuple(sorted(wanted.items())))
 
 

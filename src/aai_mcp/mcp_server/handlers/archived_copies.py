@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
+if TYPE_CHECKING:
+    from aai_mcp.state.archive_store import ArchivedTranscript, ArchiveStore
 
 RETENTION_DAYS = 90  # AssemblyAI deletes a transcript 90 days after it was created
 

@@ -7,7 +7,7 @@ per listed transcript, and at most `settings.search_max_transcripts` transcripts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -18,10 +18,12 @@ from aai_mcp.mcp_server.handlers.ask import DELETED_URL, gather_bounded, read_on
 from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.mcp_server.views.answers import transcript_url
-from aai_mcp.state.archive_search import SearchFilters, SearchHit
 from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import ErrorKind
 from aai_mcp.upstream.hosts import REGION_HOSTS
+
+if TYPE_CHECKING:
+    from aai_mcp.state.archive_search import SearchHit
 
 LIST_PAGE_LIMIT = 200  # the spec's maximum `limit` for GET /v2/transcript
 MAX_LIST_PAGES = 3  # settings cap search_max_transcripts at 200: one page, unless upstream pages short
@@ -153,6 +155,8 @@ async def archive_results(call: ToolCall, query: str, url_base: str) -> dict[str
     archive = call.archive
     if archive is None:
         return {}
+    from aai_mcp.state.archive_search import SearchFilters  # SQL-backed: loaded on first use
+
     wanted, filters = call.settings.search_max_transcripts, SearchFilters(call.account)
     hits = await anyio.to_thread.run_sync(lambda: archive.search(query, wanted, filters))
     return {hit.transcript_id: archived_result(hit, url_base) for hit in hits}

@@ -4,10 +4,9 @@ Extractor with the tool's declared chat call, and stores results when the server
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aai_mcp.caller_input import ToolInputError, quoted
-from aai_mcp.delivery.deliveries import extraction_store_of
 from aai_mcp.extraction.kits import ExtractionKit, available_kits
 from aai_mcp.extraction.run import Extractor, TranscriptText, shown
 from aai_mcp.mcp_server.handlers.archived_copies import archived_copy
@@ -15,6 +14,9 @@ from aai_mcp.mcp_server.handlers.ask import choose_model, gather_bounded, read_o
 from aai_mcp.mcp_server.runtime.forward import send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.upstream import UpstreamError, decode_json
+
+if TYPE_CHECKING:
+    pass
 
 EXTRACT_CALLS = frozenset({"chat", "read"})
 
@@ -44,6 +46,8 @@ def extractor_for(call: ToolCall, model: str) -> Extractor:
             return decode_json(await send(call, "chat", json_body=body))
         except UpstreamError as exc:
             raise exc.during(f"Asking {model} through the LLM Gateway failed") from None
+
+    from aai_mcp.delivery.deliveries import extraction_store_of  # SQL-backed: loaded on first use
 
     store = extraction_store_of(call.archive.engine, call.settings) if call.archive is not None else None
     return Extractor(chat, model, store, call.account, call.settings.ask_max_context_chars)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aai_mcp.caller_input import ToolInputError
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
-from aai_mcp.state.upload_link_store import UploadLink, parse_link
 from aai_mcp.uplink.link_service import LinkUploads
 from aai_mcp.upstream import UpstreamError
 from aai_mcp.upstream.errors import ErrorKind
+
+if TYPE_CHECKING:
+    from aai_mcp.state.upload_link_store import UploadLink
 
 LINK_CALLS = frozenset({"upload"})
 DEFAULT_MINUTES = 30
@@ -77,6 +79,8 @@ async def upload_url_of_link(call: ToolCall, text: str) -> str:
 
 async def _waited(call: ToolCall, text: str) -> tuple[UploadLink, float, bool]:
     links = _service(call)
+    from aai_mcp.state.upload_link_store import parse_link  # SQL-backed: loaded on first use
+
     credential = parse_link(text)
     link = None if credential is None else await links.find(credential)
     if link is None or link.account != call.account:

@@ -9,7 +9,7 @@ import sys
 import time
 import traceback
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
@@ -35,7 +35,6 @@ from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.metrics import CANCELLED, JOB_FAILED, OK, UNKNOWN_TOOL, Metrics, unregistered_metrics
 from aai_mcp.redaction import Redactor, held_keys
-from aai_mcp.state.archive_store import ArchiveStore
 from aai_mcp.state.shared import Hold, SharedState
 from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.uplink.link_service import LinkUploads
@@ -46,6 +45,9 @@ from aai_mcp.upstream.key_pool import KeyPool
 from aai_mcp.upstream.pooled_send import PooledKeys
 from aai_mcp.upstream.usage import UsageMeter
 from aai_mcp.webhooks.submission import gateway_webhook_url
+
+if TYPE_CHECKING:
+    from aai_mcp.state.archive_store import ArchiveStore
 
 audit = logging.getLogger("aai_mcp.audit")
 log = logging.getLogger("aai_mcp.tools")

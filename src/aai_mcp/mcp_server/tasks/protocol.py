@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
@@ -23,7 +23,9 @@ from aai_mcp.access.principal import Principal
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.tasks import modern
 from aai_mcp.mcp_server.tasks.task_work import StatusListener, TaskWork, cancel_message
-from aai_mcp.state.task_store import TaskCaller, TaskRecord, owner_of
+
+if TYPE_CHECKING:
+    from aai_mcp.state.task_store import TaskCaller, TaskRecord
 
 audit = logging.getLogger("aai_mcp.audit")
 
@@ -50,6 +52,8 @@ class TaskListParams(types.RequestParams):
 
 
 def caller_of(principal: Principal) -> TaskCaller:
+    from aai_mcp.state.task_store import TaskCaller, owner_of  # SQL-backed: loaded on first use
+
     return TaskCaller(
         owner_of(principal.id, principal.partition()), principal.account, principal.bills_own_key
     )

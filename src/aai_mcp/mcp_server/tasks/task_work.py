@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 import mcp_types as types
@@ -17,8 +17,10 @@ from aai_mcp.access.principal import Principal
 from aai_mcp.mcp_server.runtime import results
 from aai_mcp.mcp_server.runtime.runner import ToolRunner
 from aai_mcp.mcp_server.runtime.tool_call import job_started
-from aai_mcp.state.task_store import TaskRecord, TaskRecords, TaskStatus
 from aai_mcp.upstream.errors import ErrorKind
+
+if TYPE_CHECKING:
+    from aai_mcp.state.task_store import TaskRecord, TaskRecords, TaskStatus
 
 log = logging.getLogger("aai_mcp.tasks")
 
@@ -30,7 +32,7 @@ PRUNE_SECONDS = 600.0
 # A status notification is a courtesy (clients must poll anyway): a slow or gone session never holds a task.
 NOTIFY_SECONDS = 5.0
 
-StatusListener = Callable[[TaskRecord], Awaitable[None]]
+StatusListener: TypeAlias = "Callable[[TaskRecord], Awaitable[None]]"  # the store loads on first use
 
 
 class TaskWork:
