@@ -6,9 +6,11 @@ import errno
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aai_mcp.access.accounts import AccountsError
+from aai_mcp.cli.worker_rules import workers_refusal
 from aai_mcp.config.command_options import SimulateOptions
 from aai_mcp.config.options import option_names, secret_fields
 from aai_mcp.config.settings import Settings
@@ -104,6 +106,9 @@ def serve(settings: Settings) -> int:
     if (problem := destinations_problem(settings)) is not None:
         print(f"aai-mcp: {option_names('delivery_destinations')}: {problem}", file=sys.stderr)
         return 2
+    if (refusal := workers_refusal(settings)) is not None:
+        print(f"aai-mcp: {refusal}", file=sys.stderr)
+        return 2
     try:
         listener = bind(settings.host, settings.port)
     except OSError as exc:
@@ -115,6 +120,8 @@ def serve(settings: Settings) -> int:
         listener.close()
         print(f"aai-mcp: {exc}", file=sys.stderr)
         return 2
+    if settings.workers > 1:
+        return _supervise(settings, authenticator, listener, store)
     try:
         if store is not None:
             authenticator.use_store(store)
@@ -124,9 +131,50 @@ def serve(settings: Settings) -> int:
             store.close()
 
 
-def _run_http(
+def _supervise(
     settings: Settings, authenticator: Authenticator, listener: socket.socket, store: SqlStore | None
 ) -> int:
+    """Several workers: the store was opened here once (its schema checked, SQLite's upgraded) so the
+    workers, which open it again each, never race to upgrade it."""
+    from aai_mcp.cli.worker_pool import supervise
+
+    if store is not None:
+        store.close()
+    announce(settings, authenticator, listener)
+    try:
+        return supervise(settings, listener)
+    finally:
+        listener.close()
+
+
+def serve_worker(settings: Settings, listener: socket.socket, on_started: Callable[[], None]) -> int:
+    """One worker process of `serve --workers N`: the settings were checked by the supervisor."""
+    from aai_mcp.transports.http import checked_authenticator
+
+    configure_logging(settings.log_level, log_secrets(settings))
+    authenticator = checked_authenticator(settings)
+    try:
+        store = open_serving_store(settings)
+    except StoreUnavailable as exc:
+        print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if store is not None:
+            authenticator.use_store(store)
+        return _run_http(settings, authenticator, listener, store, on_started)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run_http(
+    settings: Settings,
+    authenticator: Authenticator,
+    listener: socket.socket,
+    store: SqlStore | None,
+    on_started: Callable[[], None] | None = None,
+) -> int:
+    """Serve until stopped; `on_started` is given by a worker (its supervisor announced the server)."""
     from aai_mcp.access.issuing import pruning
     from aai_mcp.delivery.deliveries import archive_store_of
     from aai_mcp.delivery.running import delivering
@@ -141,20 +189,26 @@ def _run_http(
         gateway.companions.append(lambda: delivering(store.engine, settings))
         gateway.companions.append(lambda: pruning(IssuedTokens(store.engine)))
     draining = draining_for(gateway)
-    app = build_http_app(gateway, authenticator, draining)
-    mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
-    # Announced only now that the port is ours, with the port really bound (--port 0 picks one).
-    origin = http_origin(settings.host, listener.getsockname()[1])
-    print(
-        f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), /sse (legacy SSE), /healthz",
-        file=sys.stderr,
-    )
-    if authenticator.resource is not None:
-        print(f"aai-mcp: {oauth_banner(authenticator.resource, settings)}", file=sys.stderr)
+    app = build_http_app(gateway, authenticator, draining, legacy_sse=on_started is None)
+    if on_started is None:
+        announce(settings, authenticator, listener)
     config = server_config(app, settings)
-    server = DrainingServer(config, on_shutdown=draining.begin)
+    server = DrainingServer(config, on_shutdown=draining.begin, on_started=on_started)
     server.run(sockets=[listener])
     return 0 if server.started else 1
+
+
+def announce(settings: Settings, authenticator: Authenticator, listener: socket.socket) -> None:
+    """Announced only once the port is ours, with the port really bound (--port 0 picks one)."""
+    mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
+    origin = http_origin(settings.host, listener.getsockname()[1])
+    doors = "/healthz" if settings.workers > 1 else "/sse (legacy SSE), /healthz"
+    line = f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), {doors}"
+    if settings.workers > 1:
+        line += f" in {settings.workers} worker processes"
+    print(line, file=sys.stderr)
+    if authenticator.resource is not None:
+        print(f"aai-mcp: {oauth_banner(authenticator.resource, settings)}", file=sys.stderr)
 
 
 def oauth_banner(resource: str, settings: Settings) -> str:
