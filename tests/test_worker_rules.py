@@ -26,10 +26,14 @@ SECRET = "worker-rules-signing-secret-0123456789"
 def test_workers_come_from_the_flag_the_environment_and_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "aai-mcp.toml"
     config.write_text("workers = 3\n")
-    assert load_command(["serve"], {}).of(Settings).workers == 1
-    assert load_command(["serve", "--config", str(config)], {}).of(Settings).workers == 3
-    assert load_command(["serve", "--config", str(config)], {"AAI_MCP_WORKERS": "4"}).of(Settings).workers == 4
-    assert load_command(["serve", "--workers", "5"], {"AAI_MCP_WORKERS": "4"}).of(Settings).workers == 5
+
+    def workers(argv: list[str], env: dict[str, str]) -> int:
+        return load_command(["serve", *argv], env).of(Settings).workers
+
+    assert workers([], {}) == 1
+    assert workers(["--config", str(config)], {}) == 3
+    assert workers(["--config", str(config)], {"AAI_MCP_WORKERS": "4"}) == 4
+    assert workers(["--workers", "5"], {"AAI_MCP_WORKERS": "4"}) == 5
 
 
 @pytest.mark.parametrize("value", ["0", "65"])
