@@ -110,7 +110,7 @@ def serve(settings: Settings) -> int:
         print(f"aai-mcp: {refusal}", file=sys.stderr)
         return 2
     try:
-        listener = bind(settings.host, settings.port)
+        listener = bind(settings.host, settings.port, reuse_port=settings.workers > 1)
     except OSError as exc:
         print(f"aai-mcp: {bind_problem(settings.host, settings.port, exc)}", file=sys.stderr)
         return 1
@@ -220,13 +220,16 @@ def oauth_banner(resource: str, settings: Settings) -> str:
     return line
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """The listening socket, bound before anything is announced (uvicorn's own bind would log a
-    traceback-like error after our banner)."""
+    traceback-like error after our banner). With `reuse_port`, sockets of this user bound to the same
+    address form a group over which the kernel spreads new connections (`serve --workers`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind((host, port))
     except OSError:
         listener.close()

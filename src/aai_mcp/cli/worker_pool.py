@@ -5,7 +5,14 @@ gunicorn does: the modules are already imported, so a worker (or its replacement
 second instead of importing everything again, and shares those pages with its siblings. A fork is safe
 here because the supervisor has no thread, event loop or open connection yet (the store it opened to
 check the schema is closed first); each worker then builds its own gateway, store and upstream
-clients. The kernel gives each new connection to whichever worker accepts it first.
+clients.
+
+Each worker listens on a socket of its own, bound to the supervisor's address with SO_REUSEPORT, and
+the kernel spreads new connections over them by their addresses. One socket shared by every worker
+would not spread them: the first worker woken takes every connection waiting (asyncio accepts up to
+its backlog at once), so a burst of clients, each keeping its connection, all landed on one worker.
+The supervisor's own socket only holds the port (and proved it free); it never listens, so the
+kernel never queues a connection on it.
 
 Signals: SIGTERM or SIGINT to the supervisor is passed on to every worker as SIGTERM, which drains as
 a single server does (`--shutdown-grace-seconds`); the supervisor exits 0 once all have stopped, 1 if
@@ -159,15 +166,21 @@ def worker_main(
     keepalive: Connection,
 ) -> None:
     """A worker process: serve until SIGTERM (or the supervisor's end), exit with serve's status."""
-    from aai_mcp.cli.serving import serve_worker
+    from aai_mcp.cli.serving import bind, serve_worker
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)  # the supervisor's handlers came along with the fork
     keepalive.close()
     os.setpgid(0, 0)
     threading.Thread(target=_stop_when_orphaned, args=(lifeline,), daemon=True).start()
-    status = serve_worker(worker_settings(settings, index), listener, ready.set)
-    sys.exit(status)
+    host, port = listener.getsockname()[:2]
+    listener.close()
+    try:
+        own = bind(host, port, reuse_port=True)
+    except OSError as exc:
+        print(f"aai-mcp: worker {index} cannot listen on port {port}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(serve_worker(worker_settings(settings, index), own, ready.set))
 
 
 def worker_settings(settings: Settings, index: int) -> Settings:

@@ -1,0 +1,154 @@
+"""Workers: get_transcript calls/s from concurrent clients, `serve --workers 2` vs one process.
+
+    python -m bench.workers [--calls 2000] [--clients 20] [--rounds 3] [--workers 2]
+
+One standalone simulator (`aai-mcp simulate`) and two gateways pointed at it, both
+`serve --stateless --json-response`: one process, and `--workers N`. Everything runs on this machine's
+cores, the load generator included, which is the point of the target (issue 17 target 2: 2 workers at
+least 1.3x one on a 2-core machine). The clients are plain JSON-RPC POSTs over keep-alive httpx
+connections (the cheapest client: the SDK client's own CPU would eat the cores the workers need); each
+client holds one connection, so the kernel assigns each client to a worker once, at connect time (the
+table shows the split). Targets alternate within each round (and which goes first alternates too); the
+median round is shown. CPU ms/call sums the gateway's processes (supervisor and workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import httpx
+
+from bench import common
+from tests.support.raw_mcp import HEADERS, VERSION, call, messages
+from tests.support.servers import ServerProcess, wait_until
+
+TARGET_RATIO = 1.3
+FLAGS = ("--stateless", "--json-response", "--log-level", "WARNING")
+
+
+@dataclass
+class Sample:
+    throughput: float
+    latencies_ms: list[float]
+    cpu_ms: float
+    split: Counter[str] = field(default_factory=Counter)
+    """Calls per answering process (X-AAI-MCP-Instance)."""
+
+
+def processes(server: ServerProcess) -> list[int]:
+    """The server's pid and its children's (the workers)."""
+    found = [server.pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        if int(raw[raw.rindex(")") + 2 :].split()[1]) == server.pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_of(pids: list[int]) -> float:
+    return sum(common.cpu_seconds(pid) for pid in pids)
+
+
+async def measure(server: ServerProcess, transcript_id: str, clients: int, calls: int) -> Sample:
+    per_client = max(1, calls // clients)
+    latencies: list[float] = []
+    split: Counter[str] = Counter()
+    headers = {**HEADERS, "MCP-Protocol-Version": VERSION}
+    body = call(1, "get_transcript", transcript_id=transcript_id)
+
+    async def client(http: httpx.AsyncClient, count: int, record: bool) -> None:
+        for _ in range(count):
+            started = time.perf_counter()
+            answer = await http.post("/mcp", json=body, headers=headers)
+            (message,) = messages(answer)
+            if answer.status_code != 200 or message["result"].get("isError"):
+                raise RuntimeError(f"get_transcript failed: {answer.text[:500]}")
+            if record:
+                latencies.append((time.perf_counter() - started) * 1000)
+                split[answer.headers["x-aai-mcp-instance"]] += 1
+
+    https = [httpx.AsyncClient(base_url=server.base_url, timeout=60) for _ in range(clients)]
+    try:
+        async with anyio.create_task_group() as group:  # warm-up: every connection opened
+            for http in https:
+                group.start_soon(client, http, 3, False)
+        pids = processes(server)
+        cpu_before = cpu_of(pids)
+        started = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for http in https:
+                group.start_soon(client, http, per_client, True)
+        elapsed = time.perf_counter() - started
+        cpu_ms = (cpu_of(pids) - cpu_before) * 1000 / len(latencies)
+    finally:
+        for http in https:
+            await http.aclose()
+    return Sample(len(latencies) / elapsed, latencies, cpu_ms, split)
+
+
+def median_round(samples: list[Sample]) -> Sample:
+    return sorted(samples, key=lambda s: s.throughput)[len(samples) // 2]
+
+
+def run(args: argparse.Namespace) -> dict[str, Sample]:
+    many = f"{args.workers} workers"
+    samples: dict[str, list[Sample]] = {"1 process": [], many: []}
+    with common.simulator() as sim:
+        transcript_id = common.create_transcripts(sim.base_url, 1)[0]
+        with (
+            common.gateway(sim.base_url, *FLAGS) as one,
+            common.gateway(sim.base_url, *FLAGS, "--workers", str(args.workers)) as several,
+        ):
+            wait_until(lambda: len(processes(several)) == args.workers + 1, what="every worker started")
+            targets = {"1 process": one, many: several}
+            for round_number in range(args.rounds):
+                order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
+                for name in order:
+                    sample = anyio.run(measure, targets[name], transcript_id, args.clients, args.calls)
+                    samples[name].append(sample)
+    return {name: median_round(values) for name, values in samples.items()}
+
+
+def report(results: dict[str, Sample], clients: int) -> bool:
+    (one, several), (one_name, several_name) = results.values(), results.keys()
+    rows = []
+    for name, sample in results.items():
+        split = " / ".join(str(count) for count in sorted(sample.split.values(), reverse=True))
+        ratio = sample.throughput / one.throughput
+        p50, p99 = common.percentile(sample.latencies_ms, 50), common.percentile(sample.latencies_ms, 99)
+        rows.append([name, clients, sample.throughput, p50, p99, sample.cpu_ms, split, f"{ratio:.2f}x"])
+    headers = ["gateway", "clients", "calls/s", "p50 ms", "p99 ms", "gateway CPU ms/call",
+               "calls per process", "vs 1 process"]  # fmt: skip
+    print(common.table(headers, rows))
+    ratio = several.throughput / one.throughput
+    met = ratio >= TARGET_RATIO
+    print(
+        f"\nTarget: {several_name} >= {TARGET_RATIO}x the calls/s of {one_name} with {clients} concurrent "
+        f"clients, the load generator on the same cores: {ratio:.2f}x, {common.verdict(met)}"
+    )
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=2000, help="calls per measurement, over all clients")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the median round is shown")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the second gateway")
+    args = parser.parse_args(argv)
+    common.header("Workers: get_transcript, serve --workers vs one process")
+    report(run(args), args.clients)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
