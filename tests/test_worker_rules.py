@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aai_mcp.cli.doctor import check_workers
 from aai_mcp.cli.main import load_command, main
 from aai_mcp.cli.worker_pool import worker_settings
 from aai_mcp.cli.worker_rules import workers_refusal
@@ -111,3 +112,14 @@ async def test_a_worker_answers_legacy_sse_with_404_saying_why() -> None:
         assert answer.status_code == 404
         assert answer.json()["error"] == "not_offered"
         assert "several worker processes" in answer.json()["message"]
+
+
+def test_doctor_says_whether_serve_would_run_the_workers_and_why_not() -> None:
+    assert check_workers(make_settings()) == []
+    (refused,) = check_workers(make_settings(workers=3))
+    assert not refused.ok and refused.subject == "workers"
+    expected = "problem  workers: 3 workers (--workers / AAI_MCP_WORKERS) need --stateless"
+    assert refused.line().startswith(expected)
+    assert "Fix: an MCP session lives in the memory of the process that opened it" in refused.line()
+    (fine,) = check_workers(make_settings(workers=3, stateless=True))
+    assert fine.ok and "3 worker processes can share the port" in fine.line()
