@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aai_mcp.access import Scopes, mint
 from tests.support.raw_mcp import HEADERS, VERSION, call, messages
+from tests.support.redis import RedisServer
 from tests.support.servers import (
     SIM_KEY,
     STARTUP_TIMEOUT,
@@ -41,6 +44,7 @@ pytestmark = pytest.mark.slow
 CLIENTS = 8
 MIN_CALLS = 40
 STOP_TIMEOUT = 60.0
+TOKEN_SECRET = "workers-test-signing-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +61,11 @@ def transcript_id(simulator: ServerProcess) -> str:
     return str(answer.raise_for_status().json()["id"])
 
 
-def workers(simulator: ServerProcess, *flags: str) -> AbstractContextManager[ServerProcess]:
+def workers(
+    simulator: ServerProcess, *flags: str, env: dict[str, str] | None = None
+) -> AbstractContextManager[ServerProcess]:
     args = ("--workers", "2", "--stateless", "--json-response", *upstream_args(simulator.base_url), *flags)
-    return aai_mcp_process("serve", *args, env=simulator_env())
+    return aai_mcp_process("serve", *args, env=env or simulator_env())
 
 
 def children(pid: int) -> dict[int, str]:
@@ -90,12 +96,18 @@ def two_workers(server: ServerProcess) -> dict[int, str]:
     return children(server.pid)
 
 
-def call_once(base_url: str, transcript_id: str, request_id: int) -> str:
-    """One get_transcript on a connection of its own (so the kernel picks a worker for each call);
-    the name of the process that answered."""
+def post_call(base_url: str, transcript_id: str, request_id: int, token: str | None = None) -> httpx.Response:
+    """One get_transcript on a connection of its own, so the kernel picks a worker for each call."""
     headers = {**HEADERS, "MCP-Protocol-Version": VERSION, "Connection": "close"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     body = call(request_id, "get_transcript", transcript_id=transcript_id)
-    answer = httpx.post(f"{base_url}/mcp", json=body, headers=headers, timeout=60)
+    return httpx.post(f"{base_url}/mcp", json=body, headers=headers, timeout=60)
+
+
+def call_once(base_url: str, transcript_id: str, request_id: int, token: str | None = None) -> str:
+    """A get_transcript that succeeds; the name of the process that answered."""
+    answer = post_call(base_url, transcript_id, request_id, token)
     assert answer.status_code == 200, answer.text
     assert SIM_KEY not in answer.text and SIM_KEY not in str(answer.headers)
     (message,) = messages(answer)
@@ -105,14 +117,16 @@ def call_once(base_url: str, transcript_id: str, request_id: int) -> str:
     return answer.headers["x-aai-mcp-instance"]
 
 
-def spread_calls(base_url: str, transcript_id: str, until_seen: set[str] | None = None) -> dict[str, int]:
+def spread_calls(
+    base_url: str, transcript_id: str, until_seen: set[str] | None = None, token: str | None = None
+) -> dict[str, int]:
     """Calls from CLIENTS concurrent clients, at least MIN_CALLS, and on until two processes answered
     (and every name in `until_seen` did): calls per process name."""
     counts: dict[str, int] = {}
     deadline = time.monotonic() + STARTUP_TIMEOUT
     with ThreadPoolExecutor(CLIENTS) as pool:
         while True:
-            batch = pool.map(lambda n: call_once(base_url, transcript_id, n), range(CLIENTS * 5))
+            batch = pool.map(lambda n: call_once(base_url, transcript_id, n, token), range(CLIENTS * 5))
             for name in batch:
                 counts[name] = counts.get(name, 0) + 1
             done = sum(counts.values()) >= MIN_CALLS and len(counts) >= 2
@@ -167,6 +181,33 @@ def test_the_supervisor_stops_and_its_workers_end_when_it_is_killed(simulator: S
         server.process.wait(timeout=STOP_TIMEOUT)
         # Each worker reads an end of file on the pipe only the supervisor wrote to, and stops itself.
         wait_until(lambda: not any(alive(pid, started) for pid, started in pids.items()), what="orphans gone")
+
+
+def test_workers_share_the_store_and_redis_a_token_revoked_once_is_refused_by_both(
+    simulator: ServerProcess, transcript_id: str, shared_redis: RedisServer
+) -> None:
+    """Tokens need shared limits (Redis) in workers; the store is SQLite in the data directory, one
+    file every worker opens (WAL), as `aai-mcp token revoke` does."""
+    env = simulator_env(AAI_MCP_REDIS_URL=shared_redis.url, AAI_MCP_TOKEN_SECRETS=TOKEN_SECRET)
+    token = mint(TOKEN_SECRET.encode(), name="workers", scopes=Scopes(), expires_at=time.time() + 3600).token
+    with workers(simulator, "--auth", "tokens", "--instance-id", "pod", env=env) as server:
+        two_workers(server)
+        assert post_call(server.base_url, transcript_id, 1).status_code == 401
+        assert set(spread_calls(server.base_url, transcript_id, token=token)) == {"pod-0", "pod-1"}
+        revoke = [sys.executable, "-m", "aai_mcp", "token", "revoke", token, "--reason", "workers test"]
+        done = subprocess.run(revoke, env=env, capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+        assert done.returncode == 0, done.stderr
+        refused_by: set[str] = set()
+
+        def both_refuse() -> bool:
+            answer = post_call(server.base_url, transcript_id, 2, token)
+            if answer.status_code == 401 and answer.json()["error"]["code"] == "revoked":
+                refused_by.add(answer.headers["x-aai-mcp-instance"])
+            return refused_by == {"pod-0", "pod-1"}
+
+        wait_until(both_refuse, what="both workers refusing the revoked token")
+        log = server.stderr()
+    assert token not in log and TOKEN_SECRET not in log
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor_with_1(
