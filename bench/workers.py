@@ -10,6 +10,17 @@ connections (the cheapest client: the SDK client's own CPU would eat the cores t
 client holds one connection, so the kernel assigns each client to a worker once, at connect time (the
 table shows the split). Targets alternate within each round (and which goes first alternates too); the
 median round is shown. CPU ms/call sums the gateway's processes (supervisor and workers).
+
+Figures (20 clients, --calls 600, 3 rounds; this project's 2-core machine while other engineers' test
+suites kept its load average between 4 and 16, so absolute rates are a tenth of a quiet machine's):
+1.34x (8.3 vs 11.2 calls/s, load 12-16), 1.06x (20.3 vs 21.4), 1.05x (24.5 vs 25.8 calls/s; gateway
+13.8 ms and client + simulator 8.5 ms of CPU per call, so the CPU-bound ceiling of the ratio on 2 cores
+was 1.23x). The kernel split the 20 connections 330/270 to 360/240 calls. Where the time goes: every
+call costs the load generator and the simulator, on the same two cores, more than half what it costs
+the gateway, so a second worker can take at most (2 cores - what they use) / (1 core): the 1.3x target
+needs the gateway's share of the CPU per call above about 65 %, a faster client or a machine with the
+clients elsewhere. Under heavy outside load the ratio also moves with the CPU share two processes get
+against one (the 1.34x run); compare runs on a quiet machine.
 """
 
 from __future__ import annotations
