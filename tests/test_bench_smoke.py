@@ -95,3 +95,9 @@ def test_profile_summary_counts_own_and_inclusive_samples() -> None:
 def test_export() -> None:
     out = run_bench("export", "--transcripts", "20", "--utterances", "2")
     assert "| 20          | parquet | utterances  | 40 " in out
+
+
+def test_workers() -> None:
+    out = run_bench("workers", "--calls", "8", "--clients", "2", "--rounds", "1")
+    assert "| 1 process " in out and "| 2 workers " in out
+    assert "calls per process" in out and "the load generator on the same cores" in out

@@ -186,6 +186,19 @@ def check_port(settings: Settings) -> Check:
     return Check(True, "port", f"{settings.host}:{settings.port} is free for `aai-mcp serve`")
 
 
+def check_workers(settings: Settings) -> list[Check]:
+    """With `--workers` above 1: whether `serve` would run them, and if not, why (its own words)."""
+    from aai_mcp.cli.worker_rules import workers_refusal
+
+    if settings.workers == 1:
+        return []
+    refusal = workers_refusal(settings)
+    if refusal is not None:
+        subject, _, why = refusal.partition(": ")
+        return [Check(False, "workers", subject, why)]
+    return [Check(True, "workers", f"{settings.workers} worker processes can share the port (stateless)")]
+
+
 def check_store(settings: Settings, env: Mapping[str, str]) -> Check:
     """Where the durable store is, whether it can be reached and its schema version; creates nothing."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -279,6 +292,7 @@ def diagnose(settings: Settings) -> list[Check]:
         check_store(settings, os.environ),
         *check_upload_roots(settings),
         *check_shared_state(settings),
+        *check_workers(settings),
         check_port(settings),
     ]
 

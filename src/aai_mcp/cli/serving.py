@@ -6,9 +6,11 @@ import errno
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aai_mcp.access.accounts import AccountsError
+from aai_mcp.cli.worker_rules import workers_refusal
 from aai_mcp.config.command_options import SimulateOptions
 from aai_mcp.config.options import option_names, secret_fields
 from aai_mcp.config.settings import Settings
@@ -109,8 +111,11 @@ def serve(settings: Settings) -> int:
         return 2
     catalog = load_default_catalog()
     server_scopes(settings, catalog)  # a filter naming no toolset, tool or tag: exit 2 before binding
+    if (refusal := workers_refusal(settings)) is not None:
+        print(f"aai-mcp: {refusal}", file=sys.stderr)
+        return 2
     try:
-        listener = bind(settings.host, settings.port)
+        listener = bind(settings.host, settings.port, reuse_port=settings.workers > 1)
     except OSError as exc:
         print(f"aai-mcp: {bind_problem(settings.host, settings.port, exc)}", file=sys.stderr)
         return 1
@@ -120,6 +125,8 @@ def serve(settings: Settings) -> int:
         listener.close()
         print(f"aai-mcp: {exc}", file=sys.stderr)
         return 2
+    if settings.workers > 1:
+        return _supervise(settings, authenticator, listener, store)
     try:
         if store is not None:
             authenticator.use_store(store)
@@ -130,13 +137,51 @@ def serve(settings: Settings) -> int:
             store.close()
 
 
+def _supervise(
+    settings: Settings, authenticator: Authenticator, listener: socket.socket, store: SqlStore | None
+) -> int:
+    """Several workers: the store was opened here once (its schema checked, SQLite's upgraded) so the
+    workers, which open it again each, never race to upgrade it."""
+    from aai_mcp.cli.worker_pool import supervise
+
+    if store is not None:
+        store.close()
+    announce(settings, authenticator, listener)
+    try:
+        return supervise(settings, listener)
+    finally:
+        listener.close()
+
+
+def serve_worker(settings: Settings, listener: socket.socket, on_started: Callable[[], None]) -> int:
+    """One worker process of `serve --workers N`: the settings were checked by the supervisor."""
+    from aai_mcp.transports.http import checked_authenticator
+
+    configure_logging(settings.log_level, log_secrets(settings))
+    authenticator = checked_authenticator(settings)
+    try:
+        store = open_serving_store(settings)
+    except StoreUnavailable as exc:
+        print(f"aai-mcp: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if store is not None:
+            authenticator.use_store(store)
+        return _run_http(settings, authenticator, listener, store, on_started=on_started)
+    finally:
+        if store is not None:
+            store.close()
+
+
 def _run_http(
     settings: Settings,
     authenticator: Authenticator,
     listener: socket.socket,
     store: SqlStore | None,
-    catalog: Catalog,
+    catalog: Catalog | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> int:
+    """Serve until stopped; `on_started` is given by a worker (its supervisor announced the server)."""
     from aai_mcp.transports.connections import server_config
     from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
@@ -145,18 +190,11 @@ def _run_http(
     if store is not None:
         with_store(gateway, store, settings)
     draining = draining_for(gateway)
-    app = build_http_app(gateway, authenticator, draining)
-    mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
-    # Announced only now that the port is ours, with the port really bound (--port 0 picks one).
-    origin = http_origin(settings.host, listener.getsockname()[1])
-    print(
-        f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), /sse (legacy SSE), /healthz",
-        file=sys.stderr,
-    )
-    if authenticator.resource is not None:
-        print(f"aai-mcp: {oauth_banner(authenticator.resource, settings)}", file=sys.stderr)
+    app = build_http_app(gateway, authenticator, draining, legacy_sse=on_started is None)
+    if on_started is None:
+        announce(settings, authenticator, listener)
     config = server_config(app, settings)
-    server = DrainingServer(config, on_shutdown=draining.begin)
+    server = DrainingServer(config, on_shutdown=draining.begin, on_started=on_started)
     server.run(sockets=[listener])
     return 0 if server.started else 1
 
@@ -174,6 +212,19 @@ def with_store(gateway: Gateway, store: SqlStore, settings: Settings) -> None:
     gateway.companions.append(lambda: pruning(IssuedTokens(store.engine)))
 
 
+def announce(settings: Settings, authenticator: Authenticator, listener: socket.socket) -> None:
+    """Announced only once the port is ours, with the port really bound (--port 0 picks one)."""
+    mode = "SIMULATOR" if settings.simulated else f"AssemblyAI ({settings.region})"
+    origin = http_origin(settings.host, listener.getsockname()[1])
+    doors = "/healthz" if settings.workers > 1 else "/sse (legacy SSE), /healthz"
+    line = f"aai-mcp: serving {mode} at {origin}/mcp (Streamable HTTP), {doors}"
+    if settings.workers > 1:
+        line += f" in {settings.workers} worker processes"
+    print(line, file=sys.stderr)
+    if authenticator.resource is not None:
+        print(f"aai-mcp: {oauth_banner(authenticator.resource, settings)}", file=sys.stderr)
+
+
 def oauth_banner(resource: str, settings: Settings) -> str:
     """What auth oauth offers, and the one setting without which no client can be approved."""
     issuer = resource.removesuffix("/mcp")
@@ -183,13 +234,16 @@ def oauth_banner(resource: str, settings: Settings) -> str:
     return line
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """The listening socket, bound before anything is announced (uvicorn's own bind would log a
-    traceback-like error after our banner)."""
+    traceback-like error after our banner). With `reuse_port`, sockets of this user bound to the same
+    address form a group over which the kernel spreads new connections (`serve --workers`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind((host, port))
     except OSError:
         listener.close()

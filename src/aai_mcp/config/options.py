@@ -194,6 +194,7 @@ HTTP_ONLY = frozenset(
         "host",
         "port",
         "stateless",
+        "workers",
         "json_response",
         "allowed_hosts",
         "allowed_origins",

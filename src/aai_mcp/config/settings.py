@@ -334,6 +334,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `serve` binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` binds.")
     stateless: bool = Field(False, description="Streamable HTTP without sessions (for scale-out).")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes `serve` runs on its one listening socket (about one per core). More than 1 "
+        "needs stateless, an API key (not the built-in simulator), and redis_url when limits are counted.",
+    )
     json_response: bool = Field(False, description="Answer Streamable HTTP POSTs with JSON, not SSE.")
     allowed_hosts: CommaList = Field(
         [],

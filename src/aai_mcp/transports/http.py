@@ -17,6 +17,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -125,9 +126,20 @@ class DrainingServer(uvicorn.Server):
     cancels them), too late to cut a long wait short, so the hook runs first.
     """
 
-    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_shutdown: Callable[[], None],
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_shutdown = on_shutdown
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()  # a worker tells its supervisor it serves (see cli/worker_pool.py)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._on_shutdown()
@@ -168,6 +180,29 @@ def webhook_routes(gateway: Gateway) -> list[Route]:
         return []
     endpoint = WebhookEndpoint(gateway.settings, gateway.webhook_capture, gateway.shared)
     return [Route(WEBHOOK_PATH, endpoint=endpoint, methods=["POST"])]
+
+
+def legacy_sse_routes(endpoint: SseEndpoint, sse: SseServerTransport, draining: Draining) -> list[BaseRoute]:
+    return [
+        Route("/sse", endpoint=endpoint, methods=["GET"]),
+        Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
+    ]
+
+
+LEGACY_SSE_REFUSED = (
+    "legacy SSE is not offered by a server with several worker processes: its POSTs would reach "
+    "workers that do not hold the stream. Use Streamable HTTP at /mcp."
+)
+
+
+class LegacySseRefused:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {"error": "not_offered", "message": LEGACY_SSE_REFUSED}
+        await JSONResponse(body, status_code=404)(scope, receive, send)
+
+
+def legacy_sse_refused() -> list[BaseRoute]:
+    return [Route("/sse", endpoint=LegacySseRefused()), Mount("/messages/", app=LegacySseRefused())]
 
 
 def count_open(metrics: Metrics, sessions: Ledger, streams: Ledger) -> None:
@@ -217,9 +252,13 @@ def oauth_server_routes(gateway: Gateway, authenticator: Authenticator) -> list[
 
 
 def build_http_app(
-    gateway: Gateway, authenticator: Authenticator | None = None, draining: Draining | None = None
+    gateway: Gateway,
+    authenticator: Authenticator | None = None,
+    draining: Draining | None = None,
+    legacy_sse: bool = True,
 ) -> Starlette:
-    """The HTTP front door; `draining.begin` is what the server calls when shutdown begins."""
+    """The HTTP front door; `draining.begin` is what the server calls when shutdown begins. Without
+    `legacy_sse` (several worker processes) /sse and /messages/ answer 404 saying why."""
     settings = gateway.settings
     draining = draining or draining_for(gateway)
     keep_sse_streams_through_shutdown()
@@ -266,8 +305,11 @@ def build_http_app(
             Route("/mcp", endpoint=mcp_endpoint),
             # The credential in the path: for clients that cannot send headers (ChatGPT connectors).
             Route("/mcp/t/{token}", endpoint=mcp_endpoint),
-            Route("/sse", endpoint=SseEndpoint(server, sse, streams, recheck, draining), methods=["GET"]),
-            Mount("/messages/", app=ExpectingAnswers(sse.handle_post_message, draining)),
+            *(
+                legacy_sse_routes(SseEndpoint(server, sse, streams, recheck, draining), sse, draining)
+                if legacy_sse
+                else legacy_sse_refused()
+            ),
             Route("/healthz", endpoint=Health(gateway, authenticator, instance), methods=["GET"]),
             *metrics_routes(gateway, authenticator),
             *webhook_routes(gateway),
