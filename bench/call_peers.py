@@ -4,7 +4,8 @@ FastMCP.from_openapi's getTranscript, in both protocol eras, sequential and conc
     python -m bench.call_peers [--calls 400] [--clients 20] [--rounds 3] [--before-python PY]
 
 One standalone simulator serves them all. Each server is served the way its documentation serves
-it: `aai-mcp serve`, the SDK's StreamableHTTPSessionManager under uvicorn (bench/trivial_server.py),
+it: `aai-mcp serve`, the SDK's StreamableHTTPSessionManager under plain uvicorn (asyncio, h11: what
+`pip install mcp` brings; bench/trivial_server.py --plain),
 FastMCP's `mcp.run(transport="http")` (bench/fastmcp_server.py, in .cache/fastmcp-venv). The legacy
 era (2025-11-25 initialize) runs every server stateless; the 2026-07-28 era is sessionless anyway.
 The client is bench/raw_mcp.py, which does not validate results: the mcp SDK client rejects
@@ -102,7 +103,7 @@ def start_targets(stack: ExitStack, sim: ServerProcess, era: str, before: str | 
         process = servers.server_process([*command, *flags], port, servers.simulator_env())
         targets.append(Target("aai-mcp before", stack.enter_context(process), "get_transcript"))
     upstream = ["--upstream", sim.base_url, "--key", SIM_KEY]
-    bare = common.bench_server("trivial_server", *flags, *upstream)
+    bare = common.bench_server("trivial_server", "--plain", *flags, *upstream)
     targets.append(Target("bare SDK + same GET", stack.enter_context(bare), "fetch"))
     port = servers.free_port()
     fastmcp = [str(ensure_fastmcp_venv()), str(common.BENCH / "fastmcp_server.py"), "--port", str(port)]
