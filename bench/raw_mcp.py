@@ -71,7 +71,12 @@ class RawClient:
     async def _post(self, method: str, params: dict[str, Any], extra: dict[str, str]) -> httpx.Response:
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         headers = {**self.headers, **extra}
-        response = await self.http.post(self.url, content=orjson.dumps(body), headers=headers)
+        try:
+            response = await self.http.post(self.url, content=orjson.dumps(body), headers=headers)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # The keep-alive race: a client idle while 19 others connect (seconds on a loaded machine)
+            # may send on a connection the server is closing at its keep-alive timeout. Once, again.
+            response = await self.http.post(self.url, content=orjson.dumps(body), headers=headers)
         response.raise_for_status()
         return response
 
