@@ -5,7 +5,11 @@ DNS-rebinding protection, uvicorn, one worker), so the difference is what aai-mc
 With --upstream it has a second tool, `fetch`, that does only what any gateway must: GET
 /v2/transcript/{id} upstream with httpx and decode the JSON (it returns a constant all the same).
 
-    python -m bench.trivial_server --port 8100 [--stateless] [--json-response] [--upstream URL --key K]
+    python -m bench.trivial_server --port 8100 [--stateless] [--json-response] [--plain] \
+        [--upstream URL --key K]
+
+--plain serves it on the stack `pip install mcp` brings (uvicorn without uvloop or httptools, asyncio's
+loop, h11), as a user following the SDK's documentation would run it: bench/call_peers.py's peer.
 """
 
 from __future__ import annotations
@@ -71,9 +75,12 @@ def main() -> None:
     parser.add_argument("--json-response", action="store_true")
     parser.add_argument("--upstream", help="base URL of the (simulated) AssemblyAI API, for `fetch`")
     parser.add_argument("--key", default="", help="API key sent upstream")
+    parser.add_argument("--plain", action="store_true", help="asyncio loop and h11, whatever is installed")
     args = parser.parse_args()
     app = build_app(args.stateless, args.json_response, args.upstream, args.key)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    loop, http = ("asyncio", "h11") if args.plain else ("auto", "auto")
+    options = {"host": "127.0.0.1", "port": args.port, "log_level": "warning", "access_log": False}
+    uvicorn.run(app, loop=loop, http=http, **options)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -33,6 +34,10 @@ _CATALOG_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 def pytest_configure(config: pytest.Config) -> None:
     # Before collection, so the modules that read the catalog at import share it too.
     config.stash[_CATALOG_PATCH] = share_session_catalog()
+    # In-process gateways send upstream calls through httpcore, where respx intercepts them; the served
+    # ones (subprocesses get a clean environment) and tests/test_upstream_aiohttp.py run the default,
+    # aiohttp beneath httpx.
+    os.environ.setdefault("AAI_MCP_UPSTREAM_TRANSPORT", "httpx")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -36,6 +36,14 @@ def test_call_overhead() -> None:
     assert "calls/s vs ceiling" in out
 
 
+def test_call_peers() -> None:
+    # FastMCP runs from .cache/fastmcp-venv, made on first use like catalog_size's.
+    out = run_bench("call_peers", "--calls", "4", "--clients", "2", "--rounds", "1", "--eras", "2026-07-28")
+    for label in ("aai-mcp", "bare SDK + same GET", "FastMCP from_openapi", "server CPU ms/call"):
+        assert label in out
+    assert "does not validate" in out
+
+
 def test_upload(tmp_path: Path) -> None:
     out = run_bench("upload", "--size-mib", "2", "--rounds", "1", "--dir", str(tmp_path))
     assert "aai-mcp upload_file(path)" in out

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         "minutes; AssemblyAI stops one request at 600 s.",
     )
     upload_timeout_seconds: float = Field(900.0, gt=0, description="Read/write timeout for uploads.")
+    upstream_transport: Literal["aiohttp", "httpx"] = Field(
+        "aiohttp",
+        description="What carries the JSON calls to AssemblyAI beneath the httpx API: aiohttp (less CPU "
+        "per call; httpx's own when httpx-aiohttp is missing or a proxy is set in the environment) or "
+        "httpx (httpcore, as uploads always use).",
+    )
     get_retries: int = Field(
         2, ge=0, le=5, description="Retries of idempotent GETs on 5xx/connection errors."
     )

@@ -25,6 +25,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from aai_mcp.config.settings import Settings
+from aai_mcp.transports.coalescing import CoalescingTransport
 from aai_mcp.transports.websocket_protocol import WebSocketProtocol
 
 
@@ -52,7 +53,7 @@ class GuardedH11Protocol(H11Protocol):
         self._stalled: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         if len(self.connections) > self.limits.max_connections:
             self._make_room()
         if not transport.is_closing():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import urllib.request
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from aai_mcp.access.accounts import PoolKey
 from aai_mcp.catalog.model import HostName, Route
 from aai_mcp.config.settings import Settings
 from aai_mcp.upstream.affinity import followed_resource, records_resources
+from aai_mcp.upstream.aiohttp_transport import fast_transport_factory
 from aai_mcp.upstream.errors import (
     RETRYABLE_STATUSES,
     UpstreamError,
@@ -83,6 +85,24 @@ class Upstream:
             )
             for host, url in self.base_urls.items()
         }
+        # The call path's JSON requests go over aiohttp beneath the same httpx API where it can (bench/
+        # PROFILE.md); uploads, whole-body POSTs and proxied streams keep httpcore's streaming, whose
+        # memory bounds were measured with it. A transport given in (tests, the simulator) is used as is.
+        self._json_clients = dict(self._clients)
+        fast = fast_transport_factory(
+            settings.upstream_transport == "aiohttp" and transport is None, _env_proxied()
+        )
+        if fast is not None:
+            self._json_clients = {
+                host: httpx.AsyncClient(
+                    base_url=url,
+                    headers=self._auth_headers(host, settings.api_key_value()),
+                    timeout=host_timeout(settings, host),
+                    transport=fast(tls),
+                    follow_redirects=False,
+                )
+                for host, url in self.base_urls.items()
+            }
 
     @staticmethod
     def _auth_headers(host: HostName, key: str) -> dict[str, str]:
@@ -132,7 +152,7 @@ class Upstream:
     async def aclose(self) -> None:
         if self._is_view:
             return  # a view shares the connections of the Upstream it came from
-        for client in self._clients.values():
+        for client in {*self._clients.values(), *self._json_clients.values()}:
             await client.aclose()
 
     async def request(
@@ -225,7 +245,7 @@ class Upstream:
     async def _send_json(
         self, host: HostName, method: str, path: str, params: Mapping[str, str] | None, json_body: Any
     ) -> httpx.Response:
-        client = self._clients[host]
+        client = self._json_clients[host]
 
         async def attempt(key: PoolKey | None) -> httpx.Response:
             headers = self._per_call_headers(host) if key is None else self._key_header(host, key)
@@ -267,6 +287,11 @@ class Upstream:
             for key in self._pooled.pool.pools[self._pooled.account]:
                 error.redacted(key.value.get_secret_value())
         return error
+
+
+def _env_proxied() -> bool:
+    """Whether the environment names a proxy (HTTP(S)_PROXY, ALL_PROXY), as httpx would honour it."""
+    return any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
 
 
 def decode_json(response: httpx.Response) -> Any:
