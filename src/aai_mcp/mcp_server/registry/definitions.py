@@ -6,7 +6,8 @@ from typing import Any
 
 import mcp_types as types
 
-from aai_mcp.catalog import Catalog, ToolSpec
+from aai_mcp.catalog import Catalog, Param, ToolSpec
+from aai_mcp.catalog.model import OPTIONS_ARGUMENT
 
 # Keywords that only constrain one JSON type: when a `type` array is split into one branch per
 # type, each branch takes the keywords of its own type; the rest (description, enum...) stay put.
@@ -49,6 +50,22 @@ def portable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**rest, "anyOf": branches}
 
 
+def terse(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` without `description` at any depth: an output schema is for validating results,
+    and its prose (kept in outputs.yaml for readers) was a quarter of the whole tools/list."""
+    return {key: _terse_child(key, value) for key, value in schema.items() if key != "description"}
+
+
+def _terse_child(key: str, value: Any) -> Any:
+    if key in SCHEMA_MAPS and isinstance(value, dict):
+        return {name: terse(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
+    if key in SCHEMA_VALUES and isinstance(value, dict):
+        return terse(value)
+    if key in SCHEMA_LISTS and isinstance(value, list):
+        return [terse(sub) if isinstance(sub, dict) else sub for sub in value]
+    return value
+
+
 def _portable_child(key: str, value: Any) -> Any:
     if key in SCHEMA_MAPS and isinstance(value, dict):
         return {name: portable(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
@@ -59,11 +76,37 @@ def _portable_child(key: str, value: Any) -> Any:
     return value
 
 
+def accepted_schema(spec: ToolSpec) -> dict[str, Any]:
+    """Every argument the tool takes, each at the top level: what the server validates a call
+    against (after `options` is unfolded), whether or not the listing folds some of them."""
+    return _object_schema(spec.all_params(), {})
+
+
 def input_schema(spec: ToolSpec) -> dict[str, Any]:
-    params = spec.all_params()
+    """The schema the listing shows: a folding tool's less common body fields are one `options`
+    object, named in its description (see `Fold`)."""
+    folded = set(spec.folded)
+    listed = {name: param for name, param in spec.all_params().items() if name not in folded}
+    extra = {OPTIONS_ARGUMENT: options_schema(spec)} if folded else {}
+    return _object_schema(listed, extra)
+
+
+def options_schema(spec: ToolSpec) -> dict[str, Any]:
+    route = spec.route
+    return {
+        "type": "object",
+        "description": (
+            f"Any other {route.method} {route.path} field, by name: {', '.join(spec.folded)}. "
+            f'Each is checked as upstream defines it; get_api_reference("{route.method} {route.path}") '
+            "describes them."
+        ),
+    }
+
+
+def _object_schema(params: dict[str, Param], extra: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {name: portable(param.json_schema()) for name, param in params.items()},
+        "properties": {**{name: portable(param.json_schema()) for name, param in params.items()}, **extra},
         "additionalProperties": False,
     }
     required = [name for name, param in params.items() if param.required]
@@ -79,9 +122,9 @@ def tool_definition(spec: ToolSpec, catalog: Catalog) -> types.Tool:
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
-        output_schema=portable(catalog.outputs[spec.output]),
+        output_schema=portable(terse(catalog.outputs[spec.output])),
+        # No annotations.title: the tool's own title says it, and clients prefer that one.
         annotations=types.ToolAnnotations(
-            title=spec.title,
             read_only_hint=hints.read_only,
             destructive_hint=hints.destructive,
             idempotent_hint=hints.idempotent,
