@@ -50,20 +50,22 @@ def portable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**rest, "anyOf": branches}
 
 
-def terse(schema: dict[str, Any]) -> dict[str, Any]:
-    """`schema` without `description` at any depth: an output schema is for validating results,
-    and its prose (kept in outputs.yaml for readers) was a quarter of the whole tools/list."""
-    return {key: _terse_child(key, value) for key, value in schema.items() if key != "description"}
+OUTLINE_KEYWORDS = frozenset({"type", "enum", "anyOf"})
 
 
-def _terse_child(key: str, value: Any) -> Any:
-    if key in SCHEMA_MAPS and isinstance(value, dict):
-        return {name: terse(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
-    if key in SCHEMA_VALUES and isinstance(value, dict):
-        return terse(value)
-    if key in SCHEMA_LISTS and isinstance(value, list):
-        return [terse(sub) if isinstance(sub, dict) else sub for sub in value]
-    return value
+def outline(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema as listed: the result's top-level keys (required ones named) with their types,
+    and nothing deeper or descriptive. Every result that matches the full schema (outputs.yaml, which
+    keeps the prose and the nesting for readers and tests) matches this one; listing the full one cost
+    a quarter of the whole tools/list, most of it the transcript schema four times."""
+    top = {key: value for key, value in schema.items() if key not in ("description", "properties")}
+    properties = schema.get("properties", {})
+    if properties:
+        top["properties"] = {
+            name: {key: value for key, value in sub.items() if key in OUTLINE_KEYWORDS}
+            for name, sub in properties.items()
+        }
+    return top
 
 
 def _portable_child(key: str, value: Any) -> Any:
@@ -122,7 +124,7 @@ def tool_definition(spec: ToolSpec, catalog: Catalog) -> types.Tool:
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
-        output_schema=portable(terse(catalog.outputs[spec.output])),
+        output_schema=portable(outline(catalog.outputs[spec.output])),
         # No annotations.title: the tool's own title says it, and clients prefer that one.
         annotations=types.ToolAnnotations(
             read_only_hint=hints.read_only,
