@@ -19,7 +19,7 @@ from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.dynamic_toolsets import ENABLE_TOOLSET, LIST_TOOLSETS, DynamicToolsets
 from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.registry import Registry
-from aai_mcp.mcp_server.registry.listing_size import listing_bytes
+from aai_mcp.mcp_server.registry.listing_size import DYNAMIC_INITIAL_BUDGET_BYTES, listing_bytes
 from tests.support import CANARY_KEY, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +30,6 @@ class Connection:
 
 
 META = [LIST_TOOLSETS, ENABLE_TOOLSET]
-INITIAL_BUDGET_BYTES = 8_000
 
 
 @asynccontextmanager
@@ -59,7 +58,7 @@ async def test_a_session_starts_small_and_announces_list_changes() -> None:
         listed = (await client.list_tools()).tools
         assert [tool.name for tool in listed] == META
         size = listing_bytes(list(listed))
-        assert size < INITIAL_BUDGET_BYTES, f"the dynamic mode's first tools/list is {size} bytes"
+        assert size < DYNAMIC_INITIAL_BUDGET_BYTES, f"the dynamic mode's first tools/list is {size} bytes"
         capabilities = client.server_capabilities
         assert capabilities is not None and capabilities.tools is not None
         assert capabilities.tools.list_changed is True

@@ -30,7 +30,8 @@ class Param(Strict):
     """One tool argument. Every key but `required`, `apply_default` and `serialize` is JSON Schema."""
 
     type: JsonType | list[JsonType]
-    description: str = Field(min_length=1)
+    description: str | None = Field(None, min_length=1)
+    """Left out where the name and the schema say it all: every listed byte costs the model context."""
     required: bool = False
     default: Any = None
     apply_default: bool = False

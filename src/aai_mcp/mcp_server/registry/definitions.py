@@ -50,22 +50,17 @@ def portable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**rest, "anyOf": branches}
 
 
-OUTLINE_KEYWORDS = frozenset({"type", "enum", "anyOf"})
+OUTLINE_KEYWORDS = frozenset({"type", "required"})
 
 
 def outline(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema as listed: the result's top-level keys (required ones named) with their types,
-    and nothing deeper or descriptive. Every result that matches the full schema (outputs.yaml, which
-    keeps the prose and the nesting for readers and tests) matches this one; listing the full one cost
-    a quarter of the whole tools/list, most of it the transcript schema four times."""
-    top = {key: value for key, value in schema.items() if key not in ("description", "properties")}
-    properties = schema.get("properties", {})
-    if properties:
-        top["properties"] = {
-            name: {key: value for key, value in sub.items() if key in OUTLINE_KEYWORDS}
-            for name, sub in properties.items()
-        }
-    return top
+    """An output schema as listed: an object and the keys every result has (`required`), nothing
+    more. Every result that matches the full schema in outputs.yaml (which keeps the types, optional
+    keys, nesting and prose, for readers and the tests that check results against it) matches this
+    one. Listing the full schemas cost a quarter of the whole tools/list, most of it the transcript
+    schema four times; what a model needs of a result (next_index, timed_out...) the tool
+    descriptions name, and every result carries it in its text too."""
+    return {key: value for key, value in schema.items() if key in OUTLINE_KEYWORDS}
 
 
 def _portable_child(key: str, value: Any) -> Any:
@@ -78,10 +73,16 @@ def _portable_child(key: str, value: Any) -> Any:
     return value
 
 
+# Bounds the server enforces on every call that tell a model nothing it needs to write a good call
+# (an id's character set, a length or count bound): the listing leaves them out, the validator keeps them.
+SERVER_BOUNDS = frozenset({"pattern", "minLength", "maxLength", "minItems", "maxItems"})
+
+
 def accepted_schema(spec: ToolSpec) -> dict[str, Any]:
-    """Every argument the tool takes, each at the top level: what the server validates a call
-    against (after `options` is unfolded), whether or not the listing folds some of them."""
-    return _object_schema(spec.all_params(), {})
+    """Every argument the tool takes, each at the top level and with every bound: what the server
+    validates a call against (after `options` is unfolded), whatever the listing leaves out."""
+    params = spec.all_params()
+    return _object_schema({name: portable(param.json_schema()) for name, param in params.items()}, params)
 
 
 def input_schema(spec: ToolSpec) -> dict[str, Any]:
@@ -89,48 +90,67 @@ def input_schema(spec: ToolSpec) -> dict[str, Any]:
     object, named in its description (see `Fold`)."""
     folded = set(spec.folded)
     listed = {name: param for name, param in spec.all_params().items() if name not in folded}
-    extra = {OPTIONS_ARGUMENT: options_schema(spec)} if folded else {}
-    return _object_schema(listed, extra)
+    properties = {name: _without_bounds(portable(param.json_schema())) for name, param in listed.items()}
+    if folded:
+        properties[OPTIONS_ARGUMENT] = options_schema(spec)
+    return _object_schema(properties, listed)
 
 
 def options_schema(spec: ToolSpec) -> dict[str, Any]:
-    route = spec.route
-    return {
-        "type": "object",
-        "description": (
-            f"Any other {route.method} {route.path} field, by name: {', '.join(spec.folded)}. "
-            f'Each is checked as upstream defines it; get_api_reference("{route.method} {route.path}") '
-            "describes them."
-        ),
-    }
+    route = f"{spec.route.method} {spec.route.path}"
+    if spec.inherit is not None:  # the same fields as the tool it inherits them from: named there
+        named = f"Any other {spec.inherit.tool} field (its options names them)"
+    else:
+        named = f"Other {route} fields: {', '.join(spec.folded)}"
+    return {"type": "object", "description": f'{named}. get_api_reference("{route}") describes each.'}
 
 
-def _object_schema(params: dict[str, Param], extra: dict[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {**{name: portable(param.json_schema()) for name, param in params.items()}, **extra},
-        "additionalProperties": False,
-    }
+def _object_schema(properties: dict[str, Any], params: dict[str, Param]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     required = [name for name, param in params.items() if param.required]
     if required:
         schema["required"] = required
     return schema
 
 
-def tool_definition(spec: ToolSpec, catalog: Catalog) -> types.Tool:
+def _without_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    return {key: _bounds_child(key, value) for key, value in schema.items() if key not in SERVER_BOUNDS}
+
+
+def _bounds_child(key: str, value: Any) -> Any:
+    # Only schema positions: under `properties` the keys are names (a property may be called
+    # "pattern"), and `enum` or `default` values are data.
+    if key in SCHEMA_MAPS and isinstance(value, dict):
+        return {name: _without_bounds(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
+    if key in SCHEMA_VALUES and isinstance(value, dict):
+        return _without_bounds(value)
+    if key in SCHEMA_LISTS and isinstance(value, list):
+        return [_without_bounds(sub) if isinstance(sub, dict) else sub for sub in value]
+    return value
+
+
+def listed_annotations(spec: ToolSpec) -> types.ToolAnnotations:
+    """The hints that say something: MCP defines readOnlyHint false, destructiveHint true,
+    idempotentHint false and openWorldHint true when absent, and destructive/idempotent mean nothing
+    for a read-only tool; every hint is still stated in the YAML. No annotations.title either: the
+    tool's own title says it, and clients prefer that one."""
     hints = spec.annotations
+    read_only = hints.read_only
+    return types.ToolAnnotations(
+        read_only_hint=True if read_only else None,
+        destructive_hint=None if read_only or hints.destructive else False,
+        idempotent_hint=True if hints.idempotent and not read_only else None,
+        open_world_hint=None if hints.open_world else False,
+    )
+
+
+def tool_definition(spec: ToolSpec, catalog: Catalog) -> types.Tool:
     return types.Tool(
         name=spec.name,
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
         output_schema=portable(outline(catalog.outputs[spec.output])),
-        # No annotations.title: the tool's own title says it, and clients prefer that one.
-        annotations=types.ToolAnnotations(
-            read_only_hint=hints.read_only,
-            destructive_hint=hints.destructive,
-            idempotent_hint=hints.idempotent,
-            open_world_hint=hints.open_world,
-        ),
+        annotations=listed_annotations(spec),
         execution=None if spec.task_support is None else types.ToolExecution(task_support=spec.task_support),
     )
