@@ -137,3 +137,30 @@ async def test_a_2026_client_has_no_session_and_sees_the_whole_catalog() -> None
 def test_dynamic_toolsets_refuse_stateless_http() -> None:
     with pytest.raises(ValidationError, match="needs sessions to remember enabled toolsets"):
         make_settings(dynamic_toolsets=True, stateless=True)
+
+
+async def test_the_gate_is_middleware_so_a_call_run_as_a_task_is_refused_too() -> None:
+    gateway = build_gateway(make_settings(dynamic_toolsets=True))
+    try:
+        server = build_server(gateway)
+        gate = server.middleware[-1]  # installed before the tasks extension's, so it runs first
+        reached: list[str] = []
+
+        async def call_next(ctx: Any) -> Any:
+            reached.append(ctx.method)
+
+        params = {"name": "get_transcript", "arguments": {"transcript_id": "abc"}, "task": {"ttl": 60000}}
+        ctx = SimpleNamespace(
+            method="tools/call",
+            params=params,
+            protocol_version="2025-11-25",
+            session=Connection(),
+            request=None,
+        )
+        with pytest.raises(Exception, match="which this session has not enabled"):
+            await gate(ctx, call_next)  # type: ignore[arg-type]
+        assert reached == []
+        await gate(SimpleNamespace(**{**vars(ctx), "method": "tools/list", "params": None}), call_next)  # type: ignore[arg-type]
+        assert reached == ["tools/list"]
+    finally:
+        await gateway.aclose()
