@@ -111,6 +111,8 @@ async def test_the_server_filters_bound_what_can_be_enabled() -> None:
         ]
         rows = (await client.call_tool(LIST_TOOLSETS, {})).structured_content["toolsets"]
         assert [row["name"] for row in rows] == ["uploads", "reference"]
+        odd = await client.call_tool(ENABLE_TOOLSET, {"toolset": "uploads", "also": CANARY_KEY})
+        assert odd.is_error and odd.content[0].text == "enable_toolset takes only toolset."  # type: ignore[union-attr]
         refused = await client.call_tool(ENABLE_TOOLSET, {"toolset": "transcripts"})
         assert refused.is_error and "Toolsets: uploads, reference." in refused.content[0].text  # type: ignore[union-attr]
         assert await names(client) == META
@@ -164,3 +166,14 @@ async def test_the_gate_is_middleware_so_a_call_run_as_a_task_is_refused_too() -
         assert reached == ["tools/list"]
     finally:
         await gateway.aclose()
+
+
+async def test_meta_tool_calls_are_audited_without_argument_values(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="aai_mcp.audit")
+    async with dynamic_client() as client:
+        await client.call_tool(ENABLE_TOOLSET, {"toolset": "reference"})
+        await client.call_tool(ENABLE_TOOLSET, {"toolset": CANARY_KEY})
+    lines = [record.getMessage() for record in caplog.records if record.name == "aai_mcp.audit"]
+    assert "token=local tool=enable_toolset outcome=ok toolset=reference" in lines
+    assert "token=local tool=enable_toolset outcome=error toolset=-" in lines
+    assert not any(CANARY_KEY in line for line in lines)

@@ -17,6 +17,7 @@ only when the caller may see it (the registry's one check; no oracle for hidden 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -31,6 +32,8 @@ from aai_mcp.access.principal import Principal
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.mcp_server.apps.capability import AppsServer
 from aai_mcp.mcp_server.registry import Registry
+
+audit = logging.getLogger("aai_mcp.audit")
 
 LIST_TOOLSETS = "list_toolsets"
 ENABLE_TOOLSET = "enable_toolset"
@@ -98,23 +101,36 @@ class DynamicToolsets:
         )
 
     async def call(
-        self, ctx: ServerRequestContext[Any], name: str, args: dict[str, Any], scopes: Scopes | None
+        self, ctx: ServerRequestContext[Any], name: str, args: dict[str, Any], principal: Principal
     ) -> types.CallToolResult:
+        """A meta tool's answer, audited like every tool call (never an argument value: a toolset
+        name is logged only once it is known to be one of ours)."""
+        result, toolset = await self._answer(ctx, name, args, principal.scopes)
+        outcome = "error" if result.is_error else "ok"
+        audit.info("token=%s tool=%s outcome=%s toolset=%s", principal.id, name, outcome, toolset or "-")
+        return result
+
+    async def _answer(
+        self, ctx: ServerRequestContext[Any], name: str, args: dict[str, Any], scopes: Scopes | None
+    ) -> tuple[types.CallToolResult, str | None]:
+        allowed = {"toolset"} if name == ENABLE_TOOLSET else set()
+        if set(args) - allowed:
+            takes = "only toolset" if allowed else "no arguments"
+            return _error(f"{name} takes {takes}."), None
         if name == LIST_TOOLSETS:
-            return _result(self._toolsets(ctx, scopes))
+            return _result(self._toolsets(ctx, scopes)), None
         toolset = args.get("toolset")
         tools = self._tools_of(toolset, scopes) if isinstance(toolset, str) else []
         if not tools:
             known = ", ".join(entry["name"] for entry in self._toolsets(ctx, scopes)["toolsets"])
-            message = f"No toolset by that name is offered to you. Toolsets: {known}."
-            return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
+            return _error(f"No toolset by that name is offered to you. Toolsets: {known}."), None
         assert isinstance(toolset, str)
         enabled = self._enabled.setdefault(_connection(ctx), set())
         if toolset not in enabled:
             enabled.add(toolset)
             await ctx.session.send_tool_list_changed()
         next_step = "List tools again (the server sent notifications/tools/list_changed), then call one."
-        return _result({"toolset": toolset, "tools": tools, "next_step": next_step})
+        return _result({"toolset": toolset, "tools": tools, "next_step": next_step}), toolset
 
     def _toolsets(self, ctx: ServerRequestContext[Any], scopes: Scopes | None) -> dict[str, Any]:
         enabled = self._enabled.get(_connection(ctx), set())
@@ -136,6 +152,10 @@ def _connection(ctx: ServerRequestContext[Any]) -> Any:
     the one connection object of the session (stdio, or a Streamable HTTP session id)."""
     # A private attribute: the SDK offers no public handle on the connection (mcp 2.x, 2026-11).
     return getattr(ctx.session, "_connection", ctx.session)
+
+
+def _error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
 
 
 def _result(payload: dict[str, Any]) -> types.CallToolResult:

@@ -89,7 +89,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         if dynamic is not None and dynamic.applies(ctx) and params.name in dynamic.definitions:
-            return await dynamic.call(ctx, params.name, params.arguments or {}, principal_of(ctx).scopes)
+            return await dynamic.call(ctx, params.name, params.arguments or {}, principal_of(ctx))
         return await gateway.runner.call(
             params.name, params.arguments, progress=ctx.session.report_progress, principal=principal_of(ctx)
         )
