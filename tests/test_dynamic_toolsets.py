@@ -21,6 +21,7 @@ from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.listing_size import DYNAMIC_INITIAL_BUDGET_BYTES, listing_bytes
 from tests.support import CANARY_KEY, make_settings
+from tests.support.servers import serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -177,3 +178,26 @@ async def test_meta_tool_calls_are_audited_without_argument_values(caplog: pytes
     assert "token=local tool=enable_toolset outcome=ok toolset=reference" in lines
     assert "token=local tool=enable_toolset outcome=error toolset=-" in lines
     assert not any(CANARY_KEY in line for line in lines)
+
+
+@pytest.mark.slow
+async def test_a_streamable_http_session_keeps_its_toolsets_and_hears_the_change() -> None:
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    with serve_in_thread(make_settings(dynamic_toolsets=True)) as base:
+        url = f"{base}/mcp"
+        async with (
+            Client(url, mode="legacy", message_handler=on_message) as first,
+            Client(url, mode="legacy") as second,
+        ):
+            await first.call_tool(ENABLE_TOOLSET, {"toolset": "reference"})
+            with anyio.fail_after(30):
+                await changed.wait()  # it came on the call's own stream
+            assert await names(first) == [*META, "search_api_reference", "get_api_reference"]
+            found = await first.call_tool("search_api_reference", {"query": "speaker labels"})
+            assert not found.is_error
+            assert await names(second) == META

@@ -128,7 +128,10 @@ class DynamicToolsets:
         enabled = self._enabled.setdefault(_connection(ctx), set())
         if toolset not in enabled:
             enabled.add(toolset)
-            await ctx.session.send_tool_list_changed()
+            # On this request's stream: over Streamable HTTP it then reaches a client that never
+            # opened the standalone GET stream, with the answer that caused it.
+            changed = types.ToolListChangedNotification()
+            await ctx.session.send_notification(changed, related_request_id=ctx.request_id)
         next_step = "List tools again (the server sent notifications/tools/list_changed), then call one."
         return _result({"toolset": toolset, "tools": tools, "next_step": next_step}), toolset
 
