@@ -8,10 +8,11 @@ llm-gateway.yml, streaming-token.yml from shared/reference/assemblyai, or AAI_MC
 Each tool is measured as the compact JSON of its tools/list entry; tokens are len/4 and, where
 bpe-openai is installed in that venv, o200k_base counts.
 
-Measured 2026-11-30 on the slimcat branch (issue 17 target 3), nproc 2: the whole tools/list 29 740
-bytes for 30 tools (~7 435 tokens by len/4, 6 802 o200k; 87 335 bytes before); the 13 paired operations
-12 342 bytes vs FastMCP's 349 977 (3.5 %, was 8.6 %). `--dynamic-toolsets` starts a session with
-1 344 bytes (list_toolsets and enable_toolset). Byte counts do not depend on machine load.
+Measured 2026-11-30 on the slimcat branch (issue 17 target 3, main merged in: transcribe's include and
+create_streaming_token's connection counted), nproc 2: the whole tools/list 29 986 bytes for 30 tools
+(~7 496 tokens by len/4; 88 435 bytes before); the 13 paired operations were 12 342 bytes vs FastMCP's
+349 977 before the merge (3.5 %, was 8.6 %). `--dynamic-toolsets` starts a session with 1 344 bytes
+(list_toolsets and enable_toolset). Byte counts do not depend on machine load.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ pytest_plugins = (
     "tests.support.unit_boundary",
     "tests.support.exit_threads",
     "tests.support.root_logger",
+    "tests.support.data_home",
     "pytester",
 )
 

@@ -10,7 +10,7 @@ import pytest
 import respx
 from mcp.client import Client
 
-from aai_mcp.api_reference.answers import MAX_ANSWER_CHARACTERS
+from aai_mcp.api_reference.compact_answers import MAX_ANSWER_CHARACTERS
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
 from tests.support import CANARY_KEY, make_settings, text_of

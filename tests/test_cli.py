@@ -194,6 +194,9 @@ def test_every_bounded_option_out_of_range_names_itself(
             ["--auth", "tokens"],
             "aai-mcp: auth mode 'tokens' needs AAI_MCP_TOKEN_SECRETS or --token-secret-file",
         ),
+        (["--toolsets", "bogus"], "aai-mcp: --toolsets: unknown toolset bogus (known: chatgpt, "),
+        (["--tools", "nope"], "aai-mcp: --tools: unknown tool nope (known: ask_transcript, "),
+        (["--tags", "nope"], "aai-mcp: --tags: unknown tag nope (known: "),
     ],
 )
 def test_start_up_checks_are_one_line_too(

@@ -11,18 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from aai_mcp.access.operator_sign_in import hash_password
-from aai_mcp.access.principal import Authenticator
-from aai_mcp.gateway import build_gateway
-from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import SqlStore, open_store
-from aai_mcp.transports.http import build_http_app
-from tests.support import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY
 from tests.support.metadata_documents import CLIENT_NAME, DocumentServer, document_server
+from tests.support.oauth_app import oauth_served
 from tests.support.oauth_flow import (
-    PASSWORD,
     authorize,
     code_for,
     exchange,
@@ -60,19 +54,11 @@ async def gateway_client(
     store: SqlStore, documents: DocumentServer, monkeypatch: pytest.MonkeyPatch, timeout: float = 30.0
 ) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("SSL_CERT_FILE", str(documents.cert.cert))
-    settings = make_settings(
-        auth=["oauth"], public_url=ORIGIN, token_secrets=SecretStr(SECRET),
-        oauth_operator_password_hash=SecretStr(hash_password(PASSWORD, n=2**10)),
-        oauth_client_metadata_private_hosts=["127.0.0.1"], oauth_client_metadata_timeout_seconds=timeout,
-    )  # fmt: skip
-    simulator = build_simulator_app(SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=0.0))
-    gateway = build_gateway(settings, transport=httpx.ASGITransport(app=simulator))
-    authenticator = Authenticator(settings)
-    authenticator.use_store(store)
-    app = build_http_app(gateway, authenticator)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as client:
-            yield client
+    async with oauth_served(
+        store, SECRET, oauth_client_metadata_private_hosts=["127.0.0.1"],
+        oauth_client_metadata_timeout_seconds=timeout,
+    ) as app:  # fmt: skip
+        yield app.http
 
 
 @pytest.fixture

@@ -64,6 +64,10 @@ RUNS: dict[str, list[dict[str, Any]]] = {
     "list_llm_models": [{}, {"detail": True, "refresh": True}],
     # Local tools: the run proves they send nothing (their calls are none).
     "search_api_reference": [{"query": "speaker labels"}],
+    "create_streaming_token": [
+        {"expires_in_seconds": 600},
+        {"expires_in_seconds": 600, "connection": {"sample_rate": 16000, "encoding": "pcm_s16le"}},
+    ],
     "get_api_reference": [{"endpoint_or_product": "createTranscript"}, {"endpoint_or_product": "tts"}],
     "understand_transcript": [
         {"transcript_id": "{id}", "speech_understanding": {"request": TRANSLATION}},

@@ -153,7 +153,7 @@ def test_prune_deletes_expired_records(store_config: StoreConfig, capsys: pytest
     finally:
         store.close()
     code, out, _ = cli(store_config, "prune", capsys=capsys)
-    assert code == 0 and out.strip() == "pruned 1 expired token record(s)"
+    assert code == 0 and out.strip() == "pruned 1 expired token record(s), 0 revocation(s) of expired tokens"
     code, out, _ = cli(store_config, "list", "--all", capsys=capsys)
     assert code == 0 and "gone" not in out
 
@@ -169,3 +169,22 @@ async def test_use_noted_just_before_a_stop_is_written(store: SqlStore) -> None:
         last_used.note(token.jti)
         tasks.cancel_scope.cancel()
     assert records.get(token.jti).last_used_at is not None  # type: ignore[union-attr]
+
+
+def test_revocations_of_long_expired_tokens_are_pruned_and_followers_keep_their_place(
+    store: SqlStore,
+) -> None:
+    clock = Clock(1_000_000.0)
+    records = IssuedTokens(store.engine, clock)
+    store.revoke_token("tok_longgoneaaaa", expires_at=clock.now - 3601)
+    store.revoke_token("tok_justgoneaaaa", expires_at=clock.now - 10)  # a slow clock may still accept it
+    store.revoke_token("tok_noexpiryaaaa")  # expiry unknown: kept for good
+    cursor = store.revoked_since(0).cursor
+    assert records.prune_revocations() == 1 and records.prune_revocations() == 0
+    assert not store.is_revoked("tok_longgoneaaaa")
+    assert store.is_revoked("tok_justgoneaaaa") and store.is_revoked("tok_noexpiryaaaa")
+    store.revoke_token("tok_afterpruneaa", expires_at=clock.now + 60)
+    assert store.revoked_since(cursor).ids == frozenset({"tok_afterpruneaa"})  # no seq reused
+    assert store.revoked_since(0).ids == frozenset(
+        {"tok_justgoneaaaa", "tok_noexpiryaaaa", "tok_afterpruneaa"}
+    )

@@ -15,14 +15,11 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from aai_mcp.access.operator_sign_in import hash_password
-from aai_mcp.access.principal import Authenticator
 from aai_mcp.access.tokens import TokenError, check_signature, verify
 from aai_mcp.catalog.model import Effect
-from aai_mcp.gateway import build_gateway
 from aai_mcp.state.store_schema import oauth_grants
 from aai_mcp.state.store_sql import SqlStore
-from aai_mcp.transports.http import build_http_app
-from tests.support import make_settings
+from tests.support.oauth_app import oauth_served
 from tests.support.oauth_flow import (
     authorize,
     code_for,
@@ -55,19 +52,13 @@ class Served:
 @pytest.fixture
 async def served(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Served]:
     monkeypatch.setenv("AAI_MCP_TEST_TEAM_KEY", KEY_B)
-    settings = make_settings(
-        auth=["oauth"], public_url=ORIGIN, token_secrets=SecretStr(SECRET), api_key=SecretStr(KEY_A),
-        accounts=["team=env:AAI_MCP_TEST_TEAM_KEY"],
-        oauth_operator_password_hash=SecretStr(hash_password("correct horse battery staple", n=2**10)),
-    )  # fmt: skip
     upstream = TwoAccounts()
-    gateway = build_gateway(settings, transport=upstream.transport())
-    authenticator = Authenticator(settings)
-    authenticator.use_store(store)
-    app = build_http_app(gateway, authenticator)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as http:
-            yield Served(http, upstream, store)
+    async with oauth_served(
+        store, SECRET, upstream.transport(),
+        api_key=SecretStr(KEY_A), accounts=["team=env:AAI_MCP_TEST_TEAM_KEY"],
+        oauth_operator_password_hash=SecretStr(hash_password("correct horse battery staple", n=2**10)),
+    ) as app:  # fmt: skip
+        yield Served(app.http, upstream, store)
 
 
 async def token_for(http: httpx.AsyncClient, **consent_fields: Any) -> dict[str, Any]:

@@ -15,16 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from aai_mcp.access.operator_sign_in import hash_password
 from aai_mcp.access.principal import Authenticator
-from aai_mcp.gateway import build_gateway
-from aai_mcp.simulator import SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import SqlStore
-from aai_mcp.transports.http import build_http_app
-from tests.support import CANARY_KEY, make_settings
-from tests.support.oauth_flow import PASSWORD, REDIRECT, code_for, exchange, new_pkce
+from tests.support import CANARY_KEY
+from tests.support.oauth_app import oauth_served
+from tests.support.oauth_flow import REDIRECT, code_for, exchange, new_pkce
 from tests.test_oauth_http import INIT, MCP_HEADERS, ORIGIN, SECRET
 
 pytestmark = pytest.mark.anyio
@@ -43,18 +39,8 @@ class Served:
 
 @pytest.fixture
 async def served(store: SqlStore) -> AsyncIterator[Served]:
-    settings = make_settings(
-        auth=["oauth"], public_url=ORIGIN, token_secrets=SecretStr(SECRET),
-        oauth_operator_password_hash=SecretStr(hash_password(PASSWORD, n=2**10)),
-    )  # fmt: skip
-    simulator = build_simulator_app(SimulatorConfig(api_key=CANARY_KEY, processing_delay_seconds=0.0))
-    gateway = build_gateway(settings, transport=httpx.ASGITransport(app=simulator))
-    authenticator = Authenticator(settings)
-    authenticator.use_store(store)
-    app = build_http_app(gateway, authenticator)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as client:
-            yield Served(client, authenticator)
+    async with oauth_served(store, SECRET) as app:
+        yield Served(app.http, app.authenticator)
 
 
 async def register(http: httpx.AsyncClient, method: str = "none") -> dict[str, Any]:

@@ -62,11 +62,12 @@ async def test_from_audio_url_transcribe_then_ask_in_at_most_three_calls(
     client: Client, gateway: Gateway, name: str
 ) -> None:
     text = await render(client, name, audio_url=AUDIO)
-    assert tool_args(text, "transcribe") == {"audio_url": AUDIO, "speaker_labels": True}
+    # include=[]: the transcript goes to the LLM through ask_transcript, never through the model.
+    assert tool_args(text, "transcribe") == {"audio_url": AUDIO, "speaker_labels": True, "include": []}
     ask = tool_args(text, "ask_transcript")
     assert ask["context"] == CONTEXTS[name]
     assert ask["transcript_ids"] == ["<the id from step 1>"] and ask["prompt"]
-    assert tool_args(text, "wait_for_transcript") == {"transcript_id": "<the id from step 1>"}
+    assert tool_args(text, "wait_for_transcript") == {"transcript_id": "<the id from step 1>", "include": []}
     named = tools_named(text)
     assert named == ["transcribe", "wait_for_transcript", "ask_transcript"]
     assert set(named) <= set(gateway.catalog.tools)
@@ -77,7 +78,7 @@ async def test_from_audio_url_transcribe_then_ask_in_at_most_three_calls(
 async def test_from_transcript_id_nothing_is_transcribed_again(client: Client, name: str) -> None:
     text = await render(client, name, transcript_id=TID, audio_url="  ")
     assert "`transcribe`" not in text
-    assert tool_args(text, "wait_for_transcript") == {"transcript_id": TID}
+    assert tool_args(text, "wait_for_transcript") == {"transcript_id": TID, "include": []}
     ask = tool_args(text, "ask_transcript")
     assert ask["transcript_ids"] == [TID] and ask["context"] == CONTEXTS[name]
     assert tools_named(text) == ["wait_for_transcript", "ask_transcript"]

@@ -1,7 +1,8 @@
 """MCP Tasks survive the instance that ran them (issue 18): a task started through one `aai-mcp serve`
 process, which is then killed (SIGKILL: no drain, no goodbye), is fetched through a second process
 sharing the store; the second resumes waiting for the transcript the first had created, and the
-@modelcontextprotocol/ext-tasks client gets the completed result by task id."""
+@modelcontextprotocol/ext-tasks client gets the completed result by task id. The job is ten simulated
+minutes (600 s on a simulator clock 40 times as fast: 15 real seconds)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from tests.test_tasks_ext_client import GENERATIONS, ext_tasks, start
 
 pytestmark = pytest.mark.slow
 SECRET = "tasks-kill-signing-secret-0123456789abcdef"
-JOB_SECONDS = "15"
+JOB_SECONDS = "600"
+TIME_SCALE = "40"
 
 
 def serve(stack: ExitStack, simulator: ServerProcess, store: StoreConfig) -> ServerProcess:
@@ -47,7 +49,9 @@ def serve(stack: ExitStack, simulator: ServerProcess, store: StoreConfig) -> Ser
 
 @pytest.fixture
 def simulator() -> Iterator[ServerProcess]:
-    with standalone_simulator("--simulator-delay-seconds", JOB_SECONDS) as running:
+    with standalone_simulator(
+        "--simulator-delay-seconds", JOB_SECONDS, "--simulator-time-scale", TIME_SCALE
+    ) as running:
         yield running
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,8 @@ CATALOG = load_default_catalog()
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 SECRET = "s" * 40
 OLD_SECRET = "o" * 40
-ENV = {"AAI_MCP_TOKEN_SECRETS": SECRET}
+# An empty data directory of its own: no default store, so `revoked` is "unknown" whatever else ran.
+ENV = {"AAI_MCP_TOKEN_SECRETS": SECRET, "XDG_DATA_HOME": tempfile.mkdtemp(prefix="aai-mcp-token-cli-")}
 
 
 def run(

@@ -232,6 +232,18 @@ def test_a_failed_job_validates_in_the_typescript_client(rig: Rig) -> None:
         assert result["isError"] is True and result["structuredContent"]["status"] == "error", result
 
 
+def test_smaller_transcripts_asked_for_with_include_validate_in_the_typescript_client(rig: Rig) -> None:
+    transcript_id = rig.transcript()
+    includes: list[list[str]] = [[], ["text"], ["utterances"], ["details"], ["features"]]
+    calls = [("transcribe", {"audio_url": faults.AUDIO_URL, "include": include}) for include in includes]
+    calls.append(("wait_for_transcript", {"transcript_id": transcript_id, "include": []}))
+    answer = ts_client(f"{rig.url}/t/{rig.token}", calls)
+    for (tool, args), outcome in zip(calls, answer["outcomes"], strict=True):
+        result = returned(outcome, tool)
+        assert not result.get("isError") and result["structuredContent"]["status"] == "completed", result
+        assert ("text" in result["structuredContent"]) == ("text" in args["include"]), (args, result)
+
+
 def test_the_inspector_cli_prints_a_readable_error(rig: Rig) -> None:
     """The probe from the issue: Inspector exited 1 with `data must have required property 'id'`."""
     env = {**os.environ, "PATH": node_path()}

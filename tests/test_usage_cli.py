@@ -70,7 +70,7 @@ def test_usage_shows_what_the_simulator_billed(store_config: StoreConfig) -> Non
     assert table.returncode == 0, table.stderr
     header, row = table.stdout.splitlines()[1:3]
     assert header.split("  ")[0].strip() == "team" and "LLM tokens" in header
-    assert row.split() == ["team", f"{audio / 3600:.3f}", "1", str(llm["total_tokens"]), "0.0"]
+    assert row.split() == ["team", f"{audio / 3600:.3f}", "1", str(llm["total_tokens"]), "0.0", "0.0", "0"]
     if store_config.database_url is not None:
         password = store_config.password()
         assert password not in shown.stdout + shown.stderr + table.stdout + table.stderr

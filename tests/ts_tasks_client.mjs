@@ -18,6 +18,16 @@ const client = new Client(clientInfo, modern ? { versionNegotiation: { mode: "au
 const transport = new StreamableHTTPClientTransport(new URL(plan.url), {
   requestInit: { headers: plan.headers ?? {} },
 });
+// Task status notifications the server pushed (notifications/tasks/status), seen before ext-tasks'
+// own handler (which chains to this one) folds them into the execution.
+const notified = [];
+let onNotified = () => {};
+client.fallbackNotificationHandler = async (notification) => {
+  if (notification.method?.startsWith("notifications/tasks")) {
+    notified.push({ method: notification.method, ...view(notification.params) });
+    onNotified();
+  }
+};
 await client.connect(transport);
 
 let nextId = 1;
@@ -60,6 +70,19 @@ function view(task) {
   return task && { taskId: task.taskId, status: task.status, statusMessage: task.statusMessage, ttl: task.ttl };
 }
 
+// Resolves once a notification about `taskId` in a terminal status arrived, or after `ms`.
+async function notifiedEnd(taskId, ms) {
+  const ended = () => notified.some((n) => n.taskId === taskId && n.status !== "working");
+  const deadline = Date.now() + ms;
+  while (!ended() && Date.now() < deadline) {
+    await new Promise((resolve) => {
+      onNotified = resolve;
+      setTimeout(resolve, deadline - Date.now());
+    });
+  }
+  return notified.filter((n) => n.taskId === taskId);
+}
+
 function summary(outcome) {
   if (outcome.status !== "completed") {
     return { status: outcome.status, error: outcome.error?.message, task: view(outcome.task) };
@@ -70,7 +93,7 @@ function summary(outcome) {
 
 const steps = {
   // Call, keep the handle's first view, follow every status until the outcome.
-  async run({ tool, arguments: args }) {
+  async run({ tool, arguments: args, notifiedWithinMs }) {
     const started = Date.now();
     const execution = await session.callTool(tool, args, { task: { preference: "require", retentionMs: 600000 } });
     const handleMs = Date.now() - started;
@@ -78,7 +101,9 @@ const steps = {
     const { outcome } = await execution.settle({
       onEvent: (event) => { if (event.type === "task") events.push(view(event.task)); },
     });
-    return { kind: execution.kind, taskId: execution.handle?.taskId, handleMs, events, outcome: summary(outcome) };
+    const taskId = execution.handle?.taskId;
+    const notes = notifiedWithinMs ? await notifiedEnd(taskId, notifiedWithinMs) : [];
+    return { kind: execution.kind, taskId, handleMs, events, outcome: summary(outcome), notified: notes };
   },
   // Call and leave: the task keeps running on the server; a later client fetches it by id.
   async start({ tool, arguments: args, waitForMessage }) {
@@ -94,15 +119,21 @@ const steps = {
     if (!modern) await execution.detach();
     return { kind: execution.kind, taskId, first: view(seen) };
   },
+  // A plain tools/call (no task): what the client needs before a task, e.g. an upload link.
+  async call({ tool, arguments: args }) {
+    const result = await client.callTool({ name: tool, arguments: args });
+    return { isError: result.isError ?? false, structuredContent: result.structuredContent };
+  },
   async fetch({ taskId }) {
     return summary(await session.task(taskId).result());
   },
   async snapshot({ taskId }) {
     return view(await session.task(taskId).snapshot());
   },
-  async cancel({ taskId }) {
+  async cancel({ taskId, notifiedWithinMs }) {
     await session.task(taskId).cancel();
-    return view(await session.task(taskId).snapshot());
+    const seen = view(await session.task(taskId).snapshot());
+    return notifiedWithinMs ? { ...seen, notified: await notifiedEnd(taskId, notifiedWithinMs) } : seen;
   },
   async list() {
     const page = await session.listTasks();
@@ -111,9 +142,12 @@ const steps = {
 };
 
 const outcomes = [];
+let lastTaskId;  // a step with no taskId acts on the task an earlier step of this session made
 for (const step of plan.steps) {
   try {
-    outcomes.push(await steps[step.do](step));
+    const outcome = await steps[step.do]({ ...step, taskId: step.taskId ?? lastTaskId });
+    lastTaskId = outcome.taskId ?? lastTaskId;
+    outcomes.push(outcome);
   } catch (error) {
     outcomes.push({ thrown: `${error?.name}: ${error?.message}`, code: error?.code });
   }

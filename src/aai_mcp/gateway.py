@@ -208,6 +208,7 @@ def simulator_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     config = SimulatorConfig(
         api_key=SIMULATOR_KEY,
         processing_delay_seconds=settings.simulator_delay_seconds,
+        time_scale=settings.simulator_time_scale,
         record_requests=False,
     )
     return httpx.ASGITransport(app=build_simulator_app(config))

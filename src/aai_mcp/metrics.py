@@ -34,6 +34,8 @@ TEAM_USAGE = {
     "llm_prompt_tokens": "LLM Gateway input (prompt) tokens, by team.",
     "llm_completion_tokens": "LLM Gateway output (completion) tokens, by team.",
     "stream_seconds": "Seconds of audio streamed through the WebSocket proxy, by team.",
+    "clip_seconds": "Seconds of audio in Sync and Dictation answers, by team.",
+    "tts_characters": "Text-to-speech characters billed, by team.",
 }
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

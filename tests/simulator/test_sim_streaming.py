@@ -230,7 +230,7 @@ def test_activity_moves_the_idle_deadline(ws_client: TestClient, clock: ManualCl
     [
         ("sample_rate=0", "sample_rate must be a positive integer"),
         ("sample_rate=fast", "sample_rate must be an integer"),
-        ("encoding=opus", "encoding must be one of: pcm_mulaw, pcm_s16le"),
+        ("encoding=flac", "encoding must be one of: aac, ogg_opus, opus, pcm_mulaw, pcm_s16le"),
         ("speech_model=best", "speech_model must be one of: "),
         ("format_turns=maybe", "format_turns must be a boolean"),
         ("inactivity_timeout=4", "inactivity_timeout must be between 5 and 3600"),

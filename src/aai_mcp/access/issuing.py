@@ -58,18 +58,22 @@ def ready_urls(base_url: str, minted: Minted) -> dict[str, str | None]:
 
 
 async def prune_once(records: IssuedTokens) -> int:
-    """Delete expired records in a worker thread; 0 (and a log line) when the store cannot be written."""
+    """Delete expired token records and the revocations of long-expired tokens in a worker thread; how
+    many records (0, and a log line, when the store cannot be written)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from aai_mcp.state.store import failure_reason
 
     try:
         pruned = await anyio.to_thread.run_sync(records.prune)
+        revocations = await anyio.to_thread.run_sync(records.prune_revocations)
     except SQLAlchemyError as exc:
         logger.warning("could not prune expired token records: %s", failure_reason(exc))
         return 0
-    if pruned:
-        logger.info("pruned %d expired token record(s)", pruned)
+    if pruned or revocations:
+        logger.info(
+            "pruned %d expired token record(s), %d revocation(s) of expired tokens", pruned, revocations
+        )
     return pruned
 
 

@@ -160,7 +160,7 @@ def run_token(loaded: Loaded) -> int:
     return run_token_command(loaded)
 
 
-SIMULATE_SETTINGS = frozenset({"simulator_delay_seconds", "log_level"})
+SIMULATE_SETTINGS = frozenset({"simulator_delay_seconds", "simulator_time_scale", "log_level"})
 SECRET_FILE = frozenset({"token_secret_file", "token_secrets"})
 REVOCATION_FILE = frozenset({"token_revocation_file"})
 STORE = frozenset({"data_dir", "database_url"})

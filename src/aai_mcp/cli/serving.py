@@ -12,12 +12,14 @@ from aai_mcp.access.accounts import AccountsError
 from aai_mcp.config.command_options import SimulateOptions
 from aai_mcp.config.options import option_names, secret_fields
 from aai_mcp.config.settings import Settings
-from aai_mcp.gateway import build_gateway
+from aai_mcp.gateway import build_gateway, load_default_catalog
 from aai_mcp.logs import configure_logging
+from aai_mcp.mcp_server.registry.filters import server_scopes
 from aai_mcp.redaction import Redactor, held_keys, secret_parts
 
 if TYPE_CHECKING:
     from aai_mcp.access.principal import Authenticator
+    from aai_mcp.catalog.loader import Catalog
     from aai_mcp.state.store_sql import SqlStore
 
 
@@ -104,6 +106,8 @@ def serve(settings: Settings) -> int:
     if (problem := destinations_problem(settings)) is not None:
         print(f"aai-mcp: {option_names('delivery_destinations')}: {problem}", file=sys.stderr)
         return 2
+    catalog = load_default_catalog()
+    server_scopes(settings, catalog)  # a filter naming no toolset, tool or tag: exit 2 before binding
     try:
         listener = bind(settings.host, settings.port)
     except OSError as exc:
@@ -118,14 +122,19 @@ def serve(settings: Settings) -> int:
     try:
         if store is not None:
             authenticator.use_store(store)
-        return _run_http(settings, authenticator, listener, store)
+        return _run_http(settings, authenticator, listener, store, catalog)
     finally:
+        listener.close()  # also when the gateway could not be built (a filter naming no toolset)
         if store is not None:
             store.close()
 
 
 def _run_http(
-    settings: Settings, authenticator: Authenticator, listener: socket.socket, store: SqlStore | None
+    settings: Settings,
+    authenticator: Authenticator,
+    listener: socket.socket,
+    store: SqlStore | None,
+    catalog: Catalog,
 ) -> int:
     from aai_mcp.access.issuing import pruning
     from aai_mcp.delivery.deliveries import archive_store_of
@@ -135,7 +144,7 @@ def _run_http(
     from aai_mcp.transports.draining import draining_for
     from aai_mcp.transports.http import DrainingServer, build_http_app
 
-    gateway = build_gateway(settings)
+    gateway = build_gateway(settings, catalog=catalog)
     if store is not None:
         gateway.use_store(store, archive_store_of(store.engine, settings))
         gateway.companions.append(lambda: delivering(store.engine, settings))
@@ -226,6 +235,7 @@ def simulate(options: SimulateOptions, settings: Settings) -> int:
         api_key=keys[0],
         api_keys=keys[1:],
         processing_delay_seconds=settings.simulator_delay_seconds,
+        time_scale=settings.simulator_time_scale,
         rate_429=options.rate_429,
         rate_5xx=options.rate_5xx,
         latency_ms=options.latency_ms,

@@ -14,7 +14,7 @@ from aai_mcp.cli.token_revocation import StoreUnreachable, open_token_store, sto
 from aai_mcp.config.command_options import TokenKeys, TokenListOptions
 
 if TYPE_CHECKING:
-    from aai_mcp.state.issued_tokens import IssuedToken
+    from aai_mcp.state.issued_tokens import IssuedToken, IssuedTokens
     from aai_mcp.state.store_sql import SqlStore
 
 T = TypeVar("T")
@@ -53,8 +53,14 @@ def prune_records(keys: TokenKeys) -> str:
     from aai_mcp.state.issued_tokens import IssuedTokens
 
     store = open_token_store(keys, create=False)
-    pruned = 0 if store is None else _with(store, lambda s: IssuedTokens(s.engine).prune())
-    return f"pruned {pruned} expired token record(s)"
+    if store is None:
+        return "pruned 0 expired token record(s)"
+    pruned, revocations = _with(store, lambda s: _prune_both(IssuedTokens(s.engine)))
+    return f"pruned {pruned} expired token record(s), {revocations} revocation(s) of expired tokens"
+
+
+def _prune_both(records: IssuedTokens) -> tuple[int, int]:
+    return records.prune(), records.prune_revocations()
 
 
 def _with(store: SqlStore, work: Callable[[SqlStore], T]) -> T:

@@ -18,7 +18,15 @@ from aai_mcp.config.command_options import UsageOptions
 from aai_mcp.config.settings import Settings
 from aai_mcp.state.store import UsageTotals
 
-COLUMNS = ("team", "audio hours", "transcripts", "LLM tokens", "streaming seconds")
+COLUMNS = (
+    "team",
+    "audio hours",
+    "transcripts",
+    "LLM tokens",
+    "streaming seconds",
+    "clip seconds",
+    "TTS characters",
+)
 
 
 def show_usage(options: UsageOptions, settings: Settings) -> int:
@@ -55,6 +63,8 @@ def _as_table(since: float, totals: list[UsageTotals]) -> str:
             str(t.transcripts),
             str(t.llm_tokens),
             f"{t.stream_seconds:.1f}",
+            f"{t.clip_seconds:.1f}",
+            str(t.tts_characters),
         )
         for t in totals
     ]

@@ -435,6 +435,13 @@ class Settings(BaseSettings):
     simulator_delay_seconds: float = Field(
         3.0, ge=0, description="Simulator: seconds a transcript takes from queued to completed."
     )
+    simulator_time_scale: float = Field(
+        1.0,
+        gt=0,
+        le=10_000,
+        description="Simulator: how many times faster than real time its clock runs (60: a 600-second "
+        "job ends after 10 real seconds, its timestamps 10 simulated minutes apart).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
     @field_validator("api_key", mode="before")

@@ -142,9 +142,15 @@ def _step_fields(spec: PromptSpec, given: Mapping[str, str], ask: str) -> dict[s
         ask_args["max_tokens"] = spec.max_tokens
     if MODEL_ARGUMENT in given:
         ask_args["model"] = given[MODEL_ARGUMENT]
+    # include=[]: ask_transcript reads the transcript itself, so the text in between would only cost tokens.
+    transcribe_args: dict[str, Any] = {
+        "audio_url": given.get("audio_url"),
+        "speaker_labels": True,
+        "include": [],
+    }
     return {
-        "transcribe_args": _args({"audio_url": given.get("audio_url"), "speaker_labels": True}),
-        "wait_args": _args({"transcript_id": transcript_id}),
+        "transcribe_args": _args(transcribe_args),
+        "wait_args": _args({"transcript_id": transcript_id, "include": []}),
         "ask_args": _args(ask_args),
     }
 

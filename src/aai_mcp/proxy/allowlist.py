@@ -18,6 +18,12 @@ HOST_PREFIXES: dict[HostName, str] = {
     "streaming": "",
     "llm_gateway": "/llm-gateway",
     "agents": "/agents",
+    # Sync and Dictation serve the same paths on their own hosts (so does the simulator, under the
+    # same prefixes); an SDK's sync_base_url / dictation_base_url / tts_base_url is the prefixed URL.
+    "sync": "/sync",
+    "dictation": "/dictation",
+    "tts": "/tts",
+    "token": "/tts-token",
 }
 
 # (host, method, path template, effect): the effect is what a token's methods and read-only check,
@@ -41,6 +47,14 @@ ALLOWED: tuple[tuple[HostName, str, str, Effect], ...] = (
     ("llm_gateway", "GET", "/v1/models", "read"),
     ("llm_gateway", "POST", "/v1/understanding/validate", "llm"),
     ("agents", "GET", "/v1/token", "credentials"),
+    # From the 2026-10 SDK (ENDPOINTS-SDK-2026-10.md §1-3): the paths its sync, dictation and TTS
+    # clients call. `/v1/warm` only opens a connection (any answer will do), so it is a read.
+    ("sync", "POST", "/v1/transcribe/live", "transcription"),
+    ("sync", "GET", "/v1/warm", "read"),
+    ("dictation", "POST", "/v1/transcribe/live", "transcription"),
+    ("dictation", "GET", "/v1/warm", "read"),
+    ("tts", "POST", "/v1/speech", "synthesis"),
+    ("token", "GET", "/v1/token", "credentials"),
 )
 
 # Unreserved URL characters only: no `%` (so no encoded slash or dot), no `:` (no scheme), no `@`.

@@ -119,7 +119,7 @@ class ProxyApp:
             await unreachable(scope["method"], target.host, exc, log).response()(scope, receive, send)
             return
         try:
-            await relay_answer(response, send, rewrite)
+            await relay_answer(response, send, rewrite, secret=key)
         finally:
             await response.aclose()
 

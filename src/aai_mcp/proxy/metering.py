@@ -12,7 +12,7 @@ from aai_mcp.proxy.allowlist import Target
 from aai_mcp.proxy.headers import RawHeaders
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.upstream.answer_fields import AnswerFields, EventStreamFields
-from aai_mcp.upstream.usage import Metered, metered_call, wanted_fields
+from aai_mcp.upstream.usage import BILLED_CHARACTERS, Metered, billed_characters, metered_call, wanted_fields
 
 
 async def admit(gateway: Gateway, team: str, effect: str) -> Admission:
@@ -39,7 +39,8 @@ READABLE_CODINGS = frozenset({b"gzip", b"x-gzip", b"deflate", b"identity"})
 
 def readable_encodings(method: str, target: Target, headers: RawHeaders) -> RawHeaders:
     """The caller's headers, its Accept-Encoding narrowed to READABLE_CODINGS on a metered call."""
-    if metered_call(target.host, method, target.path) is None:
+    # Text-to-speech is metered from a header: its (audio) body is never read.
+    if metered_call(target.host, method, target.path) in (None, "speech"):
         return headers
     kept: RawHeaders = []
     for name, value in headers:
@@ -76,6 +77,9 @@ class MeteredSend:
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self._started(message)
+            if self.metered == "speech" and 200 <= self.status < 300:
+                billed = billed_characters(_header(message.get("headers", []), BILLED_CHARACTERS.encode()))
+                await self.gateway.usage.speech_answer(self.team, billed)
         elif message["type"] == "http.response.body" and self.fields is not None:
             self.fields.feed(message.get("body", b""))
             # Before the bytes that end the document: with a Content-Length the caller holds the
@@ -98,10 +102,11 @@ class MeteredSend:
             headers += [(k.lower().encode(), v.encode()) for k, v in self.rate.headers().items()]
             message["headers"] = headers
         wanted = self.metered is not None and self.gateway.usage.wants(self.metered, self.target.path)
-        if self.metered is not None and wanted and 200 <= self.status < 300:
+        if self.metered not in (None, "speech") and wanted and 200 <= self.status < 300:
             encoding = _header(headers, b"content-encoding")
             events = (_header(headers, b"content-type") or "").startswith("text/event-stream")
             reader = EventStreamFields if events else AnswerFields
+            assert self.metered is not None
             self.fields = reader(wanted_fields(self.metered), encoding)
 
 

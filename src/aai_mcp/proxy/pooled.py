@@ -73,7 +73,8 @@ async def _relay(keys: PooledKeys, sent: Sent, recorded: bool, rewrite: Rewrite 
     async def remember(decoded: bytes) -> None:
         await keys.remember(decoded, sent.choice.key)
 
-    await relay_answer(sent.response, send, rewrite, remember if recorded else None)
+    secret = sent.choice.key.value.get_secret_value()
+    await relay_answer(sent.response, send, rewrite, remember if recorded else None, secret)
 
 
 async def _replayable_body(

@@ -11,7 +11,7 @@ from aai_mcp.config.settings import Settings
 from aai_mcp.proxy.allowlist import Target
 from aai_mcp.proxy.headers import RawHeaders, forwarded_request_headers, returned_response_headers
 from aai_mcp.upstream import Upstream
-from aai_mcp.upstream.client import authorization_value
+from aai_mcp.upstream.client import authorization_value, host_timeout
 from aai_mcp.upstream.ratelimit import normalized_rate_limit
 
 
@@ -26,8 +26,11 @@ def upstream_request(
 ) -> httpx.Request:
     """The caller's request rewritten for `target`: fixed host, the caller's path and query bytes,
     `content` the body (`request_body`, or the same bytes again when the pool repeats a request)."""
-    raw_path = target.path.encode() + (b"?" + query if query else b"")
-    url = httpx.URL(upstream.base_urls[target.host]).copy_with(raw_path=raw_path)
+    base = httpx.URL(upstream.base_urls[target.host])
+    # A base URL's own path stays in front (the simulator serves Sync under /sync, Dictation under
+    # /dictation; a configured --sync-base-url may have one too); AssemblyAI's hosts have none.
+    raw_path = base.raw_path.rstrip(b"/") + target.path.encode() + (b"?" + query if query else b"")
+    url = base.copy_with(raw_path=raw_path)
     sent = forwarded_request_headers(headers)
     sent.append((b"authorization", authorization_value(target.host, key).encode()))
     timeout = _timeout(upstream.settings, target)
@@ -60,8 +63,11 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 def _timeout(settings: Settings, target: Target) -> dict[str, float | None]:
-    read = settings.upload_timeout_seconds if target.path == "/v2/upload" else settings.timeout_seconds
-    return httpx.Timeout(read, connect=settings.connect_timeout_seconds).as_dict()
+    # Audio sent up (an upload, a Sync or Dictation clip) takes the upload timeout; TTS its own.
+    if target.path == "/v2/upload" or target.host in ("sync", "dictation"):
+        read = settings.upload_timeout_seconds
+        return httpx.Timeout(read, connect=settings.connect_timeout_seconds).as_dict()
+    return host_timeout(settings, target.host).as_dict()
 
 
 async def relay_response(

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 
 from aai_mcp.proxy.stream_usage import termination_audio_seconds
+from aai_mcp.upstream.audio_framing import AudioClock, CodecError
 
 TERMINATE = json.dumps({"type": "Terminate"})
 # How long upstream has to answer our Terminate with its Termination before it is closed anyway.
@@ -57,6 +58,9 @@ class Relay:
     `end()` was given."""
     audio_bytes: int = 0
     """Binary frames relayed upstream (audio)."""
+    clock: AudioClock | None = None
+    """Times a compressed encoding's frames (their size says nothing of their length)."""
+    timed_audio_ms: float = 0.0
     reported_audio_seconds: float | None = None
     """From upstream's Termination message, when one came."""
     started: float = field(default_factory=time.monotonic)
@@ -95,11 +99,20 @@ class Relay:
             try:
                 if data is not None:
                     self.audio_bytes += len(data)
+                    self._time(data)
                     await self.upstream.send(data)
                 else:
                     await self.upstream.send(message.get("text") or "")
             except ConnectionClosed:
                 await anyio.sleep_forever()  # _downstream saw it too, and ends the session
+
+    def _time(self, data: bytes) -> None:
+        if self.clock is None:
+            return
+        try:
+            self.timed_audio_ms += self.clock.frame_ms(data)
+        except CodecError:
+            self.clock = None  # not the declared encoding: upstream ends the session (3006)
 
     async def _terminate(self) -> None:
         try:

@@ -1,12 +1,16 @@
 """What a streaming session used: the audio upstream reports in its `Termination` message, else (a
-session that ended without one, as when the caller vanished) what the relayed PCM bytes amount to."""
+session that ended without one, as when the caller vanished) what the relayed audio amounts to: PCM
+by its size, a compressed encoding by its framing (upstream/audio_framing.py)."""
 
 from __future__ import annotations
 
 import json
 from urllib.parse import parse_qs
 
-# The encodings whose bytes say how long the audio is (opus and aac frames do not).
+from aai_mcp.upstream.audio_framing import AudioClock
+from aai_mcp.upstream.streaming_query import COMPRESSED_ENCODINGS
+
+# The encodings whose bytes say how long the audio is (opus and aac frames are timed by their framing).
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}
 DEFAULT_SAMPLE_RATE = 16000
 DEFAULT_ENCODING = "pcm_s16le"
@@ -27,6 +31,13 @@ def termination_audio_seconds(text: str) -> float | None:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         return None
     return float(seconds)
+
+
+def compressed_clock(query: bytes) -> AudioClock | None:
+    """A clock for the session's frames when its encoding is a compressed one (opus, ogg_opus, aac),
+    whose byte count says nothing of the audio's length; None for PCM (timed by its size)."""
+    encoding = parse_qs(query.decode("latin-1")).get("encoding", [DEFAULT_ENCODING])[-1]
+    return AudioClock(encoding, 0) if encoding in COMPRESSED_ENCODINGS else None
 
 
 def estimated_audio_seconds(query: bytes, audio_bytes: int) -> float | None:

@@ -6,13 +6,17 @@ browsers (which cannot set headers on a WebSocket), a `Sec-WebSocket-Protocol` v
 `aai-mcp-token.<token>`, echoed when accepted. Refusals come before the upgrade is accepted, as HTTP
 answers in the proxy's JSON shape; a server without the denial extension accepts and closes with
 4000 + the status instead.
+
+The session's query goes upstream unchanged, but is checked first by upstream's own rules
+(upstream/streaming_query.py): a bad value is refused as AssemblyAI refuses it (an `Error` frame,
+then close 3006), without opening, and paying for, an upstream session.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 import anyio
 from starlette.types import Receive, Scope, Send
@@ -26,7 +30,8 @@ from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_cap import session_cap_seconds
 from aai_mcp.proxy.stream_relay import Relay
 from aai_mcp.proxy.stream_upstream import STREAMING, upstream_session
-from aai_mcp.proxy.stream_usage import estimated_audio_seconds
+from aai_mcp.proxy.stream_usage import compressed_clock, estimated_audio_seconds
+from aai_mcp.upstream.streaming_query import StreamParamError, parsed_query
 
 STREAM_PATH = "/v3/ws"
 SUBPROTOCOL_PREFIX = "aai-mcp-token."
@@ -34,7 +39,9 @@ CAPPED = "capped"
 CREDENTIAL_REFUSED = "credential_refused"
 CAP_CLOSE = 4008
 REFUSED_CLOSE_BASE = 4000
-# Told the audio seconds (upstream's Termination, else estimated from the PCM relayed; None when
+INPUT_VALIDATION_CLOSE = 3006
+MAX_CLOSE_REASON_BYTES = 123
+# Told the audio seconds (upstream's Termination, else timed from the audio relayed; None when
 # neither is known) and the seconds the session was open.
 SessionEnded = Callable[[str, float | None, float], None]
 log = logging.getLogger("aai_mcp.proxy")
@@ -58,11 +65,15 @@ class StreamProxy:
         websocket = WebSocket(scope, receive, send)
         try:
             principal, subprotocol = self._admit(scope)
-            await admit_stream(self.gateway, principal)
             query = scope.get("query_string", b"")
+            if (problem := query_problem(query)) is not None:
+                self.gateway.metrics.stream_session("refused")
+                await refuse_parameter(websocket, subprotocol, problem)
+                return
+            await admit_stream(self.gateway, principal)
             async with upstream_session(self.gateway, principal, query) as upstream:
                 await websocket.accept(subprotocol)
-                relay = Relay(websocket, upstream)
+                relay = Relay(websocket, upstream, clock=compressed_clock(query))
                 await self._serve(relay, principal, scope)
         except Refused as refused:
             self.gateway.metrics.stream_session("refused")
@@ -111,6 +122,8 @@ class StreamProxy:
 
     def _ended(self, relay: Relay, principal: Principal, query: bytes) -> float | None:
         audio = relay.reported_audio_seconds
+        if audio is None and relay.clock is not None:
+            audio = relay.timed_audio_ms / 1000
         if audio is None:
             audio = estimated_audio_seconds(query, relay.audio_bytes)
         seconds = relay.session_seconds
@@ -150,6 +163,26 @@ def refuse_temporary_token(query: bytes) -> None:
             "?token= holds an AssemblyAI temporary token, which this proxy does not take: send the "
             "team token in Authorization or as the subprotocol aai-mcp-token.<token>.",
         )
+
+
+def query_problem(query: bytes) -> str | None:
+    """What upstream would refuse in the session's query (every value of a repeated name), if anything."""
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    try:
+        for name, value in pairs:
+            parsed_query({name: value})
+    except StreamParamError as exc:
+        return f"Invalid query parameter: {exc}"
+    return None
+
+
+async def refuse_parameter(websocket: WebSocket, subprotocol: str | None, problem: str) -> None:
+    """As AssemblyAI refuses a bad parameter: accepted, an `Error` frame, close 3006 (the text as the
+    reason when it fits a close frame)."""
+    await websocket.accept(subprotocol)
+    await websocket.send_json({"type": "Error", "error_code": INPUT_VALIDATION_CLOSE, "error": problem})
+    fits = len(problem.encode()) <= MAX_CLOSE_REASON_BYTES
+    await websocket.close(INPUT_VALIDATION_CLOSE, problem if fits else "See Error message for details")
 
 
 async def deny(websocket: WebSocket, refused: Refused) -> None:

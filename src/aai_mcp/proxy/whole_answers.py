@@ -23,10 +23,18 @@ Remember = Callable[[bytes], Awaitable[None]]
 
 
 async def relay_answer(
-    response: httpx.Response, send: Send, rewrite: Rewrite | None = None, remember: Remember | None = None
+    response: httpx.Response,
+    send: Send,
+    rewrite: Rewrite | None = None,
+    remember: Remember | None = None,
+    secret: str | None = None,
 ) -> None:
     """Upstream's answer to the caller; a success read whole (within MAX_READ_ANSWER) when `remember`
-    wants its decoded body or `rewrite` may change it (then it goes out decoded, identity)."""
+    wants its decoded body or `rewrite` may change it (then it goes out decoded, identity); an error
+    read whole so the upstream key it was sent with (`secret`) never goes back in it."""
+    if secret and not response.is_success and _declared_small(response):
+        await _relay_without(secret, response, send)
+        return
     if not (response.is_success and (rewrite or remember) and _declared_small(response)):
         await relay_response(response, send)
         return
@@ -43,6 +51,20 @@ async def relay_answer(
     if changed is None:
         await relay_response(response, send, _once(raw))
         return
+    await relay_response(response, send, _once(changed), _identity_headers(response, len(changed)))
+
+
+async def _relay_without(secret: str, response: httpx.Response, send: Send) -> None:
+    """An error answer with the key replaced by `***` where upstream echoed it (an "Invalid API key
+    <key>" message); as sent when it does not name it."""
+    source = raw_chunks(response)
+    chunks, whole = await _read_at_most(source, MAX_READ_ANSWER)
+    raw = b"".join(chunks)
+    decoded = _decoded_within(raw, response.headers, MAX_READ_ANSWER) if whole else None
+    if decoded is None or secret.encode() not in decoded:
+        await relay_response(response, send, _then_rest(chunks, source) if not whole else _once(raw))
+        return
+    changed = decoded.replace(secret.encode(), b"***")
     await relay_response(response, send, _once(changed), _identity_headers(response, len(changed)))
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+MAX_TIME_SCALE = 10_000.0
+
 
 @dataclass(frozen=True, kw_only=True)
 class SimulatorConfig:
@@ -19,6 +21,11 @@ class SimulatorConfig:
     token expiry, rate-limit windows), so tests can pass a fake clock and advance it
     instead of sleeping. `started_at` is the wall time the first clock reading maps to
     (timestamps in transcript lists are derived from it); `None` means "now".
+
+    `time_scale` runs the simulator's time faster than `clock`: at 60, a job of
+    `processing_delay_seconds=600` (ten simulated minutes) ends after ten real seconds, and every
+    simulated time (status timeline, created/completed stamps, windows, token expiry) moves 60 times
+    as fast, so a long job can be watched from start to end within a test.
     """
 
     api_key: str = "sim-key"
@@ -26,6 +33,7 @@ class SimulatorConfig:
     """More accounts beside `api_key`'s (a repeat of `api_key` adds none)."""
     processing_delay_seconds: float = 3.0
     clock: Callable[[], float] = time.monotonic
+    time_scale: float = 1.0
     rate_429: float = 0.0
     rate_5xx: float = 0.0
     retry_after_seconds: int = 2
@@ -52,6 +60,8 @@ class SimulatorConfig:
             raise ValueError("api_keys must be distinct: each key is one account")
         if self.processing_delay_seconds < 0:
             raise ValueError("processing_delay_seconds must be >= 0")
+        if not 0 < self.time_scale <= MAX_TIME_SCALE:
+            raise ValueError(f"time_scale must be > 0 and <= {MAX_TIME_SCALE:g}")
         for name in ("rate_429", "rate_5xx"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

@@ -17,6 +17,8 @@ import anyio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from aai_mcp.upstream.audio_framing import AudioClock, CodecError
+
 from .account_state import Simulator, StreamRecord
 from .faults import FaultContext, canned_response
 from .host_rules import Host
@@ -78,16 +80,18 @@ class StreamSession:
     session_id: str = ""
     started: float = 0.0
     last_activity: float = 0.0
-    audio_bytes: int = 0
+    audio_ms_total: float = 0.0
     tracker: TurnTracker = field(default_factory=TurnTracker)
+    clock: AudioClock | None = None
 
     def __post_init__(self) -> None:
         self.session_id = self.simulator.new_id()
         self.started = self.last_activity = self.simulator.now()
+        self.clock = AudioClock(self.settings.encoding, self.settings.sample_rate)
 
     @property
     def audio_ms(self) -> int:
-        return int(self.audio_bytes / self.settings.bytes_per_ms)
+        return int(self.audio_ms_total + 1e-6)  # float sums of whole-ms PCM frames may fall just short
 
     def begin(self) -> dict[str, Any]:
         expires = self.simulator.wall_now().timestamp() + self.max_seconds
@@ -128,13 +132,18 @@ class StreamSession:
                 return await self.terminate()
 
     async def audio(self, chunk: bytes) -> None:
-        frame_ms = len(chunk) / self.settings.bytes_per_ms
-        if not FRAME_MS[0] <= frame_ms <= FRAME_MS[1]:
+        assert self.clock is not None
+        try:
+            frame_ms = self.clock.frame_ms(chunk)
+        except CodecError as exc:
+            raise StreamRefused(INPUT_VALIDATION, f"Invalid audio: {exc}") from None
+        # The 50-1000 ms rule is about PCM frames; an opus packet is 2.5-120 ms by its own framing.
+        if self.clock.sized and not FRAME_MS[0] <= frame_ms <= FRAME_MS[1]:
             raise StreamRefused(
                 INPUT_DURATION,
                 f"Input duration violation: {math.floor(frame_ms)} ms. Expected between 50 and 1000 ms",
             )
-        self.audio_bytes += len(chunk)
+        self.audio_ms_total += frame_ms
         self.check_pace()
         await self.send_all(self.tracker.advance(self.audio_ms, self.settings))
 

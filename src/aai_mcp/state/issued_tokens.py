@@ -15,10 +15,13 @@ import sqlalchemy as sa
 from aai_mcp.access.last_used import LAST_USED_RESOLUTION_SECONDS
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.access.tokens import Claims, format_time
-from aai_mcp.state.store_schema import issued_tokens
+from aai_mcp.state.store_schema import issued_tokens, oauth_grant_tokens, revoked_tokens
 
 MAX_CREATOR = 200
 MAX_LISTED = 1000
+# A revocation outlives its token's expiry by this much before it is dropped: an instance whose clock
+# runs behind still sees the token as live for that long, and must still see it revoked.
+REVOCATION_KEPT_PAST_EXPIRY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,18 @@ class IssuedTokens:
         )
         with self.engine.begin() as connection:
             return int(connection.execute(statement).rowcount)
+
+    def prune_revocations(self) -> int:
+        """Delete revocations of tokens whose expiry passed more than an hour ago (an expired token is
+        refused anyway), and the list of a grant's issued access tokens past theirs; how many
+        revocations. A revocation without a known expiry stays. Followers' cursors (the highest seq
+        read) are unaffected: AUTOINCREMENT never hands a deleted seq out again."""
+        cutoff = self.clock() - REVOCATION_KEPT_PAST_EXPIRY_SECONDS
+        expired = revoked_tokens.c.expires_at.is_not(None) & (revoked_tokens.c.expires_at <= cutoff)
+        with self.engine.begin() as connection:
+            dropped = int(connection.execute(revoked_tokens.delete().where(expired)).rowcount)
+            connection.execute(oauth_grant_tokens.delete().where(oauth_grant_tokens.c.expires_at <= cutoff))
+        return dropped
 
 
 def _issued(row: Any) -> IssuedToken:

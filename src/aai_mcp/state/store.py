@@ -81,7 +81,7 @@ class KeyPoolStore(Protocol):
         """The name of the key that made `resource_id`, or None when unknown."""
 
 
-UsageKind = Literal["audio", "llm", "stream"]
+UsageKind = Literal["audio", "llm", "stream", "clip", "speech"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,10 @@ class UsageTotals:
     completion_tokens: int = 0
     stream_seconds: float = 0.0
     streams: int = 0
+    clip_seconds: float = 0.0
+    """Audio of Sync and Dictation requests (billed per request, no transcript id)."""
+    clips: int = 0
+    tts_characters: int = 0
 
 
 class UsageStore(Protocol):

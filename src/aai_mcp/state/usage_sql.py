@@ -65,11 +65,11 @@ class UsageSql:
         c = usage_records.c
         kind_sum = {
             kind: sa.func.coalesce(sa.func.sum(sa.case((c.kind == kind, c.quantity), else_=0)), 0)
-            for kind in ("audio", "llm", "stream")
+            for kind in ("audio", "llm", "stream", "clip", "speech")
         }
         kind_count = {
             kind: sa.func.coalesce(sa.func.sum(sa.case((c.kind == kind, 1), else_=0)), 0)
-            for kind in ("audio", "stream")
+            for kind in ("audio", "stream", "clip")
         }
         query = (
             sa.select(
@@ -81,6 +81,9 @@ class UsageSql:
                 sa.func.coalesce(sa.func.sum(c.completion_tokens), 0),
                 kind_sum["stream"],
                 kind_count["stream"],
+                kind_sum["clip"],
+                kind_count["clip"],
+                kind_sum["speech"],
             )
             .where(c.recorded_at >= since)
             .group_by(c.account)
@@ -100,6 +103,9 @@ class UsageSql:
                 int(row[5]),
                 float(row[6]),
                 int(row[7]),
+                float(row[8]),
+                int(row[9]),
+                int(row[10]),
             )
             for row in rows
         ]

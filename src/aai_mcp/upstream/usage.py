@@ -36,8 +36,13 @@ JOB_BOUND_SECONDS = 24 * 3600.0
 SEEN_FINISHED = 10_000
 TRANSCRIPT_FIELDS = frozenset({"id", "status", "audio_duration"})
 LLM_FIELDS = frozenset({"usage"})
+CLIP_FIELDS = frozenset({"audio_duration_ms"})
+# The Sync and Dictation APIs' one billed call (the SDK posts to /v1/transcribe/live only).
+CLIP_PATHS = frozenset({"/v1/transcribe/live", "/v1/transcribe/stream", "/v1/transcribe"})
+# Text-to-speech bills characters; the answer says how many in a header (its body is the audio).
+BILLED_CHARACTERS = "x-tts-billed-characters"
 FINISHED = frozenset({"completed", "error"})
-Metered = Literal["created", "read", "deleted", "llm"]
+Metered = Literal["created", "read", "deleted", "llm", "clip", "speech"]
 log = logging.getLogger("aai_mcp.usage")
 
 
@@ -45,6 +50,10 @@ def metered_call(host: str, method: str, path: str) -> Metered | None:
     """What an answer to this upstream call says about usage, if anything."""
     if host == "llm_gateway" and method == "POST":
         return "llm"
+    if host in ("sync", "dictation") and method == "POST" and path.split("?")[0] in CLIP_PATHS:
+        return "clip"
+    if host == "tts" and method == "POST" and path.split("?")[0] == "/v1/speech":
+        return "speech"
     if host != "api" or not path.startswith("/v2/transcript"):
         return None
     segments = path.split("?")[0].split("/")
@@ -56,7 +65,15 @@ def metered_call(host: str, method: str, path: str) -> Metered | None:
 
 
 def wanted_fields(metered: Metered) -> frozenset[str]:
+    if metered == "clip":
+        return CLIP_FIELDS
     return LLM_FIELDS if metered == "llm" else TRANSCRIPT_FIELDS
+
+
+def billed_characters(value: str | None) -> int:
+    """A TTS answer's X-TTS-Billed-Characters (0 when absent or not a count)."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else 0
 
 
 class UsageMeter:
@@ -83,6 +100,8 @@ class UsageMeter:
             return
         if metered == "llm":
             await self.llm_answer(account, fields.get("usage"))
+        elif metered == "clip":
+            await self.clip_answer(account, fields.get("audio_duration_ms"))
         elif metered == "deleted":
             await self._finish(_transcript_id(path))
         else:
@@ -94,6 +113,9 @@ class UsageMeter:
         """A successful answer read whole (an MCP tool's call): metered when its call is."""
         metered = metered_call(host, method, path)
         if metered is None or not self.wants(metered, path):
+            return
+        if metered == "speech":
+            await self.speech_answer(account, billed_characters(response.headers.get(BILLED_CHARACTERS)))
             return
         fields = AnswerFields(wanted_fields(metered), None)  # httpx decoded `content` already
         fields.feed(response.content)
@@ -138,6 +160,22 @@ class UsageMeter:
         )
         self.metrics.team_usage(account, "llm_prompt_tokens", prompt)
         self.metrics.team_usage(account, "llm_completion_tokens", completion)
+
+    async def clip_answer(self, account: str, audio_ms: object) -> None:
+        """A Sync or Dictation answer's `audio_duration_ms`: the clip's audio, billed per request."""
+        milliseconds = _number(audio_ms)
+        if not milliseconds:
+            return
+        seconds = milliseconds / 1000
+        await self._store(lambda store: store.record_usage(account, "clip", seconds))
+        self.metrics.team_usage(account, "clip_seconds", seconds)
+
+    async def speech_answer(self, account: str, characters: int) -> None:
+        """A text-to-speech answer's billed characters."""
+        if characters <= 0:
+            return
+        await self._store(lambda store: store.record_usage(account, "speech", characters))
+        self.metrics.team_usage(account, "tts_characters", characters)
 
     async def record_stream(self, account: str, audio_seconds: float) -> None:
         """One streaming session's audio (for the WebSocket proxy, when a session ends)."""

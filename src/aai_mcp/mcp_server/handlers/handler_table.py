@@ -3,7 +3,6 @@ and the upstream calls each makes (its tools declare exactly these in `calls:`).
 
 from __future__ import annotations
 
-from aai_mcp.mcp_server.handlers.api_reference import REFERENCE_CALLS, get_reference, search_reference
 from aai_mcp.mcp_server.handlers.archive_reads import (
     GET_TRANSCRIPT_CALLS,
     SEARCH_ARCHIVE_CALLS,
@@ -22,7 +21,9 @@ from aai_mcp.mcp_server.handlers.llm_gateway import (
     understand,
 )
 from aai_mcp.mcp_server.handlers.redacted_audio import REDACTED_AUDIO_CALLS, get_redacted_audio
+from aai_mcp.mcp_server.handlers.reference_lookup import REFERENCE_CALLS, get_reference, search_reference
 from aai_mcp.mcp_server.handlers.speech import SPEECH_CALLS, text_to_speech
+from aai_mcp.mcp_server.handlers.streaming_tokens import STREAMING_TOKEN_CALLS, streaming_token
 from aai_mcp.mcp_server.handlers.structured_extraction import EXTRACT_CALLS, extract
 from aai_mcp.mcp_server.handlers.upload_links import LINK_CALLS, create_upload_link, wait_for_upload
 from aai_mcp.mcp_server.handlers.uploads import UPLOAD_CALLS, upload
@@ -60,6 +61,7 @@ HANDLERS: dict[str, Handler] = {
     "text_to_speech": text_to_speech,
     "search_reference": search_reference,
     "get_reference": get_reference,
+    "streaming_token": streaming_token,
 }
 HANDLER_CALLS: dict[str, frozenset[str]] = {
     "upload": UPLOAD_CALLS,
@@ -84,4 +86,5 @@ HANDLER_CALLS: dict[str, frozenset[str]] = {
     "search_reference": REFERENCE_CALLS,
     "get_reference": REFERENCE_CALLS,
     "text_to_speech": SPEECH_CALLS,
+    "streaming_token": STREAMING_TOKEN_CALLS,
 }

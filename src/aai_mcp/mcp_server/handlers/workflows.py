@@ -11,6 +11,7 @@ from aai_mcp.mcp_server.handlers.upload_links import upload_url_of_link
 from aai_mcp.mcp_server.handlers.uploads import one_source, upload_from
 from aai_mcp.mcp_server.runtime.forward import read_object, request_body, send
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall, note_job
+from aai_mcp.mcp_server.views.transcript_parts import check_include
 from aai_mcp.upstream import UpstreamError, decode_json
 from aai_mcp.upstream.errors import malformed_body
 from aai_mcp.webhooks.submission import with_gateway_webhook
@@ -54,6 +55,7 @@ async def wait_for_transcript(call: ToolCall) -> dict[str, Any]:
 
 async def transcribe(call: ToolCall) -> dict[str, Any]:
     source, value = one_source(call, TRANSCRIBE_SOURCES)
+    check_include(call.args)
     ran: dict[str, Any] = {"transcription_path": "async"}
     if call.args.get("prefer") == "speed":
         outcome = await sync_or_reason(call, source, value)

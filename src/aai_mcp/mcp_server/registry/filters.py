@@ -6,11 +6,16 @@ from collections.abc import Collection
 
 from aai_mcp.access.scopes import Scopes, UnknownMethodClass, method_classes
 from aai_mcp.catalog import Catalog
+from aai_mcp.config.layers import ConfigError
 from aai_mcp.config.settings import Settings
 
 
-class FilterError(ValueError):
-    """A filter names something the catalog does not have."""
+class FilterError(ConfigError):
+    """A filter names something the catalog does not have: a configuration problem, so the CLI says
+    it in one line and exits 2 (never a traceback)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([message])
 
 
 def server_scopes(settings: Settings, catalog: Catalog) -> Scopes:

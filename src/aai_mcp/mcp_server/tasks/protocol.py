@@ -14,6 +14,7 @@ import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
 from mcp.server.lowlevel import Server
+from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND
 from pydantic import ConfigDict
@@ -21,7 +22,7 @@ from pydantic import ConfigDict
 from aai_mcp.access.principal import Principal
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.tasks import modern
-from aai_mcp.mcp_server.tasks.task_work import TaskWork, cancel_message
+from aai_mcp.mcp_server.tasks.task_work import StatusListener, TaskWork, cancel_message
 from aai_mcp.state.task_store import TaskCaller, TaskRecord, owner_of
 
 audit = logging.getLogger("aai_mcp.audit")
@@ -121,9 +122,12 @@ class TasksExtension(Extension):
             await anyio.to_thread.run_sync(records.note_transcript, task.task_id, arguments["transcript_id"])
         # Never the arguments (they may hold secrets); the task id's head is enough to follow it.
         audit.info("token=%s tool=%s task=%s created", principal.id, call.name, task.task_id[:8])
-        self.work.start(task, principal, call.name, arguments)
         if modern.is_modern(ctx.protocol_version):
+            # The extension's notifications/tasks ride subscriptions/listen streams, which the SDK's
+            # listen handler limits to its own change events: 2026-07-28 clients poll tasks/get.
+            self.work.start(task, principal, call.name, arguments)
             return modern.created(task)
+        self.work.start(task, principal, call.name, arguments, status_notifier(ctx.session))
         return {"task": task_wire(task)}
 
     async def get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
@@ -188,6 +192,18 @@ class TasksExtension(Extension):
             await self.work.take_over(task)
             task = await anyio.to_thread.run_sync(records.get, task_id, owner) or task
         return task
+
+
+def status_notifier(session: ServerSession) -> StatusListener:
+    """`notifications/tasks/status` (2025-11-25) to the session that created the task, on the
+    session's own stream (Streamable HTTP: its GET stream), when the task's status changes."""
+
+    async def notify(task: TaskRecord) -> None:
+        params = types.TaskStatusNotificationParams.model_validate(task_wire(task))
+        # The SDK still models this 2025-11-25 notification but leaves it out of its ServerNotification union.
+        await session.send_notification(types.TaskStatusNotification(params=params))  # type: ignore[arg-type]
+
+    return notify
 
 
 def _asks_for_task(protocol_version: str, params: Mapping[str, Any]) -> bool:

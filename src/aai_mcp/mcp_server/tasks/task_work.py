@@ -27,6 +27,10 @@ TRANSCRIPT_TOOLS = frozenset({"transcribe", "wait_for_transcript"})
 SHAPING_ARGS = ("include_words", "text_offset")
 MAX_WAIT_SECONDS = 3600.0
 PRUNE_SECONDS = 600.0
+# A status notification is a courtesy (clients must poll anyway): a slow or gone session never holds a task.
+NOTIFY_SECONDS = 5.0
+
+StatusListener = Callable[[TaskRecord], Awaitable[None]]
 
 
 class TaskWork:
@@ -47,6 +51,7 @@ class TaskWork:
         self._group: TaskGroup | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._settled: dict[str, anyio.Event] = {}
+        self._listeners: dict[str, StatusListener] = {}
 
     async def __aenter__(self) -> TaskWork:
         self._group = anyio.create_task_group()
@@ -71,8 +76,18 @@ class TaskWork:
     def accepting(self) -> bool:
         return self._group is not None
 
-    def start(self, task: TaskRecord, principal: Principal, tool: str, arguments: dict[str, Any]) -> None:
+    def start(
+        self,
+        task: TaskRecord,
+        principal: Principal,
+        tool: str,
+        arguments: dict[str, Any],
+        listener: StatusListener | None = None,
+    ) -> None:
+        """Run the task; `listener` hears its new status when it ends here (the creating session)."""
         assert self._group is not None
+        if listener is not None:
+            self._listeners[task.task_id] = listener
         self._settled[task.task_id] = anyio.Event()
         self._group.start_soon(self._run, task, principal, tool, arguments)
 
@@ -121,6 +136,7 @@ class TaskWork:
         self, task: TaskRecord, principal: Principal, tool: str, arguments: dict[str, Any]
     ) -> None:
         task_id = task.task_id
+        listener = self._listeners.pop(task_id, None)
         with anyio.CancelScope() as scope:
             self._scopes[task_id] = scope
             try:
@@ -134,6 +150,8 @@ class TaskWork:
                 self.settled(task_id)
         if scope.cancelled_caught:
             await self._after_cancel(task_id)
+        if listener is not None:
+            await announce_end(self.records, task_id, listener)
 
     async def _followed(
         self, task_id: str, principal: Principal, tool: str, arguments: dict[str, Any]
@@ -187,6 +205,18 @@ class TaskWork:
             record = await anyio.to_thread.run_sync(self.records.peek, task_id)
             if record is not None and record.status == "cancelled" and record.transcript_id:
                 await anyio.to_thread.run_sync(self.records.explain_cancel, task_id, cancel_message(record))
+
+
+async def announce_end(records: TaskRecords, task_id: str, listener: StatusListener) -> None:
+    """Tell the creating session the status the task ended in (left working at shutdown: nothing)."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(NOTIFY_SECONDS):
+        record = await anyio.to_thread.run_sync(records.peek, task_id)
+        if record is None or not record.terminal:
+            return
+        try:
+            await listener(record)
+        except Exception as exc:  # the session closed or its stream broke: the client polls instead
+            log.debug("task=%s status notification not delivered: %s", task_id[:8], type(exc).__name__)
 
 
 def cancel_message(task: TaskRecord) -> str:

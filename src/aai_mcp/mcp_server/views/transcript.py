@@ -7,6 +7,14 @@ from typing import Any
 from aai_mcp.mcp_server.views.archive_answers import archive_note
 from aai_mcp.mcp_server.views.contract import Shaped, ViewContext
 from aai_mcp.mcp_server.views.shaping import clock, compact, slice_text, take_within, without_words
+from aai_mcp.mcp_server.views.transcript_parts import (
+    DETAILS,
+    FEATURES,
+    TEXT,
+    UTTERANCES,
+    left_out,
+    requested_parts,
+)
 
 # Result fields that only matter when a feature was requested; shown when present.
 FEATURE_RESULTS = (
@@ -24,6 +32,9 @@ FEATURE_RESULTS = (
     "metadata",
 )
 
+
+# The small facts the `details` part holds.
+DETAIL_FIELDS = ("audio_duration", "confidence", "language_code", "speech_model_used")
 
 # Gateway facts a multi-step tool adds to the transcript it returns.
 WAIT_FIELDS = ("waited_seconds", "timed_out", "upload_url", "transcription_path", "sync_declined")
@@ -88,8 +99,29 @@ def _playable(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _add_content(out: dict[str, Any], payload: dict[str, Any], ctx: ViewContext, notes: list[str]) -> None:
-    budget = ctx.max_chars
-    text, text_range = slice_text(payload.get("text") or "", int(ctx.args.get("text_offset", 0)), budget)
+    parts = requested_parts(ctx.args)
+    text = ""
+    if TEXT in parts:
+        text = _add_text(out, payload, ctx, notes)
+    if DETAILS in parts:
+        out.update(compact({key: payload.get(key) for key in DETAIL_FIELDS}))
+    if UTTERANCES in parts:
+        _add_utterances(out, payload, max(ctx.max_chars - len(text), 0), notes)
+    omitted = left_out(ctx.args)
+    if ctx.args.get("include_words"):
+        out["words"] = payload.get("words") or []
+    elif payload.get("words") and not omitted:
+        notes.append("Per-word timings left out: pass include_words=true to get them.")
+    if FEATURES in parts:
+        out.update(compact({key: payload.get(key) for key in FEATURE_RESULTS}))
+    if omitted:
+        notes.append(f"Left out as asked (include): {', '.join(omitted)}.")
+
+
+def _add_text(out: dict[str, Any], payload: dict[str, Any], ctx: ViewContext, notes: list[str]) -> str:
+    text, text_range = slice_text(
+        payload.get("text") or "", int(ctx.args.get("text_offset", 0)), ctx.max_chars
+    )
     out["text"] = text
     if text_range:
         out["text_range"] = text_range
@@ -97,27 +129,18 @@ def _add_content(out: dict[str, Any], payload: dict[str, Any], ctx: ViewContext,
             notes.append(
                 f"Text cut at the size cap: call again with text_offset={text_range['next_offset']}."
             )
-    out.update(
-        compact(
-            {
-                key: payload.get(key)
-                for key in ("audio_duration", "confidence", "language_code", "speech_model_used")
-            }
-        )
-    )
+    return text
+
+
+def _add_utterances(out: dict[str, Any], payload: dict[str, Any], budget: int, notes: list[str]) -> None:
     utterances = [without_words(item) for item in payload.get("utterances") or []]
     if utterances:
-        kept, resume = take_within(utterances, 0, max(budget - len(text), 0))
+        kept, resume = take_within(utterances, 0, budget)
         out["utterances"] = kept
         if resume is not None:
             notes.append(
                 f"Utterances from #{resume} on left out to stay small: use get_sentences or get_paragraphs."
             )
-    if ctx.args.get("include_words"):
-        out["words"] = payload.get("words") or []
-    elif payload.get("words"):
-        notes.append("Per-word timings left out: pass include_words=true to get them.")
-    out.update(compact({key: payload.get(key) for key in FEATURE_RESULTS}))
 
 
 def _render(out: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -126,11 +149,7 @@ def _render(out: dict[str, Any], payload: dict[str, Any]) -> str:
         lines.append(f"Still running after waiting {out['waited_seconds']} s; nothing is lost.")
     if out["status"] == "error":
         lines.append(f"Error: {out['error']}")
-    facts = [
-        f"{key.replace('_', ' ')} {out[key]}"
-        for key in ("audio_duration", "confidence", "language_code", "speech_model_used")
-        if key in out
-    ]
+    facts = [f"{key.replace('_', ' ')} {out[key]}" for key in DETAIL_FIELDS if key in out]
     if facts:
         lines.append("; ".join(facts))
     if out.get("utterances"):

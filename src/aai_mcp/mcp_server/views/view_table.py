@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aai_mcp.catalog.model import HostName
+from aai_mcp.mcp_server.handlers.streaming_tokens import connection_query
 from aai_mcp.mcp_server.views.answers import answer_view, document_view, search_results_view
 from aai_mcp.mcp_server.views.archive_answers import archive_search_results_view
 from aai_mcp.mcp_server.views.contract import Shaped, View, ViewContext
@@ -86,7 +87,11 @@ def token_view(payload: dict[str, Any], ctx: ViewContext) -> Shaped:
         (ctx.now + timedelta(seconds=expires_in)).isoformat(timespec="seconds").replace("+00:00", "Z")
     )
     token = str(payload["token"])
-    url = f"{websocket_url(ctx.base_url, socket_host(ctx.spec.route.host))}?token={quote(token, safe='')}"
+    # The session's parameters (create_streaming_token's `connection`, checked before the token was
+    # minted) come first, the token last: a URL cut in a log shows no credential sooner.
+    connection = connection_query(ctx.args) if "connection" in ctx.spec.params.options else ""
+    socket = websocket_url(ctx.base_url, socket_host(ctx.spec.route.host))
+    url = f"{socket}?{connection + '&' if connection else ''}token={quote(token, safe='')}"
     default_session = SESSION_DEFAULTS.get(ctx.spec.route.host, DEFAULT_MAX_SESSION_SECONDS)
     session = int(ctx.args.get("max_session_duration_seconds", default_session))
     out = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aai_mcp.api_reference import load_reference
-from aai_mcp.api_reference.answers import endpoint_answer, hit_answer, product_answer
+from aai_mcp.api_reference.compact_answers import endpoint_answer, hit_answer, product_answer
 from aai_mcp.api_reference.products import Product
 from aai_mcp.caller_input import ToolInputError
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
