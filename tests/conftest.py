@@ -18,6 +18,7 @@ from tests.support.catalog import share_session_catalog
 # runs only in-process tests and proves they are (tests/support/unit_boundary.py).
 pytest_plugins = (
     "tests.support.canary",
+    "tests.support.output_contract",
     "tests.support.redis",
     "tests.support.postgres",
     "tests.support.stores",

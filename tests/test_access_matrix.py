@@ -31,7 +31,7 @@ from mcp_types import INVALID_PARAMS, CallToolResult, ErrorData
 from aai_mcp.access import METHOD_CLASSES, Scopes, append_revocation, mint
 from aai_mcp.catalog import ToolSpec
 from aai_mcp.gateway import build_gateway, load_default_catalog
-from aai_mcp.mcp_server.registry import input_schema
+from aai_mcp.mcp_server.registry import accepted_schema
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from aai_mcp.state.store_sql import open_store
 from tests.support import CANARY_KEY, make_settings, wav_bytes
@@ -179,7 +179,7 @@ def example(schema: dict[str, Any]) -> Any:
 
 
 def minimal_arguments(spec: ToolSpec) -> dict[str, Any]:
-    schema = input_schema(spec)
+    schema = accepted_schema(spec)  # with every bound the server checks (tools/list leaves some out)
     arguments: dict[str, Any] = {**example(schema), **SOURCES.get(spec.name, {})}
     Draft202012Validator(schema, format_checker=FormatChecker()).validate(arguments)
     return arguments
@@ -187,7 +187,7 @@ def minimal_arguments(spec: ToolSpec) -> dict[str, Any]:
 
 def test_minimal_arguments_fill_every_required_property() -> None:
     for spec in CATALOG.tools.values():
-        assert set(input_schema(spec).get("required", [])) <= set(minimal_arguments(spec)), spec.name
+        assert set(accepted_schema(spec).get("required", [])) <= set(minimal_arguments(spec)), spec.name
     understand = minimal_arguments(CATALOG.tools["understand_transcript"])
     assert len(understand["speech_understanding"]["request"]) == 1  # minProperties 1
 

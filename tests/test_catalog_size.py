@@ -6,8 +6,10 @@ import pytest
 from mcp.client import Client
 
 from aai_mcp.gateway import load_default_catalog
+from aai_mcp.mcp_server.dynamic_toolsets import DynamicToolsets
 from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.registry.listing_size import (
+    DYNAMIC_INITIAL_BUDGET_BYTES,
     TOOLS_LIST_BUDGET_BYTES,
     ListingSize,
     listing_bytes,
@@ -27,6 +29,14 @@ def test_whole_catalog_is_within_its_budget() -> None:
         f"tools/list is {size.bytes} bytes, over the {TOOLS_LIST_BUDGET_BYTES}-byte budget: shorten "
         "descriptions, put new tools in their own toolset, or raise the budget on purpose"
     )
+
+
+def test_the_dynamic_modes_first_list_is_within_its_budget() -> None:
+    first = list(DynamicToolsets(Registry(CATALOG)).definitions.values())
+    size = listing_bytes(first)
+    assert size < DYNAMIC_INITIAL_BUDGET_BYTES, f"--dynamic-toolsets starts with {size} bytes of tools/list"
+    # tests/test_dynamic_toolsets.py checks that this is what a session is offered first.
+    assert [tool.name for tool in first] == ["list_toolsets", "enable_toolset"]
 
 
 def test_every_toolset_has_a_row_and_the_rows_add_up() -> None:

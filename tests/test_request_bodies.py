@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from aai_mcp.mcp_server.registry import input_schema
+from aai_mcp.mcp_server.registry import accepted_schema
 from aai_mcp.mcp_server.runtime.forward import request_body
 from aai_mcp.mcp_server.runtime.tool_call import ToolCall
 from aai_mcp.mcp_server.runtime.validation import MAX_SAFE_INTEGER, ArgumentValidator
@@ -284,7 +284,7 @@ PROPERTY_SETTINGS = settings(
 
 
 @PROPERTY_SETTINGS
-@given(args=from_schema(input_schema(CATALOG.tools["create_transcript"])))
+@given(args=from_schema(accepted_schema(CATALOG.tools["create_transcript"])))
 def test_any_valid_transcript_args_make_a_spec_valid_body(args: dict[str, Any]) -> None:
     body = build_body("create_transcript", args)
     assert "speech_models" in body
@@ -292,6 +292,6 @@ def test_any_valid_transcript_args_make_a_spec_valid_body(args: dict[str, Any]) 
 
 
 @PROPERTY_SETTINGS
-@given(args=from_schema(input_schema(CATALOG.tools["understand_transcript"])))
+@given(args=from_schema(accepted_schema(CATALOG.tools["understand_transcript"])))
 def test_any_valid_understanding_args_make_a_spec_valid_body(args: dict[str, Any]) -> None:
     assert_valid(body_validator("understand_transcript"), build_body("understand_transcript", args))

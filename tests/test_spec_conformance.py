@@ -18,6 +18,7 @@ from aai_mcp.catalog.upstream_specs import SDK_FIELDS_FILE
 from aai_mcp.catalog.yaml_loader import load_yaml
 from aai_mcp.cli.catalog_diff import load_omissions
 from aai_mcp.mcp_server.handlers.handler_table import HANDLER_CALLS
+from aai_mcp.mcp_server.registry import input_schema
 from aai_mcp.mcp_server.views.view_table import VIEWS
 from aai_mcp.upstream.hosts import REGION_HOSTS
 from tests.support.spec_reference import (
@@ -296,6 +297,9 @@ def test_every_current_transcript_param_is_exposed() -> None:
     current = set(body["properties"]) - deprecated_properties(body, operation.document)
     assert len(current) > 35, "flattening lost TranscriptOptionalParams"
     assert sorted(current - set(spec.params.body)) == []
+    # Listed one by one, or folded into `options` (named there; each validated by its own schema:
+    # tests/test_folded_options.py).
+    assert sorted(current - set(input_schema(spec)["properties"]) - set(spec.folded)) == []
 
 
 # --- the fields the official SDK sends (tool_schemas/upstream/sdk-fields.yaml) ---

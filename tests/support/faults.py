@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.gateway import load_default_catalog
-from aai_mcp.mcp_server.registry import input_schema
+from aai_mcp.mcp_server.registry import accepted_schema
 from aai_mcp.upstream import Upstream
 from tests.support import wav_bytes
 
@@ -138,8 +138,8 @@ def minimal_args(
     spec: ToolSpec, known: Mapping[str, Any], choice: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The required arguments of `spec` (from its input schema), plus the source it needs one of
-    (`choice` picks another one)."""
-    schema = input_schema(spec)
+    (`choice` picks another one). From the server's full schema: tools/list leaves some bounds out."""
+    schema = accepted_schema(spec)
     properties: dict[str, Any] = schema["properties"]
     args = {
         name: known[name] if name in known else minimal_value(properties[name])
@@ -151,7 +151,7 @@ def minimal_args(
 def string_params(spec: ToolSpec) -> dict[str, bool]:
     """Every parameter that takes a string or a list of strings, as {name: is a list}."""
     found: dict[str, bool] = {}
-    for name, schema in input_schema(spec)["properties"].items():
+    for name, schema in accepted_schema(spec)["properties"].items():
         kinds = schema.get("type", [])
         kinds = kinds if isinstance(kinds, list) else [kinds]
         if "string" in kinds:

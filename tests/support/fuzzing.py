@@ -30,7 +30,7 @@ from aai_mcp.catalog import ToolSpec
 from aai_mcp.config.settings import DEFAULT_LLM_MODELS
 from aai_mcp.gateway import build_gateway
 from aai_mcp.mcp_server.factory import build_server
-from aai_mcp.mcp_server.registry import input_schema
+from aai_mcp.mcp_server.registry import accepted_schema
 from aai_mcp.mcp_server.runtime.validation import MAX_SAFE_INTEGER
 from aai_mcp.simulator import Simulator, SimulatorConfig, build_simulator_app
 from tests.support import CANARY_KEY, make_settings, wav_bytes
@@ -346,7 +346,8 @@ class ToolStrategies:
 
 def strategies_for(spec: ToolSpec, hints: Hints, one_of: tuple[str, ...] = ()) -> ToolStrategies:
     """`one_of`: optional properties a handler wants exactly one of; half the valid cases give one."""
-    schema = input_schema(spec)
+    # The server's contract (every bound, folded fields at the top level), which tools/list abridges.
+    schema = accepted_schema(spec)
     valid = valid_cases(schema, hints)
     if one_of:
         valid = st.one_of(

@@ -30,7 +30,8 @@ class Param(Strict):
     """One tool argument. Every key but `required`, `apply_default` and `serialize` is JSON Schema."""
 
     type: JsonType | list[JsonType]
-    description: str = Field(min_length=1)
+    description: str | None = Field(None, min_length=1)
+    """Left out where the name and the schema say it all: every listed byte costs the model context."""
     required: bool = False
     default: Any = None
     apply_default: bool = False
@@ -88,6 +89,20 @@ class Inherit(Strict):
     tool: str
     optional: list[str] = []
     """Inherited parameters that are not required here."""
+
+
+OPTIONS_ARGUMENT = "options"
+"""The one object argument a folding tool takes its less common body fields in."""
+
+
+class Fold(Strict):
+    """Body parameters listed inside one `options` object argument instead of one by one, all but
+    the ones kept at the top: create_transcript has some 40 upstream fields, and listing each with
+    its schema cost the model ~10 KB of context on every turn. Each folded field is still accepted
+    (inside `options`, or at the top level as before) and validated by its own schema."""
+
+    keep: list[str] = Field(min_length=1)
+    """Body parameters listed at the top level (the common ones)."""
 
 
 class Use(Strict):
@@ -155,6 +170,7 @@ class ToolSpec(Strict):
     mode the simulated marker lives only in `_meta`, not as a banner line in the text."""
     tags: list[str] = []
     inherit: Inherit | None = None
+    fold: Fold | None = None
     task_support: Literal["optional", "required"] | None = None
     """MCP Tasks: the tool may run as a task (a handle at once, the result fetched later); None: never."""
 
@@ -243,7 +259,24 @@ class ToolSpec(Strict):
             raise ValueError(f"refused arguments {sorted(clash)} are also declared as parameters")
         if len(set(self.effects)) != len(self.effects):
             raise ValueError(f"effects {self.effects} name an effect twice")
+        self._check_fold(seen)
         return self
+
+    def _check_fold(self, seen: dict[str, str]) -> None:
+        if self.fold is None:
+            return
+        stray = sorted(set(self.fold.keep) - set(self.params.body))
+        if stray:
+            raise ValueError(f"fold.keep names {stray}, which are not body parameters")
+        if OPTIONS_ARGUMENT in seen:
+            raise ValueError(f"a folding tool cannot also have a parameter named {OPTIONS_ARGUMENT!r}")
+
+    @property
+    def folded(self) -> list[str]:
+        """Body parameters taken inside `options` rather than listed one by one."""
+        if self.fold is None:
+            return []
+        return [name for name in self.params.body if name not in self.fold.keep]
 
     def inheriting(self, base: ToolSpec) -> ToolSpec:
         """This spec with `base`'s body parameters and refusals added (its own win no clash: both fail)."""
@@ -258,6 +291,8 @@ class ToolSpec(Strict):
         data = self.model_dump(by_alias=True, exclude_unset=True)
         data["params"] = {**data.get("params", {}), "body": {**self.params.body, **body}}
         data["refuse"] = {**base.refuse, **self.refuse}
+        if self.fold is None and base.fold is not None:
+            data["fold"] = base.fold.model_dump()
         return ToolSpec.model_validate(data)
 
     def all_params(self) -> dict[str, Param]:

@@ -239,6 +239,12 @@ class Settings(BaseSettings):
     )
     tags: CommaList | None = Field(None, description="Offer only tools carrying one of these tags.")
     read_only: bool = Field(False, description="Offer only tools whose readOnlyHint is true.")
+    dynamic_toolsets: bool = Field(
+        False,
+        description="List only list_toolsets and enable_toolset at first; a session enables toolsets "
+        "on request (tools/list_changed). Needs sessions: not with stateless. 2026-07-28 clients, which "
+        "have none, see every tool.",
+    )
 
     auth: CommaList = Field(
         ["none"],
@@ -546,6 +552,11 @@ class Settings(BaseSettings):
             if getattr(self, f"{name}_per_principal") >= getattr(self, name):
                 raise ValueError(f"{name}_per_principal must be below {name}, so one caller cannot fill it")
         self._quotas_name_accounts()
+        if self.dynamic_toolsets and self.stateless:
+            # Each stateless request is a new session: an enabled toolset would be forgotten at once.
+            raise ValueError(
+                "dynamic_toolsets needs sessions to remember enabled toolsets: not with stateless"
+            )
         if self.max_sse_streams >= self.max_connections:
             raise ValueError("max_sse_streams must be below max_connections: streams leave room for others")
         return self

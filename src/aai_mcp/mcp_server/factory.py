@@ -18,6 +18,7 @@ from aai_mcp.gateway import Gateway
 from aai_mcp.mcp_server.apps.app_views import AppViews, is_view_uri
 from aai_mcp.mcp_server.apps.capability import AppsServer
 from aai_mcp.mcp_server.completions import Completions
+from aai_mcp.mcp_server.dynamic_toolsets import DynamicToolsets
 from aai_mcp.mcp_server.prompts import Prompts
 from aai_mcp.mcp_server.reference_notes import is_notes_uri, listed_notes, read_notes
 from aai_mcp.mcp_server.resources import TranscriptResources
@@ -51,6 +52,7 @@ def principal_of(ctx: ServerRequestContext[Any]) -> Principal:
 
 def build_server(gateway: Gateway) -> Server[Any]:
     prompts = Prompts(load_prompts(default_prompts_path()), gateway.registry)
+    dynamic = DynamicToolsets(gateway.registry) if gateway.settings.dynamic_toolsets else None
 
     def resources_for(ctx: ServerRequestContext[Any]) -> TranscriptResources:
         return TranscriptResources(gateway, principal_of(ctx))
@@ -72,17 +74,22 @@ def build_server(gateway: Gateway) -> Server[Any]:
         # 2026-07-28 clients: the SDK checks Mcp-Param-* headers against a tool's input schema before
         # every tools/call; without this lookup it runs and serializes the whole tools/list each time
         # (~38 % of a get_transcript call's CPU, bench/PROFILE.md). Scopes are still enforced by the call.
-        tool = gateway.registry.definitions.get(name)
+        tool = gateway.registry.definitions.get(name) or (dynamic.definitions.get(name) if dynamic else None)
         return tool.input_schema if tool is not None else None
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=gateway.registry.listed(principal_of(ctx).scopes))
+        scopes = principal_of(ctx).scopes
+        if dynamic is not None and dynamic.applies(ctx):
+            return types.ListToolsResult(tools=dynamic.listed(ctx, scopes))
+        return types.ListToolsResult(tools=gateway.registry.listed(scopes))
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        if dynamic is not None and dynamic.applies(ctx) and params.name in dynamic.definitions:
+            return await dynamic.call(ctx, params.name, params.arguments or {}, principal_of(ctx))
         return await gateway.runner.call(
             params.name, params.arguments, progress=ctx.session.report_progress, principal=principal_of(ctx)
         )
@@ -146,6 +153,8 @@ def build_server(gateway: Gateway) -> Server[Any]:
         on_get_prompt=get_prompt,
         on_completion=complete,
     )
+    if dynamic is not None:  # before the tasks extension: its middleware runs inside this one's
+        dynamic.install(server, principal_of)
     if gateway.tasks is not None:
         TasksExtension(gateway.tasks, gateway.registry, principal_of).install(server)
         server.tasks_capability = tasks_capability()

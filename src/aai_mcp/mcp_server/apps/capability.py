@@ -25,6 +25,9 @@ class AppsServer(Server[Any]):
         self.extensions[EXTENSION_ID] = dict(EXTENSION_SETTINGS)
         self.tasks_capability: dict[str, Any] | None = None
         """The 2025-11-25 `capabilities.tasks` (set when the server runs tools as MCP Tasks)."""
+        self.tools_list_changes = False
+        """Announce `tools.listChanged` (2025-11-25): the tool list changes within a session
+        (--dynamic-toolsets). The transports pass no NotificationOptions of their own."""
 
     def get_capabilities(
         self,
@@ -35,6 +38,13 @@ class AppsServer(Server[Any]):
         protocol_version: str | None = None,
     ) -> types.ServerCapabilities:
         experimental = {EXTENSION_ID: dict(EXTENSION_SETTINGS), **(experimental_capabilities or {})}
+        if self.tools_list_changes:
+            given = notification_options or NotificationOptions()
+            notification_options = NotificationOptions(
+                prompts_changed=given.prompts_changed,
+                resources_changed=given.resources_changed,
+                tools_changed=True,
+            )
         capabilities = super().get_capabilities(
             notification_options, experimental, extensions, protocol_version=protocol_version
         )

@@ -11,7 +11,7 @@ import mcp_types as types
 from aai_mcp.access.scopes import Scopes
 from aai_mcp.catalog import Catalog, ToolSpec
 from aai_mcp.mcp_server.apps.app_views import with_view
-from aai_mcp.mcp_server.registry.definitions import input_schema, tool_definition
+from aai_mcp.mcp_server.registry.definitions import accepted_schema, input_schema, tool_definition
 
 
 @dataclass
@@ -74,4 +74,4 @@ class Registry:
         return [self.definitions[name] for name in self.specs if self.visible(name, scopes) is not None]
 
 
-__all__ = ["Registry", "input_schema", "tool_definition"]
+__all__ = ["Registry", "accepted_schema", "input_schema", "tool_definition"]

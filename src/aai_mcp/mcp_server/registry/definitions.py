@@ -6,7 +6,8 @@ from typing import Any
 
 import mcp_types as types
 
-from aai_mcp.catalog import Catalog, ToolSpec
+from aai_mcp.catalog import Catalog, Param, ToolSpec
+from aai_mcp.catalog.model import OPTIONS_ARGUMENT
 
 # Keywords that only constrain one JSON type: when a `type` array is split into one branch per
 # type, each branch takes the keywords of its own type; the rest (description, enum...) stay put.
@@ -49,6 +50,19 @@ def portable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**rest, "anyOf": branches}
 
 
+OUTLINE_KEYWORDS = frozenset({"type", "required"})
+
+
+def outline(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema as listed: an object and the keys every result has (`required`), nothing
+    more. Every result that matches the full schema in outputs.yaml (which keeps the types, optional
+    keys, nesting and prose, for readers and the tests that check results against it) matches this
+    one. Listing the full schemas cost a quarter of the whole tools/list, most of it the transcript
+    schema four times; what a model needs of a result (next_index, timed_out...) the tool
+    descriptions name, and every result carries it in its text too."""
+    return {key: value for key, value in schema.items() if key in OUTLINE_KEYWORDS}
+
+
 def _portable_child(key: str, value: Any) -> Any:
     if key in SCHEMA_MAPS and isinstance(value, dict):
         return {name: portable(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
@@ -59,33 +73,84 @@ def _portable_child(key: str, value: Any) -> Any:
     return value
 
 
-def input_schema(spec: ToolSpec) -> dict[str, Any]:
+# Bounds the server enforces on every call that tell a model nothing it needs to write a good call
+# (an id's character set, a length or count bound): the listing leaves them out, the validator keeps them.
+SERVER_BOUNDS = frozenset({"pattern", "minLength", "maxLength", "minItems", "maxItems"})
+
+
+def accepted_schema(spec: ToolSpec) -> dict[str, Any]:
+    """Every argument the tool takes, each at the top level and with every bound: what the server
+    validates a call against (after `options` is unfolded), whatever the listing leaves out."""
     params = spec.all_params()
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {name: portable(param.json_schema()) for name, param in params.items()},
-        "additionalProperties": False,
-    }
+    return _object_schema({name: portable(param.json_schema()) for name, param in params.items()}, params)
+
+
+def input_schema(spec: ToolSpec) -> dict[str, Any]:
+    """The schema the listing shows: a folding tool's less common body fields are one `options`
+    object, named in its description (see `Fold`)."""
+    folded = set(spec.folded)
+    listed = {name: param for name, param in spec.all_params().items() if name not in folded}
+    properties = {name: _without_bounds(portable(param.json_schema())) for name, param in listed.items()}
+    if folded:
+        properties[OPTIONS_ARGUMENT] = options_schema(spec)
+    return _object_schema(properties, listed)
+
+
+def options_schema(spec: ToolSpec) -> dict[str, Any]:
+    route = f"{spec.route.method} {spec.route.path}"
+    if spec.inherit is not None:  # the same fields as the tool it inherits them from: named there
+        named = f"Any other {spec.inherit.tool} field (its options names them)"
+    else:
+        named = f"Other {route} fields: {', '.join(spec.folded)}"
+    return {"type": "object", "description": f'{named}. get_api_reference("{route}") describes each.'}
+
+
+def _object_schema(properties: dict[str, Any], params: dict[str, Param]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     required = [name for name, param in params.items() if param.required]
     if required:
         schema["required"] = required
     return schema
 
 
-def tool_definition(spec: ToolSpec, catalog: Catalog) -> types.Tool:
+def _without_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    return {key: _bounds_child(key, value) for key, value in schema.items() if key not in SERVER_BOUNDS}
+
+
+def _bounds_child(key: str, value: Any) -> Any:
+    # Only schema positions: under `properties` the keys are names (a property may be called
+    # "pattern"), and `enum` or `default` values are data.
+    if key in SCHEMA_MAPS and isinstance(value, dict):
+        return {name: _without_bounds(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
+    if key in SCHEMA_VALUES and isinstance(value, dict):
+        return _without_bounds(value)
+    if key in SCHEMA_LISTS and isinstance(value, list):
+        return [_without_bounds(sub) if isinstance(sub, dict) else sub for sub in value]
+    return value
+
+
+def listed_annotations(spec: ToolSpec) -> types.ToolAnnotations:
+    """The hints that say something: MCP defines readOnlyHint false, destructiveHint true,
+    idempotentHint false and openWorldHint true when absent, and destructive/idempotent mean nothing
+    for a read-only tool; every hint is still stated in the YAML. No annotations.title either: the
+    tool's own title says it, and clients prefer that one."""
     hints = spec.annotations
+    read_only = hints.read_only
+    return types.ToolAnnotations(
+        read_only_hint=True if read_only else None,
+        destructive_hint=None if read_only or hints.destructive else False,
+        idempotent_hint=True if hints.idempotent and not read_only else None,
+        open_world_hint=None if hints.open_world else False,
+    )
+
+
+def tool_definition(spec: ToolSpec, catalog: Catalog) -> types.Tool:
     return types.Tool(
         name=spec.name,
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
-        output_schema=portable(catalog.outputs[spec.output]),
-        annotations=types.ToolAnnotations(
-            title=spec.title,
-            read_only_hint=hints.read_only,
-            destructive_hint=hints.destructive,
-            idempotent_hint=hints.idempotent,
-            open_world_hint=hints.open_world,
-        ),
+        output_schema=portable(outline(catalog.outputs[spec.output])),
+        annotations=listed_annotations(spec),
         execution=None if spec.task_support is None else types.ToolExecution(task_support=spec.task_support),
     )

@@ -29,7 +29,7 @@ from aai_mcp.mcp_server.registry import Registry
 from aai_mcp.mcp_server.runtime import results
 from aai_mcp.mcp_server.runtime.forward import forward
 from aai_mcp.mcp_server.runtime.tool_call import Handler, ProgressFn, ToolCall, no_progress
-from aai_mcp.mcp_server.runtime.validation import ArgumentValidator
+from aai_mcp.mcp_server.runtime.validation import ArgumentValidator, unfolded
 from aai_mcp.mcp_server.speech_clips import SpeechClips, clip_owner
 from aai_mcp.mcp_server.views.contract import ViewContext
 from aai_mcp.mcp_server.views.view_table import VIEWS
@@ -211,6 +211,7 @@ class ToolRunner:
         problem = self._validators[name].problem(args)
         if problem:
             return results.input_error(problem, simulated=simulated), None
+        args = unfolded(spec, args)
         args = self._with_option_defaults(spec.name, args)
         upstream = self.upstream_for(principal)
         call = ToolCall(

@@ -12,7 +12,8 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from aai_mcp.catalog import ToolSpec
-from aai_mcp.mcp_server.registry import input_schema
+from aai_mcp.catalog.model import OPTIONS_ARGUMENT
+from aai_mcp.mcp_server.registry import accepted_schema
 
 # How much of a bad value an error quotes: enough to recognise it, never the whole of a huge one.
 QUOTE_CHARS = 80
@@ -53,10 +54,14 @@ MAX_SAFE_INTEGER = 2**53 - 1
 class ArgumentValidator:
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
-        self._validator = _Validator(input_schema(spec), format_checker=FormatChecker())
+        self._validator = _Validator(accepted_schema(spec), format_checker=FormatChecker())
 
     def problem(self, args: dict[str, Any]) -> str | None:
         """None when the arguments are valid, else one sentence naming the bad field."""
+        folding = _folding_problem(self.spec, args)
+        if folding:
+            return bounded(folding)
+        args = unfolded(self.spec, args)
         for name, reason in self.spec.refuse.items():
             if name in args:
                 return f"Argument '{name}' is not accepted: {reason}"
@@ -70,6 +75,34 @@ class ArgumentValidator:
             )
         error = best_match(self._validator.iter_errors(args))
         return None if error is None else bounded(_describe(error))
+
+
+def unfolded(spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
+    """`args` with the fields of a folding tool's `options` object at the top level, where handlers
+    and the full schema take them (`problem` said the arguments are valid)."""
+    inner = args.get(OPTIONS_ARGUMENT) if spec.fold is not None else None
+    if not isinstance(inner, dict):
+        return args
+    return {**{name: value for name, value in args.items() if name != OPTIONS_ARGUMENT}, **inner}
+
+
+def _folding_problem(spec: ToolSpec, args: dict[str, Any]) -> str | None:
+    if spec.fold is None or OPTIONS_ARGUMENT not in args:
+        return None
+    inner = args[OPTIONS_ARGUMENT]
+    if not isinstance(inner, dict):
+        shown = quoted(inner)
+        return f"Invalid argument '{OPTIONS_ARGUMENT}': {shown} is not an object of field names and values"
+    # Only upstream fields go in `options` (a refused one too, to be refused with its reason).
+    stray = [quoted(name) for name in inner if name not in spec.params.body and name not in spec.refuse]
+    if stray:
+        shown = ", ".join(stray[:UNKNOWN_NAMES_SHOWN])
+        return f"Unknown field(s) in {OPTIONS_ARGUMENT}: {shown}. Accepted: {', '.join(spec.params.body)}."
+    twice = [quoted(name) for name in inner if name in args]
+    if twice:
+        shown = ", ".join(twice[:UNKNOWN_NAMES_SHOWN])
+        return f"Given both at the top level and in {OPTIONS_ARGUMENT}: {shown}."
+    return None
 
 
 def _unrepresentable(value: Any, path: str = "") -> str | None:
