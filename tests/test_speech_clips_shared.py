@@ -1,5 +1,6 @@
 """Speech clips behind a load balancer: two gateways on one real Redis. A clip made through one is read
-through the other by its maker only, Redis expires it, and neither Redis nor the answers hold the key."""
+through the other by its maker only (in process, and between two served instances with two tokens),
+Redis expires it, and Redis holds neither the key nor the caller's name."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import httpx
+import httpx2
 import mcp_types as types
 import pytest
 from mcp.client import Client
@@ -25,6 +27,8 @@ from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.state.shared_redis import PREFIX, RedisState
 from tests.support import CANARY_KEY, make_settings
 from tests.support.redis import RedisServer
+from tests.support.servers import clean_env, serve_in_process
+from tests.test_scale_out_shared import SECRET, client_for, new_token
 
 pytestmark = pytest.mark.anyio
 LONG_TEXT = {"text": "x" * 200, "sample_rate": 48000}  # over the inline bound: a resource
@@ -129,3 +133,39 @@ async def test_the_in_process_store_expires_on_its_clock_and_drops_the_oldest_be
     assert await state.get_blob("new") == b"123456"
     now[0] = 60.0
     assert await state.get_blob("new") is None
+
+
+async def read_as(base_url: str, token: str, uri: str) -> types.ReadResourceResult | str:
+    """The clip as one served instance answers `token`'s resources/read of it, or its refusal."""
+    async with (
+        httpx2.AsyncClient(timeout=httpx2.Timeout(60)) as http,
+        client_for(base_url, token, http) as client,
+    ):
+        try:
+            return await client.read_resource(uri)
+        except MCPError as refused:
+            return str(refused)
+
+
+async def test_served_instances_hand_a_clip_to_its_makers_token_only(shared_redis: RedisServer) -> None:
+    (maker, _), (other, _) = new_token("clip-maker"), new_token("clip-other")
+    env = clean_env(AAI_MCP_REDIS_URL=shared_redis.url, AAI_MCP_TOKEN_SECRETS=SECRET)
+    args = ("--stateless", "--auth", "tokens", "--instance-id")
+    with (
+        serve_in_process(*args, "pod-a", env=env) as pod_a,
+        serve_in_process(*args, "pod-b", env=env) as pod_b,
+    ):
+        async with (
+            httpx2.AsyncClient(timeout=httpx2.Timeout(60)) as http,
+            client_for(pod_a.base_url, maker, http) as on_a,
+        ):
+            made = await on_a.call_tool("text_to_speech", LONG_TEXT)
+        assert made.structured_content is not None, made.content
+        uri = made.structured_content["download"]["uri"]
+        by_maker = await read_as(pod_b.base_url, maker, uri)
+        by_other = await read_as(pod_b.base_url, other, uri)
+    assert isinstance(by_maker, types.ReadResourceResult), by_maker
+    (contents,) = by_maker.contents
+    assert isinstance(contents, types.BlobResourceContents)
+    assert len(base64.b64decode(contents.blob)) == made.structured_content["bytes"]
+    assert by_other == GONE
