@@ -213,10 +213,8 @@ class RedisState:
             found = await self.run(lambda client: client.get(PREFIX + "blob:" + key))
         except Unreachable:
             found = None
-        if isinstance(found, str):
-            found = found.encode()  # never here (the client does not decode), but typed as possible
-        # Kept here while Redis was down: still this instance's to hand back.
-        return found if found is not None else self.local.get_blob_now(key)
+        # Not in Redis: it may have been kept here while Redis was down, still this instance's to hand back.
+        return found if isinstance(found, bytes) else self.local.get_blob_now(key)
 
     async def aclose(self) -> None:
         await self.client.aclose()
