@@ -23,6 +23,7 @@ from aai_mcp.mcp_server.factory import build_server
 from aai_mcp.mcp_server.handlers.speech import INLINE_AUDIO_BYTES
 from aai_mcp.mcp_server.speech_clips import CLIP_TTL_SECONDS, SpeechClips, clip_owner
 from aai_mcp.simulator.speech_audio import MS_PER_CHARACTER
+from aai_mcp.state.shared_memory import InProcessState
 from aai_mcp.upstream import Upstream
 from aai_mcp.upstream.client import host_timeout
 from tests.support import CANARY_KEY, error_details, make_settings
@@ -81,30 +82,39 @@ async def test_large_speech_is_a_resource_only_its_maker_reads(gateway: Gateway)
     assert len(base64.b64decode(contents.blob)) == data["bytes"]
 
 
-def test_a_clip_is_refused_alike_to_another_caller_after_expiry_and_when_unknown() -> None:
+async def test_a_clip_is_refused_alike_to_another_caller_after_expiry_and_when_unknown() -> None:
     now = [1000.0]
-    clips = SpeechClips(clock=lambda: now[0])
-    uri, expires_at = clips.keep("alice", b"audio", "audio/mpeg")
+    state = InProcessState()
+    state.clock = lambda: now[0]
+    clips = SpeechClips(state, clock=lambda: now[0])
+    uri, expires_at = await clips.keep("alice", b"audio", "audio/mpeg")
     assert expires_at == 1000.0 + CLIP_TTL_SECONDS
-    assert clips.read("alice", uri).contents[0].mime_type == "audio/mpeg"
+    (contents,) = (await clips.read("alice", uri)).contents
+    assert isinstance(contents, types.BlobResourceContents)
+    assert (contents.mime_type, base64.b64decode(contents.blob)) == ("audio/mpeg", b"audio")
     refusals = []
-    for owner, where in (("bob", uri), ("alice", uri + "x"), ("alice", "speech://clip/")):
+    for owner, where in (
+        ("bob", uri),
+        ("alice", uri + "x"),
+        ("alice", uri[:-1] + "A"),
+        ("alice", "speech://clip/"),
+    ):
         with pytest.raises(MCPError) as refused:
-            clips.read(owner, where)
+            await clips.read(owner, where)
         refusals.append(str(refused.value))
     now[0] += CLIP_TTL_SECONDS
     with pytest.raises(MCPError) as expired:
-        clips.read("alice", uri)
+        await clips.read("alice", uri)
     assert len({*refusals, str(expired.value)}) == 1
 
 
-def test_held_clips_stay_within_their_byte_bound() -> None:
-    clips = SpeechClips(max_bytes=10)
-    first, _ = clips.keep("a", b"123456", "audio/mpeg")
-    second, _ = clips.keep("a", b"123456", "audio/mpeg")
+async def test_held_clips_stay_within_their_byte_bound() -> None:
+    clips = SpeechClips(InProcessState(max_blob_bytes=200))
+    first, _ = await clips.keep("a", b"1" * 100, "audio/mpeg")
+    second, _ = await clips.keep("a", b"2" * 100, "audio/mpeg")
     with pytest.raises(MCPError):
-        clips.read("a", first)  # the oldest went first
-    assert clips.read("a", second).contents
+        await clips.read("a", first)  # the oldest went first
+    assert (await clips.read("a", second)).contents
 
 
 async def test_an_unknown_voice_is_a_readable_refusal(gateway: Gateway) -> None:
@@ -213,9 +223,9 @@ async def test_a_clip_is_kept_for_the_principal_that_made_it(gateway: Gateway) -
     )
     assert result.structured_content is not None
     uri = result.structured_content["download"]["uri"]
-    assert gateway.runner.clips.read(clip_owner(maker), uri).contents
+    assert (await gateway.runner.clips.read(clip_owner(maker), uri)).contents
     with pytest.raises(MCPError):
-        gateway.runner.clips.read(clip_owner(other), uri)
+        await gateway.runner.clips.read(clip_owner(other), uri)
 
 
 async def test_tts_has_its_own_read_timeout_when_set(respx_mock: respx.MockRouter) -> None:

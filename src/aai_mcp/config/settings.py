@@ -441,8 +441,8 @@ class Settings(BaseSettings):
     redis_url: Annotated[SecretStr | None, Option(secret=True)] = Field(
         None,
         description="Redis or Valkey URL (redis://, rediss:// or unix://) for state every instance shares: "
-        "one poll loop per transcript, per-token call limits. Unset: per process. Holds a password: "
-        "environment only.",
+        "one poll loop per transcript, per-token call limits, speech clips. Unset: per process. "
+        "Holds a password: environment only.",
     )
 
     simulator_delay_seconds: float = Field(

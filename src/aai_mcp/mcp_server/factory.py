@@ -119,7 +119,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
             principal = principal_of(ctx)
             return read_notes(gateway.registry, principal.scopes, principal.id)
         if is_speech_uri(params.uri):
-            return gateway.runner.clips.read(clip_owner(principal_of(ctx)), params.uri)
+            return await gateway.runner.clips.read(clip_owner(principal_of(ctx)), params.uri)
         return await redacted(ctx, resources_for(ctx).read(params.uri))
 
     async def list_prompts(

@@ -1,5 +1,6 @@
 """Ephemeral state every instance shares but nobody needs after a restart: who polls which transcript,
-how many calls each token has running, and a channel for news between instances.
+how many calls each token has running, a channel for news between instances, and short-lived blobs
+(speech clips) any instance can hand back.
 
 In-process by default (`shared_memory`); Redis or Valkey when `redis_url` is set (`shared_redis`),
 which falls back to in-process behaviour while Redis cannot be reached: every instance then limits and
@@ -91,6 +92,15 @@ class SharedState(Protocol):
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
         """Messages published on `channel` from now on, until the context ends."""
+        ...
+
+    async def put_blob(self, key: str, data: bytes, ttl_seconds: float) -> None:
+        """Keep `data` under `key` for `ttl_seconds`, for every instance to read (held briefly: the
+        in-process store drops the oldest first beyond its byte bound)."""
+        ...
+
+    async def get_blob(self, key: str) -> bytes | None:
+        """What `put_blob` kept under `key`; None once it expired, was dropped, or never was."""
         ...
 
     async def aclose(self) -> None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +15,8 @@ from aai_mcp.state.shared import Hold, Message, Status, WindowCount
 
 # Messages a slow subscriber may fall behind by before newer ones are dropped for it.
 SUBSCRIBER_BUFFER = 64
+# Blobs held at once in one process (speech clips); beyond it the oldest go first.
+MAX_BLOB_BYTES = 64 * 1024 * 1024
 
 
 class AlwaysLeads:
@@ -32,11 +34,14 @@ class AlwaysLeads:
 
 
 class InProcessState:
-    def __init__(self) -> None:
+    def __init__(self, max_blob_bytes: int = MAX_BLOB_BYTES) -> None:
         self._held: Counter[str] = Counter()
         self._members = itertools.count()
         self._subscribers: defaultdict[str, set[MemoryObjectSendStream[Message]]] = defaultdict(set)
         self._windows: dict[str, tuple[float, int]] = {}
+        self._blobs: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._blob_bytes = 0
+        self._max_blob_bytes = max_blob_bytes
         self.clock = time.time
 
     @property
@@ -105,6 +110,36 @@ class InProcessState:
             self._subscribers[channel].discard(send)
             if not self._subscribers[channel]:
                 del self._subscribers[channel]
+
+    async def put_blob(self, key: str, data: bytes, ttl_seconds: float) -> None:
+        self.put_blob_now(key, data, ttl_seconds)
+
+    def put_blob_now(self, key: str, data: bytes, ttl_seconds: float) -> None:
+        self._forget_expired_blobs()
+        self._drop_blob(key)
+        self._blobs[key] = (self.clock() + ttl_seconds, data)
+        self._blob_bytes += len(data)
+        # The newest always stays, even alone over the bound: its maker is about to read it.
+        while self._blob_bytes > self._max_blob_bytes and len(self._blobs) > 1:
+            self._drop_blob(next(iter(self._blobs)))
+
+    async def get_blob(self, key: str) -> bytes | None:
+        return self.get_blob_now(key)
+
+    def get_blob_now(self, key: str) -> bytes | None:
+        self._forget_expired_blobs()
+        held = self._blobs.get(key)
+        return None if held is None else held[1]
+
+    def _forget_expired_blobs(self) -> None:
+        now = self.clock()
+        for key in [key for key, (expires_at, _) in self._blobs.items() if expires_at <= now]:
+            self._drop_blob(key)
+
+    def _drop_blob(self, key: str) -> None:
+        held = self._blobs.pop(key, None)
+        if held is not None:
+            self._blob_bytes -= len(held[1])
 
     async def aclose(self) -> None:
         return None

@@ -1,4 +1,4 @@
-"""Shared state in Redis (or Valkey): call places and poll leases every instance sees.
+"""Shared state in Redis (or Valkey): call places, poll leases and short-lived blobs every instance sees.
 
 Each concurrent-call place is a member of a sorted set scored by when it lapses, taken by a script
 that first drops lapsed members: an instance that crashes mid-call leaks its places only until
@@ -199,6 +199,22 @@ class RedisState:
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await subscription.close()
+
+    async def put_blob(self, key: str, data: bytes, ttl_seconds: float) -> None:
+        # Redis expires it (PX) on its own clock; while Redis is down it stays in this process only.
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        try:
+            await self.run(lambda client: client.set(PREFIX + "blob:" + key, data, px=ttl_ms))
+        except Unreachable:
+            self.local.put_blob_now(key, data, ttl_seconds)
+
+    async def get_blob(self, key: str) -> bytes | None:
+        try:
+            found = await self.run(lambda client: client.get(PREFIX + "blob:" + key))
+        except Unreachable:
+            found = None
+        # Not in Redis: it may have been kept here while Redis was down, still this instance's to hand back.
+        return found if isinstance(found, bytes) else self.local.get_blob_now(key)
 
     async def aclose(self) -> None:
         await self.client.aclose()

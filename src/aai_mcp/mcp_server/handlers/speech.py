@@ -48,7 +48,7 @@ async def text_to_speech(call: ToolCall) -> dict[str, Any]:
         out["delivery"] = "inline"
         out["audio"] = InlineAudio(response.content, content_type)
         return out
-    uri, expires_at = call.clips.keep(call.owner, response.content, content_type)
+    uri, expires_at = await call.clips.keep(call.owner, response.content, content_type)
     out["delivery"] = "resource"
     out["download"] = {"uri": uri, "expires_at": expires_at}
     return out

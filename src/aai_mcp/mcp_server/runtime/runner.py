@@ -89,8 +89,8 @@ class ToolRunner:
         """The transcript archive (set by Gateway.use_store): tools that read transcripts read it first."""
         self.links: LinkUploads | None = None
         """Upload links (set by Gateway.use_store): their state lives in the store."""
-        self.clips = SpeechClips()
-        """Speech too large for a tool result, held briefly as resources."""
+        self.clips = SpeechClips(self.shared)
+        """Speech too large for a tool result, held briefly as resources (in the shared state)."""
 
     def drain(self, grace_seconds: float) -> None:
         """Shutdown began: waits return what they have now; calls still running near the end of the
