@@ -191,6 +191,26 @@ async def test_the_key_goes_upstream_raw_and_never_back(method: str, path: str, 
     assert answer.json() == {"error": "Invalid API key ***"}  # the rest of upstream's answer as sent
 
 
+@pytest.mark.parametrize("path", [SPEECH, TTS_TOKEN, f"{PROXY}/v2/transcript"])
+async def test_an_error_in_a_coding_the_gateway_cannot_read_is_never_relayed(path: str) -> None:
+    """brotli is not installed: an error body upstream compressed with it cannot be checked for the
+    key, so its bytes never reach the caller; and the caller's br is not asked of upstream at all."""
+    upstream = RecordingUpstream()
+    upstream.status = 401
+    upstream.headers = [(b"content-type", b"application/json"), (b"content-encoding", b"br")]
+    upstream.body = f"not really brotli, but: Invalid API key {CANARY_KEY}".encode()
+    gateway = proxy_gateway(upstream)
+    headers = {**default_headers(), "accept-encoding": "br, zstd"}
+    async with proxy_client(gateway) as client:
+        answer = await client.request(
+            "POST" if path != TTS_TOKEN else "GET", path, headers=headers, content=b"{}"
+        )
+    (seen,) = upstream.seen
+    assert seen.request.headers["accept-encoding"] == "identity"
+    assert answer.status_code == 401 and "content-encoding" not in answer.headers
+    assert CANARY_KEY not in answer.text and "could not check" in answer.json()["error"]
+
+
 # Where the simulator serves each (Sync under its host's prefix, TTS at the root like AssemblyAI's).
 @pytest.mark.parametrize(("path", "simulated"), [(SYNC, "/sync/"), (SPEECH, "/v1/speech")])
 async def test_upstream_429_passes_through_with_retry_after(path: str, simulated: str) -> None:

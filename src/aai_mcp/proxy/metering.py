@@ -38,10 +38,9 @@ READABLE_CODINGS = frozenset({b"gzip", b"x-gzip", b"deflate", b"identity"})
 
 
 def readable_encodings(method: str, target: Target, headers: RawHeaders) -> RawHeaders:
-    """The caller's headers, its Accept-Encoding narrowed to READABLE_CODINGS on a metered call."""
-    # Text-to-speech is metered from a header: its (audio) body is never read.
-    if metered_call(target.host, method, target.path) in (None, "speech"):
-        return headers
+    """The caller's headers, its Accept-Encoding narrowed to READABLE_CODINGS on every call: a metered
+    answer is read for usage, and any error answer is read for the upstream key it may echo
+    (proxy/whole_answers.py), so no answer may come in a coding this process cannot undo."""
     kept: RawHeaders = []
     for name, value in headers:
         if name.lower() != b"accept-encoding":

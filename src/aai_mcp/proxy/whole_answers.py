@@ -5,6 +5,7 @@ relayed as upstream sent it, byte for byte."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -12,6 +13,7 @@ from starlette.types import Send
 
 from aai_mcp.proxy.headers import returned_response_headers
 from aai_mcp.proxy.list_pages import Rewrite
+from aai_mcp.proxy.metering import READABLE_CODINGS
 from aai_mcp.proxy.relay import raw_chunks, relay_response
 
 # Upstream answers that name resources are small (a list page is at most 200 short items).
@@ -32,7 +34,7 @@ async def relay_answer(
     """Upstream's answer to the caller; a success read whole (within MAX_READ_ANSWER) when `remember`
     wants its decoded body or `rewrite` may change it (then it goes out decoded, identity); an error
     read whole so the upstream key it was sent with (`secret`) never goes back in it."""
-    if secret and not response.is_success and _declared_small(response):
+    if secret and not response.is_success:
         await _relay_without(secret, response, send)
         return
     if not (response.is_success and (rewrite or remember) and _declared_small(response)):
@@ -61,11 +63,26 @@ async def _relay_without(secret: str, response: httpx.Response, send: Send) -> N
     chunks, whole = await _read_at_most(source, MAX_READ_ANSWER)
     raw = b"".join(chunks)
     decoded = _decoded_within(raw, response.headers, MAX_READ_ANSWER) if whole else None
-    if decoded is None or secret.encode() not in decoded:
-        await relay_response(response, send, _then_rest(chunks, source) if not whole else _once(raw))
+    if decoded is None:
+        # Too large, or in a coding this process cannot undo: it cannot be checked, so it is not sent.
+        await _unchecked_error(response, send)
+        return
+    if secret.encode() not in decoded:
+        await relay_response(response, send, _once(raw))
         return
     changed = decoded.replace(secret.encode(), b"***")
     await relay_response(response, send, _once(changed), _identity_headers(response, len(changed)))
+
+
+async def _unchecked_error(response: httpx.Response, send: Send) -> None:
+    body = json.dumps(
+        {
+            "error": f"AssemblyAI answered {response.status_code} with a body this gateway could not check "
+            "for its key (too large, or in an unreadable Content-Encoding), so it is not relayed"
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await relay_response(response, send, _once(body), headers)
 
 
 def _declared_small(response: httpx.Response) -> bool:
@@ -87,8 +104,11 @@ async def _read_at_most(source: AsyncIterator[bytes], limit: int) -> tuple[list[
 
 
 def _decoded_within(raw: bytes, headers: httpx.Headers, limit: int) -> bytes | None:
-    """The body with its Content-Encoding undone as httpx does (gzip, br, deflate, zstd when
-    installed), or None when it cannot be decoded or decodes to more than `limit`."""
+    """The body with its Content-Encoding undone as httpx does (gzip, deflate), or None when it names
+    another coding, cannot be decoded or decodes to more than `limit`."""
+    codings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",") if c.strip()]
+    if any(coding.encode() not in READABLE_CODINGS for coding in codings):
+        return None  # httpx passes a coding it cannot undo (br, zstd without their packages) as is
     steps = (raw[start : start + DECODE_STEP] for start in range(0, len(raw), DECODE_STEP))
     decoding = httpx.Response(200, headers=headers, content=steps)
     decoded = bytearray()
