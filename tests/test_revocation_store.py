@@ -4,6 +4,8 @@ cannot read the store keeps the ids it knows, then refuses every token once they
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from aai_mcp.access import Scopes, mint
@@ -21,7 +24,9 @@ from aai_mcp.cli.main import load_command
 from aai_mcp.cli.token import run_token_command
 from aai_mcp.config.settings import Settings
 from aai_mcp.gateway import build_gateway, load_default_catalog
+from aai_mcp.state.issued_tokens import IssuedTokens
 from aai_mcp.state.store import RevokedSince, Store
+from aai_mcp.state.store_schema import revoked_tokens
 from aai_mcp.state.store_sql import SqlStore
 from tests.support import make_settings
 from tests.support.servers import serve_gateway_in_thread
@@ -253,3 +258,36 @@ def test_inspect_creates_no_store(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert run_token_command(loaded, catalog=CATALOG) == 0
     assert "revoked:   unknown (no --revocation-file" in capsys.readouterr().out
     assert not (tmp_path / "data").exists()
+
+
+def with_claimed_expiry(token: str, exp: float) -> str:
+    """A copy of `token` whose payload claims another expiry (its signature no longer matches)."""
+    prefix, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    edited = base64.urlsafe_b64encode(json.dumps({**claims, "exp": int(exp)}).encode()).rstrip(b"=")
+    return f"{prefix}.{edited.decode()}.{signature}"
+
+
+def test_a_cli_revocation_keeps_only_an_expiry_signed_here(
+    store_config: StoreConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The expiry decides when a revocation is pruned, so an edited copy of a leaked token that
+    claims an early one must not shorten its revocation."""
+    store = store_config.open(auto_upgrade=True)
+    try:
+        year = time.time() + 365 * 86400
+        genuine = mint(SECRET.encode(), name="genuine", scopes=Scopes(), expires_at=year)
+        leaked = mint(SECRET.encode(), name="leaked", scopes=Scopes(), expires_at=year)
+        env = {**store_config.env(), "AAI_MCP_TOKEN_SECRETS": SECRET}
+        assert revoke_with_cli(env, genuine.token) == 0
+        assert revoke_with_cli(env, with_claimed_expiry(leaked.token, time.time() - 86400)) == 0
+        capsys.readouterr()
+        with store.engine.connect() as connection:
+            rows = dict(
+                connection.execute(sa.select(revoked_tokens.c.token_id, revoked_tokens.c.expires_at)).all()
+            )
+        assert rows == {genuine.jti: genuine.claims.exp, leaked.jti: None}
+        later = IssuedTokens(store.engine, lambda: time.time() + 2 * 86400)
+        assert later.prune_revocations() == 0 and store.is_revoked(leaked.jti)
+    finally:
+        store.close()

@@ -163,7 +163,11 @@ def _inspect(args: InspectOptions, context: Context) -> int:
 
 def _revoke(args: RevokeOptions, context: Context) -> int:
     """Into the file when one is named (as before), into the store when none is or one is configured."""
-    jti, expires_at = _revocation_target(args.jti)
+    try:
+        secrets = _signing_secrets(context.keys)
+    except SecretsError:
+        secrets = []  # the id is revoked all the same; without a secret no expiry can be trusted
+    jti, expires_at = _revocation_target(args.jti, secrets)
     path = context.keys.token_revocation_file
     if path is not None:
         note = f"revoked {format_time(context.now)}" + (f": {args.reason}" if args.reason else "")
@@ -311,18 +315,28 @@ def _signing_secrets(keys: TokenKeys) -> list[bytes]:
     return load_signing_secrets(keys.token_secrets, keys.token_secret_file)
 
 
-def _revocation_target(value: str) -> tuple[str, float | None]:
-    """The token id, and the token's expiry when the whole token was given."""
+def _revocation_target(value: str, secrets: list[bytes]) -> tuple[str, float | None]:
+    """The token id, and the token's expiry when the whole token was given and is signed here."""
     if value.startswith(PREFIX + "."):
         try:
-            # Unverified is enough: revoking can only take access away.
+            # Unverified is enough for the id: revoking can only take access away.
             claims = inspect(value)
         except TokenError as exc:
             raise UsageError(exc.reason) from None
-        return claims.jti, claims.exp
+        return claims.jti, _signed_expiry(value, secrets)
     if not re.fullmatch(JTI_PATTERN, value):
         raise UsageError(f"{value!r} is not a token id (they look like tok_abcdefgh2345) or a token")
     return value, None
+
+
+def _signed_expiry(token: str, secrets: list[bytes]) -> float | None:
+    """The expiry a token signed with one of `secrets` carries, else None. The revocation is dropped an
+    hour after this expiry (state/issued_tokens.py), so an edited copy of a leaked token claiming
+    an early expiry must not shorten its revocation: None keeps it for good."""
+    try:
+        return check_signature(token, secrets).exp if secrets else None
+    except TokenError:
+        return None
 
 
 def _allowed_tools(scopes: Scopes, catalog: Catalog) -> list[str]:
