@@ -113,6 +113,24 @@ async def test_json_calls_go_over_aiohttp_with_the_key_and_body(loopback: str) -
     assert posted == {"echo": {"a": [1, "é"]}}
 
 
+class _NotForWrites:
+    async def request(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"{method} went over aiohttp, which may send it twice")
+
+
+@pytest.mark.slow
+async def test_only_gets_take_the_aiohttp_path(loopback: str) -> None:
+    """aiohttp re-sends DELETE and PUT by itself after a dropped keep-alive connection: only a GET,
+    which may be sent twice, goes that way."""
+    async with _upstream(loopback) as upstream:
+        fast = upstream._json_clients
+        upstream._json_clients = {host: _NotForWrites() for host in fast}  # type: ignore[misc]
+        posted = (await upstream.request("api", "POST", "/v2/transcript", json_body={"a": 1})).json()
+        upstream._json_clients = fast
+        got = (await upstream.request("api", "GET", "/v2/transcript/t1")).json()
+    assert posted == {"echo": {"a": 1}} and got["id"] == "t1"
+
+
 @pytest.mark.slow
 async def test_upstream_errors_read_the_same_over_aiohttp(loopback: str) -> None:
     async with _upstream(loopback) as upstream:

@@ -245,7 +245,9 @@ class Upstream:
     async def _send_json(
         self, host: HostName, method: str, path: str, params: Mapping[str, str] | None, json_body: Any
     ) -> httpx.Response:
-        client = self._json_clients[host]
+        # Only GETs take the aiohttp path: aiohttp re-sends an idempotent method (DELETE, PUT) on its
+        # own after a dropped keep-alive connection, and nothing but a GET may be sent twice here.
+        client = self._json_clients[host] if method == "GET" else self._clients[host]
 
         async def attempt(key: PoolKey | None) -> httpx.Response:
             headers = self._per_call_headers(host) if key is None else self._key_header(host, key)
