@@ -72,3 +72,21 @@ async def test_everything_else_passes_through() -> None:
     transport.write(b"late")
     await asyncio.sleep(0)
     assert inner.writes == []  # never written to a transport already closing
+
+
+async def test_a_write_that_raises_leaves_the_connection_writable() -> None:
+    transport, inner = wrapped()
+    failing = [True]
+
+    def write(data: bytes) -> None:
+        if failing.pop(0) if failing else False:
+            raise RuntimeError("the socket said no")
+        inner.writes.append(data)
+
+    inner.write = write  # type: ignore[method-assign]
+    transport.write(b"lost ")
+    with pytest.raises(RuntimeError):
+        transport._flush()
+    transport.write(b"next")
+    await asyncio.sleep(0)  # the turn ends: the flush scheduled by this write runs
+    assert inner.writes == [b"next"] and transport.get_write_buffer_size() == 0

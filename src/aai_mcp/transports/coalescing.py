@@ -30,9 +30,11 @@ class CoalescingTransport:
         self._pending.append(bytes(data))
 
     def _flush(self) -> None:
-        if self._pending and not self._inner.is_closing():
-            self._inner.write(b"".join(self._pending))
-        self._pending.clear()
+        # Taken before writing: should the write raise, the next `write` still schedules a flush
+        # (it only does when nothing is pending), so the connection is never left wedged.
+        pending, self._pending = self._pending, []
+        if pending and not self._inner.is_closing():
+            self._inner.write(b"".join(pending))
 
     def close(self) -> None:
         self._flush()
