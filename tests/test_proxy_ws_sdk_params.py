@@ -52,6 +52,19 @@ def test_a_compressed_session_whose_caller_left_is_metered_by_its_framing() -> N
     assert (account, audio) == ("default", 0.5)
 
 
+def test_audio_timed_before_a_broken_frame_is_still_metered() -> None:
+    """A frame outside the declared framing ends the timing, not what was timed before it."""
+    with streaming_proxy() as setup:
+        with browser(setup, proxy_token(), "encoding=opus") as ws:
+            assert json.loads(ws.recv(timeout=DEADLINE))["type"] == "Begin"
+            for _ in range(25):  # 25 packets of 20 ms
+                ws.send(bytes([31 << 3]) + b"\x00" * 40)
+            ws.send(bytes([3]))  # code 3 without its frame count: not opus
+        wait_until(lambda: setup.ended, what="the session's end")
+    ((account, audio, _),) = setup.ended
+    assert (account, audio) == ("default", 0.5)
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

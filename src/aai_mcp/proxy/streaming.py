@@ -122,7 +122,9 @@ class StreamProxy:
 
     def _ended(self, relay: Relay, principal: Principal, query: bytes) -> float | None:
         audio = relay.reported_audio_seconds
-        if audio is None and relay.clock is not None:
+        # What was timed counts even when a later frame broke the declared framing (clock dropped):
+        # one junk frame must not un-meter the audio before it.
+        if audio is None and (relay.clock is not None or relay.timed_audio_ms > 0):
             audio = relay.timed_audio_ms / 1000
         if audio is None:
             audio = estimated_audio_seconds(query, relay.audio_bytes)
