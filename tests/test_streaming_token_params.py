@@ -89,6 +89,8 @@ async def test_without_connection_the_url_carries_the_token_only(respx_mock: res
         ({"encoding": "flac"}, "encoding must be one of: aac, ogg_opus, opus, pcm_mulaw, pcm_s16le"),
         ({"sample_rate": 0}, "sample_rate must be a positive integer"),
         ({"sample_rate": 16000.5}, "sample_rate must be an integer"),
+        ({"sample_rate": " 16_000 "}, "sample_rate must be an integer"),  # int() would take it
+        ({"voice_focus_threshold": "nan"}, "voice_focus_threshold must be a number"),  # float() would
         ({"voice_focus_threshold": 2}, "voice_focus_threshold must be between 0 and 1"),
         ({"language_codes": "en"}, "language_codes must be a JSON array of strings"),
         ({"format_turns": "yes"}, "format_turns must be a boolean"),

@@ -11,6 +11,7 @@ refuses them, since there a name it does not know is a caller's typo.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -57,20 +58,19 @@ def parse_bool(name: str, raw: str) -> bool:
 
 
 def parse_int(name: str, raw: str, bounds: tuple[int, int] | None = None) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise StreamParamError(f"{name} must be an integer") from None
+    # Digits only: Python's int() also takes " 16_000 ", which upstream refuses after the token is spent.
+    if not re.fullmatch(r"-?[0-9]{1,18}", raw):
+        raise StreamParamError(f"{name} must be an integer")
+    value = int(raw)
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
         raise StreamParamError(f"{name} must be between {bounds[0]} and {bounds[1]}")
     return value
 
 
 def parse_unit_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise StreamParamError(f"{name} must be a number") from None
+    if not re.fullmatch(r"[0-9]*\.?[0-9]+", raw):  # not float()'s "nan", "1_0", " 0.5"
+        raise StreamParamError(f"{name} must be a number")
+    value = float(raw)
     if not 0.0 <= value <= 1.0:
         raise StreamParamError(f"{name} must be between 0 and 1")
     return value
