@@ -212,6 +212,11 @@ class ToolRunner:
         if problem:
             return results.input_error(problem, simulated=simulated), None
         args = unfolded(spec, args)
+        # Again on the unfolded arguments: a `uses.when` naming a field folded into `options` must not
+        # be dodged by sending that field inside it.
+        denied = self.registry.lacking(spec, principal.scopes, args)
+        if denied:
+            return results.refused(f"Not allowed: {denied}.", ErrorKind.FORBIDDEN, simulated=simulated), None
         args = self._with_option_defaults(spec.name, args)
         upstream = self.upstream_for(principal)
         call = ToolCall(
