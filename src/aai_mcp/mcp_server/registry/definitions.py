@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
@@ -36,7 +37,7 @@ def portable(schema: dict[str, Any]) -> dict[str, Any]:
     dialect (Gemini's OpenAPI subset) reject the tool or drop the constraint; MCP Inspector's
     schema-portability report warns about each one. The `anyOf` form means the same thing.
     """
-    node = {key: _portable_child(key, value) for key, value in schema.items()}
+    node = {key: _subschemas(key, value, portable) for key, value in schema.items()}
     declared = node.get("type")
     if not isinstance(declared, list):
         return node
@@ -63,13 +64,16 @@ def outline(schema: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in schema.items() if key in OUTLINE_KEYWORDS}
 
 
-def _portable_child(key: str, value: Any) -> Any:
+def _subschemas(key: str, value: Any, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """`value` with `change` applied to each schema in it, when `key` holds schemas. Only schema
+    positions: under `properties` the keys are names (a property may be called "pattern"), and `enum`
+    or `default` values are data."""
     if key in SCHEMA_MAPS and isinstance(value, dict):
-        return {name: portable(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
+        return {name: change(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
     if key in SCHEMA_VALUES and isinstance(value, dict):
-        return portable(value)
+        return change(value)
     if key in SCHEMA_LISTS and isinstance(value, list):
-        return [portable(sub) if isinstance(sub, dict) else sub for sub in value]
+        return [change(sub) if isinstance(sub, dict) else sub for sub in value]
     return value
 
 
@@ -114,19 +118,8 @@ def _object_schema(properties: dict[str, Any], params: dict[str, Param]) -> dict
 
 
 def _without_bounds(schema: dict[str, Any]) -> dict[str, Any]:
-    return {key: _bounds_child(key, value) for key, value in schema.items() if key not in SERVER_BOUNDS}
-
-
-def _bounds_child(key: str, value: Any) -> Any:
-    # Only schema positions: under `properties` the keys are names (a property may be called
-    # "pattern"), and `enum` or `default` values are data.
-    if key in SCHEMA_MAPS and isinstance(value, dict):
-        return {name: _without_bounds(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
-    if key in SCHEMA_VALUES and isinstance(value, dict):
-        return _without_bounds(value)
-    if key in SCHEMA_LISTS and isinstance(value, list):
-        return [_without_bounds(sub) if isinstance(sub, dict) else sub for sub in value]
-    return value
+    kept = {key: value for key, value in schema.items() if key not in SERVER_BOUNDS}
+    return {key: _subschemas(key, value, _without_bounds) for key, value in kept.items()}
 
 
 def listed_annotations(spec: ToolSpec) -> types.ToolAnnotations:
