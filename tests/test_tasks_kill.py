@@ -82,7 +82,9 @@ def test_a_task_of_a_stopped_instance_is_finished_by_another(
         getattr(first.process, how)()
         first.process.wait(timeout=30)
         (fetched,) = ext_tasks(
-            f"{second.base_url}/mcp/t/{token}", {"do": "fetch", "taskId": started["taskId"]}
+            f"{second.base_url}/mcp/t/{token}",
+            {"do": "fetch", "taskId": started["taskId"]},
+            generation=generation,  # the same generation's client, as a user's would be
         )
         assert fetched["status"] == "completed", (fetched, second.stderr()[-3000:])
         assert fetched["result"]["structuredContent"]["status"] == "completed"
