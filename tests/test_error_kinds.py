@@ -254,6 +254,7 @@ async def test_each_kind_end_to_end(kind: ErrorKind, monkeypatch: pytest.MonkeyP
         assert 8 <= error["retry_after_seconds"] <= 9 and "retry after: " in text
 
 
+@pytest.mark.views_replaced
 async def test_any_view_can_say_its_payload_is_a_failed_job(monkeypatch: pytest.MonkeyPatch) -> None:
     """A failed job is an isError result in the tool's normal shape, whichever view says so."""
     shaped = Shaped(structured={"status": "failed"}, text="The job failed.", failed_job=True)

@@ -24,7 +24,7 @@ from aai_mcp.upstream.errors import RETRYABLE_STATUSES, ErrorKind
 from aai_mcp.upstream.netguard import PinnedBackend, PinnedTransport, Pins
 
 # 256 KiB, not 1 MiB: the server's peak RSS during a 1 GiB upload drops by ~3 MB (bench/upload.py).
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
 MAX_REDIRECTS = 5
 # One message for every way a download can break: which one it was would tell a caller whether a
 # port is open, whether a host answers, or how far a server got.
