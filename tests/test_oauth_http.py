@@ -70,7 +70,7 @@ async def test_the_full_flow_issues_a_token_with_the_narrowed_scopes(http: httpx
     issued = await exchange(http, client_id, code, pkce.verifier)
     assert issued.status_code == 200, issued.text
     token = issued.json()
-    assert token["token_type"] == "Bearer" and token["expires_in"] == 3600
+    assert token["token_type"] == "Bearer" and 3599 <= token["expires_in"] <= 3600  # a second may tick
     assert token["scope"] == "toolset:transcripts mcp:read-only"
     session = await mcp_call(http, token["access_token"])
     assert session.status_code == 200, session.text

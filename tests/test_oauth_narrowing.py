@@ -145,7 +145,7 @@ def set_grant_end(store: SqlStore, ends: float) -> None:
 
 async def test_access_tokens_never_outlive_the_grant(served: Served) -> None:
     day = await token_for(served.http, expiry="1")
-    assert day["expires_in"] == 3600  # an hour, well inside the day the grant lasts
+    assert 3599 <= day["expires_in"] <= 3600  # an hour (a second may tick), well inside the grant's day
     with served.store.engine.connect() as connection:
         ends = connection.execute(sa.select(sa.func.max(oauth_grants.c.expires_at))).scalar_one()
     assert abs(ends - (time.time() + 86400)) < 120

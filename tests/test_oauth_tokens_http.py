@@ -82,7 +82,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(served: Served) -> N
     http = served.http
     client_id = str((await register(http))["client_id"])
     first = await tokens_for(http, client_id)
-    assert first["refresh_token"] and first["expires_in"] == 3600
+    assert first["refresh_token"] and 3599 <= first["expires_in"] <= 3600  # a second may tick
     rotated = await refresh(http, client_id, first["refresh_token"])
     assert rotated.status_code == 200, rotated.text
     assert rotated.headers["cache-control"] == "no-store"
