@@ -33,6 +33,8 @@ class TranscriptRecord:
     webhook_status_code: int | None = None
     """What the receiver answered the last webhook attempt (None: not sent, or no answer)."""
     _content: CallContent | None = field(default=None, repr=False)
+    rendered: tuple[tuple[str, bool, int | None], bytes] | None = field(default=None, repr=False)
+    """A finished transcript's JSON body as last sent, and the state it was rendered in (render.py)."""
 
     @property
     def audio_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -172,6 +173,21 @@ def transcript_json(record: TranscriptRecord, status: str) -> dict[str, Any]:
     if record.deleted:
         out = scrub(out)
     return out
+
+
+def transcript_body(record: TranscriptRecord, status: str) -> bytes:
+    """`transcript_json` encoded as Starlette's JSONResponse encodes it. A finished transcript changes
+    only when it is deleted or its webhook is answered, so its body is kept on the record and reused
+    while those stay the same: rendering a 30 KB transcript's words cost 1.6 ms of the simulator's
+    2.6 ms of CPU per GET, which the benchmarks' gateways would otherwise compete with for the cores."""
+    state = (status, record.deleted, record.webhook_status_code)
+    if record.rendered is not None and record.rendered[0] == state:
+        return record.rendered[1]
+    answer = transcript_json(record, status)
+    body = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    if status in ("completed", "error"):
+        record.rendered = (state, body)
+    return body
 
 
 def list_item(record: TranscriptRecord, status: str, base_url: str, delay: float) -> dict[str, Any]:

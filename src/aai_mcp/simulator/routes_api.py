@@ -26,7 +26,7 @@ from .jobs import TranscriptRecord, download_failure, upload_failure, upload_id_
 from .key_accounts import Account
 from .listing import ListQueryError, matching, page_details, parse_list_query, select_page
 from .params import ParamError, validate_transcript_params
-from .render import list_item, transcript_json
+from .render import list_item, transcript_body, transcript_json
 from .understanding import check_understanding
 from .upload_route import consume_upload, rejected_content_type
 
@@ -142,7 +142,8 @@ def find_record(request: Request) -> TranscriptRecord:
 
 async def get_transcript(request: Request) -> Response:
     record = find_record(request)
-    return JSONResponse(transcript_json(record, simulator_of(request).status_of(record)))
+    body = transcript_body(record, simulator_of(request).status_of(record))
+    return Response(body, media_type="application/json")
 
 
 async def delete_transcript(request: Request) -> Response:
