@@ -130,7 +130,15 @@ def run_era(run: Run, sim: ServerProcess, era: str, transcript_id: str, args: ar
             for clients in (1, args.clients):
                 calls = args.calls if clients > 1 else max(args.calls // 2, 1)
                 for target in targets:
-                    sample = anyio.run(measure, target, era, transcript_id, clients, calls)
+                    sample = anyio.run(
+                        measure,
+                        target,
+                        era,
+                        transcript_id,
+                        clients,
+                        calls,
+                        backend_options={"use_uvloop": True},
+                    )
                     run.add(era, target.name, clients, sample)
 
 

@@ -2,9 +2,9 @@
 
 The mcp SDK client rejects FastMCP.from_openapi's results (`Invalid structured content ... None is
 not of type 'object'`), so the peer comparison drives every server with this instead: the same
-bytes on the wire for all of them, and the same (small) client cost: httpx over aiohttp's transport
-(0.3 ms of CPU per request against httpcore's 0.7 ms here), since the client shares the two cores
-with the servers it measures. It speaks both eras: the
+bytes on the wire for all of them, and the same (small) client cost: aiohttp itself, one keep-alive
+connection per client (about a third of httpx's CPU per request here), since the client shares the
+two cores with the servers it measures. It speaks both eras: the
 2025-11-25 `initialize` handshake (with the session id when the server hands one out) and the
 sessionless 2026-07-28 POSTs (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` headers and the
 `_meta` the SDK client sends).
@@ -13,11 +13,10 @@ sessionless 2026-07-28 POSTs (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` h
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, NamedTuple
 
-import httpx
+import aiohttp
 import orjson
-from httpx_aiohttp import AiohttpTransport
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
@@ -31,7 +30,9 @@ class RawClient:
     def __init__(self, url: str, era: str) -> None:
         self.url = url
         self.era = era
-        self.http = httpx.AsyncClient(timeout=60, transport=AiohttpTransport())
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(60)
+        )
         self.headers = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": era}
         self._ids = itertools.count(1)
 
@@ -42,18 +43,19 @@ class RawClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.http.__aexit__(*exc)
+        await self.http.close()
 
     async def _initialize(self) -> None:
         self.headers.pop("MCP-Protocol-Version")
         params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": CLIENT_INFO}
         response = await self._post("initialize", params, {})
-        session = response.headers.get("mcp-session-id")
+        session = response.session
         if session:
             self.headers["Mcp-Session-Id"] = session
         self.headers["MCP-Protocol-Version"] = LEGACY
         note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        (await self.http.post(self.url, content=orjson.dumps(note), headers=self.headers)).raise_for_status()
+        async with self.http.post(self.url, data=orjson.dumps(note), headers=self.headers) as answer:
+            answer.raise_for_status()
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """tools/call; the JSON-RPC result (raises on a JSON-RPC error or an `isError` result)."""
@@ -71,24 +73,35 @@ class RawClient:
             raise RuntimeError(f"{tool} returned isError: {str(message)[:300]}")
         return message
 
-    async def _post(self, method: str, params: dict[str, Any], extra: dict[str, str]) -> httpx.Response:
-        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+    async def _post(self, method: str, params: dict[str, Any], extra: dict[str, str]) -> Answer:
+        body = orjson.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params})
         headers = {**self.headers, **extra}
         try:
-            response = await self.http.post(self.url, content=orjson.dumps(body), headers=headers)
-        except httpx.TransportError:
+            return await self._send(body, headers)
+        except aiohttp.ClientConnectionError:
             # The keep-alive race: a client idle while 19 others connect (seconds on a loaded machine)
-            # may send on a connection the server is closing at its keep-alive timeout (httpx-aiohttp
-            # names that failure by its own mapping, not httpcore's). Once, again.
-            response = await self.http.post(self.url, content=orjson.dumps(body), headers=headers)
-        response.raise_for_status()
-        return response
+            # may send on a connection the server is closing at its keep-alive timeout. Once, again.
+            return await self._send(body, headers)
+
+    async def _send(self, body: bytes, headers: dict[str, str]) -> Answer:
+        async with self.http.post(self.url, data=body, headers=headers) as answer:
+            answer.raise_for_status()
+            content = await answer.read()
+            return Answer(
+                answer.headers.get("content-type", ""), content, answer.headers.get("mcp-session-id")
+            )
 
 
-def result_of(response: httpx.Response) -> dict[str, Any]:
+class Answer(NamedTuple):
+    content_type: str
+    content: bytes
+    session: str | None
+
+
+def result_of(response: Answer) -> dict[str, Any]:
     """The JSON-RPC answer's result, from a JSON body or the last `data:` line of an SSE body."""
     body = response.content
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
+    if response.content_type.startswith("text/event-stream"):
         lines = [line for line in body.splitlines() if line.startswith(b"data:")]
         body = lines[-1][5:] if lines else b"{}"
     message: dict[str, Any] = orjson.loads(body)

@@ -113,6 +113,19 @@ async def test_json_calls_go_over_aiohttp_with_the_key_and_body(loopback: str) -
     assert posted == {"echo": {"a": [1, "é"]}}
 
 
+async def test_the_aiohttp_session_is_made_at_the_first_request(loopback: str) -> None:
+    never_used = AiohttpUpstreamTransport(httpx.create_ssl_context(), httpx.Limits())
+    await never_used.aclose()  # nothing to close, and no aiohttp session made to close it
+    assert never_used._inner is None
+    used = AiohttpUpstreamTransport(httpx.create_ssl_context(), httpx.Limits())
+    async with httpx.AsyncClient(transport=used, base_url=loopback) as client:
+        first = (await client.get("/v2/transcript/t1")).json()
+        inner = used._inner
+        second = (await client.get("/v2/transcript/t2")).json()
+        assert inner is not None and used._inner is inner  # one session, kept for every request
+    assert (first["id"], second["id"]) == ("t1", "t2")
+
+
 class _NotForWrites:
     async def request(self, method: str, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"{method} went over aiohttp, which may send it twice")

@@ -178,6 +178,22 @@ async def test_delete_scrubs_like_upstream(sim: Harness) -> None:
     assert (await sim.get(done["id"]))["text"] == "Deleted by user."
 
 
+async def test_a_finished_transcripts_body_is_reused_until_it_is_deleted_or_its_webhook_answered(
+    sim: Harness,
+) -> None:
+    done = await sim.completed()
+    path = f"/v2/transcript/{done['id']}"
+    first, again = await sim.client.get(path), await sim.client.get(path)
+    assert first.content == again.content and first.headers["content-type"] == "application/json"
+    assert json.loads(first.content) == done  # the same JSON Starlette's JSONResponse sent before
+    record = sim.simulator.transcripts.get(done["id"])
+    assert record is not None
+    record.webhook_status_code = 500  # as the webhook sender records a receiver's answer
+    assert (await sim.get(done["id"]))["webhook_status_code"] == 500
+    await sim.client.delete(path)
+    assert (await sim.get(done["id"]))["text"] == "Deleted by user."
+
+
 async def test_delete_removes_the_uploaded_file(sim: Harness) -> None:
     url = await sim.upload()
     created = await sim.create(url)
