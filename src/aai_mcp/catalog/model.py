@@ -224,6 +224,16 @@ class ToolSpec(Strict):
         return bool(self.calls) and all(call.later for call in self.calls)
 
     @property
+    def answers_at_once(self) -> bool:
+        """Read-only, never a task, and at most one upstream request, a GET: the answer comes as soon
+        as that GET's does, with nothing to report on the way, so a stateless server answers the call
+        with plain JSON instead of an SSE stream (transports/plain_answers.py)."""
+        if self.task_support is not None or not self.annotations.read_only:
+            return False
+        calls = self.upstream_calls
+        return len(calls) <= 1 and all(call.method == "GET" for call in calls)
+
+    @property
     def calls_upstream_in_call(self) -> bool:
         """The call itself can send an upstream request: false for a local tool (bundled data) and
         for one whose every request comes after its answer. Upstream faults, rate limits and keys

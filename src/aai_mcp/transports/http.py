@@ -281,6 +281,7 @@ def build_http_app(
         sessions,
         streams,
         recheck,
+        at_once=lambda tool: (spec := gateway.registry.get(tool)) is not None and spec.answers_at_once,
         stateless=settings.stateless,
         json_response=settings.json_response,
         security_settings=security,

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp.transports.limits import ANONYMOUS, Ledger, holders_of, owner_of
+from aai_mcp.transports.plain_answers import answers_plainly, plain_answer, replaying
 
 # The SDK's own loggers print session ids (32 hex digits, or a UUID on legacy SSE) at INFO.
 SDK_SESSION_LOGGERS = (
@@ -62,15 +63,33 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
     in-flight request per id."""
 
     def __init__(
-        self, app: Any, ledger: Ledger, streams: Ledger, recheck: Callable[[ASGIApp], ASGIApp], **options: Any
+        self,
+        app: Any,
+        ledger: Ledger,
+        streams: Ledger,
+        recheck: Callable[[ASGIApp], ASGIApp],
+        at_once: Callable[[str], bool] = lambda tool: False,
+        **options: Any,
     ) -> None:
+        """`at_once`: whether a tool answers at once, so a stateless call to it may be answered with
+        JSON (transports/plain_answers.py)."""
         # The SDK's own cap (a 503 for everybody once one caller filled it) is replaced by the ledger.
         super().__init__(app, max_sessions=None, **options)
+        self.at_once = at_once
         self.ledger = ledger
         self.streams = streams
         self.recheck = recheck
         self._holders: dict[str, tuple[str, ...]] = {}
         self._in_flight: defaultdict[str, dict[str, _Flight]] = defaultdict(dict)
+
+    @property
+    def json_response(self) -> bool:
+        """The server's setting, or JSON for the one stateless request `plain_answer` was set for."""
+        return self._json_response or plain_answer.get()
+
+    @json_response.setter
+    def json_response(self, value: bool) -> None:
+        self._json_response = value
 
     async def _handle_stateless_request(
         self, protocol_version_hint: str | None, scope: Scope, receive: Receive, send: Send
@@ -80,6 +99,17 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
             # it (and a connection) open forever: the spec's answer for "no stream offered" instead.
             await _no_stream()(scope, receive, send)
             return
+        if scope["method"] == "POST" and not self._json_response:
+            # The SDK's body-limit middleware has read the whole body already: this takes no time.
+            first = await receive()
+            receive = replaying(first, receive)
+            if answers_plainly(scope, first, self.at_once):
+                chosen = plain_answer.set(True)
+                try:
+                    await super()._handle_stateless_request(protocol_version_hint, scope, receive, send)
+                finally:
+                    plain_answer.reset(chosen)
+                return
         await super()._handle_stateless_request(protocol_version_hint, scope, receive, send)
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:

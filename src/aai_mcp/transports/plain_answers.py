@@ -1,0 +1,63 @@
+"""Plain JSON answers for stateless tool calls that have nothing to stream.
+
+Streamable HTTP lets a server answer each request POST with either one JSON body or an SSE stream,
+and clients must take both. The SDK picks one for the whole server (`json_response`); in its default,
+SSE, every call pays for an event stream (a response task group, a ping task, a disconnect watcher and
+three writes) even when the only event is the answer. A stateless call to a tool that answers at once
+(`ToolSpec.answers_at_once`: read-only, never a task, at most one upstream GET) and that asked for no
+progress has nothing else to send, so it is answered with JSON: 2.7 ms less server CPU per
+get_transcript here (bench/PROFILE.md, round 3). Anything else keeps the stream: calls that report
+progress, wait on a job, upload or ask an LLM, and any other method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+from mcp.server.streamable_http import check_accept_headers
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope
+
+# Set for the one request being handed to the SDK, which reads the manager's `json_response` when
+# it builds that request's transport (streamable_http_manager.py, stateless mode).
+plain_answer: ContextVar[bool] = ContextVar("plain_answer", default=False)
+
+
+def answers_plainly(scope: Scope, message: Message, at_once: Callable[[str], bool]) -> bool:
+    """Whether this POST (its whole body in `message`) may be answered with JSON: one JSON-RPC
+    tools/call of a tool that answers at once, without a progress token or a task, from a client that
+    accepts both answers (one that accepts only one still gets the SDK's refusal, as before)."""
+    if message.get("type") != "http.request" or message.get("more_body", False):
+        return False
+    has_json, has_sse = check_accept_headers(Request(scope))
+    if not (has_json and has_sse):
+        return False
+    try:
+        request: Any = orjson.loads(message.get("body", b""))
+    except orjson.JSONDecodeError:
+        return False  # the SDK answers it with its parse error
+    if not isinstance(request, dict) or request.get("method") != "tools/call" or "id" not in request:
+        return False
+    params = request.get("params")
+    if not isinstance(params, dict) or "task" in params:
+        return False
+    meta = params.get("_meta")
+    if isinstance(meta, dict) and meta.get("progressToken") is not None:
+        return False
+    name = params.get("name")
+    return isinstance(name, str) and at_once(name)
+
+
+def replaying(first: Message, receive: Receive) -> Receive:
+    """`receive` with `first`, already read, handed out again before anything else."""
+    pending = [first]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replay
