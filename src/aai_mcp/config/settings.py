@@ -353,7 +353,11 @@ class Settings(BaseSettings):
         description="Processes `serve` runs on its one listening socket (about one per core). More than 1 "
         "needs stateless, an API key (not the built-in simulator), and redis_url when limits are counted.",
     )
-    json_response: bool = Field(False, description="Answer Streamable HTTP POSTs with JSON, not SSE.")
+    json_response: bool = Field(
+        False,
+        description="Answer every Streamable HTTP POST with JSON, not SSE (stateless calls that have "
+        "nothing to stream get JSON without it).",
+    )
     allowed_hosts: CommaList = Field(
         [],
         description="Extra Host header values accepted (DNS-rebinding protection): a name on any port, "
