@@ -11,10 +11,12 @@ package's own modules are compiled once before the runs, since an editable check
 PYTHONDONTWRITEBYTECODE=1 would otherwise compile all ~200 of them from source on every start (about a
 fifth of aai-mcp's start-up), while the bare server's imports come compiled from site-packages.
 
-Branch lean, 2026-11-30, on a heavily loaded machine (the bare server took 11.6 s to /healthz, ~1.1 s
-when quiet): aai-mcp 20.7 s, 1.79x. Under such load the wall ratio follows the CPU ratio; the CPU each
-spends importing and building its app (bytecode compiled, alternating, median of 5 in one run): main
-3.79 s / 98.0 MB RSS, lean 2.89 s / 82.5 MB, bare SDK 1.94 s / 65.7 MB, i.e. 1.95x -> 1.49x.
+Quiet machine, 2026-11-30: aai-mcp 2.30-2.37 s to /healthz vs the bare server's 1.62-1.66 s (1.42x,
+1.43x; 1.53x before aiohttp and websockets were imported at first use). Timed in one process, the
+import of the CLI and the served app is 1.76-2.00 s (the bare server's imports 1.02-1.45 s, nearly
+all `mcp`), the catalog 39-57 ms, the gateway 52-81 ms, the app 3-4 ms. Earlier, on a heavily loaded
+machine (the bare server at 11.6 s): 1.79x; the CPU each spends importing and building its app was
+main 3.79 s, lean 2.89 s, bare SDK 1.94 s.
 """
 
 from __future__ import annotations

@@ -7,12 +7,14 @@ uploads it with curl and through aai-mcp, alternately, to one standalone simulat
 a count, a hash and the largest chunk it was handed. The aai-mcp figure is the time of the whole
 MCP tools/call; its memory is the server process's VmHWM (peak RSS) from /proc.
 
-Branch lean, 2026-11-30, one run of 3 rounds on a machine loaded by six other engineers (curl itself at
-40 MiB/s, a ninth of its quiet-machine speed): aai-mcp 31.2 MiB/s = 79 % of curl; server idle 84.1 MB
-(98-100 MB before SQLAlchemy became lazy), peak 86.6 MB; aai-mcp 4.16 s CPU per GiB vs curl's 0.76.
-1 MiB chunks instead of 256 KiB (one run of 2 rounds, not kept): 76 %, 2.82 s CPU per GiB, peak idle +5.2
-MB instead of +2.5. The remaining idle footprint over the bare SDK server (~70 MB) is aai-mcp's own ~200
-modules and catalog, plus jsonschema, which argument validation needs on every call.
+Quiet machine (load average about 1), 2026-11-30, two runs of 3 rounds: aai-mcp 259 and 246 MiB/s
+= 105 % and 103 % of curl (248, 238 MiB/s); server idle RSS 85.8 / 85.3 MB, peak 87.3 / 87.0 MB;
+2.05 / 2.12 s of server CPU per GiB (2.93 before uploads stopped hashing when no archive keeps the
+hash). The bare SDK server idles at 71.6 MB, 54.6 MB of it `import mcp.server.lowlevel`; aai-mcp's own
+modules, catalog and registry add about 9 MB, jsonschema (argument validation on every call) 2.8,
+pydantic-settings, prometheus-client and uvloop about 1 each (bench/PROFILE.md, round 3). Earlier, on a
+machine loaded by six other engineers (curl at 40 MiB/s): 79 % of curl, peak 86.6 MB; 1 MiB chunks
+instead of 256 KiB gave the same ratio, less CPU and +5 MB of peak RSS (not kept).
 """
 
 from __future__ import annotations

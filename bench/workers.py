@@ -5,22 +5,21 @@
 One standalone simulator (`aai-mcp simulate`) and two gateways pointed at it, both
 `serve --stateless --json-response`: one process, and `--workers N`. Everything runs on this machine's
 cores, the load generator included, which is the point of the target (issue 17 target 2: 2 workers at
-least 1.3x one on a 2-core machine). The clients are plain JSON-RPC POSTs over keep-alive httpx
-connections (the cheapest client: the SDK client's own CPU would eat the cores the workers need); each
-client holds one connection, so the kernel assigns each client to a worker once, at connect time (the
-table shows the split). Targets alternate within each round (and which goes first alternates too); the
-median round is shown. CPU ms/call sums the gateway's processes (supervisor and workers).
+least 1.3x one on a 2-core machine). The clients are plain JSON-RPC POSTs over keep-alive aiohttp
+connections on uvloop (the cheapest client at hand: whatever CPU it spends is CPU the workers cannot
+have); each client holds one connection, so the kernel assigns each client to a worker once, at
+connect time (the table shows the split), and the clients draw their calls from one shared budget, so
+a client on the faster worker makes more of them and no worker idles while the other finishes.
+Targets alternate within each round (and which goes first alternates too); the median round is shown.
+CPU ms/call sums the gateway's processes (supervisor and workers).
 
-Figures (20 clients, --calls 600, 3 rounds; this project's 2-core machine while other engineers' test
-suites kept its load average between 3.5 and 16, so absolute rates are a fraction of a quiet
-machine's), four runs on the same code: 1.34x (8.3 vs 11.2 calls/s, load 12-16), 1.06x (20.3 vs 21.4),
-1.05x (24.5 vs 25.8), and, with the load down to about 4, 1.38x (51.4 vs 70.8 calls/s, p50 355 vs
-208 ms). The kernel split the 20 connections 330/270 to 390/210 calls. Where the time goes: each call
-cost the gateway 10-14 ms of CPU and the load generator plus the simulator, on the same two cores,
-6-9 ms, so a second worker gains only the CPU they leave; the printed "ceiling" (2g/(g+o) when the
-gateway's g exceeds the others' o) came out 1.23x yet the last run beat it, because CPU per call
-measured on a contended machine is inflated unevenly. Under heavy outside load the ratio also moves
-with the CPU share two processes get against one; compare runs on a quiet machine.
+Quiet machine (load average about 1), 2026-11-30, --calls 1200, three runs: 1.60x (196 vs 315 calls/s),
+1.63x (184 vs 300), 1.49x (194 vs 290), against printed CPU-bound ceilings of 1.61, 1.60 and 1.57x:
+the gateway costs 5.1-5.4 ms of CPU per call, the load generator and the simulator together 1.2-1.4
+ms. Before the simulator kept its rendered transcripts and the clients moved from httpx to aiohttp,
+those two cost 5.95 ms per call and the same quiet machine gave 1.09x (ceiling 1.00x: the cores were
+full). Earlier runs on a machine loaded by other engineers' suites (load 4-16) gave 1.05-1.38x;
+under outside load the ratio moves with the CPU share two processes get against one.
 """
 
 from __future__ import annotations

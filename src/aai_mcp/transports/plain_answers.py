@@ -5,8 +5,8 @@ and clients must take both. The SDK picks one for the whole server (`json_respon
 SSE, every call pays for an event stream (a response task group, a ping task, a disconnect watcher and
 three writes) even when the only event is the answer. A stateless call to a tool that answers at once
 (`ToolSpec.answers_at_once`: read-only, never a task, at most one upstream GET) and that asked for no
-progress has nothing else to send, so it is answered with JSON: 2.7 ms less server CPU per
-get_transcript here (bench/PROFILE.md, round 3). Anything else keeps the stream: calls that report
+progress has nothing else to send, so it is answered with JSON: about 1-2 ms less server CPU per
+sequential get_transcript here (bench/PROFILE.md, round 3). Anything else keeps the stream: calls that report
 progress, wait on a job, upload or ask an LLM, and any other method.
 """
 
