@@ -126,6 +126,15 @@ async def test_the_aiohttp_session_is_made_at_the_first_request(loopback: str) -
     assert (first["id"], second["id"]) == ("t1", "t2")
 
 
+@pytest.mark.slow
+async def test_an_encoded_dot_in_a_path_reaches_upstream_as_sent(loopback: str) -> None:
+    """path_segment encodes dots so that no id can climb out of its path (`..`); aiohttp's URL parser
+    would decode and resolve them, so such a GET goes over httpcore, which keeps them."""
+    async with _upstream(loopback) as upstream:
+        got = (await upstream.request("api", "GET", "/v2/transcript/%2E%2E")).json()
+    assert got["id"] == ".." and got["seen"]["path"] == "/v2/transcript/.."
+
+
 class _NotForWrites:
     async def request(self, method: str, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"{method} went over aiohttp, which may send it twice")
