@@ -12,7 +12,7 @@ PYTHONDONTWRITEBYTECODE=1 would otherwise compile all ~200 of them from source o
 fifth of aai-mcp's start-up), while the bare server's imports come compiled from site-packages.
 
 Quiet machine, 2026-11-30: aai-mcp 2.30-2.37 s to /healthz vs the bare server's 1.62-1.66 s (1.42x,
-1.43x; 1.53x before aiohttp and websockets were imported at first use). Timed in one process, the
+1.43x; 1.53x before aiohttp was imported at first use). Timed in one process, the
 import of the CLI and the served app is 1.76-2.00 s (the bare server's imports 1.02-1.45 s, nearly
 all `mcp`), the catalog 39-57 ms, the gateway 52-81 ms, the app 3-4 ms. Earlier, on a heavily loaded
 machine (the bare server at 11.6 s): 1.79x; the CPU each spends importing and building its app was

@@ -1,6 +1,6 @@
 """A server without a store starts without the store's machinery: SQLAlchemy (about 11 MB of RSS and
-a tenth of the start-up) and the bundled API reference specs load only when first used; so do aiohttp
-(the upstream GETs' transport: 8 MB of RSS) and websockets (the streaming door: 0.1 s of a start)."""
+a tenth of the start-up) and the bundled API reference specs load only when first used; so does
+aiohttp (the upstream GETs' transport: 8 MB of RSS)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,15 @@ BUILD_SERVED_APP = """
 import json, sys
 from aai_mcp.cli.serving import build_gateway
 from aai_mcp.config.settings import Settings
+from aai_mcp.transports.connections import server_config
 from aai_mcp.transports.draining import draining_for
 from aai_mcp.transports.http import build_http_app, checked_authenticator
 
 settings = Settings()
 gateway = build_gateway(settings)
-build_http_app(gateway, checked_authenticator(settings), draining_for(gateway))
+server_config(build_http_app(gateway, checked_authenticator(settings), draining_for(gateway)), settings)
 from aai_mcp.api_reference.lookup import load_reference
-lazy = ("sqlalchemy", "alembic", "psycopg", "playwright", "aiohttp", "websockets")
+lazy = ("sqlalchemy", "alembic", "psycopg", "playwright", "aiohttp")
 loaded = sorted(name for name in lazy if name in sys.modules)
 print(json.dumps({"loaded": loaded, "specs_read": load_reference.cache_info().currsize}))
 """

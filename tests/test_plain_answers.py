@@ -3,16 +3,21 @@ JSON; everything else keeps the SDK's SSE stream (transports/plain_answers.py)."
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from aai_mcp.gateway import load_default_catalog
+from aai_mcp.gateway import build_gateway, load_default_catalog
 from tests.support import make_settings
 from tests.support.raw_mcp import HEADERS, INITIALIZE, VERSION, call, messages, request
-from tests.support.servers import serve_in_thread
+from tests.support.servers import serve_gateway_in_thread, serve_in_thread
 
 JSON = "application/json"
 SSE = "text/event-stream"
@@ -78,6 +83,63 @@ def test_which_answers_a_client_accepts_decides_as_before(stateless: str) -> Non
     assert post(stateless, body, accept=JSON).status_code == 406
     wildcard = post(stateless, body, accept="*/*")
     assert wildcard.status_code == 200 and kind(wildcard) == JSON
+
+
+def test_a_task_keeps_the_stream_and_a_batch_gets_the_sdks_refusal(stateless: str) -> None:
+    transcript_id = created(stateless)
+    as_task = call(7, "get_transcript", transcript_id=transcript_id)
+    as_task["params"]["task"] = {"ttl": 60000}
+    assert kind(post(stateless, as_task)) != JSON
+    batch = [call(8, "get_transcript", transcript_id=transcript_id)]
+    headers = {**HEADERS, "MCP-Protocol-Version": VERSION}
+    refused = httpx.post(stateless, json=batch, headers=headers, timeout=60)
+    assert refused.status_code == 400 and "error" in refused.json()  # batches are not 2025-06-18
+
+
+def test_a_client_that_leaves_cancels_its_plain_call() -> None:
+    """The SDK's JSON answer never reads the connection again; the call is still cancelled when its
+    client disconnects, as one on an SSE stream is."""
+    gateway = build_gateway(settings(stateless=True))
+    started, ended = threading.Event(), threading.Event()
+    outcome: list[str] = []
+    call_tool = gateway.runner.call
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        try:
+            answer = await call_tool(*args, **kwargs)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        else:
+            outcome.append("answered")
+        finally:
+            ended.set()
+        return answer
+
+    gateway.runner.call = watched  # type: ignore[method-assign]
+    with serve_gateway_in_thread(gateway) as url:
+        transcript_id = created(f"{url}/mcp")
+        started.clear()
+        ended.clear()
+        outcome.clear()
+        simulator = gateway.in_process_app.state.simulator  # type: ignore[union-attr]
+        # Upstream answers this GET only after 30 s: the call cannot end by itself within the test.
+        simulator.queue_fault(
+            "slow-body", count=3, path_prefix=f"/v2/transcript/{transcript_id}", delay_seconds=30
+        )
+        body = json.dumps(call(2, "get_transcript", transcript_id=transcript_id)).encode()
+        where = urlsplit(url)
+        head = (
+            f"POST /mcp HTTP/1.1\r\nHost: {where.netloc}\r\nAccept: {HEADERS['Accept']}\r\n"
+            f"Content-Type: application/json\r\nMCP-Protocol-Version: {VERSION}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        with socket.create_connection((where.hostname, where.port)) as client:
+            client.sendall(head.encode() + body)
+            assert started.wait(10), "the call never started"
+        assert ended.wait(10), "the call kept running after its client left"
+    assert outcome == ["cancelled"]
 
 
 def test_a_malformed_body_still_gets_the_sdks_own_answer(stateless: str) -> None:

@@ -183,11 +183,12 @@ async def test_a_finished_transcripts_body_is_reused_until_it_is_deleted_or_its_
 ) -> None:
     done = await sim.completed()
     path = f"/v2/transcript/{done['id']}"
-    first, again = await sim.client.get(path), await sim.client.get(path)
-    assert first.content == again.content and first.headers["content-type"] == "application/json"
-    assert json.loads(first.content) == done  # the same JSON Starlette's JSONResponse sent before
     record = sim.simulator.transcripts.get(done["id"])
-    assert record is not None
+    assert record is not None and record.rendered is not None  # kept by the GET in sim.completed
+    first, again = await sim.client.get(path), await sim.client.get(path)
+    assert first.content == again.content == record.rendered[1]
+    assert first.headers["content-type"] == "application/json"
+    assert json.loads(first.content) == done  # the same JSON Starlette's JSONResponse sent before
     record.webhook_status_code = 500  # as the webhook sender records a receiver's answer
     assert (await sim.get(done["id"]))["webhook_status_code"] == 500
     await sim.client.delete(path)

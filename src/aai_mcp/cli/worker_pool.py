@@ -50,6 +50,7 @@ STOP_MARGIN_SECONDS = 10.0
 """Beyond the shutdown grace period, how long a worker may take to exit before it is killed."""
 
 _fork = multiprocessing.get_context("fork")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclass
@@ -92,7 +93,14 @@ class Supervisor:
         ready = _fork.Event()
         args = (self.settings, self.listener, index, ready, self.lifeline, self.keepalive)
         process = _fork.Process(target=worker_main, args=args, name=f"aai-mcp-worker-{index}")
-        process.start()
+        # Forked with the stop signals blocked: one arriving before the worker has put back their
+        # default action would otherwise run the supervisor's handler in the worker, which would then
+        # ignore it and serve on until killed. Blocked, it waits for the worker to unblock it.
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
         return Worker(index, process, ready)
 
     def watch(self) -> bool:
@@ -149,7 +157,7 @@ class Supervisor:
 def supervise(settings: Settings, listener: socket.socket) -> int:
     """Run `settings.workers` workers on `listener` until SIGTERM/SIGINT; the exit status."""
     supervisor = Supervisor(settings, listener)
-    previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in STOP_SIGNALS}
     try:
         return supervisor.run()
     finally:
@@ -168,8 +176,9 @@ def worker_main(
     """A worker process: serve until SIGTERM (or the supervisor's end), exit with serve's status."""
     from aai_mcp.cli.serving import bind, serve_worker
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)  # the supervisor's handlers came along with the fork
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by Supervisor.start
     keepalive.close()
     os.setpgid(0, 0)
     threading.Thread(target=_stop_when_orphaned, args=(lifeline,), daemon=True).start()

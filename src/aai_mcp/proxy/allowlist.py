@@ -72,10 +72,6 @@ class Target:
     """The allowlist's template of the path (`{}` for an id): what logs may show of the call."""
 
 
-# The streaming door's one target (proxy/streaming.py): a WebSocket, outside the REST allowlist.
-STREAMING = Target("streaming", "/v3/ws", "transcription")
-
-
 def resolve(method: str, path: str) -> Target | None:
     """The upstream call for `method` on `path` (below the proxy prefix), or None when it is not one
     of AssemblyAI's: an unknown path, a wrong method, or a path that is not plain segments."""

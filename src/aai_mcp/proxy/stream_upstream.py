@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from aai_mcp.access.principal import Principal
 from aai_mcp.gateway import Gateway
-from aai_mcp.proxy.allowlist import STREAMING
+from aai_mcp.proxy.allowlist import Target
 from aai_mcp.proxy.keys import upstream_key
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_in_process import AppRefused, in_process_session
@@ -31,6 +31,7 @@ from aai_mcp.upstream.key_pool import Choice, KeyPool, NoUsableKey
 from aai_mcp.upstream.pooled_send import NOT_PROCESSED
 from aai_mcp.upstream.ratelimit import retry_after_seconds
 
+STREAMING = Target("streaming", "/v3/ws", "transcription")
 # Upstream frames waiting to be relayed: a couple, so a client that stops reading stops upstream's
 # reads too (websockets pauses the socket past this mark) instead of buffering its answers.
 MAX_QUEUED_FRAMES = 2

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, parse_qsl
 
 import anyio
@@ -26,15 +25,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from aai_mcp.access.principal import Authenticator, Principal
 from aai_mcp.gateway import Gateway
 from aai_mcp.proxy.admission import authenticate, authorize
-from aai_mcp.proxy.allowlist import STREAMING
 from aai_mcp.proxy.metering import admit_stream
 from aai_mcp.proxy.refusals import Refused
 from aai_mcp.proxy.stream_cap import session_cap_seconds
+from aai_mcp.proxy.stream_relay import Relay
+from aai_mcp.proxy.stream_upstream import STREAMING, upstream_session
 from aai_mcp.proxy.stream_usage import compressed_clock, estimated_audio_seconds
 from aai_mcp.upstream.streaming_query import StreamParamError, parsed_query
-
-if TYPE_CHECKING:
-    from aai_mcp.proxy.stream_relay import Relay
 
 STREAM_PATH = "/v3/ws"
 SUBPROTOCOL_PREFIX = "aai-mcp-token."
@@ -74,11 +71,6 @@ class StreamProxy:
                 await refuse_parameter(websocket, subprotocol, problem)
                 return
             await admit_stream(self.gateway, principal)
-            # Imported at the first session, not with the app: websockets costs 0.1-0.15 s of every
-            # start-up (bench/PROFILE.md), and most gateways never relay a stream.
-            from aai_mcp.proxy.stream_relay import Relay
-            from aai_mcp.proxy.stream_upstream import upstream_session
-
             async with upstream_session(self.gateway, principal, query) as upstream:
                 await websocket.accept(subprotocol)
                 relay = Relay(websocket, upstream, clock=compressed_clock(query))

@@ -6,16 +6,22 @@ SSE, every call pays for an event stream (a response task group, a ping task, a 
 three writes) even when the only event is the answer. A stateless call to a tool that answers at once
 (`ToolSpec.answers_at_once`: read-only, never a task, at most one upstream GET) and that asked for no
 progress has nothing else to send, so it is answered with JSON: about 1-2 ms less server CPU per
-sequential get_transcript here (bench/PROFILE.md, round 3). Anything else keeps the stream: calls that report
-progress, wait on a job, upload or ask an LLM, and any other method.
+sequential get_transcript here (bench/PROFILE.md, round 3). Anything else keeps the stream: calls that
+report progress, wait on a job, upload or ask an LLM, and any other method.
+
+What the stream did besides carrying the answer is kept: a client that leaves cancels its call (the
+SDK's JSON answer never reads the connection again, so `answered_plainly` watches it). What is not
+kept: SSE's ping every 15 s, which such a call needs only when upstream is slow and retried for longer
+than a proxy's idle timeout (a GET's retries are bounded by the host's read timeout).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
+import anyio
 import orjson
 from mcp.server.streamable_http import check_accept_headers
 from starlette.requests import Request
@@ -24,6 +30,9 @@ from starlette.types import Message, Receive, Scope
 # Set for the one request being handed to the SDK, which reads the manager's `json_response` when
 # it builds that request's transport (streamable_http_manager.py, stateless mode).
 plain_answer: ContextVar[bool] = ContextVar("plain_answer", default=False)
+# A tools/call of a tool that answers at once is a name and a few ids: a larger body is not one, and
+# is not parsed twice to find out.
+MAX_PLAIN_BODY_BYTES = 64 * 1024
 
 
 def answers_plainly(scope: Scope, message: Message, at_once: Callable[[str], bool]) -> bool:
@@ -31,6 +40,8 @@ def answers_plainly(scope: Scope, message: Message, at_once: Callable[[str], boo
     tools/call of a tool that answers at once, without a progress token or a task, from a client that
     accepts both answers (one that accepts only one still gets the SDK's refusal, as before)."""
     if message.get("type") != "http.request" or message.get("more_body", False):
+        return False
+    if len(message.get("body", b"")) > MAX_PLAIN_BODY_BYTES:
         return False
     has_json, has_sse = check_accept_headers(Request(scope))
     if not (has_json and has_sse):
@@ -61,3 +72,32 @@ def replaying(first: Message, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+Handler = Callable[[Receive], Awaitable[None]]
+
+
+async def answered_plainly(handle: Handler, first: Message, receive: Receive) -> None:
+    """Run `handle` (the SDK's stateless handler, given the request's receive) with JSON chosen, and
+    cancel it once the client disconnects, as the SDK does for a call whose SSE stream was dropped."""
+    left = anyio.Event()
+
+    async def after_body() -> Message:
+        await left.wait()  # the body came in `first`; nothing else arrives but the disconnect
+        return {"type": "http.disconnect"}
+
+    chosen = plain_answer.set(True)
+    try:
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                left.set()
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            await handle(replaying(first, after_body))
+            group.cancel_scope.cancel()
+    finally:
+        plain_answer.reset(chosen)

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aai_mcp.transports.limits import ANONYMOUS, Ledger, holders_of, owner_of
-from aai_mcp.transports.plain_answers import answers_plainly, plain_answer, replaying
+from aai_mcp.transports.plain_answers import answered_plainly, answers_plainly, plain_answer, replaying
 
 # The SDK's own loggers print session ids (32 hex digits, or a UUID on legacy SSE) at INFO.
 SDK_SESSION_LOGGERS = (
@@ -102,14 +102,15 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
         if scope["method"] == "POST" and not self._json_response:
             # The SDK's body-limit middleware has read the whole body already: this takes no time.
             first = await receive()
-            receive = replaying(first, receive)
             if answers_plainly(scope, first, self.at_once):
-                chosen = plain_answer.set(True)
-                try:
-                    await super()._handle_stateless_request(protocol_version_hint, scope, receive, send)
-                finally:
-                    plain_answer.reset(chosen)
+
+                async def handle(replayed: Receive) -> None:
+                    stateless = super(OwnedSessionManager, self)._handle_stateless_request
+                    await stateless(protocol_version_hint, scope, replayed, send)
+
+                await answered_plainly(handle, first, receive)
                 return
+            receive = replaying(first, receive)
         await super()._handle_stateless_request(protocol_version_hint, scope, receive, send)
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
