@@ -25,7 +25,7 @@ import anyio
 import orjson
 from mcp.server.streamable_http import check_accept_headers
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope
+from starlette.types import Message, Receive, Scope, Send
 
 # Set for the one request being handed to the SDK, which reads the manager's `json_response` when
 # it builds that request's transport (streamable_http_manager.py, stateless mode).
@@ -74,17 +74,26 @@ def replaying(first: Message, receive: Receive) -> Receive:
     return replay
 
 
-Handler = Callable[[Receive], Awaitable[None]]
+Handler = Callable[[Receive, Send], Awaitable[None]]
 
 
-async def answered_plainly(handle: Handler, first: Message, receive: Receive) -> None:
-    """Run `handle` (the SDK's stateless handler, given the request's receive) with JSON chosen, and
-    cancel it once the client disconnects, as the SDK does for a call whose SSE stream was dropped."""
+async def answered_plainly(handle: Handler, first: Message, receive: Receive, send: Send) -> None:
+    """Run `handle` (the SDK's stateless handler, given the request's receive and send) with JSON
+    chosen, and cancel it if the client disconnects before its answer is sent, as the SDK does for a
+    call whose SSE stream was dropped. (Once the answer is sent, the server's receive reports a
+    disconnect too: that one must not cancel the SDK's own clean-up.)"""
     left = anyio.Event()
+    answered = False
 
     async def after_body() -> Message:
         await left.wait()  # the body came in `first`; nothing else arrives but the disconnect
         return {"type": "http.disconnect"}
+
+    async def sending(message: Message) -> None:
+        nonlocal answered
+        await send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered = True
 
     chosen = plain_answer.set(True)
     try:
@@ -93,11 +102,12 @@ async def answered_plainly(handle: Handler, first: Message, receive: Receive) ->
             async def watch() -> None:
                 while (await receive())["type"] != "http.disconnect":
                     pass
-                left.set()
-                group.cancel_scope.cancel()
+                if not answered:
+                    left.set()
+                    group.cancel_scope.cancel()
 
             group.start_soon(watch)
-            await handle(replaying(first, after_body))
+            await handle(replaying(first, after_body), sending)
             group.cancel_scope.cancel()
     finally:
         plain_answer.reset(chosen)

@@ -104,11 +104,11 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
             first = await receive()
             if answers_plainly(scope, first, self.at_once):
 
-                async def handle(replayed: Receive) -> None:
+                async def handle(replayed: Receive, sending: Send) -> None:
                     stateless = super(OwnedSessionManager, self)._handle_stateless_request
-                    await stateless(protocol_version_hint, scope, replayed, send)
+                    await stateless(protocol_version_hint, scope, replayed, sending)
 
-                await answered_plainly(handle, first, receive)
+                await answered_plainly(handle, first, receive, send)
                 return
             receive = replaying(first, receive)
         await super()._handle_stateless_request(protocol_version_hint, scope, receive, send)
