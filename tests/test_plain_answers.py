@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 import pytest
 
 from aai_mcp.gateway import build_gateway, load_default_catalog
+from aai_mcp.transports import plain_answers, sessions
 from tests.support import make_settings
 from tests.support.raw_mcp import HEADERS, INITIALIZE, VERSION, call, messages, request
 from tests.support.servers import serve_gateway_in_thread, serve_in_thread
@@ -96,9 +98,17 @@ def test_a_task_keeps_the_stream_and_a_batch_gets_the_sdks_refusal(stateless: st
     assert refused.status_code == 400 and "error" in refused.json()  # batches are not 2025-06-18
 
 
-def test_a_client_that_leaves_cancels_its_plain_call() -> None:
+def test_a_client_that_leaves_cancels_its_plain_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK's JSON answer never reads the connection again; the call is still cancelled when its
     client disconnects, as one on an SSE stream is."""
+    plain: list[bool] = []
+    answer_plainly = plain_answers.answered_plainly
+
+    async def counted(*args: Any) -> None:
+        plain.append(True)
+        await answer_plainly(*args)
+
+    monkeypatch.setattr(sessions, "answered_plainly", counted)
     gateway = build_gateway(settings(stateless=True))
     started, ended = threading.Event(), threading.Event()
     outcome: list[str] = []
@@ -123,6 +133,7 @@ def test_a_client_that_leaves_cancels_its_plain_call() -> None:
         started.clear()
         ended.clear()
         outcome.clear()
+        plain.clear()
         simulator = gateway.in_process_app.state.simulator  # type: ignore[union-attr]
         # Upstream answers this GET only after 30 s: the call cannot end by itself within the test.
         simulator.queue_fault(
@@ -139,7 +150,7 @@ def test_a_client_that_leaves_cancels_its_plain_call() -> None:
             client.sendall(head.encode() + body)
             assert started.wait(10), "the call never started"
         assert ended.wait(10), "the call kept running after its client left"
-    assert outcome == ["cancelled"]
+    assert outcome == ["cancelled"] and plain == [True]  # cancelled on the plain path, not an SSE one
 
 
 def test_a_malformed_body_still_gets_the_sdks_own_answer(stateless: str) -> None:
@@ -170,3 +181,45 @@ def test_only_reads_of_one_get_without_tasks_answer_at_once() -> None:
         assert [route.method for route in spec.upstream_calls] in ([], ["GET"])
     waits_writes_and_llm = {"wait_for_transcript", "transcribe", "upload_file", "create_transcript"}
     assert not (waits_writes_and_llm | {"ask_transcript", "wait_for_upload"}) & at_once
+
+
+FIRST = {"type": "http.request", "body": b"{}", "more_body": False}
+
+
+@pytest.mark.anyio
+async def test_the_handlers_own_exception_comes_out_as_it_is() -> None:
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: Any) -> None:
+        raise AssertionError("nothing is sent")
+
+    async def handle(replayed: Any, sending: Any) -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):  # not an ExceptionGroup around it
+        await plain_answers.answered_plainly(handle, FIRST, receive, send)
+
+
+@pytest.mark.anyio
+async def test_a_receive_after_the_answer_is_a_disconnect_not_a_hang() -> None:
+    """As the server's own receive behaves once the response is complete."""
+    complete = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await complete.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            complete.set()
+
+    async def handle(replayed: Any, sending: Any) -> None:
+        assert (await replayed()) == FIRST
+        await sending({"type": "http.response.start", "status": 200, "headers": []})
+        await sending({"type": "http.response.body", "body": b"{}"})
+        with anyio.fail_after(5):
+            assert (await replayed())["type"] == "http.disconnect"
+
+    await plain_answers.answered_plainly(handle, FIRST, receive, send)

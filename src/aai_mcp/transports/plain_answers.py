@@ -81,9 +81,11 @@ async def answered_plainly(handle: Handler, first: Message, receive: Receive, se
     """Run `handle` (the SDK's stateless handler, given the request's receive and send) with JSON
     chosen, and cancel it if the client disconnects before its answer is sent, as the SDK does for a
     call whose SSE stream was dropped. (Once the answer is sent, the server's receive reports a
-    disconnect too: that one must not cancel the SDK's own clean-up.)"""
+    disconnect too: that one must not cancel the SDK's own clean-up.) The handler's own exception comes
+    out as it is, not inside the task group's ExceptionGroup."""
     left = anyio.Event()
     answered = False
+    failed: Exception | None = None
 
     async def after_body() -> Message:
         await left.wait()  # the body came in `first`; nothing else arrives but the disconnect
@@ -91,9 +93,9 @@ async def answered_plainly(handle: Handler, first: Message, receive: Receive, se
 
     async def sending(message: Message) -> None:
         nonlocal answered
-        await send(message)
         if message["type"] == "http.response.body" and not message.get("more_body", False):
-            answered = True
+            answered = True  # before the send: nothing after its start is worth cancelling
+        await send(message)
 
     chosen = plain_answer.set(True)
     try:
@@ -102,12 +104,17 @@ async def answered_plainly(handle: Handler, first: Message, receive: Receive, se
             async def watch() -> None:
                 while (await receive())["type"] != "http.disconnect":
                     pass
+                left.set()
                 if not answered:
-                    left.set()
                     group.cancel_scope.cancel()
 
             group.start_soon(watch)
-            await handle(replaying(first, after_body), sending)
+            try:
+                await handle(replaying(first, after_body), sending)
+            except Exception as exc:
+                failed = exc
             group.cancel_scope.cancel()
     finally:
         plain_answer.reset(chosen)
+    if failed is not None:
+        raise failed
