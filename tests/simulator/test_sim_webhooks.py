@@ -5,16 +5,19 @@ with the auth header it was given and AssemblyAI's body; retried on 5xx and no a
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import anyio
 import httpx
 import pytest
 
 from aai_mcp.simulator.account_state import Simulator
-from aai_mcp.simulator.webhook_sender import MAX_ATTEMPTS, WebhookSender, is_loopback_url
+from aai_mcp.simulator.jobs import TranscriptRecord
+from aai_mcp.simulator.webhook_sender import MAX_ATTEMPTS, WebhookOutbox, WebhookSender, is_loopback_url
 from tests.support.simulator_harness import DELAY, Harness
 
 pytestmark = pytest.mark.anyio
@@ -154,3 +157,22 @@ async def test_the_fault_hook_is_set_through_the_admin_routes(sim: Harness) -> N
     assert counts == {"waiting": 1, "attempts": 0, "failed_attempts": 0, "fail_every": 10}
     await sim.client.post("/_sim/reset", headers=admin)
     assert sim.simulator.webhooks.fail_every == 0 and sim.simulator.webhooks.waiting == []
+
+
+def test_a_transcript_that_finishes_while_the_outbox_is_read_is_sent_later_not_lost() -> None:
+    early, late = (
+        TranscriptRecord(name, n, {"webhook_url": "http://127.0.0.1:9/hook"}, 0.0, datetime.now(UTC))
+        for n, name in enumerate(("early", "late"))
+    )
+    outbox = WebhookOutbox()
+    outbox.submitted(early)
+    outbox.submitted(late)
+    asked: Counter[str] = Counter()
+
+    def finished(record: TranscriptRecord) -> bool:
+        # "late" finishes the moment after it is first asked: the clock moved on mid-read.
+        asked[record.transcript_id] += 1
+        return record.transcript_id == "early" or asked[record.transcript_id] > 1
+
+    assert outbox.due(finished) == [early]
+    assert outbox.due(finished) == [late] and outbox.waiting == []

@@ -59,10 +59,13 @@ class WebhookOutbox:
             self.waiting.append(record)
 
     def due(self, is_finished: Callable[[TranscriptRecord], bool]) -> list[TranscriptRecord]:
-        """The waiting transcripts that finished, taken out of the outbox."""
-        ready = [r for r in self.waiting if is_finished(r)]
-        if ready:
-            self.waiting = [r for r in self.waiting if not is_finished(r)]
+        """The waiting transcripts that finished, taken out of the outbox. Each is asked once: asked
+        twice, one that finished between the two questions left the outbox without being sent."""
+        ready: list[TranscriptRecord] = []
+        waiting: list[TranscriptRecord] = []
+        for record in self.waiting:
+            (ready if is_finished(record) else waiting).append(record)
+        self.waiting = waiting
         return ready
 
     def clear(self) -> None:
