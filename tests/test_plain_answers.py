@@ -183,7 +183,7 @@ def test_only_reads_of_one_get_without_tasks_answer_at_once() -> None:
     assert not (waits_writes_and_llm | {"ask_transcript", "wait_for_upload"}) & at_once
 
 
-FIRST = {"type": "http.request", "body": b"{}", "more_body": False}
+BODY = b"{}"
 
 
 @pytest.mark.anyio
@@ -199,7 +199,7 @@ async def test_the_handlers_own_exception_comes_out_as_it_is() -> None:
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):  # not an ExceptionGroup around it
-        await plain_answers.answered_plainly(handle, FIRST, receive, send)
+        await plain_answers.answered_plainly(handle, BODY, receive, send)
 
 
 @pytest.mark.anyio
@@ -216,10 +216,10 @@ async def test_a_receive_after_the_answer_is_a_disconnect_not_a_hang() -> None:
             complete.set()
 
     async def handle(replayed: Any, sending: Any) -> None:
-        assert (await replayed()) == FIRST
+        assert (await replayed()) == {"type": "http.request", "body": BODY, "more_body": False}
         await sending({"type": "http.response.start", "status": 200, "headers": []})
         await sending({"type": "http.response.body", "body": b"{}"})
         with anyio.fail_after(5):
             assert (await replayed())["type"] == "http.disconnect"
 
-    await plain_answers.answered_plainly(handle, FIRST, receive, send)
+    await plain_answers.answered_plainly(handle, BODY, receive, send)

@@ -35,19 +35,17 @@ plain_answer: ContextVar[bool] = ContextVar("plain_answer", default=False)
 MAX_PLAIN_BODY_BYTES = 64 * 1024
 
 
-def answers_plainly(scope: Scope, message: Message, at_once: Callable[[str], bool]) -> bool:
-    """Whether this POST (its whole body in `message`) may be answered with JSON: one JSON-RPC
-    tools/call of a tool that answers at once, without a progress token or a task, from a client that
-    accepts both answers (one that accepts only one still gets the SDK's refusal, as before)."""
-    if message.get("type") != "http.request" or message.get("more_body", False):
-        return False
-    if len(message.get("body", b"")) > MAX_PLAIN_BODY_BYTES:
+def answers_plainly(scope: Scope, body: bytes, at_once: Callable[[str], bool]) -> bool:
+    """Whether this POST (its whole `body`) may be answered with JSON: one JSON-RPC tools/call of a
+    tool that answers at once, without a progress token or a task, from a client that accepts both
+    answers (one that accepts only one still gets the SDK's refusal, as before)."""
+    if not body or len(body) > MAX_PLAIN_BODY_BYTES:
         return False
     has_json, has_sse = check_accept_headers(Request(scope))
     if not (has_json and has_sse):
         return False
     try:
-        request: Any = orjson.loads(message.get("body", b""))
+        request: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
         return False  # the SDK answers it with its parse error
     if not isinstance(request, dict) or request.get("method") != "tools/call" or "id" not in request:
@@ -62,14 +60,12 @@ def answers_plainly(scope: Scope, message: Message, at_once: Callable[[str], boo
     return isinstance(name, str) and at_once(name)
 
 
-def replaying(first: Message, receive: Receive) -> Receive:
-    """`receive` with `first`, already read, handed out again before anything else."""
-    pending = [first]
+def replaying(body: bytes, then: Receive) -> Receive:
+    """A receive that hands out `body`, already read whole, once more, and then whatever `then` does."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def replay() -> Message:
-        if pending:
-            return pending.pop()
-        return await receive()
+        return pending.pop() if pending else await then()
 
     return replay
 
@@ -77,7 +73,7 @@ def replaying(first: Message, receive: Receive) -> Receive:
 Handler = Callable[[Receive, Send], Awaitable[None]]
 
 
-async def answered_plainly(handle: Handler, first: Message, receive: Receive, send: Send) -> None:
+async def answered_plainly(handle: Handler, body: bytes, receive: Receive, send: Send) -> None:
     """Run `handle` (the SDK's stateless handler, given the request's receive and send) with JSON
     chosen, and cancel it if the client disconnects before its answer is sent, as the SDK does for a
     call whose SSE stream was dropped. (Once the answer is sent, the server's receive reports a
@@ -110,7 +106,7 @@ async def answered_plainly(handle: Handler, first: Message, receive: Receive, se
 
             group.start_soon(watch)
             try:
-                await handle(replaying(first, after_body), sending)
+                await handle(replaying(body, after_body), sending)
             except Exception as exc:
                 failed = exc
             group.cancel_scope.cancel()

@@ -101,16 +101,16 @@ class OwnedSessionManager(StreamableHTTPSessionManager):
             return
         if scope["method"] == "POST" and not self._json_response:
             # The SDK's body-limit middleware has read the whole body already: this takes no time.
-            first = await receive()
-            if answers_plainly(scope, first, self.at_once):
+            body, replay = await buffered_body(receive)
+            if answers_plainly(scope, body, self.at_once):
 
                 async def handle(replayed: Receive, sending: Send) -> None:
                     stateless = super(OwnedSessionManager, self)._handle_stateless_request
                     await stateless(protocol_version_hint, scope, replayed, sending)
 
-                await answered_plainly(handle, first, receive, send)
+                await answered_plainly(handle, body, receive, send)
                 return
-            receive = replaying(first, receive)
+            receive = replay
         await super()._handle_stateless_request(protocol_version_hint, scope, receive, send)
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -215,12 +215,7 @@ async def buffered_body(receive: Receive) -> tuple[bytes, Receive]:
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)
-    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return body, replay
+    return body, replaying(body, receive)
 
 
 def request_ids(body: bytes) -> set[str]:
